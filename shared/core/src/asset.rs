@@ -1,0 +1,158 @@
+//! Assets and trading symbols.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+/// An asset code as the exchange names it: `BTC`, `USDT`, `1000SATS`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Asset(String);
+
+impl Asset {
+    /// # Errors
+    /// [`DomainError::InvalidAsset`] unless the code is 1 to 20 characters of `A-Z0-9`.
+    pub fn new(code: &str) -> Result<Self, DomainError> {
+        let valid = (1..=20).contains(&code.len())
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if valid {
+            Ok(Self(code.to_owned()))
+        } else {
+            Err(DomainError::InvalidAsset {
+                value: code.to_owned(),
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Asset {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<String> for Asset {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::new(&s)
+    }
+}
+
+impl From<Asset> for String {
+    fn from(a: Asset) -> Self {
+        a.0
+    }
+}
+
+/// A spot market in canonical form, `BASE/QUOTE`. Exchange-specific spellings (`BTCUSDT`)
+/// are mapped by the exchange adapter, never derived here by string surgery.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Symbol {
+    base: Asset,
+    quote: Asset,
+}
+
+impl Symbol {
+    /// # Errors
+    /// [`DomainError::InvalidSymbol`] when base and quote are the same asset.
+    pub fn new(base: Asset, quote: Asset) -> Result<Self, DomainError> {
+        if base == quote {
+            return Err(DomainError::InvalidSymbol {
+                value: format!("{base}/{quote}"),
+            });
+        }
+        Ok(Self { base, quote })
+    }
+
+    pub fn base(&self) -> &Asset {
+        &self.base
+    }
+
+    pub fn quote(&self) -> &Asset {
+        &self.quote
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.base, self.quote)
+    }
+}
+
+impl FromStr for Symbol {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || DomainError::InvalidSymbol {
+            value: s.to_owned(),
+        };
+        let (base, quote) = s.split_once('/').ok_or_else(invalid)?;
+        let base = Asset::new(base).map_err(|_| invalid())?;
+        let quote = Asset::new(quote).map_err(|_| invalid())?;
+        Self::new(base, quote).map_err(|_| invalid())
+    }
+}
+
+impl TryFrom<String> for Symbol {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Symbol> for String {
+    fn from(s: Symbol) -> Self {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("BTC", true)]
+    #[case("1000SATS", true)]
+    #[case("btc", false)]
+    #[case("", false)]
+    #[case("BTC/USDT", false)]
+    #[case("ABCDEFGHIJKLMNOPQRSTU", false)]
+    fn asset_codes(#[case] code: &str, #[case] ok: bool) {
+        assert_eq!(Asset::new(code).is_ok(), ok, "{code}");
+    }
+
+    #[rstest]
+    #[case("BTC/USDT", Some(("BTC", "USDT")))]
+    #[case("BTCUSDT", None)]
+    #[case("BTC/BTC", None)]
+    #[case("BTC/", None)]
+    #[case("/USDT", None)]
+    #[case("BTC/USDT/X", None)]
+    fn symbols(#[case] text: &str, #[case] expected: Option<(&str, &str)>) {
+        let parsed = text.parse::<Symbol>().ok();
+        let parts = parsed
+            .as_ref()
+            .map(|s| (s.base().as_str(), s.quote().as_str()));
+        assert_eq!(parts, expected);
+        if let Some(s) = parsed {
+            assert_eq!(s.to_string(), text);
+        }
+    }
+}

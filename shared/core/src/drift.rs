@@ -1,0 +1,137 @@
+//! Weights and drift: where a portfolio stands against its targets, and how fast that moves.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{Asset, CycleId, DomainError, Markets, Portfolio, PortfolioId, Price};
+
+/// One asset's position in a snapshot. `drift = weight − target`: positive means overweight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetDrift {
+    pub asset: Asset,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    /// The reference (mid) price in the quote asset; 1 for the quote asset itself.
+    pub price: Price,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub value: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub weight: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub target: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub drift: Decimal,
+}
+
+/// Weights and drift of every asset of a portfolio at one cycle. Equity counts every holding,
+/// cash included; weights sum to exactly 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftSnapshot {
+    pub portfolio_id: PortfolioId,
+    pub cycle_id: CycleId,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub equity: Decimal,
+    /// In asset order.
+    pub assets: Vec<AssetDrift>,
+}
+
+impl DriftSnapshot {
+    /// Values every asset at its market's mid price (the quote asset at 1).
+    ///
+    /// # Errors
+    /// [`DomainError::MissingMarket`] when an asset other than the quote has no market (or an
+    /// empty side), [`DomainError::ZeroEquity`] when there is nothing to weigh.
+    pub fn compute(
+        portfolio: &Portfolio,
+        markets: &Markets,
+        cycle: &CycleId,
+    ) -> Result<Self, DomainError> {
+        let quote = portfolio.quote();
+        let mut assets = Vec::with_capacity(portfolio.targets().len());
+        for (asset, target) in portfolio.targets().iter() {
+            let price = if asset == quote {
+                Price::new(Decimal::ONE)?
+            } else {
+                markets
+                    .get(asset)
+                    .and_then(|m| m.book.mid())
+                    .ok_or_else(|| DomainError::MissingMarket {
+                        asset: asset.to_string(),
+                    })?
+            };
+            let quantity = portfolio.holdings().of(asset);
+            assets.push(AssetDrift {
+                asset: asset.clone(),
+                quantity,
+                price,
+                value: quantity * price.value(),
+                weight: Decimal::ZERO,
+                target,
+                drift: Decimal::ZERO,
+            });
+        }
+        let equity: Decimal = assets.iter().map(|a| a.value).sum();
+        if equity.is_zero() {
+            return Err(DomainError::ZeroEquity);
+        }
+        // Division leaves a remainder in the 28th digit; the quote asset's weight takes it so
+        // the weights sum to exactly 1.
+        let mut others = Decimal::ZERO;
+        for a in assets.iter_mut().filter(|a| &a.asset != quote) {
+            a.weight = a.value / equity;
+            others += a.weight;
+        }
+        if let Some(cash) = assets.iter_mut().find(|a| &a.asset == quote) {
+            cash.weight = Decimal::ONE - others;
+        }
+        for a in &mut assets {
+            a.drift = a.weight - a.target;
+        }
+        Ok(Self {
+            portfolio_id: portfolio.id().clone(),
+            cycle_id: cycle.clone(),
+            equity,
+            assets,
+        })
+    }
+
+    pub fn get(&self, asset: &Asset) -> Option<&AssetDrift> {
+        self.assets.iter().find(|a| &a.asset == asset)
+    }
+}
+
+/// How drift velocity is measured: over the last `window` snapshots, the current one included
+/// (3 by default, as in the article: `drift[now] − drift[now − 2]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VelocityWindow {
+    pub window: usize,
+}
+
+impl Default for VelocityWindow {
+    fn default() -> Self {
+        Self { window: 3 }
+    }
+}
+
+impl VelocityWindow {
+    /// Drift change per cycle of `asset`, averaged over the window: `(now − oldest) / steps`.
+    /// `history` holds earlier snapshots, newest first. `None` without any earlier snapshot
+    /// that has the asset.
+    pub fn velocity(
+        &self,
+        current: &DriftSnapshot,
+        history: &[DriftSnapshot],
+        asset: &Asset,
+    ) -> Option<Decimal> {
+        let now = current.get(asset)?.drift;
+        let earlier: Vec<Decimal> = history
+            .iter()
+            .take(self.window.saturating_sub(1))
+            .map_while(|s| s.get(asset).map(|a| a.drift))
+            .collect();
+        let oldest = *earlier.last()?;
+        let steps = Decimal::from(earlier.len());
+        Some((now - oldest) / steps)
+    }
+}

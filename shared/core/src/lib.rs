@@ -1,0 +1,35 @@
+//! driftline's pure core: money, portfolios, drift, the rebalance policy, the cost model, the
+//! planner, the order state machine and the ports adapters implement.
+//!
+//! No I/O, no clock, no randomness: the same inputs always give the same plan, so the
+//! scheduler, the CLI and the backtester run exactly this code.
+#![deny(clippy::float_arithmetic)]
+
+mod asset;
+mod breaker;
+pub mod config;
+mod cost;
+mod drift;
+mod error;
+mod market;
+pub mod money;
+mod order;
+mod plan;
+mod policy;
+mod portfolio;
+pub mod ports;
+
+pub use asset::{Asset, Symbol};
+pub use breaker::{BreakerConfig, BreakerPermit, BreakerState};
+pub use cost::{BookWalkCostModel, CostError, CostEstimate, CostModel, Fees};
+pub use drift::{AssetDrift, DriftSnapshot, VelocityWindow};
+pub use error::DomainError;
+pub use market::{
+    DepthProfile, Level, MarketFilters, MarketFiltersFields, MarketSnapshot, Markets, OrderBook,
+    OrderBookFields, TradingStatus,
+};
+pub use money::Price;
+pub use order::{ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, Side};
+pub use plan::{plan, AssetDecision, PlanRequest, PlanTotals, PlannedOrder, RebalancePlan};
+pub use policy::{Band, DecisionReason, Destination, Liquidity, RebalancePolicy, VelocityRule};
+pub use portfolio::{Holdings, Portfolio, PortfolioId, TargetWeights};

@@ -1,0 +1,335 @@
+//! Orders: sides, identities, the intents the planner emits and the states an order goes through.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{DomainError, PortfolioId, Price, Symbol};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buy => "BUY",
+            Self::Sell => "SELL",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rebalancing cycle of a portfolio. The scheduler derives it from the schedule tick, so a
+/// redelivered tick names the same cycle (and therefore the same client order ids).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CycleId(String);
+
+impl CycleId {
+    /// # Errors
+    /// [`DomainError::InvalidCycleId`] unless 1 to 64 characters of `A-Za-z0-9_-.:`.
+    pub fn new(id: &str) -> Result<Self, DomainError> {
+        let valid = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+        if valid {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(DomainError::InvalidCycleId {
+                value: id.to_owned(),
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CycleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for CycleId {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::new(&s)
+    }
+}
+
+impl From<CycleId> for String {
+    fn from(c: CycleId) -> Self {
+        c.0
+    }
+}
+
+/// The id an order carries on the exchange (`newClientOrderId`): at most 36 characters of
+/// `[A-Za-z0-9._-]`. Derived deterministically, so a rerun of a cycle names the same orders.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientOrderId(String);
+
+impl ClientOrderId {
+    /// Version prefix of the derivation, so a future scheme can never collide with this one.
+    const PREFIX: &'static str = "dl1-";
+
+    /// `dl1-` and the first 128 bits of SHA-256 over the order's identity, in hex: 36 characters.
+    pub fn derive(
+        portfolio: &PortfolioId,
+        cycle: &CycleId,
+        symbol: &Symbol,
+        side: Side,
+        leg: u32,
+    ) -> Self {
+        // Fields are separated by a byte none of them may contain, so distinct identities
+        // always hash distinct inputs.
+        let identity = format!("{portfolio}\n{cycle}\n{symbol}\n{side}\n{leg}");
+        let digest = Sha256::digest(identity.as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("{}{hex}", Self::PREFIX))
+    }
+
+    /// An id read back from the exchange or the ledger.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidClientOrderId`] unless 1 to 36 characters of `[A-Za-z0-9._-]`.
+    pub fn parse(id: &str) -> Result<Self, DomainError> {
+        let valid = (1..=36).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if valid {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(DomainError::InvalidClientOrderId {
+                value: id.to_owned(),
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for ClientOrderId {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ClientOrderId> for String {
+    fn from(c: ClientOrderId) -> Self {
+        c.0
+    }
+}
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type EpochMillis = i64;
+
+/// An order the planner wants placed: what to trade, the price to start at, the worst price
+/// the slippage budget accepts, and until when it may be placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderIntent {
+    pub client_order_id: ClientOrderId,
+    pub portfolio_id: PortfolioId,
+    pub cycle_id: CycleId,
+    pub symbol: Symbol,
+    pub side: Side,
+    /// Distinguishes several orders of one (portfolio, cycle, symbol, side): 0 for the plan's
+    /// own order, 1.. for later re-pricings of its remainder.
+    pub leg: u32,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    /// The limit price the order starts at: inside the spread, on the tick grid.
+    pub limit_price: Price,
+    /// The mid price the plan was made at; slippage is measured against it.
+    pub reference_price: Price,
+    /// The worst price the slippage budget accepts: highest for a buy, lowest for a sell.
+    pub worst_price: Price,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub predicted_cost_bps: Decimal,
+    pub created_at_ms: EpochMillis,
+    pub expires_at_ms: EpochMillis,
+}
+
+impl OrderIntent {
+    /// Quantity times limit price, in the quote asset.
+    pub fn notional(&self) -> Decimal {
+        self.quantity * self.limit_price.value()
+    }
+}
+
+/// Where an order is in its life. `Pending` is recorded by the scheduler; the executor claims
+/// it (`Placing`), places it, and follows it to one of the final states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    Queued,
+    Placing,
+    Placed,
+    PartiallyFilled,
+    Filled,
+    Cancelled,
+    Expired,
+    Rejected,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 9] = [
+        Self::Pending,
+        Self::Queued,
+        Self::Placing,
+        Self::Placed,
+        Self::PartiallyFilled,
+        Self::Filled,
+        Self::Cancelled,
+        Self::Expired,
+        Self::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Queued => "QUEUED",
+            Self::Placing => "PLACING",
+            Self::Placed => "PLACED",
+            Self::PartiallyFilled => "PARTIALLY_FILLED",
+            Self::Filled => "FILLED",
+            Self::Cancelled => "CANCELLED",
+            Self::Expired => "EXPIRED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A final state is never left.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Filled | Self::Cancelled | Self::Expired | Self::Rejected
+        )
+    }
+
+    /// The states this one may move to. The ledger adapter turns this table into conditions,
+    /// so an illegal move fails in the store, never by read-then-write.
+    pub fn successors(self) -> &'static [OrderStatus] {
+        use OrderStatus::*;
+        match self {
+            Pending => &[Placing, Queued, Expired, Cancelled],
+            Queued => &[Placing, Expired, Cancelled],
+            // From Placing: placed, or rejected by the exchange, or found filled at once; back to
+            // Queued when the book turned out too thin, Expired at the deadline.
+            Placing => &[
+                Placed,
+                PartiallyFilled,
+                Filled,
+                Rejected,
+                Queued,
+                Expired,
+                Cancelled,
+            ],
+            Placed => &[PartiallyFilled, Filled, Cancelled, Expired],
+            PartiallyFilled => &[PartiallyFilled, Filled, Cancelled, Expired],
+            Filled | Cancelled | Expired | Rejected => &[],
+        }
+    }
+
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        self.successors().contains(&next)
+    }
+
+    /// The states from which `next` may be reached.
+    pub fn predecessors(next: OrderStatus) -> Vec<OrderStatus> {
+        Self::ALL
+            .into_iter()
+            .filter(|s| s.can_become(next))
+            .collect()
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> (PortfolioId, CycleId, Symbol) {
+        (
+            PortfolioId::new("article").unwrap(),
+            CycleId::new("2026-11-21T09:00Z").unwrap(),
+            "BTC/USDT".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn client_order_id_is_stable_short_and_on_the_exchange_alphabet() {
+        let (p, c, s) = ids();
+        let a = ClientOrderId::derive(&p, &c, &s, Side::Sell, 0);
+        let b = ClientOrderId::derive(&p, &c, &s, Side::Sell, 0);
+        assert_eq!(a, b);
+        assert_eq!(a.as_str().len(), 36);
+        assert!(ClientOrderId::parse(a.as_str()).is_ok());
+        assert_ne!(a, ClientOrderId::derive(&p, &c, &s, Side::Buy, 0));
+        assert_ne!(a, ClientOrderId::derive(&p, &c, &s, Side::Sell, 1));
+        let other_cycle = CycleId::new("2026-11-21T09:05Z").unwrap();
+        assert_ne!(
+            a,
+            ClientOrderId::derive(&p, &other_cycle, &s, Side::Sell, 0)
+        );
+    }
+
+    #[test]
+    fn client_order_id_parse_rejects_what_the_exchange_would() {
+        assert!(ClientOrderId::parse("").is_err());
+        assert!(ClientOrderId::parse("has space").is_err());
+        assert!(ClientOrderId::parse(&"x".repeat(37)).is_err());
+        assert!(ClientOrderId::parse("web_abc-1.2").is_ok());
+    }
+
+    #[test]
+    fn final_states_have_no_successors_and_the_happy_path_is_legal() {
+        for s in OrderStatus::ALL {
+            assert_eq!(s.is_final(), s.successors().is_empty(), "{s}");
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+        }
+        use OrderStatus::*;
+        let path = [Pending, Placing, Placed, PartiallyFilled, Filled];
+        assert!(path.windows(2).all(|w| w[0].can_become(w[1])));
+        assert!(!Filled.can_become(Placing));
+        assert!(
+            !Pending.can_become(Filled),
+            "an order is never filled before it is placed"
+        );
+        assert_eq!(OrderStatus::predecessors(Placed), vec![Placing]);
+    }
+}

@@ -1,0 +1,458 @@
+//! The planner: decides every asset and turns the trades worth making into order intents.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::money::{ceil_to_step, floor_to_step, BPS};
+use crate::{
+    Asset, ClientOrderId, CostError, CostEstimate, CostModel, CycleId, DecisionReason, Destination,
+    DomainError, DriftSnapshot, EpochMillis, Fees, MarketSnapshot, Markets, OrderIntent, Portfolio,
+    Price, RebalancePolicy, Side,
+};
+
+/// Everything a plan is made from. Holdings are what is free to trade now: amounts locked in
+/// open orders are the caller's to leave out.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRequest<'a> {
+    pub portfolio: &'a Portfolio,
+    pub markets: &'a Markets,
+    pub policy: &'a RebalancePolicy,
+    pub fees: Fees,
+    /// Earlier drift snapshots of this portfolio, newest first.
+    pub history: &'a [DriftSnapshot],
+    pub cycle: &'a CycleId,
+    pub now_ms: EpochMillis,
+}
+
+/// The order a decision to trade leads to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedOrder {
+    pub side: Side,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    pub limit_price: Price,
+    pub worst_price: Price,
+    pub cost: CostEstimate,
+    /// The quantity was reduced to what the quote balance and the sells' proceeds can pay.
+    pub capped_by_budget: bool,
+}
+
+/// The decision on one asset, with the figures it was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetDecision {
+    pub asset: Asset,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub weight: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub target: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub drift: Decimal,
+    /// Half-width of the no-trade band.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub band: Decimal,
+    /// Drift change per cycle, when there is history to measure it.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub velocity: Option<Decimal>,
+    pub reason: DecisionReason,
+    pub order: Option<PlannedOrder>,
+}
+
+/// The outcome of planning one portfolio for one cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebalancePlan {
+    pub snapshot: DriftSnapshot,
+    /// One per target asset, in asset order.
+    pub decisions: Vec<AssetDecision>,
+    /// Sells first, then buys; in asset order within each.
+    pub intents: Vec<OrderIntent>,
+}
+
+/// Sums over a plan's intents, in the quote asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanTotals {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub sell_notional: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub buy_notional: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub predicted_cost: Decimal,
+    pub orders: usize,
+    pub skipped: usize,
+}
+
+impl RebalancePlan {
+    pub fn totals(&self) -> PlanTotals {
+        let notional = |side| {
+            self.intents
+                .iter()
+                .filter(|i| i.side == side)
+                .map(OrderIntent::notional)
+                .sum()
+        };
+        let traded = self.decisions.iter().filter_map(|d| d.order.as_ref());
+        PlanTotals {
+            sell_notional: notional(Side::Sell),
+            buy_notional: notional(Side::Buy),
+            predicted_cost: traded.map(|o| o.cost.total_quote()).sum(),
+            orders: self.intents.len(),
+            skipped: self
+                .decisions
+                .iter()
+                .filter(|d| !matches!(d.reason, DecisionReason::Trade | DecisionReason::QuoteAsset))
+                .count(),
+        }
+    }
+}
+
+/// Decides every asset of the portfolio and plans the orders worth placing.
+///
+/// # Errors
+/// [`DomainError`] when the policy is invalid, an asset has no market (or a market in another
+/// quote asset), or the portfolio has no value.
+pub fn plan(
+    request: &PlanRequest<'_>,
+    cost_model: &dyn CostModel,
+) -> Result<RebalancePlan, DomainError> {
+    let PlanRequest {
+        portfolio,
+        markets,
+        policy,
+        fees,
+        history,
+        cycle,
+        now_ms,
+    } = *request;
+    policy.validate()?;
+    let quote = portfolio.quote();
+    for (asset, market) in markets
+        .iter()
+        .filter(|(a, _)| portfolio.targets().contains(a))
+    {
+        let symbol = market.filters.symbol();
+        if symbol.base() != asset || symbol.quote() != quote || market.book.symbol() != symbol {
+            return Err(DomainError::MarketMismatch {
+                asset: asset.to_string(),
+                symbol: symbol.to_string(),
+                quote: quote.to_string(),
+            });
+        }
+    }
+    let snapshot = DriftSnapshot::compute(portfolio, markets, cycle)?;
+    let window = policy.velocity.map(|v| v.window).unwrap_or_default();
+
+    let mut decisions: Vec<AssetDecision> = snapshot
+        .assets
+        .iter()
+        .map(|a| {
+            let band = policy.band_for(&a.asset, a.target);
+            let velocity = window.velocity(&snapshot, history, &a.asset);
+            let (reason, order) = if &a.asset == quote {
+                (DecisionReason::QuoteAsset, None)
+            } else {
+                // Every non-quote asset has a market: DriftSnapshot::compute checked it.
+                let market = &markets[&a.asset];
+                decide(
+                    policy,
+                    cost_model,
+                    &snapshot,
+                    a.drift,
+                    band,
+                    velocity,
+                    market,
+                    portfolio.holdings().of(&a.asset),
+                )
+            };
+            AssetDecision {
+                asset: a.asset.clone(),
+                weight: a.weight,
+                target: a.target,
+                drift: a.drift,
+                band,
+                velocity,
+                reason,
+                order,
+            }
+        })
+        .collect();
+
+    cap_buys_to_budget(
+        policy.max_cost_bps,
+        &mut decisions,
+        markets,
+        portfolio.holdings().of(quote),
+        fees,
+        cost_model,
+    );
+
+    let expires_at_ms = now_ms + i64::from(policy.order_ttl_seconds) * 1000;
+    let mut intents: Vec<OrderIntent> = decisions
+        .iter()
+        .filter_map(|d| {
+            let o = d.order.as_ref()?;
+            let market = &markets[&d.asset];
+            let symbol = market.filters.symbol().clone();
+            Some(OrderIntent {
+                client_order_id: ClientOrderId::derive(portfolio.id(), cycle, &symbol, o.side, 0),
+                portfolio_id: portfolio.id().clone(),
+                cycle_id: cycle.clone(),
+                symbol,
+                side: o.side,
+                leg: 0,
+                quantity: o.quantity,
+                limit_price: o.limit_price,
+                reference_price: market.book.mid()?,
+                worst_price: o.worst_price,
+                predicted_cost_bps: o.cost.total_bps(),
+                created_at_ms: now_ms,
+                expires_at_ms,
+            })
+        })
+        .collect();
+    // Sells first: their proceeds pay for the buys.
+    intents.sort_by(|a, b| {
+        (a.side != Side::Sell, a.symbol.base()).cmp(&(b.side != Side::Sell, b.symbol.base()))
+    });
+    Ok(RebalancePlan {
+        snapshot,
+        decisions,
+        intents,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    policy: &RebalancePolicy,
+    cost_model: &dyn CostModel,
+    snapshot: &DriftSnapshot,
+    drift: Decimal,
+    band: Decimal,
+    velocity: Option<Decimal>,
+    market: &MarketSnapshot,
+    held: Decimal,
+) -> (DecisionReason, Option<PlannedOrder>) {
+    let filters = &market.filters;
+    if !filters.status().is_trading() {
+        return (
+            DecisionReason::NotTrading {
+                status: filters.status().to_string(),
+            },
+            None,
+        );
+    }
+    if drift.abs() <= band {
+        return (DecisionReason::InBand, None);
+    }
+    if let (Some(rule), Some(v)) = (policy.velocity, velocity) {
+        let projected = drift + v * rule.horizon_cycles;
+        let moving_back = v.is_sign_negative() != drift.is_sign_negative() && !v.is_zero();
+        let back_inside =
+            projected.abs() <= band || projected.is_sign_negative() != drift.is_sign_negative();
+        if moving_back && back_inside {
+            return (
+                DecisionReason::DeferredByVelocity {
+                    velocity: v,
+                    projected_drift: projected,
+                },
+                None,
+            );
+        }
+    }
+    let side = if drift > Decimal::ZERO {
+        Side::Sell
+    } else {
+        Side::Buy
+    };
+    let trade_weight = match policy.destination {
+        Destination::BandEdge => drift.abs() - band,
+        Destination::Target => drift.abs(),
+    };
+    let notional = trade_weight * snapshot.equity;
+    if notional < policy.min_trade_notional {
+        return (
+            DecisionReason::BelowMinimum {
+                notional,
+                minimum: policy.min_trade_notional,
+            },
+            None,
+        );
+    }
+    // The book is not empty on either side: the snapshot priced this asset at its mid.
+    let (Some(mid), Some(bid), Some(ask)) = (
+        market.book.mid(),
+        market.book.best_bid(),
+        market.book.best_ask(),
+    ) else {
+        return (
+            DecisionReason::BookTooThin {
+                visible: Decimal::ZERO,
+                needed: notional,
+            },
+            None,
+        );
+    };
+    let mut quantity = filters.round_quantity(notional / mid.value());
+    if side == Side::Sell {
+        quantity = quantity.min(floor_to_step(held, filters.step_size()));
+    }
+    let (limit, worst) = prices(
+        policy,
+        filters.tick_size(),
+        side,
+        mid.value(),
+        bid.value(),
+        ask.value(),
+    );
+    price_order(
+        policy.max_cost_bps,
+        cost_model,
+        market,
+        side,
+        quantity,
+        limit,
+        worst,
+        false,
+    )
+}
+
+/// The starting limit price inside the spread and the worst price the budget accepts.
+fn prices(
+    policy: &RebalancePolicy,
+    tick: Decimal,
+    side: Side,
+    mid: Decimal,
+    bid: Decimal,
+    ask: Decimal,
+) -> (Decimal, Decimal) {
+    let spread = ask - bid;
+    let budget = policy.slippage_budget_bps / BPS;
+    match side {
+        Side::Buy => {
+            let worst = floor_to_step(mid * (Decimal::ONE + budget), tick);
+            let limit = floor_to_step(bid + policy.limit_offset * spread, tick);
+            (limit.clamp(bid.min(worst), ask).min(worst), worst)
+        }
+        Side::Sell => {
+            let worst = ceil_to_step(mid * (Decimal::ONE - budget), tick);
+            let limit = ceil_to_step(ask - policy.limit_offset * spread, tick);
+            (limit.clamp(bid, ask.max(worst)).max(worst), worst)
+        }
+    }
+}
+
+/// Checks an order against the exchange's minimums and the cost cap, and prices it.
+#[allow(clippy::too_many_arguments)]
+fn price_order(
+    max_cost_bps: Decimal,
+    cost_model: &dyn CostModel,
+    market: &MarketSnapshot,
+    side: Side,
+    quantity: Decimal,
+    limit: Decimal,
+    worst: Decimal,
+    capped_by_budget: bool,
+) -> (DecisionReason, Option<PlannedOrder>) {
+    let filters = &market.filters;
+    if !filters.accepts(quantity, limit) {
+        return (
+            DecisionReason::BelowExchangeMinimum {
+                quantity,
+                notional: quantity * limit,
+                min_notional: filters.min_notional(),
+            },
+            None,
+        );
+    }
+    let cost = match cost_model.predict(side, quantity, &market.book) {
+        Ok(cost) => cost,
+        Err(CostError::InsufficientDepth {
+            visible, needed, ..
+        }) => return (DecisionReason::BookTooThin { visible, needed }, None),
+        Err(CostError::NoMid) => {
+            return (
+                DecisionReason::BookTooThin {
+                    visible: Decimal::ZERO,
+                    needed: quantity,
+                },
+                None,
+            )
+        }
+    };
+    if cost.total_bps() > max_cost_bps {
+        return (
+            DecisionReason::CostTooHigh {
+                predicted_bps: cost.total_bps(),
+                cap_bps: max_cost_bps,
+            },
+            None,
+        );
+    }
+    // Prices came from positive bid, ask and mid, rounded on a positive tick; a tick larger
+    // than the price itself is the only way to reach zero, and such a market cannot trade.
+    let (Ok(limit_price), Ok(worst_price)) = (Price::new(limit), Price::new(worst)) else {
+        return (
+            DecisionReason::BelowExchangeMinimum {
+                quantity,
+                notional: Decimal::ZERO,
+                min_notional: filters.min_notional(),
+            },
+            None,
+        );
+    };
+    (
+        DecisionReason::Trade,
+        Some(PlannedOrder {
+            side,
+            quantity,
+            limit_price,
+            worst_price,
+            cost,
+            capped_by_budget,
+        }),
+    )
+}
+
+/// Buys are paid by the free quote balance plus the sells' proceeds net of fees. When they
+/// want more, every buy is scaled down by the same factor and re-checked.
+fn cap_buys_to_budget(
+    max_cost_bps: Decimal,
+    decisions: &mut [AssetDecision],
+    markets: &Markets,
+    quote_free: Decimal,
+    fees: Fees,
+    cost_model: &dyn CostModel,
+) {
+    let fee_rate = fees.maker_bps.max(fees.taker_bps) / BPS;
+    let orders = || decisions.iter().filter_map(|d| d.order.as_ref());
+    let proceeds: Decimal = orders()
+        .filter(|o| o.side == Side::Sell)
+        .map(|o| o.quantity * o.limit_price.value() * (Decimal::ONE - fee_rate))
+        .sum();
+    let wanted: Decimal = orders()
+        .filter(|o| o.side == Side::Buy)
+        .map(|o| o.quantity * o.limit_price.value())
+        .sum();
+    let budget = quote_free + proceeds;
+    if wanted <= budget {
+        return;
+    }
+    let factor = budget / wanted;
+    for d in decisions.iter_mut() {
+        let Some(o) = d.order.as_ref().filter(|o| o.side == Side::Buy) else {
+            continue;
+        };
+        let market = &markets[&d.asset];
+        let quantity = floor_to_step(o.quantity * factor, market.filters.step_size());
+        let (reason, order) = price_order(
+            max_cost_bps,
+            cost_model,
+            market,
+            Side::Buy,
+            quantity,
+            o.limit_price.value(),
+            o.worst_price.value(),
+            true,
+        );
+        d.reason = reason;
+        d.order = order;
+    }
+}

@@ -1,0 +1,161 @@
+//! Ports: what core needs from the outside world. Adapters implement them (`shared/exchange`,
+//! `shared/aws`); functions and tools wire adapters to core.
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{Asset, ClientOrderId, EpochMillis, MarketFilters, OrderBook, Price, Side, Symbol};
+
+/// The time, read through a port so that core stays deterministic under test.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> EpochMillis;
+}
+
+/// How long a limit order rests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimeInForce {
+    /// Good till cancelled.
+    Gtc,
+    /// Immediate or cancel: fills what it can at once, cancels the rest.
+    Ioc,
+    /// Post-only (`LIMIT_MAKER`): rejected if it would take liquidity.
+    PostOnly,
+}
+
+/// A limit order to place, identified by its client order id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitOrderRequest {
+    pub client_order_id: ClientOrderId,
+    pub symbol: Symbol,
+    pub side: Side,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    pub price: Price,
+    pub time_in_force: TimeInForce,
+}
+
+/// An order's status as the exchange reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExchangeOrderStatus {
+    New,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    PendingCancel,
+    Rejected,
+    Expired,
+    ExpiredInMatch,
+}
+
+impl ExchangeOrderStatus {
+    /// Whether the exchange will never change this order again.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Filled | Self::Canceled | Self::Rejected | Self::Expired | Self::ExpiredInMatch
+        )
+    }
+}
+
+/// One execution of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    pub price: Price,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub commission: Decimal,
+    pub commission_asset: Asset,
+}
+
+/// What the exchange knows about an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderReport {
+    pub symbol: Symbol,
+    pub exchange_order_id: u64,
+    pub client_order_id: ClientOrderId,
+    pub side: Side,
+    pub price: Price,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub orig_qty: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub executed_qty: Decimal,
+    /// Quote spent or received so far.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cumulative_quote_qty: Decimal,
+    pub status: ExchangeOrderStatus,
+    /// Fills of this response, where the exchange returns them (placement with FULL).
+    pub fills: Vec<Fill>,
+    pub updated_at_ms: EpochMillis,
+}
+
+/// A balance of one asset: free to trade, and locked in open orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    pub asset: Asset,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub free: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub locked: Decimal,
+}
+
+/// What went wrong talking to an exchange, classified by what the caller must do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ExchangeError {
+    /// Nothing took effect; safe to try again after a backoff.
+    #[error("retryable: {reason}")]
+    Retryable { reason: String },
+    /// A place or cancel may or may not have taken effect (timeout, 5xx, -1007): look the
+    /// order up by its client order id; never resend blindly.
+    #[error("status unknown: {reason}")]
+    StatusUnknown { reason: String },
+    /// The exchange refused the request; retrying the same request cannot succeed.
+    #[error("rejected ({code}): {message}")]
+    Rejected { code: i64, message: String },
+    /// An open order already has this client order id.
+    #[error("duplicate order: {message}")]
+    Duplicate { message: String },
+    #[error("not found ({code}): {message}")]
+    NotFound { code: i64, message: String },
+    /// Keys, signature or permissions are wrong: an operator must act.
+    #[error("authentication failed ({code}): {message}")]
+    Auth { code: i64, message: String },
+    /// Over the request-weight or order-count limit: wait `retry_after_ms`.
+    #[error("rate limited: retry after {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    /// Banned (HTTP 418): nothing may be sent until `until_ms`.
+    #[error("banned until {until_ms}")]
+    Banned { until_ms: EpochMillis },
+    /// The exchange answered something this client cannot read.
+    #[error("malformed response: {reason}")]
+    Malformed { reason: String },
+}
+
+/// A spot exchange, as far as driftline uses one.
+#[async_trait]
+pub trait Exchange: Send + Sync {
+    async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError>;
+    /// The top `depth` levels of each side.
+    async fn order_book(&self, symbol: &Symbol, depth: u16) -> Result<OrderBook, ExchangeError>;
+    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError>;
+    async fn place_limit_order(
+        &self,
+        order: &LimitOrderRequest,
+    ) -> Result<OrderReport, ExchangeError>;
+    async fn order(
+        &self,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Result<OrderReport, ExchangeError>;
+    async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError>;
+    async fn cancel_order(
+        &self,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Result<OrderReport, ExchangeError>;
+    async fn server_time(&self) -> Result<EpochMillis, ExchangeError>;
+}
