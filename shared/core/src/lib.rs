@@ -9,6 +9,7 @@ mod asset;
 mod breaker;
 pub mod config;
 mod cost;
+mod credentials;
 mod drift;
 mod error;
 mod market;
@@ -22,6 +23,7 @@ pub mod ports;
 pub use asset::{Asset, Symbol};
 pub use breaker::{BreakerConfig, BreakerPermit, BreakerState};
 pub use cost::{BookWalkCostModel, CostError, CostEstimate, CostModel, Fees};
+pub use credentials::ApiCredentials;
 pub use drift::{AssetDrift, DriftSnapshot, VelocityWindow};
 pub use error::DomainError;
 pub use market::{
