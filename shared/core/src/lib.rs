@@ -12,6 +12,7 @@ mod cost;
 mod credentials;
 mod drift;
 mod error;
+pub mod ledger;
 mod market;
 pub mod money;
 mod order;
@@ -19,6 +20,7 @@ mod plan;
 mod policy;
 mod portfolio;
 pub mod ports;
+pub mod testing;
 
 pub use asset::{Asset, Symbol};
 pub use breaker::{BreakerConfig, BreakerPermit, BreakerState};

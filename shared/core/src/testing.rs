@@ -1,0 +1,369 @@
+//! In-memory implementations of the ledger ports, for unit tests of the services written
+//! against them. Same decision rules as the DynamoDB adapter (the functions of
+//! [`crate::ledger`]); one mutex makes each call atomic, as a conditional write is.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::ledger::{
+    apply_claim, apply_fill, apply_transition, claim_allowed, classify_failed_claim,
+    classify_failed_fill, fill_allowed, transition_allowed, BreakerSave, BreakerStore, Claim,
+    ClaimOutcome, CycleLeases, DriftHistory, FillOutcome, FillProgress, IntentQueue, Lease,
+    LeaseOutcome, MarketFilterCache, OrderKey, OrderLedger, OrderRecord, ReceivedIntent,
+    RecordOutcome, RecordedSnapshot, SendReport, StoreError, Transition, TransitionOutcome,
+    VersionedBreaker, MARKET_FILTER_TTL_MS,
+};
+use crate::ports::Clock;
+use crate::{
+    BreakerState, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, PortfolioId,
+    Symbol,
+};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep using it.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Every store port in memory.
+#[derive(Default)]
+pub struct InMemoryStore {
+    orders: Mutex<HashMap<OrderKey, OrderRecord>>,
+    leases: Mutex<HashMap<PortfolioId, Lease>>,
+    drift: Mutex<HashMap<PortfolioId, Vec<RecordedSnapshot>>>,
+    filters: Mutex<HashMap<(String, Symbol), (MarketFilters, EpochMillis)>>,
+    breakers: Mutex<HashMap<String, VersionedBreaker>>,
+}
+
+#[async_trait]
+impl OrderLedger for InMemoryStore {
+    async fn record(
+        &self,
+        intent: &OrderIntent,
+        now: EpochMillis,
+    ) -> Result<RecordOutcome, StoreError> {
+        let mut orders = lock(&self.orders);
+        let key = OrderKey::of(intent);
+        if let Some(existing) = orders.get(&key) {
+            return Ok(RecordOutcome::AlreadyRecorded(existing.clone()));
+        }
+        let record = OrderRecord::pending(intent.clone(), now);
+        orders.insert(key, record.clone());
+        Ok(RecordOutcome::Recorded(record))
+    }
+
+    async fn get(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError> {
+        Ok(lock(&self.orders).get(key).cloned())
+    }
+
+    async fn claim(&self, key: &OrderKey, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
+        let mut orders = lock(&self.orders);
+        let Some(current) = orders.get(key).cloned() else {
+            return Ok(ClaimOutcome::NotFound);
+        };
+        if !claim_allowed(&current, claim) {
+            return Ok(classify_failed_claim(current, claim));
+        }
+        let next = apply_claim(current, claim);
+        orders.insert(key.clone(), next.clone());
+        Ok(ClaimOutcome::Claimed(next))
+    }
+
+    async fn transition(
+        &self,
+        key: &OrderKey,
+        t: &Transition,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let mut orders = lock(&self.orders);
+        let Some(current) = orders.get(key).cloned() else {
+            return Ok(TransitionOutcome::NotFound);
+        };
+        if !transition_allowed(&current, t) {
+            return Ok(TransitionOutcome::Conflict(current));
+        }
+        let next = apply_transition(current, t);
+        orders.insert(key.clone(), next.clone());
+        Ok(TransitionOutcome::Applied(next))
+    }
+
+    async fn apply_fill(
+        &self,
+        key: &OrderKey,
+        fill: &FillProgress,
+        now: EpochMillis,
+    ) -> Result<FillOutcome, StoreError> {
+        let mut orders = lock(&self.orders);
+        let Some(current) = orders.get(key).cloned() else {
+            return Ok(FillOutcome::NotFound);
+        };
+        if !fill_allowed(&current, fill)? {
+            return Ok(classify_failed_fill(current, fill));
+        }
+        let next = apply_fill(current, fill, now);
+        orders.insert(key.clone(), next.clone());
+        Ok(FillOutcome::Applied(next))
+    }
+
+    async fn open_orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut open: Vec<OrderRecord> = lock(&self.orders)
+            .values()
+            .filter(|r| &r.intent.portfolio_id == portfolio && !r.status.is_final())
+            .cloned()
+            .collect();
+        open.sort_by(|a, b| a.intent.client_order_id.cmp(&b.intent.client_order_id));
+        Ok(open)
+    }
+}
+
+#[async_trait]
+impl CycleLeases for InMemoryStore {
+    async fn acquire(
+        &self,
+        portfolio: &PortfolioId,
+        owner: &str,
+        cycle: &CycleId,
+        now: EpochMillis,
+        ttl_ms: i64,
+    ) -> Result<LeaseOutcome, StoreError> {
+        let mut leases = lock(&self.leases);
+        if let Some(held) = leases.get(portfolio) {
+            if held.expires_at_ms > now {
+                return Ok(LeaseOutcome::HeldBy(held.clone()));
+            }
+        }
+        let lease = Lease {
+            portfolio_id: portfolio.clone(),
+            owner: owner.to_owned(),
+            cycle_id: cycle.clone(),
+            expires_at_ms: now + ttl_ms,
+        };
+        leases.insert(portfolio.clone(), lease.clone());
+        Ok(LeaseOutcome::Acquired(lease))
+    }
+
+    async fn renew(
+        &self,
+        lease: &Lease,
+        now: EpochMillis,
+        ttl_ms: i64,
+    ) -> Result<LeaseOutcome, StoreError> {
+        let mut leases = lock(&self.leases);
+        match leases.get_mut(&lease.portfolio_id) {
+            None => Ok(LeaseOutcome::Lost),
+            Some(held) if held.owner != lease.owner => Ok(LeaseOutcome::HeldBy(held.clone())),
+            Some(held) => {
+                held.expires_at_ms = now + ttl_ms;
+                Ok(LeaseOutcome::Acquired(held.clone()))
+            }
+        }
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<bool, StoreError> {
+        let mut leases = lock(&self.leases);
+        match leases.get(&lease.portfolio_id) {
+            Some(held) if held.owner == lease.owner => {
+                leases.remove(&lease.portfolio_id);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl DriftHistory for InMemoryStore {
+    async fn append(&self, snapshot: &DriftSnapshot, now: EpochMillis) -> Result<(), StoreError> {
+        lock(&self.drift)
+            .entry(snapshot.portfolio_id.clone())
+            .or_default()
+            .push(RecordedSnapshot {
+                recorded_at_ms: now,
+                snapshot: snapshot.clone(),
+            });
+        Ok(())
+    }
+
+    async fn latest(
+        &self,
+        portfolio: &PortfolioId,
+        k: u16,
+    ) -> Result<Vec<RecordedSnapshot>, StoreError> {
+        let mut all = lock(&self.drift)
+            .get(portfolio)
+            .cloned()
+            .unwrap_or_default();
+        all.sort_by(|a, b| b.recorded_at_ms.cmp(&a.recorded_at_ms));
+        all.truncate(usize::from(k));
+        Ok(all)
+    }
+}
+
+#[async_trait]
+impl MarketFilterCache for InMemoryStore {
+    async fn get(
+        &self,
+        exchange: &str,
+        symbol: &Symbol,
+        now: EpochMillis,
+    ) -> Result<Option<MarketFilters>, StoreError> {
+        Ok(lock(&self.filters)
+            .get(&(exchange.to_owned(), symbol.clone()))
+            .filter(|(_, expires)| *expires > now)
+            .map(|(f, _)| f.clone()))
+    }
+
+    async fn put(
+        &self,
+        exchange: &str,
+        filters: &MarketFilters,
+        now: EpochMillis,
+    ) -> Result<(), StoreError> {
+        lock(&self.filters).insert(
+            (exchange.to_owned(), filters.symbol().clone()),
+            (filters.clone(), now + MARKET_FILTER_TTL_MS),
+        );
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BreakerStore for InMemoryStore {
+    async fn load(&self, exchange: &str) -> Result<VersionedBreaker, StoreError> {
+        Ok(lock(&self.breakers)
+            .get(exchange)
+            .copied()
+            .unwrap_or(VersionedBreaker {
+                state: BreakerState::default(),
+                version: 0,
+            }))
+    }
+
+    async fn save(
+        &self,
+        exchange: &str,
+        state: BreakerState,
+        expected_version: u64,
+    ) -> Result<BreakerSave, StoreError> {
+        let mut breakers = lock(&self.breakers);
+        let current = breakers.get(exchange).copied().unwrap_or(VersionedBreaker {
+            state: BreakerState::default(),
+            version: 0,
+        });
+        if current.version != expected_version {
+            return Ok(BreakerSave::Conflict(current));
+        }
+        let saved = VersionedBreaker {
+            state,
+            version: expected_version + 1,
+        };
+        breakers.insert(exchange.to_owned(), saved);
+        Ok(BreakerSave::Saved(saved))
+    }
+}
+
+struct QueuedMessage {
+    intent: OrderIntent,
+    visible_at_ms: EpochMillis,
+    receive_count: u32,
+}
+
+/// An intent queue in memory, on a caller's clock: delays and visibility timeouts hold until
+/// the clock passes them. Receipt handles are message ids (one receipt per message).
+pub struct InMemoryQueue {
+    clock: Arc<dyn Clock>,
+    visibility_timeout_ms: i64,
+    messages: Mutex<(u64, BTreeMap<u64, QueuedMessage>)>,
+}
+
+impl InMemoryQueue {
+    pub fn new(clock: Arc<dyn Clock>, visibility_timeout_ms: i64) -> Self {
+        Self {
+            clock,
+            visibility_timeout_ms,
+            messages: Mutex::new((0, BTreeMap::new())),
+        }
+    }
+
+    /// Messages not yet deleted, visible or not.
+    pub fn len(&self) -> usize {
+        lock(&self.messages).1.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn handle(receipt_handle: &str) -> Result<u64, StoreError> {
+        receipt_handle
+            .parse()
+            .map_err(|_| StoreError::InvalidInput {
+                field: "receipt_handle",
+                value: receipt_handle.to_owned(),
+                reason: "not a receipt of this queue",
+            })
+    }
+}
+
+#[async_trait]
+impl IntentQueue for InMemoryQueue {
+    async fn send(
+        &self,
+        intents: &[OrderIntent],
+        delay_secs: u32,
+    ) -> Result<SendReport, StoreError> {
+        let now = self.clock.now_ms();
+        let mut guard = lock(&self.messages);
+        let (next_id, messages) = &mut *guard;
+        let mut report = SendReport::default();
+        for intent in intents {
+            *next_id += 1;
+            messages.insert(
+                *next_id,
+                QueuedMessage {
+                    intent: intent.clone(),
+                    visible_at_ms: now + i64::from(delay_secs) * 1000,
+                    receive_count: 0,
+                },
+            );
+            report.sent.push(intent.client_order_id.clone());
+        }
+        Ok(report)
+    }
+
+    async fn receive(&self, max: u8, _wait_secs: u8) -> Result<Vec<ReceivedIntent>, StoreError> {
+        let now = self.clock.now_ms();
+        let mut guard = lock(&self.messages);
+        let mut out = Vec::new();
+        for (id, m) in guard.1.iter_mut() {
+            if out.len() >= usize::from(max) {
+                break;
+            }
+            if m.visible_at_ms <= now {
+                m.visible_at_ms = now + self.visibility_timeout_ms;
+                m.receive_count += 1;
+                out.push(ReceivedIntent {
+                    intent: m.intent.clone(),
+                    receipt_handle: id.to_string(),
+                    receive_count: m.receive_count,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn retry_later(&self, receipt_handle: &str, delay_secs: u32) -> Result<(), StoreError> {
+        let id = Self::handle(receipt_handle)?;
+        let now = self.clock.now_ms();
+        if let Some(m) = lock(&self.messages).1.get_mut(&id) {
+            m.visible_at_ms = now + i64::from(delay_secs) * 1000;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, receipt_handle: &str) -> Result<(), StoreError> {
+        let id = Self::handle(receipt_handle)?;
+        lock(&self.messages).1.remove(&id);
+        Ok(())
+    }
+}
