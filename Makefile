@@ -9,7 +9,7 @@ LOCAL := .local
 
 ## test: formatting, lints and every test tier
 test: lint
-	$(CARGO) test --workspace --all-targets
+	scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 lint:

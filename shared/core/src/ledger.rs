@@ -361,7 +361,7 @@ pub trait OrderLedger: Send + Sync {
         intent: &OrderIntent,
         now: EpochMillis,
     ) -> Result<RecordOutcome, StoreError>;
-    async fn get(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError>;
+    async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError>;
     /// Claims the order for execution (`PLACING`); see [`claim_allowed`].
     async fn claim(&self, key: &OrderKey, claim: &Claim) -> Result<ClaimOutcome, StoreError>;
     async fn transition(
@@ -444,13 +444,13 @@ pub const MARKET_FILTER_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// Market filters per exchange and symbol; expired entries read as absent.
 #[async_trait]
 pub trait MarketFilterCache: Send + Sync {
-    async fn get(
+    async fn filters(
         &self,
         exchange: &str,
         symbol: &Symbol,
         now: EpochMillis,
     ) -> Result<Option<MarketFilters>, StoreError>;
-    async fn put(
+    async fn put_filters(
         &self,
         exchange: &str,
         filters: &MarketFilters,

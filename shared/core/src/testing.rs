@@ -53,7 +53,7 @@ impl OrderLedger for InMemoryStore {
         Ok(RecordOutcome::Recorded(record))
     }
 
-    async fn get(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError> {
+    async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError> {
         Ok(lock(&self.orders).get(key).cloned())
     }
 
@@ -201,7 +201,7 @@ impl DriftHistory for InMemoryStore {
 
 #[async_trait]
 impl MarketFilterCache for InMemoryStore {
-    async fn get(
+    async fn filters(
         &self,
         exchange: &str,
         symbol: &Symbol,
@@ -213,7 +213,7 @@ impl MarketFilterCache for InMemoryStore {
             .map(|(f, _)| f.clone()))
     }
 
-    async fn put(
+    async fn put_filters(
         &self,
         exchange: &str,
         filters: &MarketFilters,
