@@ -30,7 +30,7 @@ case "$cmd" in
     # A port can be taken between choosing it and binding it: try a few.
     for _ in 1 2 3; do
       port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-      "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+      "$py" "$root/scripts/moto_server.py" 127.0.0.1 "$port" >"$dir/moto.log" 2>&1 &
       echo $! >"$pidfile"
       endpoint="http://127.0.0.1:$port"
       for _ in $(seq 100); do
