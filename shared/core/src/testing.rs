@@ -3,6 +3,7 @@
 //! [`crate::ledger`]); one mutex makes each call atomic, as a conditional write is.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -20,6 +21,30 @@ use crate::{
     BreakerState, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, PortfolioId,
     Symbol,
 };
+
+/// A clock tests move by hand.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn at(now_ms: EpochMillis) -> Self {
+        Self(AtomicI64::new(now_ms))
+    }
+
+    pub fn set(&self, now_ms: EpochMillis) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> EpochMillis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep using it.
@@ -193,7 +218,7 @@ impl DriftHistory for InMemoryStore {
             .get(portfolio)
             .cloned()
             .unwrap_or_default();
-        all.sort_by(|a, b| b.recorded_at_ms.cmp(&a.recorded_at_ms));
+        all.sort_by_key(|r| std::cmp::Reverse(r.recorded_at_ms));
         all.truncate(usize::from(k));
         Ok(all)
     }
@@ -365,5 +390,141 @@ impl IntentQueue for InMemoryQueue {
         let id = Self::handle(receipt_handle)?;
         lock(&self.messages).1.remove(&id);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{OrderUpdate, RetryBackoff};
+    use crate::{ClientOrderId, OrderStatus, Price, Side};
+    use rust_decimal_macros::dec;
+
+    fn intent(leg: u32) -> OrderIntent {
+        let (p, c, s): (PortfolioId, CycleId, Symbol) = (
+            PortfolioId::new("p1").unwrap(),
+            CycleId::new("c1").unwrap(),
+            "BTC/USDT".parse().unwrap(),
+        );
+        OrderIntent {
+            client_order_id: ClientOrderId::derive(&p, &c, &s, Side::Sell, leg),
+            portfolio_id: p,
+            cycle_id: c,
+            symbol: s,
+            side: Side::Sell,
+            leg,
+            quantity: dec!(1),
+            limit_price: Price::new(dec!(10)).unwrap(),
+            reference_price: Price::new(dec!(10)).unwrap(),
+            worst_price: Price::new(dec!(9)).unwrap(),
+            predicted_cost_bps: dec!(1),
+            created_at_ms: 0,
+            expires_at_ms: 100_000,
+        }
+    }
+
+    fn claim(owner: &str, now_ms: EpochMillis) -> Claim {
+        Claim {
+            owner: owner.into(),
+            now_ms,
+            in_progress_expiry_ms: now_ms + 1_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn in_memory_ledger_claims_once_and_applies_fills_once() {
+        let store = InMemoryStore::default();
+        let i = intent(0);
+        let key = OrderKey::of(&i);
+        assert_eq!(
+            store.claim(&key, &claim("a", 1)).await.unwrap(),
+            ClaimOutcome::NotFound
+        );
+        assert!(matches!(
+            store.record(&i, 0).await.unwrap(),
+            RecordOutcome::Recorded(_)
+        ));
+        assert!(matches!(
+            store.record(&i, 1).await.unwrap(),
+            RecordOutcome::AlreadyRecorded(_)
+        ));
+        let ClaimOutcome::Claimed(c) = store.claim(&key, &claim("a", 1)).await.unwrap() else {
+            panic!()
+        };
+        assert!(matches!(
+            store.claim(&key, &claim("b", 2)).await.unwrap(),
+            ClaimOutcome::HeldByOther(_)
+        ));
+        let placed = Transition {
+            expected_version: c.version,
+            to: OrderStatus::Placed,
+            update: OrderUpdate {
+                exchange_order_id: Some(9),
+                last_error: None,
+            },
+            now_ms: 3,
+        };
+        assert!(matches!(
+            store.transition(&key, &placed).await.unwrap(),
+            TransitionOutcome::Applied(_)
+        ));
+        assert!(matches!(
+            store.transition(&key, &placed).await.unwrap(),
+            TransitionOutcome::Conflict(_)
+        ));
+        let f = FillProgress {
+            exchange_order_id: 9,
+            executed_qty: dec!(1),
+            cumulative_quote_qty: dec!(10),
+            fees: dec!(0.01),
+            fee_asset: None,
+            status: OrderStatus::Filled,
+        };
+        let FillOutcome::Applied(filled) = store.apply_fill(&key, &f, 4).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            store.apply_fill(&key, &f, 5).await.unwrap(),
+            FillOutcome::AlreadyApplied(filled)
+        );
+        assert!(store.open_orders(&i.portfolio_id).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn in_memory_lease_has_one_owner_until_it_expires() {
+        let store = InMemoryStore::default();
+        let (p, c) = (PortfolioId::new("p1").unwrap(), CycleId::new("c1").unwrap());
+        let LeaseOutcome::Acquired(a) = store.acquire(&p, "a", &c, 0, 100).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            store.acquire(&p, "b", &c, 99, 100).await.unwrap(),
+            LeaseOutcome::HeldBy(a.clone())
+        );
+        assert!(matches!(
+            store.acquire(&p, "b", &c, 100, 100).await.unwrap(),
+            LeaseOutcome::Acquired(_)
+        ));
+        assert!(!store.release(&a).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn in_memory_queue_honours_delays_and_retry_backoff() {
+        let clock = Arc::new(ManualClock::at(0));
+        let q = InMemoryQueue::new(clock.clone(), 30_000);
+        q.send(&[intent(0)], 5).await.unwrap();
+        assert!(q.receive(10, 0).await.unwrap().is_empty());
+        clock.set(5_000);
+        let got = q.receive(10, 0).await.unwrap();
+        assert_eq!(got.len(), 1);
+        let delay = RetryBackoff::default().delay_secs(2, 7);
+        q.retry_later(&got[0].receipt_handle, delay).await.unwrap();
+        clock.advance(i64::from(delay) * 1000 - 1);
+        assert!(q.receive(10, 0).await.unwrap().is_empty());
+        clock.advance(1);
+        let again = q.receive(10, 0).await.unwrap();
+        assert_eq!(again[0].receive_count, 2);
+        q.delete(&again[0].receipt_handle).await.unwrap();
+        assert!(q.is_empty());
     }
 }
