@@ -12,6 +12,7 @@ mod cost;
 mod credentials;
 mod drift;
 mod error;
+pub mod exact;
 mod market;
 pub mod money;
 mod order;
