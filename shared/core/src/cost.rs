@@ -10,9 +10,9 @@ use crate::{Liquidity, OrderBook, Side};
 /// Maker and taker fees in basis points of notional.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fees {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub maker_bps: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub taker_bps: Decimal,
 }
 
@@ -43,14 +43,14 @@ impl Fees {
 /// A predicted cost, each part in bps of the trade's notional at the mid price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CostEstimate {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub fee_bps: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub half_spread_bps: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub impact_bps: Decimal,
     /// The notional at mid, in the quote asset.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub notional: Decimal,
 }
 

@@ -9,17 +9,17 @@ use crate::{Asset, CycleId, DomainError, Markets, Portfolio, PortfolioId, Price}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetDrift {
     pub asset: Asset,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub quantity: Decimal,
     /// The reference (mid) price in the quote asset; 1 for the quote asset itself.
     pub price: Price,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub value: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub weight: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub target: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub drift: Decimal,
 }
 
@@ -29,7 +29,7 @@ pub struct AssetDrift {
 pub struct DriftSnapshot {
     pub portfolio_id: PortfolioId,
     pub cycle_id: CycleId,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub equity: Decimal,
     /// In asset order.
     pub assets: Vec<AssetDrift>,
@@ -95,8 +95,12 @@ impl DriftSnapshot {
         })
     }
 
+    /// The asset's entry: a binary search, since assets are kept in asset order.
     pub fn get(&self, asset: &Asset) -> Option<&AssetDrift> {
-        self.assets.iter().find(|a| &a.asset == asset)
+        self.assets
+            .binary_search_by(|a| a.asset.cmp(asset))
+            .ok()
+            .and_then(|i| self.assets.get(i))
     }
 }
 

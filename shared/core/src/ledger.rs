@@ -66,13 +66,13 @@ pub struct OrderRecord {
     /// Bumped by every change; transitions name the version they start from.
     pub version: u64,
     /// Cumulative executed base quantity, as the exchange reports it.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub filled_qty: Decimal,
     /// Cumulative quote spent (buy) or received (sell).
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub cumulative_quote_qty: Decimal,
     /// Cumulative commission, in `fee_asset`.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub fees: Decimal,
     pub fee_asset: Option<Asset>,
     pub exchange_order_id: Option<u64>,
@@ -236,11 +236,11 @@ pub fn apply_transition(mut current: OrderRecord, t: &Transition) -> OrderRecord
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FillProgress {
     pub exchange_order_id: u64,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub executed_qty: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub cumulative_quote_qty: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub fees: Decimal,
     pub fee_asset: Option<Asset>,
     /// `PARTIALLY_FILLED`, `FILLED`, or a final state an order with fills may end in

@@ -12,6 +12,7 @@ mod cost;
 mod credentials;
 mod drift;
 mod error;
+pub mod exact;
 pub mod ledger;
 mod market;
 pub mod money;

@@ -80,15 +80,15 @@ pub struct MarketFilters {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MarketFiltersFields {
     pub symbol: Symbol,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub tick_size: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub step_size: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub min_qty: Decimal,
-    #[serde(with = "rust_decimal::serde::str_option", default)]
+    #[serde(with = "crate::exact::option", default)]
     pub max_qty: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub min_notional: Decimal,
     pub status: TradingStatus,
 }
@@ -219,7 +219,7 @@ impl MarketFilters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Level {
     pub price: Price,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub quantity: Decimal,
 }
 
@@ -230,6 +230,8 @@ pub struct OrderBook {
     symbol: Symbol,
     bids: Vec<Level>,
     asks: Vec<Level>,
+    /// Derived once: every valuation and plan reads it.
+    mid: Option<Price>,
 }
 
 /// The serialized form of [`OrderBook`].
@@ -290,7 +292,18 @@ impl OrderBook {
                 )));
             }
         }
-        Ok(Self { symbol, bids, asks })
+        let mid = match (bids.first(), asks.first()) {
+            (Some(bid), Some(ask)) => {
+                Price::new((bid.price.value() + ask.price.value()) / Decimal::TWO).ok()
+            }
+            _ => None,
+        };
+        Ok(Self {
+            symbol,
+            bids,
+            asks,
+            mid,
+        })
     }
 
     pub fn symbol(&self) -> &Symbol {
@@ -320,8 +333,7 @@ impl OrderBook {
     /// The midpoint of the best bid and ask, the reference price of valuations and plans.
     /// `None` when a side is empty.
     pub fn mid(&self) -> Option<Price> {
-        let (bid, ask) = (self.best_bid()?, self.best_ask()?);
-        Price::new((bid.value() + ask.value()) / Decimal::TWO).ok()
+        self.mid
     }
 
     /// The quantity visible on the side an order on `side` consumes, within `worst` price.
@@ -343,9 +355,9 @@ impl OrderBook {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepthProfile {
     pub levels: u32,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub quantity_per_level: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub level_step_bps: Decimal,
 }
 

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::DomainError;
 
@@ -11,9 +11,21 @@ use crate::DomainError;
 pub const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 
 /// A price in the quote asset: strictly positive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "Decimal", into = "Decimal")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Price(Decimal);
+
+impl Serialize for Price {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::exact::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Price {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = crate::exact::deserialize(d)?;
+        Price::new(value).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Price {
     /// # Errors
@@ -53,19 +65,38 @@ impl From<Price> for Decimal {
     }
 }
 
+/// `Some(k)` when `step` is 10^-k (0.01, 0.00001, 1): the usual exchange grid, which rounds by
+/// rescaling instead of dividing.
+fn decimal_places_of(step: Decimal) -> Option<u32> {
+    (step.mantissa() == 1).then(|| step.scale())
+}
+
 /// The largest multiple of `step` that is at or below `value` (`step` > 0).
 pub fn floor_to_step(value: Decimal, step: Decimal) -> Decimal {
-    ((value / step).floor() * step).normalize()
+    match decimal_places_of(step) {
+        Some(dp) => value
+            .round_dp_with_strategy(dp, RoundingStrategy::ToNegativeInfinity)
+            .normalize(),
+        None => ((value / step).floor() * step).normalize(),
+    }
 }
 
 /// The smallest multiple of `step` that is at or above `value` (`step` > 0).
 pub fn ceil_to_step(value: Decimal, step: Decimal) -> Decimal {
-    ((value / step).ceil() * step).normalize()
+    match decimal_places_of(step) {
+        Some(dp) => value
+            .round_dp_with_strategy(dp, RoundingStrategy::ToPositiveInfinity)
+            .normalize(),
+        None => ((value / step).ceil() * step).normalize(),
+    }
 }
 
 /// Whether `value` is an exact multiple of `step`.
 pub fn is_on_step(value: Decimal, step: Decimal) -> bool {
-    (value % step).is_zero()
+    match decimal_places_of(step) {
+        Some(dp) if step <= Decimal::ONE => value.normalize().scale() <= dp,
+        _ => (value % step).is_zero(),
+    }
 }
 
 /// `part / whole` in basis points.
@@ -85,6 +116,9 @@ mod tests {
     #[case(dec!(64230.015), dec!(0.01), dec!(64230.01), dec!(64230.02))]
     #[case(dec!(7), dec!(5), dec!(5), dec!(10))]
     #[case(dec!(0.0000004), dec!(0.000001), dec!(0), dec!(0.000001))]
+    #[case(dec!(-1.5), dec!(1), dec!(-2), dec!(-1))]
+    #[case(dec!(12.37), dec!(0.05), dec!(12.35), dec!(12.4))]
+    #[case(dec!(12.37), dec!(10), dec!(10), dec!(20))]
     fn rounding_to_grid(
         #[case] value: Decimal,
         #[case] step: Decimal,
@@ -94,6 +128,15 @@ mod tests {
         assert_eq!(floor_to_step(value, step), down);
         assert_eq!(ceil_to_step(value, step), up);
         assert!(is_on_step(down, step) && is_on_step(up, step));
+        assert_eq!(is_on_step(value, step), down == value);
+    }
+
+    #[test]
+    fn price_serializes_as_a_string_and_refuses_numbers() {
+        let p: Price = serde_json::from_str("\"64230.01\"").unwrap();
+        assert_eq!(serde_json::to_string(&p).unwrap(), "\"64230.01\"");
+        assert!(serde_json::from_str::<Price>("64230.01").is_err());
+        assert!(serde_json::from_str::<Price>("\"0\"").is_err());
     }
 
     #[test]

@@ -99,8 +99,14 @@ impl ClientOrderId {
         // always hash distinct inputs.
         let identity = format!("{portfolio}\n{cycle}\n{symbol}\n{side}\n{leg}");
         let digest = Sha256::digest(identity.as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        Self(format!("{}{hex}", Self::PREFIX))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = String::with_capacity(36);
+        id.push_str(Self::PREFIX);
+        for b in &digest[..16] {
+            id.push(char::from(HEX[usize::from(b >> 4)]));
+            id.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        Self(id)
     }
 
     /// An id read back from the exchange or the ledger.
@@ -160,7 +166,7 @@ pub struct OrderIntent {
     /// Distinguishes several orders of one (portfolio, cycle, symbol, side): 0 for the plan's
     /// own order, 1.. for later re-pricings of its remainder.
     pub leg: u32,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub quantity: Decimal,
     /// The limit price the order starts at: inside the spread, on the tick grid.
     pub limit_price: Price,
@@ -168,7 +174,7 @@ pub struct OrderIntent {
     pub reference_price: Price,
     /// The worst price the slippage budget accepts: highest for a buy, lowest for a sell.
     pub worst_price: Price,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub predicted_cost_bps: Decimal,
     pub created_at_ms: EpochMillis,
     pub expires_at_ms: EpochMillis,

@@ -28,7 +28,7 @@ pub struct PlanRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedOrder {
     pub side: Side,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub quantity: Decimal,
     pub limit_price: Price,
     pub worst_price: Price,
@@ -41,17 +41,17 @@ pub struct PlannedOrder {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetDecision {
     pub asset: Asset,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub weight: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub target: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub drift: Decimal,
     /// Half-width of the no-trade band.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub band: Decimal,
     /// Drift change per cycle, when there is history to measure it.
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::exact::option")]
     pub velocity: Option<Decimal>,
     pub reason: DecisionReason,
     pub order: Option<PlannedOrder>,
@@ -70,13 +70,14 @@ pub struct RebalancePlan {
 /// Sums over a plan's intents, in the quote asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanTotals {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub sell_notional: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub buy_notional: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub predicted_cost: Decimal,
     pub orders: usize,
+    /// Assets out of their band that were not traded (see [`DecisionReason::is_skipped_trade`]).
     pub skipped: usize,
 }
 
@@ -98,7 +99,7 @@ impl RebalancePlan {
             skipped: self
                 .decisions
                 .iter()
-                .filter(|d| !matches!(d.reason, DecisionReason::Trade | DecisionReason::QuoteAsset))
+                .filter(|d| d.reason.is_skipped_trade())
                 .count(),
         }
     }
@@ -231,6 +232,9 @@ fn decide(
     held: Decimal,
 ) -> (DecisionReason, Option<PlannedOrder>) {
     let filters = &market.filters;
+    if drift.abs() <= band {
+        return (DecisionReason::InBand, None);
+    }
     if !filters.status().is_trading() {
         return (
             DecisionReason::NotTrading {
@@ -238,9 +242,6 @@ fn decide(
             },
             None,
         );
-    }
-    if drift.abs() <= band {
-        return (DecisionReason::InBand, None);
     }
     if let (Some(rule), Some(v)) = (policy.velocity, velocity) {
         let projected = drift + v * rule.horizon_cycles;

@@ -14,9 +14,9 @@ use crate::{Asset, DomainError, VelocityWindow};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Band {
-    #[serde(with = "rust_decimal::serde::str_option", default)]
+    #[serde(with = "crate::exact::option", default)]
     pub absolute: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str_option", default)]
+    #[serde(with = "crate::exact::option", default)]
     pub relative: Option<Decimal>,
 }
 
@@ -73,7 +73,7 @@ pub enum Destination {
 pub struct VelocityRule {
     /// Snapshots the velocity is measured over, the current one included.
     pub window: VelocityWindow,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub horizon_cycles: Decimal,
 }
 
@@ -105,17 +105,17 @@ pub struct RebalancePolicy {
     pub band_overrides: BTreeMap<Asset, Band>,
     pub destination: Destination,
     /// Trades smaller than this, in the quote asset, are not worth an order.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub min_trade_notional: Decimal,
     /// Trades whose predicted cost exceeds this many bps of their notional are skipped.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub max_cost_bps: Decimal,
     /// The worst price an order may fill at, in bps from the reference mid.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub slippage_budget_bps: Decimal,
     /// Where in the spread the limit price starts: 0 at the passive touch (best bid for a buy),
     /// 1 at the far touch; 0.5 is the mid.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub limit_offset: Decimal,
     pub velocity: Option<VelocityRule>,
     pub fee_liquidity: Liquidity,
@@ -224,38 +224,38 @@ pub enum DecisionReason {
     InBand,
     /// The trade is smaller than the policy's minimum notional.
     BelowMinimum {
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         notional: Decimal,
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         minimum: Decimal,
     },
     /// After rounding to the exchange's grid (and any budget cap), the order is dust.
     BelowExchangeMinimum {
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         quantity: Decimal,
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         notional: Decimal,
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         min_notional: Decimal,
     },
     CostTooHigh {
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         predicted_bps: Decimal,
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         cap_bps: Decimal,
     },
     /// The visible book cannot absorb the order at all.
     BookTooThin {
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         visible: Decimal,
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         needed: Decimal,
     },
     /// Drift is moving back into the band fast enough on its own.
     DeferredByVelocity {
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         velocity: Decimal,
-        #[serde(with = "rust_decimal::serde::str")]
+        #[serde(with = "crate::exact")]
         projected_drift: Decimal,
     },
     NotTrading {
@@ -265,6 +265,11 @@ pub enum DecisionReason {
 }
 
 impl DecisionReason {
+    /// Whether the asset left its band but is not traded: the skips worth reporting.
+    pub fn is_skipped_trade(&self) -> bool {
+        !matches!(self, Self::Trade | Self::InBand | Self::QuoteAsset)
+    }
+
     /// A short, stable label for tables and metrics.
     pub fn label(&self) -> &'static str {
         match self {

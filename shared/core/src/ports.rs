@@ -31,7 +31,7 @@ pub struct LimitOrderRequest {
     pub client_order_id: ClientOrderId,
     pub symbol: Symbol,
     pub side: Side,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub quantity: Decimal,
     pub price: Price,
     pub time_in_force: TimeInForce,
@@ -65,9 +65,9 @@ impl ExchangeOrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fill {
     pub price: Price,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub quantity: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub commission: Decimal,
     pub commission_asset: Asset,
 }
@@ -80,12 +80,12 @@ pub struct OrderReport {
     pub client_order_id: ClientOrderId,
     pub side: Side,
     pub price: Price,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub orig_qty: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub executed_qty: Decimal,
     /// Quote spent or received so far.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub cumulative_quote_qty: Decimal,
     pub status: ExchangeOrderStatus,
     /// Fills of this response, where the exchange returns them (placement with FULL).
@@ -97,9 +97,9 @@ pub struct OrderReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
     pub asset: Asset,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub free: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::exact")]
     pub locked: Decimal,
 }
 

@@ -1,1 +1,40 @@
-fn main() {}
+//! `driftline`: dry-run plans (and, later, backtests) from files, with the same core code the
+//! Lambda functions run.
+
+mod files;
+mod plan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "driftline",
+    version,
+    about = "Keeps crypto portfolios near their targets at the lowest trading cost."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what driftline would trade now, and why: a dry run that places nothing.
+    Plan(plan::PlanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plan(args) => plan::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Reading the files people write: portfolios and markets, in TOML or JSON by extension.
+//! Every error names the file, the field and the value.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use driftline_core::config::{parse_decimal, ConfigError, PortfolioSpec};
+use driftline_core::{
+    Asset, DepthProfile, DomainError, Fees, Level, MarketFilters, MarketFiltersFields,
+    MarketSnapshot, Markets, OrderBook, Portfolio, Price, RebalancePolicy, Symbol, TradingStatus,
+};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum FileError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+impl FileError {
+    fn invalid(path: &Path, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: path.to_owned(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn config(path: &Path, e: ConfigError) -> Self {
+        Self::invalid(path, e.field, e.message)
+    }
+}
+
+/// Parses `path` as TOML, or as JSON when it ends in `.json`, with the path of any bad field.
+fn read<T: DeserializeOwned>(path: &Path) -> Result<T, FileError> {
+    let text = fs::read_to_string(path).map_err(|source| FileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let field_of = |p: &serde_path_to_error::Path| {
+        let s = p.to_string();
+        if s == "." {
+            "(top level)".to_owned()
+        } else {
+            s
+        }
+    };
+    if path.extension().is_some_and(|e| e == "json") {
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| FileError::invalid(path, field_of(e.path()), e.inner().to_string()))
+    } else {
+        let de = toml::Deserializer::new(&text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let message = e.inner().message().to_owned();
+            let at = e
+                .inner()
+                .span()
+                .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+                .unwrap_or_default();
+            FileError::invalid(path, field_of(e.path()), format!("{message}{at}"))
+        })
+    }
+}
+
+/// Reads a portfolio file into its portfolio and policy.
+///
+/// # Errors
+/// [`FileError`] naming the file, the field and the value.
+pub fn read_portfolio(path: &Path) -> Result<(Portfolio, RebalancePolicy), FileError> {
+    let spec: PortfolioSpec = read(path)?;
+    spec.into_domain().map_err(|e| FileError::config(path, e))
+}
+
+/// A market as written: filters, and a book given level by level, or as top of book (bid and
+/// ask, or mid and spread) with a depth profile.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarketSpec {
+    symbol: String,
+    bid: Option<String>,
+    ask: Option<String>,
+    mid: Option<String>,
+    spread_bps: Option<String>,
+    depth: Option<DepthProfile>,
+    bids: Option<Vec<[String; 2]>>,
+    asks: Option<Vec<[String; 2]>>,
+    filters: FiltersSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FiltersSpec {
+    tick_size: String,
+    step_size: String,
+    #[serde(default)]
+    min_qty: Option<String>,
+    #[serde(default)]
+    max_qty: Option<String>,
+    min_notional: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarketFile {
+    #[serde(default)]
+    fees: Fees,
+    markets: Vec<MarketSpec>,
+}
+
+/// The markets and fees of a market file, for a portfolio quoted in `quote`.
+pub struct MarketData {
+    pub markets: Markets,
+    pub fees: Fees,
+}
+
+/// Reads a market file.
+///
+/// # Errors
+/// [`FileError`] naming the file, the field and the value.
+pub fn read_markets(path: &Path, quote: &Asset) -> Result<MarketData, FileError> {
+    let file: MarketFile = read(path)?;
+    let mut markets = BTreeMap::new();
+    for (i, spec) in file.markets.into_iter().enumerate() {
+        let at = format!("markets[{i}]");
+        let snapshot = market(&at, spec).map_err(|e| FileError::config(path, e))?;
+        let symbol = snapshot.filters.symbol().clone();
+        if symbol.quote() != quote {
+            return Err(FileError::invalid(
+                path,
+                format!("{at}.symbol"),
+                format!("{symbol} is not quoted in the portfolio's quote asset {quote}"),
+            ));
+        }
+        if markets.insert(symbol.base().clone(), snapshot).is_some() {
+            return Err(FileError::invalid(
+                path,
+                format!("{at}.symbol"),
+                format!("{symbol} appears twice"),
+            ));
+        }
+    }
+    Ok(MarketData {
+        markets,
+        fees: file.fees,
+    })
+}
+
+fn market(at: &str, spec: MarketSpec) -> Result<MarketSnapshot, ConfigError> {
+    let symbol: Symbol = spec
+        .symbol
+        .parse()
+        .map_err(|e: DomainError| ConfigError::new(format!("{at}.symbol"), e.to_string()))?;
+    let dec = |name: &str, v: &str| parse_decimal(&format!("{at}.{name}"), v);
+    let opt = |name: &str, v: &Option<String>| v.as_deref().map(|v| dec(name, v)).transpose();
+    let f = &spec.filters;
+    let status = match f.status.as_deref() {
+        None => TradingStatus::Trading,
+        Some(s) => TradingStatus::parse(s).ok_or_else(|| {
+            ConfigError::new(
+                format!("{at}.filters.status"),
+                format!("{s:?} is not an exchange trading status (TRADING, HALT, BREAK, ...)"),
+            )
+        })?,
+    };
+    let filters = MarketFilters::new(MarketFiltersFields {
+        symbol: symbol.clone(),
+        tick_size: dec("filters.tick_size", &f.tick_size)?,
+        step_size: dec("filters.step_size", &f.step_size)?,
+        min_qty: opt("filters.min_qty", &f.min_qty)?.unwrap_or_default(),
+        max_qty: opt("filters.max_qty", &f.max_qty)?,
+        min_notional: dec("filters.min_notional", &f.min_notional)?,
+        status,
+    })
+    .map_err(|e| match &e {
+        DomainError::InvalidFilter { field, .. } => {
+            ConfigError::new(format!("{at}.filters.{field}"), e.to_string())
+        }
+        _ => ConfigError::new(format!("{at}.filters"), e.to_string()),
+    })?;
+
+    let book_error = |e: DomainError| ConfigError::new(format!("{at}.book"), e.to_string());
+    let book = match (&spec.bids, &spec.asks, spec.depth) {
+        (Some(bids), Some(asks), None) => {
+            let levels = |name: &str, side: &[[String; 2]]| {
+                side.iter()
+                    .enumerate()
+                    .map(|(j, [p, q])| {
+                        let field = format!("{name}[{j}]");
+                        let price = dec(&field, p)?;
+                        Ok(Level {
+                            price: Price::new(price).map_err(|e| {
+                                ConfigError::new(format!("{at}.{field}"), e.to_string())
+                            })?,
+                            quantity: dec(&field, q)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ConfigError>>()
+            };
+            OrderBook::new(symbol, levels("bids", bids)?, levels("asks", asks)?)
+                .map_err(book_error)?
+        }
+        (None, None, Some(depth)) => {
+            let (mid, spread_bps) = match (opt("bid", &spec.bid)?, opt("ask", &spec.ask)?, opt("mid", &spec.mid)?, opt("spread_bps", &spec.spread_bps)?) {
+                (Some(bid), Some(ask), None, None) if bid < ask => {
+                    let mid = (bid + ask) / Decimal::TWO;
+                    (mid, (ask - bid) / mid * Decimal::from(10_000))
+                }
+                (Some(bid), Some(ask), None, None) => {
+                    return Err(ConfigError::new(format!("{at}.bid"), format!("bid {bid} must be below ask {ask}")))
+                }
+                (None, None, Some(mid), spread) => (mid, spread.unwrap_or_default()),
+                _ => {
+                    return Err(ConfigError::new(
+                        at,
+                        "give the top of book as bid and ask, or as mid (and spread_bps), with a depth profile",
+                    ))
+                }
+            };
+            let mid = Price::new(mid)
+                .map_err(|e| ConfigError::new(format!("{at}.mid"), e.to_string()))?;
+            depth
+                .book(&symbol, mid, spread_bps, filters.tick_size())
+                .map_err(book_error)?
+        }
+        _ => return Err(ConfigError::new(
+            at,
+            "give either `bids` and `asks` level by level, or a top of book with a `depth` profile",
+        )),
+    };
+    Ok(MarketSnapshot { filters, book })
+}

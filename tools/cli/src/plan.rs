@@ -1,0 +1,166 @@
+//! `driftline plan`: the decisions and orders for a portfolio file against a market file.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use driftline_core::{
+    plan, AssetDecision, BookWalkCostModel, CycleId, PlanRequest, PlanTotals, RebalancePlan,
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::files::{read_markets, read_portfolio};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Portfolio file (TOML, or JSON by extension): id, quote, targets, holdings, policy.
+    #[arg(long)]
+    portfolio: PathBuf,
+    /// Market file: fees and, per symbol, filters and a book. Defaults to market.toml (or
+    /// market.json) beside the portfolio file.
+    #[arg(long)]
+    market: Option<PathBuf>,
+    /// The cycle the client order ids are derived from.
+    #[arg(long, default_value = "dry-run")]
+    cycle: String,
+    /// Print JSON (decimals as strings) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct PlanOutput<'a> {
+    plan: &'a RebalancePlan,
+    totals: PlanTotals,
+}
+
+/// # Errors
+/// A message naming the file, the field and the value that is wrong.
+pub fn run(args: &PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let (portfolio, policy) = read_portfolio(&args.portfolio)?;
+    let market_path = match &args.market {
+        Some(p) => p.clone(),
+        None => {
+            let dir = args.portfolio.parent().unwrap_or(std::path::Path::new("."));
+            let json = dir.join("market.json");
+            if json.exists() {
+                json
+            } else {
+                dir.join("market.toml")
+            }
+        }
+    };
+    let data = read_markets(&market_path, portfolio.quote())?;
+    let cycle = CycleId::new(&args.cycle).map_err(|e| format!("--cycle: {e}"))?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let request = PlanRequest {
+        portfolio: &portfolio,
+        markets: &data.markets,
+        policy: &policy,
+        fees: data.fees,
+        history: &[],
+        cycle: &cycle,
+        now_ms,
+    };
+    let model = BookWalkCostModel {
+        fees: data.fees,
+        liquidity: policy.fee_liquidity,
+    };
+    let plan = plan(&request, &model).map_err(|e| format!("{}: {e}", market_path.display()))?;
+    let totals = plan.totals();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&PlanOutput {
+                plan: &plan,
+                totals
+            })?
+        );
+    } else {
+        print!("{}", render(&plan, &totals, portfolio.quote().as_str()));
+    }
+    Ok(())
+}
+
+/// Rounded half away from zero for people to read (Display's precision truncates).
+fn fixed2(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
+fn pct(d: Decimal) -> String {
+    format!("{:.2}%", fixed2(d * Decimal::ONE_HUNDRED))
+}
+
+fn pp(d: Decimal) -> String {
+    format!("{:+.2} pp", fixed2(d * Decimal::ONE_HUNDRED))
+}
+
+fn row(d: &AssetDecision) -> Vec<Cell> {
+    let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
+    let order = d.order.as_ref();
+    vec![
+        Cell::new(d.asset.as_str()),
+        right(pct(d.weight)),
+        right(pct(d.target)),
+        right(pp(d.drift)),
+        right(format!("±{:.2} pp", fixed2(d.band * Decimal::ONE_HUNDRED))),
+        Cell::new(d.reason.label()),
+        Cell::new(match &d.reason {
+            driftline_core::DecisionReason::Trade
+            | driftline_core::DecisionReason::InBand
+            | driftline_core::DecisionReason::QuoteAsset => String::new(),
+            other => other.to_string(),
+        }),
+        Cell::new(order.map(|o| o.side.to_string()).unwrap_or_default()),
+        right(order.map(|o| o.quantity.to_string()).unwrap_or_default()),
+        right(order.map(|o| o.limit_price.to_string()).unwrap_or_default()),
+        right(
+            order
+                .map(|o| {
+                    format!(
+                        "{:.2} bps = {:.2}",
+                        fixed2(o.cost.total_bps()),
+                        fixed2(o.cost.total_quote())
+                    )
+                })
+                .unwrap_or_default(),
+        ),
+    ]
+}
+
+/// The plan as a table and a totals line, as printed by `driftline plan`.
+pub fn render(plan: &RebalancePlan, totals: &PlanTotals, quote: &str) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "asset",
+        "weight",
+        "target",
+        "drift",
+        "band",
+        "decision",
+        "reason",
+        "side",
+        "quantity",
+        "limit price",
+        "predicted cost",
+    ]);
+    for d in &plan.decisions {
+        table.add_row(row(d));
+    }
+    format!(
+        "portfolio {} · cycle {} · equity {:.2} {quote}\n{table}\n\
+         orders {} · sells {:.2} {quote} · buys {:.2} {quote} · predicted cost {:.2} {quote} · skipped {}\n",
+        plan.snapshot.portfolio_id,
+        plan.snapshot.cycle_id,
+        fixed2(plan.snapshot.equity),
+        totals.orders,
+        fixed2(totals.sell_notional),
+        fixed2(totals.buy_notional),
+        fixed2(totals.predicted_cost),
+        totals.skipped,
+    )
+}
