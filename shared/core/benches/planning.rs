@@ -82,6 +82,7 @@ fn plan_one(f: &Fixture, cycle: &CycleId) -> RebalancePlan {
     let fees = Fees::default();
     let request = PlanRequest {
         portfolio: &f.portfolio,
+        in_flight: &[],
         markets: &f.markets,
         policy: &f.policy,
         fees,

@@ -35,6 +35,8 @@ pub use market::{
 };
 pub use money::Price;
 pub use order::{ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, Side};
-pub use plan::{plan, AssetDecision, PlanRequest, PlanTotals, PlannedOrder, RebalancePlan};
+pub use plan::{
+    plan, AssetDecision, InFlightOrder, PlanRequest, PlanTotals, PlannedOrder, RebalancePlan,
+};
 pub use policy::{Band, DecisionReason, Destination, Liquidity, RebalancePolicy, VelocityRule};
 pub use portfolio::{Holdings, Portfolio, PortfolioId, TargetWeights};

@@ -7,14 +7,27 @@ use crate::money::{ceil_to_step, floor_to_step, BPS};
 use crate::{
     Asset, ClientOrderId, CostError, CostEstimate, CostModel, CycleId, DecisionReason, Destination,
     DomainError, DriftSnapshot, EpochMillis, Fees, MarketSnapshot, Markets, OrderIntent, Portfolio,
-    Price, RebalancePolicy, Side,
+    Price, RebalancePolicy, Side, Symbol,
 };
 
+/// An order already placed or queued whose remainder has not filled yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlightOrder {
+    pub symbol: Symbol,
+    pub side: Side,
+    #[serde(with = "crate::exact")]
+    pub remaining: Decimal,
+    pub limit_price: Price,
+}
+
 /// Everything a plan is made from. Holdings are what is free to trade now: amounts locked in
-/// open orders are the caller's to leave out.
+/// open orders are the caller's to leave out, and come back through `in_flight`.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanRequest<'a> {
     pub portfolio: &'a Portfolio,
+    /// Orders not yet final: drift is measured as if they fill, and their assets get no new
+    /// order until they are final.
+    pub in_flight: &'a [InFlightOrder],
     pub markets: &'a Markets,
     pub policy: &'a RebalancePolicy,
     pub fees: Fees,
@@ -116,6 +129,7 @@ pub fn plan(
 ) -> Result<RebalancePlan, DomainError> {
     let PlanRequest {
         portfolio,
+        in_flight,
         markets,
         policy,
         fees,
@@ -138,7 +152,8 @@ pub fn plan(
             });
         }
     }
-    let snapshot = DriftSnapshot::compute(portfolio, markets, cycle)?;
+    let projected = project_in_flight(portfolio, in_flight)?;
+    let snapshot = DriftSnapshot::compute(&projected, markets, cycle)?;
     let window = policy.velocity.map(|v| v.window).unwrap_or_default();
 
     let mut decisions: Vec<AssetDecision> = snapshot
@@ -149,6 +164,9 @@ pub fn plan(
             let velocity = window.velocity(&snapshot, history, &a.asset);
             let (reason, order) = if &a.asset == quote {
                 (DecisionReason::QuoteAsset, None)
+            } else if a.drift.abs() > band && in_flight.iter().any(|o| o.symbol.base() == &a.asset)
+            {
+                (DecisionReason::OrderInFlight, None)
             } else {
                 // Every non-quote asset has a market: DriftSnapshot::compute checked it.
                 let market = &markets[&a.asset];
@@ -218,6 +236,42 @@ pub fn plan(
         decisions,
         intents,
     })
+}
+
+/// The portfolio as it will be once the in-flight orders fill: a buy adds its remainder (its
+/// quote is already locked, so not in the free balance), a sell adds its proceeds at its limit.
+fn project_in_flight(
+    portfolio: &Portfolio,
+    in_flight: &[InFlightOrder],
+) -> Result<Portfolio, DomainError> {
+    if in_flight.is_empty() {
+        return Ok(portfolio.clone());
+    }
+    let quote = portfolio.quote();
+    let mut held: std::collections::BTreeMap<Asset, Decimal> = portfolio
+        .holdings()
+        .iter()
+        .map(|(a, q)| (a.clone(), q))
+        .collect();
+    for o in in_flight {
+        if o.symbol.quote() != quote || !portfolio.targets().contains(o.symbol.base()) {
+            return Err(DomainError::UnknownAsset {
+                asset: o.symbol.to_string(),
+                context: "in-flight orders",
+            });
+        }
+        let (asset, amount) = match o.side {
+            Side::Buy => (o.symbol.base().clone(), o.remaining),
+            Side::Sell => (quote.clone(), o.remaining * o.limit_price.value()),
+        };
+        *held.entry(asset).or_default() += amount;
+    }
+    Portfolio::new(
+        portfolio.id().clone(),
+        quote.clone(),
+        crate::Holdings::new(held)?,
+        portfolio.targets().clone(),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

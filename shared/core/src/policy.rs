@@ -261,6 +261,8 @@ pub enum DecisionReason {
     NotTrading {
         status: String,
     },
+    /// An earlier order for this asset is not final yet; drift already counts it.
+    OrderInFlight,
     Trade,
 }
 
@@ -281,6 +283,7 @@ impl DecisionReason {
             Self::BookTooThin { .. } => "book too thin",
             Self::DeferredByVelocity { .. } => "deferred by velocity",
             Self::NotTrading { .. } => "market not trading",
+            Self::OrderInFlight => "order in flight",
             Self::Trade => "trade",
         }
     }
@@ -324,6 +327,7 @@ impl fmt::Display for DecisionReason {
                 (projected_drift * Decimal::ONE_HUNDRED).round_dp(2)
             ),
             Self::NotTrading { status } => write!(f, "market not trading ({status})"),
+            Self::OrderInFlight => f.write_str("an earlier order for this asset is not final yet"),
             Self::Trade => f.write_str("trade"),
         }
     }

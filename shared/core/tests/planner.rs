@@ -314,3 +314,33 @@ fn an_invalid_policy_fails_before_any_order() {
         Err(DomainError::InvalidPolicy { .. })
     ));
 }
+
+#[test]
+fn in_flight_orders_count_in_drift_and_block_a_second_order() {
+    // BTC 70% of 2000: a resting sell of 3 BTC at 100 brings it to the band edge (55%).
+    let sell = InFlightOrder {
+        symbol: "BTC/USDT".parse().unwrap(),
+        side: Side::Sell,
+        remaining: dec!(3),
+        limit_price: Price::new(dec!(100)).unwrap(),
+    };
+    // The free balance no longer holds the 3 BTC locked in the order.
+    let mut case = Case::new(
+        &[("BTC", dec!(11)), ("USDT", dec!(600))],
+        &[("BTC", dec!(0.5)), ("USDT", dec!(0.5))],
+        vec![market("BTC", dec!(100), dec!(2), DEEP)],
+    );
+    case.in_flight = vec![sell.clone()];
+    let plan = case.plan();
+    let d = decision(&plan, "BTC");
+    assert!(d.drift <= dec!(0.0501), "projected drift {}", d.drift);
+    assert!(plan.intents.is_empty());
+    // Half of it resting: still out of band, but no second order while the first is open.
+    case.in_flight = vec![InFlightOrder {
+        remaining: dec!(1.5),
+        ..sell
+    }];
+    let plan = case.plan();
+    assert_eq!(decision(&plan, "BTC").reason, DecisionReason::OrderInFlight);
+    assert!(plan.intents.is_empty());
+}

@@ -59,6 +59,7 @@ pub fn run(args: &PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let request = PlanRequest {
         portfolio: &portfolio,
+        in_flight: &[],
         markets: &data.markets,
         policy: &policy,
         fees: data.fees,

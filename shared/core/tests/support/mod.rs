@@ -53,6 +53,7 @@ pub struct Case {
     pub policy: RebalancePolicy,
     pub fees: Fees,
     pub history: Vec<DriftSnapshot>,
+    pub in_flight: Vec<InFlightOrder>,
 }
 
 impl Case {
@@ -81,6 +82,7 @@ impl Case {
             },
             fees: Fees::default(),
             history: Vec::new(),
+            in_flight: Vec::new(),
         }
     }
 
@@ -97,6 +99,7 @@ impl Case {
         let cycle = CycleId::new("c1").unwrap();
         let request = PlanRequest {
             portfolio: &self.portfolio,
+            in_flight: &self.in_flight,
             markets: &self.markets,
             policy: &self.policy,
             fees: self.fees,
