@@ -7,11 +7,13 @@
 
 mod asset;
 mod breaker;
+pub mod service;
 pub mod config;
 mod cost;
 mod credentials;
 mod drift;
 mod error;
+pub mod execution;
 pub mod exact;
 pub mod ledger;
 mod market;

@@ -159,3 +159,27 @@ pub trait Exchange: Send + Sync {
     ) -> Result<OrderReport, ExchangeError>;
     async fn server_time(&self) -> Result<EpochMillis, ExchangeError>;
 }
+
+/// Random draws, read through a port so that core stays deterministic under test (retry jitter).
+pub trait RandomSource: Send + Sync {
+    fn next_u64(&self) -> u64;
+}
+
+/// Where services report what operators watch. Infallible: a metric that cannot be written is
+/// the adapter's to log, never a reason to fail an order.
+pub trait MetricsSink: Send + Sync {
+    /// Drift of one asset in percentage points, each cycle.
+    fn drift(&self, portfolio: &crate::PortfolioId, asset: &Asset, drift_pp: Decimal);
+    /// A portfolio's cycle ran to its end.
+    fn cycle_completed(&self, portfolio: &crate::PortfolioId);
+    /// An attempt to place an order: `failed` when it ended in an error or a rejection.
+    fn execution_attempt(&self, failed: bool, latency_ms: Option<i64>);
+    /// An order reached a final state.
+    fn order_final(
+        &self,
+        status: crate::OrderStatus,
+        quality: &crate::execution::ExecutionQuality,
+    );
+    /// The exchange answered 429 or 418.
+    fn rate_limit_hit(&self);
+}

@@ -1,0 +1,223 @@
+//! Execution rules: how an intent is priced against the book it meets, and how its outcome is
+//! measured. Pure functions; the executor service applies them.
+
+use rust_decimal::Decimal;
+
+use crate::money::{ceil_to_step, floor_to_step, to_bps};
+use crate::ports::ExchangeOrderStatus;
+use crate::{MarketFilters, OrderBook, OrderIntent, OrderStatus, Price, Side};
+
+/// What to do with an intent's remainder against the current book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionDecision {
+    /// Place a limit order of `quantity` at `price`.
+    Place { price: Price, quantity: Decimal },
+    /// The book does not show enough within the worst price: wait for depth.
+    Thin { visible: Decimal, needed: Decimal },
+    /// The remainder is below the exchange's minimums: nothing more can be placed.
+    Dust { quantity: Decimal },
+}
+
+/// Prices `remaining` of `intent` inside the current spread, on the passive side of the mid,
+/// never beyond the intent's worst price; and checks that the side the order would consume shows
+/// at least the remainder within that worst price, so the order could complete within budget.
+pub fn decide_execution(
+    intent: &OrderIntent,
+    remaining: Decimal,
+    book: &OrderBook,
+    filters: &MarketFilters,
+) -> ExecutionDecision {
+    let quantity = filters.round_quantity(remaining);
+    let worst = intent.worst_price.value();
+    let visible = book.depth_within(intent.side, worst);
+    let (Some(bid), Some(ask), Some(mid)) = (book.best_bid(), book.best_ask(), book.mid()) else {
+        return ExecutionDecision::Thin {
+            visible,
+            needed: quantity,
+        };
+    };
+    if visible < quantity {
+        return ExecutionDecision::Thin {
+            visible,
+            needed: quantity,
+        };
+    }
+    let tick = filters.tick_size();
+    let price = match intent.side {
+        Side::Buy => floor_to_step(mid.value(), tick)
+            .clamp(bid.value(), ask.value())
+            .min(floor_to_step(worst, tick)),
+        Side::Sell => ceil_to_step(mid.value(), tick)
+            .clamp(bid.value(), ask.value())
+            .max(ceil_to_step(worst, tick)),
+    };
+    match Price::new(price) {
+        Ok(price) if filters.accepts(quantity, price.value()) => {
+            ExecutionDecision::Place { price, quantity }
+        }
+        _ => ExecutionDecision::Dust { quantity },
+    }
+}
+
+/// The ledger state an exchange status corresponds to.
+pub fn ledger_status(status: ExchangeOrderStatus) -> OrderStatus {
+    match status {
+        ExchangeOrderStatus::New => OrderStatus::Placed,
+        ExchangeOrderStatus::PartiallyFilled => OrderStatus::PartiallyFilled,
+        ExchangeOrderStatus::Filled => OrderStatus::Filled,
+        ExchangeOrderStatus::Canceled | ExchangeOrderStatus::PendingCancel => {
+            OrderStatus::Cancelled
+        }
+        ExchangeOrderStatus::Rejected => OrderStatus::Rejected,
+        ExchangeOrderStatus::Expired | ExchangeOrderStatus::ExpiredInMatch => OrderStatus::Expired,
+    }
+}
+
+/// How an order's fills compare with its reference price and budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecutionQuality {
+    /// Filled quantity over intended quantity.
+    pub fill_ratio: Decimal,
+    /// Average fill price against the reference mid, in bps; positive is worse for us.
+    pub slippage_bps: Option<Decimal>,
+    /// Slippage as a percentage of the budget (reference to worst price).
+    pub budget_utilisation_pct: Option<Decimal>,
+}
+
+pub fn execution_quality(
+    intent: &OrderIntent,
+    filled_qty: Decimal,
+    cumulative_quote: Decimal,
+) -> ExecutionQuality {
+    let fill_ratio = if intent.quantity.is_zero() {
+        Decimal::ZERO
+    } else {
+        filled_qty / intent.quantity
+    };
+    let reference = intent.reference_price.value();
+    let slippage_bps = (!filled_qty.is_zero()).then(|| {
+        let average = cumulative_quote / filled_qty;
+        match intent.side {
+            Side::Buy => to_bps(average - reference, reference),
+            Side::Sell => to_bps(reference - average, reference),
+        }
+    });
+    let budget_bps = to_bps((intent.worst_price.value() - reference).abs(), reference);
+    let budget_utilisation_pct = slippage_bps
+        .filter(|_| !budget_bps.is_zero())
+        .map(|s| s / budget_bps * Decimal::ONE_HUNDRED);
+    ExecutionQuality {
+        fill_ratio,
+        slippage_bps,
+        budget_utilisation_pct,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        ClientOrderId, CycleId, DepthProfile, MarketFiltersFields, PortfolioId, Symbol,
+        TradingStatus,
+    };
+    use rust_decimal_macros::dec;
+
+    fn symbol() -> Symbol {
+        "BTC/USDT".parse().unwrap()
+    }
+
+    fn filters() -> MarketFilters {
+        MarketFilters::new(MarketFiltersFields {
+            symbol: symbol(),
+            tick_size: dec!(0.01),
+            step_size: dec!(0.001),
+            min_qty: dec!(0.001),
+            max_qty: None,
+            min_notional: dec!(5),
+            status: TradingStatus::Trading,
+        })
+        .unwrap()
+    }
+
+    fn book(per_level: Decimal) -> OrderBook {
+        DepthProfile {
+            levels: 5,
+            quantity_per_level: per_level,
+            level_step_bps: dec!(10),
+        }
+        .book(&symbol(), Price::new(dec!(100)).unwrap(), dec!(20), dec!(0.01))
+        .unwrap()
+    }
+
+    fn intent(side: Side, qty: Decimal, worst: Decimal) -> OrderIntent {
+        let (p, c) = (PortfolioId::new("p").unwrap(), CycleId::new("c").unwrap());
+        OrderIntent {
+            client_order_id: ClientOrderId::derive(&p, &c, &symbol(), side, 0),
+            portfolio_id: p,
+            cycle_id: c,
+            symbol: symbol(),
+            side,
+            leg: 0,
+            quantity: qty,
+            limit_price: Price::new(dec!(100)).unwrap(),
+            reference_price: Price::new(dec!(100)).unwrap(),
+            worst_price: Price::new(worst).unwrap(),
+            predicted_cost_bps: dec!(10),
+            created_at_ms: 0,
+            expires_at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn places_at_the_mid_on_the_passive_side_when_the_book_is_deep_enough() {
+        // Book: bid 99.90 / ask 100.10, levels 0.10 apart; budget to 100.25 covers 2 ask levels.
+        let i = intent(Side::Buy, dec!(1.5), dec!(100.25));
+        assert_eq!(
+            decide_execution(&i, dec!(1.5), &book(dec!(1)), &filters()),
+            ExecutionDecision::Place {
+                price: Price::new(dec!(100)).unwrap(),
+                quantity: dec!(1.5)
+            }
+        );
+    }
+
+    #[test]
+    fn waits_when_the_book_is_thin_within_the_budget() {
+        let i = intent(Side::Buy, dec!(3), dec!(100.25));
+        assert_eq!(
+            decide_execution(&i, dec!(3), &book(dec!(1)), &filters()),
+            ExecutionDecision::Thin {
+                visible: dec!(2),
+                needed: dec!(3)
+            }
+        );
+        // A market that ran away beyond the worst price shows nothing within budget.
+        let sell = intent(Side::Sell, dec!(1), dec!(100.5));
+        assert!(matches!(
+            decide_execution(&sell, dec!(1), &book(dec!(10)), &filters()),
+            ExecutionDecision::Thin { .. }
+        ));
+    }
+
+    #[test]
+    fn a_remainder_under_the_minimum_is_dust() {
+        let i = intent(Side::Sell, dec!(1), dec!(99));
+        assert_eq!(
+            decide_execution(&i, dec!(0.0004), &book(dec!(1)), &filters()),
+            ExecutionDecision::Dust { quantity: dec!(0) }
+        );
+    }
+
+    #[test]
+    fn slippage_is_signed_against_us_and_measured_against_the_budget() {
+        let buy = intent(Side::Buy, dec!(2), dec!(100.2));
+        let q = execution_quality(&buy, dec!(1), dec!(100.1));
+        assert_eq!(q.fill_ratio, dec!(0.5));
+        assert_eq!(q.slippage_bps, Some(dec!(10)));
+        assert_eq!(q.budget_utilisation_pct, Some(dec!(50)));
+        let sell = intent(Side::Sell, dec!(1), dec!(99.8));
+        let q = execution_quality(&sell, dec!(1), dec!(100.1));
+        assert_eq!(q.slippage_bps, Some(dec!(-10)), "selling above the mid is negative slippage");
+        assert_eq!(execution_quality(&sell, dec!(0), dec!(0)).slippage_bps, None);
+    }
+}

@@ -1,0 +1,616 @@
+//! The executor: one SQS message, one intent, taken to the exchange at most once.
+//!
+//! Every outcome is a [`MessageOutcome`]: done (the message may be deleted), retry after a delay
+//! (the message comes back; its order is safe in the ledger), or dead letter (the message itself
+//! is unreadable). Nothing here deletes or re-sends the received message: the caller does, from
+//! the outcome, in one place.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use tracing::{error, info, warn, Instrument};
+
+use crate::execution::{decide_execution, execution_quality, ledger_status, ExecutionDecision};
+use crate::ledger::{
+    BreakerSave, BreakerStore, Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope,
+    IntentQueue, MarketFilterCache, OrderKey, OrderLedger, OrderRecord, OrderUpdate,
+    RecordOutcome, RetryBackoff, StoreError, Transition, TransitionOutcome,
+};
+use crate::ports::{
+    Clock, Exchange, ExchangeError, LimitOrderRequest, MetricsSink, OrderReport, RandomSource,
+    TimeInForce,
+};
+use crate::{
+    BreakerConfig, BreakerPermit, BreakerState, ClientOrderId, EpochMillis, MarketFilters,
+    OrderIntent, OrderStatus,
+};
+
+/// What the caller does with the message that carried the intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageOutcome {
+    /// Handled: delete the message.
+    Done(&'static str),
+    /// Make the message visible again after `delay_secs` and report it as a batch item failure.
+    RetryAfter { delay_secs: u32, reason: String },
+    /// The message cannot be read: send it to the dead-letter queue with the reason.
+    DeadLetter { reason: String },
+}
+
+/// The invocation handling a message: who claims, and until when the claim holds.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    /// The Lambda deadline, epoch ms: a claim lapses then if its holder dies.
+    pub deadline_ms: EpochMillis,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecutorSettings {
+    /// Names the exchange in the breaker and filter-cache keys.
+    pub exchange_name: String,
+    pub backoff: RetryBackoff,
+    pub breaker: BreakerConfig,
+    /// How long after placement a resting order is checked again.
+    pub follow_up_delay_secs: u32,
+    /// Book levels read per side.
+    pub book_depth: u16,
+}
+
+impl Default for ExecutorSettings {
+    fn default() -> Self {
+        Self {
+            exchange_name: "binance".into(),
+            backoff: RetryBackoff::default(),
+            breaker: BreakerConfig::default(),
+            follow_up_delay_secs: 30,
+            book_depth: 20,
+        }
+    }
+}
+
+/// The ports the executor uses.
+#[derive(Clone)]
+pub struct ExecutorPorts {
+    pub exchange: Arc<dyn Exchange>,
+    pub ledger: Arc<dyn OrderLedger>,
+    pub filters: Arc<dyn MarketFilterCache>,
+    pub breakers: Arc<dyn BreakerStore>,
+    pub queue: Arc<dyn IntentQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
+    pub metrics: Arc<dyn MetricsSink>,
+}
+
+pub struct Executor {
+    ports: ExecutorPorts,
+    settings: ExecutorSettings,
+}
+
+/// A failure that sends the message back for a later attempt.
+struct Retry {
+    delay_secs: u32,
+    reason: String,
+}
+
+impl From<Retry> for MessageOutcome {
+    fn from(r: Retry) -> Self {
+        Self::RetryAfter {
+            delay_secs: r.delay_secs,
+            reason: r.reason,
+        }
+    }
+}
+
+type Step<T> = Result<T, Retry>;
+
+impl Executor {
+    pub fn new(ports: ExecutorPorts, settings: ExecutorSettings) -> Self {
+        Self { ports, settings }
+    }
+
+    /// Handles one message body.
+    pub async fn handle(&self, body: &str, invocation: &Invocation) -> MessageOutcome {
+        let envelope = match IntentEnvelope::from_json(body) {
+            Ok(e) => e,
+            Err(e) => {
+                error!(error = %e, "unreadable intent message: to the dead-letter queue");
+                return MessageOutcome::DeadLetter {
+                    reason: e.to_string(),
+                };
+            }
+        };
+        let intent = envelope.intent;
+        let span = tracing::info_span!(
+            "order",
+            portfolio = %intent.portfolio_id,
+            cycle = %intent.cycle_id,
+            client_order_id = %intent.client_order_id,
+            symbol = %intent.symbol,
+            side = %intent.side,
+        );
+        let outcome = async {
+            match self.handle_intent(&intent, invocation).await {
+                Ok(done) => done,
+                Err(retry) => {
+                    warn!(delay_secs = retry.delay_secs, reason = %retry.reason, "retry later");
+                    retry.into()
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+        outcome
+    }
+
+    fn now(&self) -> EpochMillis {
+        self.ports.clock.now_ms()
+    }
+
+    fn backoff(&self, attempt: u32) -> u32 {
+        self.settings
+            .backoff
+            .delay_secs(attempt, self.ports.random.next_u64())
+    }
+
+    fn store_retry(&self, e: &StoreError) -> Retry {
+        Retry {
+            delay_secs: self.backoff(1),
+            reason: format!("store: {e}"),
+        }
+    }
+
+    async fn handle_intent(&self, intent: &OrderIntent, inv: &Invocation) -> Step<MessageOutcome> {
+        self.breaker_permit().await?;
+        let key = OrderKey::of(intent);
+        let claim = Claim {
+            owner: inv.request_id.clone(),
+            now_ms: self.now(),
+            in_progress_expiry_ms: inv.deadline_ms,
+        };
+        let outcome = self
+            .ports
+            .ledger
+            .claim(&key, &claim)
+            .await
+            .map_err(|e| self.store_retry(&e))?;
+        match outcome {
+            ClaimOutcome::Claimed(record) => self.execute(record).await,
+            ClaimOutcome::IntentExpired(record) => {
+                self.finish(&record, OrderStatus::Expired, "deadline passed before placement")
+                    .await?;
+                info!("expired before placement: nothing placed");
+                Ok(MessageOutcome::Done("expired"))
+            }
+            ClaimOutcome::HeldByOther(record) => {
+                let until = record.claim_expires_at_ms.unwrap_or(claim.now_ms);
+                let secs = u32::try_from((until - claim.now_ms).max(0) / 1000 + 1).unwrap_or(900);
+                Err(Retry {
+                    delay_secs: secs.min(self.settings.backoff.cap_secs),
+                    reason: "another invocation holds the order".into(),
+                })
+            }
+            ClaimOutcome::NotClaimable(record) => match record.status {
+                OrderStatus::Placed | OrderStatus::PartiallyFilled => self.follow_up(record).await,
+                s if s.is_final() => Ok(MessageOutcome::Done("already final")),
+                _ => Ok(MessageOutcome::Done("not claimable")),
+            },
+            ClaimOutcome::NotFound => {
+                warn!("no ledger record for this intent: not placed from the message alone");
+                Ok(MessageOutcome::Done("unknown order"))
+            }
+        }
+    }
+
+    /// While the breaker is open, nothing is sent to the exchange.
+    async fn breaker_permit(&self) -> Step<()> {
+        let name = &self.settings.exchange_name;
+        let stored = self
+            .ports
+            .breakers
+            .load(name)
+            .await
+            .map_err(|e| self.store_retry(&e))?;
+        let now = self.now();
+        match stored.state.permit(now) {
+            (BreakerPermit::Allowed, _) => Ok(()),
+            (BreakerPermit::Rejected { retry_at_ms }, _) => Err(Retry {
+                delay_secs: secs_until(retry_at_ms, now),
+                reason: "circuit breaker open".into(),
+            }),
+            (BreakerPermit::Probe, half_open) => {
+                match self
+                    .ports
+                    .breakers
+                    .save(name, half_open, stored.version)
+                    .await
+                    .map_err(|e| self.store_retry(&e))?
+                {
+                    BreakerSave::Saved(_) => {
+                        info!("circuit breaker half-open: this order is the probe");
+                        Ok(())
+                    }
+                    BreakerSave::Conflict(_) => Err(Retry {
+                        delay_secs: 1,
+                        reason: "another invocation is probing the exchange".into(),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Records an exchange outcome in the shared breaker.
+    async fn breaker_outcome(&self, failed: bool, open_until: Option<EpochMillis>) {
+        let name = &self.settings.exchange_name;
+        for _ in 0..3 {
+            let Ok(stored) = self.ports.breakers.load(name).await else {
+                return;
+            };
+            let next = match (failed, open_until) {
+                (_, Some(until)) => BreakerState::Open { until_ms: until },
+                (true, None) => stored.state.on_failure(self.settings.breaker, self.now()),
+                (false, None) => stored.state.on_success(),
+            };
+            if next == stored.state {
+                return;
+            }
+            match self.ports.breakers.save(name, next, stored.version).await {
+                Ok(BreakerSave::Saved(_)) => {
+                    if next.is_open() && !stored.state.is_open() {
+                        warn!(state = ?next, "circuit breaker opened");
+                    }
+                    return;
+                }
+                Ok(BreakerSave::Conflict(_)) => continue,
+                Err(e) => {
+                    warn!(error = %e, "could not save the circuit breaker");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn filters(&self, intent: &OrderIntent) -> Result<MarketFilters, ExchangeError> {
+        let now = self.now();
+        let name = &self.settings.exchange_name;
+        if let Ok(Some(f)) = self.ports.filters.filters(name, &intent.symbol, now).await {
+            return Ok(f);
+        }
+        let f = self.ports.exchange.market_filters(&intent.symbol).await?;
+        if let Err(e) = self.ports.filters.put_filters(name, &f, now).await {
+            warn!(error = %e, "could not cache market filters");
+        }
+        Ok(f)
+    }
+
+    /// The order is ours (PLACING): look it up if an earlier attempt may have placed it, else
+    /// check the book and place it.
+    async fn execute(&self, record: OrderRecord) -> Step<MessageOutcome> {
+        let intent = &record.intent;
+        if record.attempts > 1 {
+            match self.ports.exchange.order(&intent.symbol, &intent.client_order_id).await {
+                Ok(report) => {
+                    info!(status = ?report.status, "an earlier attempt placed it: recovered by client order id");
+                    return self.on_report(record, &report).await;
+                }
+                Err(ExchangeError::NotFound { .. }) => {}
+                Err(e) => return Err(self.exchange_failure(&record, e).await),
+            }
+        }
+        let remaining = intent.quantity - record.filled_qty;
+        let filters = match self.filters(intent).await {
+            Ok(f) => f,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let book = match self
+            .ports
+            .exchange
+            .order_book(&intent.symbol, self.settings.book_depth)
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        match decide_execution(intent, remaining, &book, &filters) {
+            ExecutionDecision::Thin { visible, needed } => {
+                let delay = self.backoff(record.attempts);
+                self.release(&record, OrderStatus::Queued, Some(format!("book too thin: {visible} visible within budget, {needed} needed")))
+                    .await?;
+                info!(%visible, %needed, delay_secs = delay, "queued: book too thin within the slippage budget");
+                Err(Retry {
+                    delay_secs: delay,
+                    reason: "book too thin".into(),
+                })
+            }
+            ExecutionDecision::Dust { quantity } => {
+                self.finish(&record, OrderStatus::Rejected, &format!("remainder {quantity} is below the exchange's minimums at the current price"))
+                    .await?;
+                Ok(MessageOutcome::Done("dust"))
+            }
+            ExecutionDecision::Place { price, quantity } => {
+                let request = LimitOrderRequest {
+                    client_order_id: intent.client_order_id.clone(),
+                    symbol: intent.symbol.clone(),
+                    side: intent.side,
+                    quantity,
+                    price,
+                    time_in_force: TimeInForce::Gtc,
+                };
+                let started = self.now();
+                let placed = self.ports.exchange.place_limit_order(&request).await;
+                let latency = self.now() - started;
+                match placed {
+                    Ok(report) => {
+                        self.ports.metrics.execution_attempt(false, Some(latency));
+                        self.breaker_outcome(false, None).await;
+                        info!(%price, %quantity, latency_ms = latency, "placed");
+                        self.on_report(record, &report).await
+                    }
+                    Err(ExchangeError::StatusUnknown { reason }) | Err(ExchangeError::Duplicate { message: reason }) => {
+                        warn!(%reason, "placement status unknown: looking the order up by client order id");
+                        self.ports.metrics.execution_attempt(true, Some(latency));
+                        self.breaker_outcome(true, None).await;
+                        match self.ports.exchange.order(&intent.symbol, &intent.client_order_id).await {
+                            Ok(report) => self.on_report(record, &report).await,
+                            Err(e) => Err(self.exchange_failure(&record, e).await),
+                        }
+                    }
+                    Err(ExchangeError::Rejected { code, message }) => {
+                        self.ports.metrics.execution_attempt(true, Some(latency));
+                        self.finish(&record, OrderStatus::Rejected, &format!("exchange rejected ({code}): {message}"))
+                            .await?;
+                        Ok(MessageOutcome::Done("rejected"))
+                    }
+                    Err(e) => {
+                        self.ports.metrics.execution_attempt(true, Some(latency));
+                        Err(self.exchange_failure(&record, e).await)
+                    }
+                }
+            }
+        }
+    }
+
+    /// An exchange error while we hold the order: release it (QUEUED) and retry later.
+    async fn exchange_failure(&self, record: &OrderRecord, e: ExchangeError) -> Retry {
+        let now = self.now();
+        let (delay, open_until) = match &e {
+            ExchangeError::RateLimited { retry_after_ms } => {
+                self.ports.metrics.rate_limit_hit();
+                let until = now + i64::try_from(*retry_after_ms).unwrap_or(i64::MAX / 2);
+                (secs_until(until, now), Some(until))
+            }
+            ExchangeError::Banned { until_ms } => {
+                self.ports.metrics.rate_limit_hit();
+                (secs_until(*until_ms, now), Some(*until_ms))
+            }
+            _ => (self.backoff(record.attempts.max(1)), None),
+        };
+        let venue_trouble = matches!(
+            e,
+            ExchangeError::StatusUnknown { .. } | ExchangeError::Retryable { .. } | ExchangeError::Malformed { .. }
+        );
+        if venue_trouble || open_until.is_some() {
+            self.breaker_outcome(true, open_until).await;
+        }
+        if matches!(e, ExchangeError::Auth { .. }) {
+            error!(error = %e, "exchange refused our credentials: an operator must act");
+        }
+        if record.status == OrderStatus::Placing {
+            if let Err(r) = self.release(record, OrderStatus::Queued, Some(e.to_string())).await {
+                return r;
+            }
+        }
+        Retry {
+            // SQS holds a message invisible for at most 12 hours.
+            delay_secs: delay.min(43_200),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Moves a claimed order back to a waiting state (or on), releasing the claim.
+    async fn release(&self, record: &OrderRecord, to: OrderStatus, error: Option<String>) -> Step<()> {
+        let t = Transition {
+            expected_version: record.version,
+            to,
+            update: OrderUpdate {
+                exchange_order_id: None,
+                last_error: error,
+            },
+            now_ms: self.now(),
+        };
+        match self
+            .ports
+            .ledger
+            .transition(&record.key(), &t)
+            .await
+            .map_err(|e| self.store_retry(&e))?
+        {
+            TransitionOutcome::Applied(_) => Ok(()),
+            TransitionOutcome::Conflict(current) => {
+                warn!(current = %current.status, wanted = %to, "order moved on meanwhile");
+                Ok(())
+            }
+            TransitionOutcome::NotFound => Ok(()),
+        }
+    }
+
+    /// Moves an order to a final state without fills, and reports it.
+    async fn finish(&self, record: &OrderRecord, to: OrderStatus, reason: &str) -> Step<()> {
+        self.release(record, to, Some(reason.to_owned())).await?;
+        if to == OrderStatus::Rejected {
+            warn!(%reason, "rejected");
+        }
+        let q = execution_quality(&record.intent, record.filled_qty, record.cumulative_quote_qty);
+        self.ports.metrics.order_final(to, &q);
+        Ok(())
+    }
+
+    /// Records what the exchange reports of the order, and follows it up if it is still open.
+    async fn on_report(&self, record: OrderRecord, report: &OrderReport) -> Step<MessageOutcome> {
+        let record = self.apply_report(record, report).await?;
+        if record.status.is_final() {
+            return Ok(MessageOutcome::Done("final"));
+        }
+        self.schedule_follow_up(&record.intent).await?;
+        Ok(MessageOutcome::Done("placed; follow-up queued"))
+    }
+
+    /// Applies an exchange report to the ledger; returns the record as stored.
+    async fn apply_report(&self, record: OrderRecord, report: &OrderReport) -> Step<OrderRecord> {
+        let status = ledger_status(report.status);
+        let now = self.now();
+        let key = record.key();
+        if report.executed_qty.is_zero() && status == OrderStatus::Placed {
+            if record.status != OrderStatus::Placing {
+                return Ok(record);
+            }
+            let t = Transition {
+                expected_version: record.version,
+                to: OrderStatus::Placed,
+                update: OrderUpdate {
+                    exchange_order_id: Some(report.exchange_order_id),
+                    last_error: None,
+                },
+                now_ms: now,
+            };
+            return match self.ports.ledger.transition(&key, &t).await.map_err(|e| self.store_retry(&e))? {
+                TransitionOutcome::Applied(r) | TransitionOutcome::Conflict(r) => Ok(r),
+                TransitionOutcome::NotFound => Ok(record),
+            };
+        }
+        let fills_fee: Decimal = report.fills.iter().map(|f| f.commission).sum();
+        let progress = FillProgress {
+            exchange_order_id: report.exchange_order_id,
+            executed_qty: report.executed_qty,
+            cumulative_quote_qty: report.cumulative_quote_qty,
+            fees: fills_fee.max(record.fees),
+            fee_asset: report
+                .fills
+                .first()
+                .map(|f| f.commission_asset.clone())
+                .or_else(|| record.fee_asset.clone()),
+            status,
+        };
+        let stored = match self
+            .ports
+            .ledger
+            .apply_fill(&key, &progress, now)
+            .await
+            .map_err(|e| self.store_retry(&e))?
+        {
+            FillOutcome::Applied(r) => {
+                info!(status = %r.status, filled = %r.filled_qty, "fills recorded");
+                if r.status.is_final() {
+                    let q = execution_quality(&r.intent, r.filled_qty, r.cumulative_quote_qty);
+                    self.ports.metrics.order_final(r.status, &q);
+                }
+                r
+            }
+            FillOutcome::AlreadyApplied(r) | FillOutcome::Conflict(r) => r,
+            FillOutcome::NotFound => record,
+        };
+        Ok(stored)
+    }
+
+    async fn schedule_follow_up(&self, intent: &OrderIntent) -> Step<()> {
+        let delay = self.settings.follow_up_delay_secs;
+        match self.ports.queue.send(std::slice::from_ref(intent), delay).await {
+            Ok(report) if report.failed.is_empty() => Ok(()),
+            Ok(report) => Err(Retry {
+                delay_secs: delay,
+                reason: format!("follow-up not queued: {:?}", report.failed),
+            }),
+            Err(e) => Err(Retry {
+                delay_secs: delay,
+                reason: format!("follow-up not queued: {e}"),
+            }),
+        }
+    }
+
+    /// A placed order comes back: record its fills; at its deadline cancel it; when the book has
+    /// moved away, cancel and re-price only the remainder as the next leg.
+    async fn follow_up(&self, record: OrderRecord) -> Step<MessageOutcome> {
+        let intent = record.intent.clone();
+        let report = match self.ports.exchange.order(&intent.symbol, &intent.client_order_id).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let record = self.apply_report(record, &report).await?;
+        if record.status.is_final() {
+            return Ok(MessageOutcome::Done("final"));
+        }
+        let now = self.now();
+        if now >= intent.expires_at_ms {
+            let cancelled = match self.ports.exchange.cancel_order(&intent.symbol, &intent.client_order_id).await {
+                Ok(r) => r,
+                Err(ExchangeError::NotFound { .. }) => {
+                    // Filled or cancelled meanwhile: read it again next time.
+                    return Err(Retry { delay_secs: 1, reason: "order changed while cancelling".into() });
+                }
+                Err(e) => return Err(self.exchange_failure(&record, e).await),
+            };
+            let record = self.apply_report(record, &cancelled).await?;
+            info!(filled = %record.filled_qty, "cancelled at its deadline");
+            return Ok(MessageOutcome::Done("cancelled at deadline"));
+        }
+        // Still resting: is its price still competitive? If not, move the remainder.
+        let book = match self.ports.exchange.order_book(&intent.symbol, self.settings.book_depth).await {
+            Ok(b) => b,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let behind = match intent.side {
+            crate::Side::Buy => book.best_bid().is_some_and(|b| b > report.price),
+            crate::Side::Sell => book.best_ask().is_some_and(|a| a < report.price),
+        };
+        if !behind {
+            self.schedule_follow_up(&intent).await?;
+            return Ok(MessageOutcome::Done("resting; follow-up queued"));
+        }
+        let filters = match self.filters(&intent).await {
+            Ok(f) => f,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let remaining = intent.quantity - record.filled_qty;
+        let ExecutionDecision::Place { .. } = decide_execution(&intent, remaining, &book, &filters) else {
+            // Cannot re-price within budget now: keep resting and look again.
+            self.schedule_follow_up(&intent).await?;
+            return Ok(MessageOutcome::Done("resting; cannot re-price within budget"));
+        };
+        let cancelled = match self.ports.exchange.cancel_order(&intent.symbol, &intent.client_order_id).await {
+            Ok(r) => r,
+            Err(ExchangeError::NotFound { .. }) => {
+                return Err(Retry { delay_secs: 1, reason: "order changed while re-pricing".into() });
+            }
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let record = self.apply_report(record, &cancelled).await?;
+        let remaining = intent.quantity - record.filled_qty;
+        if remaining <= Decimal::ZERO {
+            return Ok(MessageOutcome::Done("filled while re-pricing"));
+        }
+        let next = OrderIntent {
+            client_order_id: ClientOrderId::derive(&intent.portfolio_id, &intent.cycle_id, &intent.symbol, intent.side, intent.leg + 1),
+            leg: intent.leg + 1,
+            quantity: filters.round_quantity(remaining),
+            created_at_ms: now,
+            ..intent.clone()
+        };
+        if next.quantity.is_zero() {
+            return Ok(MessageOutcome::Done("remainder is dust"));
+        }
+        match self.ports.ledger.record(&next, now).await.map_err(|e| self.store_retry(&e))? {
+            RecordOutcome::Recorded(_) | RecordOutcome::AlreadyRecorded(_) => {}
+        }
+        match self.ports.queue.send(std::slice::from_ref(&next), 0).await {
+            Ok(r) if r.failed.is_empty() => {}
+            // The new leg is PENDING in the ledger; the scheduler re-sends stale pending orders.
+            Ok(r) => warn!(failed = ?r.failed, "re-priced leg not queued yet"),
+            Err(e) => warn!(error = %e, "re-priced leg not queued yet"),
+        }
+        info!(leg = next.leg, remaining = %next.quantity, "book moved: remainder re-priced as the next leg");
+        Ok(MessageOutcome::Done("re-priced"))
+    }
+}
+
+fn secs_until(at_ms: EpochMillis, now: EpochMillis) -> u32 {
+    u32::try_from(((at_ms - now).max(0) + 999) / 1000).unwrap_or(u32::MAX).max(1)
+}
