@@ -232,7 +232,7 @@ impl BinanceSpot {
     }
 
     fn server_now_ms(&self) -> EpochMillis {
-        self.clock.now_ms() + self.clock_offset_ms()
+        self.clock.now_ms().saturating_add(self.clock_offset_ms())
     }
 
     /// Measures the server clock's offset from ours.
@@ -386,11 +386,20 @@ impl BinanceSpot {
                 return Ok(Arc::clone(cache));
             }
         }
-        let answer = self.call(EXCHANGE_INFO, &[]).await?;
-        let info = wire::parse_exchange_info(&answer.body)
-            .map_err(|e| unreadable(RequestKind::Read, &e))?;
+        let fetched = match self.call(EXCHANGE_INFO, &[]).await {
+            Ok(answer) => wire::parse_exchange_info(&answer.body)
+                .map(|info| (info, answer.headers))
+                .map_err(|e| unreadable(RequestKind::Read, &e)),
+            Err(e) => Err(e),
+        };
+        let (info, headers) = match (fetched, cached.as_ref()) {
+            (Ok(fetched), _) => fetched,
+            // Markets and their rules rarely change: a stale copy beats failing every call.
+            (Err(_), Some(stale)) => return Ok(Arc::clone(stale)),
+            (Err(e), None) => return Err(e),
+        };
         if !info.rate_limits.windows().is_empty() {
-            self.limiter.reconfigure(&info.rate_limits, &answer.headers);
+            self.limiter.reconfigure(&info.rate_limits, &headers);
         }
         let cache = Arc::new(MarketCache {
             fetched_at: Instant::now(),

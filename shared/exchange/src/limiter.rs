@@ -60,16 +60,20 @@ impl RateLimitWindow {
                 "intervalNum {interval_num} and limit {limit} must both be positive"
             ));
         }
+        Ok(Self::of(kind, unit_secs, letter, interval_num, limit))
+    }
+
+    fn of(kind: LimitKind, unit_secs: u64, letter: char, interval_num: u32, limit: u32) -> Self {
         let prefix = match kind {
             LimitKind::RequestWeight => "x-mbx-used-weight",
             LimitKind::Orders => "x-mbx-order-count",
         };
-        Ok(Self {
+        Self {
             kind,
             interval: Duration::from_secs(unit_secs * u64::from(interval_num)),
             limit,
             header: format!("{prefix}-{interval_num}{letter}"),
-        })
+        }
     }
 
     pub fn kind(&self) -> LimitKind {
@@ -101,15 +105,10 @@ impl RateLimits {
     /// The exchange's published spot limits, used until exchangeInfo has been read: 6,000
     /// weight a minute, 100 orders per 10 seconds and 200,000 a day.
     pub fn binance_spot_defaults() -> Self {
-        let w = |kind, interval, num, limit| {
-            RateLimitWindow::new(kind, interval, num, limit).unwrap_or_else(|e| {
-                unreachable!("constant rate limit is valid: {e}");
-            })
-        };
         Self::new(vec![
-            w(LimitKind::RequestWeight, "MINUTE", 1, 6_000),
-            w(LimitKind::Orders, "SECOND", 10, 100),
-            w(LimitKind::Orders, "DAY", 1, 200_000),
+            RateLimitWindow::of(LimitKind::RequestWeight, 60, 'm', 1, 6_000),
+            RateLimitWindow::of(LimitKind::Orders, 1, 's', 10, 100),
+            RateLimitWindow::of(LimitKind::Orders, 86_400, 'd', 1, 200_000),
         ])
     }
 
@@ -162,9 +161,16 @@ impl Bucket {
     }
 }
 
+/// The longest pause or ban honoured as given (bans last up to three days); a longer
+/// `Retry-After` is taken as this, so no answer can overflow the clock.
+const LONGEST_HOLD: Duration = Duration::from_secs(7 * 86_400);
+
 #[derive(Default)]
 struct Gate {
+    /// Every request waits (a 429, or the exchange's weight count near its limit).
     paused_until: Option<Instant>,
+    /// New orders wait (the exchange's order count near its limit); reads still go.
+    orders_paused_until: Option<Instant>,
     banned_until: Option<(Instant, EpochMillis)>,
 }
 
@@ -220,7 +226,8 @@ impl Limiter {
     /// [`ExchangeError::Banned`] during a ban; [`ExchangeError::RateLimited`] when the pause
     /// ahead is longer than the configured maximum wait. Nothing is sent in either case.
     pub(crate) async fn acquire(&self, weight: u32, orders: u32) -> Result<(), ExchangeError> {
-        self.pass_gate().await?;
+        let places_orders = orders > 0;
+        self.pass_gate(places_orders).await?;
         for b in self.current().iter() {
             let cost = match b.window.kind {
                 LimitKind::RequestWeight => weight,
@@ -229,19 +236,19 @@ impl Limiter {
             b.take(cost).await;
         }
         // A 429 or a high count may have arrived while this caller waited for its turn.
-        self.pass_gate().await
+        self.pass_gate(places_orders).await
     }
 
-    async fn pass_gate(&self) -> Result<(), ExchangeError> {
+    async fn pass_gate(&self, places_orders: bool) -> Result<(), ExchangeError> {
         loop {
-            match self.verdict()? {
+            match self.verdict(places_orders)? {
                 GateVerdict::Open => return Ok(()),
                 GateVerdict::WaitUntil(until) => tokio::time::sleep_until(until).await,
             }
         }
     }
 
-    fn verdict(&self) -> Result<GateVerdict, ExchangeError> {
+    fn verdict(&self, places_orders: bool) -> Result<GateVerdict, ExchangeError> {
         let now = Instant::now();
         let gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((until, until_ms)) = gate.banned_until {
@@ -249,7 +256,8 @@ impl Limiter {
                 return Err(ExchangeError::Banned { until_ms });
             }
         }
-        match gate.paused_until {
+        let orders_pause = gate.orders_paused_until.filter(|_| places_orders);
+        match gate.paused_until.max(orders_pause) {
             Some(until) if until > now => {
                 let wait = until - now;
                 if wait > self.max_wait {
@@ -266,13 +274,22 @@ impl Limiter {
 
     /// Stops every caller for `wait` (a 429's `Retry-After`, or the rest of a window).
     pub(crate) fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        self.pause_kind(LimitKind::RequestWeight, wait);
+    }
+
+    fn pause_kind(&self, kind: LimitKind, wait: Duration) {
+        let until = Instant::now() + wait.min(LONGEST_HOLD);
         let mut gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
-        gate.paused_until = Some(gate.paused_until.map_or(until, |u| u.max(until)));
+        let slot = match kind {
+            LimitKind::RequestWeight => &mut gate.paused_until,
+            LimitKind::Orders => &mut gate.orders_paused_until,
+        };
+        *slot = Some(slot.map_or(until, |u| u.max(until)));
     }
 
     /// Stops everything until a ban ends; returns when (epoch ms) that is.
     pub(crate) fn ban(&self, wait: Duration, now_ms: EpochMillis) -> EpochMillis {
+        let wait = wait.min(LONGEST_HOLD);
         let until = Instant::now() + wait;
         let until_ms = now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
         let mut gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
@@ -294,7 +311,7 @@ impl Limiter {
                 let interval_ms = i64::try_from(b.window.interval.as_millis()).unwrap_or(i64::MAX);
                 let window_end = (server_now_ms.div_euclid(interval_ms) + 1) * interval_ms;
                 let wait = u64::try_from(window_end - server_now_ms).unwrap_or(0);
-                self.pause(Duration::from_millis(wait));
+                self.pause_kind(b.window.kind, Duration::from_millis(wait));
             }
         }
     }
@@ -384,5 +401,20 @@ mod tests {
             wait <= Duration::from_secs(45) && wait > Duration::from_secs(44),
             "{wait:?}"
         );
+    }
+    #[tokio::test]
+    async fn a_high_order_count_holds_new_orders_but_not_reads() {
+        let limiter = Limiter::new(
+            &RateLimits::binance_spot_defaults(),
+            Duration::from_millis(1),
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("x-mbx-order-count-10s", "95".parse().unwrap());
+        limiter.observe(&headers, 10_000 * 7 + 2_000);
+        assert_eq!(limiter.acquire(1, 0).await, Ok(()), "reads still go");
+        assert!(matches!(
+            limiter.acquire(1, 1).await,
+            Err(ExchangeError::RateLimited { retry_after_ms }) if retry_after_ms > 7_000
+        ));
     }
 }

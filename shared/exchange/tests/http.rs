@@ -638,7 +638,9 @@ async fn a_timestamp_outside_recv_window_resyncs_the_clock_and_resends_once() {
     let offset = client.clock_offset_ms();
     assert!((9_000..=11_000).contains(&offset), "offset {offset}");
     // Later signed requests carry the corrected time straight away.
-    client.balances().await.unwrap_err(); // the stub has no account: 404, but not -1021
+    let id = ClientOrderId::parse("myOrder1").unwrap();
+    client.order(&btc(), &id).await.unwrap();
+    assert_eq!(stub.seen_at("GET", "/api/v3/order").len(), 1);
     assert_eq!(stub.seen_at("GET", "/api/v3/time").len(), 1);
 }
 
