@@ -417,4 +417,11 @@ mod tests {
             Err(ExchangeError::RateLimited { retry_after_ms }) if retry_after_ms > 7_000
         ));
     }
+    #[test]
+    fn an_absurd_retry_after_cannot_overflow_the_clock() {
+        let limiter = Limiter::new(&RateLimits::binance_spot_defaults(), Duration::from_secs(1));
+        limiter.pause(Duration::MAX);
+        let until = limiter.ban(Duration::MAX, 0);
+        assert_eq!(until, 7 * 86_400 * 1_000);
+    }
 }
