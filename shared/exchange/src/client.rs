@@ -367,6 +367,13 @@ impl BinanceSpot {
                 let wait = u64::try_from(until_ms - now_ms).unwrap_or(0);
                 self.limiter.ban(Duration::from_millis(wait), now_ms);
             }
+            // The order count is per account, the weight per IP: only the first holds reads back.
+            ExchangeError::RateLimited { retry_after_ms }
+                if api_error.as_ref().is_some_and(|b| b.code == -1015) =>
+            {
+                self.limiter
+                    .pause_orders(Duration::from_millis(*retry_after_ms));
+            }
             ExchangeError::RateLimited { retry_after_ms } => {
                 self.limiter.pause(Duration::from_millis(*retry_after_ms));
             }

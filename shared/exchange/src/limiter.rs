@@ -277,6 +277,11 @@ impl Limiter {
         self.pause_kind(LimitKind::RequestWeight, wait);
     }
 
+    /// Stops new orders for `wait` (a 429 for the account's order count); reads still go.
+    pub(crate) fn pause_orders(&self, wait: Duration) {
+        self.pause_kind(LimitKind::Orders, wait);
+    }
+
     fn pause_kind(&self, kind: LimitKind, wait: Duration) {
         let until = Instant::now() + wait.min(LONGEST_HOLD);
         let mut gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);

@@ -556,8 +556,8 @@ async fn a_placement_that_gets_429_is_returned_not_resent() {
             .then(|| Reply::error(429, -1015, "Too many new orders.").header("retry-after", "3"))
     })
     .await;
-    let err = stub
-        .client()
+    let client = stub.client();
+    let err = client
         .place_limit_order(&order(TimeInForce::Gtc))
         .await
         .unwrap_err();
@@ -568,6 +568,10 @@ async fn a_placement_that_gets_429_is_returned_not_resent() {
         }
     );
     assert_eq!(stub.seen_at("POST", "/api/v3/order").len(), 1);
+    // Too many orders holds new orders back, not reads.
+    let started = Instant::now();
+    client.order_book(&btc(), 5).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[tokio::test]
