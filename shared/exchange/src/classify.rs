@@ -92,6 +92,13 @@ pub fn classify_api_error(
 
 /// Classifies a request that got no complete answer.
 pub(crate) fn classify_transport(kind: RequestKind, err: &reqwest::Error) -> ExchangeError {
+    if err.is_builder() {
+        // Never sent: a header or URL that cannot be built (such as a key with a newline in it).
+        return ExchangeError::Rejected {
+            code: 0,
+            message: "request could not be built: check the API key and base URL".to_owned(),
+        };
+    }
     // The error's Display carries the URL, which carries the signature: describe it instead.
     let what = if err.is_timeout() {
         "timed out"

@@ -291,21 +291,23 @@ impl BinanceSpot {
         endpoint: Endpoint,
         params: &[(&'static str, String)],
     ) -> Result<Answer, AttemptError> {
+        let credentials = match (&self.config.credentials, endpoint.signed) {
+            (Some(credentials), true) => Some(credentials),
+            (None, true) => {
+                return Err(AttemptError::Failed(ExchangeError::Auth {
+                    code: 0,
+                    message: format!("{} needs API credentials; none configured", endpoint.path),
+                }))
+            }
+            (_, false) => None,
+        };
         self.limiter
             .acquire(endpoint.weight, endpoint.orders)
             .await?;
         let mut pairs = params.to_vec();
         let mut api_key = None;
         let mut secret = None;
-        if endpoint.signed {
-            let credentials = self
-                .config
-                .credentials
-                .as_ref()
-                .ok_or(ExchangeError::Auth {
-                    code: 0,
-                    message: format!("{} needs API credentials; none configured", endpoint.path),
-                })?;
+        if let Some(credentials) = credentials {
             pairs.push(("recvWindow", self.config.recv_window_ms.to_string()));
             pairs.push(("timestamp", self.server_now_ms().to_string()));
             api_key = Some(credentials.api_key());

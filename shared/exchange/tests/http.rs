@@ -412,6 +412,22 @@ async fn a_signed_call_without_credentials_fails_before_sending() {
 }
 
 #[tokio::test]
+async fn a_key_that_cannot_be_a_header_is_rejected_without_sending_or_showing_it() {
+    let stub = Stub::default().await;
+    let mut config = stub.config();
+    config.credentials = Some(ApiCredentials::new("bad\nkey-0987", SECRET));
+    let client = BinanceSpot::new(config).unwrap();
+    client.market_filters(&btc()).await.unwrap();
+    let err = client
+        .place_limit_order(&order(TimeInForce::Gtc))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExchangeError::Rejected { .. }), "{err}");
+    assert!(!err.to_string().contains("key-0987") && !err.to_string().contains(SECRET));
+    assert!(stub.seen_at("POST", "/api/v3/order").is_empty());
+}
+
+#[tokio::test]
 async fn a_5xx_on_placement_is_status_unknown_and_never_resent() {
     let stub = Stub::start(fixture("exchange_info.json"), |s, _| {
         is_post_order(s).then(|| Reply::status(StatusCode::SERVICE_UNAVAILABLE, ""))
