@@ -23,6 +23,8 @@ const SECRET: &str = "test-secret-4567";
 #[derive(Debug, Clone)]
 struct Seen {
     at: Instant,
+    /// Wall-clock arrival, for the exchange's fixed windows.
+    at_ms: EpochMillis,
     method: Method,
     path: String,
     query: String,
@@ -154,13 +156,14 @@ async fn handle(
 ) -> Response {
     let seen = Seen {
         at: Instant::now(),
+        at_ms: now_ms(),
         method,
         path: uri.path().to_owned(),
         query: uri.query().unwrap_or("").to_owned(),
         body,
         headers,
     };
-    let second = now_ms().div_euclid(1000);
+    let second = seen.at_ms.div_euclid(1000);
     let used = {
         let mut windows = state.weight_per_second.lock().unwrap();
         let w = windows.entry(second).or_default();
@@ -727,12 +730,8 @@ async fn weight_used_by_others_on_the_ip_holds_sending_until_the_window_ends() {
     client.order_book(&btc(), 5).await.unwrap();
     client.order_book(&btc(), 5).await.unwrap();
     let depths = stub.seen_at("GET", "/api/v3/depth");
-    let second_of = |s: &Seen| {
-        let ago = s.at.elapsed();
-        (now_ms() - i64::try_from(ago.as_millis()).unwrap()).div_euclid(1000)
-    };
     assert!(
-        second_of(&depths[1]) > second_of(&depths[0]),
+        depths[1].at_ms.div_euclid(1000) > depths[0].at_ms.div_euclid(1000),
         "the exchange said 995 of 1000 used: the next request waits for the next window"
     );
 }
