@@ -482,7 +482,8 @@ impl Exchange for BinanceSpot {
                 vec![("symbol", name), ("limit", limit.to_string())]
             })
             .await?;
-        wire::parse_depth(&answer.body, symbol).map_err(|e| unreadable(RequestKind::Read, &e))
+        wire::parse_depth(&answer.body, symbol, usize::from(limit))
+            .map_err(|e| unreadable(RequestKind::Read, &e))
     }
 
     async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {

@@ -202,10 +202,18 @@ struct DepthWire {
     asks: Vec<[String; 2]>,
 }
 
+/// The top `max_levels` of each side of an order book answer.
+///
 /// # Errors
 /// [`WireError`] when a level is unreadable or the book is invalid (crossed, unordered).
-pub fn parse_depth(body: &[u8], symbol: &Symbol) -> Result<OrderBook, WireError> {
-    let depth: DepthWire = from_json(body)?;
+pub fn parse_depth(
+    body: &[u8],
+    symbol: &Symbol,
+    max_levels: usize,
+) -> Result<OrderBook, WireError> {
+    let mut depth: DepthWire = from_json(body)?;
+    depth.bids.truncate(max_levels);
+    depth.asks.truncate(max_levels);
     let levels = |side: &str, raw: &[[String; 2]]| -> Result<Vec<Level>, WireError> {
         raw.iter()
             .enumerate()

@@ -67,7 +67,7 @@ fn exchange_info_maps_symbols_from_assets_and_reads_filters_and_limits() {
 
 #[test]
 fn depth_levels_become_exact_decimals() {
-    let book = parse_depth(&fixture("depth.json"), &btc()).unwrap();
+    let book = parse_depth(&fixture("depth.json"), &btc(), 100).unwrap();
     assert_eq!(book.best_bid().unwrap().value(), dec!(4));
     assert_eq!(book.best_ask().unwrap().value(), dec!(4.000002));
     assert_eq!(book.bids()[1].quantity, dec!(9));
@@ -75,14 +75,21 @@ fn depth_levels_become_exact_decimals() {
 }
 
 #[test]
+fn depth_keeps_the_levels_asked_for() {
+    let book = parse_depth(&fixture("depth.json"), &btc(), 1).unwrap();
+    assert_eq!((book.bids().len(), book.asks().len()), (1, 1));
+    assert_eq!(book.asks()[0].price.value(), dec!(4.000002));
+}
+
+#[test]
 fn a_crossed_or_unreadable_book_is_an_error_naming_the_level() {
     let crossed = br#"{"lastUpdateId":1,"bids":[["5","1"]],"asks":[["4","1"]]}"#;
-    assert!(parse_depth(crossed, &btc())
+    assert!(parse_depth(crossed, &btc(), 100)
         .unwrap_err()
         .to_string()
         .contains("crossed"));
     let bad = br#"{"lastUpdateId":1,"bids":[["4","1"]],"asks":[["4.1","1e"]]}"#;
-    let err = parse_depth(bad, &btc()).unwrap_err();
+    let err = parse_depth(bad, &btc(), 100).unwrap_err();
     assert_eq!(err.field, "asks[0][1]");
     assert!(err.reason.contains("\"1e\""), "{err}");
 }
@@ -173,7 +180,7 @@ fn malformed_bodies_are_errors_not_panics() {
         &[0xff, 0xfe, 0x00],
     ] {
         assert!(parse_order(body, &btc(), "BTCUSDT").is_err());
-        assert!(parse_depth(body, &btc()).is_err());
+        assert!(parse_depth(body, &btc(), 100).is_err());
         assert!(parse_account(body).is_err());
         assert!(parse_exchange_info(body).is_err());
         assert!(parse_server_time(body).is_err());
