@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use driftline_core::ports::ExchangeError;
 use driftline_core::EpochMillis;
+use governor::clock::Clock as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
@@ -144,13 +145,26 @@ impl Bucket {
     }
 
     /// Waits until `cost` units may be sent, taking them in bursts when the cost exceeds one.
-    async fn take(&self, cost: u32) {
+    ///
+    /// # Errors
+    /// [`ExchangeError::RateLimited`] when the wait would be longer than `max_wait` (a daily
+    /// order limit spent, say): the caller hears so at once instead of hanging.
+    async fn take(&self, cost: u32, max_wait: Duration) -> Result<(), ExchangeError> {
         let mut remaining = cost;
         while let Some(n) = NonZeroU32::new(remaining.min(self.burst.get())) {
-            // n never exceeds the burst, so capacity is always sufficient.
-            let _ = self.limiter.until_n_ready(n).await;
+            // n never exceeds the burst, so capacity is always sufficient (the outer Err).
+            while let Ok(Err(not_until)) = self.limiter.check_n(n) {
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
+                if wait > max_wait {
+                    return Err(ExchangeError::RateLimited {
+                        retry_after_ms: millis(wait),
+                    });
+                }
+                tokio::time::sleep(wait).await;
+            }
             remaining -= n.get();
         }
+        Ok(())
     }
 
     /// Marks `used` units as spent now, without waiting (what the exchange already counted).
@@ -233,7 +247,7 @@ impl Limiter {
                 LimitKind::RequestWeight => weight,
                 LimitKind::Orders => orders,
             };
-            b.take(cost).await;
+            b.take(cost, self.max_wait).await?;
         }
         // A 429 or a high count may have arrived while this caller waited for its turn.
         self.pass_gate(places_orders).await
@@ -428,5 +442,21 @@ mod tests {
         limiter.pause(Duration::MAX);
         let until = limiter.ban(Duration::MAX, 0);
         assert_eq!(until, 7 * 86_400 * 1_000);
+    }
+    #[tokio::test]
+    async fn a_spent_long_window_is_reported_not_waited_for() {
+        let day = RateLimitWindow::new(LimitKind::Orders, "DAY", 1, 4).unwrap();
+        let limiter = Limiter::new(&RateLimits::new(vec![day]), Duration::from_secs(1));
+        // Burst 1, refill 3 a day: the second order would wait eight hours.
+        assert_eq!(limiter.acquire(1, 1).await, Ok(()));
+        assert!(matches!(
+            limiter.acquire(1, 1).await,
+            Err(ExchangeError::RateLimited { retry_after_ms }) if retry_after_ms > 7 * 3_600_000
+        ));
+        assert_eq!(
+            limiter.acquire(1, 0).await,
+            Ok(()),
+            "reads do not count orders"
+        );
     }
 }
