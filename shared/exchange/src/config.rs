@@ -58,7 +58,8 @@ pub struct BinanceConfig {
     pub connect_timeout: Duration,
     /// How long exchangeInfo (symbols, filters, limits) is kept before it is read again.
     pub markets_ttl: Duration,
-    /// The longest a caller waits out a 429 pause before getting `RateLimited` back instead.
+    /// The longest a caller waits for the limiter (a 429 pause, a spent bucket) before getting
+    /// `RateLimited` back instead.
     pub max_rate_limit_wait: Duration,
     pub retry: RetryPolicy,
     /// The limits kept until exchangeInfo has been read.
