@@ -146,6 +146,7 @@ impl From<ExchangeError> for AttemptError {
 struct MarketCache {
     fetched_at: Instant,
     by_symbol: HashMap<Symbol, MarketEntry>,
+    by_exchange_symbol: HashMap<String, Symbol>,
 }
 
 /// A Binance spot REST client. Share one per process (behind an `Arc`): its rate limiter,
@@ -412,6 +413,11 @@ impl BinanceSpot {
         }
         let cache = Arc::new(MarketCache {
             fetched_at: Instant::now(),
+            by_exchange_symbol: info
+                .markets
+                .iter()
+                .map(|m| (m.exchange_symbol.clone(), m.symbol.clone()))
+                .collect(),
             by_symbol: info
                 .markets
                 .into_iter()
@@ -428,6 +434,23 @@ impl BinanceSpot {
     /// [`ExchangeError::Rejected`] with -1121 when the exchange lists no such market.
     pub async fn exchange_symbol(&self, symbol: &Symbol) -> Result<String, ExchangeError> {
         Ok(self.market(symbol).await?.exchange_symbol)
+    }
+
+    /// The canonical symbol of the exchange's spelling (`BTCUSDT` -> `BTC/USDT`), from
+    /// exchangeInfo.
+    ///
+    /// # Errors
+    /// [`ExchangeError::Rejected`] with -1121 when the exchange lists no such market.
+    pub async fn symbol_of(&self, exchange_symbol: &str) -> Result<Symbol, ExchangeError> {
+        let cache = self.market_cache().await?;
+        cache
+            .by_exchange_symbol
+            .get(exchange_symbol)
+            .cloned()
+            .ok_or_else(|| ExchangeError::Rejected {
+                code: -1121,
+                message: format!("no market {exchange_symbol:?} in exchangeInfo"),
+            })
     }
 
     async fn market(&self, symbol: &Symbol) -> Result<MarketEntry, ExchangeError> {

@@ -395,6 +395,26 @@ async fn reads_and_cancels_send_their_parameters_in_the_query() {
 }
 
 #[tokio::test]
+async fn symbols_map_both_ways_through_exchange_info() {
+    let stub = Stub::default().await;
+    let client = stub.client();
+    let eth: Symbol = "ETH/BTC".parse().unwrap();
+    assert_eq!(client.exchange_symbol(&btc()).await.unwrap(), "BTCUSDT");
+    assert_eq!(client.exchange_symbol(&eth).await.unwrap(), "ETHBTC");
+    assert_eq!(client.symbol_of("BTCUSDT").await.unwrap(), btc());
+    assert_eq!(client.symbol_of("ETHBTC").await.unwrap(), eth);
+    assert!(matches!(
+        client.symbol_of("BTCUSD").await,
+        Err(ExchangeError::Rejected { code: -1121, .. })
+    ));
+    assert_eq!(
+        stub.seen().len(),
+        1,
+        "one exchangeInfo answers every lookup"
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_market_is_rejected_without_asking_for_it() {
     let stub = Stub::default().await;
     let client = stub.client();
