@@ -293,23 +293,18 @@ pub fn fill_progress_key(qty: Decimal) -> Result<String, StoreError> {
 }
 
 /// The states a fill report moving an order to `to` may start from: the state machine's
-/// predecessors, plus `to` itself (a further partial fill, or the executed quantity growing
-/// in the report that also says cancelled).
+/// predecessors the exchange may have accepted an order in. A final state is never left, not
+/// even for itself with a larger quantity.
 pub fn fill_predecessors(to: OrderStatus) -> Vec<OrderStatus> {
-    let mut from: Vec<OrderStatus> = OrderStatus::predecessors(to)
+    OrderStatus::predecessors(to)
         .into_iter()
-        // Fills only come from orders the exchange has (or may have) accepted.
         .filter(|s| {
             matches!(
                 s,
                 OrderStatus::Placing | OrderStatus::Placed | OrderStatus::PartiallyFilled
             )
         })
-        .collect();
-    if !from.contains(&to) {
-        from.push(to);
-    }
-    from
+        .collect()
 }
 
 /// Whether `fill` moves `current` forward.
@@ -759,6 +754,11 @@ mod tests {
         let filled = apply_fill(after, &done, 2);
         assert!(!fill_allowed(&filled, &done).unwrap());
         assert!(!fill_allowed(&filled, &f).unwrap());
+        let more_after_final = fill(dec!(0.6), OrderStatus::Filled);
+        assert!(
+            !fill_allowed(&filled, &more_after_final).unwrap(),
+            "a final state is never left"
+        );
         let cancelled_same_qty = fill(dec!(0.2), OrderStatus::Cancelled);
         let partial = apply_fill(record(OrderStatus::Placed, None), &f, 1);
         assert!(
