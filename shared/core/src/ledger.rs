@@ -348,6 +348,11 @@ pub fn apply_fill(mut current: OrderRecord, fill: &FillProgress, now: EpochMilli
 
 /// The order ledger: one record per intent, moved through the state machine by conditional
 /// writes only.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait OrderLedger: Send + Sync {
     /// Records a new intent as `PENDING`; an existing record is returned untouched.
@@ -393,6 +398,11 @@ pub enum LeaseOutcome {
 }
 
 /// One scheduler cycle per portfolio at a time.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait CycleLeases: Send + Sync {
     /// Takes the lease if it is absent or expired.
@@ -422,6 +432,11 @@ pub struct RecordedSnapshot {
 }
 
 /// Drift snapshots per portfolio, for drift velocity.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait DriftHistory: Send + Sync {
     async fn append(&self, snapshot: &DriftSnapshot, now: EpochMillis) -> Result<(), StoreError>;
@@ -437,6 +452,11 @@ pub trait DriftHistory: Send + Sync {
 pub const MARKET_FILTER_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Market filters per exchange and symbol; expired entries read as absent.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait MarketFilterCache: Send + Sync {
     async fn filters(
@@ -468,6 +488,11 @@ pub enum BreakerSave {
 }
 
 /// Circuit-breaker state per exchange, shared by every executor instance.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait BreakerStore: Send + Sync {
     async fn load(&self, exchange: &str) -> Result<VersionedBreaker, StoreError>;
@@ -589,6 +614,10 @@ pub struct SendReport {
 }
 
 /// The queue that carries intents from the scheduler to the executor (at least once).
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when the queue cannot be reached; [`StoreError::InvalidInput`]
+/// for a delay over 900 seconds or a receipt handle the queue does not know.
 #[async_trait]
 pub trait IntentQueue: Send + Sync {
     /// Sends every intent, each visible after `delay_secs` (at most 900).
