@@ -5,11 +5,11 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LOCAL := .local
 
-.PHONY: test demo lint fmt build bench plan clean
+.PHONY: test demo lint fmt build bench plan clean aws-up aws-down
 
 ## test: formatting, lints and every test tier
 test: lint
-	$(CARGO) test --workspace --all-targets
+	scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 lint:
@@ -31,6 +31,14 @@ plan:
 ## bench: criterion benchmarks (not part of `make test`)
 bench:
 	$(CARGO) bench -p driftline-core --bench planning
+
+## aws-up / aws-down: the local AWS emulator (moto) on a free loopback port, for manual runs;
+## prints the endpoint to export as AWS_ENDPOINT_URL. `make test` runs its own.
+aws-up:
+	scripts/moto.sh start $(LOCAL)/moto
+
+aws-down:
+	scripts/moto.sh stop $(LOCAL)/moto
 
 clean:
 	$(CARGO) clean

@@ -13,6 +13,7 @@ mod credentials;
 mod drift;
 mod error;
 pub mod exact;
+pub mod ledger;
 mod market;
 pub mod money;
 mod order;
@@ -20,6 +21,7 @@ mod plan;
 mod policy;
 mod portfolio;
 pub mod ports;
+pub mod testing;
 
 pub use asset::{Asset, Symbol};
 pub use breaker::{BreakerConfig, BreakerPermit, BreakerState};

@@ -1,0 +1,17 @@
+//! driftline's AWS adapters: the ports of `driftline_core::ledger` on DynamoDB (one table,
+//! single-table design) and SQS, exchange credentials from Secrets Manager, and metrics in
+//! CloudWatch embedded metric format. See docs/DATA.md for keys and access patterns.
+
+mod config;
+mod item;
+pub mod metrics;
+mod queue;
+mod secrets;
+mod store;
+mod table;
+
+pub use config::sdk_config;
+pub use queue::{create_queue_with_dlq, LocalQueues, SqsIntentQueue};
+pub use secrets::{CredentialsCache, SecretError};
+pub use store::DynamoStore;
+pub use table::{create_table, TTL_ATTRIBUTE};

@@ -1,0 +1,821 @@
+//! The AWS adapters against the local AWS emulator (moto, started by `make test` through
+//! scripts/with-moto.sh). Every test makes its own table or queue, so tests run in parallel.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use driftline_aws::{
+    create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SecretError, SqsIntentQueue,
+};
+use driftline_core::ledger::{
+    BreakerSave, BreakerStore, Claim, ClaimOutcome, CycleLeases, DriftHistory, FillOutcome,
+    FillProgress, IntentQueue, LeaseOutcome, MarketFilterCache, OrderKey, OrderLedger, OrderUpdate,
+    RecordOutcome, Transition, TransitionOutcome, MARKET_FILTER_TTL_MS,
+};
+use driftline_core::{
+    Asset, AssetDrift, BreakerConfig, BreakerState, ClientOrderId, CycleId, DriftSnapshot,
+    EpochMillis, MarketFilters, MarketFiltersFields, OrderIntent, OrderStatus, PortfolioId, Price,
+    Side, Symbol, TradingStatus,
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+/// The emulator's SDK config, or `None` (loudly) outside `make test`. Under `make test`
+/// (`DRIFTLINE_REQUIRE_AWS_EMULATOR` set) a missing emulator fails the test, never skips it.
+async fn emulator() -> Option<aws_config::SdkConfig> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) => {
+            assert!(
+                url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:"),
+                "refusing to run emulator tests against {url}: loopback only"
+            );
+            Some(driftline_aws::sdk_config().await)
+        }
+        Err(_) if std::env::var_os("DRIFTLINE_REQUIRE_AWS_EMULATOR").is_some() => {
+            panic!("DRIFTLINE_REQUIRE_AWS_EMULATOR is set but AWS_ENDPOINT_URL is not")
+        }
+        Err(_) => {
+            eprintln!(
+                "\n*** SKIPPED: AWS_ENDPOINT_URL is not set. Run `make test`, or \
+                 `scripts/with-moto.sh cargo test -p driftline-aws` ***\n"
+            );
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn store() -> Option<(DynamoStore, aws_sdk_dynamodb::Client)> {
+    let config = emulator().await?;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = unique("driftline");
+    create_table(&client, &table).await.unwrap();
+    Some((DynamoStore::new(client.clone(), table), client))
+}
+
+fn portfolio() -> PortfolioId {
+    PortfolioId::new("p1").unwrap()
+}
+
+fn intent(leg: u32, expires_at_ms: EpochMillis) -> OrderIntent {
+    let (p, c, s): (PortfolioId, CycleId, Symbol) = (
+        portfolio(),
+        CycleId::new("2026-11-21T09:00Z").unwrap(),
+        "BTC/USDT".parse().unwrap(),
+    );
+    OrderIntent {
+        client_order_id: ClientOrderId::derive(&p, &c, &s, Side::Buy, leg),
+        portfolio_id: p,
+        cycle_id: c,
+        symbol: s,
+        side: Side::Buy,
+        leg,
+        quantity: dec!(0.50000000),
+        limit_price: Price::new(dec!(64000.10)).unwrap(),
+        reference_price: Price::new(dec!(64010)).unwrap(),
+        worst_price: Price::new(dec!(64100)).unwrap(),
+        predicted_cost_bps: dec!(4.2),
+        created_at_ms: 1_000,
+        expires_at_ms,
+    }
+}
+
+fn claim(owner: &str, now_ms: EpochMillis, expiry: EpochMillis) -> Claim {
+    Claim {
+        owner: owner.into(),
+        now_ms,
+        in_progress_expiry_ms: expiry,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_racing_claims_have_exactly_one_winner_100_times() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let store = Arc::new(store);
+    for leg in 0..100 {
+        let i = intent(leg, i64::MAX);
+        store.record(&i, 1_000).await.unwrap();
+        let key = OrderKey::of(&i);
+        let racers: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|owner| {
+                let (store, key) = (store.clone(), key.clone());
+                tokio::spawn(async move { store.claim(&key, &claim(owner, 2_000, 60_000)).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        let mut held_by = Vec::new();
+        for r in racers {
+            match r.await.unwrap().unwrap() {
+                ClaimOutcome::Claimed(rec) => winners.push(rec.claim_owner.unwrap()),
+                ClaimOutcome::HeldByOther(rec) => held_by.push(rec.claim_owner.unwrap()),
+                other => panic!("leg {leg}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "leg {leg}: {winners:?}");
+        assert_eq!(
+            held_by, winners,
+            "the loser sees the winner as holder (ALL_OLD)"
+        );
+        let stored = store.order(&key).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.status, stored.attempts, stored.version),
+            (OrderStatus::Placing, 1, 2)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lapsed_in_progress_claim_is_taken_over_and_a_live_one_is_not() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let i = intent(0, 100_000);
+    let key = OrderKey::of(&i);
+    assert_eq!(
+        store.claim(&key, &claim("a", 1_000, 5_000)).await.unwrap(),
+        ClaimOutcome::NotFound
+    );
+    store.record(&i, 1_000).await.unwrap();
+    assert!(matches!(
+        store.claim(&key, &claim("a", 1_000, 5_000)).await.unwrap(),
+        ClaimOutcome::Claimed(_)
+    ));
+    match store.claim(&key, &claim("b", 5_000, 9_000)).await.unwrap() {
+        ClaimOutcome::HeldByOther(r) => assert_eq!(r.claim_owner.as_deref(), Some("a")),
+        other => panic!("a claim at its expiry is still held: {other:?}"),
+    }
+    match store.claim(&key, &claim("b", 5_001, 9_000)).await.unwrap() {
+        ClaimOutcome::Claimed(r) => {
+            assert_eq!(r.claim_owner.as_deref(), Some("b"));
+            assert_eq!(r.claim_expires_at_ms, Some(9_000));
+            assert_eq!(r.attempts, 2);
+        }
+        other => panic!("lapsed claim not taken over: {other:?}"),
+    }
+    match store
+        .claim(&key, &claim("c", 100_000, 110_000))
+        .await
+        .unwrap()
+    {
+        ClaimOutcome::IntentExpired(r) => assert_eq!(r.claim_owner.as_deref(), Some("b")),
+        other => panic!("an expired intent is never claimed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn recording_twice_keeps_the_first_record() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let i = intent(0, 100_000);
+    let RecordOutcome::Recorded(first) = store.record(&i, 1_000).await.unwrap() else {
+        panic!()
+    };
+    let mut changed = i.clone();
+    changed.quantity = dec!(9);
+    assert_eq!(
+        store.record(&changed, 2_000).await.unwrap(),
+        RecordOutcome::AlreadyRecorded(first.clone())
+    );
+    assert_eq!(store.order(&OrderKey::of(&i)).await.unwrap(), Some(first));
+}
+
+fn transition(expected_version: u64, to: OrderStatus, now_ms: EpochMillis) -> Transition {
+    Transition {
+        expected_version,
+        to,
+        update: OrderUpdate::default(),
+        now_ms,
+    }
+}
+
+#[tokio::test]
+async fn transitions_follow_the_state_machine_and_the_version_in_the_store() {
+    let Some((store, client)) = store().await else {
+        return;
+    };
+    let i = intent(0, 100_000);
+    let key = OrderKey::of(&i);
+    store.record(&i, 1_000).await.unwrap();
+    // Illegal: an order is never filled before it is placed.
+    let TransitionOutcome::Conflict(cur) = store
+        .transition(&key, &transition(1, OrderStatus::Filled, 2_000))
+        .await
+        .unwrap()
+    else {
+        panic!("illegal transition applied")
+    };
+    assert_eq!((cur.status, cur.version), (OrderStatus::Pending, 1));
+    assert!(matches!(
+        store
+            .transition(&key, &transition(1, OrderStatus::Pending, 2_000))
+            .await
+            .unwrap(),
+        TransitionOutcome::Conflict(_)
+    ));
+    let ClaimOutcome::Claimed(claimed) =
+        store.claim(&key, &claim("a", 2_000, 9_000)).await.unwrap()
+    else {
+        panic!()
+    };
+    // Stale version: someone moved it on since version 1.
+    assert!(matches!(
+        store
+            .transition(&key, &transition(1, OrderStatus::Placed, 3_000))
+            .await
+            .unwrap(),
+        TransitionOutcome::Conflict(_)
+    ));
+    let placed = Transition {
+        update: OrderUpdate {
+            exchange_order_id: Some(42),
+            last_error: None,
+        },
+        ..transition(claimed.version, OrderStatus::Placed, 3_000)
+    };
+    let TransitionOutcome::Applied(rec) = store.transition(&key, &placed).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (rec.status, rec.exchange_order_id, rec.claim_owner.clone()),
+        (OrderStatus::Placed, Some(42), None)
+    );
+    let TransitionOutcome::Applied(done) = store
+        .transition(
+            &key,
+            &transition(rec.version, OrderStatus::Cancelled, 4_000),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(done.status, OrderStatus::Cancelled);
+    assert!(matches!(
+        store
+            .transition(&key, &transition(done.version, OrderStatus::Placing, 5_000))
+            .await
+            .unwrap(),
+        TransitionOutcome::Conflict(_)
+    ));
+    let missing = OrderKey::of(&intent(99, 1));
+    assert_eq!(
+        store
+            .transition(&missing, &transition(1, OrderStatus::Placing, 1))
+            .await
+            .unwrap(),
+        TransitionOutcome::NotFound
+    );
+
+    // Stored form: decimals as strings, a TTL on the final order.
+    let raw = client
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S("PORTFOLIO#p1".into()))
+        .key(
+            "sk",
+            AttributeValue::S(format!("ORDER#{}", i.client_order_id)),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(raw["filled_qty"], AttributeValue::S("0".into()));
+    assert_eq!(raw["order_status"], AttributeValue::S("CANCELLED".into()));
+    let AttributeValue::N(ttl) = &raw["ttl_epoch_s"] else {
+        panic!("no TTL on a final order")
+    };
+    assert_eq!(ttl.parse::<i64>().unwrap(), 4 + 90 * 24 * 3600);
+    let AttributeValue::S(intent_json) = &raw["intent"] else {
+        panic!()
+    };
+    assert!(
+        intent_json.contains("\"quantity\":\"0.50000000\""),
+        "{intent_json}"
+    );
+}
+
+fn fill(qty: Decimal, status: OrderStatus) -> FillProgress {
+    FillProgress {
+        exchange_order_id: 42,
+        executed_qty: qty,
+        cumulative_quote_qty: qty * dec!(64000.1),
+        fees: qty * dec!(0.001),
+        fee_asset: Some(Asset::new("BTC").unwrap()),
+        status,
+    }
+}
+
+#[tokio::test]
+async fn the_same_fill_applied_twice_changes_nothing() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let i = intent(0, 100_000);
+    let key = OrderKey::of(&i);
+    store.record(&i, 1_000).await.unwrap();
+    let partial = fill(dec!(0.2), OrderStatus::PartiallyFilled);
+    assert!(
+        matches!(
+            store.apply_fill(&key, &partial, 1_500).await.unwrap(),
+            FillOutcome::Conflict(_)
+        ),
+        "no fills before placing"
+    );
+    let ClaimOutcome::Claimed(c) = store.claim(&key, &claim("a", 2_000, 9_000)).await.unwrap()
+    else {
+        panic!()
+    };
+    store
+        .transition(&key, &transition(c.version, OrderStatus::Placed, 2_500))
+        .await
+        .unwrap();
+    let FillOutcome::Applied(after_first) = store.apply_fill(&key, &partial, 3_000).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (after_first.filled_qty, after_first.status),
+        (dec!(0.2), OrderStatus::PartiallyFilled)
+    );
+    assert_eq!(after_first.cumulative_quote_qty, dec!(12800.02));
+    assert_eq!(
+        store.apply_fill(&key, &partial, 3_100).await.unwrap(),
+        FillOutcome::AlreadyApplied(after_first.clone())
+    );
+    assert_eq!(
+        store.order(&key).await.unwrap(),
+        Some(after_first.clone()),
+        "same state after the duplicate"
+    );
+    // An older report arriving late changes nothing either.
+    let older = fill(dec!(0.1), OrderStatus::PartiallyFilled);
+    assert!(matches!(
+        store.apply_fill(&key, &older, 3_200).await.unwrap(),
+        FillOutcome::AlreadyApplied(_)
+    ));
+    // 0.2 → 0.15 would be a backwards step for strings compared naively ("0.2" > "0.15");
+    // 0.2 → 0.25 and then 0.5 are forward.
+    let more = fill(dec!(0.25), OrderStatus::PartiallyFilled);
+    assert!(matches!(
+        store.apply_fill(&key, &more, 3_300).await.unwrap(),
+        FillOutcome::Applied(_)
+    ));
+    let done = fill(dec!(0.5), OrderStatus::Filled);
+    let FillOutcome::Applied(filled) = store.apply_fill(&key, &done, 4_000).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(filled.status, OrderStatus::Filled);
+    assert_eq!(
+        store.apply_fill(&key, &done, 4_100).await.unwrap(),
+        FillOutcome::AlreadyApplied(filled.clone())
+    );
+    assert_eq!(store.order(&key).await.unwrap(), Some(filled));
+}
+
+#[tokio::test]
+async fn open_orders_are_the_non_final_ones() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let mut keys = Vec::new();
+    for leg in 0..4 {
+        let i = intent(leg, 100_000);
+        store.record(&i, 1_000).await.unwrap();
+        keys.push(OrderKey::of(&i));
+    }
+    store
+        .transition(&keys[1], &transition(1, OrderStatus::Expired, 2_000))
+        .await
+        .unwrap();
+    store
+        .transition(&keys[2], &transition(1, OrderStatus::Queued, 2_000))
+        .await
+        .unwrap();
+    let open: HashSet<_> = store
+        .open_orders(&portfolio())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key().client_order_id)
+        .collect();
+    let want: HashSet<_> = [&keys[0], &keys[2], &keys[3]]
+        .into_iter()
+        .map(|k| k.client_order_id.clone())
+        .collect();
+    assert_eq!(open, want);
+    assert!(store
+        .open_orders(&PortfolioId::new("other").unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_lease_acquirers_get_one_owner() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let cycle = CycleId::new("c1").unwrap();
+    let tasks: Vec<_> = (0..10)
+        .map(|n| {
+            let (store, cycle) = (store.clone(), cycle.clone());
+            tokio::spawn(async move {
+                store
+                    .acquire(&portfolio(), &format!("owner-{n}"), &cycle, 1_000, 30_000)
+                    .await
+            })
+        })
+        .collect();
+    let mut owners = Vec::new();
+    let mut seen_holders = HashSet::new();
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            LeaseOutcome::Acquired(l) => owners.push(l),
+            LeaseOutcome::HeldBy(l) => {
+                seen_holders.insert(l.owner);
+            }
+            LeaseOutcome::Lost => panic!("acquire never reports Lost"),
+        }
+    }
+    assert_eq!(owners.len(), 1, "{owners:?}");
+    let lease = owners.remove(0);
+    assert!(
+        seen_holders.iter().all(|h| h == &lease.owner),
+        "{seen_holders:?}"
+    );
+    let mut stranger = lease.clone();
+    stranger.owner = "stranger".into();
+    assert!(
+        !store.release(&stranger).await.unwrap(),
+        "only the owner releases"
+    );
+    assert!(matches!(
+        store.renew(&stranger, 2_000, 30_000).await.unwrap(),
+        LeaseOutcome::HeldBy(_)
+    ));
+    let LeaseOutcome::Acquired(renewed) = store.renew(&lease, 2_000, 30_000).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(renewed.expires_at_ms, 32_000);
+    assert!(matches!(
+        store
+            .acquire(&portfolio(), "late", &cycle, 31_999, 30_000)
+            .await
+            .unwrap(),
+        LeaseOutcome::HeldBy(_)
+    ));
+    let LeaseOutcome::Acquired(taken) = store
+        .acquire(&portfolio(), "late", &cycle, 32_000, 30_000)
+        .await
+        .unwrap()
+    else {
+        panic!("an expired lease is taken over")
+    };
+    assert_eq!(taken.owner, "late");
+    assert!(
+        !store.release(&renewed).await.unwrap(),
+        "the old owner lost it"
+    );
+    assert_eq!(
+        store.renew(&renewed, 33_000, 1).await.unwrap(),
+        LeaseOutcome::HeldBy(taken.clone())
+    );
+    assert!(store.release(&taken).await.unwrap());
+    assert_eq!(
+        store.renew(&taken, 33_000, 1).await.unwrap(),
+        LeaseOutcome::Lost
+    );
+}
+
+fn snapshot(cycle: &str, drift: Decimal) -> DriftSnapshot {
+    DriftSnapshot {
+        portfolio_id: portfolio(),
+        cycle_id: CycleId::new(cycle).unwrap(),
+        equity: dec!(1000),
+        assets: vec![AssetDrift {
+            asset: Asset::new("BTC").unwrap(),
+            quantity: dec!(0.01),
+            price: Price::new(dec!(64000)).unwrap(),
+            value: dec!(640),
+            weight: dec!(0.64),
+            target: dec!(0.6),
+            drift,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn drift_history_reads_the_last_k_newest_first() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    assert!(store.latest(&portfolio(), 3).await.unwrap().is_empty());
+    // Times out of lexical order as plain numbers (9_000 vs 10_000).
+    for (n, at) in [
+        (1, 1_000),
+        (2, 9_000),
+        (3, 10_000),
+        (4, 200_000),
+        (5, 3_000_000),
+    ] {
+        store
+            .append(&snapshot(&format!("c{n}"), Decimal::from(n)), at)
+            .await
+            .unwrap();
+    }
+    let got = store.latest(&portfolio(), 3).await.unwrap();
+    let cycles: Vec<_> = got
+        .iter()
+        .map(|r| r.snapshot.cycle_id.to_string())
+        .collect();
+    assert_eq!(cycles, ["c5", "c4", "c3"]);
+    assert_eq!(got[0].recorded_at_ms, 3_000_000);
+    assert_eq!(got[0].snapshot, snapshot("c5", dec!(5)));
+    assert_eq!(store.latest(&portfolio(), 10).await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn market_filters_expire_after_a_day_even_before_ttl_deletes_them() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let symbol: Symbol = "ETH/USDT".parse().unwrap();
+    let filters = MarketFilters::new(MarketFiltersFields {
+        symbol: symbol.clone(),
+        tick_size: dec!(0.01),
+        step_size: dec!(0.0001),
+        min_qty: dec!(0.0001),
+        max_qty: Some(dec!(9000)),
+        min_notional: dec!(5),
+        status: TradingStatus::Trading,
+    })
+    .unwrap();
+    assert_eq!(store.filters("binance", &symbol, 0).await.unwrap(), None);
+    store.put_filters("binance", &filters, 1_000).await.unwrap();
+    assert_eq!(
+        store.filters("binance", &symbol, 1_001).await.unwrap(),
+        Some(filters.clone())
+    );
+    assert_eq!(store.filters("other", &symbol, 1_001).await.unwrap(), None);
+    assert_eq!(
+        store
+            .filters("binance", &symbol, 1_000 + MARKET_FILTER_TTL_MS - 1)
+            .await
+            .unwrap(),
+        Some(filters)
+    );
+    assert_eq!(
+        store
+            .filters("binance", &symbol, 1_000 + MARKET_FILTER_TTL_MS)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn breaker_state_is_shared_with_optimistic_versions() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let fresh = store.load("binance").await.unwrap();
+    assert_eq!((fresh.state, fresh.version), (BreakerState::default(), 0));
+    let open = BreakerState::default().on_failure(
+        BreakerConfig {
+            failure_threshold: 1,
+            cooldown_ms: 100,
+        },
+        5,
+    );
+    let BreakerSave::Saved(saved) = store.save("binance", open, 0).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(saved.version, 1);
+    // A second instance that read version 0 loses, and learns the state.
+    assert_eq!(
+        store
+            .save("binance", BreakerState::default(), 0)
+            .await
+            .unwrap(),
+        BreakerSave::Conflict(saved)
+    );
+    assert_eq!(store.load("binance").await.unwrap(), saved);
+    assert!(
+        matches!(store.save("binance", BreakerState::HalfOpen, 1).await.unwrap(), BreakerSave::Saved(v) if v.version == 2)
+    );
+    assert_eq!(store.load("other").await.unwrap().version, 0);
+}
+
+async fn queue(max_receive: u32, visibility_secs: u32) -> Option<(SqsIntentQueue, SqsIntentQueue)> {
+    let config = emulator().await?;
+    let client = aws_sdk_sqs::Client::new(&config);
+    let q = create_queue_with_dlq(&client, &unique("intents"), max_receive, visibility_secs)
+        .await
+        .unwrap();
+    Some((
+        SqsIntentQueue::new(client.clone(), q.queue_url),
+        SqsIntentQueue::new(client, q.dead_letter_url),
+    ))
+}
+
+#[tokio::test]
+async fn batches_of_more_than_ten_all_arrive_as_versioned_envelopes() {
+    let Some((q, _)) = queue(5, 30).await else {
+        return;
+    };
+    let intents: Vec<_> = (0..23).map(|leg| intent(leg, 100_000)).collect();
+    let report = q.send(&intents, 0).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.sent.len(), 23);
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        if got.len() == 23 {
+            break;
+        }
+        got.extend(q.receive(10, 1).await.unwrap());
+    }
+    let mut received: Vec<_> = got.iter().map(|r| r.intent.clone()).collect();
+    received.sort_by_key(|i| i.leg);
+    assert_eq!(received, intents);
+    assert!(got.iter().all(|r| r.receive_count == 1));
+    assert!(
+        q.send(&intents[..1], 901).await.is_err(),
+        "SQS delays are at most 900 s"
+    );
+}
+
+#[tokio::test]
+async fn a_delayed_message_is_invisible_until_its_delay_passes() {
+    let Some((q, _)) = queue(5, 30).await else {
+        return;
+    };
+    q.send(&[intent(0, 100_000)], 2).await.unwrap();
+    assert!(
+        q.receive(10, 0).await.unwrap().is_empty(),
+        "visible before its delay"
+    );
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let got = q.receive(10, 2).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].intent, intent(0, 100_000));
+}
+
+#[tokio::test]
+async fn change_visibility_delays_a_retry_and_counts_receives() {
+    let Some((q, _)) = queue(5, 30).await else {
+        return;
+    };
+    q.send(&[intent(0, 100_000)], 0).await.unwrap();
+    let first = q.receive(1, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        q.receive(1, 0).await.unwrap().is_empty(),
+        "in flight for the queue's 30 s visibility"
+    );
+    q.retry_later(&first[0].receipt_handle, 2).await.unwrap();
+    assert!(
+        q.receive(1, 0).await.unwrap().is_empty(),
+        "hidden for the 2 s retry delay"
+    );
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let second = q.receive(1, 2).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].receive_count, 2);
+    let delay = q
+        .retry_with_backoff(&second[0].receipt_handle, 0)
+        .await
+        .unwrap();
+    assert!(
+        (2..=5).contains(&delay),
+        "attempt 0: 5 s ceiling, half of it at least: {delay}"
+    );
+    // Deleted messages never come back.
+    q.retry_later(&second[0].receipt_handle, 0).await.unwrap();
+    let third = q.receive(1, 2).await.unwrap();
+    q.delete(&third[0].receipt_handle).await.unwrap();
+    q.retry_later(&third[0].receipt_handle, 0).await.ok();
+    assert!(q.receive(1, 1).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_message_received_more_than_max_receive_times_lands_in_the_dead_letter_queue() {
+    let Some((q, dlq)) = queue(2, 30).await else {
+        return;
+    };
+    q.send(&[intent(7, 100_000)], 0).await.unwrap();
+    for n in 1..=2 {
+        let got = q.receive(1, 1).await.unwrap();
+        assert_eq!(got.len(), 1, "receive {n}");
+        assert_eq!(got[0].receive_count, n);
+        q.retry_later(&got[0].receipt_handle, 0).await.unwrap();
+    }
+    assert!(
+        q.receive(1, 1).await.unwrap().is_empty(),
+        "a third receive moves it instead"
+    );
+    let dead = dlq.receive(1, 1).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].intent, intent(7, 100_000));
+}
+
+#[tokio::test]
+async fn credentials_come_from_secrets_manager_cached_and_never_shown() {
+    let Some(config) = emulator().await else {
+        return;
+    };
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let id = unique("exchange-keys");
+    let body = |k: &str, s: &str| serde_json::json!({"api_key": k, "api_secret": s}).to_string();
+    client
+        .create_secret()
+        .name(&id)
+        .secret_string(body("key-one", "secret-one-9f2c"))
+        .send()
+        .await
+        .unwrap();
+
+    let cache = CredentialsCache::new(client.clone(), Duration::from_secs(3600));
+    let creds = cache.get(&id).await.unwrap();
+    assert_eq!(
+        (creds.api_key(), creds.expose_secret()),
+        ("key-one", "secret-one-9f2c")
+    );
+    for shown in [
+        format!("{creds:?}"),
+        format!("{creds}"),
+        format!("{cache:?}"),
+    ] {
+        assert!(
+            !shown.contains("secret-one-9f2c") && !shown.contains("key-one"),
+            "{shown}"
+        );
+    }
+
+    client
+        .put_secret_value()
+        .secret_id(&id)
+        .secret_string(body("key-two", "secret-two"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get(&id).await.unwrap().api_key(),
+        "key-one",
+        "cached within its TTL"
+    );
+    cache.invalidate(&id).await;
+    assert_eq!(cache.get(&id).await.unwrap().api_key(), "key-two");
+    let uncached = CredentialsCache::new(client.clone(), Duration::ZERO);
+    client
+        .put_secret_value()
+        .secret_id(&id)
+        .secret_string(body("key-three", "secret-three"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        uncached.get(&id).await.unwrap().api_key(),
+        "key-three",
+        "re-read after the TTL"
+    );
+
+    let missing = cache.get(&unique("missing")).await.unwrap_err();
+    assert!(
+        matches!(missing, SecretError::Unavailable { .. }),
+        "{missing}"
+    );
+    let bad = unique("bad");
+    client
+        .create_secret()
+        .name(&bad)
+        .secret_string("not json: secret-leak-77")
+        .send()
+        .await
+        .unwrap();
+    let err = cache.get(&bad).await.unwrap_err().to_string();
+    assert!(
+        err.contains("not JSON") && !err.contains("secret-leak-77"),
+        "{err}"
+    );
+}
