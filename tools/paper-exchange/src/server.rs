@@ -340,7 +340,7 @@ async fn api(
             return error_response(&ApiError::with_status(
                 StatusCode::SERVICE_UNAVAILABLE,
                 -1008,
-                "System is under maintenance.",
+                "Server is currently overloaded with other requests. Please try again in a few minutes.",
             ));
         }
         let verdict = v.limiter.admit(peer.ip(), weight, now);

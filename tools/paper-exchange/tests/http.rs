@@ -817,14 +817,24 @@ async fn maintenance_server_errors_and_thin_books() {
     let v = Venue::start(common::venue_config()).await;
     v.admin(Method::PUT, "/faults", json!({"maintenance": true}))
         .await;
+    let down = v.public("/api/v3/ping", &[]).await;
+    assert_eq!(
+        (down.status, down.body["code"].as_i64()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some(-1008))
+    );
+    v.admin(Method::PUT, "/faults", json!({})).await;
     assert_eq!(
         v.public("/api/v3/ping", &[]).await.status,
-        StatusCode::SERVICE_UNAVAILABLE
+        StatusCode::OK,
+        "faults are cleared at run time"
     );
     v.admin(Method::PUT, "/faults", json!({"server_error_rate": "1"}))
         .await;
     let failed = v.signed(Method::POST, "/api/v3/order", BUY_LIMIT).await;
-    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        (failed.status, failed.body["code"].as_i64()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some(-1000))
+    );
     assert_eq!(
         v.admin(Method::GET, "/orders", json!(null)).await,
         json!([]),
