@@ -586,7 +586,7 @@ fn authenticate(
             "Timestamp for this request was 1000ms ahead of the server's time.",
         ));
     }
-    if Decimal::from(now - timestamp) > recv_window {
+    if Decimal::from(now.saturating_sub(timestamp)) > recv_window {
         return Err(ApiError::bad(
             -1021,
             "Timestamp for this request is outside of the recvWindow.",
@@ -947,14 +947,23 @@ struct Advance {
     ticks: u32,
 }
 
+/// Each tick holds the venue lock; a bound keeps one call from stalling the API.
+const MAX_TICKS_PER_ADVANCE: u32 = 100_000;
+
 fn one_tick() -> u32 {
     1
 }
 
-async fn admin_advance(
-    State(state): State<Arc<AppState>>,
-    Json(body): Json<Advance>,
-) -> Json<Value> {
+async fn admin_advance(State(state): State<Arc<AppState>>, Json(body): Json<Advance>) -> Response {
+    if body.ticks > MAX_TICKS_PER_ADVANCE {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "ticks is {}: at most {MAX_TICKS_PER_ADVANCE} per call",
+                body.ticks
+            ),
+        );
+    }
     let now = state.clock.now_ms();
     let mut v = state.venue();
     for _ in 0..body.ticks {
@@ -970,7 +979,7 @@ async fn admin_advance(
             )
         })
         .collect();
-    Json(json!({"ticks": body.ticks, "mids": mids}))
+    Json(json!({"ticks": body.ticks, "mids": mids})).into_response()
 }
 
 async fn admin_get_faults(State(state): State<Arc<AppState>>) -> Json<Faults> {
