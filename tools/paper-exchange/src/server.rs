@@ -336,18 +336,19 @@ async fn api(
     let weight = params.as_ref().map_or(1, |p| endpoint.weight(p));
     let (verdict, faults) = {
         let mut v = state.venue();
-        if v.faults.maintenance {
-            return error_response(&ApiError::with_status(
-                StatusCode::SERVICE_UNAVAILABLE,
-                -1008,
-                "Server is currently overloaded with other requests. Please try again in a few minutes.",
-            ));
-        }
         let verdict = v.limiter.admit(peer.ip(), weight, now);
         (verdict, v.faults.clone())
     };
     let limit = state.config.rate_limits.request_weight_per_minute;
     let used = match verdict {
+        Verdict::Allowed { used } if faults.maintenance => {
+            let e = ApiError::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                -1008,
+                "Server is currently overloaded with other requests. Please try again in a few minutes.",
+            );
+            return with_weight(error_response(&e), used);
+        }
         Verdict::Allowed { used } => used,
         Verdict::TooMany {
             used,

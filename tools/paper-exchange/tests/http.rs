@@ -819,8 +819,8 @@ async fn maintenance_server_errors_and_thin_books() {
         .await;
     let down = v.public("/api/v3/ping", &[]).await;
     assert_eq!(
-        (down.status, down.body["code"].as_i64()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some(-1008))
+        (down.status, down.body["code"].as_i64(), down.weight()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some(-1008), 1)
     );
     v.admin(Method::PUT, "/faults", json!({})).await;
     assert_eq!(
@@ -931,4 +931,49 @@ async fn the_admin_api_refuses_peers_that_are_not_loopback() {
     };
     assert_eq!(call([10, 0, 0, 7]).await, StatusCode::FORBIDDEN);
     assert_eq!(call([127, 0, 0, 1]).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_delayed_dropped_response_times_the_client_out_while_the_order_stands() {
+    let v = Venue::start(common::venue_config()).await;
+    v.admin(
+        Method::PUT,
+        "/faults",
+        json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 1000}),
+    )
+    .await;
+    let mut params: Vec<(&str, String)> = BUY_LIMIT
+        .iter()
+        .map(|(k, v)| (*k, (*v).to_owned()))
+        .collect();
+    params.push(("timestamp", T0.to_string()));
+    let query = encode(&params);
+    let url = format!(
+        "{}/api/v3/order?{query}&signature={}",
+        v.exchange.base_url(),
+        sign("alice-secret", &query)
+    );
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let err = impatient
+        .post(url)
+        .header("X-MBX-APIKEY", "alice-key")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let found = v
+        .signed(
+            Method::GET,
+            "/api/v3/order",
+            &[("symbol", "BTCUSDT"), ("origClientOrderId", "leg-1")],
+        )
+        .await;
+    assert_eq!(
+        found.body["status"], "NEW",
+        "the order was placed all the same"
+    );
+    v.exchange.stop().await;
 }
