@@ -241,6 +241,8 @@ enum Endpoint {
     QueryOrder,
     CancelOrder,
     OpenOrders,
+    CancelOpenOrders,
+    MyTrades,
 }
 
 impl Endpoint {
@@ -258,6 +260,8 @@ impl Endpoint {
             ("GET", "order") => Self::QueryOrder,
             ("DELETE", "order") => Self::CancelOrder,
             ("GET", "openOrders") => Self::OpenOrders,
+            ("DELETE", "openOrders") => Self::CancelOpenOrders,
+            ("GET", "myTrades") => Self::MyTrades,
             _ => return None,
         })
     }
@@ -271,6 +275,8 @@ impl Endpoint {
                 | Self::QueryOrder
                 | Self::CancelOrder
                 | Self::OpenOrders
+                | Self::CancelOpenOrders
+                | Self::MyTrades
         )
     }
 
@@ -278,7 +284,13 @@ impl Endpoint {
     fn weight(self, p: &Params) -> u32 {
         let one_or_all = |one, all| if p.get("symbol").is_some() { one } else { all };
         match self {
-            Self::Ping | Self::Time | Self::NewOrder | Self::TestOrder | Self::CancelOrder => 1,
+            Self::Ping
+            | Self::Time
+            | Self::NewOrder
+            | Self::TestOrder
+            | Self::CancelOrder
+            | Self::CancelOpenOrders => 1,
+            Self::MyTrades => 20,
             Self::ExchangeInfo | Self::Account => 20,
             Self::Depth => match p.integer::<u32>("limit").ok().flatten().unwrap_or(100) {
                 0..=100 => 5,
@@ -507,16 +519,51 @@ fn handle(
                 check_client_id("newClientOrderId", c)?;
             }
             let o = engine.cancel_order(account, symbol, &by, now)?;
-            let cancel_id = cancel_id.unwrap_or_else(|| format!("cancel{}", o.order_id));
-            json!({
-                "symbol": o.symbol, "origClientOrderId": o.client_order_id, "orderId": o.order_id,
-                "orderListId": -1, "clientOrderId": cancel_id, "transactTime": now,
-                "price": d8(o.price), "origQty": d8(o.orig_qty), "executedQty": d8(o.executed_qty),
-                "origQuoteOrderQty": d8(o.orig_quote_order_qty),
-                "cummulativeQuoteQty": d8(o.cumulative_quote_qty), "status": o.status.as_str(),
-                "timeInForce": o.time_in_force.as_str(), "type": o.order_type.as_str(), "side": o.side.as_str(),
-                "selfTradePreventionMode": "NONE"
-            })
+            cancel_json(&o, cancel_id, now)
+        }
+        Endpoint::CancelOpenOrders => {
+            let symbol = p.require("symbol")?;
+            let open = engine.open_orders(account, Some(symbol))?;
+            let mut cancelled = Vec::with_capacity(open.len());
+            for o in open {
+                let o = engine.cancel_order(account, symbol, &OrderRef::Id(o.order_id), now)?;
+                cancelled.push(cancel_json(&o, None, now));
+            }
+            Value::Array(cancelled)
+        }
+        Endpoint::MyTrades => {
+            let symbol = p.require("symbol")?;
+            engine.filters(symbol)?;
+            let order_id = p.integer::<u64>("orderId")?;
+            let from_id = p.integer::<u64>("fromId")?;
+            let start = p.integer::<i64>("startTime")?;
+            let end = p.integer::<i64>("endTime")?;
+            let limit = p.integer::<usize>("limit")?.unwrap_or(500);
+            if limit == 0 || limit > 1000 {
+                return Err(ApiError::bad(
+                    -1100,
+                    "Illegal characters found in parameter 'limit'; legal range is '1-1000'.",
+                ));
+            }
+            let trades: Vec<Value> = engine
+                .fills()
+                .iter()
+                .filter(|f| f.account == account && f.symbol == symbol)
+                .filter(|f| order_id.is_none_or(|id| f.order_id == id))
+                .filter(|f| from_id.is_none_or(|id| f.trade_id >= id))
+                .filter(|f| start.is_none_or(|t| f.time >= t) && end.is_none_or(|t| f.time <= t))
+                .take(limit)
+                .map(|f| {
+                    json!({
+                        "symbol": f.symbol, "id": f.trade_id, "orderId": f.order_id, "orderListId": -1,
+                        "price": d8(f.price), "qty": d8(f.qty), "quoteQty": d8(f.quote_qty),
+                        "commission": d8(f.commission), "commissionAsset": f.commission_asset.as_str(),
+                        "time": f.time, "isBuyer": f.side == Side::Buy, "isMaker": f.is_maker,
+                        "isBestMatch": true
+                    })
+                })
+                .collect();
+            Value::Array(trades)
         }
         Endpoint::OpenOrders => {
             let orders = engine.open_orders(account, p.get("symbol"))?;
@@ -524,6 +571,19 @@ fn handle(
         }
     };
     Ok((value, false))
+}
+
+fn cancel_json(o: &Order, cancel_id: Option<String>, now: EpochMillis) -> Value {
+    let cancel_id = cancel_id.unwrap_or_else(|| format!("cancel{}", o.order_id));
+    json!({
+        "symbol": o.symbol, "origClientOrderId": o.client_order_id, "orderId": o.order_id,
+        "orderListId": -1, "clientOrderId": cancel_id, "transactTime": now,
+        "price": d8(o.price), "origQty": d8(o.orig_qty), "executedQty": d8(o.executed_qty),
+        "origQuoteOrderQty": d8(o.orig_quote_order_qty),
+        "cummulativeQuoteQty": d8(o.cumulative_quote_qty), "status": o.status.as_str(),
+        "timeInForce": o.time_in_force.as_str(), "type": o.order_type.as_str(), "side": o.side.as_str(),
+        "selfTradePreventionMode": "NONE"
+    })
 }
 
 fn authenticate(

@@ -977,3 +977,98 @@ async fn a_delayed_dropped_response_times_the_client_out_while_the_order_stands(
     );
     v.exchange.stop().await;
 }
+
+#[tokio::test]
+async fn my_trades_and_cancel_all_open_orders() {
+    let v = Venue::start(common::venue_config()).await;
+    let market = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "MARKET"),
+        ("quantity", "1.5"),
+    ];
+    let bought = v.signed(Method::POST, "/api/v3/order", &market).await;
+    let id = bought.body["orderId"].as_u64().unwrap().to_string();
+    let trades = v
+        .signed(
+            Method::GET,
+            "/api/v3/myTrades",
+            &[("symbol", "BTCUSDT"), ("orderId", &id)],
+        )
+        .await;
+    assert_eq!(trades.body.as_array().unwrap().len(), 2);
+    let t = &trades.body[1];
+    assert_eq!(
+        (
+            t["price"].as_str(),
+            t["qty"].as_str(),
+            t["quoteQty"].as_str(),
+            t["commission"].as_str(),
+            t["isBuyer"].as_bool(),
+            t["isMaker"].as_bool()
+        ),
+        (
+            Some("100.20000000"),
+            Some("0.50000000"),
+            Some("50.10000000"),
+            Some("0.00100000"),
+            Some(true),
+            Some(false)
+        )
+    );
+    let bob_trades = v
+        .signed_as(
+            "bob-key",
+            "bob-secret",
+            Method::GET,
+            "/api/v3/myTrades",
+            &[("symbol", "BTCUSDT")],
+        )
+        .await;
+    assert_eq!(bob_trades.body, json!([]), "trades are per account");
+
+    for (cid, price) in [("a", "99"), ("b", "98.5")] {
+        let p = [
+            ("symbol", "BTCUSDT"),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "1"),
+            ("price", price),
+            ("newClientOrderId", cid),
+        ];
+        assert_eq!(
+            v.signed(Method::POST, "/api/v3/order", &p).await.status,
+            StatusCode::OK
+        );
+    }
+    let cancelled = v
+        .signed(
+            Method::DELETE,
+            "/api/v3/openOrders",
+            &[("symbol", "BTCUSDT")],
+        )
+        .await;
+    let ids: Vec<_> = cancelled
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["origClientOrderId"].as_str().unwrap().to_owned(),
+                o["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("a".to_owned(), "CANCELED".to_owned()),
+            ("b".to_owned(), "CANCELED".to_owned())
+        ]
+    );
+    let open = v.signed(Method::GET, "/api/v3/openOrders", &[]).await;
+    assert_eq!(open.body, json!([]));
+    v.exchange.stop().await;
+}
