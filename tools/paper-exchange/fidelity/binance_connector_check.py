@@ -66,6 +66,16 @@ def main(base_url):
     assert market["status"] == "FILLED" and market["fills"], market
     assert all(f["commissionAsset"] == "BTC" for f in market["fills"])
     assert client.new_order_test(symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.01") == {}
+    trades = client.my_trades("BTCUSDT", orderId=market["orderId"])
+    assert sum(Decimal(t["qty"]) for t in trades) == Decimal("0.02"), trades
+
+    print("cancel all open orders")
+    for cid in ("fidelity-leg-2", "fidelity-leg-3"):
+        client.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+                         quantity="0.01000", price=str(price), newClientOrderId=cid)
+    cancelled = client.cancel_open_orders("BTCUSDT")
+    assert sorted(o["origClientOrderId"] for o in cancelled) == ["fidelity-leg-2", "fidelity-leg-3"]
+    assert client.get_open_orders("BTCUSDT") == []
 
     print("errors")
     expect_error(-2013, client.get_order, "BTCUSDT", orderId=987654)
