@@ -16,18 +16,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## test-paper-fidelity: the official Binance connector (PyPI, pinned) against the paper exchange
-## binary on a free loopback port, with nothing changed but the base URL
+## test-paper-fidelity: widely used third-party Binance clients (PyPI, pinned) against the paper
+## exchange binary on a free loopback port, with nothing changed but the base URL
 test-paper-fidelity:
 	venv="$$(scripts/ensure-venv.sh)"; \
 	$(CARGO) build --quiet -p paper-exchange; \
-	mkdir -p $(LOCAL); out="$(LOCAL)/paper-fidelity.out"; \
-	"$${CARGO_TARGET_DIR:-target}/debug/paper-exchange" --config tools/paper-exchange/fidelity/venue.toml > "$$out" 2>&1 & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null || true' EXIT; \
-	for _ in $$(seq 100); do grep -q '^listening on ' "$$out" && break; sleep 0.1; done; \
-	url="$$(sed -n 's/^listening on //p' "$$out")"; \
-	test -n "$$url" || { cat "$$out"; exit 1; }; \
-	"$$venv/bin/python" tools/paper-exchange/fidelity/binance_connector_check.py "$$url"
+	scripts/paper-fidelity.sh "$${CARGO_TARGET_DIR:-target}/debug/paper-exchange" "$$venv/bin/python"
 
 fmt:
 	$(CARGO) fmt --all
