@@ -594,7 +594,10 @@ impl Engine {
             .get(&order_id)
             .cloned()
             .ok_or(EngineError::OrderNotFound)?;
-        let fills = self.fills[first_fill..]
+        let fills = self
+            .fills
+            .get(first_fill..)
+            .unwrap_or_default()
             .iter()
             .filter(|f| f.order_id == order_id)
             .cloned()
