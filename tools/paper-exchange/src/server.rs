@@ -77,6 +77,11 @@ impl AppState {
         })
     }
 
+    /// Runs `f` on the engine (for tests that look inside).
+    pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> T {
+        f(&mut self.venue().engine)
+    }
+
     fn venue(&self) -> MutexGuard<'_, Venue> {
         // A panic while holding the lock cannot leave the engine half-updated in a way that
         // matters more than refusing every later request would.
@@ -191,7 +196,7 @@ impl PaperExchange {
 
     /// Runs `f` on the engine (for tests that look inside).
     pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> T {
-        f(&mut self.state.venue().engine)
+        self.state.with_engine(f)
     }
 
     /// Stops serving and waits for the server to finish.
