@@ -5,16 +5,23 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LOCAL := .local
 
-.PHONY: test demo lint fmt build bench plan clean aws-up aws-down
+.PHONY: test demo lint fmt build bench plan clean aws-up aws-down test-paper-fidelity
 
 ## test: formatting, lints and every test tier
-test: lint
+test: lint test-paper-fidelity
 	scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## test-paper-fidelity: widely used third-party Binance clients (PyPI, pinned) against the paper
+## exchange binary on a free loopback port, with nothing changed but the base URL
+test-paper-fidelity:
+	venv="$$(scripts/ensure-venv.sh)"; \
+	$(CARGO) build --quiet -p paper-exchange; \
+	scripts/paper-fidelity.sh "$${CARGO_TARGET_DIR:-target}/debug/paper-exchange" "$$venv/bin/python"
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local AWS emulator (moto's server mode, pinned in scripts/requirements.txt).
+# The local AWS emulator: moto (pinned in scripts/requirements.txt) through
+# scripts/moto_server.py, which serializes DynamoDB requests as DynamoDB does per item.
 #   scripts/moto.sh start DIR   start on a free 127.0.0.1 port, wait until it answers, write
 #                               DIR/moto.pid and DIR/moto.endpoint, print the endpoint URL
 #   scripts/moto.sh stop DIR    stop the server of DIR/moto.pid (by that PID only)

@@ -63,93 +63,148 @@ impl SqsIntentQueue {
         Ok(delay)
     }
 
-    /// Sends one batch (at most ten), resending entries that failed through no fault of ours.
+    /// Sends one batch (at most ten) through SendMessageBatch; see [`send_with_retries`].
     async fn send_batch(
         &self,
         batch: &[(ClientOrderId, String)],
         delay_secs: u32,
         report: &mut SendReport,
     ) {
-        // Entry ids are positions in the batch: unique within it, as SQS requires.
-        let mut pending: Vec<usize> = (0..batch.len()).collect();
-        let mut last_reason: Vec<String> = vec![String::new(); batch.len()];
-        for round in 0..SEND_ROUNDS {
-            if pending.is_empty() {
-                break;
-            }
-            if round > 0 {
-                tokio::time::sleep(Duration::from_millis(100 << round)).await;
-            }
+        let delay = i32::try_from(delay_secs).unwrap_or(0);
+        let outcome = send_with_retries(batch.len(), |positions| async move {
             let mut req = self.client.send_message_batch().queue_url(&self.queue_url);
-            for &i in &pending {
+            for i in positions {
                 let Some((_, body)) = batch.get(i) else {
                     continue;
                 };
-                match SendMessageBatchRequestEntry::builder()
+                // Entry ids are positions in the batch: unique within it, as SQS requires.
+                let entry = SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(body)
-                    .delay_seconds(i32::try_from(delay_secs).unwrap_or(0))
+                    .delay_seconds(delay)
                     .build()
-                {
-                    Ok(entry) => req = req.entries(entry),
-                    Err(e) => {
-                        if let Some(r) = last_reason.get_mut(i) {
-                            *r = e.to_string();
-                        }
-                    }
-                }
+                    .map_err(|e| e.to_string())?;
+                req = req.entries(entry);
             }
-            let out = match req.send().await {
-                Ok(out) => out,
-                Err(e) => {
-                    let reason = unavailable("sqs", "SendMessageBatch", e).to_string();
-                    for &i in &pending {
-                        if let Some(r) = last_reason.get_mut(i) {
-                            r.clone_from(&reason);
-                        }
-                    }
-                    continue;
-                }
-            };
-            for ok in out.successful() {
-                if let Some((id, _)) = ok.id().parse::<usize>().ok().and_then(|i| batch.get(i)) {
-                    report.sent.push(id.clone());
-                }
-            }
-            let mut retry = Vec::new();
-            for failed in out.failed() {
-                let Ok(i) = failed.id().parse::<usize>() else {
-                    continue;
-                };
-                let reason = format!(
-                    "{}: {}",
-                    failed.code(),
-                    failed.message().unwrap_or("no message")
-                );
-                if let Some(r) = last_reason.get_mut(i) {
-                    *r = reason;
-                }
-                if failed.sender_fault() {
-                    // The request itself is wrong: resending it cannot help.
-                    if let Some((id, _)) = batch.get(i) {
-                        report
-                            .failed
-                            .push((id.clone(), last_reason.get(i).cloned().unwrap_or_default()));
-                    }
-                } else {
-                    retry.push(i);
-                }
-            }
-            pending = retry;
-        }
-        for i in pending {
+            let out = req
+                .send()
+                .await
+                .map_err(|e| unavailable("sqs", "SendMessageBatch", e).to_string())?;
+            Ok(RoundResult {
+                successful: out
+                    .successful()
+                    .iter()
+                    .filter_map(|e| e.id().parse().ok())
+                    .collect(),
+                failed: out
+                    .failed()
+                    .iter()
+                    .filter_map(|f| {
+                        let i = f.id().parse().ok()?;
+                        let reason =
+                            format!("{}: {}", f.code(), f.message().unwrap_or("no message"));
+                        Some((i, f.sender_fault(), reason))
+                    })
+                    .collect(),
+            })
+        })
+        .await;
+        for i in outcome.sent {
             if let Some((id, _)) = batch.get(i) {
-                report
-                    .failed
-                    .push((id.clone(), last_reason.get(i).cloned().unwrap_or_default()));
+                report.sent.push(id.clone());
+            }
+        }
+        for (i, reason) in outcome.failed {
+            if let Some((id, _)) = batch.get(i) {
+                report.failed.push((id.clone(), reason));
             }
         }
     }
+}
+
+/// What one SendMessageBatch call did, by position in the batch.
+#[derive(Debug, Default)]
+struct RoundResult {
+    successful: Vec<usize>,
+    /// Position, whether the sender is at fault, SQS's code and message.
+    failed: Vec<(usize, bool, String)>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct BatchOutcome {
+    sent: Vec<usize>,
+    failed: Vec<(usize, String)>,
+}
+
+/// Sends entries `0..len` in rounds: an entry SQS failed through no fault of ours, or one of
+/// a call that failed whole, is resent (up to [`SEND_ROUNDS`] rounds, with a short pause);
+/// one failed for the sender's fault is given up at once, since resending cannot help.
+async fn send_with_retries<F, Fut>(len: usize, mut send_round: F) -> BatchOutcome
+where
+    F: FnMut(Vec<usize>) -> Fut,
+    Fut: std::future::Future<Output = Result<RoundResult, String>>,
+{
+    let mut outcome = BatchOutcome::default();
+    let mut pending: Vec<usize> = (0..len).collect();
+    let mut last_reason: Vec<String> = vec![String::new(); len];
+    for round in 0..SEND_ROUNDS {
+        if pending.is_empty() {
+            break;
+        }
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(100 << round)).await;
+        }
+        let result = match send_round(pending.clone()).await {
+            Ok(r) => r,
+            Err(reason) => {
+                for &i in &pending {
+                    if let Some(r) = last_reason.get_mut(i) {
+                        r.clone_from(&reason);
+                    }
+                }
+                continue;
+            }
+        };
+        outcome.sent.extend(
+            result
+                .successful
+                .iter()
+                .copied()
+                .filter(|i| pending.contains(i)),
+        );
+        let mut retry = Vec::new();
+        for (i, sender_fault, reason) in result.failed {
+            if !pending.contains(&i) {
+                continue;
+            }
+            if sender_fault {
+                outcome.failed.push((i, reason));
+            } else {
+                if let Some(r) = last_reason.get_mut(i) {
+                    *r = reason;
+                }
+                retry.push(i);
+            }
+        }
+        // An entry SQS reported neither way is resent too: it was not confirmed.
+        for &i in &pending {
+            let answered = result.successful.contains(&i)
+                || outcome.failed.iter().any(|(f, _)| *f == i)
+                || retry.contains(&i);
+            if !answered {
+                if let Some(r) = last_reason.get_mut(i) {
+                    *r = "not confirmed by SQS".into();
+                }
+                retry.push(i);
+            }
+        }
+        pending = retry;
+    }
+    for i in pending {
+        let reason = last_reason.get(i).cloned().unwrap_or_default();
+        outcome.failed.push((i, reason));
+    }
+    outcome
 }
 
 #[async_trait]
@@ -302,4 +357,68 @@ pub async fn create_queue_with_dlq(
         queue_url: queue.queue_url().unwrap_or_default().to_owned(),
         dead_letter_url,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn partial_failures_are_resent_unless_the_sender_is_at_fault() {
+        let rounds: Mutex<Vec<Vec<usize>>> = Mutex::new(Vec::new());
+        let outcome = send_with_retries(6, |positions| {
+            let round = {
+                let mut r = rounds.lock().unwrap();
+                r.push(positions.clone());
+                r.len()
+            };
+            async move {
+                match round {
+                    // 0, 1 sent; 2 throttled; 3 malformed; 4 internal error; 5 unanswered.
+                    1 => Ok(RoundResult {
+                        successful: vec![0, 1],
+                        failed: vec![
+                            (2, false, "Throttled: slow down".into()),
+                            (3, true, "InvalidMessageContents: bad".into()),
+                            (4, false, "InternalError: oops".into()),
+                        ],
+                    }),
+                    2 => Err("connection reset".into()),
+                    _ => Ok(RoundResult {
+                        successful: positions.iter().copied().filter(|&i| i != 4).collect(),
+                        failed: vec![(4, false, "InternalError: still".into())],
+                    }),
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            rounds.into_inner().unwrap(),
+            vec![vec![0, 1, 2, 3, 4, 5], vec![2, 4, 5], vec![2, 4, 5]]
+        );
+        let mut sent = outcome.sent.clone();
+        sent.sort_unstable();
+        assert_eq!(sent, vec![0, 1, 2, 5]);
+        assert_eq!(
+            outcome.failed,
+            vec![
+                (3, "InvalidMessageContents: bad".to_owned()),
+                (4, "InternalError: still".to_owned())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_never_gets_through_is_reported_failed_with_the_reason() {
+        let outcome = send_with_retries(2, |_| async {
+            Err::<RoundResult, _>("unreachable".to_owned())
+        })
+        .await;
+        assert!(outcome.sent.is_empty());
+        assert_eq!(
+            outcome.failed,
+            vec![(0, "unreachable".to_owned()), (1, "unreachable".to_owned())]
+        );
+    }
 }

@@ -293,23 +293,18 @@ pub fn fill_progress_key(qty: Decimal) -> Result<String, StoreError> {
 }
 
 /// The states a fill report moving an order to `to` may start from: the state machine's
-/// predecessors, plus `to` itself (a further partial fill, or the executed quantity growing
-/// in the report that also says cancelled).
+/// predecessors the exchange may have accepted an order in. A final state is never left, not
+/// even for itself with a larger quantity.
 pub fn fill_predecessors(to: OrderStatus) -> Vec<OrderStatus> {
-    let mut from: Vec<OrderStatus> = OrderStatus::predecessors(to)
+    OrderStatus::predecessors(to)
         .into_iter()
-        // Fills only come from orders the exchange has (or may have) accepted.
         .filter(|s| {
             matches!(
                 s,
                 OrderStatus::Placing | OrderStatus::Placed | OrderStatus::PartiallyFilled
             )
         })
-        .collect();
-    if !from.contains(&to) {
-        from.push(to);
-    }
-    from
+        .collect()
 }
 
 /// Whether `fill` moves `current` forward.
@@ -353,6 +348,11 @@ pub fn apply_fill(mut current: OrderRecord, fill: &FillProgress, now: EpochMilli
 
 /// The order ledger: one record per intent, moved through the state machine by conditional
 /// writes only.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait OrderLedger: Send + Sync {
     /// Records a new intent as `PENDING`; an existing record is returned untouched.
@@ -398,6 +398,11 @@ pub enum LeaseOutcome {
 }
 
 /// One scheduler cycle per portfolio at a time.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait CycleLeases: Send + Sync {
     /// Takes the lease if it is absent or expired.
@@ -427,6 +432,11 @@ pub struct RecordedSnapshot {
 }
 
 /// Drift snapshots per portfolio, for drift velocity.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait DriftHistory: Send + Sync {
     async fn append(&self, snapshot: &DriftSnapshot, now: EpochMillis) -> Result<(), StoreError>;
@@ -442,6 +452,11 @@ pub trait DriftHistory: Send + Sync {
 pub const MARKET_FILTER_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Market filters per exchange and symbol; expired entries read as absent.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait MarketFilterCache: Send + Sync {
     async fn filters(
@@ -473,6 +488,11 @@ pub enum BreakerSave {
 }
 
 /// Circuit-breaker state per exchange, shared by every executor instance.
+///
+/// # Errors
+/// Every method: [`StoreError::Unavailable`] when the store cannot be reached (the caller may
+/// retry; conditional writes make retries safe), [`StoreError::Corrupt`] when a stored item
+/// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait BreakerStore: Send + Sync {
     async fn load(&self, exchange: &str) -> Result<VersionedBreaker, StoreError>;
@@ -594,6 +614,10 @@ pub struct SendReport {
 }
 
 /// The queue that carries intents from the scheduler to the executor (at least once).
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when the queue cannot be reached; [`StoreError::InvalidInput`]
+/// for a delay over 900 seconds or a receipt handle the queue does not know.
 #[async_trait]
 pub trait IntentQueue: Send + Sync {
     /// Sends every intent, each visible after `delay_secs` (at most 900).
@@ -759,6 +783,11 @@ mod tests {
         let filled = apply_fill(after, &done, 2);
         assert!(!fill_allowed(&filled, &done).unwrap());
         assert!(!fill_allowed(&filled, &f).unwrap());
+        let more_after_final = fill(dec!(0.6), OrderStatus::Filled);
+        assert!(
+            !fill_allowed(&filled, &more_after_final).unwrap(),
+            "a final state is never left"
+        );
         let cancelled_same_qty = fill(dec!(0.2), OrderStatus::Cancelled);
         let partial = apply_fill(record(OrderStatus::Placed, None), &f, 1);
         assert!(

@@ -337,6 +337,13 @@ impl IntentQueue for InMemoryQueue {
         intents: &[OrderIntent],
         delay_secs: u32,
     ) -> Result<SendReport, StoreError> {
+        if delay_secs > 900 {
+            return Err(StoreError::InvalidInput {
+                field: "delay_secs",
+                value: delay_secs.to_string(),
+                reason: "SQS delays are at most 900 seconds",
+            });
+        }
         let now = self.clock.now_ms();
         let mut guard = lock(&self.messages);
         let (next_id, messages) = &mut *guard;

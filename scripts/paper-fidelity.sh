@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs each third-party client check in tools/paper-exchange/fidelity against its own fresh
+# paper exchange (the binary, on a free loopback port), stopping each server by PID.
+# Usage: scripts/paper-fidelity.sh <paper-exchange binary> <python>
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$1"
+python="$2"
+out="$root/.local/paper-fidelity.out"
+mkdir -p "$root/.local"
+pid=""
+trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true' EXIT
+for check in "$root"/tools/paper-exchange/fidelity/*_check.py; do
+  "$bin" --config "$root/tools/paper-exchange/fidelity/venue.toml" > "$out" 2>&1 &
+  pid=$!
+  url=""
+  for _ in $(seq 100); do
+    url="$(sed -n 's/^listening on //p' "$out")"
+    [[ -n "$url" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$url" ]] || { cat "$out" >&2; exit 1; }
+  echo "== $(basename "$check") against $url"
+  "$python" "$check" "$url"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  pid=""
+done

@@ -1,0 +1,163 @@
+//! The error taxonomy as a case table: what each answer means for the caller, and for the
+//! circuit breaker.
+
+use std::time::Duration;
+
+use driftline_core::ports::ExchangeError;
+use driftline_core::{BreakerConfig, BreakerState};
+use driftline_exchange::{
+    classify_api_error, counts_against_breaker, record_outcome, ApiErrorBody, RequestKind,
+};
+use rstest::rstest;
+
+/// What an error asks the caller to do, without its message.
+fn action(e: &ExchangeError) -> &'static str {
+    match e {
+        ExchangeError::Retryable { .. } => "retry",
+        ExchangeError::StatusUnknown { .. } => "look up",
+        ExchangeError::Rejected { .. } => "rejected",
+        ExchangeError::Duplicate { .. } => "duplicate",
+        ExchangeError::NotFound { .. } => "not found",
+        ExchangeError::Auth { .. } => "auth",
+        ExchangeError::RateLimited { .. } => "rate limited",
+        ExchangeError::Banned { .. } => "banned",
+        ExchangeError::Malformed { .. } => "malformed",
+    }
+}
+
+use RequestKind::{Mutation, Read};
+
+#[rstest]
+// Rate limits and bans, whatever the request.
+#[case(Read, 429, Some(-1003), "Too many requests.", "rate limited")]
+#[case(Mutation, 429, Some(-1003), "Too many requests.", "rate limited")]
+#[case(Mutation, 400, Some(-1015), "Too many new orders.", "rate limited")]
+#[case(Read, 418, Some(-1003), "Way too many requests; IP banned.", "banned")]
+#[case(Mutation, 418, None, "", "banned")]
+// 5xx and backend timeouts: a placement or cancel may have happened; a read may be resent.
+#[case(Mutation, 500, None, "", "look up")]
+#[case(Mutation, 503, Some(-1008), "Server is currently overloaded.", "look up")]
+#[case(Mutation, 504, None, "", "look up")]
+#[case(Read, 502, None, "", "retry")]
+#[case(Mutation, 400, Some(-1007), "Timeout waiting for response from backend server.", "look up")]
+#[case(Read, 400, Some(-1007), "Timeout waiting for response from backend server.", "retry")]
+#[case(Mutation, 400, Some(-1006), "An unexpected response was received.", "look up")]
+#[case(Read, 400, Some(-1008), "Server is currently overloaded.", "retry")]
+#[case(Mutation, 400, Some(-1021), "Timestamp for this request is outside of the recvWindow.", "retry")]
+// Rejections: never retried.
+#[case(Mutation, 400, Some(-2010), "Account has insufficient balance for requested action.", "rejected")]
+#[case(Mutation, 400, Some(-1013), "Filter failure: LOT_SIZE", "rejected")]
+#[case(Mutation, 400, Some(-1121), "Invalid symbol.", "rejected")]
+#[case(Mutation, 400, Some(-2010), "Order would immediately match and take.", "rejected")]
+#[case(Mutation, 400, Some(-1102), "Mandatory parameter 'price' was not sent.", "rejected")]
+#[case(Mutation, 404, None, "", "rejected")]
+// Duplicate client order id.
+#[case(Mutation, 400, Some(-2010), "Duplicate order sent.", "duplicate")]
+// No such order.
+#[case(Read, 400, Some(-2013), "Order does not exist.", "not found")]
+#[case(Mutation, 400, Some(-2011), "Unknown order sent.", "not found")]
+#[case(Mutation, 400, Some(-2011), "Order was not canceled due to cancel restrictions.", "rejected")]
+// Keys and permissions.
+#[case(Read, 400, Some(-1022), "Signature for this request is not valid.", "auth")]
+#[case(Read, 401, Some(-2014), "API-key format invalid.", "auth")]
+#[case(Mutation, 401, Some(-2015), "Invalid API-key, IP, or permissions for action.", "auth")]
+#[case(Read, 401, None, "", "auth")]
+fn every_answer_maps_to_one_action(
+    #[case] kind: RequestKind,
+    #[case] status: u16,
+    #[case] code: Option<i64>,
+    #[case] msg: &str,
+    #[case] expected: &str,
+) {
+    let body = code.map(|code| ApiErrorBody {
+        code,
+        msg: msg.to_owned(),
+    });
+    let e = classify_api_error(kind, status, body.as_ref(), None, 1_000);
+    assert_eq!(
+        action(&e),
+        expected,
+        "{kind:?} {status} {code:?} {msg:?}: {e}"
+    );
+}
+
+#[test]
+fn retry_after_is_carried_into_rate_limited_and_banned() {
+    let after = Some(Duration::from_secs(7));
+    assert_eq!(
+        classify_api_error(Read, 429, None, after, 1_000),
+        ExchangeError::RateLimited {
+            retry_after_ms: 7_000
+        }
+    );
+    assert_eq!(
+        classify_api_error(Read, 418, None, after, 1_000),
+        ExchangeError::Banned { until_ms: 8_000 }
+    );
+    // A ban that does not say lasts at least the documented two minutes.
+    assert_eq!(
+        classify_api_error(Read, 418, None, None, 1_000),
+        ExchangeError::Banned { until_ms: 121_000 }
+    );
+}
+
+#[rstest]
+#[case(ExchangeError::StatusUnknown { reason: "timed out".into() }, true)]
+#[case(ExchangeError::Retryable { reason: "HTTP 502".into() }, true)]
+#[case(ExchangeError::Malformed { reason: "body".into() }, true)]
+#[case(ExchangeError::Rejected { code: -1013, message: "Filter failure".into() }, false)]
+#[case(ExchangeError::Duplicate { message: "Duplicate order sent.".into() }, false)]
+#[case(ExchangeError::NotFound { code: -2013, message: "Order does not exist.".into() }, false)]
+#[case(ExchangeError::Auth { code: -2015, message: "Invalid API-key".into() }, false)]
+#[case(ExchangeError::RateLimited { retry_after_ms: 1 }, false)]
+#[case(ExchangeError::Banned { until_ms: 1 }, false)]
+fn which_errors_count_against_the_breaker(#[case] e: ExchangeError, #[case] counts: bool) {
+    assert_eq!(counts_against_breaker(&e), counts, "{e}");
+}
+
+#[test]
+fn consecutive_unknown_outcomes_open_the_breaker_and_a_definite_answer_resets_it() {
+    let cfg = BreakerConfig {
+        failure_threshold: 3,
+        cooldown_ms: 1_000,
+    };
+    let unknown: Result<(), _> = Err(ExchangeError::StatusUnknown {
+        reason: "HTTP 503".into(),
+    });
+    let rejected: Result<(), _> = Err(ExchangeError::Rejected {
+        code: -2010,
+        message: "Account has insufficient balance for requested action.".into(),
+    });
+
+    let mut s = BreakerState::default();
+    s = record_outcome(s, cfg, 0, &unknown);
+    s = record_outcome(s, cfg, 0, &unknown);
+    s = record_outcome(s, cfg, 0, &rejected);
+    assert_eq!(
+        s,
+        BreakerState::default(),
+        "the venue answered: count resets"
+    );
+
+    for t in 0..3 {
+        s = record_outcome(s, cfg, t, &unknown);
+    }
+    assert_eq!(s, BreakerState::Open { until_ms: 1_002 });
+
+    // A rate limit neither trips nor heals a closed or open breaker...
+    let limited: Result<(), _> = Err(ExchangeError::RateLimited {
+        retry_after_ms: 500,
+    });
+    assert_eq!(record_outcome(s, cfg, 10, &limited), s);
+    // ...but a probe that ends rate limited reopens rather than stay half-open for ever.
+    let (_, probing) = s.permit(1_002);
+    assert_eq!(probing, BreakerState::HalfOpen);
+    assert_eq!(
+        record_outcome(probing, cfg, 1_010, &limited),
+        BreakerState::Open { until_ms: 2_010 }
+    );
+    assert_eq!(
+        record_outcome(probing, cfg, 1_010, &Ok(())),
+        BreakerState::default()
+    );
+}
