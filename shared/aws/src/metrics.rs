@@ -7,8 +7,11 @@
 //! of the same name.
 
 use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
 
-use driftline_core::{EpochMillis, OrderStatus};
+use driftline_core::execution::ExecutionQuality;
+use driftline_core::ports::{Clock, MetricsSink};
+use driftline_core::{Asset, EpochMillis, OrderStatus, PortfolioId};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Number, Value};
 use thiserror::Error;
@@ -139,151 +142,114 @@ pub fn emf_line(
     Ok(Value::Object(root).to_string())
 }
 
-/// What one executed order reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutionMetrics<'a> {
-    pub portfolio: &'a str,
-    pub symbol: &'a str,
-    /// From claim to final state.
-    pub latency_ms: i64,
-    /// Filled quantity over ordered quantity, 0 to 1.
-    pub fill_ratio: Decimal,
-    /// Average fill price against the plan's reference price, in basis points (positive:
-    /// worse than reference).
-    pub slippage_bps: Decimal,
-    /// Slippage over the slippage budget, in percent.
-    pub slippage_budget_utilisation_pct: Decimal,
-}
-
-/// Writes driftline's metrics as EMF lines.
-pub struct MetricsEmitter<W: Write> {
+/// driftline's metrics (names and dimensions as in docs/ARCHITECTURE.md, "Runtime contract") as
+/// EMF lines on a writer: stdout in Lambda, where CloudWatch Logs turns them into metrics.
+pub struct EmfMetrics<W: Write + Send> {
     namespace: String,
-    out: W,
+    out: Mutex<W>,
+    clock: Arc<dyn Clock>,
 }
 
-impl MetricsEmitter<io::Stdout> {
-    /// Lambda sends stdout to CloudWatch Logs, where EMF lines become metrics.
-    pub fn stdout(namespace: impl Into<String>) -> Self {
-        Self::new(namespace, io::stdout())
+impl EmfMetrics<io::Stdout> {
+    pub fn stdout(namespace: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self::new(namespace, io::stdout(), clock)
     }
 }
 
-impl<W: Write> MetricsEmitter<W> {
-    pub fn new(namespace: impl Into<String>, out: W) -> Self {
+impl<W: Write + Send> EmfMetrics<W> {
+    pub fn new(namespace: impl Into<String>, out: W, clock: Arc<dyn Clock>) -> Self {
         Self {
             namespace: namespace.into(),
-            out,
+            out: Mutex::new(out),
+            clock,
         }
     }
 
     pub fn into_inner(self) -> W {
-        self.out
+        self.out.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 
     /// # Errors
     /// As [`emf_line`], or [`MetricsError::Io`] if the line cannot be written.
-    pub fn emit(
-        &mut self,
-        timestamp_ms: EpochMillis,
-        dimensions: &[(&str, &str)],
-        metrics: &[Metric],
-    ) -> Result<(), MetricsError> {
-        let line = emf_line(&self.namespace, timestamp_ms, dimensions, metrics)?;
-        writeln!(self.out, "{line}").map_err(|e| MetricsError::Io(e.to_string()))
+    pub fn emit(&self, dimensions: &[(&str, &str)], metrics: &[Metric]) -> Result<(), MetricsError> {
+        let line = emf_line(&self.namespace, self.clock.now_ms(), dimensions, metrics)?;
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        writeln!(out, "{line}").map_err(|e| MetricsError::Io(e.to_string()))
     }
 
-    /// An asset's drift from target, in basis points of portfolio weight.
-    ///
-    /// # Errors
-    /// As [`MetricsEmitter::emit`].
-    pub fn drift(
-        &mut self,
-        ts: EpochMillis,
-        portfolio: &str,
-        asset: &str,
-        drift_bps: Decimal,
-    ) -> Result<(), MetricsError> {
-        self.emit(
-            ts,
-            &[("Portfolio", portfolio), ("Asset", asset)],
-            &[Metric {
-                name: "DriftBps",
+    /// Metrics never fail an order: a record that cannot be written is logged and dropped.
+    fn record(&self, dimensions: &[(&str, &str)], metrics: &[Metric]) {
+        if let Err(e) = self.emit(dimensions, metrics) {
+            tracing::warn!(error = %e, "metric dropped");
+        }
+    }
+}
+
+fn count(name: &'static str) -> Metric {
+    Metric {
+        name,
+        unit: Unit::Count,
+        value: Decimal::ONE,
+    }
+}
+
+impl<W: Write + Send> MetricsSink for EmfMetrics<W> {
+    fn drift(&self, portfolio: &PortfolioId, asset: &Asset, drift_pp: Decimal) {
+        let metric = Metric {
+            name: "DriftPp",
+            unit: Unit::None,
+            value: drift_pp.round_dp(6),
+        };
+        self.record(&[("Portfolio", portfolio.as_str()), ("Asset", asset.as_str())], &[metric]);
+    }
+
+    fn cycle_completed(&self, portfolio: &PortfolioId) {
+        // Per portfolio for the dashboard; without dimensions for the missed-cycles alarm.
+        self.record(&[("Portfolio", portfolio.as_str())], &[count("CyclesCompleted")]);
+        self.record(&[], &[count("CyclesCompleted")]);
+    }
+
+    fn execution_attempt(&self, failed: bool, latency_ms: Option<i64>) {
+        let mut metrics = vec![count("ExecutionAttempts")];
+        if failed {
+            metrics.push(count("ExecutionFailures"));
+        }
+        if let Some(ms) = latency_ms {
+            metrics.push(Metric {
+                name: "ExecutionLatencyMs",
+                unit: Unit::Milliseconds,
+                value: Decimal::from(ms),
+            });
+        }
+        self.record(&[], &metrics);
+    }
+
+    fn order_final(&self, status: OrderStatus, quality: &ExecutionQuality) {
+        self.record(&[("Outcome", status.as_str())], &[count("OrdersByOutcome")]);
+        let mut metrics = vec![Metric {
+            name: "FillRatio",
+            unit: Unit::None,
+            value: quality.fill_ratio.round_dp(6),
+        }];
+        if let Some(bps) = quality.slippage_bps {
+            metrics.push(Metric {
+                name: "SlippageBps",
                 unit: Unit::None,
-                value: drift_bps,
-            }],
-        )
+                value: bps.round_dp(4),
+            });
+        }
+        if let Some(pct) = quality.budget_utilisation_pct {
+            metrics.push(Metric {
+                name: "SlippageBudgetUtilisation",
+                unit: Unit::Percent,
+                value: pct.round_dp(4),
+            });
+        }
+        self.record(&[], &metrics);
     }
 
-    /// # Errors
-    /// As [`MetricsEmitter::emit`].
-    pub fn execution(
-        &mut self,
-        ts: EpochMillis,
-        e: &ExecutionMetrics<'_>,
-    ) -> Result<(), MetricsError> {
-        self.emit(
-            ts,
-            &[("Portfolio", e.portfolio), ("Symbol", e.symbol)],
-            &[
-                Metric {
-                    name: "ExecutionLatency",
-                    unit: Unit::Milliseconds,
-                    value: Decimal::from(e.latency_ms),
-                },
-                Metric {
-                    name: "FillRatio",
-                    unit: Unit::None,
-                    value: e.fill_ratio,
-                },
-                Metric {
-                    name: "SlippageBps",
-                    unit: Unit::None,
-                    value: e.slippage_bps,
-                },
-                Metric {
-                    name: "SlippageBudgetUtilisation",
-                    unit: Unit::Percent,
-                    value: e.slippage_budget_utilisation_pct,
-                },
-            ],
-        )
-    }
-
-    /// One order reaching `outcome`.
-    ///
-    /// # Errors
-    /// As [`MetricsEmitter::emit`].
-    pub fn order_outcome(
-        &mut self,
-        ts: EpochMillis,
-        portfolio: &str,
-        outcome: OrderStatus,
-    ) -> Result<(), MetricsError> {
-        self.emit(
-            ts,
-            &[("Portfolio", portfolio), ("Outcome", outcome.as_str())],
-            &[Metric {
-                name: "Orders",
-                unit: Unit::Count,
-                value: Decimal::ONE,
-            }],
-        )
-    }
-
-    /// One answer of the exchange saying "slow down" (429, 418).
-    ///
-    /// # Errors
-    /// As [`MetricsEmitter::emit`].
-    pub fn rate_limit_hit(&mut self, ts: EpochMillis, exchange: &str) -> Result<(), MetricsError> {
-        self.emit(
-            ts,
-            &[("Exchange", exchange)],
-            &[Metric {
-                name: "RateLimitHits",
-                unit: Unit::Count,
-                value: Decimal::ONE,
-            }],
-        )
+    fn rate_limit_hit(&self) {
+        self.record(&[], &[count("RateLimitHits")]);
     }
 }
 
@@ -328,42 +294,48 @@ mod tests {
             .collect()
     }
 
+    struct At(EpochMillis);
+    impl Clock for At {
+        fn now_ms(&self) -> EpochMillis {
+            self.0
+        }
+    }
+
     #[test]
-    fn every_driftline_metric_is_a_valid_emf_line() {
-        let mut m = MetricsEmitter::new("driftline", Vec::new());
-        m.drift(1_700_000_000_000, "p1", "BTC", dec!(-12.5))
-            .unwrap();
-        m.execution(
-            1_700_000_000_001,
-            &ExecutionMetrics {
-                portfolio: "p1",
-                symbol: "BTC/USDT",
-                latency_ms: 840,
+    fn every_driftline_metric_is_a_valid_emf_line_with_the_contract_names() {
+        let m = EmfMetrics::new("Driftline", Vec::new(), Arc::new(At(1_700_000_000_000)));
+        let p = PortfolioId::new("p1").unwrap();
+        m.drift(&p, &Asset::new("BTC").unwrap(), dec!(-1.25));
+        m.cycle_completed(&p);
+        m.execution_attempt(true, Some(840));
+        m.order_final(
+            OrderStatus::Filled,
+            &ExecutionQuality {
                 fill_ratio: dec!(0.75),
-                slippage_bps: dec!(3.20),
-                slippage_budget_utilisation_pct: dec!(64),
+                slippage_bps: Some(dec!(3.20)),
+                budget_utilisation_pct: Some(dec!(64)),
             },
-        )
-        .unwrap();
-        m.order_outcome(1_700_000_000_002, "p1", OrderStatus::Filled)
-            .unwrap();
-        m.rate_limit_hit(1_700_000_000_003, "binance").unwrap();
-        let out = lines(m.into_inner());
-        assert_eq!(out.len(), 4);
-        let roots: Vec<_> = out.iter().map(|l| assert_emf(l)).collect();
-        assert_eq!(roots[0]["DriftBps"], json!(-12.5));
-        assert_eq!(roots[0]["Asset"], json!("BTC"));
-        assert_eq!(roots[1]["FillRatio"], json!(0.75));
-        assert_eq!(roots[1]["ExecutionLatency"], json!(840));
-        assert_eq!(roots[1]["SlippageBps"], json!(3.2));
-        assert_eq!(roots[2]["Outcome"], json!("FILLED"));
-        assert_eq!(roots[2]["Orders"], json!(1));
-        assert_eq!(roots[3]["RateLimitHits"], json!(1));
-        assert_eq!(roots[3]["_aws"]["Timestamp"], json!(1_700_000_000_003_i64));
-        assert_eq!(
-            roots[3]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Exchange"]])
         );
+        m.rate_limit_hit();
+        let out = lines(m.into_inner());
+        assert_eq!(out.len(), 7);
+        let roots: Vec<_> = out.iter().map(|l| assert_emf(l)).collect();
+        assert_eq!(roots[0]["DriftPp"], json!(-1.25));
+        assert_eq!(roots[0]["Asset"], json!("BTC"));
+        assert_eq!(roots[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], json!("Driftline"));
+        assert_eq!(roots[1]["CyclesCompleted"], json!(1));
+        assert_eq!(roots[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Portfolio"]]));
+        assert_eq!(roots[2]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));
+        assert_eq!(roots[3]["ExecutionAttempts"], json!(1));
+        assert_eq!(roots[3]["ExecutionFailures"], json!(1));
+        assert_eq!(roots[3]["ExecutionLatencyMs"], json!(840));
+        assert_eq!(roots[4]["Outcome"], json!("FILLED"));
+        assert_eq!(roots[4]["OrdersByOutcome"], json!(1));
+        assert_eq!(roots[5]["FillRatio"], json!(0.75));
+        assert_eq!(roots[5]["SlippageBps"], json!(3.2));
+        assert_eq!(roots[5]["SlippageBudgetUtilisation"], json!(64));
+        assert_eq!(roots[6]["RateLimitHits"], json!(1));
+        assert_eq!(roots[6]["_aws"]["Timestamp"], json!(1_700_000_000_000_i64));
     }
 
     #[test]
