@@ -33,9 +33,12 @@ export const METRIC = {
   rateLimitHits: 'RateLimitHits',
 } as const;
 
-/** The single table's key schema and TTL attribute (shared/aws writes these). */
+/**
+ * The single table's key schema and TTL attribute (epoch seconds), as the DynamoDB adapter
+ * reads and writes them: shared/aws/src/table.rs (`PK`, `SK`, `TTL_ATTRIBUTE`), docs/DATA.md.
+ */
 export const TABLE = {
-  partitionKey: 'PK',
-  sortKey: 'SK',
-  ttlAttribute: 'expires_at',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl_epoch_s',
 } as const;

@@ -171,18 +171,19 @@ describe('table', () => {
   const { template } = build();
   const [, table] = only(template, 'AWS::DynamoDB::Table');
 
-  it('is on demand with PK/SK string keys, TTL on expires_at and point-in-time recovery', () => {
+  it('is on demand with pk/sk string keys, TTL on ttl_epoch_s and point-in-time recovery', () => {
     const p = table.Properties!;
     assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
     assert.deepEqual(p.KeySchema, [
       { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
       { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
     ]);
+    // The adapter's names (shared/aws/src/table.rs): a mismatch fails every write.
     assert.deepEqual(p.AttributeDefinitions, [
-      { AttributeName: 'PK', AttributeType: 'S' },
-      { AttributeName: 'SK', AttributeType: 'S' },
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
     ]);
-    assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: 'expires_at', Enabled: true });
+    assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: 'ttl_epoch_s', Enabled: true });
     assert.deepEqual(p.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
     assert.equal(p.ProvisionedThroughput, undefined);
   });
