@@ -1,8 +1,7 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
-import { DriftlineStack } from '../lib/driftline-stack';
-import { readSettings } from '../lib/settings';
+import { addDriftline } from '../lib/app';
+import type { DriftlineStack } from '../lib/driftline-stack';
 
 /** The committed placeholder bundles: tests never need the Rust build. */
 export const FIXTURE_CODE_DIR = 'test/fixtures/lambda';
@@ -13,13 +12,11 @@ export interface Built {
   template: Template;
 }
 
-/** Builds the stack as `bin/driftline.ts` does, from context values, with cdk-nag registered. */
-export function build(context: Record<string, unknown> = {}, nag = true): Built {
+/** Builds the app as `bin/driftline.ts` does (cdk-nag included), from context values. */
+export function build(context: Record<string, unknown> = {}): Built {
   // Path metadata (on under the CLI) lets tests find resources by construct path.
   const app = new App({ context: { 'aws:cdk:enable-path-metadata': true, codeDir: FIXTURE_CODE_DIR, ...context } });
-  const settings = readSettings((key) => app.node.tryGetContext(key));
-  const stack = new DriftlineStack(app, 'Driftline', { settings });
-  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = addDriftline(app);
   let template: Template | undefined;
   return {
     app,

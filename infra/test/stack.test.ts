@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Token } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV, METRIC, TABLE } from '../lib/contract';
 import { bundleDir } from '../lib/driftline-stack';
@@ -412,4 +413,16 @@ describe('dashboard', () => {
   ] as const) {
     it(`shows ${what}`, () => assert.ok(body.includes(needle), `${needle} not in ${body.slice(0, 400)}…`));
   }
+});
+
+describe('stack', () => {
+  it('is environment-agnostic and takes its name from context', () => {
+    const { stack, template } = build({ stackName: 'DriftlineStaging' });
+    assert.equal(stack.stackName, 'DriftlineStaging');
+    // No `env`: account and region stay deploy-time tokens, so synthesis never looks them up.
+    assert.ok(Token.isUnresolved(stack.account));
+    assert.ok(Token.isUnresolved(stack.region));
+    const [, dashboard] = only(template, 'AWS::CloudWatch::Dashboard');
+    assert.equal(dashboard.Properties!.DashboardName, 'DriftlineStaging-driftline');
+  });
 });
