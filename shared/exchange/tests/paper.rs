@@ -120,6 +120,12 @@ impl Venue {
     }
 
     fn client_with(&self, key: &str, secret: &str, clock: Arc<dyn Clock>) -> BinanceSpot {
+        BinanceSpot::with_clock(self.config(key, secret), clock)
+            .expect("the client config is valid")
+    }
+
+    /// Fast retries and a short limiter wait, so failures surface at once.
+    fn config(&self, key: &str, secret: &str) -> BinanceConfig {
         let mut config = BinanceConfig::new(
             self.exchange.base_url(),
             Some(ApiCredentials::new(key, secret)),
@@ -131,7 +137,7 @@ impl Venue {
         };
         config.request_timeout = Duration::from_secs(5);
         config.max_rate_limit_wait = Duration::from_millis(200);
-        BinanceSpot::with_clock(config, clock).expect("the client config is valid")
+        config
     }
 
     /// Every order the venue holds (`GET /admin/orders`).
@@ -784,6 +790,36 @@ async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_or
     let orders = venue.orders().await;
     assert_eq!(orders.len(), 1, "{orders:?}");
     assert_eq!(orders[0]["clientOrderId"], "dl1-dropped");
+    assert_eq!(orders[0]["orderId"], found.exchange_order_id);
+    venue.exchange.stop().await;
+}
+
+/// The venue accepts the order but answers only after the client has given up waiting.
+#[tokio::test]
+async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let mut config = venue.config(KEY, SECRET);
+    config.request_timeout = Duration::from_millis(200);
+    let client = BinanceSpot::with_clock(config, venue.clock.clone()).unwrap();
+    client.market_filters(&btc_usdt()).await.unwrap();
+    venue
+        .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 600}))
+        .await;
+
+    let err = client
+        .place_limit_order(&resting_buy("dl1-late"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ExchangeError::StatusUnknown {
+            reason: "timed out".into()
+        }
+    );
+    let found = client.order(&btc_usdt(), &id("dl1-late")).await.unwrap();
+    assert_eq!(found.status, ExchangeOrderStatus::New);
+    let orders = venue.orders().await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
     assert_eq!(orders[0]["orderId"], found.exchange_order_id);
     venue.exchange.stop().await;
 }
