@@ -535,16 +535,6 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
         "{err:?}"
     );
 
-    // -1100: core's ClientOrderId allows '.', the venue's newClientOrderId does not.
-    let err = client
-        .place_limit_order(&resting_buy("dl1.dotted"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ExchangeError::Rejected { code: -1100, message } if message.contains("newClientOrderId")),
-        "{err:?}"
-    );
-
     // -1121 without a request: exchangeInfo does not list the market.
     let doge = Symbol::new(asset("DOGE"), asset("USDT")).unwrap();
     assert!(matches!(
