@@ -5,10 +5,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LOCAL := .local
 
-.PHONY: test demo lint fmt build bench plan clean aws-up aws-down test-paper-fidelity
+.PHONY: test demo lint fmt build bench plan clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy
 
 ## test: formatting, lints and every test tier
-test: lint test-paper-fidelity
+test: lint test-paper-fidelity infra-test
 	scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
@@ -50,3 +50,33 @@ aws-down:
 clean:
 	$(CARGO) clean
 	rm -rf $(LOCAL) out
+
+## infra-test: the CDK app offline: npm ci (when the lockfile changed), typecheck, node:test,
+## synth (placeholder bundles, no Rust build), cfn-lint on the synthesized template
+INFRA := infra
+# Offline and quiet: no version check, no telemetry (notices are off with --no-notices).
+CDK_ENV := CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true
+infra-deps:
+	@want="$$(sha256sum $(INFRA)/package-lock.json | cut -d' ' -f1)"; \
+	stamp=$(INFRA)/node_modules/.driftline-lock.sha256; \
+	if [[ ! -f "$$stamp" || "$$(cat "$$stamp")" != "$$want" ]]; then \
+	  (cd $(INFRA) && npm ci --no-audit --no-fund --loglevel=error) && echo "$$want" > "$$stamp"; \
+	fi
+
+infra-test: infra-deps
+	cd $(INFRA) && ./node_modules/.bin/tsc --noEmit
+	cd $(INFRA) && $(CDK_ENV) node --import tsx --test --test-reporter=spec test/*.test.ts
+	cd $(INFRA) && $(CDK_ENV) ./node_modules/.bin/cdk synth --quiet --no-notices -c codeDir=test/fixtures/lambda
+	venv="$$(scripts/ensure-venv.sh)"; "$$venv/bin/cfn-lint" $(INFRA)/cdk.out/*.template.json
+
+## deploy: build the Lambda bundles with cargo-lambda and `cdk deploy` them (needs AWS
+## credentials and a bootstrapped account; never run by tests). docs/DEPLOY.md has the details.
+## `make deploy ARCH=x86_64 CDK_ARGS="-c alarmEmail=ops@example.com"`
+ARCH ?= arm64
+CDK_ARGS ?=
+deploy: infra-deps
+	venv="$$(scripts/ensure-venv.sh)"; export PATH="$$venv/bin:$$PATH"; \
+	command -v cargo-lambda >/dev/null || { echo "deploy: cargo-lambda not found: pip install cargo-lambda==1.9.2 (docs/DEPLOY.md)" >&2; exit 1; }; \
+	cargo lambda build --release $(if $(filter x86_64,$(ARCH)),--x86-64,--arm64) --bin scheduler --bin executor
+	cd $(INFRA) && $(CDK_ENV) ./node_modules/.bin/cdk deploy --no-notices --require-approval broadening \
+	  -c architecture=$(ARCH) -c codeDir=../target/lambda $(CDK_ARGS)

@@ -14,7 +14,7 @@ pub enum DomainError {
     InvalidPortfolioId { value: String },
     #[error("cycle id {value:?} is invalid: expected 1 to 64 characters of A-Z, a-z, 0-9, '_', '-', '.' and ':'")]
     InvalidCycleId { value: String },
-    #[error("client order id {value:?} is invalid: expected 1 to 36 characters of A-Z, a-z, 0-9, '.', '_' and '-'")]
+    #[error("client order id {value:?} is invalid: expected 1 to 36 characters of A-Z, a-z, 0-9, '_' and '-'")]
     InvalidClientOrderId { value: String },
     #[error("{what} must be greater than zero, got {value}")]
     NotPositive { what: &'static str, value: Decimal },

@@ -78,7 +78,7 @@ impl From<CycleId> for String {
 }
 
 /// The id an order carries on the exchange (`newClientOrderId`): at most 36 characters of
-/// `[A-Za-z0-9._-]`. Derived deterministically, so a rerun of a cycle names the same orders.
+/// `[A-Za-z0-9_-]`, the alphabet Binance spot accepts. Derived deterministically, so a rerun of a cycle names the same orders.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClientOrderId(String);
@@ -112,12 +112,12 @@ impl ClientOrderId {
     /// An id read back from the exchange or the ledger.
     ///
     /// # Errors
-    /// [`DomainError::InvalidClientOrderId`] unless 1 to 36 characters of `[A-Za-z0-9._-]`.
+    /// [`DomainError::InvalidClientOrderId`] unless 1 to 36 characters of `[A-Za-z0-9_-]`.
     pub fn parse(id: &str) -> Result<Self, DomainError> {
         let valid = (1..=36).contains(&id.len())
             && id
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
         if valid {
             Ok(Self(id.to_owned()))
         } else {
@@ -319,7 +319,11 @@ mod tests {
         assert!(ClientOrderId::parse("").is_err());
         assert!(ClientOrderId::parse("has space").is_err());
         assert!(ClientOrderId::parse(&"x".repeat(37)).is_err());
-        assert!(ClientOrderId::parse("web_abc-1.2").is_ok());
+        assert!(ClientOrderId::parse("web_abc-12").is_ok());
+        assert!(
+            ClientOrderId::parse("web.abc").is_err(),
+            "Binance spot refuses dots"
+        );
     }
 
     #[test]

@@ -1,0 +1,44 @@
+/**
+ * The runtime contract between the Rust functions and this app (docs/ARCHITECTURE.md,
+ * "Runtime contract"). Change a name here and in the functions' configuration code, or not at all.
+ */
+
+/** The two functions, named as cargo-lambda names their output directories. */
+export const FUNCTION_NAMES = ['scheduler', 'executor'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** Environment variables the functions validate at cold start. */
+export const ENV = {
+  tableName: 'DRIFTLINE_TABLE_NAME',
+  intentsQueueUrl: 'DRIFTLINE_INTENTS_QUEUE_URL',
+  exchangeBaseUrl: 'DRIFTLINE_EXCHANGE_BASE_URL',
+  exchangeSecretId: 'DRIFTLINE_EXCHANGE_SECRET_ID',
+  metricsNamespace: 'DRIFTLINE_METRICS_NAMESPACE',
+  schedulePeriodSeconds: 'DRIFTLINE_SCHEDULE_PERIOD_SECONDS',
+  portfolioConcurrency: 'DRIFTLINE_PORTFOLIO_CONCURRENCY',
+  maxRetryDelaySeconds: 'DRIFTLINE_MAX_RETRY_DELAY_SECONDS',
+} as const;
+
+/** EMF metric names (namespace `DRIFTLINE_METRICS_NAMESPACE`, `Driftline` by default). */
+export const METRIC = {
+  driftPp: 'DriftPp',
+  cyclesCompleted: 'CyclesCompleted',
+  executionAttempts: 'ExecutionAttempts',
+  executionFailures: 'ExecutionFailures',
+  executionLatencyMs: 'ExecutionLatencyMs',
+  fillRatio: 'FillRatio',
+  slippageBps: 'SlippageBps',
+  slippageBudgetUtilisation: 'SlippageBudgetUtilisation',
+  ordersByOutcome: 'OrdersByOutcome',
+  rateLimitHits: 'RateLimitHits',
+} as const;
+
+/**
+ * The single table's key schema and TTL attribute (epoch seconds), as the DynamoDB adapter
+ * reads and writes them: shared/aws/src/table.rs (`PK`, `SK`, `TTL_ATTRIBUTE`), docs/DATA.md.
+ */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl_epoch_s',
+} as const;

@@ -1,0 +1,259 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { ENV, type FunctionName, TABLE } from './contract';
+import { Observability } from './observability';
+import type { DriftlineSettings } from './settings';
+
+export interface DriftlineStackProps extends StackProps {
+  readonly settings: DriftlineSettings;
+}
+
+/** The infra/ directory: relative code paths are resolved against it, whatever the cwd. */
+const INFRA_DIR = path.resolve(__dirname, '..');
+
+/**
+ * The whole deployment: scheduler and executor, their schedule, the intents queue and its
+ * dead-letter queue, the table, the exchange secret, one least-privilege role per function,
+ * log groups, alarms and a dashboard. Environment-agnostic: no account or region lookups.
+ */
+export class DriftlineStack extends Stack {
+  readonly table: dynamodb.Table;
+  readonly intentsQueue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly exchangeSecret: secretsmanager.ISecret;
+  readonly scheduler: lambda.Function;
+  readonly executor: lambda.Function;
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: DriftlineStackProps) {
+    super(scope, id, props);
+    const s = props.settings;
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: TABLE.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // The order ledger is the record of what was traded: it outlives the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: true,
+    });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'IntentsDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.intentsQueue = new sqs.Queue(this, 'IntentsQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(s.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: s.maxReceiveCount },
+    });
+
+    this.exchangeSecret = s.exchangeSecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'ExchangeSecret', s.exchangeSecretArn)
+      : this.createEmptySecret();
+
+    const shared = {
+      [ENV.tableName]: this.table.tableName,
+      [ENV.intentsQueueUrl]: this.intentsQueue.queueUrl,
+      [ENV.exchangeBaseUrl]: s.exchangeBaseUrl,
+      [ENV.exchangeSecretId]: this.exchangeSecret.secretArn,
+      [ENV.metricsNamespace]: s.metricsNamespace,
+    };
+
+    this.scheduler = this.rustFunction('scheduler', s, {
+      memorySize: s.schedulerMemoryMb,
+      timeout: Duration.seconds(s.schedulerTimeoutSeconds),
+      environment: {
+        ...shared,
+        [ENV.schedulePeriodSeconds]: String(s.scheduleRateMinutes * 60),
+        [ENV.portfolioConcurrency]: String(s.portfolioConcurrency),
+      },
+      // The next cycle comes one period later and reruns of a cycle are idempotent; an
+      // automatic retry would only pile invocations on a failing dependency.
+      retryAttempts: 0,
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'Ledger',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+          resources: [this.table.tableArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'SendIntents',
+          actions: ['sqs:SendMessage'],
+          resources: [this.intentsQueue.queueArn],
+        }),
+      ],
+    });
+
+    this.executor = this.rustFunction('executor', s, {
+      memorySize: s.executorMemoryMb,
+      timeout: Duration.seconds(s.executorTimeoutSeconds),
+      environment: {
+        ...shared,
+        [ENV.maxRetryDelaySeconds]: String(s.maxRetryDelaySeconds),
+      },
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'Ledger',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+          resources: [this.table.tableArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ConsumeAndRequeueIntents',
+          actions: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:ChangeMessageVisibility',
+            'sqs:SendMessage',
+          ],
+          resources: [this.intentsQueue.queueArn],
+        }),
+      ],
+    });
+
+    // A plain mapping rather than SqsEventSource: that one also grants sqs:GetQueueUrl, which
+    // the executor never calls; the role above holds exactly what the mapping needs.
+    new lambda.EventSourceMapping(this, 'ExecutorIntents', {
+      target: this.executor,
+      eventSourceArn: this.intentsQueue.queueArn,
+      batchSize: s.batchSize,
+      maxBatchingWindow: Duration.seconds(s.maxBatchingWindowSeconds),
+      reportBatchItemFailures: true,
+      maxConcurrency: s.executorMaxConcurrency,
+    });
+
+    new events.Rule(this, 'Schedule', {
+      description: `driftline: one scheduler cycle every ${s.scheduleRateMinutes} minutes`,
+      schedule: events.Schedule.rate(Duration.minutes(s.scheduleRateMinutes)),
+      enabled: s.scheduleEnabled,
+      targets: [
+        new targets.LambdaFunction(this.scheduler, {
+          retryAttempts: 2,
+          maxEventAge: Duration.seconds(Math.max(60, s.scheduleRateMinutes * 60)),
+        }),
+      ],
+    });
+
+    this.observability = new Observability(this, 'Observability', {
+      settings: s,
+      scheduler: this.scheduler,
+      executor: this.executor,
+      intentsQueue: this.intentsQueue,
+      deadLetterQueue: this.deadLetterQueue,
+    });
+
+    new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'DynamoDB table (portfolio configs, ledger)' });
+    new CfnOutput(this, 'IntentsQueueUrl', { value: this.intentsQueue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'ExchangeSecretArn', { value: this.exchangeSecret.secretArn, description: 'Put the exchange API key and secret here' });
+    new CfnOutput(this, 'SchedulerFunctionName', { value: this.scheduler.functionName });
+    new CfnOutput(this, 'ExecutorFunctionName', { value: this.executor.functionName });
+  }
+
+  /**
+   * The exchange secret, created without a value: keys are put in by the operator
+   * (docs/DEPLOY.md), never through the template.
+   */
+  private createEmptySecret(): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, 'ExchangeSecret', {
+      description: 'driftline exchange API credentials: {"api_key": "...", "api_secret": "..."}',
+    });
+    // The L2 construct generates a random value when given none; CloudFormation creates an
+    // empty secret when both SecretString and GenerateSecretString are absent.
+    (secret.node.defaultChild as secretsmanager.CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SMG4',
+      reason:
+        'Exchange API keys are issued by the exchange, not by AWS: no rotation Lambda can mint them. ' +
+        'They are rotated by hand at the exchange and put here (docs/DEPLOY.md, "Rotating keys").',
+    });
+    return secret;
+  }
+
+  private rustFunction(
+    name: FunctionName,
+    s: DriftlineSettings,
+    options: {
+      memorySize: number;
+      timeout: Duration;
+      environment: Record<string, string>;
+      retryAttempts?: number;
+      statements: iam.PolicyStatement[];
+    },
+  ): lambda.Function {
+    const id = name === 'scheduler' ? 'Scheduler' : 'Executor';
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: s.logRetentionDays as logs.RetentionDays,
+    });
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `driftline ${name}: only the actions it uses, on only its table, queue, secret and log group`,
+      inlinePolicies: {
+        [name]: new iam.PolicyDocument({
+          statements: [
+            ...options.statements,
+            new iam.PolicyStatement({
+              sid: 'ExchangeCredentials',
+              actions: ['secretsmanager:GetSecretValue'],
+              resources: [this.exchangeSecret.secretArn],
+            }),
+            new iam.PolicyStatement({
+              sid: 'Logs',
+              actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+              resources: [logGroup.logGroupArn],
+            }),
+          ],
+        }),
+      },
+    });
+    const fn = new lambda.Function(this, id, {
+      description: `driftline ${name}`,
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture: s.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      handler: 'bootstrap',
+      code: lambda.Code.fromAsset(bundleDir(s.codeDir, name)),
+      memorySize: options.memorySize,
+      timeout: options.timeout,
+      environment: options.environment,
+      role,
+      logGroup,
+      retryAttempts: options.retryAttempts,
+    });
+    // The role carries its policies inline, so the GetAtt of its ARN already orders the
+    // function after it; the explicit DependsOn CDK adds is redundant (cfn-lint W3005).
+    (fn.node.defaultChild as lambda.CfnFunction).addDeletionOverride('DependsOn');
+    return fn;
+  }
+}
+
+/**
+ * The directory holding one function's `bootstrap`.
+ *
+ * @throws Error naming the directory and how to produce it when there is no bootstrap there.
+ */
+export function bundleDir(codeDir: string, name: FunctionName): string {
+  const dir = path.resolve(INFRA_DIR, codeDir, name);
+  if (!fs.existsSync(path.join(dir, 'bootstrap'))) {
+    throw new Error(
+      `context codeDir=${JSON.stringify(codeDir)}: no ${name} bundle at ${path.join(dir, 'bootstrap')}; ` +
+        'build it with `make deploy` (cargo lambda build --release --arm64), or synthesize with ' +
+        '-c codeDir=test/fixtures/lambda to check the template without the Rust build',
+    );
+  }
+  return dir;
+}

@@ -1,0 +1,201 @@
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRIC } from './contract';
+import type { DriftlineSettings } from './settings';
+
+export interface ObservabilityProps {
+  readonly settings: DriftlineSettings;
+  readonly scheduler: lambda.IFunction;
+  readonly executor: lambda.IFunction;
+  readonly intentsQueue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+}
+
+/** Thresholds the alarms use; docs/DEPLOY.md explains each. */
+export const THRESHOLDS = {
+  executionFailureRatePercent: 0.5,
+  slippageBps: 25,
+  slippagePeriods: 3,
+  missedCycles: 3,
+} as const;
+
+/**
+ * Alarms (to one SNS topic) and the dashboard. The functions publish their metrics as EMF log
+ * lines, so nothing here needs cloudwatch:PutMetricData.
+ */
+export class Observability extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: Record<string, cloudwatch.Alarm>;
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const s = props.settings;
+    const ns = s.metricsNamespace;
+    const metric = (metricName: string, statistic: string, period: Duration, label?: string) =>
+      new cloudwatch.Metric({ namespace: ns, metricName, statistic, period, label });
+
+    this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'driftline alarms', enforceSSL: true });
+    if (s.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(s.alarmEmail));
+
+    const fiveMinutes = Duration.minutes(5);
+    const failureRate = new cloudwatch.MathExpression({
+      // Attempts are emitted on every placement, failures only when one fails: fill the gaps.
+      expression: '100 * FILL(failures, 0) / attempts',
+      usingMetrics: {
+        failures: metric(METRIC.executionFailures, 'Sum', Duration.minutes(15)),
+        attempts: metric(METRIC.executionAttempts, 'Sum', Duration.minutes(15)),
+      },
+      period: Duration.minutes(15),
+      label: 'execution failure rate (%)',
+    });
+    const schedulePeriod = Duration.minutes(s.scheduleRateMinutes);
+
+    const alarms: Record<string, cloudwatch.Alarm> = {
+      executionFailureRate: failureRate.createAlarm(this, 'ExecutionFailureRate', {
+        alarmDescription: `More than ${THRESHOLDS.executionFailureRatePercent}% of order placement attempts ended in error over 15 minutes (docs/DEPLOY.md#alarms).`,
+        threshold: THRESHOLDS.executionFailureRatePercent,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      slippage: metric(METRIC.slippageBps, 'Average', fiveMinutes).createAlarm(this, 'Slippage', {
+        alarmDescription: `Average fill slippage above ${THRESHOLDS.slippageBps} bps for ${THRESHOLDS.slippagePeriods} consecutive 5-minute periods (docs/DEPLOY.md#alarms).`,
+        threshold: THRESHOLDS.slippageBps,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: THRESHOLDS.slippagePeriods,
+        datapointsToAlarm: THRESHOLDS.slippagePeriods,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      deadLetterQueue: props.deadLetterQueue
+        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
+        .createAlarm(this, 'DeadLetterQueueNotEmpty', {
+          alarmDescription: 'Order intents reached the dead-letter queue: the executor gave up on them (docs/DEPLOY.md#alarms).',
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      missedCycles: metric(METRIC.cyclesCompleted, 'Sum', schedulePeriod).createAlarm(this, 'SchedulerMissedCycles', {
+        alarmDescription: `No portfolio cycle completed in ${THRESHOLDS.missedCycles} consecutive schedule periods of ${s.scheduleRateMinutes} minutes (docs/DEPLOY.md#alarms).`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: THRESHOLDS.missedCycles,
+        datapointsToAlarm: THRESHOLDS.missedCycles,
+        // No datapoint at all is exactly the failure this alarm is for.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    };
+    for (const [name, fn] of [['scheduler', props.scheduler], ['executor', props.executor]] as const) {
+      const id = name === 'scheduler' ? 'Scheduler' : 'Executor';
+      alarms[`${name}Errors`] = fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }).createAlarm(this, `${id}Errors`, {
+        alarmDescription: `The ${name} function failed (crashed, timed out or was misconfigured) (docs/DEPLOY.md#alarms).`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarms[`${name}Throttles`] = fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }).createAlarm(this, `${id}Throttles`, {
+        alarmDescription: `The ${name} function was throttled by Lambda concurrency limits (docs/DEPLOY.md#alarms).`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    const notify = new actions.SnsAction(this.topic);
+    for (const alarm of Object.values(alarms)) {
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+    }
+    this.alarms = alarms;
+
+    const search = (metricName: string, dimensions: string, statistic: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{"${ns}",${dimensions}} MetricName="${metricName}"', '${statistic}', 300)`,
+        usingMetrics: {},
+        period: fiveMinutes,
+        label,
+      });
+    const stack = Stack.of(this);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${stack.stackName}-driftline`,
+      defaultInterval: Duration.hours(24),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Drift per asset (pp)',
+            left: [search(METRIC.driftPp, 'Asset,Portfolio', 'Average', '')],
+            leftAnnotations: [{ value: 0, label: 'target' }],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Execution latency (ms)',
+            left: [
+              metric(METRIC.executionLatencyMs, 'p50', fiveMinutes, 'p50'),
+              metric(METRIC.executionLatencyMs, 'p95', fiveMinutes, 'p95'),
+            ],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Fill rate (filled / ordered)',
+            left: [metric(METRIC.fillRatio, 'Average', fiveMinutes, 'fill ratio')],
+            leftYAxis: { min: 0, max: 1 },
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Slippage (bps vs mid)',
+            left: [
+              metric(METRIC.slippageBps, 'Average', fiveMinutes, 'average'),
+              metric(METRIC.slippageBps, 'p95', fiveMinutes, 'p95'),
+            ],
+            leftAnnotations: [{ value: THRESHOLDS.slippageBps, label: 'alarm', color: cloudwatch.Color.RED }],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Execution failure rate (%)',
+            left: [failureRate],
+            leftAnnotations: [{ value: THRESHOLDS.executionFailureRatePercent, label: 'alarm', color: cloudwatch.Color.RED }],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Intents queue depth',
+            left: [
+              props.intentsQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'waiting' }),
+              props.intentsQueue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'in flight or delayed' }),
+              props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'dead letters' }),
+            ],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Cycles, orders and rate limits',
+            left: [
+              metric(METRIC.cyclesCompleted, 'Sum', fiveMinutes, 'cycles completed'),
+              metric(METRIC.rateLimitHits, 'Sum', fiveMinutes, 'rate-limit hits'),
+            ],
+            right: [search(METRIC.ordersByOutcome, 'Outcome', 'Sum', '')],
+            width: 8,
+          }),
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: Object.values(alarms),
+            width: 8,
+          }),
+        ],
+      ],
+    });
+
+    new CfnOutput(stack, 'AlarmTopicArn', { value: this.topic.topicArn, description: 'Subscribe operators here' });
+    new CfnOutput(stack, 'DashboardName', { value: this.dashboard.dashboardName });
+  }
+}

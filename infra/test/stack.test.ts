@@ -1,0 +1,428 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Token } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENV, METRIC, TABLE } from '../lib/contract';
+import { bundleDir } from '../lib/driftline-stack';
+import { allStatements, asArray, build, logicalId, only } from './helpers';
+
+const SCHEDULER = 'Scheduler/Resource';
+const EXECUTOR = 'Executor/Resource';
+
+function fn(template: ReturnType<typeof build>['template'], suffix: string) {
+  const id = logicalId(template, 'AWS::Lambda::Function', suffix);
+  return { id, props: (template.toJSON() as any).Resources[id].Properties };
+}
+
+describe('functions', () => {
+  const { template } = build();
+
+  it('both run provided.al2023 on arm64 with the bootstrap handler by default', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    for (const suffix of [SCHEDULER, EXECUTOR]) {
+      const { props } = fn(template, suffix);
+      assert.equal(props.Runtime, 'provided.al2023');
+      assert.deepEqual(props.Architectures, ['arm64']);
+      assert.equal(props.Handler, 'bootstrap');
+      assert.equal(props.MemorySize, 256);
+    }
+  });
+
+  it('take architecture, memory and timeouts from context', () => {
+    const { template: t } = build({
+      architecture: 'x86_64',
+      schedulerMemoryMb: '512',
+      executorMemoryMb: 1024,
+      schedulerTimeoutSeconds: 90,
+      executorTimeoutSeconds: 20,
+    });
+    const scheduler = fn(t, SCHEDULER).props;
+    const executor = fn(t, EXECUTOR).props;
+    assert.deepEqual(scheduler.Architectures, ['x86_64']);
+    assert.deepEqual(executor.Architectures, ['x86_64']);
+    assert.equal(scheduler.MemorySize, 512);
+    assert.equal(executor.MemorySize, 1024);
+    assert.equal(scheduler.Timeout, 90);
+    assert.equal(executor.Timeout, 20);
+  });
+
+  it('carry exactly the environment variables of the runtime contract', () => {
+    const shared = [ENV.tableName, ENV.intentsQueueUrl, ENV.exchangeBaseUrl, ENV.exchangeSecretId, ENV.metricsNamespace];
+    const scheduler = fn(template, SCHEDULER).props.Environment.Variables;
+    const executor = fn(template, EXECUTOR).props.Environment.Variables;
+    assert.deepEqual(Object.keys(scheduler).sort(), [...shared, ENV.schedulePeriodSeconds, ENV.portfolioConcurrency].sort());
+    assert.deepEqual(Object.keys(executor).sort(), [...shared, ENV.maxRetryDelaySeconds].sort());
+    const table = logicalId(template, 'AWS::DynamoDB::Table', 'Table/Resource');
+    const queue = logicalId(template, 'AWS::SQS::Queue', 'IntentsQueue/Resource');
+    const secret = logicalId(template, 'AWS::SecretsManager::Secret', 'ExchangeSecret/Resource');
+    for (const vars of [scheduler, executor]) {
+      assert.deepEqual(vars[ENV.tableName], { Ref: table });
+      assert.deepEqual(vars[ENV.intentsQueueUrl], { Ref: queue });
+      assert.deepEqual(vars[ENV.exchangeSecretId], { Ref: secret });
+      assert.equal(vars[ENV.exchangeBaseUrl], 'https://api.binance.com');
+      assert.equal(vars[ENV.metricsNamespace], 'Driftline');
+    }
+    assert.equal(scheduler[ENV.schedulePeriodSeconds], '300');
+    assert.equal(scheduler[ENV.portfolioConcurrency], '4');
+    assert.equal(executor[ENV.maxRetryDelaySeconds], '900');
+  });
+
+  it('load their code from <codeDir>/<name>, and name the missing bundle otherwise', () => {
+    const { stack } = build();
+    const assets = stack.node.findAll().flatMap((c) => {
+      const path = (c as any).assetPath as string | undefined;
+      return path ? [path] : [];
+    });
+    assert.ok(assets.length >= 2);
+    assert.match(bundleDir('test/fixtures/lambda', 'executor'), /test\/fixtures\/lambda\/executor$/);
+    assert.throws(() => bundleDir('no/such/dir', 'scheduler'), /codeDir="no\/such\/dir".*no scheduler bundle at .*no\/such\/dir\/scheduler\/bootstrap/);
+    assert.throws(() => build({ codeDir: 'no/such/dir' }), /no scheduler bundle/);
+  });
+
+  it('write to their own log group, with retention', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', 2);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    for (const [suffix, logs] of [[SCHEDULER, 'SchedulerLogs/Resource'], [EXECUTOR, 'ExecutorLogs/Resource']]) {
+      assert.deepEqual(fn(template, suffix).props.LoggingConfig, { LogGroup: { Ref: logicalId(template, 'AWS::Logs::LogGroup', logs) } });
+    }
+    build({ logRetentionDays: 90 }).template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+});
+
+describe('schedule', () => {
+  it('invokes the scheduler at the configured rate, and tells it the period', () => {
+    for (const [rate, expr] of [[undefined, 'rate(5 minutes)'], [15, 'rate(15 minutes)'], [1, 'rate(1 minute)']] as const) {
+      const { template } = build(rate === undefined ? {} : { scheduleRateMinutes: rate });
+      const [, rule] = only(template, 'AWS::Events::Rule');
+      assert.equal(rule.Properties!.ScheduleExpression, expr);
+      assert.equal(rule.Properties!.State, 'ENABLED');
+      const targets = rule.Properties!.Targets;
+      assert.equal(targets.length, 1);
+      assert.deepEqual(targets[0].Arn, { 'Fn::GetAtt': [fn(template, SCHEDULER).id, 'Arn'] });
+      const period = fn(template, SCHEDULER).props.Environment.Variables[ENV.schedulePeriodSeconds];
+      assert.equal(period, String((rate ?? 5) * 60));
+    }
+  });
+
+  it('can be deployed disabled', () => {
+    const [, rule] = only(build({ scheduleEnabled: 'false' }).template, 'AWS::Events::Rule');
+    assert.equal(rule.Properties!.State, 'DISABLED');
+  });
+});
+
+describe('intents queue', () => {
+  const { template } = build();
+  const queueId = logicalId(template, 'AWS::SQS::Queue', 'IntentsQueue/Resource');
+  const dlqId = logicalId(template, 'AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource');
+  const resources = (template.toJSON() as any).Resources;
+
+  it('is encrypted and refuses requests without TLS, as is its dead-letter queue', () => {
+    for (const id of [queueId, dlqId]) assert.equal(resources[id].Properties.SqsManagedSseEnabled, true);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    for (const id of [queueId, dlqId]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('hides a message for at least six times the executor timeout', () => {
+    for (const ctx of [{}, { executorTimeoutSeconds: 60 }, { executorTimeoutSeconds: 5, maxBatchingWindowSeconds: 0 }]) {
+      const t = build(ctx).template;
+      const q = (t.toJSON() as any).Resources[logicalId(t, 'AWS::SQS::Queue', 'IntentsQueue/Resource')];
+      assert.ok(q.Properties.VisibilityTimeout >= 6 * fn(t, EXECUTOR).props.Timeout, JSON.stringify(ctx));
+    }
+    assert.equal(resources[queueId].Properties.VisibilityTimeout, 6 * 30 + 5);
+  });
+
+  it('moves a message to the dead-letter queue after the max receive count', () => {
+    assert.deepEqual(resources[queueId].Properties.RedrivePolicy, {
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+      maxReceiveCount: 10,
+    });
+    const t = build({ maxReceiveCount: 3 }).template;
+    const q = (t.toJSON() as any).Resources[logicalId(t, 'AWS::SQS::Queue', 'IntentsQueue/Resource')];
+    assert.equal(q.Properties.RedrivePolicy.maxReceiveCount, 3);
+    assert.equal(resources[dlqId].Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+  });
+
+  it('feeds the executor in batches that report item failures', () => {
+    const [, mapping] = only(template, 'AWS::Lambda::EventSourceMapping');
+    assert.deepEqual(mapping.Properties, {
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: fn(template, EXECUTOR).id },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 5,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    const [, tuned] = only(build({ batchSize: 50, maxBatchingWindowSeconds: 20, executorMaxConcurrency: 4 }).template, 'AWS::Lambda::EventSourceMapping');
+    assert.equal(tuned.Properties!.BatchSize, 50);
+    assert.equal(tuned.Properties!.MaximumBatchingWindowInSeconds, 20);
+    assert.deepEqual(tuned.Properties!.ScalingConfig, { MaximumConcurrency: 4 });
+  });
+});
+
+describe('table', () => {
+  const { template } = build();
+  const [, table] = only(template, 'AWS::DynamoDB::Table');
+
+  it('is on demand with pk/sk string keys, TTL on ttl_epoch_s and point-in-time recovery', () => {
+    const p = table.Properties!;
+    assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
+    assert.deepEqual(p.KeySchema, [
+      { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+    ]);
+    // The adapter's names (shared/aws/src/table.rs): a mismatch fails every write.
+    assert.deepEqual(p.AttributeDefinitions, [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ]);
+    assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: 'ttl_epoch_s', Enabled: true });
+    assert.deepEqual(p.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
+    assert.equal(p.ProvisionedThroughput, undefined);
+  });
+
+  it('survives stack deletion and replacement', () => {
+    assert.equal(table.DeletionPolicy, 'Retain');
+    assert.equal(table.UpdateReplacePolicy, 'Retain');
+    assert.equal(table.Properties!.DeletionProtectionEnabled, true);
+  });
+});
+
+describe('exchange secret', () => {
+  it('is created empty: no value and no generated value in the template', () => {
+    const [, secret] = only(build().template, 'AWS::SecretsManager::Secret');
+    assert.equal(secret.Properties!.SecretString, undefined);
+    assert.equal(secret.Properties!.GenerateSecretString, undefined);
+  });
+
+  it('can be an existing one, by ARN', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/binance-AbC123';
+    const { template } = build({ exchangeSecretArn: arn });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    for (const suffix of [SCHEDULER, EXECUTOR]) {
+      assert.equal(fn(template, suffix).props.Environment.Variables[ENV.exchangeSecretId], arn);
+    }
+    const reads = allStatements(template).filter(({ statement }) => asArray(statement.Action).includes('secretsmanager:GetSecretValue'));
+    assert.equal(reads.length, 2);
+    for (const { statement } of reads) assert.equal(statement.Resource, arn);
+  });
+});
+
+describe('least privilege', () => {
+  const { template } = build();
+  const resources = (template.toJSON() as any).Resources;
+  const tableArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', 'Table/Resource'), 'Arn'] };
+  const queueArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'IntentsQueue/Resource'), 'Arn'] };
+  const secretArn = { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') };
+
+  function grants(roleSuffix: string, logsSuffix: string) {
+    const roleId = logicalId(template, 'AWS::IAM::Role', roleSuffix);
+    const logsArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::Logs::LogGroup', logsSuffix), 'Arn'] };
+    const byResource = new Map<string, string[]>();
+    for (const { owner, statement } of allStatements(template)) {
+      if (owner !== roleId) continue;
+      assert.equal(statement.Effect, 'Allow');
+      for (const resource of asArray(statement.Resource)) {
+        const key = JSON.stringify(resource);
+        byResource.set(key, [...(byResource.get(key) ?? []), ...asArray<string>(statement.Action)].sort());
+      }
+    }
+    return { roleId, logsArn, byResource };
+  }
+
+  it('gives the scheduler only the actions it uses, on only its resources', () => {
+    const { roleId, logsArn, byResource } = grants('SchedulerRole/Resource', 'SchedulerLogs/Resource');
+    assert.deepEqual(
+      Object.fromEntries(byResource),
+      Object.fromEntries([
+        [JSON.stringify(tableArn), ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+        [JSON.stringify(queueArn), ['sqs:SendMessage']],
+        [JSON.stringify(secretArn), ['secretsmanager:GetSecretValue']],
+        [JSON.stringify(logsArn), ['logs:CreateLogStream', 'logs:PutLogEvents']],
+      ]),
+    );
+    assert.equal(resources[roleId].Properties.ManagedPolicyArns, undefined);
+    assert.deepEqual(resources[roleId].Properties.AssumeRolePolicyDocument.Statement[0].Principal, { Service: 'lambda.amazonaws.com' });
+  });
+
+  it('gives the executor only the actions it uses, on only its resources', () => {
+    const { roleId, logsArn, byResource } = grants('ExecutorRole/Resource', 'ExecutorLogs/Resource');
+    assert.deepEqual(
+      Object.fromEntries(byResource),
+      Object.fromEntries([
+        [JSON.stringify(tableArn), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+        [
+          JSON.stringify(queueArn),
+          ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
+        ],
+        [JSON.stringify(secretArn), ['secretsmanager:GetSecretValue']],
+        [JSON.stringify(logsArn), ['logs:CreateLogStream', 'logs:PutLogEvents']],
+      ]),
+    );
+    assert.equal(resources[roleId].Properties.ManagedPolicyArns, undefined);
+  });
+
+  it('has no IAM statement with a wildcard action or resource, and no cloudwatch:PutMetricData', () => {
+    const statements = allStatements(template);
+    assert.ok(statements.length >= 8);
+    for (const { owner, statement } of statements) {
+      for (const action of asArray<string>(statement.Action)) {
+        assert.ok(!action.includes('*'), `${owner} allows ${action}`);
+        assert.notEqual(action, 'cloudwatch:PutMetricData');
+      }
+      assert.equal(statement.NotAction, undefined, owner);
+      for (const resource of asArray(statement.Resource)) assert.notEqual(resource, '*', owner);
+    }
+    template.resourceCountIs('AWS::IAM::Role', 2);
+    template.resourceCountIs('AWS::IAM::Policy', 0);
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+  });
+});
+
+describe('alarms', () => {
+  const { template } = build();
+  const json = template.toJSON() as any;
+  const alarm = (suffix: string) => json.Resources[logicalId(template, 'AWS::CloudWatch::Alarm', suffix)].Properties;
+  const topic = { Ref: logicalId(template, 'AWS::SNS::Topic', 'AlarmTopic/Resource') };
+
+  it('all notify the alarm topic, on alarm and on recovery', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    for (const a of Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[]) {
+      assert.deepEqual(a.Properties.AlarmActions, [topic]);
+      assert.deepEqual(a.Properties.OKActions, [topic]);
+      assert.match(a.Properties.AlarmDescription, /DEPLOY\.md#alarms/);
+    }
+  });
+
+  it('fire when more than 0.5% of executions fail, by metric math on the EMF metrics', () => {
+    const a = alarm('ExecutionFailureRate/Resource');
+    assert.equal(a.Threshold, 0.5);
+    assert.equal(a.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(a.TreatMissingData, 'notBreaching');
+    const expression = a.Metrics.find((m: any) => m.Expression);
+    assert.equal(expression.Expression, '100 * FILL(failures, 0) / attempts');
+    assert.equal(expression.ReturnData, true);
+    const inputs = Object.fromEntries(a.Metrics.filter((m: any) => m.MetricStat).map((m: any) => [m.Id, m.MetricStat]));
+    assert.deepEqual(inputs.failures.Metric, { Namespace: 'Driftline', MetricName: METRIC.executionFailures });
+    assert.deepEqual(inputs.attempts.Metric, { Namespace: 'Driftline', MetricName: METRIC.executionAttempts });
+    assert.equal(inputs.failures.Stat, 'Sum');
+    assert.equal(inputs.attempts.Stat, 'Sum');
+  });
+
+  it('fire when slippage stays above 25 bps for three consecutive periods', () => {
+    const a = alarm('Slippage/Resource');
+    assert.equal(a.Namespace, 'Driftline');
+    assert.equal(a.MetricName, METRIC.slippageBps);
+    assert.equal(a.Threshold, 25);
+    assert.equal(a.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(a.EvaluationPeriods, 3);
+    assert.equal(a.DatapointsToAlarm, 3);
+  });
+
+  it('fire when the dead-letter queue holds a message', () => {
+    const a = alarm('DeadLetterQueueNotEmpty/Resource');
+    assert.equal(a.Namespace, 'AWS/SQS');
+    assert.equal(a.MetricName, 'ApproximateNumberOfMessagesVisible');
+    assert.deepEqual(a.Dimensions, [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource'), 'QueueName'] } },
+    ]);
+    assert.equal(a.Threshold, 1);
+    assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+  });
+
+  it('fire on function errors and throttles, for each function', () => {
+    for (const [name, suffix] of [['Scheduler', SCHEDULER], ['Executor', EXECUTOR]]) {
+      for (const metricName of ['Errors', 'Throttles']) {
+        const a = alarm(`${name}${metricName}/Resource`);
+        assert.equal(a.Namespace, 'AWS/Lambda');
+        assert.equal(a.MetricName, metricName);
+        assert.deepEqual(a.Dimensions, [{ Name: 'FunctionName', Value: { Ref: fn(template, suffix).id } }]);
+        assert.equal(a.Threshold, 1);
+        assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+      }
+    }
+  });
+
+  it('fire when the scheduler completes no cycle for three schedule periods, data or not', () => {
+    for (const rate of [5, 30]) {
+      const t = build({ scheduleRateMinutes: rate }).template;
+      const a = (t.toJSON() as any).Resources[logicalId(t, 'AWS::CloudWatch::Alarm', 'SchedulerMissedCycles/Resource')].Properties;
+      assert.equal(a.MetricName, METRIC.cyclesCompleted);
+      assert.equal(a.Dimensions, undefined);
+      assert.equal(a.Statistic, 'Sum');
+      assert.equal(a.Period, rate * 60);
+      assert.equal(a.EvaluationPeriods, 3);
+      assert.equal(a.ComparisonOperator, 'LessThanThreshold');
+      assert.equal(a.Threshold, 1);
+      assert.equal(a.TreatMissingData, 'breaching');
+    }
+  });
+
+  it('use only metric names of the runtime contract, in the configured namespace', () => {
+    const t = build({ metricsNamespace: 'DriftlineStaging' }).template;
+    const known = new Set<string>(Object.values(METRIC));
+    const seen: string[] = [];
+    for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm')) as any[]) {
+      const metrics = a.Properties.Metrics ? a.Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric) : [a.Properties];
+      for (const m of metrics) {
+        if (m.Namespace.startsWith('AWS/')) continue;
+        assert.equal(m.Namespace, 'DriftlineStaging');
+        assert.ok(known.has(m.MetricName), m.MetricName);
+        seen.push(m.MetricName);
+      }
+    }
+    assert.ok(seen.length >= 4);
+  });
+
+  it('reach an email address when one is given', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const t = build({ alarmEmail: 'ops@example.com' }).template;
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+
+  it('go to a topic that refuses publishers without TLS', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
+    });
+  });
+});
+
+describe('dashboard', () => {
+  const { template } = build();
+  const [, dashboard] = only(template, 'AWS::CloudWatch::Dashboard');
+  // The body is a Fn::Join of JSON text and references; its literal parts carry the metrics.
+  const body = JSON.stringify(dashboard.Properties!.DashboardBody);
+
+  for (const [what, needle] of [
+    ['drift per asset', `SEARCH('{\\\\\\"Driftline\\\\\\",Asset,Portfolio} MetricName=\\\\\\"${METRIC.driftPp}\\\\\\"'`],
+    ['execution latency p50', `\\"${METRIC.executionLatencyMs}\\",{\\"label\\":\\"p50\\",\\"stat\\":\\"p50\\"}`],
+    ['execution latency p95', `\\"${METRIC.executionLatencyMs}\\",{\\"label\\":\\"p95\\",\\"stat\\":\\"p95\\"}`],
+    ['fill rate', `\\"${METRIC.fillRatio}\\"`],
+    ['slippage', `\\"${METRIC.slippageBps}\\"`],
+    ['queue depth', '\\"ApproximateNumberOfMessagesVisible\\"'],
+  ] as const) {
+    it(`shows ${what}`, () => assert.ok(body.includes(needle), `${needle} not in ${body.slice(0, 400)}…`));
+  }
+});
+
+describe('stack', () => {
+  it('is environment-agnostic and takes its name from context', () => {
+    const { stack, template } = build({ stackName: 'DriftlineStaging' });
+    assert.equal(stack.stackName, 'DriftlineStaging');
+    // No `env`: account and region stay deploy-time tokens, so synthesis never looks them up.
+    assert.ok(Token.isUnresolved(stack.account));
+    assert.ok(Token.isUnresolved(stack.region));
+    const [, dashboard] = only(template, 'AWS::CloudWatch::Dashboard');
+    assert.equal(dashboard.Properties!.DashboardName, 'DriftlineStaging-driftline');
+  });
+});

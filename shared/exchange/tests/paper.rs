@@ -1,0 +1,877 @@
+//! The client against the paper exchange, unchanged: the venue runs in-process on an ephemeral
+//! loopback port with a manual clock (shared with the client, so timestamps and rate-limit windows
+//! are deterministic), and its admin API shows what really happened behind each answer.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use driftline_core::ports::{
+    Balance, Clock, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest,
+    TimeInForce,
+};
+use driftline_core::{
+    ApiCredentials, Asset, ClientOrderId, EpochMillis, Level, MarketFilters, MarketFiltersFields,
+    Price, Side, Symbol, TradingStatus,
+};
+use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
+use paper_exchange::clock::ManualClock;
+use paper_exchange::{ExchangeConfig, PaperExchange};
+use rstest::rstest;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+
+/// A minute boundary, so the venue's weight window starts here.
+const T0: EpochMillis = 1_800_000_000_000;
+const KEY: &str = "alice-key";
+const SECRET: &str = "alice-secret";
+
+/// BTCUSDT around 100 (bids 99.9/99.8/99.7, asks 100.1/100.2/100.3, 1 BTC each) and ETHUSDT;
+/// alice holds 10,000 USDT and 10 BTC. Taker fee 0.2 %.
+const VENUE: &str = r#"
+seed = 42
+
+[fees]
+maker = "0.001"
+taker = "0.002"
+
+[rate_limits]
+request_weight_per_minute = 6000
+ban_seconds = 120
+
+[[symbols]]
+symbol = "BTCUSDT"
+base = "BTC"
+quote = "USDT"
+tick_size = "0.01"
+step_size = "0.001"
+min_qty = "0.001"
+max_qty = "100"
+min_notional = "5"
+mid = "100"
+spread_bps = "20"
+volatility_bps = "0"
+replenish_per_tick = "1"
+depth = { levels = 3, quantity_per_level = "1", level_step_bps = "10" }
+
+[[symbols]]
+symbol = "ETHUSDT"
+base = "ETH"
+quote = "USDT"
+tick_size = "0.01"
+step_size = "0.0001"
+min_qty = "0.0001"
+max_qty = "9000"
+min_notional = "5"
+mid = "50"
+spread_bps = "20"
+volatility_bps = "0"
+depth = { levels = 3, quantity_per_level = "5", level_step_bps = "10" }
+
+[[accounts]]
+name = "alice"
+api_key = "alice-key"
+secret = "alice-secret"
+balances = { USDT = "10000", BTC = "10" }
+"#;
+
+fn venue_config(replacements: &[(&str, &str)]) -> ExchangeConfig {
+    let mut text = VENUE.to_owned();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "the test venue has no {from}");
+        text = text.replacen(from, to, 1);
+    }
+    ExchangeConfig::parse(&text).expect("the test venue config is valid")
+}
+
+struct Venue {
+    exchange: PaperExchange,
+    clock: Arc<ManualClock>,
+    /// Admin calls and "other processes on the same IP".
+    http: reqwest::Client,
+}
+
+impl Venue {
+    async fn start(config: ExchangeConfig) -> Self {
+        Self::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    async fn start_on(config: ExchangeConfig, addr: SocketAddr) -> Self {
+        let clock = Arc::new(ManualClock::new(T0));
+        let exchange = PaperExchange::start_with_clock(config, addr, clock.clone())
+            .await
+            .expect("the paper exchange starts");
+        Self {
+            exchange,
+            clock,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.exchange.base_url())
+    }
+
+    /// alice's client, on the venue's clock.
+    fn client(&self) -> BinanceSpot {
+        self.client_with(KEY, SECRET, self.clock.clone())
+    }
+
+    fn client_with(&self, key: &str, secret: &str, clock: Arc<dyn Clock>) -> BinanceSpot {
+        BinanceSpot::with_clock(self.config(key, secret), clock)
+            .expect("the client config is valid")
+    }
+
+    /// Fast retries and a short limiter wait, so failures surface at once.
+    fn config(&self, key: &str, secret: &str) -> BinanceConfig {
+        let mut config = BinanceConfig::new(
+            self.exchange.base_url(),
+            Some(ApiCredentials::new(key, secret)),
+        );
+        config.retry = RetryPolicy {
+            max_retries: 2,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        };
+        config.request_timeout = Duration::from_secs(5);
+        config.max_rate_limit_wait = Duration::from_millis(200);
+        config
+    }
+
+    /// Every order the venue holds (`GET /admin/orders`).
+    async fn orders(&self) -> Vec<Value> {
+        self.http
+            .get(self.url("/admin/orders"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn set_faults(&self, faults: Value) {
+        let r = self
+            .http
+            .put(self.url("/admin/faults"))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "faults {faults} refused");
+    }
+
+    /// An unsigned request from the same IP; returns the status and the venue's weight count.
+    async fn spend(&self, path: &str) -> (u16, u32) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let used = r.headers()["x-mbx-used-weight-1m"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        (r.status().as_u16(), used)
+    }
+}
+
+fn asset(code: &str) -> Asset {
+    Asset::new(code).unwrap()
+}
+
+fn btc_usdt() -> Symbol {
+    Symbol::new(asset("BTC"), asset("USDT")).unwrap()
+}
+
+fn eth_usdt() -> Symbol {
+    Symbol::new(asset("ETH"), asset("USDT")).unwrap()
+}
+
+fn id(s: &str) -> ClientOrderId {
+    ClientOrderId::parse(s).unwrap()
+}
+
+fn limit(
+    client_order_id: &str,
+    side: Side,
+    quantity: Decimal,
+    price: Decimal,
+    time_in_force: TimeInForce,
+) -> LimitOrderRequest {
+    LimitOrderRequest {
+        client_order_id: id(client_order_id),
+        symbol: btc_usdt(),
+        side,
+        quantity,
+        price: Price::new(price).unwrap(),
+        time_in_force,
+    }
+}
+
+/// A resting buy well below the book.
+fn resting_buy(client_order_id: &str) -> LimitOrderRequest {
+    limit(
+        client_order_id,
+        Side::Buy,
+        dec!(0.5),
+        dec!(99),
+        TimeInForce::Gtc,
+    )
+}
+
+fn levels(raw: &[(Decimal, Decimal)]) -> Vec<Level> {
+    raw.iter()
+        .map(|(p, q)| Level {
+            price: Price::new(*p).unwrap(),
+            quantity: *q,
+        })
+        .collect()
+}
+
+fn balance(code: &str, free: Decimal, locked: Decimal) -> Balance {
+    Balance {
+        asset: asset(code),
+        free,
+        locked,
+    }
+}
+
+async fn sorted_balances(client: &BinanceSpot) -> Vec<Balance> {
+    let mut b = client.balances().await.unwrap();
+    b.sort_by(|x, y| x.asset.cmp(&y.asset));
+    b
+}
+
+#[tokio::test]
+async fn reads_parse_into_domain_types_with_the_venues_values() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+
+    assert_eq!(client.server_time().await.unwrap(), T0);
+    venue.clock.advance(1234);
+    assert_eq!(client.server_time().await.unwrap(), T0 + 1234);
+
+    let expected = MarketFilters::new(MarketFiltersFields {
+        symbol: btc_usdt(),
+        tick_size: dec!(0.01),
+        step_size: dec!(0.001),
+        min_qty: dec!(0.001),
+        max_qty: Some(dec!(100)),
+        min_notional: dec!(5),
+        status: TradingStatus::Trading,
+    })
+    .unwrap();
+    assert_eq!(client.market_filters(&btc_usdt()).await.unwrap(), expected);
+    assert_eq!(
+        client.exchange_symbol(&eth_usdt()).await.unwrap(),
+        "ETHUSDT"
+    );
+    assert_eq!(client.symbol_of("BTCUSDT").await.unwrap(), btc_usdt());
+
+    let book = client.order_book(&btc_usdt(), 2).await.unwrap();
+    assert_eq!(book.symbol(), &btc_usdt());
+    assert_eq!(
+        book.bids(),
+        levels(&[(dec!(99.9), dec!(1)), (dec!(99.8), dec!(1))])
+    );
+    assert_eq!(
+        book.asks(),
+        levels(&[(dec!(100.1), dec!(1)), (dec!(100.2), dec!(1))])
+    );
+
+    // ETH is listed by the venue with a zero balance: left out.
+    assert_eq!(
+        sorted_balances(&client).await,
+        vec![
+            balance("BTC", dec!(10), dec!(0)),
+            balance("USDT", dec!(10000), dec!(0)),
+        ]
+    );
+    assert_eq!(client.open_orders(&btc_usdt()).await.unwrap(), vec![]);
+    venue.exchange.stop().await;
+}
+
+#[tokio::test]
+async fn places_queries_lists_and_cancels_orders() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+
+    let placed = client
+        .place_limit_order(&resting_buy("dl1-rest"))
+        .await
+        .unwrap();
+    assert_eq!(placed.status, ExchangeOrderStatus::New);
+    assert_eq!(placed.client_order_id, id("dl1-rest"));
+    assert_eq!(placed.symbol, btc_usdt());
+    assert_eq!(placed.side, Side::Buy);
+    assert_eq!(placed.price.value(), dec!(99));
+    assert_eq!(
+        (
+            placed.orig_qty,
+            placed.executed_qty,
+            placed.cumulative_quote_qty
+        ),
+        (dec!(0.5), dec!(0), dec!(0))
+    );
+    assert!(placed.fills.is_empty());
+    assert_eq!(placed.updated_at_ms, T0);
+
+    let queried = client.order(&btc_usdt(), &id("dl1-rest")).await.unwrap();
+    assert_eq!(queried, placed);
+
+    // openOrders reads into the same report as the query.
+    assert_eq!(
+        client.open_orders(&btc_usdt()).await.unwrap(),
+        vec![queried]
+    );
+
+    // The resting order shows in the book and locks its quote.
+    let book = client.order_book(&btc_usdt(), 5).await.unwrap();
+    assert_eq!(book.bids().last(), levels(&[(dec!(99), dec!(0.5))]).last());
+    assert_eq!(
+        sorted_balances(&client).await,
+        vec![
+            balance("BTC", dec!(10), dec!(0)),
+            balance("USDT", dec!(9950.5), dec!(49.5)),
+        ]
+    );
+
+    // A crossing IOC takes from the best ask, taker fee in the asset received.
+    let taken = client
+        .place_limit_order(&limit(
+            "dl1-take",
+            Side::Buy,
+            dec!(0.3),
+            dec!(100.1),
+            TimeInForce::Ioc,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(taken.status, ExchangeOrderStatus::Filled);
+    assert_eq!(
+        (taken.executed_qty, taken.cumulative_quote_qty),
+        (dec!(0.3), dec!(30.03))
+    );
+    assert_eq!(
+        taken.fills,
+        vec![Fill {
+            price: Price::new(dec!(100.1)).unwrap(),
+            quantity: dec!(0.3),
+            commission: dec!(0.0006),
+            commission_asset: asset("BTC"),
+        }]
+    );
+
+    // A post-only order that would take is refused by the venue.
+    let would_take = client
+        .place_limit_order(&limit(
+            "dl1-maker",
+            Side::Buy,
+            dec!(0.1),
+            dec!(100.2),
+            TimeInForce::PostOnly,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        would_take,
+        ExchangeError::Rejected {
+            code: -2010,
+            message: "Order would immediately match and take.".into()
+        }
+    );
+
+    venue.clock.advance(500);
+    let cancelled = client
+        .cancel_order(&btc_usdt(), &id("dl1-rest"))
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, ExchangeOrderStatus::Canceled);
+    assert_eq!(cancelled.client_order_id, id("dl1-rest"));
+    assert_eq!(cancelled.exchange_order_id, placed.exchange_order_id);
+    assert_eq!(cancelled.updated_at_ms, T0 + 500);
+    assert_eq!(client.open_orders(&btc_usdt()).await.unwrap(), vec![]);
+    assert_eq!(
+        client
+            .order(&btc_usdt(), &id("dl1-rest"))
+            .await
+            .unwrap()
+            .status,
+        ExchangeOrderStatus::Canceled
+    );
+    assert_eq!(
+        sorted_balances(&client).await,
+        vec![
+            balance("BTC", dec!(10.2994), dec!(0)),
+            balance("USDT", dec!(9969.97), dec!(0)),
+        ]
+    );
+    // Cancelling again: the venue's -2011 "Unknown order sent." is NotFound.
+    assert_eq!(
+        client
+            .cancel_order(&btc_usdt(), &id("dl1-rest"))
+            .await
+            .unwrap_err(),
+        ExchangeError::NotFound {
+            code: -2011,
+            message: "Unknown order sent.".into()
+        }
+    );
+    assert_eq!(venue.orders().await.len(), 2);
+    venue.exchange.stop().await;
+}
+
+#[rstest]
+#[case::price_off_tick(dec!(0.5), dec!(99.005), "PRICE_FILTER")]
+#[case::quantity_below_minimum(dec!(0.0005), dec!(99), "LOT_SIZE")]
+#[case::quantity_off_step(dec!(0.1505), dec!(99), "LOT_SIZE")]
+#[case::quantity_above_maximum(dec!(101), dec!(99), "LOT_SIZE")]
+#[case::notional_below_minimum(dec!(0.05), dec!(99), "NOTIONAL")]
+#[tokio::test]
+async fn filter_failures_are_rejected_naming_the_filter(
+    #[case] quantity: Decimal,
+    #[case] price: Decimal,
+    #[case] filter: &str,
+) {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+    let err = client
+        .place_limit_order(&limit(
+            "dl1-filter",
+            Side::Buy,
+            quantity,
+            price,
+            TimeInForce::Gtc,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ExchangeError::Rejected {
+            code: -1013,
+            message: format!("Filter failure: {filter}")
+        }
+    );
+    assert!(venue.orders().await.is_empty());
+    venue.exchange.stop().await;
+}
+
+#[tokio::test]
+async fn each_refusal_of_the_venue_becomes_its_typed_error() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+
+    // -2010: alice holds 10 BTC.
+    let err = client
+        .place_limit_order(&limit(
+            "dl1-broke",
+            Side::Sell,
+            dec!(11),
+            dec!(101),
+            TimeInForce::Gtc,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ExchangeError::Rejected {
+            code: -2010,
+            message: "Account has insufficient balance for requested action.".into()
+        }
+    );
+
+    // -2010 "Duplicate order sent.": an open order already has the id.
+    client
+        .place_limit_order(&resting_buy("dl1-dup"))
+        .await
+        .unwrap();
+    let err = client
+        .place_limit_order(&resting_buy("dl1-dup"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ExchangeError::Duplicate {
+            message: "Duplicate order sent.".into()
+        }
+    );
+    assert_eq!(client.open_orders(&btc_usdt()).await.unwrap().len(), 1);
+
+    // Unknown orders: -2013 on query, -2011 on cancel, both NotFound.
+    assert_eq!(
+        client
+            .order(&btc_usdt(), &id("dl1-never"))
+            .await
+            .unwrap_err(),
+        ExchangeError::NotFound {
+            code: -2013,
+            message: "Order does not exist.".into()
+        }
+    );
+    assert_eq!(
+        client
+            .cancel_order(&btc_usdt(), &id("dl1-never"))
+            .await
+            .unwrap_err(),
+        ExchangeError::NotFound {
+            code: -2011,
+            message: "Unknown order sent.".into()
+        }
+    );
+
+    // -1111: more decimals than the venue takes (core's Price allows them).
+    let err = client
+        .place_limit_order(&limit(
+            "dl1-precise",
+            Side::Buy,
+            dec!(0.5),
+            dec!(99.000000001),
+            TimeInForce::Gtc,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ExchangeError::Rejected { code: -1111, .. }),
+        "{err:?}"
+    );
+
+    // -1121 without a request: exchangeInfo does not list the market.
+    let doge = Symbol::new(asset("DOGE"), asset("USDT")).unwrap();
+    assert!(matches!(
+        client.open_orders(&doge).await.unwrap_err(),
+        ExchangeError::Rejected { code: -1121, .. }
+    ));
+
+    // Only the resting duplicate's first placement exists.
+    assert_eq!(venue.orders().await.len(), 1);
+    venue.exchange.stop().await;
+}
+
+#[rstest]
+#[case::wrong_secret(KEY, "not-alice-secret", -1022)]
+#[case::unknown_key("nobody-key", SECRET, -2015)]
+#[tokio::test]
+async fn bad_credentials_are_auth_errors(
+    #[case] key: &str,
+    #[case] secret: &str,
+    #[case] code: i64,
+) {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client_with(key, secret, venue.clock.clone());
+    let err = client.balances().await.unwrap_err();
+    assert!(
+        matches!(err, ExchangeError::Auth { code: c, .. } if c == code),
+        "{err:?}"
+    );
+    let err = client
+        .place_limit_order(&resting_buy("dl1-auth"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ExchangeError::Auth { code: c, .. } if c == code),
+        "{err:?}"
+    );
+    // The secret never shows in what the caller sees.
+    assert!(!format!("{err} {err:?}").contains(secret));
+    assert!(venue.orders().await.is_empty());
+    venue.exchange.stop().await;
+}
+
+/// The venue delists a market while the client still has it in its cached exchangeInfo: the
+/// request goes out and the venue's -1121 comes back.
+#[tokio::test]
+async fn a_market_the_venue_no_longer_lists_is_rejected_with_invalid_symbol() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+    assert_eq!(
+        client.exchange_symbol(&eth_usdt()).await.unwrap(),
+        "ETHUSDT"
+    );
+    let addr = venue.exchange.addr();
+    venue.exchange.stop().await;
+
+    let (head, rest) = VENUE
+        .split_once("[[symbols]]\nsymbol = \"ETHUSDT\"")
+        .unwrap();
+    let (_, accounts) = rest.split_once("[[accounts]]").unwrap();
+    let btc_only = format!("{head}[[accounts]]{accounts}");
+    let relisted = Venue::start_on(ExchangeConfig::parse(&btc_only).unwrap(), addr).await;
+    let err = client.open_orders(&eth_usdt()).await.unwrap_err();
+    assert_eq!(
+        err,
+        ExchangeError::Rejected {
+            code: -1121,
+            message: "Invalid symbol.".into()
+        }
+    );
+    relisted.exchange.stop().await;
+}
+
+/// A clock that falls ten seconds further behind every time it is read: no offset measured
+/// from it is still right by the time the next request is stamped.
+struct FallingBehind(AtomicI64);
+
+impl Clock for FallingBehind {
+    fn now_ms(&self) -> EpochMillis {
+        self.0.fetch_sub(10_000, Ordering::SeqCst)
+    }
+}
+
+#[rstest]
+#[case::behind(-30_000, 30_000)]
+#[case::ahead(5_000, -5_000)]
+#[tokio::test]
+async fn a_skewed_clock_is_resynced_and_the_request_resent_once(
+    #[case] skew_ms: i64,
+    #[case] offset_ms: i64,
+) {
+    let venue = Venue::start(venue_config(&[])).await;
+    let skewed = Arc::new(ManualClock::new(T0 + skew_ms));
+    let client = venue.client_with(KEY, SECRET, skewed);
+    let placed = client
+        .place_limit_order(&resting_buy("dl1-skew"))
+        .await
+        .unwrap();
+    assert_eq!(client.clock_offset_ms(), offset_ms);
+    assert_eq!(placed.status, ExchangeOrderStatus::New);
+    let orders = venue.orders().await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0]["clientOrderId"], "dl1-skew");
+    // Later requests carry the measured offset and pass at once.
+    assert_eq!(sorted_balances(&client).await.len(), 2);
+    venue.exchange.stop().await;
+}
+
+#[tokio::test]
+async fn a_persistent_skew_surfaces_as_retryable_and_places_nothing() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client_with(KEY, SECRET, Arc::new(FallingBehind(AtomicI64::new(T0))));
+    let err = client
+        .place_limit_order(&resting_buy("dl1-drift"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExchangeError::Retryable { reason } if reason.contains("-1021")),
+        "{err:?}"
+    );
+    let err = client.balances().await.unwrap_err();
+    assert!(
+        matches!(&err, ExchangeError::Retryable { reason } if reason.contains("-1021")),
+        "{err:?}"
+    );
+    assert!(venue.orders().await.is_empty());
+    venue.exchange.stop().await;
+}
+
+/// Other processes on the same IP spend the minute's weight: the client's next request gets the
+/// 429, after which it sends nothing; a second client that did not see the 429 sends once and is
+/// banned (418), after which it sends nothing either. The venue's weight count proves it.
+#[tokio::test]
+async fn a_429_pauses_and_a_418_bans_without_sending_anything_more() {
+    let venue = Venue::start(venue_config(&[(
+        "request_weight_per_minute = 6000",
+        "request_weight_per_minute = 100",
+    )]))
+    .await;
+    let first = venue.client();
+    first.market_filters(&btc_usdt()).await.unwrap(); // exchangeInfo: 20
+    for expected in [40, 60, 80, 100] {
+        assert_eq!(venue.spend("/api/v3/exchangeInfo").await, (200, expected));
+    }
+
+    let err = first.server_time().await.unwrap_err(); // 101: the 429
+    assert!(
+        matches!(err, ExchangeError::RateLimited { retry_after_ms } if retry_after_ms > 59_000),
+        "{err:?}"
+    );
+    let err = first
+        .place_limit_order(&resting_buy("dl1-paused"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExchangeError::RateLimited { .. }), "{err:?}");
+    assert!(matches!(
+        first.balances().await.unwrap_err(),
+        ExchangeError::RateLimited { .. }
+    ));
+
+    let second = venue.client();
+    let err = second.balances().await.unwrap_err(); // 121: banned
+    assert_eq!(
+        err,
+        ExchangeError::Banned {
+            until_ms: T0 + 120_000
+        }
+    );
+    assert_eq!(
+        second.server_time().await.unwrap_err(),
+        ExchangeError::Banned {
+            until_ms: T0 + 120_000
+        }
+    );
+    assert!(matches!(
+        second.place_limit_order(&resting_buy("dl1-banned")).await,
+        Err(ExchangeError::Banned { .. })
+    ));
+
+    // 20 + 80 + 1 + 20, and this probe's 1: nothing else reached the venue.
+    assert_eq!(venue.spend("/api/v3/time").await, (418, 122));
+    assert!(venue.orders().await.is_empty());
+    venue.exchange.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+    client.market_filters(&btc_usdt()).await.unwrap();
+    venue.set_faults(json!({"server_error_rate": "1"})).await;
+
+    let err = client.server_time().await.unwrap_err();
+    assert!(
+        matches!(&err, ExchangeError::Retryable { reason } if reason.starts_with("HTTP 500")),
+        "{err:?}"
+    );
+    let err = client
+        .place_limit_order(&resting_buy("dl1-500"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExchangeError::StatusUnknown { reason } if reason.starts_with("HTTP 500")),
+        "{err:?}"
+    );
+
+    // The lookup the caller must do: this venue's 500 came before the engine, so no order.
+    venue.set_faults(json!({})).await;
+    assert!(matches!(
+        client.order(&btc_usdt(), &id("dl1-500")).await,
+        Err(ExchangeError::NotFound { code: -2013, .. })
+    ));
+    assert!(venue.orders().await.is_empty());
+    venue.exchange.stop().await;
+}
+
+#[tokio::test]
+async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_order() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+    client.market_filters(&btc_usdt()).await.unwrap();
+    venue
+        .set_faults(json!({"drop_next_order_responses": 1}))
+        .await;
+
+    let err = client
+        .place_limit_order(&resting_buy("dl1-dropped"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExchangeError::StatusUnknown { reason } if reason.contains("execution status unknown")),
+        "{err:?}"
+    );
+
+    let found = client.order(&btc_usdt(), &id("dl1-dropped")).await.unwrap();
+    assert_eq!(found.status, ExchangeOrderStatus::New);
+    assert_eq!((found.orig_qty, found.price.value()), (dec!(0.5), dec!(99)));
+    // Resending blindly would be refused, not doubled.
+    assert!(matches!(
+        client.place_limit_order(&resting_buy("dl1-dropped")).await,
+        Err(ExchangeError::Duplicate { .. })
+    ));
+    let orders = venue.orders().await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0]["clientOrderId"], "dl1-dropped");
+    assert_eq!(orders[0]["orderId"], found.exchange_order_id);
+    venue.exchange.stop().await;
+}
+
+/// The venue accepts the order but answers only after the client has given up waiting.
+#[tokio::test]
+async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let mut config = venue.config(KEY, SECRET);
+    config.request_timeout = Duration::from_millis(200);
+    let client = BinanceSpot::with_clock(config, venue.clock.clone()).unwrap();
+    client.market_filters(&btc_usdt()).await.unwrap();
+    venue
+        .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 600}))
+        .await;
+
+    let err = client
+        .place_limit_order(&resting_buy("dl1-late"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ExchangeError::StatusUnknown {
+            reason: "timed out".into()
+        }
+    );
+    let found = client.order(&btc_usdt(), &id("dl1-late")).await.unwrap();
+    assert_eq!(found.status, ExchangeOrderStatus::New);
+    let orders = venue.orders().await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0]["orderId"], found.exchange_order_id);
+    venue.exchange.stop().await;
+}
+
+#[tokio::test]
+async fn a_maintenance_window_fails_every_call_and_places_nothing() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+    client.market_filters(&btc_usdt()).await.unwrap();
+    venue.set_faults(json!({"maintenance": true})).await;
+
+    for err in [
+        client.server_time().await.unwrap_err(),
+        client.balances().await.unwrap_err(),
+        client.open_orders(&btc_usdt()).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, ExchangeError::Retryable { reason } if reason.contains("overloaded")),
+            "{err:?}"
+        );
+    }
+    // A 5xx on placement is unknown by the published rule, even though this one was refused.
+    let err = client
+        .place_limit_order(&resting_buy("dl1-maint"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ExchangeError::StatusUnknown { .. }),
+        "{err:?}"
+    );
+
+    venue.set_faults(json!({})).await;
+    assert!(matches!(
+        client.order(&btc_usdt(), &id("dl1-maint")).await,
+        Err(ExchangeError::NotFound { .. })
+    ));
+    assert!(venue.orders().await.is_empty());
+    venue.exchange.stop().await;
+}
+
+#[tokio::test]
+async fn a_thin_book_shows_in_order_book() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let client = venue.client();
+    let full = client.order_book(&btc_usdt(), 3).await.unwrap();
+    assert_eq!(full.depth_within(Side::Buy, dec!(100.3)), dec!(3));
+
+    venue
+        .set_faults(json!({"thin_books": {"BTCUSDT": "0.05"}}))
+        .await;
+    let thin = client.order_book(&btc_usdt(), 3).await.unwrap();
+    assert_eq!(
+        thin.asks(),
+        levels(&[
+            (dec!(100.1), dec!(0.05)),
+            (dec!(100.2), dec!(0.05)),
+            (dec!(100.3), dec!(0.05)),
+        ])
+    );
+    assert_eq!(thin.depth_within(Side::Buy, dec!(100.3)), dec!(0.15));
+    assert_eq!(thin.best_bid(), full.best_bid());
+    // ETHUSDT keeps its depth.
+    let eth = client.order_book(&eth_usdt(), 1).await.unwrap();
+    assert_eq!(eth.asks()[0].quantity, dec!(5));
+    venue.exchange.stop().await;
+}
