@@ -171,7 +171,11 @@ impl<W: Write + Send> EmfMetrics<W> {
 
     /// # Errors
     /// As [`emf_line`], or [`MetricsError::Io`] if the line cannot be written.
-    pub fn emit(&self, dimensions: &[(&str, &str)], metrics: &[Metric]) -> Result<(), MetricsError> {
+    pub fn emit(
+        &self,
+        dimensions: &[(&str, &str)],
+        metrics: &[Metric],
+    ) -> Result<(), MetricsError> {
         let line = emf_line(&self.namespace, self.clock.now_ms(), dimensions, metrics)?;
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         writeln!(out, "{line}").map_err(|e| MetricsError::Io(e.to_string()))
@@ -200,12 +204,18 @@ impl<W: Write + Send> MetricsSink for EmfMetrics<W> {
             unit: Unit::None,
             value: drift_pp.round_dp(6),
         };
-        self.record(&[("Portfolio", portfolio.as_str()), ("Asset", asset.as_str())], &[metric]);
+        self.record(
+            &[("Portfolio", portfolio.as_str()), ("Asset", asset.as_str())],
+            &[metric],
+        );
     }
 
     fn cycle_completed(&self, portfolio: &PortfolioId) {
         // Per portfolio for the dashboard; without dimensions for the missed-cycles alarm.
-        self.record(&[("Portfolio", portfolio.as_str())], &[count("CyclesCompleted")]);
+        self.record(
+            &[("Portfolio", portfolio.as_str())],
+            &[count("CyclesCompleted")],
+        );
         self.record(&[], &[count("CyclesCompleted")]);
     }
 
@@ -322,10 +332,19 @@ mod tests {
         let roots: Vec<_> = out.iter().map(|l| assert_emf(l)).collect();
         assert_eq!(roots[0]["DriftPp"], json!(-1.25));
         assert_eq!(roots[0]["Asset"], json!("BTC"));
-        assert_eq!(roots[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], json!("Driftline"));
+        assert_eq!(
+            roots[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            json!("Driftline")
+        );
         assert_eq!(roots[1]["CyclesCompleted"], json!(1));
-        assert_eq!(roots[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Portfolio"]]));
-        assert_eq!(roots[2]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));
+        assert_eq!(
+            roots[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Portfolio"]])
+        );
+        assert_eq!(
+            roots[2]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]])
+        );
         assert_eq!(roots[3]["ExecutionAttempts"], json!(1));
         assert_eq!(roots[3]["ExecutionFailures"], json!(1));
         assert_eq!(roots[3]["ExecutionLatencyMs"], json!(840));

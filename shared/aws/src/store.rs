@@ -25,6 +25,8 @@ use crate::item::{
     dec, n, opt_n, opt_s, req_dec, req_json, req_n, req_s, s, to_json, unavailable, Item,
 };
 use crate::table::{PK, SK, TTL_ATTRIBUTE};
+use driftline_core::config::PortfolioSpec;
+use driftline_core::service::PortfolioConfigs;
 
 const ORDER: &str = "order";
 const LEASE: &str = "cycle lease";
@@ -705,5 +707,77 @@ impl BreakerStore for DynamoStore {
             Ok(new) => Ok(BreakerSave::Saved(breaker(Some(&new))?)),
             Err(old) => Ok(BreakerSave::Conflict(breaker(old.as_ref())?)),
         }
+    }
+}
+
+/// Portfolio configurations live in one partition so that listing them is one query:
+/// `pk = CONFIG`, `sk = PORTFOLIO#<id>`, the [`PortfolioSpec`] as a JSON string in `spec`.
+const CONFIG_PK: &str = "CONFIG";
+const CONFIG: &str = "portfolio config";
+
+fn config_key(id: &str) -> Item {
+    DynamoStore::key(CONFIG_PK.into(), format!("PORTFOLIO#{id}"))
+}
+
+impl DynamoStore {
+    /// Stores (or replaces) a portfolio's configuration after validating it.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] naming the field of an invalid spec, or the store's error.
+    pub async fn put_portfolio(&self, spec: &PortfolioSpec) -> Result<(), StoreError> {
+        if let Err(e) = spec.clone().into_domain() {
+            return Err(StoreError::InvalidInput {
+                field: "portfolio spec",
+                value: format!("{}: {}", e.field, e.message),
+                reason: "not a valid portfolio",
+            });
+        }
+        let mut item = config_key(&spec.id);
+        item.insert("spec".into(), to_json(spec, "spec")?);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("dynamodb", "PutItem(config)", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PortfolioConfigs for DynamoStore {
+    async fn portfolio_ids(&self) -> Result<Vec<PortfolioId>, StoreError> {
+        let items = self
+            .query_prefix(
+                CONFIG_PK.into(),
+                "PORTFOLIO#",
+                false,
+                None,
+                "Query(configs)",
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let sk = req_s(item, CONFIG, SK)?;
+                let id = sk.strip_prefix("PORTFOLIO#").unwrap_or(sk);
+                PortfolioId::new(id).map_err(|e| StoreError::Corrupt {
+                    what: CONFIG,
+                    field: "sk",
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    async fn portfolio(&self, id: &PortfolioId) -> Result<Option<PortfolioSpec>, StoreError> {
+        let Some(item) = self
+            .get_item(config_key(id.as_str()), "GetItem(config)")
+            .await?
+        else {
+            return Ok(None);
+        };
+        req_json(&item, CONFIG, "spec").map(Some)
     }
 }

@@ -145,7 +145,12 @@ mod tests {
             quantity_per_level: per_level,
             level_step_bps: dec!(10),
         }
-        .book(&symbol(), Price::new(dec!(100)).unwrap(), dec!(20), dec!(0.01))
+        .book(
+            &symbol(),
+            Price::new(dec!(100)).unwrap(),
+            dec!(20),
+            dec!(0.01),
+        )
         .unwrap()
     }
 
@@ -217,7 +222,14 @@ mod tests {
         assert_eq!(q.budget_utilisation_pct, Some(dec!(50)));
         let sell = intent(Side::Sell, dec!(1), dec!(99.8));
         let q = execution_quality(&sell, dec!(1), dec!(100.1));
-        assert_eq!(q.slippage_bps, Some(dec!(-10)), "selling above the mid is negative slippage");
-        assert_eq!(execution_quality(&sell, dec!(0), dec!(0)).slippage_bps, None);
+        assert_eq!(
+            q.slippage_bps,
+            Some(dec!(-10)),
+            "selling above the mid is negative slippage"
+        );
+        assert_eq!(
+            execution_quality(&sell, dec!(0), dec!(0)).slippage_bps,
+            None
+        );
     }
 }

@@ -7,14 +7,13 @@
 
 mod asset;
 mod breaker;
-pub mod service;
 pub mod config;
 mod cost;
 mod credentials;
 mod drift;
 mod error;
-pub mod execution;
 pub mod exact;
+pub mod execution;
 pub mod ledger;
 mod market;
 pub mod money;
@@ -23,6 +22,7 @@ mod plan;
 mod policy;
 mod portfolio;
 pub mod ports;
+pub mod service;
 pub mod testing;
 
 pub use asset::{Asset, Symbol};

@@ -175,11 +175,7 @@ pub trait MetricsSink: Send + Sync {
     /// An attempt to place an order: `failed` when it ended in an error or a rejection.
     fn execution_attempt(&self, failed: bool, latency_ms: Option<i64>);
     /// An order reached a final state.
-    fn order_final(
-        &self,
-        status: crate::OrderStatus,
-        quality: &crate::execution::ExecutionQuality,
-    );
+    fn order_final(&self, status: crate::OrderStatus, quality: &crate::execution::ExecutionQuality);
     /// The exchange answered 429 or 418.
     fn rate_limit_hit(&self);
 }

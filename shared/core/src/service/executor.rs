@@ -13,8 +13,8 @@ use tracing::{error, info, warn, Instrument};
 use crate::execution::{decide_execution, execution_quality, ledger_status, ExecutionDecision};
 use crate::ledger::{
     BreakerSave, BreakerStore, Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope,
-    IntentQueue, MarketFilterCache, OrderKey, OrderLedger, OrderRecord, OrderUpdate,
-    RecordOutcome, RetryBackoff, StoreError, Transition, TransitionOutcome,
+    IntentQueue, MarketFilterCache, OrderKey, OrderLedger, OrderRecord, OrderUpdate, RecordOutcome,
+    RetryBackoff, StoreError, Transition, TransitionOutcome,
 };
 use crate::ports::{
     Clock, Exchange, ExchangeError, LimitOrderRequest, MetricsSink, OrderReport, RandomSource,
@@ -176,8 +176,12 @@ impl Executor {
         match outcome {
             ClaimOutcome::Claimed(record) => self.execute(record).await,
             ClaimOutcome::IntentExpired(record) => {
-                self.finish(&record, OrderStatus::Expired, "deadline passed before placement")
-                    .await?;
+                self.finish(
+                    &record,
+                    OrderStatus::Expired,
+                    "deadline passed before placement",
+                )
+                .await?;
                 info!("expired before placement: nothing placed");
                 Ok(MessageOutcome::Done("expired"))
             }
@@ -287,7 +291,12 @@ impl Executor {
     async fn execute(&self, record: OrderRecord) -> Step<MessageOutcome> {
         let intent = &record.intent;
         if record.attempts > 1 {
-            match self.ports.exchange.order(&intent.symbol, &intent.client_order_id).await {
+            match self
+                .ports
+                .exchange
+                .order(&intent.symbol, &intent.client_order_id)
+                .await
+            {
                 Ok(report) => {
                     info!(status = ?report.status, "an earlier attempt placed it: recovered by client order id");
                     return self.on_report(record, &report).await;
@@ -313,8 +322,14 @@ impl Executor {
         match decide_execution(intent, remaining, &book, &filters) {
             ExecutionDecision::Thin { visible, needed } => {
                 let delay = self.backoff(record.attempts);
-                self.release(&record, OrderStatus::Queued, Some(format!("book too thin: {visible} visible within budget, {needed} needed")))
-                    .await?;
+                self.release(
+                    &record,
+                    OrderStatus::Queued,
+                    Some(format!(
+                        "book too thin: {visible} visible within budget, {needed} needed"
+                    )),
+                )
+                .await?;
                 info!(%visible, %needed, delay_secs = delay, "queued: book too thin within the slippage budget");
                 Err(Retry {
                     delay_secs: delay,
@@ -345,19 +360,29 @@ impl Executor {
                         info!(%price, %quantity, latency_ms = latency, "placed");
                         self.on_report(record, &report).await
                     }
-                    Err(ExchangeError::StatusUnknown { reason }) | Err(ExchangeError::Duplicate { message: reason }) => {
+                    Err(ExchangeError::StatusUnknown { reason })
+                    | Err(ExchangeError::Duplicate { message: reason }) => {
                         warn!(%reason, "placement status unknown: looking the order up by client order id");
                         self.ports.metrics.execution_attempt(true, Some(latency));
                         self.breaker_outcome(true, None).await;
-                        match self.ports.exchange.order(&intent.symbol, &intent.client_order_id).await {
+                        match self
+                            .ports
+                            .exchange
+                            .order(&intent.symbol, &intent.client_order_id)
+                            .await
+                        {
                             Ok(report) => self.on_report(record, &report).await,
                             Err(e) => Err(self.exchange_failure(&record, e).await),
                         }
                     }
                     Err(ExchangeError::Rejected { code, message }) => {
                         self.ports.metrics.execution_attempt(true, Some(latency));
-                        self.finish(&record, OrderStatus::Rejected, &format!("exchange rejected ({code}): {message}"))
-                            .await?;
+                        self.finish(
+                            &record,
+                            OrderStatus::Rejected,
+                            &format!("exchange rejected ({code}): {message}"),
+                        )
+                        .await?;
                         Ok(MessageOutcome::Done("rejected"))
                     }
                     Err(e) => {
@@ -386,7 +411,9 @@ impl Executor {
         };
         let venue_trouble = matches!(
             e,
-            ExchangeError::StatusUnknown { .. } | ExchangeError::Retryable { .. } | ExchangeError::Malformed { .. }
+            ExchangeError::StatusUnknown { .. }
+                | ExchangeError::Retryable { .. }
+                | ExchangeError::Malformed { .. }
         );
         if venue_trouble || open_until.is_some() {
             self.breaker_outcome(true, open_until).await;
@@ -395,7 +422,10 @@ impl Executor {
             error!(error = %e, "exchange refused our credentials: an operator must act");
         }
         if record.status == OrderStatus::Placing {
-            if let Err(r) = self.release(record, OrderStatus::Queued, Some(e.to_string())).await {
+            if let Err(r) = self
+                .release(record, OrderStatus::Queued, Some(e.to_string()))
+                .await
+            {
                 return r;
             }
         }
@@ -407,7 +437,12 @@ impl Executor {
     }
 
     /// Moves a claimed order back to a waiting state (or on), releasing the claim.
-    async fn release(&self, record: &OrderRecord, to: OrderStatus, error: Option<String>) -> Step<()> {
+    async fn release(
+        &self,
+        record: &OrderRecord,
+        to: OrderStatus,
+        error: Option<String>,
+    ) -> Step<()> {
         let t = Transition {
             expected_version: record.version,
             to,
@@ -439,7 +474,11 @@ impl Executor {
         if to == OrderStatus::Rejected {
             warn!(%reason, "rejected");
         }
-        let q = execution_quality(&record.intent, record.filled_qty, record.cumulative_quote_qty);
+        let q = execution_quality(
+            &record.intent,
+            record.filled_qty,
+            record.cumulative_quote_qty,
+        );
         self.ports.metrics.order_final(to, &q);
         Ok(())
     }
@@ -472,7 +511,13 @@ impl Executor {
                 },
                 now_ms: now,
             };
-            return match self.ports.ledger.transition(&key, &t).await.map_err(|e| self.store_retry(&e))? {
+            return match self
+                .ports
+                .ledger
+                .transition(&key, &t)
+                .await
+                .map_err(|e| self.store_retry(&e))?
+            {
                 TransitionOutcome::Applied(r) | TransitionOutcome::Conflict(r) => Ok(r),
                 TransitionOutcome::NotFound => Ok(record),
             };
@@ -513,7 +558,12 @@ impl Executor {
 
     async fn schedule_follow_up(&self, intent: &OrderIntent) -> Step<()> {
         let delay = self.settings.follow_up_delay_secs;
-        match self.ports.queue.send(std::slice::from_ref(intent), delay).await {
+        match self
+            .ports
+            .queue
+            .send(std::slice::from_ref(intent), delay)
+            .await
+        {
             Ok(report) if report.failed.is_empty() => Ok(()),
             Ok(report) => Err(Retry {
                 delay_secs: delay,
@@ -530,7 +580,12 @@ impl Executor {
     /// moved away, cancel and re-price only the remainder as the next leg.
     async fn follow_up(&self, record: OrderRecord) -> Step<MessageOutcome> {
         let intent = record.intent.clone();
-        let report = match self.ports.exchange.order(&intent.symbol, &intent.client_order_id).await {
+        let report = match self
+            .ports
+            .exchange
+            .order(&intent.symbol, &intent.client_order_id)
+            .await
+        {
             Ok(r) => r,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
@@ -540,11 +595,19 @@ impl Executor {
         }
         let now = self.now();
         if now >= intent.expires_at_ms {
-            let cancelled = match self.ports.exchange.cancel_order(&intent.symbol, &intent.client_order_id).await {
+            let cancelled = match self
+                .ports
+                .exchange
+                .cancel_order(&intent.symbol, &intent.client_order_id)
+                .await
+            {
                 Ok(r) => r,
                 Err(ExchangeError::NotFound { .. }) => {
                     // Filled or cancelled meanwhile: read it again next time.
-                    return Err(Retry { delay_secs: 1, reason: "order changed while cancelling".into() });
+                    return Err(Retry {
+                        delay_secs: 1,
+                        reason: "order changed while cancelling".into(),
+                    });
                 }
                 Err(e) => return Err(self.exchange_failure(&record, e).await),
             };
@@ -553,7 +616,12 @@ impl Executor {
             return Ok(MessageOutcome::Done("cancelled at deadline"));
         }
         // Still resting: is its price still competitive? If not, move the remainder.
-        let book = match self.ports.exchange.order_book(&intent.symbol, self.settings.book_depth).await {
+        let book = match self
+            .ports
+            .exchange
+            .order_book(&intent.symbol, self.settings.book_depth)
+            .await
+        {
             Ok(b) => b,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
@@ -570,15 +638,26 @@ impl Executor {
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
         let remaining = intent.quantity - record.filled_qty;
-        let ExecutionDecision::Place { .. } = decide_execution(&intent, remaining, &book, &filters) else {
+        let ExecutionDecision::Place { .. } = decide_execution(&intent, remaining, &book, &filters)
+        else {
             // Cannot re-price within budget now: keep resting and look again.
             self.schedule_follow_up(&intent).await?;
-            return Ok(MessageOutcome::Done("resting; cannot re-price within budget"));
+            return Ok(MessageOutcome::Done(
+                "resting; cannot re-price within budget",
+            ));
         };
-        let cancelled = match self.ports.exchange.cancel_order(&intent.symbol, &intent.client_order_id).await {
+        let cancelled = match self
+            .ports
+            .exchange
+            .cancel_order(&intent.symbol, &intent.client_order_id)
+            .await
+        {
             Ok(r) => r,
             Err(ExchangeError::NotFound { .. }) => {
-                return Err(Retry { delay_secs: 1, reason: "order changed while re-pricing".into() });
+                return Err(Retry {
+                    delay_secs: 1,
+                    reason: "order changed while re-pricing".into(),
+                });
             }
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
@@ -588,7 +667,13 @@ impl Executor {
             return Ok(MessageOutcome::Done("filled while re-pricing"));
         }
         let next = OrderIntent {
-            client_order_id: ClientOrderId::derive(&intent.portfolio_id, &intent.cycle_id, &intent.symbol, intent.side, intent.leg + 1),
+            client_order_id: ClientOrderId::derive(
+                &intent.portfolio_id,
+                &intent.cycle_id,
+                &intent.symbol,
+                intent.side,
+                intent.leg + 1,
+            ),
             leg: intent.leg + 1,
             quantity: filters.round_quantity(remaining),
             created_at_ms: now,
@@ -597,7 +682,13 @@ impl Executor {
         if next.quantity.is_zero() {
             return Ok(MessageOutcome::Done("remainder is dust"));
         }
-        match self.ports.ledger.record(&next, now).await.map_err(|e| self.store_retry(&e))? {
+        match self
+            .ports
+            .ledger
+            .record(&next, now)
+            .await
+            .map_err(|e| self.store_retry(&e))?
+        {
             RecordOutcome::Recorded(_) | RecordOutcome::AlreadyRecorded(_) => {}
         }
         match self.ports.queue.send(std::slice::from_ref(&next), 0).await {
@@ -612,5 +703,7 @@ impl Executor {
 }
 
 fn secs_until(at_ms: EpochMillis, now: EpochMillis) -> u32 {
-    u32::try_from(((at_ms - now).max(0) + 999) / 1000).unwrap_or(u32::MAX).max(1)
+    u32::try_from(((at_ms - now).max(0) + 999) / 1000)
+        .unwrap_or(u32::MAX)
+        .max(1)
 }

@@ -96,10 +96,14 @@ pub enum PortfolioOutcome {
         skipped: Vec<Skipped>,
     },
     /// Another invocation holds this portfolio's lease.
-    LeaseHeld { owner: String },
+    LeaseHeld {
+        owner: String,
+    },
     /// This cycle already ran for this portfolio (a redelivered tick).
     AlreadyRan,
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,7 +160,12 @@ impl Scheduler {
         self.ports.clock.now_ms()
     }
 
-    async fn run_portfolio(&self, id: &PortfolioId, cycle: &CycleId, owner: &str) -> PortfolioOutcome {
+    async fn run_portfolio(
+        &self,
+        id: &PortfolioId,
+        cycle: &CycleId,
+        owner: &str,
+    ) -> PortfolioOutcome {
         let lease = match self
             .ports
             .leases
@@ -201,7 +210,11 @@ impl Scheduler {
         }
     }
 
-    async fn cycle(&self, id: &PortfolioId, cycle: &CycleId) -> Result<PortfolioOutcome, CycleError> {
+    async fn cycle(
+        &self,
+        id: &PortfolioId,
+        cycle: &CycleId,
+    ) -> Result<PortfolioOutcome, CycleError> {
         let spec = self
             .ports
             .configs
@@ -215,7 +228,10 @@ impl Scheduler {
             .history
             .latest(id, u16::try_from(window).unwrap_or(u16::MAX))
             .await?;
-        if history.first().is_some_and(|h| &h.snapshot.cycle_id == cycle) {
+        if history
+            .first()
+            .is_some_and(|h| &h.snapshot.cycle_id == cycle)
+        {
             info!("cycle already ran for this portfolio: skipped");
             return Ok(PortfolioOutcome::AlreadyRan);
         }
@@ -297,7 +313,10 @@ impl Scheduler {
         for i in &plan.intents {
             info!(client_order_id = %i.client_order_id, symbol = %i.symbol, side = %i.side, quantity = %i.quantity, limit = %i.limit_price, "intent planned");
         }
-        info!(orders = plan.intents.len(), queued, reconciled, "cycle planned");
+        info!(
+            orders = plan.intents.len(),
+            queued, reconciled, "cycle planned"
+        );
         Ok(PortfolioOutcome::Planned {
             orders: plan.intents.len(),
             queued,
@@ -328,7 +347,11 @@ impl Scheduler {
     async fn markets(&self, portfolio: &Portfolio) -> Result<Markets, CycleError> {
         let mut markets = Markets::new();
         let now = self.now();
-        for asset in portfolio.targets().assets().filter(|a| *a != portfolio.quote()) {
+        for asset in portfolio
+            .targets()
+            .assets()
+            .filter(|a| *a != portfolio.quote())
+        {
             let symbol = Symbol::new(asset.clone(), portfolio.quote().clone())?;
             let name = &self.settings.exchange_name;
             let filters = match self.ports.filters.filters(name, &symbol, now).await {
@@ -365,24 +388,38 @@ impl Scheduler {
                 OrderStatus::Pending | OrderStatus::Queued if expired => {
                     changed += usize::from(self.expire(&record, now).await?);
                 }
-                OrderStatus::Pending if now - record.updated_at_ms > self.settings.stale_pending_ms => {
+                OrderStatus::Pending
+                    if now - record.updated_at_ms > self.settings.stale_pending_ms =>
+                {
                     resend.push(intent.clone());
                 }
-                OrderStatus::Placing
-                    if record.claim_expires_at_ms.is_some_and(|e| e < now) =>
-                {
+                OrderStatus::Placing if record.claim_expires_at_ms.is_some_and(|e| e < now) => {
                     // Its executor died mid-flight: the exchange says whether it was placed.
-                    match self.ports.exchange.order(&intent.symbol, &intent.client_order_id).await {
-                        Ok(report) => changed += usize::from(self.apply(&record, &report, now).await?),
+                    match self
+                        .ports
+                        .exchange
+                        .order(&intent.symbol, &intent.client_order_id)
+                        .await
+                    {
+                        Ok(report) => {
+                            changed += usize::from(self.apply(&record, &report, now).await?)
+                        }
                         Err(ExchangeError::NotFound { .. }) if expired => {
                             changed += usize::from(self.expire(&record, now).await?);
                         }
                         Err(ExchangeError::NotFound { .. }) => resend.push(intent.clone()),
-                        Err(e) => warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now"),
+                        Err(e) => {
+                            warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now")
+                        }
                     }
                 }
                 OrderStatus::Placed | OrderStatus::PartiallyFilled => {
-                    let report = match self.ports.exchange.order(&intent.symbol, &intent.client_order_id).await {
+                    let report = match self
+                        .ports
+                        .exchange
+                        .order(&intent.symbol, &intent.client_order_id)
+                        .await
+                    {
                         Ok(r) => r,
                         Err(e) => {
                             warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now");
@@ -390,7 +427,12 @@ impl Scheduler {
                         }
                     };
                     let report = if expired && !report.status.is_final() {
-                        match self.ports.exchange.cancel_order(&intent.symbol, &intent.client_order_id).await {
+                        match self
+                            .ports
+                            .exchange
+                            .cancel_order(&intent.symbol, &intent.client_order_id)
+                            .await
+                        {
                             Ok(r) => {
                                 info!(client_order_id = %intent.client_order_id, "resting past its deadline: cancelled");
                                 r
@@ -409,7 +451,10 @@ impl Scheduler {
             }
         }
         if !resend.is_empty() {
-            info!(count = resend.len(), "re-sending orders whose message was probably lost");
+            info!(
+                count = resend.len(),
+                "re-sending orders whose message was probably lost"
+            );
             self.send(&resend).await;
         }
         Ok(changed)
@@ -430,13 +475,22 @@ impl Scheduler {
             crate::ledger::TransitionOutcome::Applied(_)
         );
         if applied {
-            let q = crate::execution::execution_quality(&record.intent, record.filled_qty, record.cumulative_quote_qty);
+            let q = crate::execution::execution_quality(
+                &record.intent,
+                record.filled_qty,
+                record.cumulative_quote_qty,
+            );
             self.ports.metrics.order_final(OrderStatus::Expired, &q);
         }
         Ok(applied)
     }
 
-    async fn apply(&self, record: &OrderRecord, report: &OrderReport, now: EpochMillis) -> Result<bool, CycleError> {
+    async fn apply(
+        &self,
+        record: &OrderRecord,
+        report: &OrderReport,
+        now: EpochMillis,
+    ) -> Result<bool, CycleError> {
         let status = ledger_status(report.status);
         if report.executed_qty.is_zero() && status == OrderStatus::Placed {
             if record.status != OrderStatus::Placing {
@@ -469,10 +523,19 @@ impl Scheduler {
                 .or_else(|| record.fee_asset.clone()),
             status,
         };
-        match self.ports.ledger.apply_fill(&record.key(), &progress, now).await? {
+        match self
+            .ports
+            .ledger
+            .apply_fill(&record.key(), &progress, now)
+            .await?
+        {
             crate::ledger::FillOutcome::Applied(r) => {
                 if r.status.is_final() {
-                    let q = crate::execution::execution_quality(&r.intent, r.filled_qty, r.cumulative_quote_qty);
+                    let q = crate::execution::execution_quality(
+                        &r.intent,
+                        r.filled_qty,
+                        r.cumulative_quote_qty,
+                    );
                     self.ports.metrics.order_final(r.status, &q);
                 }
                 Ok(true)

@@ -1,0 +1,23 @@
+//! The executor Lambda: configuration and clients built once per container, then each SQS
+//! batch is handled message by message, answering with the batch item failures.
+
+use driftline_functions::{config, init_logging, sqs, wiring};
+use lambda_runtime::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let config = config::ExecutorConfig::from_env(&config::process_env())?;
+    let adapters = wiring::adapters(&config.common, wiring::executor_backoff(&config)).await?;
+    let executor = wiring::executor(&adapters, &config);
+    let dead_letters = sqs::DeadLetters {
+        sqs: adapters.sqs.clone(),
+        queue_url: config.dead_letter_queue_url.clone(),
+    };
+    let queue = adapters.queue.clone();
+    run(service_fn(|event| {
+        let (executor, queue, dead_letters) = (&executor, &queue, &dead_letters);
+        async move { Ok::<_, Error>(sqs::handle(executor, queue.as_ref(), dead_letters, event).await) }
+    }))
+    .await
+}

@@ -1,0 +1,219 @@
+//! The functions' configuration, read from the environment once per container and validated
+//! before any order: a missing or bad variable names itself and its value.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("environment variable {name}={value:?}: {reason}")]
+pub struct EnvError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+/// What both functions need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommonConfig {
+    pub table_name: String,
+    pub intents_queue_url: String,
+    pub exchange_base_url: String,
+    pub exchange_secret_id: String,
+    pub metrics_namespace: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    pub common: CommonConfig,
+    pub schedule_period_seconds: u32,
+    pub portfolio_concurrency: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutorConfig {
+    pub common: CommonConfig,
+    pub max_retry_delay_seconds: u32,
+    /// Where unreadable messages are sent with their reason. Without it they are reported as
+    /// failures until the queue's redrive policy moves them there.
+    pub dead_letter_queue_url: Option<String>,
+}
+
+/// The environment as a map, so tests need not touch the process's own.
+pub type Env = HashMap<String, String>;
+
+pub fn process_env() -> Env {
+    std::env::vars().collect()
+}
+
+fn required(env: &Env, name: &'static str) -> Result<String, EnvError> {
+    match env.get(name).map(|v| v.trim()) {
+        Some(v) if !v.is_empty() => Ok(v.to_owned()),
+        other => Err(EnvError {
+            name,
+            value: other.unwrap_or_default().to_owned(),
+            reason: "must be set",
+        }),
+    }
+}
+
+fn optional<'a>(env: &'a Env, name: &str) -> Option<&'a str> {
+    env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn number<T: std::str::FromStr + PartialOrd + Copy>(
+    env: &Env,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, EnvError> {
+    let Some(raw) = optional(env, name) else {
+        return Ok(default);
+    };
+    match raw.parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(EnvError {
+            name,
+            value: raw.to_owned(),
+            reason: "not a whole number in the allowed range",
+        }),
+    }
+}
+
+fn url(env: &Env, name: &'static str, default: Option<&str>) -> Result<String, EnvError> {
+    let value = match (optional(env, name), default) {
+        (Some(v), _) => v.to_owned(),
+        (None, Some(d)) => d.to_owned(),
+        (None, None) => required(env, name)?,
+    };
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(EnvError {
+            name,
+            value,
+            reason: "must be an http(s) URL",
+        })
+    }
+}
+
+impl CommonConfig {
+    /// # Errors
+    /// The first variable that is missing or invalid.
+    pub fn from_env(env: &Env) -> Result<Self, EnvError> {
+        Ok(Self {
+            table_name: required(env, "DRIFTLINE_TABLE_NAME")?,
+            intents_queue_url: url(env, "DRIFTLINE_INTENTS_QUEUE_URL", None)?,
+            exchange_base_url: url(
+                env,
+                "DRIFTLINE_EXCHANGE_BASE_URL",
+                Some("https://api.binance.com"),
+            )?,
+            exchange_secret_id: required(env, "DRIFTLINE_EXCHANGE_SECRET_ID")?,
+            metrics_namespace: optional(env, "DRIFTLINE_METRICS_NAMESPACE")
+                .unwrap_or("Driftline")
+                .to_owned(),
+        })
+    }
+}
+
+impl SchedulerConfig {
+    /// # Errors
+    /// The first variable that is missing or invalid.
+    pub fn from_env(env: &Env) -> Result<Self, EnvError> {
+        Ok(Self {
+            common: CommonConfig::from_env(env)?,
+            schedule_period_seconds: number(
+                env,
+                "DRIFTLINE_SCHEDULE_PERIOD_SECONDS",
+                300,
+                60,
+                86_400,
+            )?,
+            portfolio_concurrency: number(env, "DRIFTLINE_PORTFOLIO_CONCURRENCY", 4, 1, 64)?,
+        })
+    }
+}
+
+impl ExecutorConfig {
+    /// # Errors
+    /// The first variable that is missing or invalid.
+    pub fn from_env(env: &Env) -> Result<Self, EnvError> {
+        Ok(Self {
+            common: CommonConfig::from_env(env)?,
+            max_retry_delay_seconds: number(
+                env,
+                "DRIFTLINE_MAX_RETRY_DELAY_SECONDS",
+                900,
+                1,
+                43_200,
+            )?,
+            dead_letter_queue_url: match optional(env, "DRIFTLINE_DEAD_LETTER_QUEUE_URL") {
+                Some(_) => Some(url(env, "DRIFTLINE_DEAD_LETTER_QUEUE_URL", None)?),
+                None => None,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn full() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("DRIFTLINE_TABLE_NAME", "driftline"),
+            (
+                "DRIFTLINE_INTENTS_QUEUE_URL",
+                "http://127.0.0.1:5000/123/intents",
+            ),
+            ("DRIFTLINE_EXCHANGE_SECRET_ID", "driftline/exchange"),
+        ]
+    }
+
+    #[test]
+    fn defaults_fill_what_is_optional() {
+        let c = SchedulerConfig::from_env(&env(&full())).unwrap();
+        assert_eq!(c.common.exchange_base_url, "https://api.binance.com");
+        assert_eq!(c.common.metrics_namespace, "Driftline");
+        assert_eq!(
+            (c.schedule_period_seconds, c.portfolio_concurrency),
+            (300, 4)
+        );
+        let e = ExecutorConfig::from_env(&env(&full())).unwrap();
+        assert_eq!(
+            (e.max_retry_delay_seconds, e.dead_letter_queue_url),
+            (900, None)
+        );
+    }
+
+    #[test]
+    fn a_bad_or_missing_variable_names_itself_and_its_value() {
+        let mut vars = full();
+        vars.retain(|(k, _)| *k != "DRIFTLINE_TABLE_NAME");
+        let err = SchedulerConfig::from_env(&env(&vars)).unwrap_err();
+        assert_eq!(err.name, "DRIFTLINE_TABLE_NAME");
+        let mut vars = full();
+        vars.push(("DRIFTLINE_SCHEDULE_PERIOD_SECONDS", "five"));
+        let err = SchedulerConfig::from_env(&env(&vars)).unwrap_err();
+        assert_eq!(
+            (err.name, err.value.as_str()),
+            ("DRIFTLINE_SCHEDULE_PERIOD_SECONDS", "five")
+        );
+        let mut vars = full();
+        vars.push(("DRIFTLINE_EXCHANGE_BASE_URL", "api.binance.com"));
+        let err = ExecutorConfig::from_env(&env(&vars)).unwrap_err();
+        assert!(
+            err.to_string().contains("api.binance.com") && err.to_string().contains("URL"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! The executor's handler: an SQS batch in, the batch item failures out. Each message is
+//! handled on its own; only the messages that must come back are reported.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_sqs::types::MessageAttributeValue;
+use driftline_core::ledger::IntentQueue;
+use driftline_core::service::executor::{Executor, Invocation, MessageOutcome};
+use lambda_runtime::LambdaEvent;
+use tracing::{error, warn};
+
+/// Where unreadable messages go, with their reason.
+pub struct DeadLetters {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: Option<String>,
+}
+
+impl DeadLetters {
+    /// Sends `body` to the dead-letter queue with `reason`; false when it could not.
+    async fn send(&self, body: &str, reason: &str) -> bool {
+        let Some(url) = &self.queue_url else {
+            return false;
+        };
+        let reason_attr = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason.chars().take(1024).collect::<String>())
+            .build();
+        let Ok(reason_attr) = reason_attr else {
+            return false;
+        };
+        match self
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .message_attributes("driftline-error", reason_attr)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "dead-letter queue unreachable");
+                false
+            }
+        }
+    }
+}
+
+/// Handles a batch.
+pub async fn handle(
+    executor: &Executor,
+    queue: &dyn IntentQueue,
+    dead_letters: &DeadLetters,
+    event: LambdaEvent<SqsEvent>,
+) -> SqsBatchResponse {
+    let (event, context) = event.into_parts();
+    let invocation = Invocation {
+        request_id: context.request_id.clone(),
+        deadline_ms: i64::try_from(context.deadline).unwrap_or(i64::MAX),
+    };
+    let mut failures = Vec::new();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let receipt = message.receipt_handle.clone().unwrap_or_default();
+        let body = message.body.as_deref().unwrap_or_default();
+        let retry_in = match executor.handle(body, &invocation).await {
+            MessageOutcome::Done(_) => None,
+            MessageOutcome::RetryAfter { delay_secs, .. } => Some(delay_secs),
+            MessageOutcome::DeadLetter { reason } => {
+                error!(message_id = %id, %reason, "unreadable message");
+                if dead_letters.send(body, &reason).await {
+                    None
+                } else {
+                    // Back at once, until the redrive policy moves it to the dead-letter queue.
+                    Some(0)
+                }
+            }
+        };
+        if let Some(delay) = retry_in {
+            if let Err(e) = queue.retry_later(&receipt, delay).await {
+                warn!(message_id = %id, error = %e, "could not delay the message; it returns after the visibility timeout");
+            }
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
