@@ -421,25 +421,9 @@ impl OrderLedger for DynamoStore {
     }
 
     async fn open_orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
-        // A portfolio holds few orders at a time and final ones expire, so a query of the
-        // partition filtered in code is cheaper than a secondary index.
-        let items = self
-            .query_prefix(
-                portfolio_pk(portfolio),
-                "ORDER#",
-                false,
-                None,
-                "Query(orders)",
-            )
-            .await?;
-        let mut open = Vec::new();
-        for item in &items {
-            let r = order_record(item)?;
-            if !r.status.is_final() {
-                open.push(r);
-            }
-        }
-        Ok(open)
+        let mut orders = self.all_orders(portfolio).await?;
+        orders.retain(|r| !r.status.is_final());
+        Ok(orders)
     }
 }
 
@@ -779,5 +763,30 @@ impl PortfolioConfigs for DynamoStore {
             return Ok(None);
         };
         req_json(&item, CONFIG, "spec").map(Some)
+    }
+}
+
+impl DynamoStore {
+    /// Every order of a portfolio still in the table, final ones included (until their TTL),
+    /// in client-order-id order. For reports; the services read [`OrderLedger::open_orders`].
+    ///
+    /// # Errors
+    /// The store's error, or [`StoreError::Corrupt`] for an unreadable item.
+    pub async fn all_orders(
+        &self,
+        portfolio: &PortfolioId,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        // A portfolio holds few orders at a time and final ones expire, so a query of the
+        // partition is cheaper than a secondary index.
+        let items = self
+            .query_prefix(
+                portfolio_pk(portfolio),
+                "ORDER#",
+                false,
+                None,
+                "Query(orders)",
+            )
+            .await?;
+        items.iter().map(order_record).collect()
     }
 }
