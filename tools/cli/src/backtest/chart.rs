@@ -118,7 +118,10 @@ pub fn draw(
         if text {
             mesh.x_desc("days").label_style(("sans-serif", 16));
         } else {
-            mesh.disable_x_mesh().disable_y_mesh().x_labels(0).y_labels(0);
+            mesh.disable_x_mesh()
+                .disable_y_mesh()
+                .x_labels(0)
+                .y_labels(0);
         }
         mesh.draw()?;
         for (i, (r, cost, drift)) in series.iter().enumerate() {

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use driftline_core::money::{ceil_to_step, BPS};
 use driftline_core::{
-    plan, Band, BookWalkCostModel, CycleId, DecisionReason, Destination, DriftSnapshot, Fees,
-    Holdings, Markets, PlanRequest, Portfolio, PortfolioId, RebalancePolicy, Side, TargetWeights,
+    plan, Band, BookWalkCostModel, CostEstimate, CostModel, CycleId, DecisionReason, Destination,
+    DriftSnapshot, Fees, Holdings, Markets, PlanRequest, Portfolio, PortfolioId, RebalancePolicy,
+    Side, TargetWeights,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -184,8 +185,10 @@ pub struct PolicyResult {
     pub trades: u64,
     /// Planning runs that produced at least one fill.
     pub rebalances: u64,
-    /// Buys the simulated account could not pay once sells and costs were settled.
+    /// Buys the simulated account could not pay at all once sells and costs were settled.
     pub rejected: u64,
+    /// Buys sized down to the cash the account held (see [`PolicyResult::rejected`]).
+    pub reduced_to_cash: u64,
     /// Out-of-band decisions not traded because the predicted cost exceeded the cap.
     pub skipped_cost_cap: u64,
     pub deferred_by_velocity: u64,
@@ -296,6 +299,7 @@ pub fn run(
                     trades: 0,
                     rebalances: 0,
                     rejected: 0,
+                    reduced_to_cash: 0,
                     skipped_cost_cap: 0,
                     deferred_by_velocity: 0,
                     turnover_quote: Decimal::ZERO,
@@ -402,7 +406,40 @@ fn value_of(
         .sum()
 }
 
+/// What a fill is charged: the predicted cost, rounded up to the charge precision.
+fn charge_of(cost: &CostEstimate) -> Decimal {
+    ceil_to_step(cost.total_quote(), CHARGE_PRECISION)
+}
+
 impl Account<'_> {
+    /// The largest buy, priced by the same cost model, that `cash` pays for with its costs.
+    fn affordable_buy(
+        &self,
+        market: &driftline_core::MarketSnapshot,
+        cash: Decimal,
+    ) -> Option<(Decimal, CostEstimate)> {
+        let mid = market.book.mid()?.value();
+        let mut quantity = market.filters.round_quantity(cash / mid);
+        // Each pass prices the quantity and shrinks it by its cost; two or three suffice.
+        for _ in 0..4 {
+            if !market.filters.accepts(quantity, mid) {
+                return None;
+            }
+            let cost = self
+                .cost_model
+                .predict(Side::Buy, quantity, &market.book)
+                .ok()?;
+            if cost.notional + charge_of(&cost) <= cash {
+                return Some((quantity, cost));
+            }
+            let per_unit = mid * (Decimal::ONE + cost.total_bps() / BPS);
+            quantity = market
+                .filters
+                .round_quantity((cash / per_unit).min(quantity - market.filters.step_size()));
+        }
+        None
+    }
+
     fn rebalance(
         &mut self,
         step: usize,
@@ -450,13 +487,32 @@ impl Account<'_> {
             else {
                 continue;
             };
-            let notional = order.cost.notional;
-            let charge = ceil_to_step(order.cost.total_quote(), CHARGE_PRECISION);
+            let Some(market) = markets.get(asset) else {
+                continue;
+            };
             let cash = self.holdings.get(&quote).copied().unwrap_or_default();
+            let mut fill = (order.quantity, order.cost);
+            if order.side == Side::Buy && order.cost.notional + charge_of(&order.cost) > cash {
+                // The planner budgets buys at their limit price without their own costs: the
+                // executor sizes the order down to the cash it finds.
+                match self.affordable_buy(market, cash) {
+                    Some(smaller) => {
+                        fill = smaller;
+                        self.result.reduced_to_cash += 1;
+                    }
+                    None => {
+                        self.result.rejected += 1;
+                        continue;
+                    }
+                }
+            }
+            let (quantity, cost) = fill;
+            let notional = cost.notional;
+            let charge = charge_of(&cost);
             let held = self.holdings.get(asset).copied().unwrap_or_default();
             let (cash_after, held_after) = match order.side {
-                Side::Buy => (cash - notional - charge, held + order.quantity),
-                Side::Sell => (cash + notional - charge, held - order.quantity),
+                Side::Buy => (cash - notional - charge, held + quantity),
+                Side::Sell => (cash + notional - charge, held - quantity),
             };
             if cash_after < Decimal::ZERO || held_after < Decimal::ZERO {
                 self.result.rejected += 1;
@@ -467,7 +523,7 @@ impl Account<'_> {
             self.result.trades += 1;
             self.result.turnover_quote += notional;
             self.result.cost_quote += charge;
-            self.result.fee_quote += notional * order.cost.fee_bps / BPS;
+            self.result.fee_quote += notional * cost.fee_bps / BPS;
             step_cost += charge;
             fills += 1;
         }

@@ -9,6 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
+use super::market::tick_for;
 use super::{AssetMarket, BacktestError, MarketConfig, PriceHistory};
 
 /// Twenty crypto-like assets and round starting prices in USDT.
@@ -147,17 +148,6 @@ impl GeneratorConfig {
     }
 }
 
-/// The tick for a starting price: about six significant digits, at most 0.01.
-fn tick_for(price: f64) -> Decimal {
-    let mut dp = 2u32;
-    let mut bound = 1e4;
-    while price < bound && dp < 8 {
-        bound /= 10.0;
-        dp += 1;
-    }
-    Decimal::new(1, dp)
-}
-
 /// Generates a seeded history: the same configuration always gives the same prices.
 ///
 /// # Errors
@@ -176,7 +166,9 @@ pub fn generate(config: &GeneratorConfig) -> Result<PriceHistory, BacktestError>
     let mut ticks = Vec::with_capacity(picked.len());
     for (code, price) in picked {
         let asset = Asset::new(code)?;
-        let tick = tick_for(*price);
+        let tick = Decimal::from_f64(*price)
+            .map(tick_for)
+            .ok_or_else(|| BacktestError::invalid(format!("{code}.price"), price.to_string()))?;
         let first = to_price(*price, tick)
             .ok_or_else(|| BacktestError::invalid(format!("{code}.price"), price.to_string()))?;
         markets.push(AssetMarket::scaled(
@@ -203,11 +195,7 @@ pub fn generate(config: &GeneratorConfig) -> Result<PriceHistory, BacktestError>
     for step in 0..config.steps {
         let time = config.start_ms + config.interval_ms * step as i64;
         if step > 0 {
-            let switch = if stressed {
-                leave_stressed
-            } else {
-                leave_calm
-            };
+            let switch = if stressed { leave_stressed } else { leave_calm };
             if rng.random::<f64>() < switch {
                 stressed = !stressed;
             }
@@ -262,13 +250,6 @@ fn to_price(price: f64, tick: Decimal) -> Option<Price> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ticks_keep_about_six_digits() {
-        assert_eq!(tick_for(60_000.0), Decimal::new(1, 2));
-        assert_eq!(tick_for(150.0), Decimal::new(1, 4));
-        assert_eq!(tick_for(0.12), Decimal::new(1, 7));
-    }
 
     #[test]
     fn realised_volatility_is_crypto_like() {

@@ -10,6 +10,7 @@ use driftline_core::{Asset, Price};
 use rust_decimal::Decimal;
 use thiserror::Error;
 
+use super::market::tick_for;
 use super::{AssetMarket, BacktestError, MarketConfig, PriceHistory};
 
 /// Open times above this are microseconds (year 5138 in milliseconds).
@@ -142,7 +143,8 @@ pub fn parse_klines(reader: impl Read, path: &Path) -> Result<Vec<Kline>, KlineE
 }
 
 /// A history from one kline series per asset, on the open times every series has. Each
-/// market's tick is the finest the closes are written at.
+/// market's tick is the finer of the finest the closes are written at and six significant
+/// digits of the first close.
 ///
 /// # Errors
 /// [`BacktestError::Invalid`] when the series share no open time or a market cannot be built.
@@ -179,10 +181,10 @@ pub fn history_from_klines(
             .map(|p| p.value().normalize().scale())
             .max()
             .unwrap_or(0);
-        let tick = Decimal::new(1, scale);
         let first = kept
             .first()
             .ok_or_else(|| BacktestError::invalid(format!("klines.{asset}"), "no common rows"))?;
+        let tick = Decimal::new(1, scale).min(tick_for(first.value()));
         markets.push(AssetMarket::scaled(
             asset,
             quote,
@@ -237,9 +239,18 @@ mod tests {
     }
 
     #[rstest]
-    #[case("1704067200000,1,1,1,abc,1\n", "BTCUSDT-1h.csv: line 1, column 5 (close): \"abc\" is not a positive decimal")]
-    #[case("1704067200000,1,1,1,1,1\n1704067200000,1,1,1,-2,1\n", "line 2, column 5 (close): \"-2\" is not a positive decimal")]
-    #[case("1704067200000,1,1,1,1,1\nsoon,1,1,1,1,1\n", "line 2, column 1 (open time): \"soon\" is not an integer timestamp")]
+    #[case(
+        "1704067200000,1,1,1,abc,1\n",
+        "BTCUSDT-1h.csv: line 1, column 5 (close): \"abc\" is not a positive decimal"
+    )]
+    #[case(
+        "1704067200000,1,1,1,1,1\n1704067200000,1,1,1,-2,1\n",
+        "line 2, column 5 (close): \"-2\" is not a positive decimal"
+    )]
+    #[case(
+        "1704067200000,1,1,1,1,1\nsoon,1,1,1,1,1\n",
+        "line 2, column 1 (open time): \"soon\" is not an integer timestamp"
+    )]
     #[case("1704070800000,1,1,1,1,1\n1704067200000,1,1,1,1,1\n", "line 2, column 1 (open time): \"1704067200000\" is not after the previous line's 1704070800000")]
     #[case("1704067200000,1,1\n", "line 1: 3 columns, a kline has at least 5")]
     #[case("", "BTCUSDT-1h.csv: no klines")]
@@ -258,7 +269,10 @@ mod tests {
         let history = history_from_klines(
             &quote,
             &[
-                (Asset::new("BTC").unwrap(), vec![k(1, 10), k(2, 20), k(3, 30)]),
+                (
+                    Asset::new("BTC").unwrap(),
+                    vec![k(1, 10), k(2, 20), k(3, 30)],
+                ),
                 (Asset::new("ETH").unwrap(), vec![k(2, 5), k(3, 6), k(4, 7)]),
             ],
             &MarketConfig::default(),
@@ -267,6 +281,7 @@ mod tests {
         assert_eq!(history.times_ms, vec![2, 3]);
         assert_eq!(history.closes[1][0].value(), Decimal::new(30, 1));
         assert_eq!(history.closes[1][1].value(), Decimal::new(6, 1));
-        assert_eq!(history.markets[0].filters.tick_size(), Decimal::new(1, 1));
+        // Closes written to 0.1, but a price of 2 gets six digits' worth of grid.
+        assert_eq!(history.markets[0].filters.tick_size(), Decimal::new(1, 6));
     }
 }

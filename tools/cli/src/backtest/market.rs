@@ -36,6 +36,17 @@ impl Default for MarketConfig {
     }
 }
 
+/// A tick that keeps about six significant digits of `price`, at most 0.01 and at least 10^-12.
+pub fn tick_for(price: Decimal) -> Decimal {
+    let mut dp = 2u32;
+    let mut bound = Decimal::from(10_000);
+    while price < bound && dp < 12 {
+        bound /= Decimal::TEN;
+        dp += 1;
+    }
+    Decimal::new(1, dp)
+}
+
 /// One simulated market: its filters, its book shape and its spread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetMarket {
@@ -70,10 +81,8 @@ impl AssetMarket {
         }
         let step_dp = u32::try_from((k + 2).clamp(0, 12)).unwrap_or(12);
         let step_size = Decimal::new(1, step_dp);
-        let quantity = driftline_core::money::floor_to_step(
-            config.level_notional / first_price,
-            step_size,
-        );
+        let quantity =
+            driftline_core::money::floor_to_step(config.level_notional / first_price, step_size);
         if quantity <= Decimal::ZERO {
             return Err(BacktestError::invalid(
                 format!("{asset}.depth"),
@@ -156,5 +165,19 @@ impl PriceHistory {
                     .map_err(|source| BacktestError::Plan { step, source })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(Decimal::from(60_000), Decimal::new(1, 2))]
+    #[case(Decimal::from(150), Decimal::new(1, 4))]
+    #[case(Decimal::new(12, 2), Decimal::new(1, 7))]
+    fn ticks_keep_about_six_digits(#[case] price: Decimal, #[case] tick: Decimal) {
+        assert_eq!(tick_for(price), tick);
     }
 }

@@ -47,3 +47,35 @@ impl BacktestError {
         }
     }
 }
+
+/// Equal targets for every market of `history`, each rounded down to 4 decimals, and the rest
+/// (at least `cash`) in the quote asset.
+///
+/// # Errors
+/// [`BacktestError::Invalid`] when `cash` is outside [0, 1].
+pub fn equal_targets(
+    history: &PriceHistory,
+    cash: rust_decimal::Decimal,
+) -> Result<driftline_core::TargetWeights, BacktestError> {
+    use rust_decimal::Decimal;
+    if cash < Decimal::ZERO || cash > Decimal::ONE {
+        return Err(BacktestError::invalid(
+            "cash",
+            format!("{cash} must be in [0, 1]"),
+        ));
+    }
+    let count = Decimal::from(history.markets.len().max(1));
+    let each =
+        driftline_core::money::floor_to_step((Decimal::ONE - cash) / count, Decimal::new(1, 4));
+    let assets: Vec<(driftline_core::Asset, Decimal)> = history
+        .markets
+        .iter()
+        .map(|m| (m.asset.clone(), each))
+        .collect();
+    let rest = Decimal::ONE - assets.iter().map(|(_, w)| *w).sum::<Decimal>();
+    Ok(driftline_core::TargetWeights::new(
+        assets
+            .into_iter()
+            .chain(std::iter::once((history.quote.clone(), rest))),
+    )?)
+}

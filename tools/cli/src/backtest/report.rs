@@ -32,7 +32,7 @@ pub fn render_table(results: &[PolicyResult], quote: &str) -> String {
         format!("final value ({quote})"),
         "skipped (cost cap)".to_owned(),
         "deferred (velocity)".to_owned(),
-        "rejected".to_owned(),
+        "buys cut to cash".to_owned(),
     ]);
     for r in results {
         table.add_row(vec![
@@ -42,11 +42,18 @@ pub fn render_table(results: &[PolicyResult], quote: &str) -> String {
             right(fixed(r.cost_quote, 2)),
             right(fixed(r.cost_bps_of_equity, 1)),
             right(format!("{:.2} pp", r.tracking_error * 100.0)),
-            right(format!("{} pp", fixed(r.max_drift * Decimal::ONE_HUNDRED, 2))),
+            right(format!(
+                "{} pp",
+                fixed(r.max_drift * Decimal::ONE_HUNDRED, 2)
+            )),
             right(fixed(r.final_value, 2)),
             right(r.skipped_cost_cap.to_string()),
             right(r.deferred_by_velocity.to_string()),
-            right(r.rejected.to_string()),
+            right(if r.rejected > 0 {
+                format!("{} (+{} rejected)", r.reduced_to_cash, r.rejected)
+            } else {
+                r.reduced_to_cash.to_string()
+            }),
         ]);
     }
     format!("{table}\n")
@@ -121,7 +128,10 @@ pub fn render_frontier(frontier: &Frontier) -> String {
     ]);
     for p in &frontier.points {
         table.add_row(vec![
-            right(format!("±{} pp", (p.band * Decimal::ONE_HUNDRED).normalize())),
+            right(format!(
+                "±{} pp",
+                (p.band * Decimal::ONE_HUNDRED).normalize()
+            )),
             right(p.cost_cap_bps.normalize().to_string()),
             right(fixed(p.cost_bps_of_equity, 1)),
             right(format!("{:.2} pp", p.tracking_error * 100.0)),
@@ -143,6 +153,7 @@ mod tests {
             trades: 0,
             rebalances: 0,
             rejected: 0,
+            reduced_to_cash: 0,
             skipped_cost_cap: 0,
             deferred_by_velocity: 0,
             turnover_quote: Decimal::ZERO,
