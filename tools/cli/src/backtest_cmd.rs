@@ -245,6 +245,7 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         &runs,
         RunOptions {
             record_series: !args.no_chart,
+            ..RunOptions::default()
         },
         &mut |done| bar.set_position(done as u64),
     )?;

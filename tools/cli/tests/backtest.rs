@@ -48,16 +48,53 @@ fn all_policies() -> Vec<PolicyRun> {
     ]
 }
 
-fn run(scenario: &Scenario, runs: &[PolicyRun]) -> Vec<PolicyResult> {
+fn run_with(scenario: &Scenario, runs: &[PolicyRun], full: bool) -> Vec<PolicyResult> {
     backtest::run(
         scenario,
         runs,
         RunOptions {
             record_series: true,
+            always_full_books: full,
         },
         &mut |_| {},
     )
     .unwrap()
+}
+
+fn run(scenario: &Scenario, runs: &[PolicyRun]) -> Vec<PolicyResult> {
+    run_with(scenario, runs, false)
+}
+
+#[test]
+fn planning_against_the_touch_first_changes_no_result() {
+    let s = scenario(&small(), Fees::default());
+    let key = |rs: &[PolicyResult]| -> Vec<(u64, u64, u64, Decimal, Decimal, Decimal)> {
+        rs.iter()
+            .map(|r| {
+                (
+                    r.trades,
+                    r.skipped_cost_cap,
+                    r.deferred_by_velocity,
+                    r.turnover_quote,
+                    r.cost_quote,
+                    r.final_value,
+                )
+            })
+            .collect()
+    };
+    let mut runs = all_policies();
+    // A tight cap makes the cost model refuse trades: decisions that need the full books.
+    runs.push(PolicyRun::driftline(
+        "capped",
+        RebalancePolicy {
+            max_cost_bps: dec!(11),
+            ..RebalancePolicy::default()
+        },
+    ));
+    let lazy = run_with(&s, &runs, false);
+    let full = run_with(&s, &runs, true);
+    assert!(lazy.iter().any(|r| r.skipped_cost_cap > 0));
+    assert_eq!(key(&lazy), key(&full));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{BacktestError, PriceHistory};
+use super::{BacktestError, Depth, PriceHistory};
 
 /// Costs are charged in whole units of 10^-8 quote, rounded up: the exchange's precision, and
 /// what keeps `value before = value after + cost` exact.
@@ -154,6 +154,40 @@ fn to_target(band: Decimal) -> RebalancePolicy {
 pub struct RunOptions {
     /// Keep per-step series (for charts and the conservation check); off for sweeps.
     pub record_series: bool,
+    /// Plan every step against full books at once, skipping the touch-only first pass (see
+    /// [`run`]); the results are the same, only slower.
+    pub always_full_books: bool,
+}
+
+/// A step's books: touch-only for every valuation, full depth built once when a plan needs it.
+struct StepMarkets<'h> {
+    history: &'h PriceHistory,
+    step: usize,
+    touch: Markets,
+    full: Option<Markets>,
+}
+
+impl StepMarkets<'_> {
+    fn full(&mut self) -> Result<&Markets, BacktestError> {
+        if self.full.is_none() {
+            self.full = Some(self.history.markets_at(self.step, Depth::Full)?);
+        }
+        // Filled just above.
+        self.full
+            .as_ref()
+            .ok_or_else(|| BacktestError::invalid("books", "full depth missing"))
+    }
+}
+
+/// Whether a decision got as far as the cost model, where the book's depth matters.
+fn needs_depth(reason: &DecisionReason) -> bool {
+    matches!(
+        reason,
+        DecisionReason::Trade
+            | DecisionReason::CostTooHigh { .. }
+            | DecisionReason::BookTooThin { .. }
+            | DecisionReason::BelowExchangeMinimum { .. }
+    )
 }
 
 /// One trading step's books, for the conservation check: both values at the step's mids.
@@ -234,6 +268,11 @@ struct Account<'a> {
 
 /// Replays `scenario` for every policy on the same prices and books.
 ///
+/// Building twenty-level books is most of the work, and most cycles trade nothing, so each
+/// plan is first made against touch-only books (the same best bid and ask, so the same mids,
+/// drift and band decisions). When any decision got as far as the cost model, the step is
+/// planned again against the full books, and that plan is the one executed.
+///
 /// `progress` is called with the number of steps done, now and then.
 ///
 /// # Errors
@@ -269,7 +308,7 @@ pub fn run(
     let quote = &history.quote;
     let id = PortfolioId::new("backtest")?;
     let cycle = CycleId::new("backtest")?;
-    let first = history.markets_at(0)?;
+    let first = history.markets_at(0, Depth::Touch)?;
     let start = initial_holdings(scenario, &first)?;
     let mut accounts: Vec<Account<'_>> = runs
         .iter()
@@ -321,10 +360,20 @@ pub fn run(
         })
         .collect::<Result<_, BacktestError>>()?;
 
-    let mut markets = first;
+    let mut markets = StepMarkets {
+        history,
+        step: 0,
+        touch: first,
+        full: None,
+    };
     for step in 0..steps {
         if step > 0 {
-            markets = history.markets_at(step)?;
+            markets = StepMarkets {
+                history,
+                step,
+                touch: history.markets_at(step, Depth::Touch)?,
+                full: None,
+            };
         }
         // The state after this step holds until the next one.
         let dt = match (history.times_ms.get(step), history.times_ms.get(step + 1)) {
@@ -333,9 +382,9 @@ pub fn run(
         };
         for account in &mut accounts {
             if account.run.due(history, step) {
-                account.rebalance(step, &markets, scenario.fees, &cycle)?;
+                account.rebalance(step, &mut markets, scenario.fees, &cycle, options)?;
             }
-            account.record(&markets, quote, dt);
+            account.record(&markets.touch, quote, dt);
         }
         if step % 512 == 511 {
             progress(step + 1);
@@ -344,7 +393,7 @@ pub fn run(
     progress(steps);
     Ok(accounts
         .into_iter()
-        .map(|a| a.finish(steps, &markets, quote))
+        .map(|a| a.finish(steps, &markets.touch, quote))
         .collect())
 }
 
@@ -443,22 +492,39 @@ impl Account<'_> {
     fn rebalance(
         &mut self,
         step: usize,
-        markets: &Markets,
+        step_markets: &mut StepMarkets<'_>,
         fees: Fees,
         cycle: &CycleId,
+        options: RunOptions,
     ) -> Result<(), BacktestError> {
         let history = self.history.make_contiguous();
-        let request = PlanRequest {
-            portfolio: &self.portfolio,
-            markets,
-            policy: &self.run.policy,
-            fees,
-            history,
-            cycle,
-            now_ms: 0,
+        let plan_against = |markets: &Markets| {
+            let request = PlanRequest {
+                portfolio: &self.portfolio,
+                markets,
+                policy: &self.run.policy,
+                fees,
+                history,
+                cycle,
+                now_ms: 0,
+            };
+            plan(&request, &self.cost_model).map_err(|source| BacktestError::Plan { step, source })
         };
-        let plan = plan(&request, &self.cost_model)
-            .map_err(|source| BacktestError::Plan { step, source })?;
+        let mut plan = None;
+        if !options.always_full_books {
+            let touch = plan_against(&step_markets.touch)?;
+            if !touch.decisions.iter().any(|d| needs_depth(&d.reason)) {
+                plan = Some(touch);
+            }
+        }
+        let markets = match plan {
+            Some(_) => &step_markets.touch,
+            None => step_markets.full()?,
+        };
+        let plan = match plan {
+            Some(plan) => plan,
+            None => plan_against(markets)?,
+        };
         for d in &plan.decisions {
             match d.reason {
                 DecisionReason::CostTooHigh { .. } => self.result.skipped_cost_cap += 1,

@@ -113,12 +113,24 @@ impl AssetMarket {
         })
     }
 
-    /// The book around `price`, as the planner and the simulated fills see it.
+    /// The book around `price`, as the planner and the simulated fills see it: every level,
+    /// or only the best bid and ask (the same touch, so the same mid).
     ///
     /// # Errors
     /// [`driftline_core::DomainError`] when the book cannot be built at that price.
-    pub fn snapshot(&self, price: Price) -> Result<MarketSnapshot, driftline_core::DomainError> {
-        let book = self.depth.book(
+    pub fn snapshot(
+        &self,
+        price: Price,
+        depth: Depth,
+    ) -> Result<MarketSnapshot, driftline_core::DomainError> {
+        let profile = match depth {
+            Depth::Full => self.depth,
+            Depth::Touch => DepthProfile {
+                levels: self.depth.levels.min(1),
+                ..self.depth
+            },
+        };
+        let book = profile.book(
             self.filters.symbol(),
             price,
             self.spread_bps,
@@ -129,6 +141,16 @@ impl AssetMarket {
             book,
         })
     }
+}
+
+/// How much of a simulated book to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Every level of the depth profile.
+    Full,
+    /// The best bid and ask only: enough for mids, drift and every decision that stops before
+    /// the cost model walks the book.
+    Touch,
 }
 
 /// Aligned price series: one close per asset per step, on the asset's tick.
@@ -151,7 +173,7 @@ impl PriceHistory {
     ///
     /// # Errors
     /// [`BacktestError::Plan`] when a book cannot be built.
-    pub fn markets_at(&self, step: usize) -> Result<Markets, BacktestError> {
+    pub fn markets_at(&self, step: usize, depth: Depth) -> Result<Markets, BacktestError> {
         let closes = self
             .closes
             .get(step)
@@ -160,7 +182,7 @@ impl PriceHistory {
             .iter()
             .zip(closes)
             .map(|(m, p)| {
-                m.snapshot(*p)
+                m.snapshot(*p, depth)
                     .map(|s| (m.asset.clone(), s))
                     .map_err(|source| BacktestError::Plan { step, source })
             })

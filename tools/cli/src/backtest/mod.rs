@@ -18,7 +18,7 @@ pub use engine::{
 };
 pub use generator::{generate, GeneratorConfig};
 pub use klines::{history_from_klines, read_klines, Kline, KlineError};
-pub use market::{AssetMarket, MarketConfig, PriceHistory};
+pub use market::{AssetMarket, Depth, MarketConfig, PriceHistory};
 pub use report::{frontier, render_frontier, render_table, Frontier};
 
 use thiserror::Error;
