@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use driftline_cli::backtest::{
-    self, equal_targets, CalendarPeriod, GeneratorConfig, PolicyRun, RunOptions, Scenario,
+    self, equal_targets, CalendarPeriod, Depth, GeneratorConfig, PolicyRun, RunOptions, Scenario,
 };
 use driftline_core::{Fees, RebalancePolicy};
 use rust_decimal::Decimal;
@@ -44,7 +44,12 @@ fn asset_hours(c: &mut Criterion) {
     group.bench_function("year_hourly_20_assets_books_only", |b| {
         b.iter(|| {
             (0..scenario.history.steps())
-                .map(|step| scenario.history.markets_at(step).map(|m| m.len()))
+                .map(|step| {
+                    scenario
+                        .history
+                        .markets_at(step, Depth::Full)
+                        .map(|m| m.len())
+                })
                 .sum::<Result<usize, _>>()
         })
     });

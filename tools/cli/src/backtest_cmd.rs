@@ -116,7 +116,7 @@ pub struct BacktestArgs {
     )]
     sweep_bands: Vec<Decimal>,
     /// Cost caps of the sweep, in bps.
-    #[arg(long, value_delimiter = ',', default_value = "15,20,30,50,100")]
+    #[arg(long, value_delimiter = ',', default_value = "12,13,15,20,50")]
     sweep_caps: Vec<Decimal>,
     /// Print JSON (decimals as strings) instead of tables.
     #[arg(long)]
