@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LOCAL := .local
 
-.PHONY: test demo lint fmt build bench plan clean
+.PHONY: test demo lint fmt build bench plan backtest clean
 
 ## test: formatting, lints and every test tier
 test: lint
@@ -28,9 +28,14 @@ PORTFOLIO ?= examples/article/portfolio.toml
 plan:
 	$(CARGO) run --quiet -p driftline-cli -- plan --portfolio $(PORTFOLIO)
 
+## backtest: the seeded scenario of docs/BACKTEST.md (tables, sweep, chart in out/)
+backtest:
+	$(CARGO) run --quiet --release -p driftline-cli -- backtest --seed 7 --assets 10 --days 365 --sweep
+
 ## bench: criterion benchmarks (not part of `make test`)
 bench:
 	$(CARGO) bench -p driftline-core --bench planning
+	$(CARGO) bench -p driftline-cli --bench backtest
 
 clean:
 	$(CARGO) clean
