@@ -356,3 +356,13 @@ fn cli_replays_binance_klines_and_names_bad_lines() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_portfolio_without_value_is_refused_by_name() {
+    let mut s = scenario(&small(), Fees::default());
+    s.initial_equity = Decimal::ZERO;
+    let err = backtest::run(&s, &all_policies(), RunOptions::default(), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "equity: 0 must be positive");
+}

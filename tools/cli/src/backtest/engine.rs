@@ -305,6 +305,12 @@ pub fn run(
             .validate()
             .map_err(|e| BacktestError::invalid(format!("policy {:?}", r.name), e.to_string()))?;
     }
+    if scenario.initial_equity <= Decimal::ZERO {
+        return Err(BacktestError::invalid(
+            "equity",
+            format!("{} must be positive", scenario.initial_equity),
+        ));
+    }
     let quote = &history.quote;
     let id = PortfolioId::new("backtest")?;
     let cycle = CycleId::new("backtest")?;
