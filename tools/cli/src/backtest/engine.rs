@@ -257,6 +257,8 @@ struct Account<'a> {
     cost_model: BookWalkCostModel,
     portfolio: Portfolio,
     holdings: BTreeMap<driftline_core::Asset, Decimal>,
+    /// Scratch space for the value of each holding, reused every step.
+    values: Vec<Decimal>,
     history: VecDeque<DriftSnapshot>,
     history_len: usize,
     result: PolicyResult,
@@ -333,6 +335,7 @@ pub fn run(
                 },
                 portfolio,
                 holdings: start.clone(),
+                values: Vec::with_capacity(start.len()),
                 history: VecDeque::new(),
                 history_len: run
                     .policy
@@ -630,27 +633,35 @@ impl Account<'_> {
 
     /// Statistics of the holdings after this step, held for `dt` milliseconds.
     fn record(&mut self, markets: &Markets, quote: &driftline_core::Asset, dt: f64) {
-        let equity = value_of(&self.holdings, markets, quote);
+        // Holdings and targets have the same assets (initial_holdings gives every target one,
+        // fills only change them), both in asset order.
+        self.values.clear();
+        for (asset, held) in &self.holdings {
+            self.values.push(if asset == quote {
+                *held
+            } else {
+                markets
+                    .get(asset)
+                    .and_then(|m| m.book.mid())
+                    .map_or(Decimal::ZERO, |mid| *held * mid.value())
+            });
+        }
+        let equity: Decimal = self.values.iter().sum();
         self.equity_sum += equity;
         let mut square_sum = 0.0;
         let mut count = 0usize;
         if !equity.is_zero() {
-            for (asset, target) in self.portfolio.targets().iter() {
-                let held = self.holdings.get(asset).copied().unwrap_or_default();
-                let value = if asset == quote {
-                    held
-                } else {
-                    markets
-                        .get(asset)
-                        .and_then(|m| m.book.mid())
-                        .map_or(Decimal::ZERO, |mid| held * mid.value())
-                };
-                let drift = value / equity - target;
-                self.result.max_drift = self.result.max_drift.max(drift.abs());
-                let d = drift.to_f64().unwrap_or(0.0);
+            // drift × equity is exact; one division per step gives the largest drift.
+            let mut largest = Decimal::ZERO;
+            let equity_f64 = equity.to_f64().unwrap_or(f64::INFINITY);
+            for ((_, target), value) in self.portfolio.targets().iter().zip(&self.values) {
+                let gap = *value - target * equity;
+                largest = largest.max(gap.abs());
+                let d = gap.to_f64().unwrap_or(0.0) / equity_f64;
                 square_sum += d * d;
                 count += 1;
             }
+            self.result.max_drift = self.result.max_drift.max(largest / equity);
         }
         let mean_square = if count == 0 {
             0.0
