@@ -9,9 +9,15 @@ use driftline_core::{Fees, RebalancePolicy};
 use rust_decimal::Decimal;
 
 fn year_of_twenty() -> Scenario {
+    // `cargo test --all-targets` runs each benchmark once to check it works: a week will do.
+    let days = if std::env::args().any(|a| a == "--bench") {
+        365
+    } else {
+        7
+    };
     let history = backtest::generate(&GeneratorConfig {
         assets: 20,
-        steps: 24 * 365,
+        steps: 24 * days,
         ..GeneratorConfig::default()
     })
     .expect("the default generator configuration is valid");

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use driftline_core::money::{ceil_to_step, BPS};
 use driftline_core::{
-    plan, Band, BookWalkCostModel, CostEstimate, CostModel, CycleId, DecisionReason, Destination,
-    DriftSnapshot, Fees, Holdings, Markets, PlanRequest, Portfolio, PortfolioId, RebalancePolicy,
-    Side, TargetWeights,
+    plan, Asset, Band, BookWalkCostModel, CostEstimate, CostModel, CycleId, DecisionReason,
+    Destination, DriftSnapshot, Fees, Holdings, MarketSnapshot, Markets, PlanRequest, Portfolio,
+    PortfolioId, RebalancePolicy, Side, TargetWeights,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -256,7 +256,7 @@ struct Account<'a> {
     run: &'a PolicyRun,
     cost_model: BookWalkCostModel,
     portfolio: Portfolio,
-    holdings: BTreeMap<driftline_core::Asset, Decimal>,
+    holdings: BTreeMap<Asset, Decimal>,
     /// Scratch space for the value of each holding, reused every step.
     values: Vec<Decimal>,
     history: VecDeque<DriftSnapshot>,
@@ -410,7 +410,7 @@ pub fn run(
 fn initial_holdings(
     scenario: &Scenario,
     markets: &Markets,
-) -> Result<BTreeMap<driftline_core::Asset, Decimal>, BacktestError> {
+) -> Result<BTreeMap<Asset, Decimal>, BacktestError> {
     let quote = &scenario.history.quote;
     if !scenario.targets.contains(quote) {
         return Err(BacktestError::invalid(
@@ -444,11 +444,7 @@ fn initial_holdings(
     Ok(holdings)
 }
 
-fn value_of(
-    holdings: &BTreeMap<driftline_core::Asset, Decimal>,
-    markets: &Markets,
-    quote: &driftline_core::Asset,
-) -> Decimal {
+fn value_of(holdings: &BTreeMap<Asset, Decimal>, markets: &Markets, quote: &Asset) -> Decimal {
     holdings
         .iter()
         .map(|(asset, q)| {
@@ -473,7 +469,7 @@ impl Account<'_> {
     /// The largest buy, priced by the same cost model, that `cash` pays for with its costs.
     fn affordable_buy(
         &self,
-        market: &driftline_core::MarketSnapshot,
+        market: &MarketSnapshot,
         cash: Decimal,
     ) -> Option<(Decimal, CostEstimate)> {
         let mid = market.book.mid()?.value();
@@ -632,7 +628,7 @@ impl Account<'_> {
     }
 
     /// Statistics of the holdings after this step, held for `dt` milliseconds.
-    fn record(&mut self, markets: &Markets, quote: &driftline_core::Asset, dt: f64) {
+    fn record(&mut self, markets: &Markets, quote: &Asset, dt: f64) {
         // Holdings and targets have the same assets (initial_holdings gives every target one,
         // fills only change them), both in asset order.
         self.values.clear();
@@ -677,12 +673,7 @@ impl Account<'_> {
         }
     }
 
-    fn finish(
-        mut self,
-        steps: usize,
-        markets: &Markets,
-        quote: &driftline_core::Asset,
-    ) -> PolicyResult {
+    fn finish(mut self, steps: usize, markets: &Markets, quote: &Asset) -> PolicyResult {
         let r = &mut self.result;
         r.average_equity = self.equity_sum / Decimal::from(steps);
         if !r.average_equity.is_zero() {
