@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LOCAL := .local
 
-.PHONY: test demo lint fmt build bench plan clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy
+.PHONY: test demo lint fmt build bench plan backtest clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy
 
 ## test: formatting, lints and every test tier
 test: lint test-paper-fidelity infra-test
@@ -35,9 +35,14 @@ PORTFOLIO ?= examples/article/portfolio.toml
 plan:
 	$(CARGO) run --quiet -p driftline-cli -- plan --portfolio $(PORTFOLIO)
 
+## backtest: the seeded scenario of docs/BACKTEST.md (tables, sweep, chart in out/)
+backtest:
+	$(CARGO) run --quiet --release -p driftline-cli -- backtest --seed 7 --assets 10 --days 365 --sweep
+
 ## bench: criterion benchmarks (not part of `make test`)
 bench:
 	$(CARGO) bench -p driftline-core --bench planning
+	$(CARGO) bench -p driftline-cli --bench backtest
 
 ## aws-up / aws-down: the local AWS emulator (moto) on a free loopback port, for manual runs;
 ## prints the endpoint to export as AWS_ENDPOINT_URL. `make test` runs its own.

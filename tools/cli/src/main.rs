@@ -1,6 +1,7 @@
-//! `driftline`: dry-run plans (and, later, backtests) from files, with the same core code the
+//! `driftline`: dry-run plans and backtests, with the same core code the
 //! Lambda functions run.
 
+mod backtest_cmd;
 mod files;
 mod plan;
 
@@ -23,12 +24,16 @@ struct Cli {
 enum Command {
     /// Show what driftline would trade now, and why: a dry run that places nothing.
     Plan(plan::PlanArgs),
+    /// Replay price history through calendar, threshold and driftline policies and compare
+    /// what each traded and paid.
+    Backtest(Box<backtest_cmd::BacktestArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(args) => plan::run(&args),
+        Command::Backtest(args) => backtest_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,306 @@
+//! `driftline backtest`: replays generated or Binance kline prices through core's planner for
+//! calendar, threshold and driftline policies, and reports what each traded and paid.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use driftline_cli::backtest::{
+    self, chart, CalendarPeriod, GeneratorConfig, MarketConfig, PolicyResult, PolicyRun,
+    RunOptions, Scenario,
+};
+use driftline_core::{Asset, Band, Destination, Fees, RebalancePolicy, VelocityRule};
+use indicatif::{ProgressBar, ProgressStyle};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Interval {
+    #[value(name = "1m")]
+    M1,
+    #[value(name = "5m")]
+    M5,
+    #[value(name = "15m")]
+    M15,
+    #[value(name = "1h")]
+    H1,
+    #[value(name = "4h")]
+    H4,
+    #[value(name = "1d")]
+    D1,
+}
+
+impl Interval {
+    fn millis(self) -> i64 {
+        match self {
+            Self::M1 => 60_000,
+            Self::M5 => 300_000,
+            Self::M15 => 900_000,
+            Self::H1 => 3_600_000,
+            Self::H4 => 14_400_000,
+            Self::D1 => 86_400_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DestinationArg {
+    BandEdge,
+    Target,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Binance kline CSV per asset, as ASSET=PATH (repeat). Without it, prices are generated.
+    #[arg(long, value_name = "ASSET=PATH")]
+    klines: Vec<String>,
+    /// Seed of the generated prices.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Number of generated assets (1 to 20).
+    #[arg(long, default_value_t = 5)]
+    assets: usize,
+    /// Length of the generated history in days.
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    /// Interval of the generated prices.
+    #[arg(long, value_enum, default_value = "1h")]
+    interval: Interval,
+    /// The quote asset, held as cash.
+    #[arg(long, default_value = "USDT")]
+    quote: String,
+    /// Starting value in the quote asset.
+    #[arg(long, default_value = "1000000")]
+    equity: Decimal,
+    /// Target weight of cash; the rest is split equally between the assets.
+    #[arg(long, default_value = "0.02")]
+    cash: Decimal,
+    #[arg(long, default_value = "10")]
+    maker_bps: Decimal,
+    #[arg(long, default_value = "10")]
+    taker_bps: Decimal,
+    /// Full bid-ask spread of the simulated books, in bps.
+    #[arg(long, default_value = "2")]
+    spread_bps: Decimal,
+    /// Levels per side of the simulated books.
+    #[arg(long, default_value_t = 20)]
+    levels: u32,
+    /// Distance between levels, in bps of the mid.
+    #[arg(long, default_value = "2")]
+    level_step_bps: Decimal,
+    /// Quote value of each level at the first price.
+    #[arg(long, default_value = "25000")]
+    level_notional: Decimal,
+    /// driftline: no-trade band half-width (absolute weight, 0.05 = 5 pp).
+    #[arg(long, default_value = "0.05")]
+    band: Decimal,
+    /// driftline: trades predicted to cost more than this (bps of notional) are skipped.
+    #[arg(long, default_value = "50")]
+    cost_cap_bps: Decimal,
+    /// driftline: where a trade takes an asset that left its band.
+    #[arg(long, value_enum, default_value = "band-edge")]
+    destination: DestinationArg,
+    /// driftline: velocity horizon in cycles (0 turns the velocity rule off).
+    #[arg(long, default_value = "1")]
+    velocity_horizon: Decimal,
+    /// The naive rule's band: back to target beyond this drift.
+    #[arg(long, default_value = "0.05")]
+    threshold: Decimal,
+    /// Also sweep driftline over band widths × cost caps and print the frontier.
+    #[arg(long)]
+    sweep: bool,
+    /// Band widths of the sweep.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.01,0.02,0.03,0.05,0.08"
+    )]
+    sweep_bands: Vec<Decimal>,
+    /// Cost caps of the sweep, in bps.
+    #[arg(long, value_delimiter = ',', default_value = "12,13,15,20,50")]
+    sweep_caps: Vec<Decimal>,
+    /// Print JSON (decimals as strings) instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Where the chart goes.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Do not draw the chart.
+    #[arg(long)]
+    no_chart: bool,
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    steps: usize,
+    assets: Vec<String>,
+    results: &'a [PolicyResult],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frontier: Option<backtest::Frontier>,
+}
+
+fn driftline_policy(args: &BacktestArgs, band: Decimal, cap: Decimal) -> RebalancePolicy {
+    RebalancePolicy {
+        band: Band {
+            absolute: Some(band),
+            relative: None,
+        },
+        destination: match args.destination {
+            DestinationArg::BandEdge => Destination::BandEdge,
+            DestinationArg::Target => Destination::Target,
+        },
+        max_cost_bps: cap,
+        velocity: (args.velocity_horizon > Decimal::ZERO).then(|| VelocityRule {
+            horizon_cycles: args.velocity_horizon,
+            ..VelocityRule::default()
+        }),
+        ..RebalancePolicy::default()
+    }
+}
+
+fn pct(d: Decimal) -> String {
+    format!("{}%", (d * Decimal::ONE_HUNDRED).normalize())
+}
+
+/// # Errors
+/// A message naming the argument, file, line or column that is wrong.
+pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let quote = Asset::new(&args.quote).map_err(|e| format!("--quote: {e}"))?;
+    let market = MarketConfig {
+        spread_bps: args.spread_bps,
+        levels: args.levels,
+        level_step_bps: args.level_step_bps,
+        level_notional: args.level_notional,
+        ..MarketConfig::default()
+    };
+    let history = if args.klines.is_empty() {
+        let interval_ms = args.interval.millis();
+        let steps = usize::try_from(i64::from(args.days) * 86_400_000 / interval_ms)?;
+        backtest::generate(&GeneratorConfig {
+            seed: args.seed,
+            assets: args.assets,
+            steps,
+            interval_ms,
+            quote: quote.clone(),
+            market,
+            ..GeneratorConfig::default()
+        })?
+    } else {
+        let mut series = Vec::new();
+        for spec in &args.klines {
+            let (asset, path) = spec
+                .split_once('=')
+                .ok_or_else(|| format!("--klines {spec:?}: expected ASSET=PATH"))?;
+            let asset = Asset::new(asset).map_err(|e| format!("--klines {spec:?}: {e}"))?;
+            series.push((asset, backtest::read_klines(std::path::Path::new(path))?));
+        }
+        backtest::history_from_klines(&quote, &series, &market)?
+    };
+    let scenario = Scenario {
+        targets: backtest::equal_targets(&history, args.cash)?,
+        initial_equity: args.equity,
+        fees: Fees {
+            maker_bps: args.maker_bps,
+            taker_bps: args.taker_bps,
+        },
+        history,
+    };
+
+    let mut runs = vec![
+        PolicyRun::calendar(CalendarPeriod::Daily),
+        PolicyRun::calendar(CalendarPeriod::Weekly),
+        PolicyRun::calendar(CalendarPeriod::Monthly),
+        PolicyRun::threshold(args.threshold),
+        PolicyRun::driftline(
+            format!(
+                "driftline ±{} cap {} bps",
+                pct(args.band),
+                args.cost_cap_bps.normalize()
+            ),
+            driftline_policy(args, args.band, args.cost_cap_bps),
+        ),
+    ];
+    let headline = runs.len();
+    let mut sweep_points = Vec::new();
+    if args.sweep {
+        for band in &args.sweep_bands {
+            for cap in &args.sweep_caps {
+                sweep_points.push((*band, *cap));
+                runs.push(PolicyRun::driftline(
+                    format!("±{} cap {}", pct(*band), cap.normalize()),
+                    driftline_policy(args, *band, *cap),
+                ));
+            }
+        }
+    }
+
+    let steps = scenario.history.steps();
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} steps ({eta})")?
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("backtest: {} policies", runs.len()));
+    let results = backtest::run(
+        &scenario,
+        &runs,
+        RunOptions {
+            record_series: !args.no_chart,
+            ..RunOptions::default()
+        },
+        &mut |done| bar.set_position(done as u64),
+    )?;
+    bar.finish_and_clear();
+
+    let (main, swept) = results.split_at(headline.min(results.len()));
+    let frontier = args.sweep.then(|| {
+        let points: Vec<_> = sweep_points
+            .iter()
+            .zip(swept)
+            .map(|((b, c), r)| (*b, *c, r))
+            .collect();
+        backtest::frontier(&points)
+    });
+    let quote_code = quote.as_str();
+    if args.json {
+        let output = Output {
+            steps,
+            assets: scenario
+                .history
+                .markets
+                .iter()
+                .map(|m| m.asset.to_string())
+                .collect(),
+            results: main,
+            frontier: frontier.clone(),
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    } else {
+        let first = scenario.history.times_ms.first().copied().unwrap_or(0);
+        let last = scenario.history.times_ms.last().copied().unwrap_or(0);
+        println!(
+            "{} assets · {steps} steps over {:.1} days · start {:.2} {quote_code}",
+            scenario.history.markets.len(),
+            (last - first) as f64 / 86_400_000.0,
+            scenario.initial_equity,
+        );
+        print!("{}", backtest::render_table(main, quote_code));
+        if let Some(f) = &frontier {
+            println!(
+                "sweep: band × cost cap, cheapest first (● = on the cost/tracking-error frontier)"
+            );
+            print!("{}", backtest::render_frontier(f));
+        }
+    }
+    if !args.no_chart {
+        std::fs::create_dir_all(&args.out)
+            .map_err(|e| format!("{}: cannot create: {e}", args.out.display()))?;
+        let path = args.out.join("backtest.png");
+        let with_text = chart::draw(&path, main, &scenario.history.times_ms, quote_code)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("chart: {}", path.display());
+        if !with_text {
+            eprintln!("note: no DejaVu Sans font found (Debian: fonts-dejavu-core); the chart has no text");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! The library behind the `driftline` command: the backtester, tested and benchmarked directly.
+
+pub mod backtest;
