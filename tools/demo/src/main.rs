@@ -1,0 +1,105 @@
+//! `driftline-demo`: see the crate docs. `make demo` starts the local AWS emulator, runs this,
+//! and stops the emulator; this binary stops the paper exchange it started, also on Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use driftline_demo::{run, start, write_outputs, Options};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "driftline-demo",
+    about = "The whole driftline pipeline on this machine"
+)]
+struct Args {
+    /// Scheduler cycles to run.
+    #[arg(long, default_value_t = 5)]
+    cycles: u32,
+    /// Where the JSON report and the PNG chart go.
+    #[arg(long, default_value = "out/demo")]
+    out: PathBuf,
+    /// The article's portfolio only.
+    #[arg(long)]
+    article_only: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let specs = match driftline_demo::scenario::portfolios(args.article_only) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let world = tokio::select! {
+        w = start(&specs) => w,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted");
+            return ExitCode::from(130);
+        }
+    };
+    let world = match world {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "driftline demo · paper exchange {} · {} portfolio(s): {}",
+        world.venue.base_url(),
+        specs.len(),
+        specs
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "AWS emulator {} · table {} · queue {} · secrets {}",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+        world.store.table(),
+        world.queue_url.rsplit('/').next().unwrap_or_default(),
+        world.secret_ids.len()
+    );
+    let options = Options {
+        cycles: args.cycles,
+        ..Options::default()
+    };
+    let mut stdout = std::io::stdout();
+    let outcome = tokio::select! {
+        r = run(&world, &specs, &options, &mut stdout) => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    world.stop().await;
+    match outcome {
+        None => {
+            eprintln!("interrupted: paper exchange stopped");
+            ExitCode::from(130)
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Some(Ok(report)) => match write_outputs(&report, &args.out) {
+            Ok((json, png)) => {
+                println!("report {}", json.display());
+                println!("chart  {}", png.display());
+                let ok = report.final_state.iter().all(|p| p.within_bands)
+                    && report.summary.duplicate_client_order_ids.is_empty();
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

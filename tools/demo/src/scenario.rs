@@ -1,0 +1,157 @@
+//! What the demo runs: the venue, the portfolios (one paper-exchange account each) and the
+//! scripted market. The market is scripted, not random, so every run tells the same story:
+//! one asset's book goes thin while the first orders arrive, and one asset jumps enough to push
+//! portfolios out of their bands.
+
+use driftline_core::config::PortfolioSpec;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use crate::DemoError;
+
+/// The venue: the article's market (BTC around 64,230, ETH around 3,450, deep books, no random
+/// walk: the demo moves the mids itself) and one account per portfolio.
+pub const VENUE: &str = r#"
+seed = 7
+
+[fees]
+maker = "0.001"
+taker = "0.001"
+
+[rate_limits]
+request_weight_per_minute = 6000
+ban_seconds = 120
+
+[[symbols]]
+symbol = "BTCUSDT"
+base = "BTC"
+quote = "USDT"
+tick_size = "0.01"
+step_size = "0.00001"
+min_qty = "0.00001"
+max_qty = "9000"
+min_notional = "5"
+mid = "64230"
+spread_bps = "2"
+volatility_bps = "0"
+replenish_per_tick = "1"
+depth = { levels = 20, quantity_per_level = "0.5", level_step_bps = "1" }
+
+[[symbols]]
+symbol = "ETHUSDT"
+base = "ETH"
+quote = "USDT"
+tick_size = "0.01"
+step_size = "0.0001"
+min_qty = "0.0001"
+max_qty = "9000"
+min_notional = "5"
+mid = "3450"
+spread_bps = "2"
+volatility_bps = "0"
+replenish_per_tick = "1"
+depth = { levels = 20, quantity_per_level = "8", level_step_bps = "1" }
+
+[[accounts]]
+name = "article"
+api_key = "demo-article-key"
+secret = "demo-article-secret-never-logged"
+balances = { BTC = "1.5", ETH = "25", USDT = "20000" }
+
+[[accounts]]
+name = "steady"
+api_key = "demo-steady-key"
+secret = "demo-steady-secret-never-logged"
+balances = { BTC = "0.5", USDT = "32000" }
+
+[[accounts]]
+name = "cash-heavy"
+api_key = "demo-cash-heavy-key"
+secret = "demo-cash-heavy-secret-never-logged"
+balances = { BTC = "0.1", ETH = "1", USDT = "30000" }
+"#;
+
+pub const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
+
+fn policy(band: &str) -> serde_json::Value {
+    json!({
+        "band": {"absolute": band},
+        "destination": "band_edge",
+        "min_trade_notional": "10",
+        "max_cost_bps": "50",
+        "slippage_budget_bps": "20",
+        "limit_offset": "0.5",
+        "order_ttl_seconds": 900
+    })
+}
+
+/// The demo's portfolios: the article's (out of its bands from the start: it sells), a tight
+/// band one that starts on target (the BTC jump pushes it out), and one with too much cash (it
+/// buys). `with_accounts` names each portfolio's exchange account.
+///
+/// # Errors
+/// [`DemoError::Setup`] if a specification does not parse (a bug in this file).
+pub fn portfolios(only_article: bool) -> Result<Vec<PortfolioSpec>, DemoError> {
+    let specs = [
+        json!({
+            "id": "article",
+            "quote": "USDT",
+            "targets": {"BTC": "0.40", "ETH": "0.35", "USDT": "0.25"},
+            "policy": policy("0.05"),
+        }),
+        json!({
+            "id": "steady",
+            "quote": "USDT",
+            "targets": {"BTC": "0.50", "USDT": "0.50"},
+            "policy": policy("0.02"),
+        }),
+        json!({
+            "id": "cash-heavy",
+            "quote": "USDT",
+            "targets": {"BTC": "0.30", "ETH": "0.30", "USDT": "0.40"},
+            "policy": policy("0.05"),
+        }),
+    ];
+    let take = if only_article { 1 } else { specs.len() };
+    specs
+        .into_iter()
+        .take(take)
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| DemoError::Setup(format!("demo portfolio spec: {e}")))
+        })
+        .collect()
+}
+
+/// What happens to the market in a cycle, before its tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CycleScript {
+    /// BTC's mid jumps by this fraction before the tick.
+    pub btc_jump: Option<Decimal>,
+    /// ETH's book goes thin (this fraction of its depth) as the cycle's orders reach the
+    /// executor, and recovers over the next executor rounds.
+    pub eth_thin: Option<Decimal>,
+    /// A small move of every mid, in bps, before the tick (the market breathing).
+    pub drift_bps: i64,
+}
+
+/// The script of cycle `n` (1-based) of `total`: the thin book in the first cycle, the jump in
+/// the third (or the last, in a shorter run), small moves otherwise.
+pub fn cycle_script(n: u32, total: u32) -> CycleScript {
+    let jump_cycle = total.clamp(2, 3);
+    CycleScript {
+        btc_jump: (n == jump_cycle).then(|| Decimal::new(12, 2)),
+        eth_thin: (n == 1).then(|| Decimal::new(5, 3)),
+        drift_bps: match n % 3 {
+            0 => 4,
+            1 => 0,
+            _ => -3,
+        },
+    }
+}
+
+/// How far the thin book recovers once the executor has deferred an order on it twice: deep
+/// enough to place, still too shallow to fill an order at once.
+pub fn eth_recovering() -> Decimal {
+    Decimal::new(1, 1)
+}
