@@ -17,6 +17,7 @@ use driftline_core::ledger::{OrderLedger, OrderRecord, RetryBackoff};
 use driftline_core::ports::{Clock, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
+use driftline_core::service::FixedAccounts;
 use driftline_core::{ApiCredentials, EpochMillis, PortfolioId};
 use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
 use driftline_functions::scheduled::{self, SchedulerResponse};
@@ -246,7 +247,7 @@ impl World {
         let scheduler = Scheduler::new(
             SchedulerPorts {
                 configs: store.clone(),
-                exchange: exchange.clone(),
+                exchanges: Arc::new(FixedAccounts::single(exchange.clone())),
                 ledger: store.clone(),
                 leases: store.clone(),
                 history: store.clone(),
@@ -263,7 +264,7 @@ impl World {
         );
         let executor = Executor::new(
             ExecutorPorts {
-                exchange,
+                exchanges: Arc::new(FixedAccounts::single(exchange)),
                 ledger: store.clone(),
                 filters: store.clone(),
                 breakers: store.clone(),
