@@ -5,9 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use driftline_aws::{metrics::EmfMetrics, CredentialsCache, DynamoStore, SqsIntentQueue};
 use driftline_core::ledger::RetryBackoff;
-use driftline_core::ports::{Clock, RandomSource};
+use driftline_core::ports::{Clock, Exchange, ExchangeError, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
+use driftline_core::service::ExchangeAccounts;
 use driftline_core::EpochMillis;
 use driftline_exchange::{BinanceConfig, BinanceSpot};
 use thiserror::Error;
@@ -16,10 +17,64 @@ use crate::config::{CommonConfig, ExecutorConfig, SchedulerConfig};
 
 #[derive(Debug, Error)]
 pub enum WiringError {
-    #[error("exchange credentials: {0}")]
-    Secret(#[from] driftline_aws::SecretError),
     #[error("exchange client: {0}")]
     Exchange(#[from] driftline_exchange::ConfigError),
+}
+
+/// Exchange clients per account, built on first use from the account's secret and kept for
+/// the container's life. An account is the id of its secret; `None` is the default account.
+pub struct SecretAccounts {
+    secrets: CredentialsCache,
+    default_secret_id: String,
+    base_url: String,
+    clock: Arc<dyn Clock>,
+    clients: tokio::sync::Mutex<std::collections::HashMap<String, Arc<BinanceSpot>>>,
+}
+
+impl SecretAccounts {
+    /// # Errors
+    /// [`WiringError::Exchange`] when the base URL is not usable (checked before any order).
+    pub fn new(
+        secrets: CredentialsCache,
+        default_secret_id: String,
+        base_url: String,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, WiringError> {
+        // Validate the URL and settings once, without credentials.
+        BinanceSpot::with_clock(BinanceConfig::new(base_url.clone(), None), clock.clone())?;
+        Ok(Self {
+            secrets,
+            default_secret_id,
+            base_url,
+            clock,
+            clients: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl ExchangeAccounts for SecretAccounts {
+    async fn exchange(&self, account: Option<&str>) -> Result<Arc<dyn Exchange>, ExchangeError> {
+        let id = account.unwrap_or(&self.default_secret_id).to_owned();
+        let mut clients = self.clients.lock().await;
+        if let Some(client) = clients.get(&id) {
+            return Ok(client.clone());
+        }
+        let auth = |message: String| ExchangeError::Auth { code: 0, message };
+        let credentials = self
+            .secrets
+            .get(&id)
+            .await
+            .map_err(|e| auth(format!("credentials of account {id}: {e}")))?;
+        let client = BinanceSpot::with_clock(
+            BinanceConfig::new(self.base_url.clone(), Some(credentials)),
+            self.clock.clone(),
+        )
+        .map_err(|e| auth(format!("exchange client of account {id}: {e}")))?;
+        let client = Arc::new(client);
+        clients.insert(id, client.clone());
+        Ok(client)
+    }
 }
 
 /// The wall clock.
@@ -49,15 +104,15 @@ pub struct Adapters {
     pub store: Arc<DynamoStore>,
     pub queue: Arc<SqsIntentQueue>,
     pub sqs: aws_sdk_sqs::Client,
-    pub exchange: Arc<BinanceSpot>,
+    pub exchanges: Arc<SecretAccounts>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<EmfMetrics<std::io::Stdout>>,
 }
 
-/// Reads the exchange credentials and builds the clients.
+/// Builds the clients. Exchange credentials are read per account on first use.
 ///
 /// # Errors
-/// [`WiringError`] when the secret cannot be read or the exchange client cannot be built.
+/// [`WiringError`] when the exchange settings are unusable.
 pub async fn adapters(
     config: &CommonConfig,
     backoff: RetryBackoff,
@@ -69,12 +124,13 @@ pub async fn adapters(
         aws_sdk_secretsmanager::Client::new(&sdk),
         Duration::from_secs(300),
     );
-    let credentials = secrets.get(&config.exchange_secret_id).await?;
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
-    let exchange = BinanceSpot::new(BinanceConfig::new(
+    let exchanges = SecretAccounts::new(
+        secrets,
+        config.exchange_secret_id.clone(),
         config.exchange_base_url.clone(),
-        Some(credentials),
-    ))?;
+        clock.clone(),
+    )?;
     Ok(Adapters {
         store: Arc::new(DynamoStore::new(dynamodb, config.table_name.clone())),
         queue: Arc::new(
@@ -82,7 +138,7 @@ pub async fn adapters(
                 .with_backoff(backoff),
         ),
         sqs,
-        exchange: Arc::new(exchange),
+        exchanges: Arc::new(exchanges),
         metrics: Arc::new(EmfMetrics::stdout(
             config.metrics_namespace.clone(),
             clock.clone(),
@@ -95,7 +151,7 @@ pub fn scheduler(a: &Adapters, config: &SchedulerConfig) -> Scheduler {
     Scheduler::new(
         SchedulerPorts {
             configs: a.store.clone(),
-            exchange: a.exchange.clone(),
+            exchanges: a.exchanges.clone(),
             ledger: a.store.clone(),
             leases: a.store.clone(),
             history: a.store.clone(),
@@ -124,7 +180,7 @@ pub fn executor_backoff(config: &ExecutorConfig) -> RetryBackoff {
 pub fn executor(a: &Adapters, config: &ExecutorConfig) -> Executor {
     Executor::new(
         ExecutorPorts {
-            exchange: a.exchange.clone(),
+            exchanges: a.exchanges.clone(),
             ledger: a.store.clone(),
             filters: a.store.clone(),
             breakers: a.store.clone(),

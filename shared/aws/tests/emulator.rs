@@ -92,6 +92,7 @@ fn intent(leg: u32, expires_at_ms: EpochMillis) -> OrderIntent {
         predicted_cost_bps: dec!(4.2),
         created_at_ms: 1_000,
         expires_at_ms,
+        account: None,
     }
 }
 

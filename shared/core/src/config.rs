@@ -35,6 +35,11 @@ pub struct PortfolioSpec {
     pub id: String,
     /// The asset equity is counted in; it settles every trade.
     pub quote: String,
+    /// The exchange account the portfolio trades on: the id of the secret holding its API key.
+    /// Absent: the deployment's default account. Two portfolios must not share an account,
+    /// or each would count the other's balances as its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Target weight per asset, the quote asset included, summing to exactly 1.
     pub targets: BTreeMap<String, String>,
     /// Quantities held. Optional: where the exchange reports balances, they come from there.
@@ -133,6 +138,7 @@ mod tests {
         let mut s = PortfolioSpec {
             id: "article".into(),
             quote: "USDT".into(),
+            account: None,
             targets: [("BTC", "0.40"), ("ETH", "0.35"), ("USDT", "0.25")]
                 .map(|(a, w)| (a.to_owned(), w.to_owned()))
                 .into(),

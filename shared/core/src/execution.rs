@@ -170,6 +170,7 @@ mod tests {
             predicted_cost_bps: dec!(10),
             created_at_ms: 0,
             expires_at_ms: 1,
+            account: None,
         }
     }
 

@@ -659,6 +659,7 @@ mod tests {
             predicted_cost_bps: dec!(3.5),
             created_at_ms: 0,
             expires_at_ms,
+            account: None,
         }
     }
 

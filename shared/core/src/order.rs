@@ -178,6 +178,10 @@ pub struct OrderIntent {
     pub predicted_cost_bps: Decimal,
     pub created_at_ms: EpochMillis,
     pub expires_at_ms: EpochMillis,
+    /// The exchange account to place it on (see `PortfolioSpec::account`); `None` is the
+    /// deployment's default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl OrderIntent {

@@ -224,6 +224,7 @@ pub fn plan(
                 predicted_cost_bps: o.cost.total_bps(),
                 created_at_ms: now_ms,
                 expires_at_ms,
+                account: None,
             })
         })
         .collect();

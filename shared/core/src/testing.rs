@@ -427,6 +427,7 @@ mod tests {
             predicted_cost_bps: dec!(1),
             created_at_ms: 0,
             expires_at_ms: 100_000,
+            account: None,
         }
     }
 

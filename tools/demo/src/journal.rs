@@ -19,6 +19,9 @@ pub struct Journey {
     pub queued: u32,
     /// What happened, in order.
     pub events: Vec<String>,
+    /// Commission as the exchange charged it (its fills of this order) and its asset. The
+    /// ledger's own fee field only counts fills that came back with a placement.
+    pub fees: Option<(Decimal, String)>,
     #[serde(skip)]
     reported: bool,
 }
@@ -26,8 +29,13 @@ pub struct Journey {
 impl Journey {
     fn new(cycle: u32, record: OrderRecord) -> Self {
         let i = &record.intent;
+        let leg = if i.leg > 0 {
+            format!(" (leg {}: the remainder of an earlier order)", i.leg)
+        } else {
+            String::new()
+        };
         let event = format!(
-            "intent {} {} {} @ {} (mid {})",
+            "intent{leg} {} {} {} @ {} (mid {})",
             i.side,
             i.quantity,
             i.symbol.base(),
@@ -39,6 +47,7 @@ impl Journey {
             record: record.clone(),
             queued: 0,
             events: vec![event],
+            fees: None,
             reported: false,
         };
         // Observed for the first time already past PENDING: count what happened meanwhile.
@@ -77,7 +86,7 @@ impl Journey {
         if placed_now {
             self.events.push("placed".into());
         }
-        if now.filled_qty > before.filled_qty && now.status == OrderStatus::PartiallyFilled {
+        if now.filled_qty > before.filled_qty && now.filled_qty < now.intent.quantity {
             self.events.push(format!(
                 "partially filled {}/{}",
                 now.filled_qty.normalize(),
@@ -113,12 +122,26 @@ impl Journey {
         execution_quality(&r.intent, r.filled_qty, r.cumulative_quote_qty).slippage_bps
     }
 
+    /// Commission and its asset: the exchange's figure when known, else the ledger's.
+    pub fn commission(&self) -> (Decimal, String) {
+        let r = &self.record;
+        self.fees.clone().unwrap_or_else(|| {
+            (
+                r.fees,
+                r.fee_asset
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            )
+        })
+    }
+
     /// Commission valued in the quote asset (a buyer pays it in the base asset).
     pub fn fees_quote(&self) -> Decimal {
-        let r = &self.record;
-        match (r.intent.side, self.average_price()) {
-            (Side::Buy, Some(price)) => r.fees * price,
-            _ => r.fees,
+        let (fees, asset) = self.commission();
+        match self.average_price() {
+            Some(price) if asset == self.record.intent.symbol.base().as_str() => fees * price,
+            _ => fees,
         }
     }
 
@@ -170,6 +193,30 @@ impl Journal {
 
     pub fn open(&self) -> impl Iterator<Item = &Journey> {
         self.journeys.values().filter(|j| !j.is_final())
+    }
+
+    /// Takes the commission of each order from the exchange's fills (`/admin/fills`).
+    pub fn charge_fees(&mut self, fills: &serde_json::Value) {
+        let mut by_order: BTreeMap<u64, (Decimal, String)> = BTreeMap::new();
+        for f in fills.as_array().into_iter().flatten() {
+            let id = f.get("orderId").and_then(serde_json::Value::as_u64);
+            let fee = f
+                .get("commission")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|c| c.parse::<Decimal>().ok());
+            let asset = f.get("commissionAsset").and_then(serde_json::Value::as_str);
+            if let (Some(id), Some(fee), Some(asset)) = (id, fee, asset) {
+                let entry = by_order
+                    .entry(id)
+                    .or_insert((Decimal::ZERO, asset.to_owned()));
+                entry.0 += fee;
+            }
+        }
+        for j in self.journeys.values_mut() {
+            if let Some(f) = j.record.exchange_order_id.and_then(|id| by_order.get(&id)) {
+                j.fees = Some((f.0.normalize(), f.1.clone()));
+            }
+        }
     }
 
     /// Final journeys not yet printed; marks them printed.

@@ -112,11 +112,7 @@ pub fn journey(out: &mut dyn Write, j: &Journey) {
         steps.join(" → ")
     );
     if let (Some(avg), Some(slip)) = (j.average_price(), j.slippage_bps()) {
-        let fee_asset = r
-            .fee_asset
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let (fees, fee_asset) = j.commission();
         say!(
             out,
             "      {} at avg {} vs mid {}: slippage {} · fees {} {fee_asset} ({:.2} USDT)",
@@ -124,7 +120,7 @@ pub fn journey(out: &mut dyn Write, j: &Journey) {
             fixed(avg, 2),
             i.reference_price,
             bps(slip),
-            r.fees.normalize(),
+            fees.normalize(),
             fixed(j.fees_quote(), 2)
         );
     }

@@ -87,7 +87,7 @@ fn policy(band: &str) -> serde_json::Value {
 
 /// The demo's portfolios: the article's (out of its bands from the start: it sells), a tight
 /// band one that starts on target (the BTC jump pushes it out), and one with too much cash (it
-/// buys). `with_accounts` names each portfolio's exchange account.
+/// buys). Each trades on its own paper-exchange account, named after it.
 ///
 /// # Errors
 /// [`DemoError::Setup`] if a specification does not parse (a bug in this file).
@@ -95,18 +95,21 @@ pub fn portfolios(only_article: bool) -> Result<Vec<PortfolioSpec>, DemoError> {
     let specs = [
         json!({
             "id": "article",
+            "account": "article",
             "quote": "USDT",
             "targets": {"BTC": "0.40", "ETH": "0.35", "USDT": "0.25"},
             "policy": policy("0.05"),
         }),
         json!({
             "id": "steady",
+            "account": "steady",
             "quote": "USDT",
             "targets": {"BTC": "0.50", "USDT": "0.50"},
             "policy": policy("0.02"),
         }),
         json!({
             "id": "cash-heavy",
+            "account": "cash-heavy",
             "quote": "USDT",
             "targets": {"BTC": "0.30", "ETH": "0.30", "USDT": "0.40"},
             "policy": policy("0.05"),

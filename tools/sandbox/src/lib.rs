@@ -26,6 +26,7 @@ use driftline_core::ledger::{OrderLedger, OrderRecord, RetryBackoff};
 use driftline_core::ports::{Clock, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
+use driftline_core::service::FixedAccounts;
 use driftline_core::{EpochMillis, PortfolioId};
 use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
 use driftline_functions::scheduled::{self, SchedulerResponse};
@@ -173,6 +174,8 @@ pub enum SandboxError {
     Exchange(#[from] driftline_exchange::ConfigError),
     #[error("the venue config has no account for the portfolios")]
     NoAccount,
+    #[error("a portfolio names account {0:?}, which the venue config does not have")]
+    UnknownAccount(String),
     #[error("SQS {operation}: {reason}")]
     Sqs {
         operation: &'static str,
@@ -310,7 +313,17 @@ impl World {
         }
         let store = Arc::new(DynamoStore::new(dynamodb, table));
         for spec in portfolios {
-            store.put_portfolio(spec).await?;
+            // A portfolio names a venue account; the deployment knows it by its secret's id.
+            let mut stored = spec.clone();
+            if let Some(name) = &spec.account {
+                let secret_id = secret_ids
+                    .iter()
+                    .find(|(account, _)| account == name)
+                    .map(|(_, id)| id.clone())
+                    .ok_or_else(|| SandboxError::UnknownAccount(name.clone()))?;
+                stored.account = Some(secret_id);
+            }
+            store.put_portfolio(&stored).await?;
         }
 
         let venue =
@@ -336,38 +349,26 @@ impl World {
         secret_ids: Vec<(String, String)>,
     ) -> Result<Self, (PaperExchange, SandboxError)> {
         let credentials = CredentialsCache::new(secrets, Duration::from_secs(300));
-        let Some((_, secret_id)) = secret_ids.first() else {
-            return Err((venue, SandboxError::NoAccount));
-        };
-        let credentials = match credentials.get(secret_id).await {
-            Ok(c) => c,
-            Err(e) => {
-                let name = secret_id.clone();
-                return Err((
-                    venue,
-                    SandboxError::Secret {
-                        name,
-                        reason: e.to_string(),
-                    },
-                ));
+        let clock_port: Arc<dyn Clock> = clock.clone();
+        let mut accounts = FixedAccounts::default();
+        for (i, (_, secret_id)) in secret_ids.iter().enumerate() {
+            let client = match Self::client(&venue, &credentials, secret_id, &clock_port).await {
+                Ok(c) => c,
+                Err(e) => return Err((venue, e)),
+            };
+            if i == 0 {
+                // Portfolios without an account trade on the venue's first one.
+                accounts = accounts.with(None, client.clone());
             }
-        };
+            accounts = accounts.with(Some(secret_id), client);
+        }
+        if secret_ids.is_empty() {
+            return Err((venue, SandboxError::NoAccount));
+        }
+        let accounts = Arc::new(accounts);
         let queue = Arc::new(
             SqsIntentQueue::new(sqs.clone(), queues.queue_url.clone()).with_backoff(BACKOFF),
         );
-        let mut exchange_config = BinanceConfig::new(venue.base_url(), Some(credentials));
-        exchange_config.retry = RetryPolicy {
-            max_retries: 2,
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-        };
-        exchange_config.request_timeout = Duration::from_secs(3);
-        exchange_config.max_rate_limit_wait = Duration::from_millis(200);
-        let clock_port: Arc<dyn Clock> = clock.clone();
-        let exchange = match BinanceSpot::with_clock(exchange_config, clock_port.clone()) {
-            Ok(e) => Arc::new(e),
-            Err(e) => return Err((venue, e.into())),
-        };
         let metrics = Captured::default();
         let emf = Arc::new(EmfMetrics::new(
             "Driftline",
@@ -377,7 +378,7 @@ impl World {
         let scheduler = Scheduler::new(
             SchedulerPorts {
                 configs: store.clone(),
-                exchange: exchange.clone(),
+                exchanges: accounts.clone(),
                 ledger: store.clone(),
                 leases: store.clone(),
                 history: store.clone(),
@@ -394,7 +395,7 @@ impl World {
         );
         let executor = Executor::new(
             ExecutorPorts {
-                exchange,
+                exchanges: accounts,
                 ledger: store.clone(),
                 filters: store.clone(),
                 breakers: store.clone(),
@@ -424,6 +425,32 @@ impl World {
             http: reqwest::Client::new(),
             invocation: AtomicU64::new(0),
         })
+    }
+
+    /// The exchange client of one account, with the credentials read back from its secret, and
+    /// quick retries (the venue is local).
+    async fn client(
+        venue: &PaperExchange,
+        credentials: &CredentialsCache,
+        secret_id: &str,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<Arc<BinanceSpot>, SandboxError> {
+        let creds = credentials
+            .get(secret_id)
+            .await
+            .map_err(|e| SandboxError::Secret {
+                name: secret_id.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let mut config = BinanceConfig::new(venue.base_url(), Some(creds));
+        config.retry = RetryPolicy {
+            max_retries: 2,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        };
+        config.request_timeout = Duration::from_secs(3);
+        config.max_rate_limit_wait = Duration::from_millis(200);
+        Ok(Arc::new(BinanceSpot::with_clock(config, clock.clone())?))
     }
 
     pub fn now(&self) -> EpochMillis {

@@ -71,7 +71,7 @@ impl Default for ExecutorSettings {
 /// The ports the executor uses.
 #[derive(Clone)]
 pub struct ExecutorPorts {
-    pub exchange: Arc<dyn Exchange>,
+    pub exchanges: Arc<dyn super::ExchangeAccounts>,
     pub ledger: Arc<dyn OrderLedger>,
     pub filters: Arc<dyn MarketFilterCache>,
     pub breakers: Arc<dyn BreakerStore>,
@@ -161,6 +161,22 @@ impl Executor {
 
     async fn handle_intent(&self, intent: &OrderIntent, inv: &Invocation) -> Step<MessageOutcome> {
         self.breaker_permit().await?;
+        let exchange = match self
+            .ports
+            .exchanges
+            .exchange(intent.account.as_deref())
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                error!(error = %e, "no exchange client for the order's account: an operator must act");
+                return Err(Retry {
+                    delay_secs: self.backoff(2),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let ex = exchange.as_ref();
         let key = OrderKey::of(intent);
         let claim = Claim {
             owner: inv.request_id.clone(),
@@ -174,7 +190,7 @@ impl Executor {
             .await
             .map_err(|e| self.store_retry(&e))?;
         match outcome {
-            ClaimOutcome::Claimed(record) => self.execute(record).await,
+            ClaimOutcome::Claimed(record) => self.execute(ex, record).await,
             ClaimOutcome::IntentExpired(record) => {
                 self.finish(
                     &record,
@@ -194,7 +210,9 @@ impl Executor {
                 })
             }
             ClaimOutcome::NotClaimable(record) => match record.status {
-                OrderStatus::Placed | OrderStatus::PartiallyFilled => self.follow_up(record).await,
+                OrderStatus::Placed | OrderStatus::PartiallyFilled => {
+                    self.follow_up(ex, record).await
+                }
                 s if s.is_final() => Ok(MessageOutcome::Done("already final")),
                 _ => Ok(MessageOutcome::Done("not claimable")),
             },
@@ -273,13 +291,17 @@ impl Executor {
         }
     }
 
-    async fn filters(&self, intent: &OrderIntent) -> Result<MarketFilters, ExchangeError> {
+    async fn filters(
+        &self,
+        ex: &dyn Exchange,
+        intent: &OrderIntent,
+    ) -> Result<MarketFilters, ExchangeError> {
         let now = self.now();
         let name = &self.settings.exchange_name;
         if let Ok(Some(f)) = self.ports.filters.filters(name, &intent.symbol, now).await {
             return Ok(f);
         }
-        let f = self.ports.exchange.market_filters(&intent.symbol).await?;
+        let f = ex.market_filters(&intent.symbol).await?;
         if let Err(e) = self.ports.filters.put_filters(name, &f, now).await {
             warn!(error = %e, "could not cache market filters");
         }
@@ -288,15 +310,10 @@ impl Executor {
 
     /// The order is ours (PLACING): look it up if an earlier attempt may have placed it, else
     /// check the book and place it.
-    async fn execute(&self, record: OrderRecord) -> Step<MessageOutcome> {
+    async fn execute(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<MessageOutcome> {
         let intent = &record.intent;
         if record.attempts > 1 {
-            match self
-                .ports
-                .exchange
-                .order(&intent.symbol, &intent.client_order_id)
-                .await
-            {
+            match ex.order(&intent.symbol, &intent.client_order_id).await {
                 Ok(report) => {
                     info!(status = ?report.status, "an earlier attempt placed it: recovered by client order id");
                     return self.on_report(record, &report).await;
@@ -306,13 +323,11 @@ impl Executor {
             }
         }
         let remaining = intent.quantity - record.filled_qty;
-        let filters = match self.filters(intent).await {
+        let filters = match self.filters(ex, intent).await {
             Ok(f) => f,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
-        let book = match self
-            .ports
-            .exchange
+        let book = match ex
             .order_book(&intent.symbol, self.settings.book_depth)
             .await
         {
@@ -351,7 +366,7 @@ impl Executor {
                     time_in_force: TimeInForce::Gtc,
                 };
                 let started = self.now();
-                let placed = self.ports.exchange.place_limit_order(&request).await;
+                let placed = ex.place_limit_order(&request).await;
                 let latency = self.now() - started;
                 match placed {
                     Ok(report) => {
@@ -365,12 +380,7 @@ impl Executor {
                         warn!(%reason, "placement status unknown: looking the order up by client order id");
                         self.ports.metrics.execution_attempt(true, Some(latency));
                         self.breaker_outcome(true, None).await;
-                        match self
-                            .ports
-                            .exchange
-                            .order(&intent.symbol, &intent.client_order_id)
-                            .await
-                        {
+                        match ex.order(&intent.symbol, &intent.client_order_id).await {
                             Ok(report) => self.on_report(record, &report).await,
                             Err(e) => Err(self.exchange_failure(&record, e).await),
                         }
@@ -578,14 +588,9 @@ impl Executor {
 
     /// A placed order comes back: record its fills; at its deadline cancel it; when the book has
     /// moved away, cancel and re-price only the remainder as the next leg.
-    async fn follow_up(&self, record: OrderRecord) -> Step<MessageOutcome> {
+    async fn follow_up(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<MessageOutcome> {
         let intent = record.intent.clone();
-        let report = match self
-            .ports
-            .exchange
-            .order(&intent.symbol, &intent.client_order_id)
-            .await
-        {
+        let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
             Ok(r) => r,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
@@ -595,9 +600,7 @@ impl Executor {
         }
         let now = self.now();
         if now >= intent.expires_at_ms {
-            let cancelled = match self
-                .ports
-                .exchange
+            let cancelled = match ex
                 .cancel_order(&intent.symbol, &intent.client_order_id)
                 .await
             {
@@ -616,9 +619,7 @@ impl Executor {
             return Ok(MessageOutcome::Done("cancelled at deadline"));
         }
         // Still resting: is its price still competitive? If not, move the remainder.
-        let book = match self
-            .ports
-            .exchange
+        let book = match ex
             .order_book(&intent.symbol, self.settings.book_depth)
             .await
         {
@@ -633,7 +634,7 @@ impl Executor {
             self.schedule_follow_up(&intent).await?;
             return Ok(MessageOutcome::Done("resting; follow-up queued"));
         }
-        let filters = match self.filters(&intent).await {
+        let filters = match self.filters(ex, &intent).await {
             Ok(f) => f,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
@@ -646,9 +647,7 @@ impl Executor {
                 "resting; cannot re-price within budget",
             ));
         };
-        let cancelled = match self
-            .ports
-            .exchange
+        let cancelled = match ex
             .cancel_order(&intent.symbol, &intent.client_order_id)
             .await
         {

@@ -53,7 +53,7 @@ impl Default for SchedulerSettings {
 #[derive(Clone)]
 pub struct SchedulerPorts {
     pub configs: Arc<dyn PortfolioConfigs>,
-    pub exchange: Arc<dyn Exchange>,
+    pub exchanges: Arc<dyn super::ExchangeAccounts>,
     pub ledger: Arc<dyn OrderLedger>,
     pub leases: Arc<dyn CycleLeases>,
     pub history: Arc<dyn DriftHistory>,
@@ -221,6 +221,9 @@ impl Scheduler {
             .portfolio(id)
             .await?
             .ok_or(CycleError::NotConfigured)?;
+        let account = spec.account.clone();
+        let exchange = self.ports.exchanges.exchange(account.as_deref()).await?;
+        let ex = exchange.as_ref();
         let (configured, policy) = spec.into_domain()?;
         let window = policy.velocity.map(|v| v.window.window).unwrap_or(3);
         let history = self
@@ -236,7 +239,7 @@ impl Scheduler {
             return Ok(PortfolioOutcome::AlreadyRan);
         }
 
-        let reconciled = self.reconcile(id).await?;
+        let reconciled = self.reconcile(ex, id).await?;
         let in_flight: Vec<InFlightOrder> = self
             .ports
             .ledger
@@ -251,7 +254,7 @@ impl Scheduler {
             })
             .collect();
 
-        let balances = self.ports.exchange.balances().await?;
+        let balances = ex.balances().await?;
         let holdings = Holdings::new(
             balances
                 .into_iter()
@@ -264,7 +267,7 @@ impl Scheduler {
             holdings,
             configured.targets().clone(),
         )?;
-        let markets = self.markets(&portfolio).await?;
+        let markets = self.markets(ex, &portfolio).await?;
         let snapshots: Vec<_> = history.into_iter().map(|h| h.snapshot).collect();
         let now = self.now();
         let request = crate::PlanRequest {
@@ -281,7 +284,10 @@ impl Scheduler {
             fees: self.settings.fees,
             liquidity: policy.fee_liquidity,
         };
-        let plan = plan(&request, &model)?;
+        let mut plan = plan(&request, &model)?;
+        for intent in &mut plan.intents {
+            intent.account.clone_from(&account);
+        }
 
         let mut to_send: Vec<OrderIntent> = Vec::new();
         for intent in &plan.intents {
@@ -344,7 +350,11 @@ impl Scheduler {
         }
     }
 
-    async fn markets(&self, portfolio: &Portfolio) -> Result<Markets, CycleError> {
+    async fn markets(
+        &self,
+        ex: &dyn Exchange,
+        portfolio: &Portfolio,
+    ) -> Result<Markets, CycleError> {
         let mut markets = Markets::new();
         let now = self.now();
         for asset in portfolio
@@ -357,18 +367,14 @@ impl Scheduler {
             let filters = match self.ports.filters.filters(name, &symbol, now).await {
                 Ok(Some(f)) => f,
                 _ => {
-                    let f = self.ports.exchange.market_filters(&symbol).await?;
+                    let f = ex.market_filters(&symbol).await?;
                     if let Err(e) = self.ports.filters.put_filters(name, &f, now).await {
                         warn!(error = %e, "could not cache market filters");
                     }
                     f
                 }
             };
-            let book = self
-                .ports
-                .exchange
-                .order_book(&symbol, self.settings.book_depth)
-                .await?;
+            let book = ex.order_book(&symbol, self.settings.book_depth).await?;
             markets.insert(asset.clone(), MarketSnapshot { filters, book });
         }
         Ok(markets)
@@ -377,7 +383,7 @@ impl Scheduler {
     /// Brings every order not yet final up to date with the exchange: records fills, cancels
     /// resting orders past their deadline, expires queued ones past theirs, and re-sends pending
     /// ones whose message was probably lost. Returns how many records changed.
-    async fn reconcile(&self, id: &PortfolioId) -> Result<usize, CycleError> {
+    async fn reconcile(&self, ex: &dyn Exchange, id: &PortfolioId) -> Result<usize, CycleError> {
         let now = self.now();
         let mut changed = 0;
         let mut resend = Vec::new();
@@ -395,12 +401,7 @@ impl Scheduler {
                 }
                 OrderStatus::Placing if record.claim_expires_at_ms.is_some_and(|e| e < now) => {
                     // Its executor died mid-flight: the exchange says whether it was placed.
-                    match self
-                        .ports
-                        .exchange
-                        .order(&intent.symbol, &intent.client_order_id)
-                        .await
-                    {
+                    match ex.order(&intent.symbol, &intent.client_order_id).await {
                         Ok(report) => {
                             changed += usize::from(self.apply(&record, &report, now).await?)
                         }
@@ -414,12 +415,7 @@ impl Scheduler {
                     }
                 }
                 OrderStatus::Placed | OrderStatus::PartiallyFilled => {
-                    let report = match self
-                        .ports
-                        .exchange
-                        .order(&intent.symbol, &intent.client_order_id)
-                        .await
-                    {
+                    let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
                         Ok(r) => r,
                         Err(e) => {
                             warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now");
@@ -427,9 +423,7 @@ impl Scheduler {
                         }
                     };
                     let report = if expired && !report.status.is_final() {
-                        match self
-                            .ports
-                            .exchange
+                        match ex
                             .cancel_order(&intent.symbol, &intent.client_order_id)
                             .await
                         {
