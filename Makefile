@@ -26,9 +26,14 @@ test-paper-fidelity:
 fmt:
 	$(CARGO) fmt --all
 
-## demo: the plan for the article's portfolio (the full local pipeline comes with issue 7)
+## demo: the whole pipeline on this machine: the local AWS emulator (table, queues, secrets),
+## the paper exchange, the real scheduler and executor handlers, three portfolios over
+## DEMO_CYCLES scripted market cycles; report and chart in out/demo/. The emulator is stopped by
+## PID at the end and on Ctrl-C (scripts/with-moto.sh); the demo stops its paper exchange.
+DEMO_CYCLES ?= 5
 demo:
-	$(CARGO) run --quiet -p driftline-cli -- plan --portfolio examples/article/portfolio.toml
+	$(CARGO) build --quiet -p driftline-demo
+	scripts/with-moto.sh "$${CARGO_TARGET_DIR:-target}/debug/driftline-demo" --cycles $(DEMO_CYCLES) --out out/demo
 
 ## plan: the plan for a portfolio file, e.g. `make plan PORTFOLIO=examples/twenty/portfolio.toml`
 PORTFOLIO ?= examples/article/portfolio.toml

@@ -6,6 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$root/.local/moto-$$"
 trap '"$root/scripts/moto.sh" stop "$dir"; rm -rf "$dir"' EXIT
+# Ctrl-C or a kill: exit, so the EXIT trap above stops the emulator.
+trap 'exit 130' INT TERM
 AWS_ENDPOINT_URL="$("$root/scripts/moto.sh" start "$dir")"
 export AWS_ENDPOINT_URL
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1

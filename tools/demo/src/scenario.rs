@@ -73,10 +73,10 @@ balances = { BTC = "0.1", ETH = "1", USDT = "30000" }
 
 pub const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 
-fn policy(band: &str) -> serde_json::Value {
+fn policy(band: &str, destination: &str) -> serde_json::Value {
     json!({
         "band": {"absolute": band},
-        "destination": "band_edge",
+        "destination": destination,
         "min_trade_notional": "10",
         "max_cost_bps": "50",
         "slippage_budget_bps": "20",
@@ -85,9 +85,9 @@ fn policy(band: &str) -> serde_json::Value {
     })
 }
 
-/// The demo's portfolios: the article's (out of its bands from the start: it sells), a tight
-/// band one that starts on target (the BTC jump pushes it out), and one with too much cash (it
-/// buys). Each trades on its own paper-exchange account, named after it.
+/// The demo's portfolios: the article's (out of its bands from the start: it sells back to the
+/// band edges), a tight-band one that starts on target (the BTC jump pushes it out), and one
+/// with too much cash (it buys, all the way to target). Each trades on its own paper-exchange account, named after it.
 ///
 /// # Errors
 /// [`DemoError::Setup`] if a specification does not parse (a bug in this file).
@@ -98,21 +98,21 @@ pub fn portfolios(only_article: bool) -> Result<Vec<PortfolioSpec>, DemoError> {
             "account": "article",
             "quote": "USDT",
             "targets": {"BTC": "0.40", "ETH": "0.35", "USDT": "0.25"},
-            "policy": policy("0.05"),
+            "policy": policy("0.05", "band_edge"),
         }),
         json!({
             "id": "steady",
             "account": "steady",
             "quote": "USDT",
             "targets": {"BTC": "0.50", "USDT": "0.50"},
-            "policy": policy("0.02"),
+            "policy": policy("0.02", "band_edge"),
         }),
         json!({
             "id": "cash-heavy",
             "account": "cash-heavy",
             "quote": "USDT",
             "targets": {"BTC": "0.30", "ETH": "0.30", "USDT": "0.40"},
-            "policy": policy("0.05"),
+            "policy": policy("0.05", "target"),
         }),
     ];
     let take = if only_article { 1 } else { specs.len() };

@@ -1,0 +1,99 @@
+//! The demo in fast mode (two cycles: the thin book, then the jump) against the local AWS
+//! emulator, checked through the report it writes.
+
+use std::collections::BTreeMap;
+
+use driftline_demo::report::Report;
+use driftline_demo::{run, scenario, start, write_outputs, Options};
+use rust_decimal::Decimal;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_bands() {
+    if driftline_sandbox::emulator().await.is_none() {
+        return;
+    }
+    let specs = scenario::portfolios(false).expect("the demo's portfolios parse");
+    let world = start(&specs).await.expect("the demo's world starts");
+    let options = Options {
+        cycles: 2,
+        ..Options::default()
+    };
+    let outcome = run(&world, &specs, &options, &mut std::io::sink()).await;
+    world.stop().await;
+    let report = outcome.expect("the demo runs");
+
+    let dir = std::env::temp_dir().join(format!("driftline-demo-test-{}", std::process::id()));
+    let (json, png) = write_outputs(&report, &dir).expect("outputs written");
+    let read: Report =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("report readable"))
+            .expect("the report is the demo's JSON");
+    assert!(std::fs::metadata(&png).is_ok_and(|m| m.len() > 1000), "{png:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(read, report);
+
+    assert_eq!(read.cycles.len(), 2);
+    // Every portfolio's tables are there, and the article's first cycle trades BTC and ETH.
+    let first = &read.cycles[0];
+    assert_eq!(first.portfolios.len(), 3, "{first:#?}");
+    let article = first
+        .portfolios
+        .iter()
+        .find(|p| p.portfolio == "article")
+        .expect("article in cycle 1");
+    let traded: Vec<&str> = article
+        .assets
+        .iter()
+        .filter(|a| a.decision == "trade")
+        .map(|a| a.asset.as_str())
+        .collect();
+    assert_eq!(traded, ["BTC", "ETH"], "{article:#?}");
+
+    // Orders filled: every planned order's quantity filled, across the legs of its remainder.
+    assert!(!read.orders.is_empty());
+    let mut filled: BTreeMap<(String, u32, String, String), (Decimal, Decimal)> = BTreeMap::new();
+    for o in &read.orders {
+        let e = filled
+            .entry((
+                o.portfolio.clone(),
+                o.cycle,
+                o.symbol.clone(),
+                o.side.clone(),
+            ))
+            .or_default();
+        if o.journey.first().is_some_and(|j| !j.contains("leg")) {
+            e.0 += o.quantity;
+        }
+        e.1 += o.filled_qty;
+    }
+    for (key, (wanted, got)) in &filled {
+        assert_eq!(wanted, got, "{key:?} not filled: {:#?}", read.orders);
+    }
+    // The thin book deferred the ETH orders of the first cycle before they were placed.
+    assert!(
+        read.orders
+            .iter()
+            .any(|o| o.cycle == 1 && o.symbol == "ETH/USDT" && o.queued >= 1),
+        "{:#?}",
+        read.orders
+    );
+    // The jump in the second cycle pushed the tight-band portfolio out: it sold BTC.
+    assert!(
+        read.orders
+            .iter()
+            .any(|o| o.cycle == 2 && o.portfolio == "steady" && o.side == "SELL"),
+        "{:#?}",
+        read.orders
+    );
+
+    // None duplicated: one exchange order per ledger order, no client order id twice.
+    let s = &read.summary;
+    assert_eq!(s.venue_orders, read.orders.len(), "{s:#?}");
+    assert!(s.duplicate_client_order_ids.is_empty(), "{s:#?}");
+    assert_eq!(s.dead_letters, 0);
+    assert!(s.fees > Decimal::ZERO && s.fills >= s.filled, "{s:#?}");
+
+    // Every portfolio within its bands at the end.
+    for p in &read.final_state {
+        assert!(p.within_bands, "{p:#?}");
+    }
+}
