@@ -221,13 +221,38 @@ impl Journal {
 
     /// Final journeys not yet printed; marks them printed.
     pub fn newly_final(&mut self) -> Vec<Journey> {
-        self.journeys
+        let mut done: Vec<Journey> = self
+            .journeys
             .values_mut()
             .filter(|j| j.is_final() && !j.reported)
             .map(|j| {
                 j.reported = true;
                 j.clone()
             })
-            .collect()
+            .collect();
+        done.sort_by_key(|j| {
+            let i = &j.record.intent;
+            (
+                j.cycle,
+                i.portfolio_id.to_string(),
+                i.symbol.to_string(),
+                i.leg,
+            )
+        });
+        done
+    }
+
+    /// Whether a later leg of the same (portfolio, cycle, symbol, side) carried this order's
+    /// remainder.
+    pub fn replaced(&self, j: &Journey) -> bool {
+        let i = &j.record.intent;
+        self.journeys.values().any(|o| {
+            let k = &o.record.intent;
+            k.portfolio_id == i.portfolio_id
+                && k.cycle_id == i.cycle_id
+                && k.symbol == i.symbol
+                && k.side == i.side
+                && k.leg > i.leg
+        })
     }
 }

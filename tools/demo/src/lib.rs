@@ -568,6 +568,11 @@ async fn summarize(
     skipped: Vec<Skip>,
 ) -> Result<Summary, DemoError> {
     let filled = orders.iter().filter(|o| o.status == "Filled").count();
+    let replaced = journal
+        .journeys
+        .values()
+        .filter(|j| j.record.status != OrderStatus::Filled && journal.replaced(j))
+        .count();
     let venue_orders = world.try_admin_get("/admin/orders").await?;
     let venue_orders = venue_orders.as_array().cloned().unwrap_or_default();
     let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
@@ -600,7 +605,8 @@ async fn summarize(
     Ok(Summary {
         orders: orders.len(),
         filled,
-        not_filled: orders.len() - filled,
+        replaced,
+        not_filled: orders.len() - filled - replaced,
         fills,
         average_slippage_bps,
         traded_notional: notional,

@@ -164,9 +164,10 @@ pub fn closing(out: &mut dyn Write, report: &Report) {
     say!(out, "━━ summary");
     say!(
         out,
-        "orders {} · filled {} · not filled {} · fills {} · traded {:.2} USDT",
+        "orders {} · filled {} · cancelled and re-placed as a later leg {} · not filled {} · fills {} · traded {:.2} USDT",
         s.orders,
         s.filled,
+        s.replaced,
         s.not_filled,
         s.fills,
         fixed(s.traded_notional, 2)

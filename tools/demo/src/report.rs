@@ -114,6 +114,9 @@ pub struct Skip {
 pub struct Summary {
     pub orders: usize,
     pub filled: usize,
+    /// Cancelled with their remainder carried by a later leg (re-priced after the market
+    /// moved away, or re-sized to a thin book).
+    pub replaced: usize,
     /// Orders in any other final state, or still open.
     pub not_filled: usize,
     /// Trades on the paper exchange (one order can fill in several).

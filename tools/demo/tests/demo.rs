@@ -27,7 +27,10 @@ async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_ba
     let read: Report =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("report readable"))
             .expect("the report is the demo's JSON");
-    assert!(std::fs::metadata(&png).is_ok_and(|m| m.len() > 1000), "{png:?}");
+    assert!(
+        std::fs::metadata(&png).is_ok_and(|m| m.len() > 1000),
+        "{png:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(read, report);
 
@@ -90,6 +93,8 @@ async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_ba
     assert_eq!(s.venue_orders, read.orders.len(), "{s:#?}");
     assert!(s.duplicate_client_order_ids.is_empty(), "{s:#?}");
     assert_eq!(s.dead_letters, 0);
+    assert_eq!(s.not_filled, 0, "{s:#?}");
+    assert_eq!(s.filled + s.replaced, s.orders, "{s:#?}");
     assert!(s.fees > Decimal::ZERO && s.fills >= s.filled, "{s:#?}");
 
     // Every portfolio within its bands at the end.
