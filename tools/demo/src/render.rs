@@ -60,7 +60,7 @@ fn asset_table(rows: &[AssetRow]) -> Table {
 pub fn cycle_header(out: &mut dyn Write, n: u32, total: u32, cycle_id: &str, market: &[String]) {
     say!(out, "");
     let market = if market.is_empty() {
-        "market quiet".to_owned()
+        "mids unchanged".to_owned()
     } else {
         format!("market: {}", market.join(", "))
     };
