@@ -41,3 +41,324 @@ async fn happy_path_off_target_orders_fill_and_the_next_cycle_places_nothing() {
     assert_eq!(w.venue_orders().await.len(), 2);
     w.stop().await;
 }
+
+use driftline_core::ledger::DriftHistory;
+use driftline_core::PortfolioId;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+/// Moves both markets up through the resting sells so they fill, and lets the executor's
+/// follow-ups record it.
+async fn fill_resting_sells(w: &World) {
+    w.set_mid("BTCUSDT", "64300").await;
+    w.set_mid("ETHUSDT", "3460").await;
+    w.drain(20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thin_book_the_order_is_queued_retried_with_delay_and_filled_when_depth_returns() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    // The BTC book goes thin after the plan: 0.05% of its depth is far from 0.0806 BTC.
+    w.set_faults(json!({"thin_books": {"BTCUSDT": "0.0005"}}))
+        .await;
+    let first = w.invoke_executor_once(1).await;
+    assert_eq!(first.messages, 2);
+    assert_eq!(
+        first.failures, 1,
+        "the BTC message comes back later: {first:?}"
+    );
+    let btc = w
+        .orders("article")
+        .await
+        .into_iter()
+        .find(|o| o.intent.symbol.to_string() == "BTC/USDT")
+        .unwrap();
+    assert_eq!(btc.status, OrderStatus::Queued);
+    assert!(
+        btc.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("book too thin"),
+        "{btc:?}"
+    );
+    // Still thin at the retry: queued again, nothing placed for BTC.
+    w.drain(3).await;
+    let btc_on_venue =
+        |orders: &[serde_json::Value]| orders.iter().filter(|o| o["symbol"] == "BTCUSDT").count();
+    assert_eq!(btc_on_venue(&w.venue_orders().await), 0);
+    // Depth returns: the retry places it, and it fills.
+    w.set_faults(json!({})).await;
+    w.drain(10).await;
+    assert_eq!(btc_on_venue(&w.venue_orders().await), 1);
+    fill_resting_sells(&w).await;
+    let btc = w
+        .orders("article")
+        .await
+        .into_iter()
+        .find(|o| o.intent.symbol.to_string() == "BTC/USDT")
+        .unwrap();
+    assert_eq!(btc.status, OrderStatus::Filled);
+    assert!(btc.attempts >= 2, "{btc:?}");
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_the_fills() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    w.drain(10).await;
+    // A thin market rises just through the BTC sell: one thin level fills part of it.
+    w.set_faults(json!({"thin_books": {"BTCUSDT": "0.01"}}))
+        .await;
+    w.set_mid("BTCUSDT", "64240").await;
+    w.drain(10).await;
+    let btc = |orders: Vec<driftline_core::ledger::OrderRecord>| {
+        orders
+            .into_iter()
+            .filter(|o| o.intent.symbol.to_string() == "BTC/USDT")
+            .collect::<Vec<_>>()
+    };
+    let legs = btc(w.orders("article").await);
+    assert_eq!(legs.len(), 1);
+    assert_eq!(
+        legs[0].status,
+        OrderStatus::PartiallyFilled,
+        "{:?}",
+        legs[0]
+    );
+    let filled = legs[0].filled_qty;
+    assert!(filled > Decimal::ZERO && filled < legs[0].intent.quantity);
+    // The market falls away from the resting remainder, with depth back: the follow-up cancels
+    // it and places only the remainder as leg 1.
+    w.set_faults(json!({})).await;
+    w.set_mid("BTCUSDT", "64200").await;
+    w.drain(10).await;
+    let legs = btc(w.orders("article").await);
+    assert_eq!(legs.len(), 2, "{legs:#?}");
+    let (leg0, leg1) = (
+        &legs.iter().find(|o| o.intent.leg == 0).unwrap(),
+        &legs.iter().find(|o| o.intent.leg == 1).unwrap(),
+    );
+    assert_eq!(leg0.status, OrderStatus::Cancelled);
+    assert_eq!(leg0.filled_qty, filled);
+    assert_eq!(leg1.intent.quantity, leg0.intent.quantity - filled);
+    // Leg 1 fills when the market comes back up through it.
+    w.set_mid("BTCUSDT", "64215").await;
+    w.drain(10).await;
+    let legs = btc(w.orders("article").await);
+    let leg1 = legs.iter().find(|o| o.intent.leg == 1).unwrap();
+    assert_eq!(leg1.status, OrderStatus::Filled, "{leg1:?}");
+    // The next cycle's drift is measured on the balances after both fills.
+    w.next_tick();
+    w.tick().await;
+    let latest = w
+        .store
+        .latest(&PortfolioId::new("article").unwrap(), 1)
+        .await
+        .unwrap();
+    let held = latest[0]
+        .snapshot
+        .get(&"BTC".parse().unwrap())
+        .unwrap()
+        .quantity;
+    assert_eq!(held, dec("1.5") - leg0.intent.quantity);
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_message_delivered_three_times_places_one_order_each() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    // Duplicate every queued message twice more, as at-least-once delivery may.
+    let out = w
+        .sqs
+        .receive_message()
+        .queue_url(&w.queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<String> = out
+        .messages()
+        .iter()
+        .filter_map(|m| m.body().map(str::to_owned))
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    for body in bodies.iter().chain(&bodies) {
+        w.sqs
+            .send_message()
+            .queue_url(&w.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    for m in out.messages() {
+        w.sqs
+            .change_message_visibility()
+            .queue_url(&w.queue_url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    let drained = w.drain(20).await;
+    assert!(drained.messages >= 6, "{drained:?}");
+    assert_eq!(
+        w.venue_orders().await.len(),
+        2,
+        "one order per intent on the exchange"
+    );
+    fill_resting_sells(&w).await;
+    assert!(w
+        .orders("article")
+        .await
+        .iter()
+        .all(|o| o.status == OrderStatus::Filled));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scheduler_invoked_five_times_at_once_for_one_tick_makes_one_set_of_intents() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    let runs = futures::future::join_all((0..5).map(|_| w.tick())).await;
+    let planned_runs = runs
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.portfolios[0].outcome,
+                PortfolioOutcome::Planned { orders: 2, .. }
+            )
+        })
+        .count();
+    let others_held_or_done = runs.iter().all(|r| {
+        matches!(
+            r.portfolios[0].outcome,
+            PortfolioOutcome::Planned { .. }
+                | PortfolioOutcome::LeaseHeld { .. }
+                | PortfolioOutcome::AlreadyRan
+        )
+    });
+    assert!(others_held_or_done, "{runs:#?}");
+    assert_eq!(planned_runs, 1, "{runs:#?}");
+    // A redelivery of the same tick afterwards finds the cycle done.
+    let again = w.tick().await;
+    assert_eq!(again.portfolios[0].outcome, PortfolioOutcome::AlreadyRan);
+    assert_eq!(w.orders("article").await.len(), 2);
+    w.drain(10).await;
+    assert_eq!(w.venue_orders().await.len(), 2);
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_exchange_accepts_an_order_and_drops_the_response_recovered_by_client_order_id() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    w.set_faults(json!({"drop_next_order_responses": 2})).await;
+    w.drain(10).await;
+    let venue = w.venue_orders().await;
+    assert_eq!(venue.len(), 2, "{venue:#?}");
+    let orders = w.orders("article").await;
+    for o in &orders {
+        assert_eq!(o.status, OrderStatus::Placed, "{o:?}");
+        let on_venue = venue
+            .iter()
+            .filter(|v| v["clientOrderId"] == o.intent.client_order_id.as_str())
+            .count();
+        assert_eq!(on_venue, 1);
+    }
+    w.set_faults(json!({})).await;
+    fill_resting_sells(&w).await;
+    assert!(w
+        .orders("article")
+        .await
+        .iter()
+        .all(|o| o.status == OrderStatus::Filled));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_5xx_storm_ends_with_every_order_final_and_none_duplicated() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    w.set_faults(json!({"server_error_rate": "0.3", "drop_order_response_rate": "0.3"}))
+        .await;
+    w.drain(30).await;
+    w.set_faults(json!({})).await;
+    w.drain(30).await;
+    fill_resting_sells(&w).await;
+    let orders = w.orders("article").await;
+    assert!(
+        orders.iter().all(|o| o.status == OrderStatus::Filled),
+        "{orders:#?}"
+    );
+    let venue = w.venue_orders().await;
+    for o in &orders {
+        let n = venue
+            .iter()
+            .filter(|v| v["clientOrderId"] == o.intent.client_order_id.as_str())
+            .count();
+        assert_eq!(n, 1, "{}", o.intent.client_order_id);
+    }
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_intent_past_its_deadline_expires_and_nothing_is_placed() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    // The executor first sees the messages after the intents' 15-minute deadline.
+    w.clock.advance(901_000);
+    w.drain(10).await;
+    let orders = w.orders("article").await;
+    assert!(
+        orders.iter().all(|o| o.status == OrderStatus::Expired),
+        "{orders:#?}"
+    );
+    assert!(w.venue_orders().await.is_empty());
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_malformed_message_goes_to_the_dead_letter_queue_with_its_reason_and_the_others_succeed()
+{
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    w.sqs
+        .send_message()
+        .queue_url(&w.queue_url)
+        .message_body(r#"{"v":1,"intent":{"quantity":0.5}}"#)
+        .send()
+        .await
+        .unwrap();
+    w.drain(10).await;
+    let dead = w.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].0, r#"{"v":1,"intent":{"quantity":0.5}}"#);
+    let reason = dead[0].1.clone().unwrap_or_default();
+    assert!(reason.contains("intent"), "{reason}");
+    assert_eq!(w.venue_orders().await.len(), 2);
+    w.stop().await;
+}
