@@ -431,6 +431,10 @@ describe('alarms', () => {
         if (m.Namespace.startsWith('AWS/')) continue;
         assert.equal(m.Namespace, 'DriftlineStaging');
         assert.ok(known.has(m.MetricName), m.MetricName);
+        // CloudWatch matches a dimension set exactly, and the functions emit every metric an
+        // alarm uses (ExecutionAttempts, ExecutionFailures, SlippageBps, CyclesCompleted)
+        // without dimensions (shared/aws/src/metrics.rs): a dimension here would see no data.
+        assert.equal(m.Dimensions, undefined, m.MetricName);
         seen.push(m.MetricName);
       }
     }
