@@ -17,7 +17,12 @@ export const ENV = {
   schedulePeriodSeconds: 'DRIFTLINE_SCHEDULE_PERIOD_SECONDS',
   portfolioConcurrency: 'DRIFTLINE_PORTFOLIO_CONCURRENCY',
   maxRetryDelaySeconds: 'DRIFTLINE_MAX_RETRY_DELAY_SECONDS',
+  /** Executor only: where unreadable messages go at once, with their reason. */
+  deadLetterQueueUrl: 'DRIFTLINE_DEAD_LETTER_QUEUE_URL',
 } as const;
+
+/** The message attribute carrying the reason an unreadable message was dead-lettered. */
+export const DEAD_LETTER_REASON_ATTRIBUTE = 'driftline-error';
 
 /** EMF metric names (namespace `DRIFTLINE_METRICS_NAMESPACE`, `Driftline` by default). */
 export const METRIC = {

@@ -23,7 +23,8 @@ const INFRA_DIR = path.resolve(__dirname, '..');
 
 /**
  * The whole deployment: scheduler and executor, their schedule, the intents queue and its
- * dead-letter queue, the table, the exchange secret, one least-privilege role per function,
+ * dead-letter queue, the table, the exchange secret (and read access to further accounts'
+ * secrets), one least-privilege role per function,
  * log groups, alarms and a dashboard. Environment-agnostic: no account or region lookups.
  */
 export class DriftlineStack extends Stack {
@@ -105,6 +106,9 @@ export class DriftlineStack extends Stack {
       environment: {
         ...shared,
         [ENV.maxRetryDelaySeconds]: String(s.maxRetryDelaySeconds),
+        // Unreadable messages go there at once, with their reason, instead of coming back
+        // until the redrive policy moves them.
+        [ENV.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
       },
       statements: [
         new iam.PolicyStatement({
@@ -122,6 +126,11 @@ export class DriftlineStack extends Stack {
             'sqs:SendMessage',
           ],
           resources: [this.intentsQueue.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'DeadLetterUnreadable',
+          actions: ['sqs:SendMessage'],
+          resources: [this.deadLetterQueue.queueArn],
         }),
       ],
     });
@@ -202,7 +211,7 @@ export class DriftlineStack extends Stack {
     });
     const role = new iam.Role(this, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `driftline ${name}: only the actions it uses, on only its table, queue, secret and log group`,
+      description: `driftline ${name}: only the actions it uses, on only its table, queues, secrets and log group`,
       inlinePolicies: {
         [name]: new iam.PolicyDocument({
           statements: [
@@ -210,7 +219,9 @@ export class DriftlineStack extends Stack {
             new iam.PolicyStatement({
               sid: 'ExchangeCredentials',
               actions: ['secretsmanager:GetSecretValue'],
-              resources: [this.exchangeSecret.secretArn],
+              // The default account's secret and each further account's, by exact ARN: a
+              // portfolio naming any other secret fails on AccessDenied before any order.
+              resources: [this.exchangeSecret.secretArn, ...s.accountSecretArns],
             }),
             new iam.PolicyStatement({
               sid: 'Logs',

@@ -27,6 +27,11 @@ export interface DriftlineSettings {
   readonly visibilityTimeoutSeconds: number;
   /** Complete ARN of an existing exchange secret; absent: the stack creates an empty one. */
   readonly exchangeSecretArn?: string;
+  /**
+   * Complete ARNs of the secrets of further exchange accounts, which portfolios name in their
+   * `account` field; both functions may read each of them, and nothing else.
+   */
+  readonly accountSecretArns: readonly string[];
   readonly exchangeBaseUrl: string;
   readonly metricsNamespace: string;
   readonly portfolioConcurrency: number;
@@ -79,6 +84,39 @@ function text(read: ContextReader, key: string): string | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string' || raw.trim() === '') throw new SettingsError(key, raw, 'not a non-empty string');
   return raw.trim();
+}
+
+const SECRET_ARN_REASON =
+  'not a complete Secrets Manager ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)';
+
+/**
+ * A list of complete secret ARNs: a comma-separated string (from -c) or an array of strings
+ * (from cdk.json). Absent or empty: none.
+ */
+function secretArnList(read: ContextReader, key: string, defaultSecretArn: string | undefined): string[] {
+  const raw = read(key);
+  if (raw === undefined) return [];
+  let entries: unknown[];
+  if (typeof raw === 'string') entries = raw.trim() === '' ? [] : raw.split(',');
+  else if (Array.isArray(raw)) entries = raw;
+  else throw new SettingsError(key, raw, 'not a comma-separated list of secret ARNs');
+  const arns: string[] = [];
+  for (const entry of entries) {
+    const arn = typeof entry === 'string' ? entry.trim() : entry;
+    if (typeof arn !== 'string' || !SECRET_ARN.test(arn)) {
+      throw new SettingsError(key, raw, `${JSON.stringify(arn)} is ${SECRET_ARN_REASON}`);
+    }
+    if (arns.includes(arn)) throw new SettingsError(key, raw, `${arn} is listed twice`);
+    if (arn === defaultSecretArn) {
+      throw new SettingsError(
+        key,
+        raw,
+        `${arn} is the default account's secret (exchangeSecretArn); portfolios on it leave \`account\` out`,
+      );
+    }
+    arns.push(arn);
+  }
+  return arns;
 }
 
 function flag(read: ContextReader, key: string, fallback: boolean): boolean {
@@ -135,12 +173,9 @@ export function readSettings(read: ContextReader): DriftlineSettings {
   }
   const exchangeSecretArn = text(read, 'exchangeSecretArn');
   if (exchangeSecretArn !== undefined && !SECRET_ARN.test(exchangeSecretArn)) {
-    throw new SettingsError(
-      'exchangeSecretArn',
-      exchangeSecretArn,
-      'not a complete Secrets Manager ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)',
-    );
+    throw new SettingsError('exchangeSecretArn', exchangeSecretArn, SECRET_ARN_REASON);
   }
+  const accountSecretArns = secretArnList(read, 'accountSecretArns', exchangeSecretArn);
   const exchangeBaseUrl = text(read, 'exchangeBaseUrl') ?? 'https://api.binance.com';
   let url: URL;
   try {
@@ -178,6 +213,7 @@ export function readSettings(read: ContextReader): DriftlineSettings {
     maxReceiveCount: integer(read, 'maxReceiveCount', 10, 1, 1000),
     visibilityTimeoutSeconds,
     exchangeSecretArn,
+    accountSecretArns,
     exchangeBaseUrl,
     metricsNamespace,
     portfolioConcurrency: integer(read, 'portfolioConcurrency', 4, 1, 64),

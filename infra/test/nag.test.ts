@@ -8,7 +8,11 @@ import { build } from './helpers';
 
 describe('cdk-nag AwsSolutions', () => {
   it('passes on the stack, with every finding fixed or acknowledged', () => {
-    for (const context of [{}, { exchangeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline-AbC123', alarmEmail: 'ops@example.com' }]) {
+    for (const context of [{}, {
+        exchangeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline-AbC123',
+        accountSecretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/alice-AbC123,arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/bob-XyZ789',
+        alarmEmail: 'ops@example.com',
+      }]) {
       const { app } = build(context);
       const assembly = app.synth();
       const report = JSON.parse(fs.readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8'));

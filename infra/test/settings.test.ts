@@ -15,6 +15,7 @@ describe('settings', () => {
     assert.equal(s.visibilityTimeoutSeconds, 185);
     assert.equal(s.maxReceiveCount, 10);
     assert.equal(s.exchangeSecretArn, undefined);
+    assert.deepEqual(s.accountSecretArns, []);
     assert.equal(s.exchangeBaseUrl, 'https://api.binance.com');
     assert.equal(s.metricsNamespace, 'Driftline');
     assert.equal(s.maxRetryDelaySeconds, 900);
@@ -27,7 +28,24 @@ describe('settings', () => {
     assert.equal(from({ scheduleEnabled: false }).scheduleEnabled, false);
   });
 
+  const alice = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/alice-AbC123';
+  const bob = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/bob-XyZ789';
+
+  it('read account secret ARNs comma-separated (from -c) or as a list (from cdk.json)', () => {
+    assert.deepEqual(from({ accountSecretArns: `${alice}, ${bob}` }).accountSecretArns, [alice, bob]);
+    assert.deepEqual(from({ accountSecretArns: [alice, bob] }).accountSecretArns, [alice, bob]);
+    assert.deepEqual(from({ accountSecretArns: alice }).accountSecretArns, [alice]);
+    assert.deepEqual(from({ accountSecretArns: '' }).accountSecretArns, []);
+  });
+
   const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['accountSecretArns', { accountSecretArns: `${alice},arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/bob` }, /"arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline\/bob" is not a complete Secrets Manager ARN/],
+    ['accountSecretArns', { accountSecretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/*' }, /not a complete Secrets Manager ARN/],
+    ['accountSecretArns', { accountSecretArns: `${alice},` }, /"" is not a complete Secrets Manager ARN/],
+    ['accountSecretArns', { accountSecretArns: [alice, 42] }, /42 is not a complete Secrets Manager ARN/],
+    ['accountSecretArns', { accountSecretArns: { alice } }, /not a comma-separated list/],
+    ['accountSecretArns', { accountSecretArns: `${alice},${alice}` }, /listed twice/],
+    ['accountSecretArns', { exchangeSecretArn: alice, accountSecretArns: bob + ',' + alice }, /default account's secret \(exchangeSecretArn\)/],
     ['architecture', { architecture: 'arm' }, /must be arm64 or x86_64/],
     ['executorMemoryMb', { executorMemoryMb: '1.5' }, /not a whole number/],
     ['executorMemoryMb', { executorMemoryMb: 64 }, /between 128 and 10240/],

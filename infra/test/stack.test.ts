@@ -51,7 +51,7 @@ describe('functions', () => {
     const scheduler = fn(template, SCHEDULER).props.Environment.Variables;
     const executor = fn(template, EXECUTOR).props.Environment.Variables;
     assert.deepEqual(Object.keys(scheduler).sort(), [...shared, ENV.schedulePeriodSeconds, ENV.portfolioConcurrency].sort());
-    assert.deepEqual(Object.keys(executor).sort(), [...shared, ENV.maxRetryDelaySeconds].sort());
+    assert.deepEqual(Object.keys(executor).sort(), [...shared, ENV.maxRetryDelaySeconds, ENV.deadLetterQueueUrl].sort());
     const table = logicalId(template, 'AWS::DynamoDB::Table', 'Table/Resource');
     const queue = logicalId(template, 'AWS::SQS::Queue', 'IntentsQueue/Resource');
     const secret = logicalId(template, 'AWS::SecretsManager::Secret', 'ExchangeSecret/Resource');
@@ -65,6 +65,16 @@ describe('functions', () => {
     assert.equal(scheduler[ENV.schedulePeriodSeconds], '300');
     assert.equal(scheduler[ENV.portfolioConcurrency], '4');
     assert.equal(executor[ENV.maxRetryDelaySeconds], '900');
+  });
+
+  it('tell the executor the dead-letter queue, and the scheduler nothing of it', () => {
+    const dlq = logicalId(template, 'AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource');
+    // The runtime's name (functions/runtime/src/config.rs); a mismatch silently leaves
+    // unreadable messages to the redrive policy.
+    assert.equal(ENV.deadLetterQueueUrl, 'DRIFTLINE_DEAD_LETTER_QUEUE_URL');
+    // Ref of an SQS queue is its URL, which is what the executor sends to.
+    assert.deepEqual(fn(template, EXECUTOR).props.Environment.Variables[ENV.deadLetterQueueUrl], { Ref: dlq });
+    assert.equal(fn(template, SCHEDULER).props.Environment.Variables[ENV.deadLetterQueueUrl], undefined);
   });
 
   it('load their code from <codeDir>/<name>, and name the missing bundle otherwise', () => {
@@ -216,11 +226,54 @@ describe('exchange secret', () => {
   });
 });
 
+describe('further exchange accounts', () => {
+  const accounts = [
+    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/alice-AbC123',
+    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/bob-XyZ789',
+  ];
+
+  function secretReads(template: ReturnType<typeof build>['template']) {
+    return allStatements(template).filter(({ statement }) => asArray(statement.Action).includes('secretsmanager:GetSecretValue'));
+  }
+
+  it('are readable by both roles, each secret by its exact ARN, next to the default one', () => {
+    const { template } = build({ accountSecretArns: accounts.join(', ') });
+    const defaultSecret = { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') };
+    const reads = secretReads(template);
+    const roles = ['SchedulerRole/Resource', 'ExecutorRole/Resource'].map((r) => logicalId(template, 'AWS::IAM::Role', r));
+    assert.deepEqual(reads.map(({ owner }) => owner).sort(), [...roles].sort());
+    for (const { statement } of reads) {
+      assert.deepEqual(asArray<string>(statement.Action), ['secretsmanager:GetSecretValue']);
+      assert.deepEqual(asArray(statement.Resource), [defaultSecret, ...accounts]);
+    }
+    // No other statement names them: reading is all the functions do with an account's secret.
+    const elsewhere = allStatements(template).filter(
+      ({ statement }) => !asArray(statement.Action).includes('secretsmanager:GetSecretValue') && asArray(statement.Resource).some((r) => accounts.includes(r as string)),
+    );
+    assert.deepEqual(elsewhere, []);
+  });
+
+  it('come next to an existing default secret, and change neither function environment', () => {
+    const exchangeSecretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/default-QwE456';
+    const { template } = build({ exchangeSecretArn, accountSecretArns: accounts });
+    for (const { statement } of secretReads(template)) assert.deepEqual(asArray(statement.Resource), [exchangeSecretArn, ...accounts]);
+    for (const suffix of [SCHEDULER, EXECUTOR]) {
+      // The functions learn an account from the portfolio's `account` field, not from here.
+      assert.equal(fn(template, suffix).props.Environment.Variables[ENV.exchangeSecretId], exchangeSecretArn);
+    }
+  });
+
+  it('are none by default: each role reads only the default secret', () => {
+    for (const { statement } of secretReads(build().template)) assert.equal(asArray(statement.Resource).length, 1);
+  });
+});
+
 describe('least privilege', () => {
   const { template } = build();
   const resources = (template.toJSON() as any).Resources;
   const tableArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', 'Table/Resource'), 'Arn'] };
   const queueArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'IntentsQueue/Resource'), 'Arn'] };
+  const dlqArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource'), 'Arn'] };
   const secretArn = { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') };
 
   function grants(roleSuffix: string, logsSuffix: string) {
@@ -263,6 +316,8 @@ describe('least privilege', () => {
           JSON.stringify(queueArn),
           ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
         ],
+        // Only sending, and only for the executor: it dead-letters unreadable messages itself.
+        [JSON.stringify(dlqArn), ['sqs:SendMessage']],
         [JSON.stringify(secretArn), ['secretsmanager:GetSecretValue']],
         [JSON.stringify(logsArn), ['logs:CreateLogStream', 'logs:PutLogEvents']],
       ]),
@@ -376,6 +431,10 @@ describe('alarms', () => {
         if (m.Namespace.startsWith('AWS/')) continue;
         assert.equal(m.Namespace, 'DriftlineStaging');
         assert.ok(known.has(m.MetricName), m.MetricName);
+        // CloudWatch matches a dimension set exactly, and the functions emit every metric an
+        // alarm uses (ExecutionAttempts, ExecutionFailures, SlippageBps, CyclesCompleted)
+        // without dimensions (shared/aws/src/metrics.rs): a dimension here would see no data.
+        assert.equal(m.Dimensions, undefined, m.MetricName);
         seen.push(m.MetricName);
       }
     }
