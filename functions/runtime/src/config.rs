@@ -151,13 +151,7 @@ impl ExecutorConfig {
                 1,
                 43_200,
             )?,
-            follow_up_delay_seconds: number(
-                env,
-                "DRIFTLINE_FOLLOW_UP_DELAY_SECONDS",
-                30,
-                1,
-                900,
-            )?,
+            follow_up_delay_seconds: number(env, "DRIFTLINE_FOLLOW_UP_DELAY_SECONDS", 30, 1, 900)?,
             dead_letter_queue_url: match optional(env, "DRIFTLINE_DEAD_LETTER_QUEUE_URL") {
                 Some(_) => Some(url(env, "DRIFTLINE_DEAD_LETTER_QUEUE_URL", None)?),
                 None => None,

@@ -84,7 +84,11 @@ impl SqsEventSource {
             .and_then(|a| a.get(&QueueAttributeName::QueueArn))
             .cloned()
             .unwrap_or_default();
-        let region = queue_arn.split(':').nth(3).unwrap_or("us-east-1").to_owned();
+        let region = queue_arn
+            .split(':')
+            .nth(3)
+            .unwrap_or("us-east-1")
+            .to_owned();
         Ok(Self {
             sqs,
             queue_url: queue_url.to_owned(),
@@ -132,7 +136,10 @@ impl SqsEventSource {
                 .collect(),
             Err(InvokeError::Function(e)) => {
                 outcome.invocation_error = Some(e);
-                messages.iter().filter_map(|m| m.message_id.clone()).collect()
+                messages
+                    .iter()
+                    .filter_map(|m| m.message_id.clone())
+                    .collect()
             }
             Err(e) => return Err(e.into()),
         };

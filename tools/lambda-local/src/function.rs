@@ -144,7 +144,9 @@ impl LocalFunction {
         &mut self,
         event: &E,
     ) -> Result<R, InvokeError> {
-        let body = self.invoke_raw(Bytes::from(serde_json::to_vec(event)?)).await?;
+        let body = self
+            .invoke_raw(Bytes::from(serde_json::to_vec(event)?))
+            .await?;
         Ok(serde_json::from_slice(&body)?)
     }
 

@@ -69,7 +69,10 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(state.clone());
@@ -154,10 +157,7 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
         "lambda-runtime-invoked-function-arn",
         header(&state.function_arn),
     );
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
     state.in_flight.lock().await.insert(p.request_id, p.reply);
     (StatusCode::OK, headers, p.payload).into_response()
 }

@@ -182,8 +182,7 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
         .unwrap();
     let store = DynamoStore::new(dynamodb.clone(), table.clone());
     let spec: PortfolioSpec = toml::from_str(
-        &std::fs::read_to_string(workspace_root().join("examples/article/portfolio.toml"))
-            .unwrap(),
+        &std::fs::read_to_string(workspace_root().join("examples/article/portfolio.toml")).unwrap(),
     )
     .unwrap();
     store.put_portfolio(&spec).await.unwrap();
@@ -212,17 +211,17 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let mut scheduler_env = env.clone();
-    scheduler_env.push((
-        "DRIFTLINE_SCHEDULE_PERIOD_SECONDS".into(),
-        "300".into(),
-    ));
+    scheduler_env.push(("DRIFTLINE_SCHEDULE_PERIOD_SECONDS".into(), "300".into()));
     env.extend([
         (
             "DRIFTLINE_DEAD_LETTER_QUEUE_URL".to_owned(),
             queues.dead_letter_url.clone(),
         ),
         // Resting orders are checked again after one second, not thirty.
-        ("DRIFTLINE_FOLLOW_UP_DELAY_SECONDS".to_owned(), "1".to_owned()),
+        (
+            "DRIFTLINE_FOLLOW_UP_DELAY_SECONDS".to_owned(),
+            "1".to_owned(),
+        ),
     ]);
 
     let mut scheduler =
@@ -346,7 +345,10 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
         .and_then(|a| a.get("driftline-error"))
         .and_then(|v| v.string_value.clone())
         .unwrap_or_default();
-    assert!(reason.contains("quantity") || reason.contains("intent"), "{reason}");
+    assert!(
+        reason.contains("quantity") || reason.contains("intent"),
+        "{reason}"
+    );
 
     // The metrics of the runtime contract reach stdout in EMF.
     let logs = executor.logs().join("\n");
