@@ -7,9 +7,9 @@ LOCAL := .local
 
 .PHONY: test demo lint fmt build bench plan backtest clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy
 
-## test: formatting, lints and every test tier
-test: lint test-paper-fidelity infra-test
-	scripts/with-moto.sh $(CARGO) test --workspace --all-targets
+## test: formatting, lints and every test tier (the smoke test runs the release bootstraps)
+test: lint build test-paper-fidelity infra-test
+	DRIFTLINE_REQUIRE_LAMBDA_BINARIES=1 scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 lint:
@@ -25,6 +25,12 @@ test-paper-fidelity:
 
 fmt:
 	$(CARGO) fmt --all
+
+## build: the functions' release bundles, target/lambda/{scheduler,executor}/bootstrap, with
+## cargo-lambda (pinned in scripts/requirements.txt) for this machine's architecture
+build:
+	venv="$$(scripts/ensure-venv.sh)"; export PATH="$$venv/bin:$$PATH"; \
+	$(CARGO) lambda build --release --bin scheduler --bin executor
 
 ## demo: the whole pipeline on this machine: the local AWS emulator (table, queues, secrets),
 ## the paper exchange, the real scheduler and executor handlers, three portfolios over

@@ -34,6 +34,8 @@ pub struct SchedulerConfig {
 pub struct ExecutorConfig {
     pub common: CommonConfig,
     pub max_retry_delay_seconds: u32,
+    /// How long after placement a resting order is checked again (an SQS delay: 0 to 900).
+    pub follow_up_delay_seconds: u32,
     /// Where unreadable messages are sent with their reason. Without it they are reported as
     /// failures until the queue's redrive policy moves them there.
     pub dead_letter_queue_url: Option<String>,
@@ -149,6 +151,7 @@ impl ExecutorConfig {
                 1,
                 43_200,
             )?,
+            follow_up_delay_seconds: number(env, "DRIFTLINE_FOLLOW_UP_DELAY_SECONDS", 30, 1, 900)?,
             dead_letter_queue_url: match optional(env, "DRIFTLINE_DEAD_LETTER_QUEUE_URL") {
                 Some(_) => Some(url(env, "DRIFTLINE_DEAD_LETTER_QUEUE_URL", None)?),
                 None => None,
@@ -190,8 +193,12 @@ mod tests {
         );
         let e = ExecutorConfig::from_env(&env(&full())).unwrap();
         assert_eq!(
-            (e.max_retry_delay_seconds, e.dead_letter_queue_url),
-            (900, None)
+            (
+                e.max_retry_delay_seconds,
+                e.follow_up_delay_seconds,
+                e.dead_letter_queue_url
+            ),
+            (900, 30, None)
         );
     }
 
@@ -214,6 +221,14 @@ mod tests {
         assert!(
             err.to_string().contains("api.binance.com") && err.to_string().contains("URL"),
             "{err}"
+        );
+        // An SQS delay is at most 900 seconds.
+        let mut vars = full();
+        vars.push(("DRIFTLINE_FOLLOW_UP_DELAY_SECONDS", "901"));
+        let err = ExecutorConfig::from_env(&env(&vars)).unwrap_err();
+        assert_eq!(
+            (err.name, err.value.as_str()),
+            ("DRIFTLINE_FOLLOW_UP_DELAY_SECONDS", "901")
         );
     }
 }

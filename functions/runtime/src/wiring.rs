@@ -191,6 +191,7 @@ pub fn executor(a: &Adapters, config: &ExecutorConfig) -> Executor {
         },
         ExecutorSettings {
             backoff: executor_backoff(config),
+            follow_up_delay_secs: config.follow_up_delay_seconds,
             ..ExecutorSettings::default()
         },
     )

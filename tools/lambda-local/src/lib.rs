@@ -1,0 +1,30 @@
+//! Runs the functions' release `bootstrap` binaries (from `cargo lambda build --release`) on
+//! this machine the way Lambda runs them: [`LocalFunction`] starts a binary against a loopback
+//! Lambda Runtime API ([`runtime_api`]) and invokes it; [`SqsEventSource`] stands in for the
+//! SQS event source mapping. The smoke test and the local demo use both.
+
+pub mod event_source;
+pub mod function;
+pub mod runtime_api;
+
+use std::path::{Path, PathBuf};
+
+pub use event_source::{BatchOutcome, DrainReport, EventSourceError, SqsEventSource};
+pub use function::{InvokeError, LocalFunction};
+
+/// Where `cargo lambda build` puts the functions: `$DRIFTLINE_LAMBDA_DIR`, else
+/// `$CARGO_TARGET_DIR/lambda`, else `target/lambda` under `workspace_root`.
+pub fn lambda_dir(workspace_root: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("DRIFTLINE_LAMBDA_DIR") {
+        return PathBuf::from(dir);
+    }
+    // A relative CARGO_TARGET_DIR is relative to the workspace, where cargo runs.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root.join("target"), |d| workspace_root.join(d));
+    target.join("lambda")
+}
+
+/// The `bootstrap` of function `name` (`scheduler`, `executor`) under [`lambda_dir`].
+pub fn bootstrap_path(workspace_root: &Path, name: &str) -> PathBuf {
+    lambda_dir(workspace_root).join(name).join("bootstrap")
+}
