@@ -4,6 +4,8 @@
 //! adapters. [`World::drain`] stands in for Lambda's SQS event source mapping: receive a batch,
 //! invoke the executor, delete all but the batch item failures.
 
+pub mod accounting;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +27,8 @@ use lambda_runtime::{Context, LambdaEvent};
 use paper_exchange::clock::ManualClock;
 use paper_exchange::{ExchangeConfig, PaperExchange};
 use serde_json::{json, Value};
+
+use crate::accounting::{AwsCalls, CountingExchange, Tally};
 
 pub const KEY: &str = "demo-key";
 pub const SECRET: &str = "demo-secret-value-never-logged";
@@ -156,6 +160,11 @@ pub struct World {
     pub executor: Executor,
     pub metrics: Captured,
     pub http: reqwest::Client,
+    /// Every AWS call the handlers' adapters make (not the event source mapping's receives
+    /// and deletes, which [`World::drain`] makes on an uncounted client).
+    pub aws_calls: AwsCalls,
+    /// Every call the handlers make through the exchange port.
+    pub exchange_calls: Tally,
     invocation: AtomicU64,
 }
 
@@ -204,7 +213,17 @@ impl World {
                 .await
                 .expect("the paper exchange starts");
 
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let aws_calls = AwsCalls::default();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(aws_calls.clone())
+                .build(),
+        );
+        let counted_sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&sdk)
+                .interceptor(aws_calls.clone())
+                .build(),
+        );
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let table = unique("driftline");
         create_table(&dynamodb, &table)
@@ -222,7 +241,7 @@ impl World {
             cap_secs: 2,
         };
         let queue = Arc::new(
-            SqsIntentQueue::new(sqs.clone(), queues.queue_url.clone()).with_backoff(backoff),
+            SqsIntentQueue::new(counted_sqs, queues.queue_url.clone()).with_backoff(backoff),
         );
         let mut exchange_config =
             BinanceConfig::new(venue.base_url(), Some(ApiCredentials::new(KEY, SECRET)));
@@ -234,9 +253,14 @@ impl World {
         exchange_config.request_timeout = Duration::from_secs(3);
         exchange_config.max_rate_limit_wait = Duration::from_millis(200);
         let clock_port: Arc<dyn Clock> = clock.clone();
-        let exchange = Arc::new(
-            BinanceSpot::with_clock(exchange_config, clock_port.clone()).expect("client config"),
-        );
+        let exchange_calls = Tally::default();
+        let exchange = Arc::new(CountingExchange::new(
+            Arc::new(
+                BinanceSpot::with_clock(exchange_config, clock_port.clone())
+                    .expect("client config"),
+            ),
+            exchange_calls.clone(),
+        ));
         let metrics = Captured::default();
         let emf = Arc::new(EmfMetrics::new(
             "Driftline",
@@ -290,6 +314,8 @@ impl World {
             executor,
             metrics,
             http: reqwest::Client::new(),
+            aws_calls,
+            exchange_calls,
             invocation: AtomicU64::new(0),
         })
     }
@@ -446,6 +472,24 @@ impl World {
             .await
             .expect("admin call");
         assert!(r.status().is_success(), "faults {faults} refused");
+    }
+
+    /// The request weight the exchange has counted from this machine in the current minute
+    /// (the clock is manual, so a test's whole run is one minute), less the one this asks.
+    pub async fn used_weight(&self) -> u64 {
+        let r = self
+            .http
+            .get(format!("{}/api/v3/time", self.venue.base_url()))
+            .send()
+            .await
+            .expect("time call");
+        let used: u64 = r
+            .headers()
+            .get("x-mbx-used-weight-1m")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("the exchange reports the used weight");
+        used - 1
     }
 
     /// Sets a symbol's mid (resting orders it crosses fill).
