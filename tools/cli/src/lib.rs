@@ -1,3 +1,4 @@
 //! The library behind the `driftline` command: the backtester, tested and benchmarked directly.
 
 pub mod backtest;
+pub mod cost;
