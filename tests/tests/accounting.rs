@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use driftline_core::OrderStatus;
 use driftline_e2e::World;
 
 fn show(phase: &str, w: &World, weight: u64) -> BTreeMap<String, u64> {
@@ -33,7 +34,18 @@ async fn happy_path_accounting_per_placed_order() {
     w.exchange_calls.clear();
     let placed = w.invoke_executor_once(1).await;
     let w2 = w.used_weight().await;
-    show(&format!("executor: place ({placed:?})"), &w, w2 - w1);
+    let placing = show(&format!("executor: place ({placed:?})"), &w, w2 - w1);
+    assert_eq!(placed.messages, 2, "both intents in one batch: {placed:?}");
+    assert_eq!(
+        w.exchange_calls.snapshot().get("place_limit_order"),
+        Some(&2)
+    );
+    // Two state changes per order (PENDING -> PLACING -> PLACED), one write each.
+    assert_eq!(placing.get("DynamoDB.UpdateItem"), Some(&4), "{placing:?}");
+    assert_eq!(placing.get("DynamoDB.PutItem"), None, "{placing:?}");
+    // The budget this test watches: a placement costs at most 6 AWS calls per order today
+    // (docs/BENCHMARKS.md says where they go); more is a regression.
+    assert!(placing.values().sum::<u64>() <= 12, "{placing:?}");
     w.aws_calls.clear();
     w.exchange_calls.clear();
     let resting = w.invoke_executor_once(3).await;
