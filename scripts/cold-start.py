@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 """Cold start of the release Lambda binaries against a local Lambda runtime API.
 
-Serves the runtime API on a free loopback port, spawns each `bootstrap` under
-`/usr/bin/time -v`, and records, from the spawn: the first `GET .../invocation/next`
+Serves the runtime API on a free loopback port, spawns each `bootstrap`, and records, from the spawn: the first `GET .../invocation/next`
 (configuration read, secret fetched, clients built: Lambda's init phase), the response to one
-event (the first invocation), and the process's peak RSS. Needs the local AWS emulator
+event (the first invocation), and the process's peak RSS (`/usr/bin/time -v`). Needs the local AWS emulator
 (`scripts/with-moto.sh`); creates the secret, table and queue it needs there.
 
 Usage: scripts/with-moto.sh .local/venv/bin/python scripts/cold-start.py \
@@ -15,9 +14,11 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -116,28 +117,32 @@ def run_once(binary, event, env):
     thread = threading.Thread(target=runtime.serve_forever, daemon=True)
     thread.start()
     env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{runtime.server_address[1]}")
-    rss_file = f"/tmp/cold-start-{os.getpid()}.time"
+    log = tempfile.TemporaryFile()
+    report = tempfile.NamedTemporaryFile(mode="r")
     start = time.monotonic()
+    # /usr/bin/time, not wait4 from here: Linux carries a process's peak RSS across exec, so
+    # a child forked from this Python would report at least Python's own.
     proc = subprocess.Popen(
-        ["/usr/bin/time", "-v", "-o", rss_file, binary],
+        ["/usr/bin/time", "-v", "-o", report.name, binary],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     finished = runtime.done.wait(timeout=30)
-    proc.terminate()  # /usr/bin/time forwards SIGTERM to the child and still reports
-    _, stderr = proc.communicate(timeout=10)
+    with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+        for child in f.read().split():
+            os.kill(int(child), signal.SIGTERM)
+    proc.wait(timeout=10)
     runtime.shutdown()
     runtime.server_close()
-    with open(rss_file) as f:
-        report = f.read()
-    os.unlink(rss_file)
     if not finished or runtime.error or runtime.first_next is None or runtime.response is None:
+        log.seek(0)
         sys.exit(
             f"{binary}: no clean invocation (error {runtime.error!r}); stderr:\n"
-            + stderr.decode(errors="replace")[-2000:]
+            + log.read().decode(errors="replace")[-2000:]
         )
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report).group(1))
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report.read())
+    rss_kb = int(found.group(1))
     return (runtime.first_next - start) * 1000, (runtime.response - start) * 1000, rss_kb
 
 
