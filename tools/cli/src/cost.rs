@@ -72,7 +72,7 @@ pub struct Measured {
     pub poller_sqs_requests: Decimal,
     /// Log bytes per invocation (platform lines, EMF records, our logs).
     pub log_bytes_per_invocation: Decimal,
-    /// Items in the table and their mean size, for storage.
+    /// Table storage, GB.
     pub stored_gb: Decimal,
     pub alarms: Decimal,
     /// Metrics besides the per-portfolio and per-asset ones.
