@@ -61,11 +61,18 @@ async fn happy_path_accounting_per_placed_order() {
     w.set_mid("ETHUSDT", "3460").await;
     let filled = w.drain(10).await;
     let w3 = w.used_weight().await;
-    show(
+    let finishing = show(
         &format!("executor: follow-ups until filled ({filled:?})"),
         &w,
         w3 - w2b,
     );
+    let orders = w.orders("article").await;
+    assert!(
+        orders.iter().all(|o| o.status == OrderStatus::Filled),
+        "{orders:#?}"
+    );
+    // GetItem, the follow-up's claim attempt and FILLED per order.
+    assert!(finishing.values().sum::<u64>() <= 6, "{finishing:?}");
     w.aws_calls.clear();
     w.exchange_calls.clear();
     w.next_tick();
