@@ -51,9 +51,17 @@ backtest:
 	$(CARGO) run --quiet --release -p driftline-cli -- backtest --seed 7 --assets 10 --days 365 --sweep
 
 ## bench: criterion benchmarks (not part of `make test`)
+## (planning, backtest, per-order AWS and exchange accounting, release cold start and peak RSS,
+## the monthly bill; docs/BENCHMARKS.md)
 bench:
 	$(CARGO) bench -p driftline-core --bench planning
 	$(CARGO) bench -p driftline-cli --bench backtest
+	scripts/with-moto.sh $(CARGO) test -p driftline-e2e --test accounting -- --nocapture
+	$(CARGO) build --release -p driftline-scheduler -p driftline-executor
+	venv="$$(scripts/ensure-venv.sh)"; target="$${CARGO_TARGET_DIR:-target}/release"; \
+	scripts/with-moto.sh "$$venv/bin/python" scripts/cold-start.py \
+	  --scheduler "$$target/scheduler" --executor "$$target/executor" --runs 10
+	$(CARGO) run --quiet -p driftline-cli -- cost
 
 ## aws-up / aws-down: the local AWS emulator (moto) on a free loopback port, for manual runs;
 ## prints the endpoint to export as AWS_ENDPOINT_URL. `make test` runs its own.

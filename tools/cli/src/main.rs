@@ -2,6 +2,7 @@
 //! Lambda functions run.
 
 mod backtest_cmd;
+mod cost_cmd;
 mod files;
 mod plan;
 
@@ -27,6 +28,8 @@ enum Command {
     /// Replay price history through calendar, threshold and driftline policies and compare
     /// what each traded and paid.
     Backtest(Box<backtest_cmd::BacktestArgs>),
+    /// The monthly AWS bill of a workload at public on-demand prices, as a table.
+    Cost(Box<cost_cmd::CostArgs>),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(args) => plan::run(&args),
         Command::Backtest(args) => backtest_cmd::run(&args),
+        Command::Cost(args) => cost_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

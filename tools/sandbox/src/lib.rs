@@ -11,6 +11,8 @@
 //! [`World::executor_round`] stands in for Lambda's SQS event source mapping: receive a batch of
 //! up to ten, invoke the executor, delete all but the batch item failures.
 
+pub mod accounting;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,10 +25,13 @@ use driftline_aws::{
 };
 use driftline_core::config::PortfolioSpec;
 use driftline_core::ledger::{OrderLedger, OrderRecord, RetryBackoff};
+use driftline_core::ports::Exchange;
 use driftline_core::ports::{Clock, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
 use driftline_core::service::FixedAccounts;
+
+use crate::accounting::{AwsCalls, CountingExchange, Tally};
 use driftline_core::{EpochMillis, PortfolioId};
 use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
 use driftline_functions::scheduled::{self, SchedulerResponse};
@@ -210,7 +215,23 @@ pub struct World {
     pub executor: Executor,
     pub metrics: Captured,
     pub http: reqwest::Client,
+    /// Every AWS call the handlers' adapters make (not the event source mapping's receives
+    /// and deletes, which [`World::drain`] makes on an uncounted client).
+    pub aws_calls: AwsCalls,
+    /// Every call the handlers make through the exchange port.
+    pub exchange_calls: Tally,
     invocation: AtomicU64,
+}
+
+/// A world's AWS clients and the counters they report to.
+struct Clients {
+    /// Uncounted: the event source mapping stand-in's receives and deletes.
+    sqs: aws_sdk_sqs::Client,
+    /// The handlers' SQS client, counted.
+    counted_sqs: aws_sdk_sqs::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    aws_calls: AwsCalls,
+    exchange_calls: Tally,
 }
 
 /// The emulator's SDK configuration, or `None` (test skipped, loudly) outside `make test`.
@@ -288,7 +309,19 @@ impl World {
         let config = ExchangeConfig::parse(venue_toml)?;
         let accounts = config.accounts.clone();
 
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        // The handlers' DynamoDB and SQS clients count their calls (docs/BENCHMARKS.md); the
+        // event source mapping stand-in uses the uncounted `sqs`.
+        let aws_calls = AwsCalls::default();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(aws_calls.clone())
+                .build(),
+        );
+        let counted_sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(sdk)
+                .interceptor(aws_calls.clone())
+                .build(),
+        );
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let table = unique("driftline");
@@ -330,7 +363,14 @@ impl World {
             PaperExchange::start_with_clock(config, ([127, 0, 0, 1], 0).into(), clock.clone())
                 .await?;
         // From here on the venue runs: stop it on any error.
-        match Self::wire(venue, clock, store, sqs, secrets, queues, secret_ids).await {
+        let clients = Clients {
+            sqs,
+            counted_sqs,
+            secrets,
+            aws_calls,
+            exchange_calls: Tally::default(),
+        };
+        match Self::wire(venue, clock, store, clients, queues, secret_ids).await {
             Ok(world) => Ok(world),
             Err((venue, e)) => {
                 venue.stop().await;
@@ -343,19 +383,26 @@ impl World {
         venue: PaperExchange,
         clock: Arc<ManualClock>,
         store: Arc<DynamoStore>,
-        sqs: aws_sdk_sqs::Client,
-        secrets: aws_sdk_secretsmanager::Client,
+        clients: Clients,
         queues: driftline_aws::LocalQueues,
         secret_ids: Vec<(String, String)>,
     ) -> Result<Self, (PaperExchange, SandboxError)> {
+        let Clients {
+            sqs,
+            counted_sqs,
+            secrets,
+            aws_calls,
+            exchange_calls,
+        } = clients;
         let credentials = CredentialsCache::new(secrets, Duration::from_secs(300));
         let clock_port: Arc<dyn Clock> = clock.clone();
         let mut accounts = FixedAccounts::default();
         for (i, (_, secret_id)) in secret_ids.iter().enumerate() {
-            let client = match Self::client(&venue, &credentials, secret_id, &clock_port).await {
-                Ok(c) => c,
-                Err(e) => return Err((venue, e)),
-            };
+            let client: Arc<dyn Exchange> =
+                match Self::client(&venue, &credentials, secret_id, &clock_port).await {
+                    Ok(c) => Arc::new(CountingExchange::new(c, exchange_calls.clone())),
+                    Err(e) => return Err((venue, e)),
+                };
             if i == 0 {
                 // Portfolios without an account trade on the venue's first one.
                 accounts = accounts.with(None, client.clone());
@@ -367,7 +414,7 @@ impl World {
         }
         let accounts = Arc::new(accounts);
         let queue = Arc::new(
-            SqsIntentQueue::new(sqs.clone(), queues.queue_url.clone()).with_backoff(BACKOFF),
+            SqsIntentQueue::new(counted_sqs, queues.queue_url.clone()).with_backoff(BACKOFF),
         );
         let metrics = Captured::default();
         let emf = Arc::new(EmfMetrics::new(
@@ -423,6 +470,8 @@ impl World {
             executor,
             metrics,
             http: reqwest::Client::new(),
+            aws_calls,
+            exchange_calls,
             invocation: AtomicU64::new(0),
         })
     }
@@ -665,6 +714,24 @@ impl World {
         {
             panic!("{e}");
         }
+    }
+
+    /// The request weight the exchange has counted from this machine in the current minute
+    /// (the clock is manual, so a test's whole run is one minute), less the one this asks.
+    pub async fn used_weight(&self) -> u64 {
+        let r = self
+            .http
+            .get(format!("{}/api/v3/time", self.venue.base_url()))
+            .send()
+            .await
+            .expect("time call");
+        let used: u64 = r
+            .headers()
+            .get("x-mbx-used-weight-1m")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("the exchange reports the used weight");
+        used - 1
     }
 
     /// Sets a symbol's mid (resting orders it crosses fill).
