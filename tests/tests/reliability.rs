@@ -826,3 +826,39 @@ async fn a_missing_or_garbled_secret_is_a_clear_error_without_its_value() {
     eprintln!("FIGURE secrets errors: {errors:?}");
     assert_no_secret_in_logs(&w, "secret errors");
 }
+
+/// Found by the fault storm: a probe whose message made no exchange call (here an unknown
+/// order) left the breaker half-open for ever, and nothing was sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_probe_that_never_reaches_the_exchange_does_not_leave_the_breaker_half_open() {
+    let Some(w) = world(1_000_000, 120).await else {
+        return;
+    };
+    let open = BreakerState::Open {
+        until_ms: w.now() - 1,
+    };
+    let saved = w
+        .store
+        .save("binance", open, 0)
+        .await
+        .expect("breaker saved");
+    assert!(matches!(
+        saved,
+        driftline_core::ledger::BreakerSave::Saved(_)
+    ));
+    let unknown = intent(&w, "probe", 0);
+    let outcome = w
+        .executor
+        .handle(&body(&unknown), &invocation(&w, "probe", 60_000))
+        .await;
+    assert_eq!(outcome, MessageOutcome::Done("unknown order"));
+    assert_ne!(breaker(&w).await, BreakerState::HalfOpen);
+    let known = intent(&w, "probe", 1);
+    record_all(&w, std::slice::from_ref(&known)).await;
+    let outcome = w
+        .executor
+        .handle(&body(&known), &invocation(&w, "probe", 60_000))
+        .await;
+    assert_eq!(outcome, MessageOutcome::Done("placed; follow-up queued"));
+    assert!(matches!(breaker(&w).await, BreakerState::Closed { .. }));
+}
