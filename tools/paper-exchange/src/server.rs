@@ -370,8 +370,10 @@ async fn api(
             Verdict::TooMany { .. } => 429,
             Verdict::Banned { .. } => 418,
         };
-        v.requests.push(json!({"time": now, "method": method.as_str(), "endpoint": format!("{endpoint:?}"),
-                               "weight": weight, "limiter": status}));
+        v.requests.push(
+            json!({"time": now, "method": method.as_str(), "endpoint": format!("{endpoint:?}"),
+                               "weight": weight, "limiter": status}),
+        );
         (verdict, v.faults.clone())
     };
     let limit = state.config.rate_limits.request_weight_per_minute;
