@@ -45,7 +45,7 @@ backtest:
 FUZZ_EXECUTIONS ?= 3400000
 reliability:
 	DRIFTLINE_RELIABILITY=full scripts/with-moto.sh $(CARGO) test -p driftline-e2e --test reliability -- --nocapture --test-threads=1
-	FUZZ_EXECUTIONS=$(FUZZ_EXECUTIONS) $(CARGO) test --release -p driftline-e2e --test fuzz -- --nocapture
+	FUZZ_EXECUTIONS=$(FUZZ_EXECUTIONS) $(CARGO) test --profile fuzz -p driftline-exchange --test fuzz -- --nocapture
 
 ## bench: criterion benchmarks (not part of `make test`)
 bench:

@@ -186,7 +186,7 @@ const PORTFOLIO_JSON: &str = r#"{"id":"article","quote":"USDT","targets":{"BTC":
 fn fuzz_portfolio_configs() {
     let toml_seed = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../examples/article/portfolio.toml"
+        "/../../examples/article/portfolio.toml"
     ))
     .expect("the article's portfolio file");
     let check = |spec: PortfolioSpec| {
