@@ -675,7 +675,7 @@ async fn bad_messages_go_to_the_dead_letter_queue_with_a_reason_and_good_ones_st
         .await
         .expect("good intent queued");
     let drained = w.drain(20).await;
-    assert!(drained.messages >= bad.len() + 1, "{drained:?}");
+    assert!(drained.messages > bad.len(), "{drained:?}");
     let mut dead = Vec::new();
     for _ in 0..5 {
         dead.extend(w.dead_letters().await);
