@@ -490,8 +490,10 @@ async fn breaker(w: &World) -> BreakerState {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exchange_fault_storm_ends_with_every_order_final_and_silence_during_a_ban() {
-    // A 2-second ban keeps the client's own (wall-clock) ban short.
-    let Some(w) = world(6000, 2).await else {
+    // A 2-second ban keeps the client's own (wall-clock) ban short. A limit the storm's own
+    // traffic stays well under: the client paces itself near a limit (and then sends nothing,
+    // which would leave the ban below untested).
+    let Some(w) = world(50_000, 2).await else {
         return;
     };
     let started = Instant::now();
@@ -539,7 +541,7 @@ async fn exchange_fault_storm_ends_with_every_order_final_and_silence_during_a_b
         if status.as_u16() == 429 {
             break;
         }
-        assert!(burst < 100, "no 429 after {burst} requests");
+        assert!(burst < 1_000, "no 429 after {burst} requests");
     }
     let before_ban = requests(&w).await.len();
     let mut ban_outcomes = Vec::new();
