@@ -544,8 +544,12 @@ async fn exchange_fault_storm_ends_with_every_order_final_and_silence_during_a_b
         assert!(burst < 1_000, "no 429 after {burst} requests");
     }
     let before_ban = requests(&w).await.len();
+    // Fresh orders, so each delivery has something to send (a final one sends nothing).
+    let during_ban: Vec<OrderIntent> = (0..8).map(|i| intent(&w, "storm-ban", i)).collect();
+    record_all(&w, &during_ban).await;
     let mut ban_outcomes = Vec::new();
-    for b in bodies.iter().take(8) {
+    for b in during_ban.iter().map(body) {
+        let b = &b;
         ban_outcomes.push(w.executor.handle(b, &invocation(&w, "ban", 60_000)).await);
     }
     let log = requests(&w).await;
