@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LOCAL := .local
 
-.PHONY: test demo lint fmt build bench plan backtest clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy
+.PHONY: test demo lint fmt build bench plan backtest clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy reliability
 
 ## test: formatting, lints and every test tier (the smoke test runs the release bootstraps)
 test: lint build test-paper-fidelity infra-test
@@ -49,6 +49,14 @@ plan:
 ## backtest: the seeded scenario of docs/BACKTEST.md (tables, sweep, chart in out/)
 backtest:
 	$(CARGO) run --quiet --release -p driftline-cli -- backtest --seed 7 --assets 10 --days 365 --sweep
+
+## reliability: the reliability suite at its published sizes (duplicate storm, concurrent
+## schedulers, crashes, fault storm, bad input, secret scan) and the long fuzz run, with figures
+## (docs/RELIABILITY.md). `make test` runs both at reduced sizes.
+FUZZ_EXECUTIONS ?= 3400000
+reliability:
+	DRIFTLINE_RELIABILITY=full scripts/with-moto.sh $(CARGO) test -p driftline-e2e --test reliability -- --nocapture --test-threads=1
+	FUZZ_EXECUTIONS=$(FUZZ_EXECUTIONS) $(CARGO) test --profile fuzz -p driftline-exchange --test fuzz -- --nocapture
 
 ## bench: criterion benchmarks (not part of `make test`)
 ## (planning, backtest, per-order AWS and exchange accounting, release cold start and peak RSS,

@@ -41,12 +41,45 @@ pub struct PortfolioSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// Target weight per asset, the quote asset included, summing to exactly 1.
+    #[serde(deserialize_with = "assets_once")]
     pub targets: BTreeMap<String, String>,
     /// Quantities held. Optional: where the exchange reports balances, they come from there.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "assets_once")]
     pub holdings: BTreeMap<String, String>,
     #[serde(default)]
     pub policy: RebalancePolicy,
+}
+
+/// A map of asset to amount in which each asset appears once. JSON allows a key twice and a
+/// plain map keeps the last: a portfolio file with `"ETH"` written twice would silently mean
+/// something its author may not have meant, so it is refused, naming the asset.
+fn assets_once<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct AssetsOnce;
+    impl<'de> serde::de::Visitor<'de> for AssetsOnce {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of asset code to decimal string")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((asset, amount)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&asset) {
+                    return Err(serde::de::Error::custom(format!(
+                        "asset {asset:?} is listed twice"
+                    )));
+                }
+                out.insert(asset, amount);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(AssetsOnce)
 }
 
 /// Parses a decimal written as a string, naming the field when it is not one.
@@ -149,6 +182,14 @@ mod tests {
         };
         edit(&mut s);
         s.into_domain()
+    }
+
+    #[rstest]
+    #[case::targets(r#"{"id":"a","quote":"USDT","targets":{"BTC":"0.5","ETH":"0.25","USDT":"0.25","ETH":"0.25"}}"#, "\"ETH\" is listed twice")]
+    #[case::holdings(r#"{"id":"a","quote":"USDT","targets":{"BTC":"0.5","USDT":"0.5"},"holdings":{"BTC":"1","BTC":"2"}}"#, "\"BTC\" is listed twice")]
+    fn an_asset_written_twice_is_refused_not_overwritten(#[case] json: &str, #[case] why: &str) {
+        let err = serde_json::from_str::<PortfolioSpec>(json).unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
     }
 
     #[test]

@@ -36,7 +36,12 @@ fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         WireError::new(
-            if path == "." { "body".to_owned() } else { path },
+            // An error before any field is read (bad JSON at the top) has an empty path.
+            if path == "." || path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            },
             e.into_inner().to_string(),
         )
     })

@@ -44,7 +44,11 @@ struct Venue {
     limiter: WeightLimiter,
     faults: Faults,
     dice: ChaCha8Rng,
+    requests: Vec<Value>,
 }
+
+/// The request log keeps the latest this many `/api/v3` requests.
+const REQUEST_LOG_CAPACITY: usize = 200_000;
 
 /// Shared state of one running exchange.
 pub struct AppState {
@@ -74,6 +78,7 @@ impl AppState {
             ),
             faults: config.faults.clone(),
             dice: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1)),
+            requests: Vec::new(),
         })
     }
 
@@ -95,6 +100,7 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let admin = Router::new()
         .route("/orders", get(admin_orders))
+        .route("/requests", get(admin_requests))
         .route("/fills", get(admin_fills))
         .route("/balances", get(admin_balances))
         .route("/mid", post(admin_set_mid))
@@ -354,6 +360,20 @@ async fn api(
     let (verdict, faults) = {
         let mut v = state.venue();
         let verdict = v.limiter.admit(peer.ip(), weight, now);
+        // Every request that reached the venue, with what the limiter said: tests check from
+        // it that a banned client stays silent until its ban ends.
+        if v.requests.len() >= REQUEST_LOG_CAPACITY {
+            v.requests.drain(..REQUEST_LOG_CAPACITY / 2);
+        }
+        let status = match verdict {
+            Verdict::Allowed { .. } => 200,
+            Verdict::TooMany { .. } => 429,
+            Verdict::Banned { .. } => 418,
+        };
+        v.requests.push(
+            json!({"time": now, "method": method.as_str(), "endpoint": format!("{endpoint:?}"),
+                               "weight": weight, "limiter": status}),
+        );
         (verdict, v.faults.clone())
     };
     let limit = state.config.rate_limits.request_weight_per_minute;
@@ -938,6 +958,10 @@ async fn admin_orders(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(Value::Array(
         v.engine.orders().map(order_admin_json).collect(),
     ))
+}
+
+async fn admin_requests(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(Value::Array(state.venue().requests.clone()))
 }
 
 async fn admin_fills(State(state): State<Arc<AppState>>) -> Json<Value> {

@@ -160,7 +160,38 @@ impl Executor {
     }
 
     async fn handle_intent(&self, intent: &OrderIntent, inv: &Invocation) -> Step<MessageOutcome> {
-        self.breaker_permit().await?;
+        let probe = self.breaker_permit().await?;
+        let outcome = self.claim_and_execute(intent, inv).await;
+        if probe {
+            self.end_probe().await;
+        }
+        outcome
+    }
+
+    /// A probe whose message never told the breaker anything (it made no exchange call, or
+    /// only calls whose answers say nothing of the venue's health) must not leave the breaker
+    /// half-open: every later caller would wait on it for ever. It reopens as due, so the next
+    /// caller probes.
+    async fn end_probe(&self) {
+        let name = &self.settings.exchange_name;
+        let Ok(stored) = self.ports.breakers.load(name).await else {
+            return;
+        };
+        if stored.state == BreakerState::HalfOpen {
+            let due = BreakerState::Open {
+                until_ms: self.now(),
+            };
+            if let Err(e) = self.ports.breakers.save(name, due, stored.version).await {
+                warn!(error = %e, "could not end the circuit breaker's probe");
+            }
+        }
+    }
+
+    async fn claim_and_execute(
+        &self,
+        intent: &OrderIntent,
+        inv: &Invocation,
+    ) -> Step<MessageOutcome> {
         let exchange = match self
             .ports
             .exchanges
@@ -223,8 +254,9 @@ impl Executor {
         }
     }
 
-    /// While the breaker is open, nothing is sent to the exchange.
-    async fn breaker_permit(&self) -> Step<()> {
+    /// While the breaker is open, nothing is sent to the exchange. True when this caller is
+    /// the half-open breaker's probe.
+    async fn breaker_permit(&self) -> Step<bool> {
         let name = &self.settings.exchange_name;
         let stored = self
             .ports
@@ -234,7 +266,7 @@ impl Executor {
             .map_err(|e| self.store_retry(&e))?;
         let now = self.now();
         match stored.state.permit(now) {
-            (BreakerPermit::Allowed, _) => Ok(()),
+            (BreakerPermit::Allowed, _) => Ok(false),
             (BreakerPermit::Rejected { retry_at_ms }, _) => Err(Retry {
                 delay_secs: secs_until(retry_at_ms, now),
                 reason: "circuit breaker open".into(),
@@ -249,7 +281,7 @@ impl Executor {
                 {
                     BreakerSave::Saved(_) => {
                         info!("circuit breaker half-open: this order is the probe");
-                        Ok(())
+                        Ok(true)
                     }
                     BreakerSave::Conflict(_) => Err(Retry {
                         delay_secs: 1,
