@@ -3,9 +3,10 @@
 
 use rust_decimal::Decimal;
 
+use crate::ledger::{FillProgress, OrderRecord, OrderUpdate, Transition};
 use crate::money::{ceil_to_step, floor_to_step, to_bps};
-use crate::ports::ExchangeOrderStatus;
-use crate::{MarketFilters, OrderBook, OrderIntent, OrderStatus, Price, Side};
+use crate::ports::{ExchangeOrderStatus, OrderReport};
+use crate::{EpochMillis, MarketFilters, OrderBook, OrderIntent, OrderStatus, Price, Side};
 
 /// What to do with an intent's remainder against the current book.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +72,51 @@ pub fn ledger_status(status: ExchangeOrderStatus) -> OrderStatus {
         ExchangeOrderStatus::Rejected => OrderStatus::Rejected,
         ExchangeOrderStatus::Expired | ExchangeOrderStatus::ExpiredInMatch => OrderStatus::Expired,
     }
+}
+
+/// What an exchange report changes in an order's ledger record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportChange {
+    /// Nothing the ledger does not already know.
+    Unchanged,
+    /// Accepted with nothing filled: `PLACING` → `PLACED` with the exchange's order id.
+    Placed(Transition),
+    /// Fills or a final state, applied by the cumulative executed quantity.
+    Progress(FillProgress),
+}
+
+/// The one reading of an exchange report against a record, shared by the executor (after a
+/// placement or a follow-up) and the scheduler (when it reconciles).
+pub fn report_change(record: &OrderRecord, report: &OrderReport, now: EpochMillis) -> ReportChange {
+    let status = ledger_status(report.status);
+    if report.executed_qty.is_zero() && status == OrderStatus::Placed {
+        if record.status != OrderStatus::Placing {
+            return ReportChange::Unchanged;
+        }
+        return ReportChange::Placed(Transition {
+            expected_version: record.version,
+            to: OrderStatus::Placed,
+            update: OrderUpdate {
+                exchange_order_id: Some(report.exchange_order_id),
+                last_error: None,
+            },
+            now_ms: now,
+        });
+    }
+    // A query reports no fills, only a placement's FULL answer does: keep the fees known.
+    let fills_fee: Decimal = report.fills.iter().map(|f| f.commission).sum();
+    ReportChange::Progress(FillProgress {
+        exchange_order_id: report.exchange_order_id,
+        executed_qty: report.executed_qty,
+        cumulative_quote_qty: report.cumulative_quote_qty,
+        fees: fills_fee.max(record.fees),
+        fee_asset: report
+            .fills
+            .first()
+            .map(|f| f.commission_asset.clone())
+            .or_else(|| record.fee_asset.clone()),
+        status,
+    })
 }
 
 /// How an order's fills compare with its reference price and budget.

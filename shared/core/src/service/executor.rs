@@ -10,10 +10,12 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use tracing::{error, info, warn, Instrument};
 
-use crate::execution::{decide_execution, execution_quality, ledger_status, ExecutionDecision};
+use crate::execution::{
+    decide_execution, execution_quality, report_change, ExecutionDecision, ReportChange,
+};
 use crate::ledger::{
-    BreakerSave, BreakerStore, Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope,
-    IntentQueue, MarketFilterCache, OrderKey, OrderLedger, OrderRecord, OrderUpdate, RecordOutcome,
+    BreakerSave, BreakerStore, Claim, ClaimOutcome, FillOutcome, IntentEnvelope, IntentQueue,
+    MarketFilterCache, OrderKey, OrderLedger, OrderRecord, OrderUpdate, RecordOutcome,
     RetryBackoff, StoreError, Transition, TransitionOutcome,
 };
 use crate::ports::{
@@ -537,45 +539,23 @@ impl Executor {
 
     /// Applies an exchange report to the ledger; returns the record as stored.
     async fn apply_report(&self, record: OrderRecord, report: &OrderReport) -> Step<OrderRecord> {
-        let status = ledger_status(report.status);
         let now = self.now();
         let key = record.key();
-        if report.executed_qty.is_zero() && status == OrderStatus::Placed {
-            if record.status != OrderStatus::Placing {
-                return Ok(record);
+        let progress = match report_change(&record, report, now) {
+            ReportChange::Unchanged => return Ok(record),
+            ReportChange::Placed(t) => {
+                return match self
+                    .ports
+                    .ledger
+                    .transition(&key, &t)
+                    .await
+                    .map_err(|e| self.store_retry(&e))?
+                {
+                    TransitionOutcome::Applied(r) | TransitionOutcome::Conflict(r) => Ok(r),
+                    TransitionOutcome::NotFound => Ok(record),
+                };
             }
-            let t = Transition {
-                expected_version: record.version,
-                to: OrderStatus::Placed,
-                update: OrderUpdate {
-                    exchange_order_id: Some(report.exchange_order_id),
-                    last_error: None,
-                },
-                now_ms: now,
-            };
-            return match self
-                .ports
-                .ledger
-                .transition(&key, &t)
-                .await
-                .map_err(|e| self.store_retry(&e))?
-            {
-                TransitionOutcome::Applied(r) | TransitionOutcome::Conflict(r) => Ok(r),
-                TransitionOutcome::NotFound => Ok(record),
-            };
-        }
-        let fills_fee: Decimal = report.fills.iter().map(|f| f.commission).sum();
-        let progress = FillProgress {
-            exchange_order_id: report.exchange_order_id,
-            executed_qty: report.executed_qty,
-            cumulative_quote_qty: report.cumulative_quote_qty,
-            fees: fills_fee.max(record.fees),
-            fee_asset: report
-                .fills
-                .first()
-                .map(|f| f.commission_asset.clone())
-                .or_else(|| record.fee_asset.clone()),
-            status,
+            ReportChange::Progress(p) => p,
         };
         let stored = match self
             .ports

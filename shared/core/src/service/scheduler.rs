@@ -12,10 +12,10 @@ use tracing::{info, warn, Instrument};
 
 use super::PortfolioConfigs;
 use crate::config::ConfigError;
-use crate::execution::ledger_status;
+use crate::execution::{report_change, ReportChange};
 use crate::ledger::{
-    CycleLeases, DriftHistory, FillProgress, IntentQueue, Lease, LeaseOutcome, MarketFilterCache,
-    OrderLedger, OrderRecord, OrderUpdate, RecordOutcome, StoreError, Transition,
+    CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome, MarketFilterCache, OrderLedger,
+    OrderRecord, OrderUpdate, RecordOutcome, StoreError, Transition,
 };
 use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport};
 use crate::{
@@ -485,37 +485,15 @@ impl Scheduler {
         report: &OrderReport,
         now: EpochMillis,
     ) -> Result<bool, CycleError> {
-        let status = ledger_status(report.status);
-        if report.executed_qty.is_zero() && status == OrderStatus::Placed {
-            if record.status != OrderStatus::Placing {
-                return Ok(false);
+        let progress = match report_change(record, report, now) {
+            ReportChange::Unchanged => return Ok(false),
+            ReportChange::Placed(t) => {
+                return Ok(matches!(
+                    self.ports.ledger.transition(&record.key(), &t).await?,
+                    crate::ledger::TransitionOutcome::Applied(_)
+                ));
             }
-            let t = Transition {
-                expected_version: record.version,
-                to: OrderStatus::Placed,
-                update: OrderUpdate {
-                    exchange_order_id: Some(report.exchange_order_id),
-                    last_error: None,
-                },
-                now_ms: now,
-            };
-            return Ok(matches!(
-                self.ports.ledger.transition(&record.key(), &t).await?,
-                crate::ledger::TransitionOutcome::Applied(_)
-            ));
-        }
-        let fees: Decimal = report.fills.iter().map(|f| f.commission).sum();
-        let progress = FillProgress {
-            exchange_order_id: report.exchange_order_id,
-            executed_qty: report.executed_qty,
-            cumulative_quote_qty: report.cumulative_quote_qty,
-            fees: fees.max(record.fees),
-            fee_asset: report
-                .fills
-                .first()
-                .map(|f| f.commission_asset.clone())
-                .or_else(|| record.fee_asset.clone()),
-            status,
+            ReportChange::Progress(p) => p,
         };
         match self
             .ports
