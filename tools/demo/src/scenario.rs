@@ -11,47 +11,9 @@ use crate::DemoError;
 
 /// The venue: the article's market (BTC around 64,230, ETH around 3,450, deep books, no random
 /// walk: the demo moves the mids itself) and one account per portfolio.
-pub const VENUE: &str = r#"
-seed = 7
-
-[fees]
-maker = "0.001"
-taker = "0.001"
-
-[rate_limits]
-request_weight_per_minute = 6000
-ban_seconds = 120
-
-[[symbols]]
-symbol = "BTCUSDT"
-base = "BTC"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.00001"
-min_qty = "0.00001"
-max_qty = "9000"
-min_notional = "5"
-mid = "64230"
-spread_bps = "2"
-volatility_bps = "0"
-replenish_per_tick = "1"
-depth = { levels = 20, quantity_per_level = "0.5", level_step_bps = "1" }
-
-[[symbols]]
-symbol = "ETHUSDT"
-base = "ETH"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.0001"
-min_qty = "0.0001"
-max_qty = "9000"
-min_notional = "5"
-mid = "3450"
-spread_bps = "2"
-volatility_bps = "0"
-replenish_per_tick = "1"
-depth = { levels = 20, quantity_per_level = "8", level_step_bps = "1" }
-
+pub const VENUE: &str = concat!(
+    driftline_sandbox::article_market!(),
+    r#"
 [[accounts]]
 name = "article"
 api_key = "demo-article-key"
@@ -69,7 +31,8 @@ name = "cash-heavy"
 api_key = "demo-cash-heavy-key"
 secret = "demo-cash-heavy-secret-never-logged"
 balances = { BTC = "0.1", ETH = "1", USDT = "30000" }
-"#;
+"#
+);
 
 pub const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 

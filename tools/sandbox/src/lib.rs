@@ -48,8 +48,13 @@ pub const SECRET: &str = "demo-secret-value-never-logged";
 pub const T0: EpochMillis = 1_800_000_000_000;
 pub const PERIOD_SECONDS: u32 = 300;
 
-/// The article's market: BTC around 64,230 and ETH around 3,450, deep books, no random walk.
-pub const ARTICLE_VENUE: &str = r#"
+/// The article's market as paper-exchange configuration (fees, limits, BTC around 64,230 and
+/// ETH around 3,450, deep books, no random walk), without accounts: venues add their own with
+/// `concat!(article_market!(), "[[accounts]] ...")`.
+#[macro_export]
+macro_rules! article_market {
+    () => {
+        r#"
 seed = 7
 
 [fees]
@@ -90,12 +95,20 @@ volatility_bps = "0"
 replenish_per_tick = "1"
 depth = { levels = 20, quantity_per_level = "8", level_step_bps = "1" }
 
-[[accounts]]
+"#
+    };
+}
+
+/// The article's market with one account holding the article's portfolio.
+pub const ARTICLE_VENUE: &str = concat!(
+    article_market!(),
+    r#"[[accounts]]
 name = "demo"
 api_key = "demo-key"
 secret = "demo-secret-value-never-logged"
 balances = { BTC = "1.5", ETH = "25", USDT = "20000" }
-"#;
+"#
+);
 
 /// The article's portfolio as stored configuration.
 pub fn article_spec() -> PortfolioSpec {
