@@ -678,7 +678,7 @@ async fn bad_messages_go_to_the_dead_letter_queue_with_a_reason_and_good_ones_st
             .expect("sent");
     }
     w.queue
-        .send(std::slice::from_ref(&good), 0)
+        .send(&[IntentEnvelope::new(good.clone())], 0)
         .await
         .expect("good intent queued");
     let drained = w.drain(20).await;

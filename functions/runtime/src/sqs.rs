@@ -1,5 +1,6 @@
 //! The executor's handler: an SQS batch in, the batch item failures out. Each message is
-//! handled on its own; only the messages that must come back are reported.
+//! handled on its own (their follow-ups are queued together); only the messages that must come
+//! back are reported.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::MessageAttributeValue;
@@ -57,12 +58,18 @@ pub async fn handle(
         request_id: context.request_id.clone(),
         deadline_ms: i64::try_from(context.deadline).unwrap_or(i64::MAX),
     };
+    let bodies: Vec<&str> = event
+        .records
+        .iter()
+        .map(|m| m.body.as_deref().unwrap_or_default())
+        .collect();
+    let outcomes = executor.handle_batch(&bodies, &invocation).await;
     let mut failures = Vec::new();
-    for message in event.records {
+    for (message, outcome) in event.records.iter().zip(outcomes) {
         let id = message.message_id.clone().unwrap_or_default();
         let receipt = message.receipt_handle.clone().unwrap_or_default();
         let body = message.body.as_deref().unwrap_or_default();
-        let retry_in = match executor.handle(body, &invocation).await {
+        let retry_in = match outcome {
             MessageOutcome::Done(_) => None,
             MessageOutcome::RetryAfter { delay_secs, .. } => Some(delay_secs),
             MessageOutcome::DeadLetter { reason } => {

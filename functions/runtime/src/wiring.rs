@@ -8,6 +8,7 @@ use driftline_core::ledger::RetryBackoff;
 use driftline_core::ports::{Clock, Exchange, ExchangeError, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
+use driftline_core::service::warm::WarmFilters;
 use driftline_core::service::ExchangeAccounts;
 use driftline_core::EpochMillis;
 use driftline_exchange::{BinanceConfig, BinanceSpot};
@@ -155,7 +156,7 @@ pub fn scheduler(a: &Adapters, config: &SchedulerConfig) -> Scheduler {
             ledger: a.store.clone(),
             leases: a.store.clone(),
             history: a.store.clone(),
-            filters: a.store.clone(),
+            filters: Arc::new(WarmFilters::new(a.store.clone(), WarmFilters::LIFETIME_MS)),
             queue: a.queue.clone(),
             clock: a.clock.clone(),
             metrics: a.metrics.clone(),
@@ -182,7 +183,7 @@ pub fn executor(a: &Adapters, config: &ExecutorConfig) -> Executor {
         ExecutorPorts {
             exchanges: a.exchanges.clone(),
             ledger: a.store.clone(),
-            filters: a.store.clone(),
+            filters: Arc::new(WarmFilters::new(a.store.clone(), WarmFilters::LIFETIME_MS)),
             breakers: a.store.clone(),
             queue: a.queue.clone(),
             clock: a.clock.clone(),

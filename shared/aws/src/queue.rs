@@ -12,7 +12,7 @@ use aws_sdk_sqs::Client;
 use driftline_core::ledger::{
     IntentEnvelope, IntentQueue, ReceivedIntent, RetryBackoff, SendReport, StoreError,
 };
-use driftline_core::{ClientOrderId, OrderIntent};
+use driftline_core::ClientOrderId;
 
 use crate::item::unavailable;
 
@@ -211,7 +211,7 @@ where
 impl IntentQueue for SqsIntentQueue {
     async fn send(
         &self,
-        intents: &[OrderIntent],
+        messages: &[IntentEnvelope],
         delay_secs: u32,
     ) -> Result<SendReport, StoreError> {
         if delay_secs > MAX_DELAY_SECS {
@@ -221,14 +221,9 @@ impl IntentQueue for SqsIntentQueue {
                 reason: "SQS delays are at most 900 seconds",
             });
         }
-        let bodies = intents
+        let bodies = messages
             .iter()
-            .map(|i| {
-                Ok((
-                    i.client_order_id.clone(),
-                    IntentEnvelope::new(i.clone()).to_json()?,
-                ))
-            })
+            .map(|m| Ok((m.intent.client_order_id.clone(), m.to_json()?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut report = SendReport::default();
         for batch in bodies.chunks(MAX_BATCH) {
@@ -264,7 +259,7 @@ impl IntentQueue for SqsIntentQueue {
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
             received.push(ReceivedIntent {
-                intent: envelope.intent,
+                envelope,
                 receipt_handle: receipt.to_owned(),
                 receive_count,
             });

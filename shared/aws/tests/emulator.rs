@@ -12,8 +12,9 @@ use driftline_aws::{
 };
 use driftline_core::ledger::{
     BreakerSave, BreakerStore, Claim, ClaimOutcome, CycleLeases, DriftHistory, FillOutcome,
-    FillProgress, IntentQueue, LeaseOutcome, MarketFilterCache, OrderKey, OrderLedger, OrderUpdate,
-    RecordOutcome, Transition, TransitionOutcome, MARKET_FILTER_TTL_MS,
+    FillProgress, IntentEnvelope, IntentQueue, LeaseOutcome, MarketFilterCache, OrderKey,
+    OrderLedger, OrderRecord, OrderUpdate, RecordOutcome, Transition, TransitionOutcome,
+    MARKET_FILTER_TTL_MS,
 };
 use driftline_core::{
     Asset, AssetDrift, BreakerConfig, BreakerState, ClientOrderId, CycleId, DriftSnapshot,
@@ -646,7 +647,26 @@ async fn batches_of_more_than_ten_all_arrive_as_versioned_envelopes() {
         return;
     };
     let intents: Vec<_> = (0..23).map(|leg| intent(leg, 100_000)).collect();
-    let report = q.send(&intents, 0).await.unwrap();
+    // Every third one a follow-up, carrying its placed record through SQS.
+    let messages: Vec<_> = intents
+        .iter()
+        .map(|i| {
+            if i.leg % 3 == 0 {
+                let record = OrderRecord {
+                    status: OrderStatus::PartiallyFilled,
+                    version: 4,
+                    filled_qty: dec!(0.0001),
+                    cumulative_quote_qty: dec!(6.5),
+                    exchange_order_id: Some(77),
+                    ..OrderRecord::pending(i.clone(), 1_000)
+                };
+                IntentEnvelope::follow_up(&record)
+            } else {
+                IntentEnvelope::new(i.clone())
+            }
+        })
+        .collect();
+    let report = q.send(&messages, 0).await.unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.sent.len(), 23);
     let mut got = Vec::new();
@@ -656,12 +676,15 @@ async fn batches_of_more_than_ten_all_arrive_as_versioned_envelopes() {
         }
         got.extend(q.receive(10, 1).await.unwrap());
     }
-    let mut received: Vec<_> = got.iter().map(|r| r.intent.clone()).collect();
+    let mut envelopes: Vec<_> = got.iter().map(|r| r.envelope.clone()).collect();
+    envelopes.sort_by_key(|e| e.intent.leg);
+    assert_eq!(envelopes, messages, "each message arrives as it was sent");
+    let mut received: Vec<_> = got.iter().map(|r| r.envelope.intent.clone()).collect();
     received.sort_by_key(|i| i.leg);
     assert_eq!(received, intents);
     assert!(got.iter().all(|r| r.receive_count == 1));
     assert!(
-        q.send(&intents[..1], 901).await.is_err(),
+        q.send(&messages[..1], 901).await.is_err(),
         "SQS delays are at most 900 s"
     );
 }
@@ -671,7 +694,9 @@ async fn a_delayed_message_is_invisible_until_its_delay_passes() {
     let Some((q, _)) = queue(5, 30).await else {
         return;
     };
-    q.send(&[intent(0, 100_000)], 2).await.unwrap();
+    q.send(&[IntentEnvelope::new(intent(0, 100_000))], 2)
+        .await
+        .unwrap();
     assert!(
         q.receive(10, 0).await.unwrap().is_empty(),
         "visible before its delay"
@@ -679,7 +704,7 @@ async fn a_delayed_message_is_invisible_until_its_delay_passes() {
     tokio::time::sleep(Duration::from_millis(2_200)).await;
     let got = q.receive(10, 2).await.unwrap();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].intent, intent(0, 100_000));
+    assert_eq!(got[0].envelope.intent, intent(0, 100_000));
 }
 
 #[tokio::test]
@@ -687,7 +712,9 @@ async fn change_visibility_delays_a_retry_and_counts_receives() {
     let Some((q, _)) = queue(5, 30).await else {
         return;
     };
-    q.send(&[intent(0, 100_000)], 0).await.unwrap();
+    q.send(&[IntentEnvelope::new(intent(0, 100_000))], 0)
+        .await
+        .unwrap();
     let first = q.receive(1, 1).await.unwrap();
     assert_eq!(first.len(), 1);
     assert!(
@@ -724,7 +751,9 @@ async fn a_message_received_more_than_max_receive_times_lands_in_the_dead_letter
     let Some((q, dlq)) = queue(2, 30).await else {
         return;
     };
-    q.send(&[intent(7, 100_000)], 0).await.unwrap();
+    q.send(&[IntentEnvelope::new(intent(7, 100_000))], 0)
+        .await
+        .unwrap();
     for n in 1..=2 {
         let got = q.receive(1, 1).await.unwrap();
         assert_eq!(got.len(), 1, "receive {n}");
@@ -737,7 +766,7 @@ async fn a_message_received_more_than_max_receive_times_lands_in_the_dead_letter
     );
     let dead = dlq.receive(1, 1).await.unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].intent, intent(7, 100_000));
+    assert_eq!(dead[0].envelope.intent, intent(7, 100_000));
 }
 
 #[tokio::test]

@@ -505,11 +505,77 @@ pub trait BreakerStore: Send + Sync {
     ) -> Result<BreakerSave, StoreError>;
 }
 
+/// What a follow-up message knows of its placed order: the ledger record as the executor left
+/// it when it queued the follow-up. With it the follow-up neither claims nor reads the order;
+/// the ledger stays the authority, since every write a follow-up makes is conditional on the
+/// stored state (fills only move forward, transitions name their version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedOrder {
+    pub status: OrderStatus,
+    pub version: u64,
+    #[serde(with = "crate::exact")]
+    pub filled_qty: Decimal,
+    #[serde(with = "crate::exact")]
+    pub cumulative_quote_qty: Decimal,
+    #[serde(with = "crate::exact")]
+    pub fees: Decimal,
+    pub fee_asset: Option<Asset>,
+    pub exchange_order_id: Option<u64>,
+    pub attempts: u32,
+    pub updated_at_ms: EpochMillis,
+}
+
+impl PlacedOrder {
+    /// The snapshot of a record resting on the exchange; `None` for any other state, which a
+    /// follow-up must learn from the ledger.
+    pub fn of(record: &OrderRecord) -> Option<Self> {
+        matches!(
+            record.status,
+            OrderStatus::Placed | OrderStatus::PartiallyFilled
+        )
+        .then(|| Self {
+            status: record.status,
+            version: record.version,
+            filled_qty: record.filled_qty,
+            cumulative_quote_qty: record.cumulative_quote_qty,
+            fees: record.fees,
+            fee_asset: record.fee_asset.clone(),
+            exchange_order_id: record.exchange_order_id,
+            attempts: record.attempts,
+            updated_at_ms: record.updated_at_ms,
+        })
+    }
+
+    /// The record this snapshot was taken from (no claim: a resting order holds none; the last
+    /// error is not carried).
+    pub fn into_record(self, intent: OrderIntent) -> OrderRecord {
+        OrderRecord {
+            intent,
+            status: self.status,
+            version: self.version,
+            filled_qty: self.filled_qty,
+            cumulative_quote_qty: self.cumulative_quote_qty,
+            fees: self.fees,
+            fee_asset: self.fee_asset,
+            exchange_order_id: self.exchange_order_id,
+            attempts: self.attempts,
+            claim_owner: None,
+            claim_expires_at_ms: None,
+            last_error: None,
+            updated_at_ms: self.updated_at_ms,
+        }
+    }
+}
+
 /// The message an intent travels in. Versioned so a reader can refuse what it does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntentEnvelope {
     pub v: u32,
     pub intent: OrderIntent,
+    /// Set on the follow-up of a placed order (an optional field, so version 1 readers and
+    /// messages from before it still agree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed: Option<PlacedOrder>,
 }
 
 impl IntentEnvelope {
@@ -519,6 +585,17 @@ impl IntentEnvelope {
         Self {
             v: Self::VERSION,
             intent,
+            placed: None,
+        }
+    }
+
+    /// The follow-up of `record`: its intent, and the record itself while it rests on the
+    /// exchange.
+    pub fn follow_up(record: &OrderRecord) -> Self {
+        Self {
+            v: Self::VERSION,
+            intent: record.intent.clone(),
+            placed: PlacedOrder::of(record),
         }
     }
 
@@ -597,10 +674,10 @@ impl RetryBackoff {
     }
 }
 
-/// A message taken from the queue: the intent and what is needed to delete or delay it.
+/// A message taken from the queue: the envelope and what is needed to delete or delay it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedIntent {
-    pub intent: OrderIntent,
+    pub envelope: IntentEnvelope,
     pub receipt_handle: String,
     /// How many times the queue has delivered this message, this time included.
     pub receive_count: u32,
@@ -620,10 +697,10 @@ pub struct SendReport {
 /// for a delay over 900 seconds or a receipt handle the queue does not know.
 #[async_trait]
 pub trait IntentQueue: Send + Sync {
-    /// Sends every intent, each visible after `delay_secs` (at most 900).
+    /// Sends every message, each visible after `delay_secs` (at most 900).
     async fn send(
         &self,
-        intents: &[OrderIntent],
+        messages: &[IntentEnvelope],
         delay_secs: u32,
     ) -> Result<SendReport, StoreError>;
     /// Up to `max` messages, waiting up to `wait_secs` for the first.

@@ -11,10 +11,10 @@ use async_trait::async_trait;
 use crate::ledger::{
     apply_claim, apply_fill, apply_transition, claim_allowed, classify_failed_claim,
     classify_failed_fill, fill_allowed, transition_allowed, BreakerSave, BreakerStore, Claim,
-    ClaimOutcome, CycleLeases, DriftHistory, FillOutcome, FillProgress, IntentQueue, Lease,
-    LeaseOutcome, MarketFilterCache, OrderKey, OrderLedger, OrderRecord, ReceivedIntent,
-    RecordOutcome, RecordedSnapshot, SendReport, StoreError, Transition, TransitionOutcome,
-    VersionedBreaker, MARKET_FILTER_TTL_MS,
+    ClaimOutcome, CycleLeases, DriftHistory, FillOutcome, FillProgress, IntentEnvelope,
+    IntentQueue, Lease, LeaseOutcome, MarketFilterCache, OrderKey, OrderLedger, OrderRecord,
+    ReceivedIntent, RecordOutcome, RecordedSnapshot, SendReport, StoreError, Transition,
+    TransitionOutcome, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
 use crate::ports::Clock;
 use crate::{
@@ -288,7 +288,7 @@ impl BreakerStore for InMemoryStore {
 }
 
 struct QueuedMessage {
-    intent: OrderIntent,
+    envelope: IntentEnvelope,
     visible_at_ms: EpochMillis,
     receive_count: u32,
 }
@@ -334,7 +334,7 @@ impl InMemoryQueue {
 impl IntentQueue for InMemoryQueue {
     async fn send(
         &self,
-        intents: &[OrderIntent],
+        messages: &[IntentEnvelope],
         delay_secs: u32,
     ) -> Result<SendReport, StoreError> {
         if delay_secs > 900 {
@@ -346,19 +346,19 @@ impl IntentQueue for InMemoryQueue {
         }
         let now = self.clock.now_ms();
         let mut guard = lock(&self.messages);
-        let (next_id, messages) = &mut *guard;
+        let (next_id, queued) = &mut *guard;
         let mut report = SendReport::default();
-        for intent in intents {
+        for envelope in messages {
             *next_id += 1;
-            messages.insert(
+            queued.insert(
                 *next_id,
                 QueuedMessage {
-                    intent: intent.clone(),
+                    envelope: envelope.clone(),
                     visible_at_ms: now + i64::from(delay_secs) * 1000,
                     receive_count: 0,
                 },
             );
-            report.sent.push(intent.client_order_id.clone());
+            report.sent.push(envelope.intent.client_order_id.clone());
         }
         Ok(report)
     }
@@ -375,7 +375,7 @@ impl IntentQueue for InMemoryQueue {
                 m.visible_at_ms = now + self.visibility_timeout_ms;
                 m.receive_count += 1;
                 out.push(ReceivedIntent {
-                    intent: m.intent.clone(),
+                    envelope: m.envelope.clone(),
                     receipt_handle: id.to_string(),
                     receive_count: m.receive_count,
                 });
@@ -520,7 +520,7 @@ mod tests {
     async fn in_memory_queue_honours_delays_and_retry_backoff() {
         let clock = Arc::new(ManualClock::at(0));
         let q = InMemoryQueue::new(clock.clone(), 30_000);
-        q.send(&[intent(0)], 5).await.unwrap();
+        q.send(&[IntentEnvelope::new(intent(0))], 5).await.unwrap();
         assert!(q.receive(10, 0).await.unwrap().is_empty());
         clock.set(5_000);
         let got = q.receive(10, 0).await.unwrap();

@@ -29,6 +29,7 @@ use driftline_core::ports::Exchange;
 use driftline_core::ports::{Clock, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
+use driftline_core::service::warm::WarmFilters;
 use driftline_core::service::FixedAccounts;
 
 use crate::accounting::{AwsCalls, CountingExchange, Tally};
@@ -442,7 +443,7 @@ impl World {
                 ledger: store.clone(),
                 leases: store.clone(),
                 history: store.clone(),
-                filters: store.clone(),
+                filters: Arc::new(WarmFilters::new(store.clone(), WarmFilters::LIFETIME_MS)),
                 queue: queue.clone(),
                 clock: clock_port.clone(),
                 metrics: emf.clone(),
@@ -457,7 +458,7 @@ impl World {
             ExecutorPorts {
                 exchanges: accounts,
                 ledger: store.clone(),
-                filters: store.clone(),
+                filters: Arc::new(WarmFilters::new(store.clone(), WarmFilters::LIFETIME_MS)),
                 breakers: store.clone(),
                 queue: queue.clone(),
                 clock: clock_port,

@@ -3,20 +3,28 @@
 //! Every outcome is a [`MessageOutcome`]: done (the message may be deleted), retry after a delay
 //! (the message comes back; its order is safe in the ledger), or dead letter (the message itself
 //! is unreadable). Nothing here deletes or re-sends the received message: the caller does, from
-//! the outcome, in one place.
+//! the outcome, in one place. The follow-ups of a batch's placed orders go to the queue together,
+//! in one send, after the batch.
+//!
+//! AWS calls per order are few by design (docs/BENCHMARKS.md counts them): the claim is the one
+//! write before placement, a follow-up carries the record it follows ([`crate::ledger::PlacedOrder`]) so it
+//! neither claims nor reads, and a closed breaker read from the store is trusted for
+//! [`ExecutorSettings::breaker_reuse_ms`] in this container.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rust_decimal::Decimal;
 use tracing::{error, info, warn, Instrument};
 
 use crate::execution::{
-    decide_execution, execution_quality, report_change, ExecutionDecision, ReportChange,
+    decide_execution, execution_quality, ledger_status, report_change, ExecutionDecision,
+    ReportChange,
 };
 use crate::ledger::{
     BreakerSave, BreakerStore, Claim, ClaimOutcome, FillOutcome, IntentEnvelope, IntentQueue,
     MarketFilterCache, OrderKey, OrderLedger, OrderRecord, OrderUpdate, RecordOutcome,
-    RetryBackoff, StoreError, Transition, TransitionOutcome,
+    RetryBackoff, StoreError, Transition, TransitionOutcome, VersionedBreaker,
 };
 use crate::ports::{
     Clock, Exchange, ExchangeError, LimitOrderRequest, MetricsSink, OrderReport, RandomSource,
@@ -56,6 +64,10 @@ pub struct ExecutorSettings {
     pub follow_up_delay_secs: u32,
     /// Book levels read per side.
     pub book_depth: u16,
+    /// How long a closed breaker read from the shared store is trusted in this container, so a
+    /// batch reads it once rather than per message. Another container's opening of the breaker
+    /// reaches this one at most this late; its own failures count at once.
+    pub breaker_reuse_ms: i64,
 }
 
 impl Default for ExecutorSettings {
@@ -66,6 +78,7 @@ impl Default for ExecutorSettings {
             breaker: BreakerConfig::default(),
             follow_up_delay_secs: 30,
             book_depth: 20,
+            breaker_reuse_ms: 2_000,
         }
     }
 }
@@ -86,6 +99,28 @@ pub struct ExecutorPorts {
 pub struct Executor {
     ports: ExecutorPorts,
     settings: ExecutorSettings,
+    /// The breaker as this container last read or wrote it, and when.
+    breaker_seen: Mutex<Option<(VersionedBreaker, EpochMillis)>>,
+}
+
+/// What handling one message decided, before the batch's follow-ups are queued.
+enum Decided {
+    Outcome(MessageOutcome),
+    /// Done once its follow-up is queued.
+    FollowUp {
+        envelope: Box<IntentEnvelope>,
+        note: &'static str,
+    },
+}
+
+impl From<MessageOutcome> for Decided {
+    fn from(o: MessageOutcome) -> Self {
+        Self::Outcome(o)
+    }
+}
+
+fn done(note: &'static str) -> Step<Decided> {
+    Ok(MessageOutcome::Done(note).into())
 }
 
 /// A failure that sends the message back for a later attempt.
@@ -107,21 +142,104 @@ type Step<T> = Result<T, Retry>;
 
 impl Executor {
     pub fn new(ports: ExecutorPorts, settings: ExecutorSettings) -> Self {
-        Self { ports, settings }
+        Self {
+            ports,
+            settings,
+            breaker_seen: Mutex::new(None),
+        }
     }
 
-    /// Handles one message body.
+    /// Handles one message body: a batch of one.
     pub async fn handle(&self, body: &str, invocation: &Invocation) -> MessageOutcome {
+        let mut outcomes = self.handle_batch(&[body], invocation).await;
+        outcomes.pop().unwrap_or(MessageOutcome::DeadLetter {
+            reason: "no outcome".into(),
+        })
+    }
+
+    /// Handles a batch of message bodies in order, then queues their follow-ups in one send;
+    /// one outcome per body, in the same order. A message whose follow-up could not be queued
+    /// comes back (its order is safe in the ledger, and the message's next delivery follows it
+    /// up).
+    pub async fn handle_batch(
+        &self,
+        bodies: &[&str],
+        invocation: &Invocation,
+    ) -> Vec<MessageOutcome> {
+        let mut outcomes = Vec::with_capacity(bodies.len());
+        // The latest follow-up per order: a message delivered twice in a batch starts one
+        // chain of follow-ups, not two.
+        let mut follow_ups: Vec<(ClientOrderId, IntentEnvelope)> = Vec::new();
+        for body in bodies {
+            match self.handle_one(body, invocation).await {
+                Decided::Outcome(o) => outcomes.push(o),
+                Decided::FollowUp { envelope, note } => {
+                    let id = envelope.intent.client_order_id.clone();
+                    follow_ups.retain(|(queued, _)| *queued != id);
+                    follow_ups.push((id, *envelope));
+                    outcomes.push(MessageOutcome::Done(note));
+                }
+            }
+        }
+        let failed = self.queue_follow_ups(&follow_ups).await;
+        if !failed.is_empty() {
+            for (body, outcome) in bodies.iter().zip(outcomes.iter_mut()) {
+                let Ok(envelope) = IntentEnvelope::from_json(body) else {
+                    continue;
+                };
+                if let Some(reason) = failed.get(&envelope.intent.client_order_id) {
+                    *outcome = MessageOutcome::RetryAfter {
+                        delay_secs: self.settings.follow_up_delay_secs,
+                        reason: format!("follow-up not queued: {reason}"),
+                    };
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Sends the follow-ups; the orders whose follow-up was not queued, with the reason.
+    async fn queue_follow_ups(
+        &self,
+        follow_ups: &[(ClientOrderId, IntentEnvelope)],
+    ) -> HashMap<ClientOrderId, String> {
+        if follow_ups.is_empty() {
+            return HashMap::new();
+        }
+        let messages: Vec<IntentEnvelope> = follow_ups.iter().map(|(_, e)| e.clone()).collect();
+        match self
+            .ports
+            .queue
+            .send(&messages, self.settings.follow_up_delay_secs)
+            .await
+        {
+            Ok(report) => report
+                .failed
+                .into_iter()
+                .inspect(|(id, reason)| warn!(client_order_id = %id, %reason, "follow-up not queued: the message comes back"))
+                .collect(),
+            Err(e) => {
+                warn!(error = %e, "follow-ups not queued: their messages come back");
+                follow_ups
+                    .iter()
+                    .map(|(id, _)| (id.clone(), e.to_string()))
+                    .collect()
+            }
+        }
+    }
+
+    async fn handle_one(&self, body: &str, invocation: &Invocation) -> Decided {
         let envelope = match IntentEnvelope::from_json(body) {
             Ok(e) => e,
             Err(e) => {
                 error!(error = %e, "unreadable intent message: to the dead-letter queue");
                 return MessageOutcome::DeadLetter {
                     reason: e.to_string(),
-                };
+                }
+                .into();
             }
         };
-        let intent = envelope.intent;
+        let intent = &envelope.intent;
         let span = tracing::info_span!(
             "order",
             portfolio = %intent.portfolio_id,
@@ -131,11 +249,11 @@ impl Executor {
             side = %intent.side,
         );
         let outcome = async {
-            match self.handle_intent(&intent, invocation).await {
-                Ok(done) => done,
+            match self.handle_intent(envelope.clone(), invocation).await {
+                Ok(decided) => decided,
                 Err(retry) => {
                     warn!(delay_secs = retry.delay_secs, reason = %retry.reason, "retry later");
-                    retry.into()
+                    MessageOutcome::from(retry).into()
                 }
             }
         }
@@ -161,13 +279,54 @@ impl Executor {
         }
     }
 
-    async fn handle_intent(&self, intent: &OrderIntent, inv: &Invocation) -> Step<MessageOutcome> {
+    async fn handle_intent(&self, envelope: IntentEnvelope, inv: &Invocation) -> Step<Decided> {
         let probe = self.breaker_permit().await?;
-        let outcome = self.claim_and_execute(intent, inv).await;
+        let outcome = match envelope.placed {
+            // A follow-up of an order resting on the exchange: no claim, no read.
+            Some(placed) => {
+                let record = placed.into_record(envelope.intent);
+                match self.exchange_for(&record.intent).await {
+                    Ok(exchange) => self.follow_up(exchange.as_ref(), record).await,
+                    Err(retry) => Err(retry),
+                }
+            }
+            None => self.claim_and_execute(&envelope.intent, inv).await,
+        };
         if probe {
             self.end_probe().await;
         }
         outcome
+    }
+
+    async fn exchange_for(&self, intent: &OrderIntent) -> Step<Arc<dyn Exchange>> {
+        self.ports
+            .exchanges
+            .exchange(intent.account.as_deref())
+            .await
+            .map_err(|e| {
+                error!(error = %e, "no exchange client for the order's account: an operator must act");
+                Retry {
+                    delay_secs: self.backoff(2),
+                    reason: e.to_string(),
+                }
+            })
+    }
+
+    /// The breaker as last seen here, if seen within `breaker_reuse_ms`.
+    fn recent_breaker(&self, now: EpochMillis) -> Option<VersionedBreaker> {
+        let seen = *self
+            .breaker_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.filter(|(_, at)| now - at < self.settings.breaker_reuse_ms)
+            .map(|(b, _)| b)
+    }
+
+    fn saw_breaker(&self, breaker: VersionedBreaker, now: EpochMillis) {
+        *self
+            .breaker_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((breaker, now));
     }
 
     /// A probe whose message never told the breaker anything (it made no exchange call, or
@@ -179,36 +338,19 @@ impl Executor {
         let Ok(stored) = self.ports.breakers.load(name).await else {
             return;
         };
+        let now = self.now();
+        self.saw_breaker(stored, now);
         if stored.state == BreakerState::HalfOpen {
-            let due = BreakerState::Open {
-                until_ms: self.now(),
-            };
-            if let Err(e) = self.ports.breakers.save(name, due, stored.version).await {
-                warn!(error = %e, "could not end the circuit breaker's probe");
+            let due = BreakerState::Open { until_ms: now };
+            match self.ports.breakers.save(name, due, stored.version).await {
+                Ok(BreakerSave::Saved(b) | BreakerSave::Conflict(b)) => self.saw_breaker(b, now),
+                Err(e) => warn!(error = %e, "could not end the circuit breaker's probe"),
             }
         }
     }
 
-    async fn claim_and_execute(
-        &self,
-        intent: &OrderIntent,
-        inv: &Invocation,
-    ) -> Step<MessageOutcome> {
-        let exchange = match self
-            .ports
-            .exchanges
-            .exchange(intent.account.as_deref())
-            .await
-        {
-            Ok(e) => e,
-            Err(e) => {
-                error!(error = %e, "no exchange client for the order's account: an operator must act");
-                return Err(Retry {
-                    delay_secs: self.backoff(2),
-                    reason: e.to_string(),
-                });
-            }
-        };
+    async fn claim_and_execute(&self, intent: &OrderIntent, inv: &Invocation) -> Step<Decided> {
+        let exchange = self.exchange_for(intent).await?;
         let ex = exchange.as_ref();
         let key = OrderKey::of(intent);
         let claim = Claim {
@@ -232,7 +374,7 @@ impl Executor {
                 )
                 .await?;
                 info!("expired before placement: nothing placed");
-                Ok(MessageOutcome::Done("expired"))
+                done("expired")
             }
             ClaimOutcome::HeldByOther(record) => {
                 let until = record.claim_expires_at_ms.unwrap_or(claim.now_ms);
@@ -246,12 +388,12 @@ impl Executor {
                 OrderStatus::Placed | OrderStatus::PartiallyFilled => {
                     self.follow_up(ex, record).await
                 }
-                s if s.is_final() => Ok(MessageOutcome::Done("already final")),
-                _ => Ok(MessageOutcome::Done("not claimable")),
+                s if s.is_final() => done("already final"),
+                _ => done("not claimable"),
             },
             ClaimOutcome::NotFound => {
                 warn!("no ledger record for this intent: not placed from the message alone");
-                Ok(MessageOutcome::Done("unknown order"))
+                done("unknown order")
             }
         }
     }
@@ -260,13 +402,20 @@ impl Executor {
     /// the half-open breaker's probe.
     async fn breaker_permit(&self) -> Step<bool> {
         let name = &self.settings.exchange_name;
+        let now = self.now();
+        if self
+            .recent_breaker(now)
+            .is_some_and(|b| matches!(b.state, BreakerState::Closed { .. }))
+        {
+            return Ok(false);
+        }
         let stored = self
             .ports
             .breakers
             .load(name)
             .await
             .map_err(|e| self.store_retry(&e))?;
-        let now = self.now();
+        self.saw_breaker(stored, now);
         match stored.state.permit(now) {
             (BreakerPermit::Allowed, _) => Ok(false),
             (BreakerPermit::Rejected { retry_at_ms }, _) => Err(Retry {
@@ -281,14 +430,18 @@ impl Executor {
                     .await
                     .map_err(|e| self.store_retry(&e))?
                 {
-                    BreakerSave::Saved(_) => {
+                    BreakerSave::Saved(b) => {
+                        self.saw_breaker(b, now);
                         info!("circuit breaker half-open: this order is the probe");
                         Ok(true)
                     }
-                    BreakerSave::Conflict(_) => Err(Retry {
-                        delay_secs: 1,
-                        reason: "another invocation is probing the exchange".into(),
-                    }),
+                    BreakerSave::Conflict(b) => {
+                        self.saw_breaker(b, now);
+                        Err(Retry {
+                            delay_secs: 1,
+                            reason: "another invocation is probing the exchange".into(),
+                        })
+                    }
                 }
             }
         }
@@ -297,10 +450,21 @@ impl Executor {
     /// Records an exchange outcome in the shared breaker.
     async fn breaker_outcome(&self, failed: bool, open_until: Option<EpochMillis>) {
         let name = &self.settings.exchange_name;
+        let now = self.now();
+        // A success that leaves the breaker as it was seen a moment ago changes nothing.
+        if !failed
+            && open_until.is_none()
+            && self
+                .recent_breaker(now)
+                .is_some_and(|b| b.state.on_success() == b.state)
+        {
+            return;
+        }
         for _ in 0..3 {
             let Ok(stored) = self.ports.breakers.load(name).await else {
                 return;
             };
+            self.saw_breaker(stored, now);
             let next = match (failed, open_until) {
                 (_, Some(until)) => BreakerState::Open { until_ms: until },
                 (true, None) => stored.state.on_failure(self.settings.breaker, self.now()),
@@ -310,13 +474,17 @@ impl Executor {
                 return;
             }
             match self.ports.breakers.save(name, next, stored.version).await {
-                Ok(BreakerSave::Saved(_)) => {
+                Ok(BreakerSave::Saved(saved)) => {
+                    self.saw_breaker(saved, now);
                     if next.is_open() && !stored.state.is_open() {
                         warn!(state = ?next, "circuit breaker opened");
                     }
                     return;
                 }
-                Ok(BreakerSave::Conflict(_)) => continue,
+                Ok(BreakerSave::Conflict(current)) => {
+                    self.saw_breaker(current, now);
+                    continue;
+                }
                 Err(e) => {
                     warn!(error = %e, "could not save the circuit breaker");
                     return;
@@ -344,7 +512,7 @@ impl Executor {
 
     /// The order is ours (PLACING): look it up if an earlier attempt may have placed it, else
     /// check the book and place it.
-    async fn execute(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<MessageOutcome> {
+    async fn execute(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<Decided> {
         let intent = &record.intent;
         if record.attempts > 1 {
             match ex.order(&intent.symbol, &intent.client_order_id).await {
@@ -388,7 +556,7 @@ impl Executor {
             ExecutionDecision::Dust { quantity } => {
                 self.finish(&record, OrderStatus::Rejected, &format!("remainder {quantity} is below the exchange's minimums at the current price"))
                     .await?;
-                Ok(MessageOutcome::Done("dust"))
+                done("dust")
             }
             ExecutionDecision::Place { price, quantity } => {
                 let request = LimitOrderRequest {
@@ -427,7 +595,7 @@ impl Executor {
                             &format!("exchange rejected ({code}): {message}"),
                         )
                         .await?;
-                        Ok(MessageOutcome::Done("rejected"))
+                        done("rejected")
                     }
                     Err(e) => {
                         self.ports.metrics.execution_attempt(true, Some(latency));
@@ -528,13 +696,12 @@ impl Executor {
     }
 
     /// Records what the exchange reports of the order, and follows it up if it is still open.
-    async fn on_report(&self, record: OrderRecord, report: &OrderReport) -> Step<MessageOutcome> {
+    async fn on_report(&self, record: OrderRecord, report: &OrderReport) -> Step<Decided> {
         let record = self.apply_report(record, report).await?;
         if record.status.is_final() {
-            return Ok(MessageOutcome::Done("final"));
+            return done("final");
         }
-        self.schedule_follow_up(&record.intent).await?;
-        Ok(MessageOutcome::Done("placed; follow-up queued"))
+        Ok(follow_up_of(&record, "placed; follow-up queued"))
     }
 
     /// Applies an exchange report to the ledger; returns the record as stored.
@@ -578,37 +745,19 @@ impl Executor {
         Ok(stored)
     }
 
-    async fn schedule_follow_up(&self, intent: &OrderIntent) -> Step<()> {
-        let delay = self.settings.follow_up_delay_secs;
-        match self
-            .ports
-            .queue
-            .send(std::slice::from_ref(intent), delay)
-            .await
-        {
-            Ok(report) if report.failed.is_empty() => Ok(()),
-            Ok(report) => Err(Retry {
-                delay_secs: delay,
-                reason: format!("follow-up not queued: {:?}", report.failed),
-            }),
-            Err(e) => Err(Retry {
-                delay_secs: delay,
-                reason: format!("follow-up not queued: {e}"),
-            }),
-        }
-    }
-
     /// A placed order comes back: record its fills; at its deadline cancel it; when the book has
     /// moved away, cancel and re-price only the remainder as the next leg.
-    async fn follow_up(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<MessageOutcome> {
+    async fn follow_up(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<Decided> {
         let intent = record.intent.clone();
         let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
             Ok(r) => r,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
         let record = self.apply_report(record, &report).await?;
-        if record.status.is_final() {
-            return Ok(MessageOutcome::Done("final"));
+        // Final on the exchange is final here even when the ledger no longer has the record
+        // (a follow-up carries its own copy; the ledger's expires after the order ends).
+        if record.status.is_final() || ledger_status(report.status).is_final() {
+            return done("final");
         }
         let now = self.now();
         if now >= intent.expires_at_ms {
@@ -628,7 +777,7 @@ impl Executor {
             };
             let record = self.apply_report(record, &cancelled).await?;
             info!(filled = %record.filled_qty, "cancelled at its deadline");
-            return Ok(MessageOutcome::Done("cancelled at deadline"));
+            return done("cancelled at deadline");
         }
         // Still resting: is its price still competitive? If not, move the remainder.
         let book = match ex
@@ -643,8 +792,7 @@ impl Executor {
             crate::Side::Sell => book.best_ask().is_some_and(|a| a < report.price),
         };
         if !behind {
-            self.schedule_follow_up(&intent).await?;
-            return Ok(MessageOutcome::Done("resting; follow-up queued"));
+            return Ok(follow_up_of(&record, "resting; follow-up queued"));
         }
         let filters = match self.filters(ex, &intent).await {
             Ok(f) => f,
@@ -654,8 +802,8 @@ impl Executor {
         let ExecutionDecision::Place { .. } = decide_execution(&intent, remaining, &book, &filters)
         else {
             // Cannot re-price within budget now: keep resting and look again.
-            self.schedule_follow_up(&intent).await?;
-            return Ok(MessageOutcome::Done(
+            return Ok(follow_up_of(
+                &record,
                 "resting; cannot re-price within budget",
             ));
         };
@@ -675,7 +823,7 @@ impl Executor {
         let record = self.apply_report(record, &cancelled).await?;
         let remaining = intent.quantity - record.filled_qty;
         if remaining <= Decimal::ZERO {
-            return Ok(MessageOutcome::Done("filled while re-pricing"));
+            return done("filled while re-pricing");
         }
         let next = OrderIntent {
             client_order_id: ClientOrderId::derive(
@@ -691,7 +839,7 @@ impl Executor {
             ..intent.clone()
         };
         if next.quantity.is_zero() {
-            return Ok(MessageOutcome::Done("remainder is dust"));
+            return done("remainder is dust");
         }
         match self
             .ports
@@ -702,14 +850,27 @@ impl Executor {
         {
             RecordOutcome::Recorded(_) | RecordOutcome::AlreadyRecorded(_) => {}
         }
-        match self.ports.queue.send(std::slice::from_ref(&next), 0).await {
+        match self
+            .ports
+            .queue
+            .send(&[IntentEnvelope::new(next.clone())], 0)
+            .await
+        {
             Ok(r) if r.failed.is_empty() => {}
             // The new leg is PENDING in the ledger; the scheduler re-sends stale pending orders.
             Ok(r) => warn!(failed = ?r.failed, "re-priced leg not queued yet"),
             Err(e) => warn!(error = %e, "re-priced leg not queued yet"),
         }
         info!(leg = next.leg, remaining = %next.quantity, "book moved: remainder re-priced as the next leg");
-        Ok(MessageOutcome::Done("re-priced"))
+        done("re-priced")
+    }
+}
+
+/// Done once the follow-up of `record` (still open on the exchange) is queued.
+fn follow_up_of(record: &OrderRecord, note: &'static str) -> Decided {
+    Decided::FollowUp {
+        envelope: Box::new(IntentEnvelope::follow_up(record)),
+        note,
     }
 }
 

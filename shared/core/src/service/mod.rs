@@ -4,6 +4,7 @@
 
 pub mod executor;
 pub mod scheduler;
+pub mod warm;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -14,8 +14,8 @@ use super::PortfolioConfigs;
 use crate::config::ConfigError;
 use crate::execution::{report_change, ReportChange};
 use crate::ledger::{
-    CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome, MarketFilterCache, OrderLedger,
-    OrderRecord, OrderUpdate, RecordOutcome, StoreError, Transition,
+    CycleLeases, DriftHistory, IntentEnvelope, IntentQueue, Lease, LeaseOutcome, MarketFilterCache,
+    OrderLedger, OrderRecord, OrderUpdate, RecordOutcome, StoreError, Transition,
 };
 use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport};
 use crate::{
@@ -336,7 +336,9 @@ impl Scheduler {
         if intents.is_empty() {
             return 0;
         }
-        match self.ports.queue.send(intents, 0).await {
+        let messages: Vec<IntentEnvelope> =
+            intents.iter().cloned().map(IntentEnvelope::new).collect();
+        match self.ports.queue.send(&messages, 0).await {
             Ok(report) => {
                 for (id, reason) in &report.failed {
                     warn!(client_order_id = %id, %reason, "intent not queued; re-sent next cycle");
