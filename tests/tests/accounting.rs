@@ -35,7 +35,11 @@ async fn happy_path_accounting_per_placed_order() {
     let w1 = w.used_weight().await;
     let planning = show("scheduler tick (plans 2 orders)", &w, w1 - w0);
     // The per-order part of a cycle: one PENDING record each, one batch send for all.
-    assert_eq!(planning.get("SQS.SendMessageBatch"), Some(&1), "{planning:?}");
+    assert_eq!(
+        planning.get("SQS.SendMessageBatch"),
+        Some(&1),
+        "{planning:?}"
+    );
 
     w.aws_calls.clear();
     w.exchange_calls.clear();
@@ -104,7 +108,10 @@ async fn happy_path_accounting_per_placed_order() {
     );
     // Every state change one write: PENDING, PLACING, PLACED, FILLED.
     let writes = planning.get("DynamoDB.PutItem").copied().unwrap_or(0);
-    assert!(writes >= 2, "two PENDING records among the tick's puts: {planning:?}");
+    assert!(
+        writes >= 2,
+        "two PENDING records among the tick's puts: {planning:?}"
+    );
     for o in &orders {
         assert_eq!(o.version, 4, "four writes made version 4: {o:#?}");
     }

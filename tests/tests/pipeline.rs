@@ -362,3 +362,98 @@ async fn a_malformed_message_goes_to_the_dead_letter_queue_with_its_reason_and_t
     assert_eq!(w.venue_orders().await.len(), 2);
     w.stop().await;
 }
+
+/// Receives what is on the queue now (waiting up to two seconds for delayed messages), and
+/// makes it visible again at once.
+async fn peek_bodies(w: &World) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let out = w
+            .sqs
+            .receive_message()
+            .queue_url(&w.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages() {
+            bodies.extend(m.body().map(str::to_owned));
+            w.sqs
+                .change_message_visibility()
+                .queue_url(&w.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+        }
+        if !bodies.is_empty() {
+            break;
+        }
+    }
+    bodies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn follow_ups_carry_their_record_one_chain_per_order_and_a_stale_one_changes_nothing() {
+    use driftline_core::ledger::IntentEnvelope;
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    let placed = w.invoke_executor_once(1).await;
+    assert_eq!(placed.messages, 2, "{placed:?}");
+    let follow_ups = peek_bodies(&w).await;
+    assert_eq!(follow_ups.len(), 2, "one follow-up per placed order");
+    for body in &follow_ups {
+        let envelope = IntentEnvelope::from_json(body).unwrap();
+        let placed = envelope.placed.expect("a follow-up carries its record");
+        assert_eq!(placed.status, OrderStatus::Placed);
+        assert_eq!(placed.version, 3, "PENDING, PLACING, PLACED");
+        assert!(placed.exchange_order_id.is_some());
+    }
+    // At-least-once delivery: every follow-up twice more, all in one batch.
+    for body in follow_ups.iter().chain(&follow_ups) {
+        w.sqs
+            .send_message()
+            .queue_url(&w.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let batch = w.invoke_executor_once(2).await;
+    assert_eq!(batch.messages, 6, "{batch:?}");
+    assert_eq!(batch.failures, 0, "{batch:?}");
+    let next = peek_bodies(&w).await;
+    assert_eq!(
+        next.len(),
+        2,
+        "duplicates in a batch continue as one follow-up per order: {next:#?}"
+    );
+
+    fill_resting_sells(&w).await;
+    let filled = w.orders("article").await;
+    assert!(
+        filled
+            .iter()
+            .all(|o| o.status == OrderStatus::Filled && o.version == 4),
+        "{filled:#?}"
+    );
+    // A late copy of a follow-up whose record is long out of date: the exchange says filled,
+    // the ledger already knows, nothing is written or placed.
+    let inv = driftline_core::service::executor::Invocation {
+        request_id: "late".into(),
+        deadline_ms: driftline_core::ports::Clock::now_ms(w.clock.as_ref()) + 60_000,
+    };
+    for body in &follow_ups {
+        assert_eq!(
+            w.executor.handle(body, &inv).await,
+            driftline_core::service::executor::MessageOutcome::Done("final")
+        );
+    }
+    assert_eq!(w.orders("article").await, filled);
+    assert_eq!(w.venue_orders().await.len(), 2);
+    w.stop().await;
+}

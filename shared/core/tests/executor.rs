@@ -1,0 +1,314 @@
+//! The executor over the in-memory adapters and a venue where every order rests: how a batch's
+//! follow-ups are queued, what comes back when they cannot be, and how often the shared
+//! breaker is read.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use driftline_core::ledger::{
+    BreakerSave, BreakerStore, IntentEnvelope, IntentQueue, OrderKey, OrderLedger, ReceivedIntent,
+    SendReport, StoreError, VersionedBreaker,
+};
+use driftline_core::ports::{
+    Balance, Exchange, ExchangeError, ExchangeOrderStatus, LimitOrderRequest, MetricsSink,
+    OrderReport, RandomSource,
+};
+use driftline_core::service::executor::{
+    Executor, ExecutorPorts, ExecutorSettings, Invocation, MessageOutcome,
+};
+use driftline_core::service::FixedAccounts;
+use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock};
+use driftline_core::*;
+use rust_decimal_macros::dec;
+
+/// A venue where every order rests unfilled.
+struct RestingVenue {
+    market: MarketSnapshot,
+    placed: Mutex<Vec<LimitOrderRequest>>,
+}
+
+impl RestingVenue {
+    fn report(&self, o: &LimitOrderRequest, id: u64) -> OrderReport {
+        OrderReport {
+            symbol: o.symbol.clone(),
+            exchange_order_id: id,
+            client_order_id: o.client_order_id.clone(),
+            side: o.side,
+            price: o.price,
+            orig_qty: o.quantity,
+            executed_qty: dec!(0),
+            cumulative_quote_qty: dec!(0),
+            status: ExchangeOrderStatus::New,
+            fills: vec![],
+            updated_at_ms: 0,
+        }
+    }
+}
+
+#[async_trait]
+impl Exchange for RestingVenue {
+    async fn market_filters(&self, _: &Symbol) -> Result<MarketFilters, ExchangeError> {
+        Ok(self.market.filters.clone())
+    }
+    async fn order_book(&self, _: &Symbol, _: u16) -> Result<OrderBook, ExchangeError> {
+        Ok(self.market.book.clone())
+    }
+    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
+        Ok(vec![])
+    }
+    async fn place_limit_order(&self, o: &LimitOrderRequest) -> Result<OrderReport, ExchangeError> {
+        let mut placed = self.placed.lock().unwrap();
+        placed.push(o.clone());
+        Ok(self.report(o, placed.len() as u64))
+    }
+    async fn order(&self, _: &Symbol, id: &ClientOrderId) -> Result<OrderReport, ExchangeError> {
+        let placed = self.placed.lock().unwrap();
+        let (i, o) = placed
+            .iter()
+            .enumerate()
+            .find(|(_, o)| &o.client_order_id == id)
+            .ok_or(ExchangeError::NotFound {
+                code: -2013,
+                message: "Order does not exist.".into(),
+            })?;
+        Ok(self.report(o, i as u64 + 1))
+    }
+    async fn open_orders(&self, _: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
+        Ok(vec![])
+    }
+    async fn cancel_order(
+        &self,
+        s: &Symbol,
+        id: &ClientOrderId,
+    ) -> Result<OrderReport, ExchangeError> {
+        self.order(s, id).await
+    }
+    async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
+        Ok(0)
+    }
+}
+
+/// The in-memory queue, refusing sends while `refuse` is set.
+struct FlakyQueue {
+    inner: InMemoryQueue,
+    refuse: AtomicBool,
+}
+
+#[async_trait]
+impl IntentQueue for FlakyQueue {
+    async fn send(&self, m: &[IntentEnvelope], delay: u32) -> Result<SendReport, StoreError> {
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable {
+                service: "sqs",
+                operation: "SendMessageBatch",
+                reason: "test outage".into(),
+            });
+        }
+        self.inner.send(m, delay).await
+    }
+    async fn receive(&self, max: u8, wait: u8) -> Result<Vec<ReceivedIntent>, StoreError> {
+        self.inner.receive(max, wait).await
+    }
+    async fn retry_later(&self, r: &str, delay: u32) -> Result<(), StoreError> {
+        self.inner.retry_later(r, delay).await
+    }
+    async fn delete(&self, r: &str) -> Result<(), StoreError> {
+        self.inner.delete(r).await
+    }
+}
+
+/// The in-memory breaker store, counting loads.
+struct CountedBreakers {
+    inner: Arc<InMemoryStore>,
+    loads: AtomicUsize,
+}
+
+#[async_trait]
+impl BreakerStore for CountedBreakers {
+    async fn load(&self, exchange: &str) -> Result<VersionedBreaker, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(exchange).await
+    }
+    async fn save(&self, e: &str, s: BreakerState, v: u64) -> Result<BreakerSave, StoreError> {
+        self.inner.save(e, s, v).await
+    }
+}
+
+struct Quiet;
+impl MetricsSink for Quiet {
+    fn drift(&self, _: &PortfolioId, _: &Asset, _: rust_decimal::Decimal) {}
+    fn cycle_completed(&self, _: &PortfolioId) {}
+    fn execution_attempt(&self, _: bool, _: Option<i64>) {}
+    fn order_final(&self, _: OrderStatus, _: &driftline_core::execution::ExecutionQuality) {}
+    fn rate_limit_hit(&self) {}
+}
+
+struct Fixed;
+impl RandomSource for Fixed {
+    fn next_u64(&self) -> u64 {
+        7
+    }
+}
+
+struct Rig {
+    clock: Arc<ManualClock>,
+    store: Arc<InMemoryStore>,
+    queue: Arc<FlakyQueue>,
+    breakers: Arc<CountedBreakers>,
+    venue: Arc<RestingVenue>,
+    executor: Executor,
+}
+
+fn rig() -> Rig {
+    let clock = Arc::new(ManualClock::at(1_000_000));
+    let store = Arc::new(InMemoryStore::default());
+    let queue = Arc::new(FlakyQueue {
+        inner: InMemoryQueue::new(clock.clone(), 30_000),
+        refuse: AtomicBool::new(false),
+    });
+    let breakers = Arc::new(CountedBreakers {
+        inner: store.clone(),
+        loads: AtomicUsize::new(0),
+    });
+    let venue = Arc::new(RestingVenue {
+        market: support::market("BTC", dec!(60000), dec!(10), dec!(5)),
+        placed: Mutex::new(vec![]),
+    });
+    let executor = Executor::new(
+        ExecutorPorts {
+            exchanges: Arc::new(FixedAccounts::single(venue.clone())),
+            ledger: store.clone(),
+            filters: store.clone(),
+            breakers: breakers.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            random: Arc::new(Fixed),
+            metrics: Arc::new(Quiet),
+        },
+        ExecutorSettings::default(),
+    );
+    Rig {
+        clock,
+        store,
+        queue,
+        breakers,
+        venue,
+        executor,
+    }
+}
+
+/// A recorded sell of 0.01 BTC, leg `leg`, and its message.
+async fn recorded(r: &Rig, leg: u32) -> (OrderIntent, String) {
+    let portfolio = PortfolioId::new("p1").unwrap();
+    let cycle = CycleId::new("c1").unwrap();
+    let symbol: Symbol = "BTC/USDT".parse().unwrap();
+    let intent = OrderIntent {
+        client_order_id: ClientOrderId::derive(&portfolio, &cycle, &symbol, Side::Sell, leg),
+        portfolio_id: portfolio,
+        cycle_id: cycle,
+        symbol,
+        side: Side::Sell,
+        leg,
+        quantity: dec!(0.01),
+        limit_price: Price::new(dec!(59990)).unwrap(),
+        reference_price: Price::new(dec!(60000)).unwrap(),
+        worst_price: Price::new(dec!(59800)).unwrap(),
+        predicted_cost_bps: dec!(5),
+        created_at_ms: 1_000_000,
+        expires_at_ms: 5_000_000,
+        account: None,
+    };
+    r.store.record(&intent, 1_000_000).await.unwrap();
+    let body = IntentEnvelope::new(intent.clone()).to_json().unwrap();
+    (intent, body)
+}
+
+fn invocation(r: &Rig, id: &str) -> Invocation {
+    Invocation {
+        request_id: id.into(),
+        deadline_ms: driftline_core::ports::Clock::now_ms(r.clock.as_ref()) + 60_000,
+    }
+}
+
+#[tokio::test]
+async fn a_batch_reads_the_breaker_once_and_queues_its_follow_ups_in_one_send() {
+    let r = rig();
+    let (a, body_a) = recorded(&r, 0).await;
+    let (b, body_b) = recorded(&r, 1).await;
+    let outcomes = r
+        .executor
+        .handle_batch(&[&body_a, &body_b], &invocation(&r, "req-1"))
+        .await;
+    assert_eq!(
+        outcomes,
+        vec![MessageOutcome::Done("placed; follow-up queued"); 2]
+    );
+    assert_eq!(
+        r.breakers.loads.load(Ordering::SeqCst),
+        1,
+        "one read per batch"
+    );
+    assert_eq!(r.venue.placed.lock().unwrap().len(), 2);
+
+    // Both follow-ups are on the queue after the delay, each carrying its PLACED record.
+    r.clock.advance(30_000);
+    let queued = r.queue.inner.receive(10, 0).await.unwrap();
+    assert_eq!(queued.len(), 2);
+    for (m, intent) in queued.iter().zip([&a, &b]) {
+        assert_eq!(&m.envelope.intent, intent);
+        let placed = m.envelope.placed.as_ref().expect("record carried");
+        assert_eq!(placed.status, OrderStatus::Placed);
+        let stored = r.store.order(&OrderKey::of(intent)).await.unwrap().unwrap();
+        assert_eq!(placed.version, stored.version);
+    }
+    // Later than the reuse window the breaker is read again, once for the batch.
+    let bodies: Vec<String> = queued
+        .iter()
+        .map(|m| m.envelope.to_json().unwrap())
+        .collect();
+    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let outcomes = r
+        .executor
+        .handle_batch(&refs, &invocation(&r, "req-2"))
+        .await;
+    assert_eq!(
+        outcomes,
+        vec![MessageOutcome::Done("resting; follow-up queued"); 2]
+    );
+    assert_eq!(r.breakers.loads.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_follow_up_the_queue_refuses_brings_its_message_back_and_the_order_is_followed_again() {
+    let r = rig();
+    let (intent, body) = recorded(&r, 0).await;
+    r.queue.refuse.store(true, Ordering::SeqCst);
+    let outcome = r.executor.handle(&body, &invocation(&r, "req-1")).await;
+    let MessageOutcome::RetryAfter { delay_secs, reason } = outcome else {
+        panic!("expected the message back, got {outcome:?}");
+    };
+    assert_eq!(delay_secs, ExecutorSettings::default().follow_up_delay_secs);
+    assert!(reason.contains("follow-up not queued"), "{reason}");
+    let stored = r
+        .store
+        .order(&OrderKey::of(&intent))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        OrderStatus::Placed,
+        "placed, and kept in the ledger"
+    );
+
+    // The same message again, the queue back: the order is followed up, not placed again.
+    r.queue.refuse.store(false, Ordering::SeqCst);
+    r.clock.advance(30_000);
+    let again = r.executor.handle(&body, &invocation(&r, "req-2")).await;
+    assert_eq!(again, MessageOutcome::Done("resting; follow-up queued"));
+    assert_eq!(r.venue.placed.lock().unwrap().len(), 1, "placed once");
+    assert_eq!(r.queue.inner.len(), 1, "its follow-up is queued");
+}
