@@ -34,7 +34,12 @@ async fn happy_path_accounting_per_placed_order() {
     w.tick().await;
     let w1 = w.used_weight().await;
     let planning = show("scheduler tick (plans 2 orders)", &w, w1 - w0);
-    // The per-order part of a cycle: one PENDING record each, one batch send for all.
+    // The per-order part of a cycle: the PENDING records in one transaction, one batch send.
+    assert_eq!(
+        planning.get("DynamoDB.TransactWriteItems"),
+        Some(&1),
+        "{planning:?}"
+    );
     assert_eq!(
         planning.get("SQS.SendMessageBatch"),
         Some(&1),
@@ -106,21 +111,26 @@ async fn happy_path_accounting_per_placed_order() {
             ("DynamoDB.UpdateItem".to_owned(), 2)
         ]),
     );
-    // Every state change one write: PENDING, PLACING, PLACED, FILLED.
-    let writes = planning.get("DynamoDB.PutItem").copied().unwrap_or(0);
-    assert!(
-        writes >= 2,
-        "two PENDING records among the tick's puts: {planning:?}"
-    );
+    // Every state change one write: PENDING, PLACING, PLACED, FILLED make version 4.
     for o in &orders {
-        assert_eq!(o.version, 4, "four writes made version 4: {o:#?}");
+        assert_eq!(o.version, 4, "{o:#?}");
     }
 
-    // Per placed order, filters warm (the steady state): the PENDING record and half the
-    // tick's send, the placement without the filter reads, the final follow-up.
-    let orders_n = 2.0;
-    let per_order = (2.0 + 1.0 + (8.0 - 2.0) + 3.0) / orders_n;
-    eprintln!("== per placed order, steady state: {per_order} AWS calls");
+    // Per placed order with the filters warm (the steady state; this container read each
+    // symbol's filters once): the cycle's transaction and send, the placement, the final
+    // follow-up, over the two orders.
+    let total = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
+    let filter_reads = 2;
+    let calls = planning["DynamoDB.TransactWriteItems"] + planning["SQS.SendMessageBatch"]
+        - filter_reads
+        + total(&placing)
+        + total(&finishing);
+    assert_eq!(calls, 11, "3 writes per order and 5 calls per batch");
+    eprintln!(
+        "== per placed order, steady state: {calls} calls for 2 orders = {}.{} AWS calls",
+        calls / 2,
+        calls % 2 * 5
+    );
 
     w.aws_calls.clear();
     w.exchange_calls.clear();
@@ -129,5 +139,109 @@ async fn happy_path_accounting_per_placed_order() {
     // Five minutes on: a new weight window, so all of it is this tick's.
     let w4 = w.used_weight().await;
     show("next scheduler tick (nothing to do)", &w, w4);
+    w.stop().await;
+}
+
+/// Ten coins, each held at almost twice its target: one cycle sells all ten, so the executor
+/// gets full batches of ten, as the event source mapping delivers under load.
+fn ten_coin_world() -> (String, driftline_core::config::PortfolioSpec) {
+    const COINS: [&str; 10] = [
+        "ADA", "DOT", "SOL", "XRP", "LTC", "LINK", "ATOM", "AVAX", "UNI", "XLM",
+    ];
+    let mut venue = String::from(
+        "seed = 7\n\n[fees]\nmaker = \"0.001\"\ntaker = \"0.001\"\n\n\
+         [rate_limits]\nrequest_weight_per_minute = 6000\nban_seconds = 120\n",
+    );
+    let mut balances = Vec::new();
+    let mut targets = serde_json::Map::new();
+    for coin in COINS {
+        venue.push_str(&format!(
+            "\n[[symbols]]\nsymbol = \"{coin}USDT\"\nbase = \"{coin}\"\nquote = \"USDT\"\n\
+             tick_size = \"0.01\"\nstep_size = \"0.001\"\nmin_qty = \"0.001\"\n\
+             max_qty = \"90000\"\nmin_notional = \"5\"\nmid = \"100\"\nspread_bps = \"2\"\n\
+             volatility_bps = \"0\"\nreplenish_per_tick = \"1\"\n\
+             depth = {{ levels = 20, quantity_per_level = \"50\", level_step_bps = \"1\" }}\n"
+        ));
+        balances.push(format!("{coin} = \"15\""));
+        targets.insert(coin.into(), "0.05".into());
+    }
+    targets.insert("USDT".into(), "0.50".into());
+    venue.push_str(&format!(
+        "\n[[accounts]]\nname = \"ten\"\napi_key = \"ten-key\"\nsecret = \"ten-secret-never-logged\"\n\
+         balances = {{ {}, USDT = \"1000\" }}\n",
+        balances.join(", ")
+    ));
+    let spec = serde_json::from_value(serde_json::json!({
+        "id": "ten",
+        "quote": "USDT",
+        "targets": targets,
+        "policy": {
+            "band": {"absolute": "0.02"},
+            "destination": "band_edge",
+            "min_trade_notional": "10",
+            "max_cost_bps": "50",
+            "slippage_budget_bps": "20",
+            "limit_offset": "0.5",
+            "order_ttl_seconds": 900
+        }
+    }))
+    .expect("a valid portfolio spec");
+    (venue, spec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn full_batches_cost_at_most_four_aws_calls_per_placed_order() {
+    let (venue, spec) = ten_coin_world();
+    let Some(w) = World::start(&venue, &[spec]).await else {
+        return;
+    };
+    w.aws_calls.clear();
+    w.exchange_calls.clear();
+    let cycle = w.tick().await;
+    let planning = show(&format!("ten-coin tick ({cycle:?})"), &w, 0);
+    w.aws_calls.clear();
+    w.exchange_calls.clear();
+    let placed = w.invoke_executor_once(1).await;
+    assert_eq!(placed.messages, 10, "one full batch: {placed:?}");
+    let placing = show("ten-coin placement", &w, 0);
+    // The breaker once, each symbol's filters once (a cold container), claim and PLACED per
+    // order, one send of the ten follow-ups.
+    assert_eq!(placing.get("DynamoDB.GetItem"), Some(&11), "{placing:?}");
+    assert_eq!(placing.get("DynamoDB.UpdateItem"), Some(&20), "{placing:?}");
+    assert_eq!(placing.get("SQS.SendMessageBatch"), Some(&1), "{placing:?}");
+    w.aws_calls.clear();
+    w.exchange_calls.clear();
+    w.clock.advance(FOLLOW_UP_GAP_MS);
+    for coin in [
+        "ADA", "DOT", "SOL", "XRP", "LTC", "LINK", "ATOM", "AVAX", "UNI", "XLM",
+    ] {
+        w.set_mid(&format!("{coin}USDT"), "101").await;
+    }
+    let filled = w.drain(10).await;
+    let finishing = show(&format!("ten-coin follow-ups ({filled:?})"), &w, 0);
+    let orders = w.orders("ten").await;
+    assert_eq!(orders.len(), 10);
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.status == OrderStatus::Filled && o.version == 4),
+        "{orders:#?}"
+    );
+    // The placement as a warm container makes it: without its first read of each symbol's
+    // filters (ten GetItems).
+    let total = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
+    let per_cycle_share =
+        planning["DynamoDB.TransactWriteItems"] + planning["SQS.SendMessageBatch"];
+    let filter_reads = 10;
+    let calls = per_cycle_share + total(&placing) - filter_reads + total(&finishing);
+    eprintln!(
+        "== per placed order, full batches: {calls} calls for 10 orders = {}.{} AWS calls",
+        calls / 10,
+        calls % 10
+    );
+    assert!(
+        calls <= 40,
+        "at most 4 AWS calls per placed order: {calls} for 10"
+    );
     w.stop().await;
 }

@@ -33,6 +33,8 @@ const LEASE: &str = "cycle lease";
 const DRIFT: &str = "drift snapshot";
 const FILTERS: &str = "market filters";
 const BREAKER: &str = "breaker state";
+/// The most items one TransactWriteItems request may write.
+const MAX_TRANSACTION_ITEMS: usize = 100;
 
 /// Every ledger port on one DynamoDB table.
 #[derive(Debug, Clone)]
@@ -275,6 +277,70 @@ impl OrderLedger for DynamoStore {
                 _ => Err(unavailable("dynamodb", "PutItem(order)", e)),
             },
         }
+    }
+
+    /// A cycle's records in one transaction per hundred (DynamoDB's limit): one request, not
+    /// one per order, each put conditional as in `record`. A transaction is all or nothing, so
+    /// when a record already exists (a cycle run again) or another write conflicts, that chunk
+    /// is recorded one by one and every outcome is known exactly. A transactional write costs
+    /// two write units where a put costs one: a single intent is put on its own.
+    async fn record_all(
+        &self,
+        intents: &[OrderIntent],
+        now: EpochMillis,
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let mut outcomes = Vec::with_capacity(intents.len());
+        for chunk in intents.chunks(MAX_TRANSACTION_ITEMS) {
+            if let [intent] = chunk {
+                outcomes.push(self.record(intent, now).await?);
+                continue;
+            }
+            let records: Vec<OrderRecord> = chunk
+                .iter()
+                .map(|i| OrderRecord::pending(i.clone(), now))
+                .collect();
+            let mut puts = Vec::with_capacity(records.len());
+            for record in &records {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(order_item(record, None)?))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(|e| StoreError::InvalidInput {
+                        field: "intent",
+                        value: record.intent.client_order_id.to_string(),
+                        reason: if e.to_string().is_empty() {
+                            "not a complete put"
+                        } else {
+                            "not a complete put request"
+                        },
+                    })?;
+                puts.push(TransactWriteItem::builder().put(put).build());
+            }
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(puts))
+                .send()
+                .await;
+            match result {
+                Ok(_) => outcomes.extend(records.into_iter().map(RecordOutcome::Recorded)),
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(TransactWriteItemsError::TransactionCanceledException(_))
+                    ) =>
+                {
+                    for intent in chunk {
+                        outcomes.push(self.record(intent, now).await?);
+                    }
+                }
+                Err(e) => return Err(unavailable("dynamodb", "TransactWriteItems(orders)", e)),
+            }
+        }
+        Ok(outcomes)
     }
 
     async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError> {

@@ -200,6 +200,50 @@ async fn recording_twice_keeps_the_first_record() {
     assert_eq!(store.order(&OrderKey::of(&i)).await.unwrap(), Some(first));
 }
 
+#[tokio::test]
+async fn a_cycle_records_in_transactions_of_a_hundred_and_never_overwrites() {
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    // 150 new intents: two transactions, every record written as PENDING.
+    let intents: Vec<_> = (0..150).map(|leg| intent(leg, 100_000)).collect();
+    let outcomes = store.record_all(&intents, 1_000).await.unwrap();
+    assert_eq!(outcomes.len(), 150);
+    for (o, i) in outcomes.iter().zip(&intents) {
+        assert_eq!(
+            o,
+            &RecordOutcome::Recorded(OrderRecord::pending(i.clone(), 1_000))
+        );
+    }
+    assert_eq!(store.open_orders(&portfolio()).await.unwrap().len(), 150);
+
+    // The cycle again, after one of its orders was claimed, plus one new intent: the
+    // transaction is refused as a whole and each record is written or kept one by one.
+    let key = OrderKey::of(&intents[1]);
+    let ClaimOutcome::Claimed(claimed) = store
+        .claim(&key, &claim("req-1", 2_000, 60_000))
+        .await
+        .unwrap()
+    else {
+        panic!("claim")
+    };
+    let again = [intents[0].clone(), intents[1].clone(), intent(150, 100_000)];
+    let outcomes = store.record_all(&again, 3_000).await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            RecordOutcome::AlreadyRecorded(OrderRecord::pending(intents[0].clone(), 1_000)),
+            RecordOutcome::AlreadyRecorded(claimed.clone()),
+            RecordOutcome::Recorded(OrderRecord::pending(intent(150, 100_000), 3_000)),
+        ]
+    );
+    assert_eq!(
+        store.order(&key).await.unwrap(),
+        Some(claimed),
+        "the claim stands"
+    );
+}
+
 fn transition(expected_version: u64, to: OrderStatus, now_ms: EpochMillis) -> Transition {
     Transition {
         expected_version,

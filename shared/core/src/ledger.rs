@@ -361,6 +361,19 @@ pub trait OrderLedger: Send + Sync {
         intent: &OrderIntent,
         now: EpochMillis,
     ) -> Result<RecordOutcome, StoreError>;
+    /// Records a cycle's intents as [`Self::record`] does each: one outcome per intent, in
+    /// order. Stores that write many items in one request override it.
+    async fn record_all(
+        &self,
+        intents: &[OrderIntent],
+        now: EpochMillis,
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(intents.len());
+        for intent in intents {
+            outcomes.push(self.record(intent, now).await?);
+        }
+        Ok(outcomes)
+    }
     async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError>;
     /// Claims the order for execution (`PLACING`); see [`claim_allowed`].
     async fn claim(&self, key: &OrderKey, claim: &Claim) -> Result<ClaimOutcome, StoreError>;

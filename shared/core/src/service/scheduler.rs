@@ -290,8 +290,8 @@ impl Scheduler {
         }
 
         let mut to_send: Vec<OrderIntent> = Vec::new();
-        for intent in &plan.intents {
-            match self.ports.ledger.record(intent, now).await? {
+        for outcome in self.ports.ledger.record_all(&plan.intents, now).await? {
+            match outcome {
                 RecordOutcome::Recorded(r) => to_send.push(r.intent),
                 RecordOutcome::AlreadyRecorded(r) if r.status == OrderStatus::Pending => {
                     to_send.push(r.intent);
