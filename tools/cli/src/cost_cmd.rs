@@ -34,13 +34,13 @@ pub struct CostArgs {
     #[arg(long, default_value = "2")]
     executor_invocations_per_order: Decimal,
     /// DynamoDB read units per portfolio cycle.
-    #[arg(long, default_value = "7")]
+    #[arg(long, default_value = "5")]
     cycle_rru: Decimal,
     /// DynamoDB write units per portfolio cycle.
     #[arg(long, default_value = "3")]
     cycle_wru: Decimal,
     /// DynamoDB read units per order over its life.
-    #[arg(long, default_value = "4")]
+    #[arg(long, default_value = "2")]
     order_rru: Decimal,
     /// DynamoDB write units per order over its life.
     #[arg(long, default_value = "5")]
