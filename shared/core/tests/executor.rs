@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use driftline_core::ledger::{
-    BreakerSave, BreakerStore, IntentEnvelope, IntentQueue, OrderKey, OrderLedger, ReceivedIntent,
-    SendReport, StoreError, VersionedBreaker,
+    BreakerSave, BreakerStore, IntentEnvelope, IntentQueue, OrderKey, OrderLedger, OrderRecord,
+    ReceivedIntent, SendReport, StoreError, VersionedBreaker,
 };
 use driftline_core::ports::{
     Balance, Exchange, ExchangeError, ExchangeOrderStatus, LimitOrderRequest, MetricsSink,
@@ -28,6 +28,7 @@ use rust_decimal_macros::dec;
 struct RestingVenue {
     market: MarketSnapshot,
     placed: Mutex<Vec<LimitOrderRequest>>,
+    cancelled: Mutex<Vec<ClientOrderId>>,
 }
 
 impl RestingVenue {
@@ -84,7 +85,10 @@ impl Exchange for RestingVenue {
         s: &Symbol,
         id: &ClientOrderId,
     ) -> Result<OrderReport, ExchangeError> {
-        self.order(s, id).await
+        let mut report = self.order(s, id).await?;
+        self.cancelled.lock().unwrap().push(id.clone());
+        report.status = ExchangeOrderStatus::Canceled;
+        Ok(report)
     }
     async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
         Ok(0)
@@ -176,6 +180,7 @@ fn rig() -> Rig {
     let venue = Arc::new(RestingVenue {
         market: support::market("BTC", dec!(60000), dec!(10), dec!(5)),
         placed: Mutex::new(vec![]),
+        cancelled: Mutex::new(vec![]),
     });
     let executor = Executor::new(
         ExecutorPorts {
@@ -311,4 +316,77 @@ async fn a_follow_up_the_queue_refuses_brings_its_message_back_and_the_order_is_
     assert_eq!(again, MessageOutcome::Done("resting; follow-up queued"));
     assert_eq!(r.venue.placed.lock().unwrap().len(), 1, "placed once");
     assert_eq!(r.queue.inner.len(), 1, "its follow-up is queued");
+}
+
+#[tokio::test]
+async fn a_follow_up_never_cancels_on_its_own_copy_only_on_the_ledgers() {
+    let r = rig();
+    let (intent, body) = recorded(&r, 0).await;
+    assert_eq!(
+        r.executor.handle(&body, &invocation(&r, "req-1")).await,
+        MessageOutcome::Done("placed; follow-up queued")
+    );
+    let stored = r
+        .store
+        .order(&OrderKey::of(&intent))
+        .await
+        .unwrap()
+        .unwrap();
+    r.clock.advance(30_000);
+
+    // A copy whose intent says the deadline has passed, while the ledger's has not: nothing
+    // is cancelled, and the chain goes on with the ledger's copy.
+    let mut early = stored.clone();
+    early.intent.expires_at_ms = 1_000_001;
+    let forged = IntentEnvelope::follow_up(&early).to_json().unwrap();
+    assert_eq!(
+        r.executor.handle(&forged, &invocation(&r, "req-2")).await,
+        MessageOutcome::Done("follow-up corrected from the ledger")
+    );
+    assert!(r.venue.cancelled.lock().unwrap().is_empty());
+    let queued = r.queue.inner.receive(10, 0).await.unwrap();
+    let last = queued.last().expect("a follow-up");
+    assert_eq!(last.envelope.intent, intent, "the ledger's intent");
+
+    // An order on the venue that the ledger does not know: a follow-up for it past its
+    // deadline cancels nothing.
+    let cycle = CycleId::new("c9").unwrap();
+    let unknown = OrderIntent {
+        client_order_id: ClientOrderId::derive(
+            &intent.portfolio_id,
+            &cycle,
+            &intent.symbol,
+            intent.side,
+            0,
+        ),
+        cycle_id: cycle,
+        expires_at_ms: 1_000_001,
+        ..intent.clone()
+    };
+    r.venue
+        .place_limit_order(&LimitOrderRequest {
+            client_order_id: unknown.client_order_id.clone(),
+            symbol: unknown.symbol.clone(),
+            side: unknown.side,
+            quantity: unknown.quantity,
+            price: unknown.limit_price,
+            time_in_force: driftline_core::ports::TimeInForce::Gtc,
+        })
+        .await
+        .unwrap();
+    let copy = OrderRecord {
+        status: OrderStatus::Placed,
+        version: 3,
+        exchange_order_id: Some(2),
+        ..OrderRecord::pending(unknown, 1_000_000)
+    };
+    let body = IntentEnvelope::follow_up(&copy).to_json().unwrap();
+    assert_eq!(
+        r.executor.handle(&body, &invocation(&r, "req-3")).await,
+        MessageOutcome::Done("unknown order")
+    );
+    assert!(
+        r.venue.cancelled.lock().unwrap().is_empty(),
+        "nothing cancelled"
+    );
 }

@@ -761,6 +761,10 @@ impl Executor {
         }
         let now = self.now();
         if now >= intent.expires_at_ms {
+            let record = match self.confirm(record).await? {
+                Ok(r) => r,
+                Err(decided) => return Ok(decided),
+            };
             let cancelled = match ex
                 .cancel_order(&intent.symbol, &intent.client_order_id)
                 .await
@@ -806,6 +810,10 @@ impl Executor {
                 &record,
                 "resting; cannot re-price within budget",
             ));
+        };
+        let record = match self.confirm(record).await? {
+            Ok(r) => r,
+            Err(decided) => return Ok(decided),
         };
         let cancelled = match ex
             .cancel_order(&intent.symbol, &intent.client_order_id)
@@ -863,6 +871,31 @@ impl Executor {
         }
         info!(leg = next.leg, remaining = %next.quantity, "book moved: remainder re-priced as the next leg");
         done("re-priced")
+    }
+
+    /// The ledger's record before an order is cancelled or re-priced: never on what a message
+    /// alone says (a follow-up carries a copy). `Err` is what to do instead: nothing when the
+    /// ledger does not know the order or has it final, or a follow-up with the ledger's copy
+    /// when the message's differs.
+    async fn confirm(&self, copy: OrderRecord) -> Step<Result<OrderRecord, Decided>> {
+        let stored = self
+            .ports
+            .ledger
+            .order(&copy.key())
+            .await
+            .map_err(|e| self.store_retry(&e))?;
+        Ok(match stored {
+            None => {
+                warn!("no ledger record for this order: nothing cancelled or re-priced from the message alone");
+                Err(MessageOutcome::Done("unknown order").into())
+            }
+            Some(r) if r.status.is_final() => Err(MessageOutcome::Done("final").into()),
+            Some(r) if r.intent != copy.intent => {
+                warn!("the message's copy of the order differs from the ledger's: following up the ledger's");
+                Err(follow_up_of(&r, "follow-up corrected from the ledger"))
+            }
+            Some(r) => Ok(r),
+        })
     }
 }
 
