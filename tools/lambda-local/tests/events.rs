@@ -65,9 +65,9 @@ fn the_malformed_batch_has_one_readable_and_one_unreadable_message() {
 
 #[test]
 fn the_follow_up_batch_carries_the_placed_record_of_an_article_intent() {
-    let bodies = bodies("sqs-follow-up.json");
-    assert_eq!(bodies.len(), 1);
-    let envelope = IntentEnvelope::from_json(&bodies[0]).unwrap();
+    let follow_ups = bodies("sqs-follow-up.json");
+    assert_eq!(follow_ups.len(), 1);
+    let envelope = IntentEnvelope::from_json(&follow_ups[0]).unwrap();
     let placed = envelope.placed.expect("a follow-up carries its record");
     assert_eq!(placed.status, driftline_core::OrderStatus::Placed);
     let first = IntentEnvelope::from_json(&bodies("sqs-intents.json")[0]).unwrap();
