@@ -142,7 +142,7 @@ async fn happy_path_accounting_per_placed_order() {
     w.stop().await;
 }
 
-/// Ten coins, each held at almost twice its target: one cycle sells all ten, so the executor
+/// Ten coins, each held at almost five times its target: one cycle sells all ten, so the executor
 /// gets full batches of ten, as the event source mapping delivers under load.
 fn ten_coin_world() -> (String, driftline_core::config::PortfolioSpec) {
     const COINS: [&str; 10] = [
@@ -153,7 +153,7 @@ fn ten_coin_world() -> (String, driftline_core::config::PortfolioSpec) {
          [rate_limits]\nrequest_weight_per_minute = 6000\nban_seconds = 120\n",
     );
     let mut balances = Vec::new();
-    let mut targets = serde_json::Map::new();
+    let mut targets = BTreeMap::new();
     for coin in COINS {
         venue.push_str(&format!(
             "\n[[symbols]]\nsymbol = \"{coin}USDT\"\nbase = \"{coin}\"\nquote = \"USDT\"\n\
@@ -163,29 +163,20 @@ fn ten_coin_world() -> (String, driftline_core::config::PortfolioSpec) {
              depth = {{ levels = 20, quantity_per_level = \"50\", level_step_bps = \"1\" }}\n"
         ));
         balances.push(format!("{coin} = \"15\""));
-        targets.insert(coin.into(), "0.05".into());
+        targets.insert(coin.to_owned(), "0.02".to_owned());
     }
-    targets.insert("USDT".into(), "0.50".into());
+    targets.insert("USDT".to_owned(), "0.80".to_owned());
     venue.push_str(&format!(
         "\n[[accounts]]\nname = \"ten\"\napi_key = \"ten-key\"\nsecret = \"ten-secret-never-logged\"\n\
          balances = {{ {}, USDT = \"1000\" }}\n",
         balances.join(", ")
     ));
-    let spec = serde_json::from_value(serde_json::json!({
-        "id": "ten",
-        "quote": "USDT",
-        "targets": targets,
-        "policy": {
-            "band": {"absolute": "0.02"},
-            "destination": "band_edge",
-            "min_trade_notional": "10",
-            "max_cost_bps": "50",
-            "slippage_budget_bps": "20",
-            "limit_offset": "0.5",
-            "order_ttl_seconds": 900
-        }
-    }))
-    .expect("a valid portfolio spec");
+    // The article's policy, over ten coins.
+    let spec = driftline_core::config::PortfolioSpec {
+        id: "ten".into(),
+        targets,
+        ..driftline_e2e::article_spec()
+    };
     (venue, spec)
 }
 

@@ -174,6 +174,19 @@ async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_t
     w.stop().await;
 }
 
+/// Sends every body twice more, as at-least-once delivery may.
+async fn redeliver(w: &World, bodies: &[String]) {
+    for body in bodies.iter().chain(bodies) {
+        w.sqs
+            .send_message()
+            .queue_url(&w.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_message_delivered_three_times_places_one_order_each() {
     let Some(w) = World::article().await else {
@@ -195,15 +208,7 @@ async fn every_message_delivered_three_times_places_one_order_each() {
         .filter_map(|m| m.body().map(str::to_owned))
         .collect();
     assert_eq!(bodies.len(), 2);
-    for body in bodies.iter().chain(&bodies) {
-        w.sqs
-            .send_message()
-            .queue_url(&w.queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
-    }
+    redeliver(&w, &bodies).await;
     for m in out.messages() {
         w.sqs
             .change_message_visibility()
@@ -414,15 +419,7 @@ async fn follow_ups_carry_their_record_one_chain_per_order_and_a_stale_one_chang
         assert!(placed.exchange_order_id.is_some());
     }
     // At-least-once delivery: every follow-up twice more, all in one batch.
-    for body in follow_ups.iter().chain(&follow_ups) {
-        w.sqs
-            .send_message()
-            .queue_url(&w.queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
-    }
+    redeliver(&w, &follow_ups).await;
     let batch = w.invoke_executor_once(2).await;
     assert_eq!(batch.messages, 6, "{batch:?}");
     assert_eq!(batch.failures, 0, "{batch:?}");

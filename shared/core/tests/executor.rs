@@ -231,6 +231,14 @@ async fn recorded(r: &Rig, leg: u32) -> (OrderIntent, String) {
     (intent, body)
 }
 
+async fn stored(r: &Rig, intent: &OrderIntent) -> OrderRecord {
+    r.store
+        .order(&OrderKey::of(intent))
+        .await
+        .unwrap()
+        .expect("recorded")
+}
+
 fn invocation(r: &Rig, id: &str) -> Invocation {
     Invocation {
         request_id: id.into(),
@@ -297,12 +305,7 @@ async fn a_follow_up_the_queue_refuses_brings_its_message_back_and_the_order_is_
     };
     assert_eq!(delay_secs, ExecutorSettings::default().follow_up_delay_secs);
     assert!(reason.contains("follow-up not queued"), "{reason}");
-    let stored = r
-        .store
-        .order(&OrderKey::of(&intent))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored(&r, &intent).await;
     assert_eq!(
         stored.status,
         OrderStatus::Placed,
@@ -326,12 +329,7 @@ async fn a_follow_up_never_cancels_on_its_own_copy_only_on_the_ledgers() {
         r.executor.handle(&body, &invocation(&r, "req-1")).await,
         MessageOutcome::Done("placed; follow-up queued")
     );
-    let stored = r
-        .store
-        .order(&OrderKey::of(&intent))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored(&r, &intent).await;
     r.clock.advance(30_000);
 
     // A copy whose intent says the deadline has passed, while the ledger's has not: nothing

@@ -116,6 +116,13 @@ mod tests {
         }
     }
 
+    fn counted() -> Arc<Counted> {
+        Arc::new(Counted {
+            inner: InMemoryStore::default(),
+            reads: AtomicUsize::new(0),
+        })
+    }
+
     fn filters(symbol: &Symbol) -> MarketFilters {
         MarketFilters::new(MarketFiltersFields {
             symbol: symbol.clone(),
@@ -131,10 +138,7 @@ mod tests {
 
     #[tokio::test]
     async fn answers_from_memory_for_its_lifetime_then_reads_the_shared_cache_again() {
-        let shared = Arc::new(Counted {
-            inner: InMemoryStore::default(),
-            reads: AtomicUsize::new(0),
-        });
+        let shared = counted();
         let btc: Symbol = "BTC/USDT".parse().unwrap();
         let f = filters(&btc);
         shared.inner.put_filters("binance", &f, 0).await.unwrap();
@@ -167,10 +171,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_miss_is_not_remembered_and_a_put_is_kept_in_both() {
-        let shared = Arc::new(Counted {
-            inner: InMemoryStore::default(),
-            reads: AtomicUsize::new(0),
-        });
+        let shared = counted();
         let eth: Symbol = "ETH/USDT".parse().unwrap();
         let warm = WarmFilters::new(shared.clone(), WarmFilters::LIFETIME_MS);
         assert_eq!(warm.filters("binance", &eth, 0).await.unwrap(), None);
