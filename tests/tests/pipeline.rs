@@ -174,6 +174,18 @@ async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_t
     w.stop().await;
 }
 
+/// Puts a received message back on the queue at once.
+async fn make_visible(w: &World, m: &aws_sdk_sqs::types::Message) {
+    w.sqs
+        .change_message_visibility()
+        .queue_url(&w.queue_url)
+        .receipt_handle(m.receipt_handle().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Sends every body twice more, as at-least-once delivery may.
 async fn redeliver(w: &World, bodies: &[String]) {
     for body in bodies.iter().chain(bodies) {
@@ -210,14 +222,7 @@ async fn every_message_delivered_three_times_places_one_order_each() {
     assert_eq!(bodies.len(), 2);
     redeliver(&w, &bodies).await;
     for m in out.messages() {
-        w.sqs
-            .change_message_visibility()
-            .queue_url(&w.queue_url)
-            .receipt_handle(m.receipt_handle().unwrap())
-            .visibility_timeout(0)
-            .send()
-            .await
-            .unwrap();
+        make_visible(&w, m).await;
     }
     let drained = w.drain(20).await;
     assert!(drained.messages >= 6, "{drained:?}");
@@ -384,14 +389,7 @@ async fn peek_bodies(w: &World) -> Vec<String> {
             .unwrap();
         for m in out.messages() {
             bodies.extend(m.body().map(str::to_owned));
-            w.sqs
-                .change_message_visibility()
-                .queue_url(&w.queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .visibility_timeout(0)
-                .send()
-                .await
-                .unwrap();
+            make_visible(w, m).await;
         }
         if !bodies.is_empty() {
             break;
