@@ -167,32 +167,33 @@ impl Executor {
         invocation: &Invocation,
     ) -> Vec<MessageOutcome> {
         let mut outcomes = Vec::with_capacity(bodies.len());
+        // Per message, the order whose follow-up it waits on.
+        let mut waiting: Vec<Option<ClientOrderId>> = Vec::with_capacity(bodies.len());
         // The latest follow-up per order: a message delivered twice in a batch starts one
         // chain of follow-ups, not two.
         let mut follow_ups: Vec<(ClientOrderId, IntentEnvelope)> = Vec::new();
         for body in bodies {
             match self.handle_one(body, invocation).await {
-                Decided::Outcome(o) => outcomes.push(o),
+                Decided::Outcome(o) => {
+                    outcomes.push(o);
+                    waiting.push(None);
+                }
                 Decided::FollowUp { envelope, note } => {
                     let id = envelope.intent.client_order_id.clone();
                     follow_ups.retain(|(queued, _)| *queued != id);
-                    follow_ups.push((id, *envelope));
+                    follow_ups.push((id.clone(), *envelope));
                     outcomes.push(MessageOutcome::Done(note));
+                    waiting.push(Some(id));
                 }
             }
         }
         let failed = self.queue_follow_ups(&follow_ups).await;
-        if !failed.is_empty() {
-            for (body, outcome) in bodies.iter().zip(outcomes.iter_mut()) {
-                let Ok(envelope) = IntentEnvelope::from_json(body) else {
-                    continue;
+        for (outcome, id) in outcomes.iter_mut().zip(&waiting) {
+            if let Some(reason) = id.as_ref().and_then(|id| failed.get(id)) {
+                *outcome = MessageOutcome::RetryAfter {
+                    delay_secs: self.settings.follow_up_delay_secs,
+                    reason: format!("follow-up not queued: {reason}"),
                 };
-                if let Some(reason) = failed.get(&envelope.intent.client_order_id) {
-                    *outcome = MessageOutcome::RetryAfter {
-                        delay_secs: self.settings.follow_up_delay_secs,
-                        reason: format!("follow-up not queued: {reason}"),
-                    };
-                }
             }
         }
         outcomes
