@@ -249,8 +249,8 @@ impl Executor {
             symbol = %intent.symbol,
             side = %intent.side,
         );
-        let outcome = async {
-            match self.handle_intent(envelope.clone(), invocation).await {
+        let outcome = async move {
+            match self.handle_intent(envelope, invocation).await {
                 Ok(decided) => decided,
                 Err(retry) => {
                     warn!(delay_secs = retry.delay_secs, reason = %retry.reason, "retry later");
