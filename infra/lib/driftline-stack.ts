@@ -89,6 +89,7 @@ export class DriftlineStack extends Stack {
       statements: [
         new iam.PolicyStatement({
           sid: 'Ledger',
+          // A cycle's records go in one TransactWriteItems; IAM governs its puts by PutItem.
           actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
           resources: [this.table.tableArn],
         }),
