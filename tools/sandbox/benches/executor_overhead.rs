@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use driftline_sandbox::accounting::Activity;
 use driftline_sandbox::overhead::{self, InvocationSample, MessageKind, OverheadRun};
 
 struct Args {
@@ -132,6 +133,16 @@ fn report(kind: MessageKind, samples: &[InvocationSample]) {
         "overhead per invocation (not divided)",
         of_kind.iter().map(|s| s.measured.overhead()).collect(),
     );
+    let each = |activity: Activity| -> Vec<Duration> {
+        of_kind
+            .iter()
+            .flat_map(|s| &s.measured.intervals)
+            .filter(|i| i.activity == activity)
+            .map(|i| i.end - i.start)
+            .collect()
+    };
+    row("one AWS attempt's wait", each(Activity::AwsTransmit));
+    row("one exchange call's wait", each(Activity::Exchange));
 }
 
 fn load_average() -> String {
