@@ -126,8 +126,8 @@ fn report(kind: MessageKind, samples: &[InvocationSample]) {
         per_message(&of_kind, |s| s.measured.exchange_wait()),
     );
     row(
-        "of the overhead: reading and parsing AWS responses",
-        per_message(&of_kind, |s| s.measured.aws_read_and_parse()),
+        "of the overhead: deserializing AWS responses",
+        per_message(&of_kind, |s| s.measured.aws_deserialize()),
     );
     row(
         "overhead per invocation (not divided)",

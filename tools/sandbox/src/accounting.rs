@@ -18,14 +18,24 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::interceptors::context::{
     AfterDeserializationInterceptorContextRef, BeforeDeserializationInterceptorContextRef,
     BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
     FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use driftline_core::ports::{Balance, Exchange, ExchangeError, LimitOrderRequest, OrderReport};
 use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
@@ -61,11 +71,11 @@ impl Tally {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activity {
     /// An AWS attempt in flight: from the signed request handed to the HTTP client until the
-    /// response's status and headers are back. A wait.
+    /// response is back (its body too, through [`WholeResponses`]). A wait.
     AwsTransmit,
-    /// Reading an AWS response's body and deserializing it. Not counted as a wait: the body
-    /// of a small response is usually in hand with the headers, and the parse is the SDK's CPU.
-    AwsReadAndParse,
+    /// Deserializing an AWS response (and reading its body, on a client without
+    /// [`WholeResponses`]). Not a wait: the SDK's own work, part of the overhead.
+    AwsDeserialize,
     /// One call through the exchange port, from call to answer. A wait; it includes the
     /// adapter's own work (rate limiter, signing, building the request, parsing the answer).
     Exchange,
@@ -168,9 +178,9 @@ impl<T> Measured<T> {
         (self.aws_wait() + self.exchange_wait()).saturating_sub(self.waited())
     }
 
-    /// Reading and parsing AWS responses (inside the overhead).
-    pub fn aws_read_and_parse(&self) -> Duration {
-        self.total(Activity::AwsReadAndParse)
+    /// Deserializing AWS responses (inside the overhead).
+    pub fn aws_deserialize(&self) -> Duration {
+        self.total(Activity::AwsDeserialize)
     }
 
     pub fn aws_attempts(&self) -> usize {
@@ -219,11 +229,11 @@ impl Storable for TransmitStarted {
     type Storer = StoreReplace<Self>;
 }
 
-/// When the current attempt's response began to be read and deserialized.
+/// When the current attempt's response began to be deserialized.
 #[derive(Debug, Clone, Copy)]
-struct ReadStarted(Instant);
+struct DeserializeStarted(Instant);
 
-impl Storable for ReadStarted {
+impl Storable for DeserializeStarted {
     type Storer = StoreReplace<Self>;
 }
 
@@ -231,6 +241,51 @@ fn operation(cfg: &ConfigBag) -> String {
     cfg.load::<Metadata>()
         .map(|m| format!("{}.{}", m.service(), m.name()))
         .unwrap_or_default()
+}
+
+/// The SDK's HTTP client with each response's body read in full before the SDK sees it, so an
+/// attempt's transmit (a wait) ends when its last byte is in and what follows, deserializing,
+/// is the SDK's own work. DynamoDB and SQS answers are never streamed: the SDK reads them
+/// whole anyway, just later.
+#[derive(Debug, Clone)]
+pub struct WholeResponses(pub SharedHttpClient);
+
+impl HttpClient for WholeResponses {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(WholeResponseConnector(
+            self.0.http_connector(settings, components),
+        ))
+    }
+
+    fn validate_base_client_config(
+        &self,
+        runtime_components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_base_client_config(runtime_components, cfg)
+    }
+}
+
+#[derive(Debug)]
+struct WholeResponseConnector(SharedHttpConnector);
+
+impl HttpConnector for WholeResponseConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let response = self.0.call(request);
+        HttpConnectorFuture::new(async move {
+            let mut response = response.await?;
+            let body = ByteStream::new(response.take_body())
+                .collect()
+                .await
+                .map_err(|e| ConnectorError::io(e.into()))?;
+            *response.body_mut() = SdkBody::from(body.into_bytes());
+            Ok(response)
+        })
+    }
 }
 
 /// An SDK interceptor that counts attempts as `Service.Operation` and asks DynamoDB for the
@@ -332,7 +387,7 @@ impl Intercept for AwsCalls {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         cfg.interceptor_state()
-            .store_put(ReadStarted(Instant::now()));
+            .store_put(DeserializeStarted(Instant::now()));
         Ok(())
     }
 
@@ -358,9 +413,9 @@ impl Intercept for AwsCalls {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let now = Instant::now();
-        if let Some(ReadStarted(start)) = cfg.load::<ReadStarted>().copied() {
-            record(Activity::AwsReadAndParse, &operation(cfg), start, now);
-            cfg.interceptor_state().unset::<ReadStarted>();
+        if let Some(DeserializeStarted(start)) = cfg.load::<DeserializeStarted>().copied() {
+            record(Activity::AwsDeserialize, &operation(cfg), start, now);
+            cfg.interceptor_state().unset::<DeserializeStarted>();
         }
         use aws_sdk_dynamodb::operation::{
             get_item::GetItemOutput, put_item::PutItemOutput, query::QueryOutput,

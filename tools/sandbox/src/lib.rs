@@ -32,7 +32,7 @@ use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSetting
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
 use driftline_core::service::FixedAccounts;
 
-use crate::accounting::{AwsCalls, CountingExchange, Tally};
+use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
 use driftline_core::{EpochMillis, PortfolioId};
 use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
 use driftline_functions::scheduled::{self, SchedulerResponse};
@@ -328,16 +328,18 @@ impl World {
         // The handlers' DynamoDB and SQS clients count their calls (docs/BENCHMARKS.md); the
         // event source mapping stand-in uses the uncounted `sqs`.
         let aws_calls = AwsCalls::default();
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(sdk)
-                .interceptor(aws_calls.clone())
-                .build(),
-        );
-        let counted_sqs = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::from(sdk)
-                .interceptor(aws_calls.clone())
-                .build(),
-        );
+        // Their responses are read whole before the SDK parses them, so the time an attempt
+        // waits (accounting::measure) ends with its last byte.
+        let mut dynamodb =
+            aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(aws_calls.clone());
+        let mut counted_sqs =
+            aws_sdk_sqs::config::Builder::from(sdk).interceptor(aws_calls.clone());
+        if let Some(http) = sdk.http_client() {
+            dynamodb = dynamodb.http_client(WholeResponses(http.clone()));
+            counted_sqs = counted_sqs.http_client(WholeResponses(http));
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        let counted_sqs = aws_sdk_sqs::Client::from_conf(counted_sqs.build());
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let table = unique("driftline");
