@@ -57,6 +57,7 @@ async fn every_wait_is_attributed_to_the_invocation_that_made_it() {
         );
         assert!(m.aws_wait() + m.exchange_wait() <= m.wall, "{s:#?}");
         assert!(m.waited() <= m.wall, "{s:#?}");
+        assert!(m.cpu > Duration::ZERO && m.cpu <= m.wall, "{s:#?}");
         // The executor makes one call at a time.
         assert_eq!(m.overlap(), Duration::ZERO, "{s:#?}");
         if s.kind == MessageKind::Placement {

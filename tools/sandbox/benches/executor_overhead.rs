@@ -119,6 +119,10 @@ fn report(kind: MessageKind, samples: &[InvocationSample]) {
     println!("| | p50 | p95 | p99 | max | mean |");
     println!("|---|---|---|---|---|---|");
     row("overhead", per_message(&of_kind, |s| s.measured.overhead()));
+    row(
+        "CPU time polling the handler",
+        per_message(&of_kind, |s| s.measured.cpu),
+    );
     row("wall time", per_message(&of_kind, |s| s.measured.wall));
     row("AWS wait", per_message(&of_kind, |s| s.measured.aws_wait()));
     row(

@@ -12,7 +12,9 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -135,11 +137,43 @@ fn union_length<'a>(intervals: impl Iterator<Item = &'a Interval>) -> Duration {
     total
 }
 
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// A future with the CPU time its polls took (on whichever worker thread polled it): its own
+/// work, not that of tasks it waits on (the HTTP connections, the paper exchange's server),
+/// and not the time its thread was descheduled.
+struct OnCpu<F> {
+    inner: Pin<Box<F>>,
+    cpu: Duration,
+}
+
+impl<F: Future> Future for OnCpu<F> {
+    type Output = (F::Output, Duration);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let before = thread_cpu_time();
+        let polled = self.inner.as_mut().poll(cx);
+        self.cpu += thread_cpu_time().saturating_sub(before);
+        polled.map(|output| (output, self.cpu))
+    }
+}
+
 /// One invocation, measured: its wall time and what it waited on.
 #[derive(Debug)]
 pub struct Measured<T> {
     pub output: T,
     pub wall: Duration,
+    /// CPU time spent polling the invocation. Unlike [`Measured::overhead`] it excludes time
+    /// the thread was descheduled (a loaded machine) and includes the exchange adapter's own
+    /// work (signing, parsing), which the overhead counts as exchange wait.
+    pub cpu: Duration,
     pub intervals: Vec<Interval>,
     /// Intervals that began before the invocation or ended after it (never expected: they
     /// would mean a call was attributed to the wrong invocation).
@@ -204,7 +238,11 @@ pub async fn measure<F: Future>(invocation: F) -> Measured<F::Output> {
     RECORD
         .scope(RefCell::new(Vec::new()), async {
             let start = Instant::now();
-            let output = invocation.await;
+            let (output, cpu) = OnCpu {
+                inner: Box::pin(invocation),
+                cpu: Duration::ZERO,
+            }
+            .await;
             let end = Instant::now();
             let intervals = RECORD.with(|r| r.take());
             let outside = intervals
@@ -214,6 +252,7 @@ pub async fn measure<F: Future>(invocation: F) -> Measured<F::Output> {
             Measured {
                 output,
                 wall: end - start,
+                cpu,
                 intervals,
                 outside,
             }
