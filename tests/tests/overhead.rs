@@ -82,9 +82,11 @@ async fn calls_outside_a_measured_future_are_not_recorded() {
     // ... which a later measured invocation does not inherit.
     let empty = measure(async {}).await;
     assert!(empty.intervals.is_empty(), "{empty:#?}");
-    // A measured receive on the uncounted client records nothing either; a measured placement
-    // records its own calls, each distinct.
-    let messages = match w.receive(10, 1).await {
+    // The event source stand-in's receive, on the uncounted client, records nothing; a
+    // measured placement records the executor's own calls.
+    let received = measure(w.receive(10, 1)).await;
+    assert!(received.intervals.is_empty(), "{:#?}", received.intervals);
+    let messages = match received.output {
         Ok(m) => m,
         Err(e) => panic!("{e}"),
     };
