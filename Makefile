@@ -61,10 +61,13 @@ reliability:
 ## bench: criterion benchmarks (not part of `make test`)
 ## (planning, backtest, per-order AWS and exchange accounting, release cold start and peak RSS,
 ## the monthly bill; docs/BENCHMARKS.md)
+## executor overhead: batches of up to ten as the event source delivers them, then one a batch
 bench:
 	$(CARGO) bench -p driftline-core --bench planning
 	$(CARGO) bench -p driftline-cli --bench backtest
 	scripts/with-moto.sh $(CARGO) test -p driftline-e2e --test accounting -- --nocapture
+	scripts/with-moto.sh $(CARGO) bench -p driftline-sandbox --bench executor_overhead
+	scripts/with-moto.sh $(CARGO) bench -p driftline-sandbox --bench executor_overhead -- --batch 1
 	$(CARGO) build --release -p driftline-scheduler -p driftline-executor
 	venv="$$(scripts/ensure-venv.sh)"; target="$${CARGO_TARGET_DIR:-target}/release"; \
 	scripts/with-moto.sh "$$venv/bin/python" scripts/cold-start.py \

@@ -12,13 +12,14 @@
 //! up to ten, invoke the executor, delete all but the batch item failures.
 
 pub mod accounting;
+pub mod overhead;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use driftline_aws::metrics::EmfMetrics;
 use driftline_aws::{
     create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SqsIntentQueue,
@@ -32,7 +33,7 @@ use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSet
 use driftline_core::service::warm::WarmFilters;
 use driftline_core::service::FixedAccounts;
 
-use crate::accounting::{AwsCalls, CountingExchange, Tally};
+use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
 use driftline_core::{EpochMillis, PortfolioId};
 use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
 use driftline_functions::scheduled::{self, SchedulerResponse};
@@ -204,6 +205,8 @@ pub enum SandboxError {
     Scheduler(#[from] driftline_functions::scheduled::ScheduledError),
     #[error("paper exchange admin {path}: {reason}")]
     Admin { path: String, reason: String },
+    #[error("overhead run: {0}")]
+    Run(String),
 }
 
 fn sqs_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -326,16 +329,18 @@ impl World {
         // The handlers' DynamoDB and SQS clients count their calls (docs/BENCHMARKS.md); the
         // event source mapping stand-in uses the uncounted `sqs`.
         let aws_calls = AwsCalls::default();
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(sdk)
-                .interceptor(aws_calls.clone())
-                .build(),
-        );
-        let counted_sqs = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::from(sdk)
-                .interceptor(aws_calls.clone())
-                .build(),
-        );
+        // Their responses are read whole before the SDK parses them, so the time an attempt
+        // waits (accounting::measure) ends with its last byte.
+        let mut dynamodb =
+            aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(aws_calls.clone());
+        let mut counted_sqs =
+            aws_sdk_sqs::config::Builder::from(sdk).interceptor(aws_calls.clone());
+        if let Some(http) = sdk.http_client() {
+            dynamodb = dynamodb.http_client(WholeResponses(http.clone()));
+            counted_sqs = counted_sqs.http_client(WholeResponses(http));
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        let counted_sqs = aws_sdk_sqs::Client::from_conf(counted_sqs.build());
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let table = unique("driftline");
@@ -572,19 +577,46 @@ impl World {
     /// # Errors
     /// [`SandboxError::Sqs`] when SQS refuses a receive or a delete.
     pub async fn executor_round(&self, wait_secs: i32) -> Result<Drained, SandboxError> {
+        let messages = self.receive(10, wait_secs).await?;
+        if messages.is_empty() {
+            return Ok(Drained::default());
+        }
+        let response = self.invoke_executor(&messages).await;
+        let failures = self.acknowledge(&messages, &response).await?;
+        Ok(Drained {
+            invocations: 1,
+            messages: messages.len(),
+            failures,
+        })
+    }
+
+    /// Receives up to `max` (1-10) messages from the intents queue, long polling up to
+    /// `wait_secs`, as the event source mapping does (on the uncounted client).
+    ///
+    /// # Errors
+    /// [`SandboxError::Sqs`] when SQS refuses the receive.
+    pub async fn receive(
+        &self,
+        max: i32,
+        wait_secs: i32,
+    ) -> Result<Vec<aws_sdk_sqs::types::Message>, SandboxError> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(max)
             .wait_time_seconds(wait_secs)
             .send()
             .await
             .map_err(sqs_error("ReceiveMessage"))?;
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok(Drained::default());
-        }
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    /// One executor handler invocation on `messages`, as Lambda delivers them.
+    pub async fn invoke_executor(
+        &self,
+        messages: &[aws_sdk_sqs::types::Message],
+    ) -> SqsBatchResponse {
         let records: Vec<SqsMessage> = messages
             .iter()
             .map(|m| {
@@ -601,19 +633,31 @@ impl World {
             sqs: self.sqs.clone(),
             queue_url: Some(self.dead_letter_url.clone()),
         };
-        let response = sqs_handler::handle(
+        sqs_handler::handle(
             &self.executor,
             self.queue.as_ref(),
             &dead_letters,
             LambdaEvent::new(event, self.context()),
         )
-        .await;
+        .await
+    }
+
+    /// Deletes every message of an invocation that is not one of its batch item failures, as
+    /// the event source mapping does; the number of failures.
+    ///
+    /// # Errors
+    /// [`SandboxError::Sqs`] when SQS refuses a delete.
+    pub async fn acknowledge(
+        &self,
+        messages: &[aws_sdk_sqs::types::Message],
+        response: &SqsBatchResponse,
+    ) -> Result<usize, SandboxError> {
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect();
-        for m in &messages {
+        for m in messages {
             if !failed.contains(&m.message_id().unwrap_or_default()) {
                 self.sqs
                     .delete_message()
@@ -624,11 +668,7 @@ impl World {
                     .map_err(sqs_error("DeleteMessage"))?;
             }
         }
-        Ok(Drained {
-            invocations: 1,
-            messages: messages.len(),
-            failures: failed.len(),
-        })
+        Ok(failed.len())
     }
 
     /// Drives the executor until the queue stays empty for three receives, or `max`
