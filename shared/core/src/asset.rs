@@ -1,42 +1,92 @@
 //! Assets and trading symbols.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::DomainError;
 
+/// The longest asset code accepted.
+const MAX_ASSET_LEN: usize = 20;
+
 /// An asset code as the exchange names it: `BTC`, `USDT`, `1000SATS`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Asset(String);
+///
+/// Held inline (no heap), zero-padded: codes are at most 20 bytes of `A-Z0-9`, all above zero,
+/// so comparing the padded bytes orders assets exactly as comparing their strings would, and a
+/// clone or a map lookup costs no allocation and no pointer chase. The planner clones and
+/// compares assets for every asset of every portfolio.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Asset {
+    code: [u8; MAX_ASSET_LEN],
+    len: u8,
+}
 
 impl Asset {
     /// # Errors
     /// [`DomainError::InvalidAsset`] unless the code is 1 to 20 characters of `A-Z0-9`.
     pub fn new(code: &str) -> Result<Self, DomainError> {
-        let valid = (1..=20).contains(&code.len())
+        let valid = (1..=MAX_ASSET_LEN).contains(&code.len())
             && code
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if valid {
-            Ok(Self(code.to_owned()))
-        } else {
-            Err(DomainError::InvalidAsset {
+        if !valid {
+            return Err(DomainError::InvalidAsset {
                 value: code.to_owned(),
-            })
+            });
         }
+        let mut bytes = [0u8; MAX_ASSET_LEN];
+        for (slot, b) in bytes.iter_mut().zip(code.bytes()) {
+            *slot = b;
+        }
+        Ok(Self {
+            code: bytes,
+            // At most 20: checked above.
+            len: code.len() as u8,
+        })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // The bytes were copied from a `&str` of ASCII characters, so they are valid UTF-8.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The code's bytes (ASCII).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.code.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
+impl Hash for Asset {
+    /// As the code's `str` hashes, so hashed collections behave as they did over strings.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Asset").field(&self.as_str()).finish()
+    }
+}
+
+impl Serialize for Asset {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Asset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Self::new(&code).map_err(serde::de::Error::custom)
     }
 }
 
 impl fmt::Display for Asset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -56,7 +106,7 @@ impl TryFrom<String> for Asset {
 
 impl From<Asset> for String {
     fn from(a: Asset) -> Self {
-        a.0
+        a.as_str().to_owned()
     }
 }
 
