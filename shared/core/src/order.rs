@@ -97,8 +97,25 @@ impl ClientOrderId {
     ) -> Self {
         // Fields are separated by a byte none of them may contain, so distinct identities
         // always hash distinct inputs.
-        let identity = format!("{portfolio}\n{cycle}\n{symbol}\n{side}\n{leg}");
-        let digest = Sha256::digest(identity.as_bytes());
+        // Hashed piece by piece, as `"{portfolio}\n{cycle}\n{symbol}\n{side}\n{leg}"`: the
+        // same digest without formatting the identity into a string first.
+        let mut hasher = Sha256::new();
+        for piece in [
+            portfolio.as_str().as_bytes(),
+            b"\n",
+            cycle.as_str().as_bytes(),
+            b"\n",
+            symbol.base().as_bytes(),
+            b"/",
+            symbol.quote().as_bytes(),
+            b"\n",
+            side.as_str().as_bytes(),
+            b"\n",
+            decimal_digits(leg, &mut [0u8; 10]),
+        ] {
+            hasher.update(piece);
+        }
+        let digest = hasher.finalize();
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut id = String::with_capacity(36);
         id.push_str(Self::PREFIX);
@@ -149,6 +166,21 @@ impl From<ClientOrderId> for String {
     fn from(c: ClientOrderId) -> Self {
         c.0
     }
+}
+
+/// `n` in decimal digits, written into the end of `buf` (10 digits hold any `u32`).
+fn decimal_digits(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        // n % 10 < 10: the cast cannot truncate.
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.get(start..).unwrap_or_default()
 }
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -316,6 +348,27 @@ mod tests {
             a,
             ClientOrderId::derive(&p, &other_cycle, &s, Side::Sell, 0)
         );
+    }
+
+    #[test]
+    fn client_order_id_hashes_the_formatted_identity() {
+        let (p, c, s) = ids();
+        for (side, leg) in [
+            (Side::Buy, 0),
+            (Side::Sell, 7),
+            (Side::Buy, 10),
+            (Side::Sell, u32::MAX),
+        ] {
+            let identity = format!("{p}\n{c}\n{s}\n{side}\n{leg}");
+            let digest = Sha256::digest(identity.as_bytes());
+            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(
+                ClientOrderId::derive(&p, &c, &s, side, leg).as_str(),
+                format!("dl1-{hex}")
+            );
+        }
+        assert_eq!(decimal_digits(0, &mut [0; 10]), b"0");
+        assert_eq!(decimal_digits(4_294_967_295, &mut [0; 10]), b"4294967295");
     }
 
     #[test]

@@ -202,6 +202,19 @@ impl Portfolio {
     pub fn targets(&self) -> &TargetWeights {
         &self.targets
     }
+
+    /// Every target asset in asset order with its weight and the quantity held (zero when
+    /// none). One pass over both maps, which share the asset order: no lookup per asset.
+    pub(crate) fn positions(&self) -> impl Iterator<Item = (&Asset, Decimal, Decimal)> {
+        let mut held = self.holdings.0.iter().peekable();
+        self.targets.0.iter().map(move |(asset, weight)| {
+            // Every holding has a target (`Portfolio::new`), so the holdings never run ahead.
+            let quantity = held
+                .next_if(|(a, _)| *a == asset)
+                .map_or(Decimal::ZERO, |(_, q)| *q);
+            (asset, *weight, quantity)
+        })
+    }
 }
 
 #[cfg(test)]
