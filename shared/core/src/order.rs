@@ -1,6 +1,7 @@
 //! Orders: sides, identities, the intents the planner emits and the states an order goes through.
 
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -31,10 +32,11 @@ impl fmt::Display for Side {
 }
 
 /// One rebalancing cycle of a portfolio. The scheduler derives it from the schedule tick, so a
-/// redelivered tick names the same cycle (and therefore the same client order ids).
+/// redelivered tick names the same cycle (and therefore the same client order ids). Shared,
+/// not copied: every order intent of a plan carries it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct CycleId(String);
+pub struct CycleId(Arc<str>);
 
 impl CycleId {
     /// # Errors
@@ -45,7 +47,7 @@ impl CycleId {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
         if valid {
-            Ok(Self(id.to_owned()))
+            Ok(Self(Arc::from(id)))
         } else {
             Err(DomainError::InvalidCycleId {
                 value: id.to_owned(),
@@ -73,7 +75,7 @@ impl TryFrom<String> for CycleId {
 
 impl From<CycleId> for String {
     fn from(c: CycleId) -> Self {
-        c.0
+        c.0.as_ref().to_owned()
     }
 }
 

@@ -201,7 +201,8 @@ pub fn plan(
     );
 
     let expires_at_ms = now_ms + i64::from(policy.order_ttl_seconds) * 1000;
-    let mut intents: Vec<OrderIntent> = Vec::new();
+    let mut intents: Vec<OrderIntent> =
+        Vec::with_capacity(decisions.iter().filter(|d| d.order.is_some()).count());
     // Sells first: their proceeds pay for the buys. Decisions are in asset order.
     for side in [Side::Sell, Side::Buy] {
         for (d, market) in decisions.iter().zip(&traded) {
