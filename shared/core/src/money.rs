@@ -173,7 +173,9 @@ fn without_trailing_zeros(magnitude: u128, mut scale: u32) -> (u128, u32) {
 /// Whether `value` is an exact multiple of `step`.
 pub fn is_on_step(value: Decimal, step: Decimal) -> bool {
     match decimal_places_of(step) {
-        Some(dp) if step <= Decimal::ONE => value.normalize().scale() <= dp,
+        // A step of 10^-dp is at most 1. Normalizing only lowers the scale: look at it only
+        // when the scale as written is too fine.
+        Some(dp) => value.scale() <= dp || value.normalize().scale() <= dp,
         _ => (value % step).is_zero(),
     }
 }
@@ -288,6 +290,14 @@ mod tests {
         fn integer_rounding_equals_decimal_rounding((value, step) in value_and_step()) {
             prop_assert_eq!(floor_to_step(value, step).serialize(), decimal_floor(value, step).serialize(), "floor {} to {}", value, step);
             prop_assert_eq!(ceil_to_step(value, step).serialize(), decimal_ceil(value, step).serialize(), "ceil {} to {}", value, step);
+            // And the grid check, which skips normalizing when the scale already fits.
+            let on_step = match decimal_places_of(step) {
+                Some(dp) if step <= Decimal::ONE => value.normalize().scale() <= dp,
+                _ => (value % step).is_zero(),
+            };
+            prop_assert_eq!(is_on_step(value, step), on_step, "{} on {}", value, step);
+            let floored = floor_to_step(value, step);
+            prop_assert!(is_on_step(floored, step), "{} on {}", floored, step);
         }
     }
 

@@ -119,12 +119,14 @@ impl ClientOrderId {
         }
         let digest = hasher.finalize();
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 32];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(&digest[..16]) {
+            pair.copy_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
+        }
         let mut id = String::with_capacity(36);
         id.push_str(Self::PREFIX);
-        for b in &digest[..16] {
-            id.push(char::from(HEX[usize::from(b >> 4)]));
-            id.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
+        // Hex digits are ASCII, so always valid UTF-8.
+        id.push_str(std::str::from_utf8(&hex).unwrap_or_default());
         Self(id)
     }
 

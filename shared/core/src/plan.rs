@@ -145,7 +145,7 @@ pub fn plan(
     let projected = project_in_flight(portfolio, in_flight)?;
     let snapshot = DriftSnapshot::compute_with(&projected, traded.iter().copied(), cycle)?;
     let window = policy.velocity.map(|v| v.window).unwrap_or_default();
-    let slippage_budget = policy.slippage_budget_bps / BPS;
+    let pricing = Pricing::of(policy);
 
     let mut decisions: Vec<AssetDecision> = Vec::with_capacity(snapshot.assets.len());
     for ((a, market), (_, _, held)) in snapshot
@@ -168,15 +168,7 @@ pub fn plan(
                 });
             };
             decide(
-                policy,
-                slippage_budget,
-                cost_model,
-                &snapshot,
-                a.drift,
-                band,
-                velocity,
-                market,
-                held,
+                policy, pricing, cost_model, &snapshot, a.drift, band, velocity, market, held,
             )
         };
         decisions.push(AssetDecision {
@@ -311,7 +303,7 @@ fn project_in_flight<'p>(
 #[allow(clippy::too_many_arguments)]
 fn decide(
     policy: &RebalancePolicy,
-    slippage_budget: Decimal,
+    pricing: Pricing,
     cost_model: &dyn CostModel,
     snapshot: &DriftSnapshot,
     drift: Decimal,
@@ -385,8 +377,7 @@ fn decide(
         quantity = quantity.min(floor_to_step(held, filters.step_size()));
     }
     let (limit, worst) = prices(
-        policy.limit_offset,
-        slippage_budget,
+        pricing,
         filters.tick_size(),
         side,
         mid.value(),
@@ -405,10 +396,30 @@ fn decide(
     )
 }
 
+/// The policy's pricing figures, derived once per plan.
+#[derive(Debug, Clone, Copy)]
+struct Pricing {
+    limit_offset: Decimal,
+    /// The worst price of a buy as a multiple of the mid: 1 + the slippage budget.
+    buy_worst: Decimal,
+    /// The worst price of a sell as a multiple of the mid: 1 − the slippage budget.
+    sell_worst: Decimal,
+}
+
+impl Pricing {
+    fn of(policy: &RebalancePolicy) -> Self {
+        let budget = policy.slippage_budget_bps / BPS;
+        Self {
+            limit_offset: policy.limit_offset,
+            buy_worst: Decimal::ONE + budget,
+            sell_worst: Decimal::ONE - budget,
+        }
+    }
+}
+
 /// The starting limit price inside the spread and the worst price the budget accepts.
 fn prices(
-    limit_offset: Decimal,
-    slippage_budget: Decimal,
+    pricing: Pricing,
     tick: Decimal,
     side: Side,
     mid: Decimal,
@@ -416,16 +427,15 @@ fn prices(
     ask: Decimal,
 ) -> (Decimal, Decimal) {
     let spread = ask - bid;
-    let budget = slippage_budget;
     match side {
         Side::Buy => {
-            let worst = floor_to_step(mid * (Decimal::ONE + budget), tick);
-            let limit = floor_to_step(bid + limit_offset * spread, tick);
+            let worst = floor_to_step(mid * pricing.buy_worst, tick);
+            let limit = floor_to_step(bid + pricing.limit_offset * spread, tick);
             (limit.clamp(bid.min(worst), ask).min(worst), worst)
         }
         Side::Sell => {
-            let worst = ceil_to_step(mid * (Decimal::ONE - budget), tick);
-            let limit = ceil_to_step(ask - limit_offset * spread, tick);
+            let worst = ceil_to_step(mid * pricing.sell_worst, tick);
+            let limit = ceil_to_step(ask - pricing.limit_offset * spread, tick);
             (limit.clamp(bid, ask.max(worst)).max(worst), worst)
         }
     }
