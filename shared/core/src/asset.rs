@@ -1,5 +1,6 @@
 //! Assets and trading symbols.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
@@ -17,10 +18,40 @@ const MAX_ASSET_LEN: usize = 20;
 /// so comparing the padded bytes orders assets exactly as comparing their strings would, and a
 /// clone or a map lookup costs no allocation and no pointer chase. The planner clones and
 /// compares assets for every asset of every portfolio.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone)]
 pub struct Asset {
     code: [u8; MAX_ASSET_LEN],
     len: u8,
+}
+
+impl Asset {
+    /// The padded code as two big-endian integers: compared as numbers, they order exactly as
+    /// the bytes (and so the strings) do, in two comparisons.
+    fn key(&self) -> (u128, u32) {
+        let [head @ .., a, b, c, d] = self.code;
+        (u128::from_be_bytes(head), u32::from_be_bytes([a, b, c, d]))
+    }
+}
+
+impl PartialEq for Asset {
+    fn eq(&self, other: &Self) -> bool {
+        // Equal padded codes have equal lengths: the padding is zeros, which no code contains.
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Asset {}
+
+impl Ord for Asset {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Asset {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Asset {
@@ -175,6 +206,7 @@ impl From<Symbol> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use rstest::rstest;
 
     #[rstest]
@@ -186,6 +218,28 @@ mod tests {
     #[case("ABCDEFGHIJKLMNOPQRSTU", false)]
     fn asset_codes(#[case] code: &str, #[case] ok: bool) {
         assert_eq!(Asset::new(code).is_ok(), ok, "{code}");
+    }
+
+    proptest! {
+        /// Assets compare, order and hash as their codes do.
+        #[test]
+        fn assets_order_as_their_codes(a in "[A-Z0-9]{1,20}", b in "[A-Z0-9]{1,20}") {
+            let (x, y) = (Asset::new(&a).unwrap(), Asset::new(&b).unwrap());
+            prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            prop_assert_eq!(x == y, a == b);
+            prop_assert_eq!(x.as_str(), a.as_str());
+            let hash = |h: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                h(&mut hasher);
+                hasher.finish()
+            };
+            prop_assert_eq!(hash(&|s| x.hash(s)), hash(&|s| a.hash(s)));
+            // Prefixes: "BTC" < "BTCB".
+            let longer = format!("{a}0");
+            if longer.len() <= 20 {
+                prop_assert!(x < Asset::new(&longer).unwrap());
+            }
+        }
     }
 
     #[rstest]
