@@ -110,6 +110,7 @@ impl CostModel for BookWalkCostModel {
         let best = levels.first().ok_or(CostError::NoMid)?.price.value();
         let mut left = quantity;
         let mut paid = Decimal::ZERO;
+        let mut levels_taken = 0usize;
         for level in levels {
             if left.is_zero() {
                 break;
@@ -117,6 +118,7 @@ impl CostModel for BookWalkCostModel {
             let take = left.min(level.quantity);
             paid += take * level.price.value();
             left -= take;
+            levels_taken += 1;
         }
         if !left.is_zero() {
             return Err(CostError::InsufficientDepth {
@@ -126,6 +128,11 @@ impl CostModel for BookWalkCostModel {
             });
         }
         let impact_bps = if quantity.is_zero() {
+            Decimal::ZERO
+        } else if levels_taken == 1 && is_exact_product(quantity, best) {
+            // All of it at the best price, and `paid` is that product exactly: the average
+            // price is the best price, so the impact is zero. Most orders fit the top level;
+            // this spares them two divisions.
             Decimal::ZERO
         } else {
             to_bps((paid / quantity - best).abs(), mid)
@@ -139,10 +146,22 @@ impl CostModel for BookWalkCostModel {
     }
 }
 
+/// Whether `a × b` fits the decimal type without rounding: the product of the mantissas fits
+/// 96 bits and the scales add up to at most 28.
+fn is_exact_product(a: Decimal, b: Decimal) -> bool {
+    const MAX_MANTISSA: u128 = (1 << 96) - 1;
+    a.scale() + b.scale() <= 28
+        && a.mantissa()
+            .unsigned_abs()
+            .checked_mul(b.mantissa().unsigned_abs())
+            .is_some_and(|m| m <= MAX_MANTISSA)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Level, Price};
+    use proptest::prelude::*;
     use rstest::rstest;
     use rust_decimal_macros::dec;
 
@@ -184,6 +203,116 @@ mod tests {
             c.total_quote(),
             qty * dec!(100) * c.total_bps() / dec!(10000)
         );
+    }
+
+    /// The model as it was before it skipped the impact of single-level walks.
+    fn predict_by_division(
+        model: &BookWalkCostModel,
+        side: Side,
+        quantity: Decimal,
+        book: &OrderBook,
+    ) -> Result<CostEstimate, CostError> {
+        let mid = book.mid().ok_or(CostError::NoMid)?.value();
+        let levels = book.consumed_by(side);
+        let best = levels.first().ok_or(CostError::NoMid)?.price.value();
+        let mut left = quantity;
+        let mut paid = Decimal::ZERO;
+        for level in levels {
+            if left.is_zero() {
+                break;
+            }
+            let take = left.min(level.quantity);
+            paid += take * level.price.value();
+            left -= take;
+        }
+        if !left.is_zero() {
+            return Err(CostError::InsufficientDepth {
+                side,
+                visible: quantity - left,
+                needed: quantity,
+            });
+        }
+        let impact_bps = if quantity.is_zero() {
+            Decimal::ZERO
+        } else {
+            to_bps((paid / quantity - best).abs(), mid)
+        };
+        Ok(CostEstimate {
+            fee_bps: model.fees.bps(model.liquidity),
+            half_spread_bps: to_bps((best - mid).abs(), mid),
+            impact_bps,
+            notional: quantity * mid,
+        })
+    }
+
+    fn bits(c: &Result<CostEstimate, CostError>) -> Option<[[u8; 16]; 4]> {
+        c.as_ref().ok().map(|c| {
+            [c.fee_bps, c.half_spread_bps, c.impact_bps, c.notional].map(|d| d.serialize())
+        })
+    }
+
+    /// A book of 1 to 4 levels a side, prices and quantities at varied scales, some with
+    /// 20-digit mantissas so that products round (but never overflow, which panics in both).
+    fn any_book() -> impl Strategy<Value = OrderBook> {
+        let price = prop_oneof![
+            (1i64..10_000_000, 0u32..=8).prop_map(|(m, s)| Decimal::new(m, s)),
+            (1u64..u64::MAX, 8u32..=28)
+                .prop_map(|(m, s)| Decimal::from_i128_with_scale(i128::from(m), s)),
+        ];
+        let quantity = prop_oneof![
+            (1i64..10_000_000, 0u32..=8).prop_map(|(m, s)| Decimal::new(m, s)),
+            (1u64..u64::MAX, 8u32..=20)
+                .prop_map(|(m, s)| Decimal::from_i128_with_scale(i128::from(m), s)),
+        ];
+        (price, prop::collection::vec((1u32..=500, quantity), 2..=8)).prop_filter_map(
+            "a valid book",
+            |(touch, steps)| {
+                let half = steps.len() / 2;
+                let mut bids = vec![];
+                let mut asks = vec![];
+                let (mut bid, mut ask) = (touch, touch + Decimal::new(1, touch.scale()));
+                for (i, (gap, quantity)) in steps.into_iter().enumerate() {
+                    let gap = Decimal::new(i64::from(gap), touch.scale());
+                    if i < half {
+                        bids.push(Level {
+                            price: Price::new(bid).ok()?,
+                            quantity,
+                        });
+                        bid = bid.checked_sub(gap)?;
+                    } else {
+                        asks.push(Level {
+                            price: Price::new(ask).ok()?,
+                            quantity,
+                        });
+                        ask = ask.checked_add(gap)?;
+                    }
+                }
+                OrderBook::new("BTC/USDT".parse().ok()?, bids, asks).ok()
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        /// Skipping the impact's divisions for a walk that stays in the top level gives the
+        /// same estimate, bit for bit, as computing them.
+        #[test]
+        fn single_level_shortcut_equals_division(
+            book in any_book(),
+            side in prop::sample::select(vec![Side::Buy, Side::Sell]),
+            share in 0u32..=150,
+            scale in 0u32..=10,
+        ) {
+            let model = BookWalkCostModel::default();
+            let top = book.consumed_by(side)[0].quantity;
+            // From nothing to half again the top level, at varied scales.
+            let quantity = (top * Decimal::from(share) / Decimal::ONE_HUNDRED).round_dp(scale);
+            prop_assert_eq!(
+                bits(&model.predict(side, quantity, &book)),
+                bits(&predict_by_division(&model, side, quantity, &book))
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::{Asset, CycleId, DomainError, Markets, Portfolio, PortfolioId, Price};
+use crate::{Asset, CycleId, DomainError, MarketSnapshot, Markets, Portfolio, PortfolioId, Price};
 
 /// One asset's position in a snapshot. `drift = weight − target`: positive means overweight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,20 +46,32 @@ impl DriftSnapshot {
         markets: &Markets,
         cycle: &CycleId,
     ) -> Result<Self, DomainError> {
+        Self::compute_with(
+            portfolio,
+            portfolio.targets().assets().map(|a| markets.get(a)),
+            cycle,
+        )
+    }
+
+    /// [`DriftSnapshot::compute`] with the market of each target asset already found, in
+    /// asset order (the quote asset's entry is not read).
+    pub(crate) fn compute_with<'m>(
+        portfolio: &Portfolio,
+        markets: impl IntoIterator<Item = Option<&'m MarketSnapshot>>,
+        cycle: &CycleId,
+    ) -> Result<Self, DomainError> {
         let quote = portfolio.quote();
         let mut assets = Vec::with_capacity(portfolio.targets().len());
-        for (asset, target) in portfolio.targets().iter() {
+        for ((asset, target, quantity), market) in portfolio.positions().zip(markets) {
             let price = if asset == quote {
                 Price::new(Decimal::ONE)?
             } else {
-                markets
-                    .get(asset)
+                market
                     .and_then(|m| m.book.mid())
                     .ok_or_else(|| DomainError::MissingMarket {
                         asset: asset.to_string(),
                     })?
             };
-            let quantity = portfolio.holdings().of(asset);
             assets.push(AssetDrift {
                 asset: asset.clone(),
                 quantity,
@@ -128,14 +140,23 @@ impl VelocityWindow {
         history: &[DriftSnapshot],
         asset: &Asset,
     ) -> Option<Decimal> {
-        let now = current.get(asset)?.drift;
-        let earlier: Vec<Decimal> = history
-            .iter()
-            .take(self.window.saturating_sub(1))
-            .map_while(|s| s.get(asset).map(|a| a.drift))
-            .collect();
-        let oldest = *earlier.last()?;
-        let steps = Decimal::from(earlier.len());
-        Some((now - oldest) / steps)
+        self.velocity_at(current.get(asset)?.drift, history, asset)
+    }
+
+    /// [`VelocityWindow::velocity`] from the asset's current drift `now`.
+    pub(crate) fn velocity_at(
+        &self,
+        now: Decimal,
+        history: &[DriftSnapshot],
+        asset: &Asset,
+    ) -> Option<Decimal> {
+        let mut oldest = None;
+        let mut steps = 0usize;
+        for earlier in history.iter().take(self.window.saturating_sub(1)) {
+            let Some(a) = earlier.get(asset) else { break };
+            oldest = Some(a.drift);
+            steps += 1;
+        }
+        Some((now - oldest?) / Decimal::from(steps))
     }
 }

@@ -74,9 +74,7 @@ fn decimal_places_of(step: Decimal) -> Option<u32> {
 /// The largest multiple of `step` that is at or below `value` (`step` > 0).
 pub fn floor_to_step(value: Decimal, step: Decimal) -> Decimal {
     match decimal_places_of(step) {
-        Some(dp) => value
-            .round_dp_with_strategy(dp, RoundingStrategy::ToNegativeInfinity)
-            .normalize(),
+        Some(dp) => round_to_places(value, dp, Rounding::Down),
         None => ((value / step).floor() * step).normalize(),
     }
 }
@@ -84,17 +82,100 @@ pub fn floor_to_step(value: Decimal, step: Decimal) -> Decimal {
 /// The smallest multiple of `step` that is at or above `value` (`step` > 0).
 pub fn ceil_to_step(value: Decimal, step: Decimal) -> Decimal {
     match decimal_places_of(step) {
-        Some(dp) => value
-            .round_dp_with_strategy(dp, RoundingStrategy::ToPositiveInfinity)
-            .normalize(),
+        Some(dp) => round_to_places(value, dp, Rounding::Up),
         None => ((value / step).ceil() * step).normalize(),
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rounding {
+    /// Toward negative infinity.
+    Down,
+    /// Toward positive infinity.
+    Up,
+}
+
+/// 10^0 to 10^19: every power of ten a `u64` holds.
+const POW10: [u64; 20] = {
+    let mut table = [1u64; 20];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// `value` rounded to `dp` decimal places toward `rounding`, without trailing zeros: what
+/// `round_dp_with_strategy` (`ToNegativeInfinity` / `ToPositiveInfinity`) then `normalize`
+/// give, computed on the integer mantissa. The rounding of every order's quantity and prices
+/// goes through here, and the mantissa is usually a 28-digit quotient, which the decimal
+/// rounding reduces one limb-division at a time. `money::tests` prove the two equal.
+fn round_to_places(value: Decimal, dp: u32, rounding: Rounding) -> Decimal {
+    let scale = value.scale();
+    if scale <= dp {
+        return value.normalize();
+    }
+    let negative = value.is_sign_negative();
+    // |mantissa| < 2^96.
+    let mut magnitude = value.mantissa().unsigned_abs();
+    let mut inexact = false;
+    // Divide by 10^(scale − dp) (at most 10^28) in steps of at most 10^19, so every divisor
+    // is a u64; the floor of nested floors is the floor of the whole.
+    let mut digits = scale - dp;
+    while digits > 0 {
+        let chunk = digits.min(19);
+        let divisor = u128::from(POW10[chunk as usize]);
+        let quotient = magnitude / divisor;
+        inexact |= quotient * divisor != magnitude;
+        magnitude = quotient;
+        digits -= chunk;
+    }
+    // Rounding toward −∞ moves a negative value away from zero, toward +∞ a positive one.
+    if inexact && negative == (rounding == Rounding::Down) {
+        magnitude += 1;
+    }
+    if magnitude == 0 {
+        return Decimal::ZERO;
+    }
+    let (magnitude, scale) = without_trailing_zeros(magnitude, dp);
+    // The magnitude is at most the original |mantissa| (< 2^96): these conversions succeed.
+    i128::try_from(magnitude)
+        .ok()
+        .and_then(|m| Decimal::try_from_i128_with_scale(if negative { -m } else { m }, scale).ok())
+        .unwrap_or_else(|| {
+            let strategy = match rounding {
+                Rounding::Down => RoundingStrategy::ToNegativeInfinity,
+                Rounding::Up => RoundingStrategy::ToPositiveInfinity,
+            };
+            value.round_dp_with_strategy(dp, strategy).normalize()
+        })
+}
+
+/// `magnitude × 10^-scale` with its trailing zeros stripped (as `normalize` does).
+fn without_trailing_zeros(magnitude: u128, mut scale: u32) -> (u128, u32) {
+    // Usually it fits a u64, whose division by 10 is a multiplication.
+    if let Ok(mut small) = u64::try_from(magnitude) {
+        while scale > 0 && small % 10 == 0 {
+            small /= 10;
+            scale -= 1;
+        }
+        return (u128::from(small), scale);
+    }
+    let mut magnitude = magnitude;
+    while scale > 0 && magnitude % 10 == 0 {
+        magnitude /= 10;
+        scale -= 1;
+    }
+    (magnitude, scale)
 }
 
 /// Whether `value` is an exact multiple of `step`.
 pub fn is_on_step(value: Decimal, step: Decimal) -> bool {
     match decimal_places_of(step) {
-        Some(dp) if step <= Decimal::ONE => value.normalize().scale() <= dp,
+        // A step of 10^-dp is at most 1. Normalizing only lowers the scale: look at it only
+        // when the scale as written is too fine.
+        Some(dp) => value.scale() <= dp || value.normalize().scale() <= dp,
         _ => (value % step).is_zero(),
     }
 }
@@ -107,6 +188,7 @@ pub fn to_bps(part: Decimal, whole: Decimal) -> Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use rstest::rstest;
     use rust_decimal_macros::dec;
 
@@ -129,6 +211,115 @@ mod tests {
         assert_eq!(ceil_to_step(value, step), up);
         assert!(is_on_step(down, step) && is_on_step(up, step));
         assert_eq!(is_on_step(value, step), down == value);
+    }
+
+    /// The rounding as it was before `round_to_places`: the decimal library's own rounding
+    /// for power-of-ten steps, division otherwise.
+    fn decimal_floor(value: Decimal, step: Decimal) -> Decimal {
+        match decimal_places_of(step) {
+            Some(dp) => value
+                .round_dp_with_strategy(dp, RoundingStrategy::ToNegativeInfinity)
+                .normalize(),
+            None => ((value / step).floor() * step).normalize(),
+        }
+    }
+
+    fn decimal_ceil(value: Decimal, step: Decimal) -> Decimal {
+        match decimal_places_of(step) {
+            Some(dp) => value
+                .round_dp_with_strategy(dp, RoundingStrategy::ToPositiveInfinity)
+                .normalize(),
+            None => ((value / step).ceil() * step).normalize(),
+        }
+    }
+
+    /// Any decimal: a mantissa of up to 96 bits, either sign, any scale.
+    fn any_decimal() -> impl Strategy<Value = Decimal> {
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<bool>(),
+            0u32..=28,
+        )
+            .prop_map(|(lo, mid, hi, negative, scale)| {
+                Decimal::from_parts(lo, mid, hi, negative, scale)
+            })
+    }
+
+    /// What the planner rounds: 28-digit quotients (a notional over a price), small prices
+    /// and quantities, and anything else.
+    fn rounded_value() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            any_decimal(),
+            (
+                1i64..1_000_000_000_000,
+                0u32..=8,
+                1i64..1_000_000_000,
+                0u32..=8
+            )
+                .prop_map(|(n, ns, d, ds)| Decimal::new(n, ns) / Decimal::new(d, ds)),
+            (-1_000_000_000_000i64..1_000_000_000_000, 0u32..=10)
+                .prop_map(|(m, scale)| Decimal::new(m, scale)),
+        ]
+    }
+
+    /// A value and a grid: power-of-ten grids (Binance's) with any value, other grids (0.05,
+    /// 0.25, 5, 10, 0.0003 ...) with values their division path does not overflow on (it
+    /// panics on those in both versions).
+    fn value_and_step() -> impl Strategy<Value = (Decimal, Decimal)> {
+        prop_oneof![
+            (
+                rounded_value(),
+                (0u32..=28).prop_map(|k| Decimal::new(1, k))
+            ),
+            (
+                rounded_value().prop_filter("no overflow", |v| v.abs()
+                    < Decimal::from(1_000_000_000_000i64)),
+                (2i64..=1_000, 0u32..=8).prop_map(|(m, scale)| Decimal::new(m, scale).normalize()),
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// The integer rounding gives the decimal rounding's result bit for bit (same
+        /// mantissa, scale and sign), on power-of-ten grids and on every other grid.
+        #[test]
+        fn integer_rounding_equals_decimal_rounding((value, step) in value_and_step()) {
+            prop_assert_eq!(floor_to_step(value, step).serialize(), decimal_floor(value, step).serialize(), "floor {} to {}", value, step);
+            prop_assert_eq!(ceil_to_step(value, step).serialize(), decimal_ceil(value, step).serialize(), "ceil {} to {}", value, step);
+            // And the grid check, which skips normalizing when the scale already fits.
+            let on_step = match decimal_places_of(step) {
+                Some(dp) if step <= Decimal::ONE => value.normalize().scale() <= dp,
+                _ => (value % step).is_zero(),
+            };
+            prop_assert_eq!(is_on_step(value, step), on_step, "{} on {}", value, step);
+            let floored = floor_to_step(value, step);
+            prop_assert!(is_on_step(floored, step), "{} on {}", floored, step);
+        }
+    }
+
+    #[rstest]
+    #[case(dec!(-0.0004), dec!(0.001))]
+    #[case(dec!(0.0004), dec!(0.001))]
+    #[case(dec!(-0.000), dec!(0.01))]
+    #[case(dec!(123.4500), dec!(0.01))]
+    #[case(dec!(99.999), dec!(0.01))]
+    #[case(dec!(-99.999), dec!(0.01))]
+    #[case(Decimal::MAX, dec!(0.0000000000000000000000000001))]
+    #[case(Decimal::MIN, dec!(1))]
+    #[case(dec!(0.1234567890123456789012345678), dec!(0.0001))]
+    fn integer_rounding_edges(#[case] value: Decimal, #[case] step: Decimal) {
+        assert_eq!(
+            floor_to_step(value, step).serialize(),
+            decimal_floor(value, step).serialize()
+        );
+        assert_eq!(
+            ceil_to_step(value, step).serialize(),
+            decimal_ceil(value, step).serialize()
+        );
     }
 
     #[test]

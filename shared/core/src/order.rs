@@ -1,6 +1,7 @@
 //! Orders: sides, identities, the intents the planner emits and the states an order goes through.
 
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -31,10 +32,11 @@ impl fmt::Display for Side {
 }
 
 /// One rebalancing cycle of a portfolio. The scheduler derives it from the schedule tick, so a
-/// redelivered tick names the same cycle (and therefore the same client order ids).
+/// redelivered tick names the same cycle (and therefore the same client order ids). Shared,
+/// not copied: every order intent of a plan carries it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct CycleId(String);
+pub struct CycleId(Arc<str>);
 
 impl CycleId {
     /// # Errors
@@ -45,7 +47,7 @@ impl CycleId {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
         if valid {
-            Ok(Self(id.to_owned()))
+            Ok(Self(Arc::from(id)))
         } else {
             Err(DomainError::InvalidCycleId {
                 value: id.to_owned(),
@@ -73,7 +75,7 @@ impl TryFrom<String> for CycleId {
 
 impl From<CycleId> for String {
     fn from(c: CycleId) -> Self {
-        c.0
+        c.0.as_ref().to_owned()
     }
 }
 
@@ -97,15 +99,34 @@ impl ClientOrderId {
     ) -> Self {
         // Fields are separated by a byte none of them may contain, so distinct identities
         // always hash distinct inputs.
-        let identity = format!("{portfolio}\n{cycle}\n{symbol}\n{side}\n{leg}");
-        let digest = Sha256::digest(identity.as_bytes());
+        // Hashed piece by piece, as `"{portfolio}\n{cycle}\n{symbol}\n{side}\n{leg}"`: the
+        // same digest without formatting the identity into a string first.
+        let mut hasher = Sha256::new();
+        for piece in [
+            portfolio.as_str().as_bytes(),
+            b"\n",
+            cycle.as_str().as_bytes(),
+            b"\n",
+            symbol.base().as_bytes(),
+            b"/",
+            symbol.quote().as_bytes(),
+            b"\n",
+            side.as_str().as_bytes(),
+            b"\n",
+            decimal_digits(leg, &mut [0u8; 10]),
+        ] {
+            hasher.update(piece);
+        }
+        let digest = hasher.finalize();
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 32];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(&digest[..16]) {
+            pair.copy_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
+        }
         let mut id = String::with_capacity(36);
         id.push_str(Self::PREFIX);
-        for b in &digest[..16] {
-            id.push(char::from(HEX[usize::from(b >> 4)]));
-            id.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
+        // Hex digits are ASCII, so always valid UTF-8.
+        id.push_str(std::str::from_utf8(&hex).unwrap_or_default());
         Self(id)
     }
 
@@ -149,6 +170,21 @@ impl From<ClientOrderId> for String {
     fn from(c: ClientOrderId) -> Self {
         c.0
     }
+}
+
+/// `n` in decimal digits, written into the end of `buf` (10 digits hold any `u32`).
+fn decimal_digits(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        // n % 10 < 10: the cast cannot truncate.
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.get(start..).unwrap_or_default()
 }
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -316,6 +352,27 @@ mod tests {
             a,
             ClientOrderId::derive(&p, &other_cycle, &s, Side::Sell, 0)
         );
+    }
+
+    #[test]
+    fn client_order_id_hashes_the_formatted_identity() {
+        let (p, c, s) = ids();
+        for (side, leg) in [
+            (Side::Buy, 0),
+            (Side::Sell, 7),
+            (Side::Buy, 10),
+            (Side::Sell, u32::MAX),
+        ] {
+            let identity = format!("{p}\n{c}\n{s}\n{side}\n{leg}");
+            let digest = Sha256::digest(identity.as_bytes());
+            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(
+                ClientOrderId::derive(&p, &c, &s, side, leg).as_str(),
+                format!("dl1-{hex}")
+            );
+        }
+        assert_eq!(decimal_digits(0, &mut [0; 10]), b"0");
+        assert_eq!(decimal_digits(4_294_967_295, &mut [0; 10]), b"4294967295");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The planner: decides every asset and turns the trades worth making into order intents.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -139,78 +141,72 @@ pub fn plan(
     } = *request;
     policy.validate()?;
     let quote = portfolio.quote();
-    for (asset, market) in markets
-        .iter()
-        .filter(|(a, _)| portfolio.targets().contains(a))
-    {
-        let symbol = market.filters.symbol();
-        if symbol.base() != asset || symbol.quote() != quote || market.book.symbol() != symbol {
-            return Err(DomainError::MarketMismatch {
-                asset: asset.to_string(),
-                symbol: symbol.to_string(),
-                quote: quote.to_string(),
-            });
-        }
-    }
+    let traded = markets_of_targets(portfolio, markets)?;
     let projected = project_in_flight(portfolio, in_flight)?;
-    let snapshot = DriftSnapshot::compute(&projected, markets, cycle)?;
+    let snapshot = DriftSnapshot::compute_with(&projected, traded.iter().copied(), cycle)?;
     let window = policy.velocity.map(|v| v.window).unwrap_or_default();
+    let pricing = Pricing::of(policy);
 
-    let mut decisions: Vec<AssetDecision> = snapshot
+    let mut decisions: Vec<AssetDecision> = Vec::with_capacity(snapshot.assets.len());
+    for ((a, market), (_, _, held)) in snapshot
         .assets
         .iter()
-        .map(|a| {
-            let band = policy.band_for(&a.asset, a.target);
-            let velocity = window.velocity(&snapshot, history, &a.asset);
-            let (reason, order) = if &a.asset == quote {
-                (DecisionReason::QuoteAsset, None)
-            } else if a.drift.abs() > band && in_flight.iter().any(|o| o.symbol.base() == &a.asset)
-            {
-                (DecisionReason::OrderInFlight, None)
-            } else {
-                // Every non-quote asset has a market: DriftSnapshot::compute checked it.
-                let market = &markets[&a.asset];
-                decide(
-                    policy,
-                    cost_model,
-                    &snapshot,
-                    a.drift,
-                    band,
-                    velocity,
-                    market,
-                    portfolio.holdings().of(&a.asset),
-                )
+        .zip(&traded)
+        .zip(portfolio.positions())
+    {
+        let band = policy.band_for(&a.asset, a.target);
+        let velocity = window.velocity_at(a.drift, history, &a.asset);
+        let (reason, order) = if &a.asset == quote {
+            (DecisionReason::QuoteAsset, None)
+        } else if a.drift.abs() > band && in_flight.iter().any(|o| o.symbol.base() == &a.asset) {
+            (DecisionReason::OrderInFlight, None)
+        } else {
+            // Every non-quote asset has a market: the snapshot priced it at its mid.
+            let Some(market) = market else {
+                return Err(DomainError::MissingMarket {
+                    asset: a.asset.to_string(),
+                });
             };
-            AssetDecision {
-                asset: a.asset.clone(),
-                weight: a.weight,
-                target: a.target,
-                drift: a.drift,
-                band,
-                velocity,
-                reason,
-                order,
-            }
-        })
-        .collect();
+            decide(
+                policy, pricing, cost_model, &snapshot, a.drift, band, velocity, market, held,
+            )
+        };
+        decisions.push(AssetDecision {
+            asset: a.asset.clone(),
+            weight: a.weight,
+            target: a.target,
+            drift: a.drift,
+            band,
+            velocity,
+            reason,
+            order,
+        });
+    }
 
     cap_buys_to_budget(
         policy.max_cost_bps,
         &mut decisions,
-        markets,
+        &traded,
         portfolio.holdings().of(quote),
         fees,
         cost_model,
     );
 
     let expires_at_ms = now_ms + i64::from(policy.order_ttl_seconds) * 1000;
-    let mut intents: Vec<OrderIntent> = decisions
-        .iter()
-        .filter_map(|d| {
-            let o = d.order.as_ref()?;
-            let market = &markets[&d.asset];
+    let mut intents: Vec<OrderIntent> =
+        Vec::with_capacity(decisions.iter().filter(|d| d.order.is_some()).count());
+    // Sells first: their proceeds pay for the buys. Decisions are in asset order.
+    for side in [Side::Sell, Side::Buy] {
+        for (d, market) in decisions.iter().zip(&traded) {
+            let (Some(o), Some(market)) = (d.order.as_ref().filter(|o| o.side == side), market)
+            else {
+                continue;
+            };
+            let Some(reference_price) = market.book.mid() else {
+                continue;
+            };
             let symbol = market.filters.symbol().clone();
-            Some(OrderIntent {
+            intents.push(OrderIntent {
                 client_order_id: ClientOrderId::derive(portfolio.id(), cycle, &symbol, o.side, 0),
                 portfolio_id: portfolio.id().clone(),
                 cycle_id: cycle.clone(),
@@ -219,19 +215,15 @@ pub fn plan(
                 leg: 0,
                 quantity: o.quantity,
                 limit_price: o.limit_price,
-                reference_price: market.book.mid()?,
+                reference_price,
                 worst_price: o.worst_price,
                 predicted_cost_bps: o.cost.total_bps(),
                 created_at_ms: now_ms,
                 expires_at_ms,
                 account: None,
-            })
-        })
-        .collect();
-    // Sells first: their proceeds pay for the buys.
-    intents.sort_by(|a, b| {
-        (a.side != Side::Sell, a.symbol.base()).cmp(&(b.side != Side::Sell, b.symbol.base()))
-    });
+            });
+        }
+    }
     Ok(RebalancePlan {
         snapshot,
         decisions,
@@ -239,14 +231,46 @@ pub fn plan(
     })
 }
 
+/// The market of every target asset, in asset order (`None` for the quote asset and for an
+/// asset without one), each checked to be that asset's market in the portfolio's quote.
+///
+/// # Errors
+/// [`DomainError::MarketMismatch`] for the first market (in asset order) that is not.
+fn markets_of_targets<'m>(
+    portfolio: &Portfolio,
+    markets: &'m Markets,
+) -> Result<Vec<Option<&'m MarketSnapshot>>, DomainError> {
+    let quote = portfolio.quote();
+    let mut listed = markets.iter().peekable();
+    let mut found = Vec::with_capacity(portfolio.targets().len());
+    for asset in portfolio.targets().assets() {
+        // Both maps are in asset order: one pass, skipping markets the portfolio does not hold.
+        while listed.next_if(|(a, _)| *a < asset).is_some() {}
+        let market = listed.next_if(|(a, _)| *a == asset).map(|(_, m)| m);
+        if let Some(market) = market {
+            let symbol = market.filters.symbol();
+            if symbol.base() != asset || symbol.quote() != quote || market.book.symbol() != symbol {
+                return Err(DomainError::MarketMismatch {
+                    asset: asset.to_string(),
+                    symbol: symbol.to_string(),
+                    quote: quote.to_string(),
+                });
+            }
+        }
+        found.push(market);
+    }
+    Ok(found)
+}
+
 /// The portfolio as it will be once the in-flight orders fill: a buy adds its remainder (its
 /// quote is already locked, so not in the free balance), a sell adds its proceeds at its limit.
-fn project_in_flight(
-    portfolio: &Portfolio,
+/// The portfolio itself, not a copy, when nothing is in flight.
+fn project_in_flight<'p>(
+    portfolio: &'p Portfolio,
     in_flight: &[InFlightOrder],
-) -> Result<Portfolio, DomainError> {
+) -> Result<Cow<'p, Portfolio>, DomainError> {
     if in_flight.is_empty() {
-        return Ok(portfolio.clone());
+        return Ok(Cow::Borrowed(portfolio));
     }
     let quote = portfolio.quote();
     let mut held: std::collections::BTreeMap<Asset, Decimal> = portfolio
@@ -273,11 +297,13 @@ fn project_in_flight(
         crate::Holdings::new(held)?,
         portfolio.targets().clone(),
     )
+    .map(Cow::Owned)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn decide(
     policy: &RebalancePolicy,
+    pricing: Pricing,
     cost_model: &dyn CostModel,
     snapshot: &DriftSnapshot,
     drift: Decimal,
@@ -351,7 +377,7 @@ fn decide(
         quantity = quantity.min(floor_to_step(held, filters.step_size()));
     }
     let (limit, worst) = prices(
-        policy,
+        pricing,
         filters.tick_size(),
         side,
         mid.value(),
@@ -370,9 +396,30 @@ fn decide(
     )
 }
 
+/// The policy's pricing figures, derived once per plan.
+#[derive(Debug, Clone, Copy)]
+struct Pricing {
+    limit_offset: Decimal,
+    /// The worst price of a buy as a multiple of the mid: 1 + the slippage budget.
+    buy_worst: Decimal,
+    /// The worst price of a sell as a multiple of the mid: 1 − the slippage budget.
+    sell_worst: Decimal,
+}
+
+impl Pricing {
+    fn of(policy: &RebalancePolicy) -> Self {
+        let budget = policy.slippage_budget_bps / BPS;
+        Self {
+            limit_offset: policy.limit_offset,
+            buy_worst: Decimal::ONE + budget,
+            sell_worst: Decimal::ONE - budget,
+        }
+    }
+}
+
 /// The starting limit price inside the spread and the worst price the budget accepts.
 fn prices(
-    policy: &RebalancePolicy,
+    pricing: Pricing,
     tick: Decimal,
     side: Side,
     mid: Decimal,
@@ -380,16 +427,15 @@ fn prices(
     ask: Decimal,
 ) -> (Decimal, Decimal) {
     let spread = ask - bid;
-    let budget = policy.slippage_budget_bps / BPS;
     match side {
         Side::Buy => {
-            let worst = floor_to_step(mid * (Decimal::ONE + budget), tick);
-            let limit = floor_to_step(bid + policy.limit_offset * spread, tick);
+            let worst = floor_to_step(mid * pricing.buy_worst, tick);
+            let limit = floor_to_step(bid + pricing.limit_offset * spread, tick);
             (limit.clamp(bid.min(worst), ask).min(worst), worst)
         }
         Side::Sell => {
-            let worst = ceil_to_step(mid * (Decimal::ONE - budget), tick);
-            let limit = ceil_to_step(ask - policy.limit_offset * spread, tick);
+            let worst = ceil_to_step(mid * pricing.sell_worst, tick);
+            let limit = ceil_to_step(ask - pricing.limit_offset * spread, tick);
             (limit.clamp(bid, ask.max(worst)).max(worst), worst)
         }
     }
@@ -472,7 +518,7 @@ fn price_order(
 fn cap_buys_to_budget(
     max_cost_bps: Decimal,
     decisions: &mut [AssetDecision],
-    markets: &Markets,
+    traded: &[Option<&MarketSnapshot>],
     quote_free: Decimal,
     fees: Fees,
     cost_model: &dyn CostModel,
@@ -492,11 +538,11 @@ fn cap_buys_to_budget(
         return;
     }
     let factor = budget / wanted;
-    for d in decisions.iter_mut() {
-        let Some(o) = d.order.as_ref().filter(|o| o.side == Side::Buy) else {
+    for (d, market) in decisions.iter_mut().zip(traded) {
+        let (Some(o), Some(market)) = (d.order.as_ref().filter(|o| o.side == Side::Buy), market)
+        else {
             continue;
         };
-        let market = &markets[&d.asset];
         let quantity = floor_to_step(o.quantity * factor, market.filters.step_size());
         let (reason, order) = price_order(
             max_cost_bps,

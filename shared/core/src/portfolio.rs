@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -9,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::{Asset, DomainError};
 
 /// Identifies a portfolio across the system (ledger keys, client order ids, metrics).
+/// Shared, not copied: every order intent of a plan carries it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct PortfolioId(String);
+pub struct PortfolioId(Arc<str>);
 
 impl PortfolioId {
     /// # Errors
@@ -22,7 +24,7 @@ impl PortfolioId {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if valid {
-            Ok(Self(id.to_owned()))
+            Ok(Self(Arc::from(id)))
         } else {
             Err(DomainError::InvalidPortfolioId {
                 value: id.to_owned(),
@@ -50,7 +52,7 @@ impl TryFrom<String> for PortfolioId {
 
 impl From<PortfolioId> for String {
     fn from(p: PortfolioId) -> Self {
-        p.0
+        p.0.as_ref().to_owned()
     }
 }
 
@@ -201,6 +203,19 @@ impl Portfolio {
 
     pub fn targets(&self) -> &TargetWeights {
         &self.targets
+    }
+
+    /// Every target asset in asset order with its weight and the quantity held (zero when
+    /// none). One pass over both maps, which share the asset order: no lookup per asset.
+    pub(crate) fn positions(&self) -> impl Iterator<Item = (&Asset, Decimal, Decimal)> {
+        let mut held = self.holdings.0.iter().peekable();
+        self.targets.0.iter().map(move |(asset, weight)| {
+            // Every holding has a target (`Portfolio::new`), so the holdings never run ahead.
+            let quantity = held
+                .next_if(|(a, _)| *a == asset)
+                .map_or(Decimal::ZERO, |(_, q)| *q);
+            (asset, *weight, quantity)
+        })
     }
 }
 
