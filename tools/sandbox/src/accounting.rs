@@ -276,6 +276,14 @@ impl Storable for DeserializeStarted {
     type Storer = StoreReplace<Self>;
 }
 
+/// Records the attempt's wait, if one is open, as ending `now`.
+fn close_transmit(cfg: &mut ConfigBag, now: Instant) {
+    if let Some(TransmitStarted(start)) = cfg.load::<TransmitStarted>().copied() {
+        record(Activity::AwsTransmit, &operation(cfg), start, now);
+        cfg.interceptor_state().unset::<TransmitStarted>();
+    }
+}
+
 fn operation(cfg: &ConfigBag) -> String {
     cfg.load::<Metadata>()
         .map(|m| format!("{}.{}", m.service(), m.name()))
@@ -411,11 +419,7 @@ impl Intercept for AwsCalls {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let now = Instant::now();
-        if let Some(TransmitStarted(start)) = cfg.load::<TransmitStarted>().copied() {
-            record(Activity::AwsTransmit, &operation(cfg), start, now);
-            cfg.interceptor_state().unset::<TransmitStarted>();
-        }
+        close_transmit(cfg, Instant::now());
         Ok(())
     }
 
@@ -437,11 +441,7 @@ impl Intercept for AwsCalls {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         // An attempt whose transmit failed (no response) waited until now.
-        let now = Instant::now();
-        if let Some(TransmitStarted(start)) = cfg.load::<TransmitStarted>().copied() {
-            record(Activity::AwsTransmit, &operation(cfg), start, now);
-            cfg.interceptor_state().unset::<TransmitStarted>();
-        }
+        close_transmit(cfg, Instant::now());
         Ok(())
     }
 
