@@ -78,9 +78,14 @@ impl BreakerState {
         }
     }
 
-    /// The state after a request that reached the venue and was answered.
+    /// The state after a request that reached the venue and was answered. Only the probe
+    /// closes an open breaker: the success of a request sent before it opened (or by an
+    /// instance that had not yet seen it open) must not end a cooldown or a ban.
     pub fn on_success(self) -> BreakerState {
-        Self::default()
+        match self {
+            Self::Open { .. } => self,
+            Self::Closed { .. } | Self::HalfOpen => Self::default(),
+        }
     }
 
     /// The state after a request whose outcome says the venue is in trouble.
@@ -131,6 +136,16 @@ mod tests {
             BreakerState::Open { until_ms: 220 }
         );
         assert_eq!(probing.on_success(), BreakerState::default());
+    }
+
+    #[test]
+    fn a_late_success_does_not_close_an_open_breaker_or_end_a_ban() {
+        let banned = BreakerState::Open { until_ms: 5_000 };
+        assert_eq!(banned.on_success(), banned);
+        assert_eq!(
+            banned.permit(4_999).0,
+            BreakerPermit::Rejected { retry_at_ms: 5_000 }
+        );
     }
 
     #[test]

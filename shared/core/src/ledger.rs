@@ -559,6 +559,19 @@ impl PlacedOrder {
         })
     }
 
+    /// Whether this could be a snapshot of `intent` resting on the exchange: a resting state,
+    /// and fills within the order's quantity. A message carrying anything else is followed up
+    /// through the ledger instead, as a message without a snapshot is.
+    pub fn fits(&self, intent: &OrderIntent) -> bool {
+        matches!(
+            self.status,
+            OrderStatus::Placed | OrderStatus::PartiallyFilled
+        ) && !self.filled_qty.is_sign_negative()
+            && self.filled_qty <= intent.quantity
+            && !self.cumulative_quote_qty.is_sign_negative()
+            && !self.fees.is_sign_negative()
+    }
+
     /// The record this snapshot was taken from (no claim: a resting order holds none; the last
     /// error is not carried).
     pub fn into_record(self, intent: OrderIntent) -> OrderRecord {

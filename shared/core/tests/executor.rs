@@ -388,3 +388,40 @@ async fn a_follow_up_never_cancels_on_its_own_copy_only_on_the_ledgers() {
         "nothing cancelled"
     );
 }
+
+#[tokio::test]
+async fn a_copy_that_is_not_a_resting_order_is_ignored_and_the_ledger_decides() {
+    let r = rig();
+    let (intent, body) = recorded(&r, 0).await;
+    assert_eq!(
+        r.executor.handle(&body, &invocation(&r, "req-1")).await,
+        MessageOutcome::Done("placed; follow-up queued")
+    );
+    let placed = stored(&r, &intent).await;
+    r.clock.advance(30_000);
+    // A copy claiming the order final, and one with more filled than the order's quantity:
+    // neither ends the chain nor reaches arithmetic; the ledger's record is followed up.
+    let final_copy = OrderRecord {
+        status: OrderStatus::Filled,
+        ..placed.clone()
+    };
+    let overfilled = OrderRecord {
+        filled_qty: intent.quantity * dec!(1000),
+        ..placed.clone()
+    };
+    for copy in [final_copy, overfilled] {
+        let mut envelope = IntentEnvelope::follow_up(&placed);
+        let mut snapshot = envelope.placed.take().unwrap();
+        snapshot.status = copy.status;
+        snapshot.filled_qty = copy.filled_qty;
+        assert!(!snapshot.fits(&intent));
+        envelope.placed = Some(snapshot);
+        assert_eq!(
+            r.executor
+                .handle(&envelope.to_json().unwrap(), &invocation(&r, "req-2"))
+                .await,
+            MessageOutcome::Done("resting; follow-up queued")
+        );
+    }
+    assert_eq!(stored(&r, &intent).await, placed, "nothing written");
+}

@@ -284,14 +284,19 @@ impl Executor {
         let probe = self.breaker_permit().await?;
         let outcome = match envelope.placed {
             // A follow-up of an order resting on the exchange: no claim, no read.
-            Some(placed) => {
+            Some(placed) if placed.fits(&envelope.intent) => {
                 let record = placed.into_record(envelope.intent);
                 match self.exchange_for(&record.intent).await {
                     Ok(exchange) => self.follow_up(exchange.as_ref(), record).await,
                     Err(retry) => Err(retry),
                 }
             }
-            None => self.claim_and_execute(&envelope.intent, inv).await,
+            placed => {
+                if placed.is_some() {
+                    warn!("the message's copy of the order is not a resting order: following it up through the ledger");
+                }
+                self.claim_and_execute(&envelope.intent, inv).await
+            }
         };
         if probe {
             self.end_probe().await;
