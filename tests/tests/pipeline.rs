@@ -186,6 +186,16 @@ async fn make_visible(w: &World, m: &aws_sdk_sqs::types::Message) {
         .unwrap();
 }
 
+/// Fills the resting sells and checks every order of the article ended filled.
+async fn fill_resting_sells_and_expect_all_filled(w: &World) {
+    fill_resting_sells(w).await;
+    assert!(w
+        .orders("article")
+        .await
+        .iter()
+        .all(|o| o.status == OrderStatus::Filled));
+}
+
 /// Sends every body twice more, as at-least-once delivery may.
 async fn redeliver(w: &World, bodies: &[String]) {
     for body in bodies.iter().chain(bodies) {
@@ -231,12 +241,7 @@ async fn every_message_delivered_three_times_places_one_order_each() {
         2,
         "one order per intent on the exchange"
     );
-    fill_resting_sells(&w).await;
-    assert!(w
-        .orders("article")
-        .await
-        .iter()
-        .all(|o| o.status == OrderStatus::Filled));
+    fill_resting_sells_and_expect_all_filled(&w).await;
     w.stop().await;
 }
 
@@ -294,12 +299,7 @@ async fn the_exchange_accepts_an_order_and_drops_the_response_recovered_by_clien
         assert_eq!(on_venue, 1);
     }
     w.set_faults(json!({})).await;
-    fill_resting_sells(&w).await;
-    assert!(w
-        .orders("article")
-        .await
-        .iter()
-        .all(|o| o.status == OrderStatus::Filled));
+    fill_resting_sells_and_expect_all_filled(&w).await;
     w.stop().await;
 }
 
