@@ -157,8 +157,10 @@ pub fn scheduler(a: &Adapters, config: &SchedulerConfig) -> Scheduler {
             leases: a.store.clone(),
             history: a.store.clone(),
             filters: Arc::new(WarmFilters::new(a.store.clone(), WarmFilters::LIFETIME_MS)),
+            breakers: a.store.clone(),
             queue: a.queue.clone(),
             clock: a.clock.clone(),
+            random: Arc::new(Jitter),
             metrics: a.metrics.clone(),
         },
         SchedulerSettings {

@@ -255,6 +255,13 @@ impl<W: Write + Send> MetricsSink for EmfMetrics<W> {
                 value: pct.round_dp(4),
             });
         }
+        if !quality.fill_ratio.is_zero() {
+            metrics.push(Metric {
+                name: "FeesQuote",
+                unit: Unit::None,
+                value: quality.fees_quote.round_dp(8),
+            });
+        }
         self.record(&[], &metrics);
     }
 
@@ -324,6 +331,7 @@ mod tests {
                 fill_ratio: dec!(0.75),
                 slippage_bps: Some(dec!(3.20)),
                 budget_utilisation_pct: Some(dec!(64)),
+                fees_quote: dec!(5.17719753),
             },
         );
         m.rate_limit_hit();
@@ -353,6 +361,7 @@ mod tests {
         assert_eq!(roots[5]["FillRatio"], json!(0.75));
         assert_eq!(roots[5]["SlippageBps"], json!(3.2));
         assert_eq!(roots[5]["SlippageBudgetUtilisation"], json!(64));
+        assert_eq!(roots[5]["FeesQuote"], json!(5.17719753));
         assert_eq!(roots[6]["RateLimitHits"], json!(1));
         assert_eq!(roots[6]["_aws"]["Timestamp"], json!(1_700_000_000_000_i64));
     }

@@ -195,6 +195,7 @@ fn order_item(r: &OrderRecord, ttl: Option<AttributeValue>) -> Result<Item, Stor
     item.insert("fill_progress".into(), s(fill_progress_key(r.filled_qty)?));
     item.insert("cumulative_quote_qty".into(), dec(r.cumulative_quote_qty));
     item.insert("fees".into(), dec(r.fees));
+    item.insert("fees_quote".into(), dec(r.fees_quote));
     if let Some(a) = &r.fee_asset {
         item.insert("fee_asset".into(), s(a.as_str()));
     }
@@ -231,6 +232,11 @@ fn order_record(item: &Item) -> Result<OrderRecord, StoreError> {
         filled_qty: req_dec(item, ORDER, "filled_qty")?,
         cumulative_quote_qty: req_dec(item, ORDER, "cumulative_quote_qty")?,
         fees: req_dec(item, ORDER, "fees")?,
+        // Absent on records written before fees were counted in the quote asset.
+        fees_quote: match item.get("fees_quote") {
+            Some(_) => req_dec(item, ORDER, "fees_quote")?,
+            None => rust_decimal::Decimal::ZERO,
+        },
         fee_asset: opt_s(item, ORDER, "fee_asset")?
             .map(|a| {
                 a.parse().map_err(|_| StoreError::Corrupt {
@@ -442,6 +448,7 @@ impl OrderLedger for DynamoStore {
             "fill_progress = :progress",
             "cumulative_quote_qty = :quote",
             "fees = :fees",
+            "fees_quote = :fees_quote",
             "exchange_order_id = :exchange_order_id",
             "updated_at_ms = :now",
         ];
@@ -453,6 +460,7 @@ impl OrderLedger for DynamoStore {
             .expression_attribute_values(":progress", s(fill_progress_key(fill.executed_qty)?))
             .expression_attribute_values(":quote", dec(fill.cumulative_quote_qty))
             .expression_attribute_values(":fees", dec(fill.fees))
+            .expression_attribute_values(":fees_quote", dec(fill.fees_quote))
             .expression_attribute_values(":exchange_order_id", n(fill.exchange_order_id))
             .expression_attribute_values(":now", n(now));
         let mut remove = vec!["claim_owner", "claim_expires_at_ms"];

@@ -19,7 +19,7 @@ use driftline_core::ledger::{
 use driftline_core::{
     Asset, AssetDrift, BreakerConfig, BreakerState, ClientOrderId, CycleId, DriftSnapshot,
     EpochMillis, MarketFilters, MarketFiltersFields, OrderIntent, OrderStatus, PortfolioId, Price,
-    Side, Symbol, TradingStatus,
+    Side, Symbol, TradingStatus, VenueHealth,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -88,6 +88,8 @@ fn intent(leg: u32, expires_at_ms: EpochMillis) -> OrderIntent {
         leg,
         quantity: dec!(0.50000000),
         limit_price: Price::new(dec!(64000.10)).unwrap(),
+        limit_offset: OrderIntent::mid_offset(),
+        funded_by_sells: false,
         reference_price: Price::new(dec!(64010)).unwrap(),
         worst_price: Price::new(dec!(64100)).unwrap(),
         predicted_cost_bps: dec!(4.2),
@@ -367,6 +369,7 @@ fn fill(qty: Decimal, status: OrderStatus) -> FillProgress {
         cumulative_quote_qty: qty * dec!(64000.1),
         fees: qty * dec!(0.001),
         fee_asset: Some(Asset::new("BTC").unwrap()),
+        fees_quote: qty * dec!(0.001) * dec!(64000.1),
         status,
     }
 }
@@ -647,10 +650,13 @@ async fn breaker_state_is_shared_with_optimistic_versions() {
     };
     let fresh = store.load("binance").await.unwrap();
     assert_eq!((fresh.state, fresh.version), (BreakerState::default(), 0));
-    let open = BreakerState::default().on_failure(
+    let open = BreakerState::default().after(
+        VenueHealth::Trouble,
+        None,
         BreakerConfig {
             failure_threshold: 1,
             cooldown_ms: 100,
+            probe_timeout_ms: 100,
         },
         5,
     );
@@ -664,12 +670,17 @@ async fn breaker_state_is_shared_with_optimistic_versions() {
             .save("binance", BreakerState::default(), 0)
             .await
             .unwrap(),
-        BreakerSave::Conflict(saved)
+        BreakerSave::Conflict(saved.clone())
     );
     assert_eq!(store.load("binance").await.unwrap(), saved);
+    let probing = BreakerState::HalfOpen {
+        probe: "p-1".into(),
+        until_ms: 1_000,
+    };
     assert!(
-        matches!(store.save("binance", BreakerState::HalfOpen, 1).await.unwrap(), BreakerSave::Saved(v) if v.version == 2)
+        matches!(store.save("binance", probing.clone(), 1).await.unwrap(), BreakerSave::Saved(v) if v.version == 2)
     );
+    assert_eq!(store.load("binance").await.unwrap().state, probing);
     assert_eq!(store.load("other").await.unwrap().version, 0);
 }
 

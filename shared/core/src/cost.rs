@@ -293,7 +293,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(5_000))]
+        #![proptest_config(ProptestConfig::with_cases(crate::testing::property_cases(5_000)))]
 
         /// Skipping the impact's divisions for a walk that stays in the top level gives the
         /// same estimate, bit for bit, as computing them.

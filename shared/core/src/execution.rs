@@ -4,9 +4,12 @@
 use rust_decimal::Decimal;
 
 use crate::ledger::{FillProgress, OrderRecord, OrderUpdate, Transition};
-use crate::money::{ceil_to_step, floor_to_step, to_bps};
-use crate::ports::{ExchangeOrderStatus, OrderReport};
-use crate::{EpochMillis, MarketFilters, OrderBook, OrderIntent, OrderStatus, Price, Side};
+use crate::money::to_bps;
+use crate::ports::{ExchangeOrderStatus, Fill, OrderReport};
+use crate::pricing::limit_price;
+use crate::{
+    Asset, EpochMillis, MarketFilters, OrderBook, OrderIntent, OrderStatus, Price, Side, Symbol,
+};
 
 /// What to do with an intent's remainder against the current book.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,9 +22,10 @@ pub enum ExecutionDecision {
     Dust { quantity: Decimal },
 }
 
-/// Prices `remaining` of `intent` inside the current spread, on the passive side of the mid,
-/// never beyond the intent's worst price; and checks that the side the order would consume shows
-/// at least the remainder within that worst price, so the order could complete within budget.
+/// Prices `remaining` of `intent` against the current book by the one pricing rule
+/// ([`limit_price`]: the intent's offset across the spread, never beyond its worst price); and
+/// checks that the side the order would consume shows at least the remainder within that worst
+/// price, so the order could complete within budget.
 pub fn decide_execution(
     intent: &OrderIntent,
     remaining: Decimal,
@@ -31,7 +35,7 @@ pub fn decide_execution(
     let quantity = filters.round_quantity(remaining);
     let worst = intent.worst_price.value();
     let visible = book.depth_within(intent.side, worst);
-    let (Some(bid), Some(ask), Some(mid)) = (book.best_bid(), book.best_ask(), book.mid()) else {
+    let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
         return ExecutionDecision::Thin {
             visible,
             needed: quantity,
@@ -43,15 +47,14 @@ pub fn decide_execution(
             needed: quantity,
         };
     }
-    let tick = filters.tick_size();
-    let price = match intent.side {
-        Side::Buy => floor_to_step(mid.value(), tick)
-            .clamp(bid.value(), ask.value())
-            .min(floor_to_step(worst, tick)),
-        Side::Sell => ceil_to_step(mid.value(), tick)
-            .clamp(bid.value(), ask.value())
-            .max(ceil_to_step(worst, tick)),
-    };
+    let price = limit_price(
+        intent.side,
+        bid.value(),
+        ask.value(),
+        intent.limit_offset,
+        worst,
+        filters.tick_size(),
+    );
     match Price::new(price) {
         Ok(price) if filters.accepts(quantity, price.value()) => {
             ExecutionDecision::Place { price, quantity }
@@ -81,14 +84,23 @@ pub enum ReportChange {
     Unchanged,
     /// Accepted with nothing filled: `PLACING` → `PLACED` with the exchange's order id.
     Placed(Transition),
-    /// Fills or a final state, applied by the cumulative executed quantity.
-    Progress(FillProgress),
+    /// Fills or a final state, applied by the cumulative executed quantity. The fees are the
+    /// record's: when `new_fills` is set, the caller replaces them from the order's fills
+    /// ([`tally_fees`]), which a query does not report.
+    Progress {
+        progress: FillProgress,
+        new_fills: bool,
+    },
 }
 
 /// The one reading of an exchange report against a record, shared by the executor (after a
 /// placement or a follow-up) and the scheduler (when it reconciles).
 pub fn report_change(record: &OrderRecord, report: &OrderReport, now: EpochMillis) -> ReportChange {
-    let status = ledger_status(report.status);
+    let mut status = ledger_status(report.status);
+    // A record being re-priced stays so until the exchange says the order is done.
+    if record.status == OrderStatus::Repricing && !status.is_final() {
+        status = OrderStatus::Repricing;
+    }
     if report.executed_qty.is_zero() && status == OrderStatus::Placed {
         if record.status != OrderStatus::Placing {
             return ReportChange::Unchanged;
@@ -103,20 +115,79 @@ pub fn report_change(record: &OrderRecord, report: &OrderReport, now: EpochMilli
             now_ms: now,
         });
     }
-    // A query reports no fills, only a placement's FULL answer does: keep the fees known.
-    let fills_fee: Decimal = report.fills.iter().map(|f| f.commission).sum();
-    ReportChange::Progress(FillProgress {
-        exchange_order_id: report.exchange_order_id,
-        executed_qty: report.executed_qty,
-        cumulative_quote_qty: report.cumulative_quote_qty,
-        fees: fills_fee.max(record.fees),
-        fee_asset: report
-            .fills
-            .first()
-            .map(|f| f.commission_asset.clone())
-            .or_else(|| record.fee_asset.clone()),
-        status,
-    })
+    ReportChange::Progress {
+        progress: FillProgress {
+            exchange_order_id: report.exchange_order_id,
+            executed_qty: report.executed_qty,
+            cumulative_quote_qty: report.cumulative_quote_qty,
+            fees: record.fees,
+            fee_asset: record.fee_asset.clone(),
+            fees_quote: record.fees_quote,
+            status,
+        },
+        new_fills: report.executed_qty > record.filled_qty,
+    }
+}
+
+/// An order's commissions, summed from its fills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeTally {
+    /// Commissions charged in `fee_asset`.
+    pub fees: Decimal,
+    /// The asset most of the commission was charged in (the first fill's that charged any).
+    pub fee_asset: Option<Asset>,
+    /// Every commission in the quote asset: a quote commission as it is, a base commission at
+    /// its fill's price, another asset's at `price_of` it.
+    pub fees_quote: Decimal,
+    /// Assets charged that `price_of` could not price: left out of `fees_quote`.
+    pub unpriced: Vec<Asset>,
+}
+
+/// Sums the commissions of `fills` of an order on `symbol`.
+pub fn tally_fees(
+    fills: &[Fill],
+    symbol: &Symbol,
+    price_of: impl Fn(&Asset) -> Option<Decimal>,
+) -> FeeTally {
+    let fee_asset = fills
+        .iter()
+        .find(|f| !f.commission.is_zero())
+        .or(fills.first())
+        .map(|f| f.commission_asset.clone());
+    let mut tally = FeeTally {
+        fees: Decimal::ZERO,
+        fee_asset,
+        fees_quote: Decimal::ZERO,
+        unpriced: Vec::new(),
+    };
+    for f in fills {
+        if tally.fee_asset.as_ref() == Some(&f.commission_asset) {
+            tally.fees += f.commission;
+        }
+        if f.commission.is_zero() {
+            continue;
+        }
+        let asset = &f.commission_asset;
+        let in_quote = if asset == symbol.quote() {
+            Some(f.commission)
+        } else if asset == symbol.base() {
+            Some(f.commission * f.price.value())
+        } else {
+            price_of(asset).map(|p| f.commission * p)
+        };
+        match in_quote {
+            Some(q) => tally.fees_quote += q,
+            None if !tally.unpriced.contains(asset) => tally.unpriced.push(asset.clone()),
+            None => {}
+        }
+    }
+    tally
+}
+
+/// Whether the fills an answer carries are all of the order's: a placement's full answer, not
+/// a query's (which carries none).
+pub fn fills_cover(fills: &[Fill], executed_qty: Decimal) -> bool {
+    fills.iter().map(|f| f.quantity).sum::<Decimal>() == executed_qty
 }
 
 /// How an order's fills compare with its reference price and budget.
@@ -128,13 +199,17 @@ pub struct ExecutionQuality {
     pub slippage_bps: Option<Decimal>,
     /// Slippage as a percentage of the budget (reference to worst price).
     pub budget_utilisation_pct: Option<Decimal>,
+    /// The order's fees in the quote asset.
+    pub fees_quote: Decimal,
 }
 
-pub fn execution_quality(
-    intent: &OrderIntent,
-    filled_qty: Decimal,
-    cumulative_quote: Decimal,
-) -> ExecutionQuality {
+/// How `record`'s fills compare with its intent.
+pub fn execution_quality(record: &OrderRecord) -> ExecutionQuality {
+    let (intent, filled_qty, cumulative_quote) = (
+        &record.intent,
+        record.filled_qty,
+        record.cumulative_quote_qty,
+    );
     let fill_ratio = if intent.quantity.is_zero() {
         Decimal::ZERO
     } else {
@@ -156,6 +231,7 @@ pub fn execution_quality(
         fill_ratio,
         slippage_bps,
         budget_utilisation_pct,
+        fees_quote: record.fees_quote,
     }
 }
 
@@ -211,6 +287,8 @@ mod tests {
             leg: 0,
             quantity: qty,
             limit_price: Price::new(dec!(100)).unwrap(),
+            limit_offset: OrderIntent::mid_offset(),
+            funded_by_sells: false,
             reference_price: Price::new(dec!(100)).unwrap(),
             worst_price: Price::new(worst).unwrap(),
             predicted_cost_bps: dec!(10),
@@ -262,20 +340,25 @@ mod tests {
 
     #[test]
     fn slippage_is_signed_against_us_and_measured_against_the_budget() {
+        let filled = |intent: OrderIntent, qty, quote| OrderRecord {
+            filled_qty: qty,
+            cumulative_quote_qty: quote,
+            ..OrderRecord::pending(intent, 0)
+        };
         let buy = intent(Side::Buy, dec!(2), dec!(100.2));
-        let q = execution_quality(&buy, dec!(1), dec!(100.1));
+        let q = execution_quality(&filled(buy, dec!(1), dec!(100.1)));
         assert_eq!(q.fill_ratio, dec!(0.5));
         assert_eq!(q.slippage_bps, Some(dec!(10)));
         assert_eq!(q.budget_utilisation_pct, Some(dec!(50)));
         let sell = intent(Side::Sell, dec!(1), dec!(99.8));
-        let q = execution_quality(&sell, dec!(1), dec!(100.1));
+        let q = execution_quality(&filled(sell.clone(), dec!(1), dec!(100.1)));
         assert_eq!(
             q.slippage_bps,
             Some(dec!(-10)),
             "selling above the mid is negative slippage"
         );
         assert_eq!(
-            execution_quality(&sell, dec!(0), dec!(0)).slippage_bps,
+            execution_quality(&filled(sell, dec!(0), dec!(0))).slippage_bps,
             None
         );
     }

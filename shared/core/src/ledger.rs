@@ -75,6 +75,10 @@ pub struct OrderRecord {
     #[serde(with = "crate::exact")]
     pub fees: Decimal,
     pub fee_asset: Option<Asset>,
+    /// Every fill's commission converted to the quote asset at the fill's price: what the
+    /// order cost in fees, whatever asset the exchange charged them in.
+    #[serde(with = "crate::exact", default)]
+    pub fees_quote: Decimal,
     pub exchange_order_id: Option<u64>,
     /// How many times the order was claimed for execution.
     pub attempts: u32,
@@ -96,6 +100,7 @@ impl OrderRecord {
             cumulative_quote_qty: Decimal::ZERO,
             fees: Decimal::ZERO,
             fee_asset: None,
+            fees_quote: Decimal::ZERO,
             exchange_order_id: None,
             attempts: 0,
             claim_owner: None,
@@ -243,6 +248,9 @@ pub struct FillProgress {
     #[serde(with = "crate::exact")]
     pub fees: Decimal,
     pub fee_asset: Option<Asset>,
+    /// All commissions in the quote asset (see [`OrderRecord::fees_quote`]).
+    #[serde(with = "crate::exact", default)]
+    pub fees_quote: Decimal,
     /// `PARTIALLY_FILLED`, `FILLED`, or a final state an order with fills may end in
     /// (`CANCELLED`, `EXPIRED`).
     pub status: OrderStatus,
@@ -301,7 +309,10 @@ pub fn fill_predecessors(to: OrderStatus) -> Vec<OrderStatus> {
         .filter(|s| {
             matches!(
                 s,
-                OrderStatus::Placing | OrderStatus::Placed | OrderStatus::PartiallyFilled
+                OrderStatus::Placing
+                    | OrderStatus::Placed
+                    | OrderStatus::PartiallyFilled
+                    | OrderStatus::Repricing
             )
         })
         .collect()
@@ -339,6 +350,7 @@ pub fn apply_fill(mut current: OrderRecord, fill: &FillProgress, now: EpochMilli
     current.cumulative_quote_qty = fill.cumulative_quote_qty;
     current.fees = fill.fees;
     current.fee_asset.clone_from(&fill.fee_asset);
+    current.fees_quote = fill.fees_quote;
     current.exchange_order_id = Some(fill.exchange_order_id);
     current.claim_owner = None;
     current.claim_expires_at_ms = None;
@@ -487,13 +499,13 @@ pub trait MarketFilterCache: Send + Sync {
 }
 
 /// A breaker state and the version it was read at (0: never stored).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionedBreaker {
     pub state: BreakerState,
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BreakerSave {
     Saved(VersionedBreaker),
     /// Another instance saved first: here is its state.
@@ -533,6 +545,8 @@ pub struct PlacedOrder {
     #[serde(with = "crate::exact")]
     pub fees: Decimal,
     pub fee_asset: Option<Asset>,
+    #[serde(with = "crate::exact", default)]
+    pub fees_quote: Decimal,
     pub exchange_order_id: Option<u64>,
     pub attempts: u32,
     pub updated_at_ms: EpochMillis,
@@ -542,17 +556,14 @@ impl PlacedOrder {
     /// The snapshot of a record resting on the exchange; `None` for any other state, which a
     /// follow-up must learn from the ledger.
     pub fn of(record: &OrderRecord) -> Option<Self> {
-        matches!(
-            record.status,
-            OrderStatus::Placed | OrderStatus::PartiallyFilled
-        )
-        .then(|| Self {
+        record.status.is_resting().then(|| Self {
             status: record.status,
             version: record.version,
             filled_qty: record.filled_qty,
             cumulative_quote_qty: record.cumulative_quote_qty,
             fees: record.fees,
             fee_asset: record.fee_asset.clone(),
+            fees_quote: record.fees_quote,
             exchange_order_id: record.exchange_order_id,
             attempts: record.attempts,
             updated_at_ms: record.updated_at_ms,
@@ -563,13 +574,12 @@ impl PlacedOrder {
     /// and fills within the order's quantity. A message carrying anything else is followed up
     /// through the ledger instead, as a message without a snapshot is.
     pub fn fits(&self, intent: &OrderIntent) -> bool {
-        matches!(
-            self.status,
-            OrderStatus::Placed | OrderStatus::PartiallyFilled
-        ) && !self.filled_qty.is_sign_negative()
+        self.status.is_resting()
+            && !self.filled_qty.is_sign_negative()
             && self.filled_qty <= intent.quantity
             && !self.cumulative_quote_qty.is_sign_negative()
             && !self.fees.is_sign_negative()
+            && !self.fees_quote.is_sign_negative()
     }
 
     /// The record this snapshot was taken from (no claim: a resting order holds none; the last
@@ -583,6 +593,7 @@ impl PlacedOrder {
             cumulative_quote_qty: self.cumulative_quote_qty,
             fees: self.fees,
             fee_asset: self.fee_asset,
+            fees_quote: self.fees_quote,
             exchange_order_id: self.exchange_order_id,
             attempts: self.attempts,
             claim_owner: None,
@@ -757,6 +768,8 @@ mod tests {
             leg: 0,
             quantity: dec!(0.5),
             limit_price: Price::new(dec!(100)).unwrap(),
+            limit_offset: OrderIntent::mid_offset(),
+            funded_by_sells: false,
             reference_price: Price::new(dec!(100.05)).unwrap(),
             worst_price: Price::new(dec!(101)).unwrap(),
             predicted_cost_bps: dec!(3.5),
@@ -862,6 +875,7 @@ mod tests {
             cumulative_quote_qty: qty * dec!(100),
             fees: dec!(0),
             fee_asset: None,
+            fees_quote: dec!(0),
             status,
         }
     }

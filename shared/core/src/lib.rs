@@ -22,11 +22,12 @@ mod plan;
 mod policy;
 mod portfolio;
 pub mod ports;
+pub mod pricing;
 pub mod service;
 pub mod testing;
 
 pub use asset::{Asset, Symbol};
-pub use breaker::{BreakerConfig, BreakerPermit, BreakerState};
+pub use breaker::{BreakerConfig, BreakerPermit, BreakerState, VenueHealth};
 pub use cost::{BookWalkCostModel, CostError, CostEstimate, CostModel, Fees};
 pub use credentials::ApiCredentials;
 pub use drift::{AssetDrift, DriftSnapshot, VelocityWindow};

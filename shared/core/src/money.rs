@@ -282,7 +282,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #![proptest_config(ProptestConfig::with_cases(crate::testing::property_cases(20_000)))]
 
         /// The integer rounding gives the decimal rounding's result bit for bit (same
         /// mantissa, scale and sign), on power-of-ten grids and on every other grid.

@@ -204,8 +204,13 @@ pub struct OrderIntent {
     pub leg: u32,
     #[serde(with = "crate::exact")]
     pub quantity: Decimal,
-    /// The limit price the order starts at: inside the spread, on the tick grid.
+    /// The limit price the plan was made with: inside the spread, on the tick grid. The
+    /// executor prices the order again by the same rule against the book it meets.
     pub limit_price: Price,
+    /// Where in the spread the order is priced (the policy's `limit_offset`, see
+    /// [`crate::pricing::limit_price`]). Messages from before it was carried price at the mid.
+    #[serde(with = "crate::exact", default = "OrderIntent::mid_offset")]
+    pub limit_offset: Decimal,
     /// The mid price the plan was made at; slippage is measured against it.
     pub reference_price: Price,
     /// The worst price the slippage budget accepts: highest for a buy, lowest for a sell.
@@ -214,6 +219,10 @@ pub struct OrderIntent {
     pub predicted_cost_bps: Decimal,
     pub created_at_ms: EpochMillis,
     pub expires_at_ms: EpochMillis,
+    /// A buy the plan paid for with the proceeds of the same cycle's sells: it waits until
+    /// they are done, then takes no more than the cash free by then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub funded_by_sells: bool,
     /// The exchange account to place it on (see `PortfolioSpec::account`); `None` is the
     /// deployment's default account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,6 +230,11 @@ pub struct OrderIntent {
 }
 
 impl OrderIntent {
+    /// The offset of the mid, where intents without one are priced.
+    pub fn mid_offset() -> Decimal {
+        Decimal::new(5, 1)
+    }
+
     /// Quantity times limit price, in the quote asset.
     pub fn notional(&self) -> Decimal {
         self.quantity * self.limit_price.value()
@@ -237,6 +251,9 @@ pub enum OrderStatus {
     Placing,
     Placed,
     PartiallyFilled,
+    /// Being cancelled to re-place its remainder as the next leg: in flight until that leg is
+    /// recorded (or the remainder is known to be nothing), so no cycle plans it again.
+    Repricing,
     Filled,
     Cancelled,
     Expired,
@@ -244,12 +261,13 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 9] = [
+    pub const ALL: [OrderStatus; 10] = [
         Self::Pending,
         Self::Queued,
         Self::Placing,
         Self::Placed,
         Self::PartiallyFilled,
+        Self::Repricing,
         Self::Filled,
         Self::Cancelled,
         Self::Expired,
@@ -263,6 +281,7 @@ impl OrderStatus {
             Self::Placing => "PLACING",
             Self::Placed => "PLACED",
             Self::PartiallyFilled => "PARTIALLY_FILLED",
+            Self::Repricing => "REPRICING",
             Self::Filled => "FILLED",
             Self::Cancelled => "CANCELLED",
             Self::Expired => "EXPIRED",
@@ -300,10 +319,18 @@ impl OrderStatus {
                 Expired,
                 Cancelled,
             ],
-            Placed => &[PartiallyFilled, Filled, Cancelled, Expired],
-            PartiallyFilled => &[PartiallyFilled, Filled, Cancelled, Expired],
+            Placed => &[PartiallyFilled, Filled, Cancelled, Expired, Repricing],
+            PartiallyFilled => &[PartiallyFilled, Filled, Cancelled, Expired, Repricing],
+            // Fills may still arrive while the cancel is on its way; it ends when the exchange
+            // says the order is done.
+            Repricing => &[Repricing, Filled, Cancelled, Expired],
             Filled | Cancelled | Expired | Rejected => &[],
         }
+    }
+
+    /// Resting on the exchange as far as the ledger knows: placed and not being cancelled.
+    pub fn is_resting(self) -> bool {
+        matches!(self, Self::Placed | Self::PartiallyFilled)
     }
 
     pub fn can_become(self, next: OrderStatus) -> bool {

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::money::{ceil_to_step, floor_to_step, BPS};
+use crate::money::{floor_to_step, BPS};
+use crate::pricing::{limit_price, worst_price};
 use crate::{
     Asset, ClientOrderId, CostError, CostEstimate, CostModel, CycleId, DecisionReason, Destination,
     DomainError, DriftSnapshot, EpochMillis, Fees, MarketSnapshot, Markets, OrderIntent, Portfolio,
@@ -145,7 +146,6 @@ pub fn plan(
     let projected = project_in_flight(portfolio, in_flight)?;
     let snapshot = DriftSnapshot::compute_with(&projected, traded.iter().copied(), cycle)?;
     let window = policy.velocity.map(|v| v.window).unwrap_or_default();
-    let pricing = Pricing::of(policy);
 
     let mut decisions: Vec<AssetDecision> = Vec::with_capacity(snapshot.assets.len());
     for ((a, market), (_, _, held)) in snapshot
@@ -168,7 +168,7 @@ pub fn plan(
                 });
             };
             decide(
-                policy, pricing, cost_model, &snapshot, a.drift, band, velocity, market, held,
+                policy, cost_model, &snapshot, a.target, a.drift, band, velocity, market, held,
             )
         };
         decisions.push(AssetDecision {
@@ -183,7 +183,7 @@ pub fn plan(
         });
     }
 
-    cap_buys_to_budget(
+    let buys_need_proceeds = cap_buys_to_budget(
         policy.max_cost_bps,
         &mut decisions,
         &traded,
@@ -215,6 +215,8 @@ pub fn plan(
                 leg: 0,
                 quantity: o.quantity,
                 limit_price: o.limit_price,
+                limit_offset: policy.limit_offset,
+                funded_by_sells: o.side == Side::Buy && buys_need_proceeds,
                 reference_price,
                 worst_price: o.worst_price,
                 predicted_cost_bps: o.cost.total_bps(),
@@ -303,9 +305,9 @@ fn project_in_flight<'p>(
 #[allow(clippy::too_many_arguments)]
 fn decide(
     policy: &RebalancePolicy,
-    pricing: Pricing,
     cost_model: &dyn CostModel,
     snapshot: &DriftSnapshot,
+    target: Decimal,
     drift: Decimal,
     band: Decimal,
     velocity: Option<Decimal>,
@@ -344,9 +346,12 @@ fn decide(
     } else {
         Side::Buy
     };
+    // A target of zero is an exit: the whole position goes, whatever the destination policy,
+    // since a band edge above zero would keep for good a position the user wants out of.
+    let exit = target.is_zero();
     let trade_weight = match policy.destination {
-        Destination::BandEdge => drift.abs() - band,
-        Destination::Target => drift.abs(),
+        Destination::BandEdge if !exit => drift.abs() - band,
+        _ => drift.abs(),
     };
     let notional = trade_weight * snapshot.equity;
     if notional < policy.min_trade_notional {
@@ -372,18 +377,24 @@ fn decide(
             None,
         );
     };
-    let mut quantity = filters.round_quantity(notional / mid.value());
-    if side == Side::Sell {
-        quantity = quantity.min(floor_to_step(held, filters.step_size()));
-    }
-    let (limit, worst) = prices(
-        pricing,
-        filters.tick_size(),
+    let tick = filters.tick_size();
+    let worst = worst_price(side, mid.value(), policy.slippage_budget_bps, tick);
+    let limit = limit_price(
         side,
-        mid.value(),
         bid.value(),
         ask.value(),
+        policy.limit_offset,
+        worst,
+        tick,
     );
+    let mut quantity = filters.round_quantity(notional / mid.value());
+    if side == Side::Sell {
+        let sellable = filters.round_quantity(held);
+        if exit || leaves_dust(filters, held - quantity, limit) {
+            quantity = sellable;
+        }
+        quantity = quantity.min(sellable);
+    }
     price_order(
         policy.max_cost_bps,
         cost_model,
@@ -396,49 +407,12 @@ fn decide(
     )
 }
 
-/// The policy's pricing figures, derived once per plan.
-#[derive(Debug, Clone, Copy)]
-struct Pricing {
-    limit_offset: Decimal,
-    /// The worst price of a buy as a multiple of the mid: 1 + the slippage budget.
-    buy_worst: Decimal,
-    /// The worst price of a sell as a multiple of the mid: 1 − the slippage budget.
-    sell_worst: Decimal,
-}
-
-impl Pricing {
-    fn of(policy: &RebalancePolicy) -> Self {
-        let budget = policy.slippage_budget_bps / BPS;
-        Self {
-            limit_offset: policy.limit_offset,
-            buy_worst: Decimal::ONE + budget,
-            sell_worst: Decimal::ONE - budget,
-        }
-    }
-}
-
-/// The starting limit price inside the spread and the worst price the budget accepts.
-fn prices(
-    pricing: Pricing,
-    tick: Decimal,
-    side: Side,
-    mid: Decimal,
-    bid: Decimal,
-    ask: Decimal,
-) -> (Decimal, Decimal) {
-    let spread = ask - bid;
-    match side {
-        Side::Buy => {
-            let worst = floor_to_step(mid * pricing.buy_worst, tick);
-            let limit = floor_to_step(bid + pricing.limit_offset * spread, tick);
-            (limit.clamp(bid.min(worst), ask).min(worst), worst)
-        }
-        Side::Sell => {
-            let worst = ceil_to_step(mid * pricing.sell_worst, tick);
-            let limit = ceil_to_step(ask - pricing.limit_offset * spread, tick);
-            (limit.clamp(bid, ask.max(worst)).max(worst), worst)
-        }
-    }
+/// Whether the `leftover` a sell leaves could never be sold on its own: something on the step
+/// grid, but under the exchange's minimum quantity or notional at `price`. Such a sell takes
+/// the whole holding instead; otherwise the leftover would stay as dust for good.
+fn leaves_dust(filters: &crate::MarketFilters, leftover: Decimal, price: Decimal) -> bool {
+    let sellable = filters.round_quantity(leftover);
+    !sellable.is_zero() && !filters.accepts(sellable, price)
 }
 
 /// Checks an order against the exchange's minimums and the cost cap, and prices it.
@@ -514,7 +488,9 @@ fn price_order(
 }
 
 /// Buys are paid by the free quote balance plus the sells' proceeds net of fees. When they
-/// want more, every buy is scaled down by the same factor and re-checked.
+/// want more, every buy is scaled down by the same factor and re-checked. True when the buys
+/// need more than the free quote balance: they wait for the sells (see
+/// [`OrderIntent::funded_by_sells`]).
 fn cap_buys_to_budget(
     max_cost_bps: Decimal,
     decisions: &mut [AssetDecision],
@@ -522,7 +498,7 @@ fn cap_buys_to_budget(
     quote_free: Decimal,
     fees: Fees,
     cost_model: &dyn CostModel,
-) {
+) -> bool {
     let fee_rate = fees.maker_bps.max(fees.taker_bps) / BPS;
     let orders = || decisions.iter().filter_map(|d| d.order.as_ref());
     let proceeds: Decimal = orders()
@@ -535,7 +511,7 @@ fn cap_buys_to_budget(
         .sum();
     let budget = quote_free + proceeds;
     if wanted <= budget {
-        return;
+        return wanted > quote_free;
     }
     let factor = budget / wanted;
     for (d, market) in decisions.iter_mut().zip(traded) {
@@ -557,4 +533,10 @@ fn cap_buys_to_budget(
         d.reason = reason;
         d.order = order;
     }
+    let capped: Decimal = decisions
+        .iter()
+        .filter_map(|d| d.order.as_ref().filter(|o| o.side == Side::Buy))
+        .map(|o| o.quantity * o.limit_price.value())
+        .sum();
+    capped > quote_free
 }

@@ -133,6 +133,10 @@ pub enum ExchangeError {
     /// The exchange answered something this client cannot read.
     #[error("malformed response: {reason}")]
     Malformed { reason: String },
+    /// Not sent: the shared circuit breaker is open (a cooldown or a ban runs, or another
+    /// caller is probing), or its state could not be read. Try again at `retry_at_ms`.
+    #[error("circuit breaker open: not sent, retry at {retry_at_ms}")]
+    BreakerOpen { retry_at_ms: EpochMillis },
 }
 
 /// A spot exchange, as far as driftline uses one.
@@ -151,6 +155,13 @@ pub trait Exchange: Send + Sync {
         symbol: &Symbol,
         client_order_id: &ClientOrderId,
     ) -> Result<OrderReport, ExchangeError>;
+    /// Every execution of one order (the account's trade list for it), with each fill's price
+    /// and commission: what an order query does not report.
+    async fn order_fills(
+        &self,
+        symbol: &Symbol,
+        exchange_order_id: u64,
+    ) -> Result<Vec<Fill>, ExchangeError>;
     async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError>;
     async fn cancel_order(
         &self,

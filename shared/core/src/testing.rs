@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use crate::config::PortfolioSpec;
 use crate::ledger::{
     apply_claim, apply_fill, apply_transition, claim_allowed, classify_failed_claim,
     classify_failed_fill, fill_allowed, transition_allowed, BreakerSave, BreakerStore, Claim,
@@ -17,10 +18,24 @@ use crate::ledger::{
     TransitionOutcome, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
 use crate::ports::Clock;
+use crate::service::PortfolioConfigs;
 use crate::{
     BreakerState, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, PortfolioId,
     Symbol,
 };
+
+/// How many cases a property test runs: `default` (what `make test` runs, on the fixed seed it
+/// sets in `PROPTEST_RNG_SEED`), times `DRIFTLINE_PROPERTY_SCALE` when set (`make reliability`
+/// runs them long, on random seeds). A failure either finds is written to the test's
+/// `proptest-regressions` file, which is committed with the fix.
+pub fn property_cases(default: u32) -> u32 {
+    let scale = std::env::var("DRIFTLINE_PROPERTY_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    default.saturating_mul(scale)
+}
 
 /// A clock tests move by hand.
 #[derive(Debug, Default)]
@@ -59,6 +74,34 @@ pub struct InMemoryStore {
     drift: Mutex<HashMap<PortfolioId, Vec<RecordedSnapshot>>>,
     filters: Mutex<HashMap<(String, Symbol), (MarketFilters, EpochMillis)>>,
     breakers: Mutex<HashMap<String, VersionedBreaker>>,
+    configs: Mutex<BTreeMap<PortfolioId, PortfolioSpec>>,
+}
+
+impl InMemoryStore {
+    /// Stores (or replaces) a portfolio's configuration.
+    ///
+    /// # Panics
+    /// When the spec's id is not a valid portfolio id (a test's mistake).
+    pub fn put_portfolio(&self, spec: PortfolioSpec) {
+        let id = PortfolioId::new(&spec.id).expect("a valid portfolio id");
+        lock(&self.configs).insert(id, spec);
+    }
+
+    /// Every order record, final ones included.
+    pub fn all_orders(&self) -> Vec<OrderRecord> {
+        lock(&self.orders).values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl PortfolioConfigs for InMemoryStore {
+    async fn portfolio_ids(&self) -> Result<Vec<PortfolioId>, StoreError> {
+        Ok(lock(&self.configs).keys().cloned().collect())
+    }
+
+    async fn portfolio(&self, id: &PortfolioId) -> Result<Option<PortfolioSpec>, StoreError> {
+        Ok(lock(&self.configs).get(id).cloned())
+    }
 }
 
 #[async_trait]
@@ -257,7 +300,7 @@ impl BreakerStore for InMemoryStore {
     async fn load(&self, exchange: &str) -> Result<VersionedBreaker, StoreError> {
         Ok(lock(&self.breakers)
             .get(exchange)
-            .copied()
+            .cloned()
             .unwrap_or(VersionedBreaker {
                 state: BreakerState::default(),
                 version: 0,
@@ -271,7 +314,7 @@ impl BreakerStore for InMemoryStore {
         expected_version: u64,
     ) -> Result<BreakerSave, StoreError> {
         let mut breakers = lock(&self.breakers);
-        let current = breakers.get(exchange).copied().unwrap_or(VersionedBreaker {
+        let current = breakers.get(exchange).cloned().unwrap_or(VersionedBreaker {
             state: BreakerState::default(),
             version: 0,
         });
@@ -282,7 +325,7 @@ impl BreakerStore for InMemoryStore {
             state,
             version: expected_version + 1,
         };
-        breakers.insert(exchange.to_owned(), saved);
+        breakers.insert(exchange.to_owned(), saved.clone());
         Ok(BreakerSave::Saved(saved))
     }
 }
@@ -422,6 +465,8 @@ mod tests {
             leg,
             quantity: dec!(1),
             limit_price: Price::new(dec!(10)).unwrap(),
+            limit_offset: OrderIntent::mid_offset(),
+            funded_by_sells: false,
             reference_price: Price::new(dec!(10)).unwrap(),
             worst_price: Price::new(dec!(9)).unwrap(),
             predicted_cost_bps: dec!(1),
@@ -485,6 +530,7 @@ mod tests {
             executed_qty: dec!(1),
             cumulative_quote_qty: dec!(10),
             fees: dec!(0.01),
+            fees_quote: dec!(0.01),
             fee_asset: None,
             status: OrderStatus::Filled,
         };

@@ -13,7 +13,7 @@ use driftline_core::ledger::{
     ReceivedIntent, SendReport, StoreError, VersionedBreaker,
 };
 use driftline_core::ports::{
-    Balance, Exchange, ExchangeError, ExchangeOrderStatus, LimitOrderRequest, MetricsSink,
+    Balance, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, MetricsSink,
     OrderReport, RandomSource,
 };
 use driftline_core::service::executor::{
@@ -76,6 +76,9 @@ impl Exchange for RestingVenue {
                 message: "Order does not exist.".into(),
             })?;
         Ok(self.report(o, i as u64 + 1))
+    }
+    async fn order_fills(&self, _: &Symbol, _: u64) -> Result<Vec<Fill>, ExchangeError> {
+        Ok(vec![])
     }
     async fn open_orders(&self, _: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
         Ok(vec![])
@@ -219,6 +222,8 @@ async fn recorded(r: &Rig, leg: u32) -> (OrderIntent, String) {
         leg,
         quantity: dec!(0.01),
         limit_price: Price::new(dec!(59990)).unwrap(),
+        limit_offset: OrderIntent::mid_offset(),
+        funded_by_sells: false,
         reference_price: Price::new(dec!(60000)).unwrap(),
         worst_price: Price::new(dec!(59800)).unwrap(),
         predicted_cost_bps: dec!(5),

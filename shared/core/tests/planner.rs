@@ -344,3 +344,82 @@ fn in_flight_orders_count_in_drift_and_block_a_second_order() {
     assert_eq!(decision(&plan, "BTC").reason, DecisionReason::OrderInFlight);
     assert!(plan.intents.is_empty());
 }
+
+#[rstest::rstest]
+// The cases: ETH on the 0.0001 grid, target 0, band 0: all of it, not all but a step.
+#[case::band_zero(dec!(12.3457), dec!(0))]
+#[case::band_zero_other(dec!(7.1234), dec!(0))]
+#[case::band_zero_third(dec!(3.3333), dec!(0))]
+// An exit trades to zero even when the policy's destination is the band edge.
+#[case::band_edge_policy(dec!(12.3457), dec!(0.05))]
+fn an_exit_sells_the_whole_holding(#[case] held: Decimal, #[case] band: Decimal) {
+    let case = Case::new(
+        &[("ETH", held), ("USDT", dec!(10000))],
+        &[("ETH", dec!(0)), ("USDT", dec!(1))],
+        vec![market_with("ETH", dec!(3450), dec!(2), DEEP, |f| {
+            MarketFiltersFields {
+                step_size: dec!(0.0001),
+                min_qty: dec!(0.0001),
+                ..f
+            }
+        })],
+    )
+    .policy(|p| {
+        p.band = Band {
+            absolute: Some(band),
+            relative: None,
+        };
+        p.max_cost_bps = dec!(100);
+    });
+    let plan = case.plan();
+    assert_eq!(plan.intents.len(), 1);
+    assert_eq!(plan.intents[0].side, Side::Sell);
+    assert_eq!(plan.intents[0].quantity, held);
+}
+
+#[test]
+fn a_sell_that_would_leave_unsellable_dust_sells_it_too() {
+    // 0.2 BTC at 100 = 20 USDT in a 1,000 USDT portfolio, target 1%, band 0: the trade to
+    // target sells 0.1 and leaves 0.1 BTC = 10 USDT, under the exchange's 15 USDT minimum.
+    let case = Case::new(
+        &[("BTC", dec!(0.2)), ("USDT", dec!(980))],
+        &[("BTC", dec!(0.01)), ("USDT", dec!(0.99))],
+        vec![market_with("BTC", dec!(100), dec!(2), DEEP, |f| {
+            MarketFiltersFields {
+                min_notional: dec!(15),
+                ..f
+            }
+        })],
+    )
+    .policy(|p| {
+        p.band = Band {
+            absolute: Some(dec!(0)),
+            relative: None,
+        };
+        p.min_trade_notional = dec!(1);
+        p.max_cost_bps = dec!(100);
+    });
+    let plan = case.plan();
+    assert_eq!(plan.intents.len(), 1);
+    assert_eq!(plan.intents[0].quantity, dec!(0.2), "{plan:#?}");
+    // With a leftover the exchange takes, it stops at the target.
+    let case = Case::new(
+        &[("BTC", dec!(0.5)), ("USDT", dec!(950))],
+        &[("BTC", dec!(0.03)), ("USDT", dec!(0.97))],
+        vec![market_with("BTC", dec!(100), dec!(2), DEEP, |f| {
+            MarketFiltersFields {
+                min_notional: dec!(15),
+                ..f
+            }
+        })],
+    )
+    .policy(|p| {
+        p.band = Band {
+            absolute: Some(dec!(0)),
+            relative: None,
+        };
+        p.min_trade_notional = dec!(1);
+        p.max_cost_bps = dec!(100);
+    });
+    assert_eq!(case.plan().intents[0].quantity, dec!(0.2));
+}

@@ -110,7 +110,7 @@ impl Scenario {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(driftline_core::testing::property_cases(400)))]
 
     #[test]
     fn weights_sum_to_exactly_one(s in scenario()) {
@@ -196,5 +196,37 @@ proptest! {
         prop_assert_eq!(ids(&a), ids(&b));
         let unique: std::collections::BTreeSet<_> = ids(&a).into_iter().collect();
         prop_assert_eq!(unique.len(), a.intents.len());
+    }
+
+    #[test]
+    fn an_exit_sells_all_the_step_allows(s in scenario(), pick in 0usize..BASES.len()) {
+        // The same scenarios with one asset's target moved to cash: the user wants out of it.
+        let mut s = s;
+        let (n, i) = (s.holdings.len(), pick % s.holdings.len());
+        let moved = s.weights[i];
+        s.weights[n] += moved;
+        s.weights[i] = Decimal::ZERO;
+        let case = s.case();
+        let Ok(plan) = case.try_plan() else { return Ok(()) };
+        for intent in plan.intents.iter().filter(|x| x.symbol.base().as_str() == BASES[i]) {
+            prop_assert_eq!(intent.side, Side::Sell);
+            let held = case.portfolio.holdings().of(intent.symbol.base());
+            let step = case.markets[intent.symbol.base()].filters.step_size();
+            prop_assert!(held - intent.quantity < step, "sold {} of {held}, step {step}", intent.quantity);
+        }
+    }
+
+    #[test]
+    fn no_sell_leaves_what_the_exchange_would_refuse(s in scenario()) {
+        let case = s.case();
+        let Ok(plan) = case.try_plan() else { return Ok(()) };
+        for i in plan.intents.iter().filter(|i| i.side == Side::Sell) {
+            let f = &case.markets[i.symbol.base()].filters;
+            let left = f.round_quantity(case.portfolio.holdings().of(i.symbol.base()) - i.quantity);
+            prop_assert!(
+                left.is_zero() || f.accepts(left, i.limit_price.value()),
+                "{} left of {}: dust", left, i.symbol
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use backon::Retryable;
 use driftline_core::ports::{
-    Balance, Clock, Exchange, ExchangeError, LimitOrderRequest, OrderReport, TimeInForce,
+    Balance, Clock, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport, TimeInForce,
 };
 use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
@@ -94,6 +94,8 @@ const EXCHANGE_INFO: Endpoint = Endpoint::read("/api/v3/exchangeInfo", 20, false
 const ACCOUNT: Endpoint = Endpoint::read("/api/v3/account", 20, true);
 const QUERY_ORDER: Endpoint = Endpoint::read("/api/v3/order", 4, true);
 const OPEN_ORDERS: Endpoint = Endpoint::read("/api/v3/openOrders", 6, true);
+/// The trade list of one order: weight 5 with `orderId` (20 without).
+const ORDER_TRADES: Endpoint = Endpoint::read("/api/v3/myTrades", 5, true);
 const NEW_ORDER: Endpoint = Endpoint {
     verb: Verb::Post,
     path: "/api/v3/order",
@@ -572,6 +574,25 @@ impl Exchange for BinanceSpot {
             })
             .await?;
         wire::parse_order(&answer.body, symbol, &name)
+            .map_err(|e| unreadable(RequestKind::Read, &e))
+    }
+
+    async fn order_fills(
+        &self,
+        symbol: &Symbol,
+        exchange_order_id: u64,
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        let (answer, name) = self
+            .order_call(ORDER_TRADES, symbol, |name| {
+                vec![
+                    ("symbol", name),
+                    ("orderId", exchange_order_id.to_string()),
+                    // An order of driftline's is one of a few thousand fills at most.
+                    ("limit", "1000".to_owned()),
+                ]
+            })
+            .await?;
+        wire::parse_trades(&answer.body, &name, exchange_order_id)
             .map_err(|e| unreadable(RequestKind::Read, &e))
     }
 

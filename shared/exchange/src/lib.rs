@@ -7,7 +7,6 @@
 //! classified into an [`ExchangeError`](driftline_core::ports::ExchangeError) the executor can
 //! act on. See `docs/EXCHANGE.md`.
 
-mod breaker;
 mod classify;
 mod client;
 mod config;
@@ -15,7 +14,6 @@ mod limiter;
 mod signing;
 mod wire;
 
-pub use breaker::{counts_against_breaker, record_outcome};
 pub use classify::{classify_api_error, ApiErrorBody, RequestKind};
 pub use client::{BinanceSpot, ConfigError, SystemClock};
 pub use config::{BinanceConfig, RetryPolicy};
@@ -23,5 +21,5 @@ pub use limiter::{LimitKind, RateLimitWindow, RateLimits};
 pub use signing::{decimal_param, encode_params, signature};
 pub use wire::{
     parse_account, parse_depth, parse_exchange_info, parse_order, parse_orders, parse_server_time,
-    ExchangeInfo, MarketEntry, WireError,
+    parse_trades, ExchangeInfo, MarketEntry, WireError,
 };

@@ -349,6 +349,59 @@ pub fn parse_orders(
         .collect()
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TradeWire {
+    symbol: String,
+    order_id: u64,
+    price: String,
+    qty: String,
+    commission: String,
+    commission_asset: String,
+}
+
+/// The account's trade list (`myTrades`) for one order of `symbol`: one fill per trade.
+///
+/// # Errors
+/// [`WireError`] naming the index and field that is missing, unreadable, for another market or
+/// for another order.
+pub fn parse_trades(
+    body: &[u8],
+    exchange_symbol: &str,
+    order_id: u64,
+) -> Result<Vec<Fill>, WireError> {
+    let trades: Vec<TradeWire> = from_json(body)?;
+    trades
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let g = |name: &str| format!("[{i}].{name}");
+            if t.symbol != exchange_symbol {
+                return Err(WireError::new(
+                    g("symbol"),
+                    format!(
+                        "{:?} is not the market asked for, {exchange_symbol:?}",
+                        t.symbol
+                    ),
+                ));
+            }
+            if t.order_id != order_id {
+                return Err(WireError::new(
+                    g("orderId"),
+                    format!("{} is not the order asked for, {order_id}", t.order_id),
+                ));
+            }
+            Ok(Fill {
+                price: price(&g("price"), &t.price)?,
+                quantity: decimal(&g("qty"), &t.qty)?.normalize(),
+                commission: decimal(&g("commission"), &t.commission)?.normalize(),
+                commission_asset: Asset::new(&t.commission_asset)
+                    .map_err(|e| WireError::new(g("commissionAsset"), e.to_string()))?,
+            })
+        })
+        .collect()
+}
+
 fn order_report(
     o: OrderWire,
     symbol: &Symbol,

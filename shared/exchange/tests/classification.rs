@@ -4,10 +4,8 @@
 use std::time::Duration;
 
 use driftline_core::ports::ExchangeError;
-use driftline_core::{BreakerConfig, BreakerState};
-use driftline_exchange::{
-    classify_api_error, counts_against_breaker, record_outcome, ApiErrorBody, RequestKind,
-};
+use driftline_core::VenueHealth;
+use driftline_exchange::{classify_api_error, ApiErrorBody, RequestKind};
 use rstest::rstest;
 
 /// What an error asks the caller to do, without its message.
@@ -22,6 +20,7 @@ fn action(e: &ExchangeError) -> &'static str {
         ExchangeError::RateLimited { .. } => "rate limited",
         ExchangeError::Banned { .. } => "banned",
         ExchangeError::Malformed { .. } => "malformed",
+        ExchangeError::BreakerOpen { .. } => "breaker open",
     }
 }
 
@@ -101,63 +100,18 @@ fn retry_after_is_carried_into_rate_limited_and_banned() {
     );
 }
 
+/// What each classified answer tells core's one breaker rule (`VenueHealth`): a definite
+/// answer, a duplicate id included, shows the venue working.
 #[rstest]
-#[case(ExchangeError::StatusUnknown { reason: "timed out".into() }, true)]
-#[case(ExchangeError::Retryable { reason: "HTTP 502".into() }, true)]
-#[case(ExchangeError::Malformed { reason: "body".into() }, true)]
-#[case(ExchangeError::Rejected { code: -1013, message: "Filter failure".into() }, false)]
-#[case(ExchangeError::Duplicate { message: "Duplicate order sent.".into() }, false)]
-#[case(ExchangeError::NotFound { code: -2013, message: "Order does not exist.".into() }, false)]
-#[case(ExchangeError::Auth { code: -2015, message: "Invalid API-key".into() }, false)]
-#[case(ExchangeError::RateLimited { retry_after_ms: 1 }, false)]
-#[case(ExchangeError::Banned { until_ms: 1 }, false)]
-fn which_errors_count_against_the_breaker(#[case] e: ExchangeError, #[case] counts: bool) {
-    assert_eq!(counts_against_breaker(&e), counts, "{e}");
-}
-
-#[test]
-fn consecutive_unknown_outcomes_open_the_breaker_and_a_definite_answer_resets_it() {
-    let cfg = BreakerConfig {
-        failure_threshold: 3,
-        cooldown_ms: 1_000,
-    };
-    let unknown: Result<(), _> = Err(ExchangeError::StatusUnknown {
-        reason: "HTTP 503".into(),
-    });
-    let rejected: Result<(), _> = Err(ExchangeError::Rejected {
-        code: -2010,
-        message: "Account has insufficient balance for requested action.".into(),
-    });
-
-    let mut s = BreakerState::default();
-    s = record_outcome(s, cfg, 0, &unknown);
-    s = record_outcome(s, cfg, 0, &unknown);
-    s = record_outcome(s, cfg, 0, &rejected);
-    assert_eq!(
-        s,
-        BreakerState::default(),
-        "the venue answered: count resets"
-    );
-
-    for t in 0..3 {
-        s = record_outcome(s, cfg, t, &unknown);
-    }
-    assert_eq!(s, BreakerState::Open { until_ms: 1_002 });
-
-    // A rate limit neither trips nor heals a closed or open breaker...
-    let limited: Result<(), _> = Err(ExchangeError::RateLimited {
-        retry_after_ms: 500,
-    });
-    assert_eq!(record_outcome(s, cfg, 10, &limited), s);
-    // ...but a probe that ends rate limited reopens rather than stay half-open for ever.
-    let (_, probing) = s.permit(1_002);
-    assert_eq!(probing, BreakerState::HalfOpen);
-    assert_eq!(
-        record_outcome(probing, cfg, 1_010, &limited),
-        BreakerState::Open { until_ms: 2_010 }
-    );
-    assert_eq!(
-        record_outcome(probing, cfg, 1_010, &Ok(())),
-        BreakerState::default()
-    );
+#[case(ExchangeError::StatusUnknown { reason: "timed out".into() }, VenueHealth::Trouble)]
+#[case(ExchangeError::Retryable { reason: "HTTP 502".into() }, VenueHealth::Trouble)]
+#[case(ExchangeError::Malformed { reason: "body".into() }, VenueHealth::Trouble)]
+#[case(ExchangeError::Rejected { code: -1013, message: "Filter failure".into() }, VenueHealth::Answered)]
+#[case(ExchangeError::Duplicate { message: "Duplicate order sent.".into() }, VenueHealth::Answered)]
+#[case(ExchangeError::NotFound { code: -2013, message: "Order does not exist.".into() }, VenueHealth::Answered)]
+#[case(ExchangeError::Auth { code: -2015, message: "Invalid API-key".into() }, VenueHealth::Answered)]
+#[case(ExchangeError::RateLimited { retry_after_ms: 1 }, VenueHealth::Stop { until_ms: 1_001 })]
+#[case(ExchangeError::Banned { until_ms: 9_000 }, VenueHealth::Stop { until_ms: 9_000 })]
+fn what_each_error_tells_the_breaker(#[case] e: ExchangeError, #[case] health: VenueHealth) {
+    assert_eq!(VenueHealth::of::<()>(&Err(e.clone()), 1_000), health, "{e}");
 }

@@ -19,9 +19,6 @@ pub struct Journey {
     pub queued: u32,
     /// What happened, in order.
     pub events: Vec<String>,
-    /// Commission as the exchange charged it (its fills of this order) and its asset. The
-    /// ledger's own fee field only counts fills that came back with a placement.
-    pub fees: Option<(Decimal, String)>,
     #[serde(skip)]
     reported: bool,
 }
@@ -47,7 +44,6 @@ impl Journey {
             record: record.clone(),
             queued: 0,
             events: vec![event],
-            fees: None,
             reported: false,
         };
         // Observed for the first time already past PENDING: count what happened meanwhile.
@@ -118,31 +114,24 @@ impl Journey {
 
     /// Slippage of the average fill against the reference mid, in bps; positive is worse.
     pub fn slippage_bps(&self) -> Option<Decimal> {
-        let r = &self.record;
-        execution_quality(&r.intent, r.filled_qty, r.cumulative_quote_qty).slippage_bps
+        execution_quality(&self.record).slippage_bps
     }
 
-    /// Commission and its asset: the exchange's figure when known, else the ledger's.
+    /// Commission and its asset, as the ledger recorded them from the order's fills.
     pub fn commission(&self) -> (Decimal, String) {
         let r = &self.record;
-        self.fees.clone().unwrap_or_else(|| {
-            (
-                r.fees,
-                r.fee_asset
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            )
-        })
+        (
+            r.fees,
+            r.fee_asset
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        )
     }
 
-    /// Commission valued in the quote asset (a buyer pays it in the base asset).
+    /// Every commission in the quote asset, as the ledger recorded it.
     pub fn fees_quote(&self) -> Decimal {
-        let (fees, asset) = self.commission();
-        match self.average_price() {
-            Some(price) if asset == self.record.intent.symbol.base().as_str() => fees * price,
-            _ => fees,
-        }
+        self.record.fees_quote
     }
 
     /// What slippage cost in the quote asset (negative: the fills beat the mid).
@@ -164,6 +153,7 @@ fn status_word(s: OrderStatus) -> &'static str {
         OrderStatus::Placing => "placing",
         OrderStatus::Placed => "placed",
         OrderStatus::PartiallyFilled => "partially filled",
+        OrderStatus::Repricing => "re-pricing",
         OrderStatus::Filled => "filled",
         OrderStatus::Cancelled => "cancelled",
         OrderStatus::Expired => "expired",
@@ -193,30 +183,6 @@ impl Journal {
 
     pub fn open(&self) -> impl Iterator<Item = &Journey> {
         self.journeys.values().filter(|j| !j.is_final())
-    }
-
-    /// Takes the commission of each order from the exchange's fills (`/admin/fills`).
-    pub fn charge_fees(&mut self, fills: &serde_json::Value) {
-        let mut by_order: BTreeMap<u64, (Decimal, String)> = BTreeMap::new();
-        for f in fills.as_array().into_iter().flatten() {
-            let id = f.get("orderId").and_then(serde_json::Value::as_u64);
-            let fee = f
-                .get("commission")
-                .and_then(serde_json::Value::as_str)
-                .and_then(|c| c.parse::<Decimal>().ok());
-            let asset = f.get("commissionAsset").and_then(serde_json::Value::as_str);
-            if let (Some(id), Some(fee), Some(asset)) = (id, fee, asset) {
-                let entry = by_order
-                    .entry(id)
-                    .or_insert((Decimal::ZERO, asset.to_owned()));
-                entry.0 += fee;
-            }
-        }
-        for j in self.journeys.values_mut() {
-            if let Some(f) = j.record.exchange_order_id.and_then(|id| by_order.get(&id)) {
-                j.fees = Some((f.0.normalize(), f.1.clone()));
-            }
-        }
     }
 
     /// Final journeys not yet printed; marks them printed.

@@ -152,6 +152,14 @@ fn outcome_text(o: &PortfolioOutcome) -> (String, usize, Vec<(String, String)>) 
         ),
         PortfolioOutcome::LeaseHeld { owner } => (format!("lease held by {owner}"), 0, vec![]),
         PortfolioOutcome::AlreadyRan => ("already ran".into(), 0, vec![]),
+        PortfolioOutcome::Stale { newest } => {
+            (format!("stale: cycle {newest} already ran"), 0, vec![])
+        }
+        PortfolioOutcome::BreakerOpen { retry_at_ms } => (
+            format!("circuit breaker open until {retry_at_ms}: nothing sent"),
+            0,
+            vec![],
+        ),
         PortfolioOutcome::Failed { error } => (format!("failed: {error}"), 0, vec![]),
     }
 }
@@ -397,7 +405,6 @@ pub async fn run(
         }
         market.thin(world, "ETHUSDT", None).await?;
         market.settle(world).await?;
-        journal.charge_fees(&world.try_admin_get("/admin/fills").await?);
         for j in journal.newly_final() {
             render::journey(out, &j);
         }

@@ -301,6 +301,8 @@ impl Endpoint {
             | Self::TestOrder
             | Self::CancelOrder
             | Self::CancelOpenOrders => 1,
+            // The venue charges less for one order's trades than for the whole list.
+            Self::MyTrades if p.get("orderId").is_some() => 5,
             Self::MyTrades => 20,
             Self::ExchangeInfo | Self::Account => 20,
             Self::Depth => match p.integer::<u32>("limit").ok().flatten().unwrap_or(100) {

@@ -500,7 +500,7 @@ fn apply(e: &mut Engine, op: &Op, t: i64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(driftline_core::testing::property_cases(200)))]
 
     #[test]
     fn balances_never_go_negative_and_value_is_conserved(ops in prop::collection::vec(op(), 1..40)) {

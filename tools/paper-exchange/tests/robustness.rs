@@ -65,7 +65,7 @@ fn sign(payload: &str) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(driftline_core::testing::property_cases(300)))]
 
     #[test]
     fn signed_requests_with_any_parameters_get_a_venue_answer(

@@ -39,7 +39,9 @@ use aws_smithy_runtime_api::client::runtime_components::{
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
-use driftline_core::ports::{Balance, Exchange, ExchangeError, LimitOrderRequest, OrderReport};
+use driftline_core::ports::{
+    Balance, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport,
+};
 use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
 use rust_decimal::Decimal;
 
@@ -524,6 +526,17 @@ impl Exchange for CountingExchange {
     ) -> Result<OrderReport, ExchangeError> {
         self.timed("order", self.inner.order(symbol, client_order_id))
             .await
+    }
+    async fn order_fills(
+        &self,
+        symbol: &Symbol,
+        exchange_order_id: u64,
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        self.timed(
+            "order_fills",
+            self.inner.order_fills(symbol, exchange_order_id),
+        )
+        .await
     }
     async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
         self.timed("open_orders", self.inner.open_orders(symbol))

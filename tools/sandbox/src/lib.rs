@@ -449,8 +449,10 @@ impl World {
                 leases: store.clone(),
                 history: store.clone(),
                 filters: Arc::new(WarmFilters::new(store.clone(), WarmFilters::LIFETIME_MS)),
+                breakers: store.clone(),
                 queue: queue.clone(),
                 clock: clock_port.clone(),
+                random: Arc::new(Counter(AtomicU64::new(2))),
                 metrics: emf.clone(),
             },
             SchedulerSettings {

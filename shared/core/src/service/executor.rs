@@ -3,37 +3,35 @@
 //! Every outcome is a [`MessageOutcome`]: done (the message may be deleted), retry after a delay
 //! (the message comes back; its order is safe in the ledger), or dead letter (the message itself
 //! is unreadable). Nothing here deletes or re-sends the received message: the caller does, from
-//! the outcome, in one place. The follow-ups of a batch's placed orders go to the queue together,
-//! in one send, after the batch.
+//! the outcome, in one place. What goes back on the queue as a new message — the follow-up of a
+//! resting order, or an intent that waits (the breaker is open, its cycle's sells have not
+//! filled) without its deliveries counting toward the dead-letter queue — is sent for the whole
+//! batch at once, after it.
 //!
 //! AWS calls per order are few by design (docs/BENCHMARKS.md counts them): the claim is the one
-//! write before placement, a follow-up carries the record it follows ([`crate::ledger::PlacedOrder`]) so it
-//! neither claims nor reads, and a closed breaker read from the store is trusted for
-//! [`ExecutorSettings::breaker_reuse_ms`] in this container.
+//! write before placement, a follow-up carries the record it follows
+//! ([`crate::ledger::PlacedOrder`]) so it neither claims nor reads, and the breaker
+//! ([`BreakerGuard`]) is read about once per batch.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use tracing::{error, info, warn, Instrument};
 
-use crate::execution::{
-    decide_execution, execution_quality, ledger_status, report_change, ExecutionDecision,
-    ReportChange,
-};
+use super::guard::BreakerGuard;
+use super::tracker::{OrderTracker, Repriced, TrackError};
+use crate::execution::{decide_execution, ledger_status, ExecutionDecision};
 use crate::ledger::{
-    BreakerSave, BreakerStore, Claim, ClaimOutcome, FillOutcome, IntentEnvelope, IntentQueue,
-    MarketFilterCache, OrderKey, OrderLedger, OrderRecord, OrderUpdate, RecordOutcome,
-    RetryBackoff, StoreError, Transition, TransitionOutcome, VersionedBreaker,
+    BreakerStore, Claim, ClaimOutcome, IntentEnvelope, IntentQueue, MarketFilterCache, OrderKey,
+    OrderLedger, OrderRecord, OrderUpdate, RetryBackoff, StoreError, Transition, TransitionOutcome,
 };
 use crate::ports::{
     Clock, Exchange, ExchangeError, LimitOrderRequest, MetricsSink, OrderReport, RandomSource,
     TimeInForce,
 };
-use crate::{
-    BreakerConfig, BreakerPermit, BreakerState, ClientOrderId, EpochMillis, MarketFilters,
-    OrderIntent, OrderStatus,
-};
+use crate::{BreakerConfig, ClientOrderId, EpochMillis, MarketFilters, OrderIntent, OrderStatus};
+use crate::{Price, Side};
 
 /// What the caller does with the message that carried the intent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +58,8 @@ pub struct ExecutorSettings {
     pub exchange_name: String,
     pub backoff: RetryBackoff,
     pub breaker: BreakerConfig,
-    /// How long after placement a resting order is checked again.
+    /// How long after placement a resting order is checked again (and how often a buy waiting
+    /// for its cycle's sells looks again).
     pub follow_up_delay_secs: u32,
     /// Book levels read per side.
     pub book_depth: u16,
@@ -99,16 +98,22 @@ pub struct ExecutorPorts {
 pub struct Executor {
     ports: ExecutorPorts,
     settings: ExecutorSettings,
-    /// The breaker as this container last read or wrote it, and when.
-    breaker_seen: Mutex<Option<(VersionedBreaker, EpochMillis)>>,
+    tracker: OrderTracker,
+    breaker: Arc<BreakerGuard>,
 }
 
-/// What handling one message decided, before the batch's follow-ups are queued.
+/// The longest delay SQS gives a message it sends: a longer wait is taken in steps.
+const MAX_SEND_DELAY_SECS: u32 = 900;
+
+/// What handling one message decided, before the batch's messages are queued.
 enum Decided {
     Outcome(MessageOutcome),
-    /// Done once its follow-up is queued.
-    FollowUp {
+    /// Done once `envelope` is on the queue again, visible after `delay_secs`.
+    Requeue {
         envelope: Box<IntentEnvelope>,
+        delay_secs: u32,
+        /// What the message is: a "follow-up" or a "waiting intent".
+        what: &'static str,
         note: &'static str,
     },
 }
@@ -140,12 +145,39 @@ impl From<Retry> for MessageOutcome {
 
 type Step<T> = Result<T, Retry>;
 
+/// What the ledger says before a resting order is cancelled or re-priced.
+enum Confirmed {
+    /// Act on this record, the ledger's.
+    Record(OrderRecord),
+    /// A re-price of it is under way: finish that instead.
+    Repricing(OrderRecord),
+    /// Do this instead.
+    Instead(Decided),
+}
+
 impl Executor {
     pub fn new(ports: ExecutorPorts, settings: ExecutorSettings) -> Self {
+        let tracker = OrderTracker {
+            ledger: ports.ledger.clone(),
+            queue: ports.queue.clone(),
+            filters: ports.filters.clone(),
+            clock: ports.clock.clone(),
+            metrics: ports.metrics.clone(),
+            exchange_name: settings.exchange_name.clone(),
+        };
+        let breaker = Arc::new(BreakerGuard::new(
+            ports.breakers.clone(),
+            ports.clock.clone(),
+            ports.random.as_ref(),
+            settings.exchange_name.clone(),
+            settings.breaker,
+            settings.breaker_reuse_ms,
+        ));
         Self {
             ports,
             settings,
-            breaker_seen: Mutex::new(None),
+            tracker,
+            breaker,
         }
     }
 
@@ -157,76 +189,87 @@ impl Executor {
         })
     }
 
-    /// Handles a batch of message bodies in order, then queues their follow-ups in one send;
-    /// one outcome per body, in the same order. A message whose follow-up could not be queued
-    /// comes back (its order is safe in the ledger, and the message's next delivery follows it
-    /// up).
+    /// Handles a batch of message bodies in order, then queues what goes back on the queue in
+    /// one send per delay; one outcome per body, in the same order. A message whose successor
+    /// could not be queued comes back itself (its order is safe in the ledger, and its next
+    /// delivery takes it up again).
     pub async fn handle_batch(
         &self,
         bodies: &[&str],
         invocation: &Invocation,
     ) -> Vec<MessageOutcome> {
         let mut outcomes = Vec::with_capacity(bodies.len());
-        // Per message, the order whose follow-up it waits on.
+        // Per message, the order whose requeue it waits on.
         let mut waiting: Vec<Option<ClientOrderId>> = Vec::with_capacity(bodies.len());
-        // The latest follow-up per order: a message delivered twice in a batch starts one
-        // chain of follow-ups, not two.
-        let mut follow_ups: Vec<(ClientOrderId, IntentEnvelope)> = Vec::new();
+        // The latest requeue per order: a message delivered twice in a batch starts one chain
+        // of follow-ups, not two.
+        let mut requeues: Vec<(ClientOrderId, IntentEnvelope, u32)> = Vec::new();
+        let mut kinds: HashMap<ClientOrderId, &'static str> = HashMap::new();
         for body in bodies {
             match self.handle_one(body, invocation).await {
                 Decided::Outcome(o) => {
                     outcomes.push(o);
                     waiting.push(None);
                 }
-                Decided::FollowUp { envelope, note } => {
+                Decided::Requeue {
+                    envelope,
+                    delay_secs,
+                    what,
+                    note,
+                } => {
                     let id = envelope.intent.client_order_id.clone();
-                    follow_ups.retain(|(queued, _)| *queued != id);
-                    follow_ups.push((id.clone(), *envelope));
+                    kinds.insert(id.clone(), what);
+                    requeues.retain(|(queued, _, _)| *queued != id);
+                    requeues.push((id.clone(), *envelope, delay_secs));
                     outcomes.push(MessageOutcome::Done(note));
                     waiting.push(Some(id));
                 }
             }
         }
-        let failed = self.queue_follow_ups(&follow_ups).await;
+        let failed = self.requeue(&requeues).await;
         for (outcome, id) in outcomes.iter_mut().zip(&waiting) {
-            if let Some(reason) = id.as_ref().and_then(|id| failed.get(id)) {
+            let Some(id) = id else { continue };
+            if let Some((reason, delay_secs)) = failed.get(id) {
+                let what = kinds.get(id).copied().unwrap_or("message");
                 *outcome = MessageOutcome::RetryAfter {
-                    delay_secs: self.settings.follow_up_delay_secs,
-                    reason: format!("follow-up not queued: {reason}"),
+                    delay_secs: *delay_secs,
+                    reason: format!("{what} not queued: {reason}"),
                 };
             }
         }
         outcomes
     }
 
-    /// Sends the follow-ups; the orders whose follow-up was not queued, with the reason.
-    async fn queue_follow_ups(
+    /// Sends the batch's requeued messages, one send per delay; the orders whose message was
+    /// not queued, with the reason and the delay it wanted.
+    async fn requeue(
         &self,
-        follow_ups: &[(ClientOrderId, IntentEnvelope)],
-    ) -> HashMap<ClientOrderId, String> {
-        if follow_ups.is_empty() {
-            return HashMap::new();
-        }
-        let messages: Vec<IntentEnvelope> = follow_ups.iter().map(|(_, e)| e.clone()).collect();
-        match self
-            .ports
-            .queue
-            .send(&messages, self.settings.follow_up_delay_secs)
-            .await
-        {
-            Ok(report) => report
-                .failed
-                .into_iter()
-                .inspect(|(id, reason)| warn!(client_order_id = %id, %reason, "follow-up not queued: the message comes back"))
-                .collect(),
-            Err(e) => {
-                warn!(error = %e, "follow-ups not queued: their messages come back");
-                follow_ups
-                    .iter()
-                    .map(|(id, _)| (id.clone(), e.to_string()))
-                    .collect()
+        requeues: &[(ClientOrderId, IntentEnvelope, u32)],
+    ) -> HashMap<ClientOrderId, (String, u32)> {
+        let mut failed = HashMap::new();
+        let mut delays: Vec<u32> = requeues.iter().map(|(_, _, d)| *d).collect();
+        delays.sort_unstable();
+        delays.dedup();
+        for delay in delays {
+            let group: Vec<&(ClientOrderId, IntentEnvelope, u32)> =
+                requeues.iter().filter(|(_, _, d)| *d == delay).collect();
+            let messages: Vec<IntentEnvelope> = group.iter().map(|(_, e, _)| e.clone()).collect();
+            match self.ports.queue.send(&messages, delay).await {
+                Ok(report) => {
+                    for (id, reason) in report.failed {
+                        warn!(client_order_id = %id, %reason, "not queued again: the message comes back");
+                        failed.insert(id, (reason, delay));
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "not queued again: the messages come back");
+                    for (id, _, _) in group {
+                        failed.insert(id.clone(), (e.to_string(), delay));
+                    }
+                }
             }
         }
+        failed
     }
 
     async fn handle_one(&self, body: &str, invocation: &Invocation) -> Decided {
@@ -249,7 +292,7 @@ impl Executor {
             symbol = %intent.symbol,
             side = %intent.side,
         );
-        let outcome = async move {
+        async move {
             match self.handle_intent(envelope, invocation).await {
                 Ok(decided) => decided,
                 Err(retry) => {
@@ -259,8 +302,7 @@ impl Executor {
             }
         }
         .instrument(span)
-        .await;
-        outcome
+        .await
     }
 
     fn now(&self) -> EpochMillis {
@@ -280,32 +322,47 @@ impl Executor {
         }
     }
 
+    async fn track_retry(&self, record: &OrderRecord, e: TrackError) -> Retry {
+        match e {
+            TrackError::Store(e) => self.store_retry(&e),
+            TrackError::Exchange(e) => self.exchange_failure(record, e).await,
+        }
+    }
+
     async fn handle_intent(&self, envelope: IntentEnvelope, inv: &Invocation) -> Step<Decided> {
-        let probe = self.breaker_permit().await?;
-        let outcome = match envelope.placed {
+        // While the breaker is open nothing is claimed or sent, and the message waits as a new
+        // one, so a long ban does not walk it to the dead-letter queue.
+        if let Some(retry_at) = self
+            .breaker
+            .check()
+            .await
+            .map_err(|e| self.store_retry(&e))?
+        {
+            let delay = secs_until(retry_at, self.now()).min(MAX_SEND_DELAY_SECS);
+            info!(delay_secs = delay, "circuit breaker open: the intent waits");
+            return Ok(requeue(envelope, delay, "waiting: circuit breaker open"));
+        }
+        match envelope.placed {
             // A follow-up of an order resting on the exchange: no claim, no read.
             Some(placed) if placed.fits(&envelope.intent) => {
                 let record = placed.into_record(envelope.intent);
-                match self.exchange_for(&record.intent).await {
-                    Ok(exchange) => self.follow_up(exchange.as_ref(), record).await,
-                    Err(retry) => Err(retry),
-                }
+                let ex = self.exchange_for(&record.intent).await?;
+                self.follow_up(ex.as_ref(), record).await
             }
             placed => {
                 if placed.is_some() {
                     warn!("the message's copy of the order is not a resting order: following it up through the ledger");
                 }
-                self.claim_and_execute(&envelope.intent, inv).await
+                self.claim_and_execute(IntentEnvelope::new(envelope.intent), inv)
+                    .await
             }
-        };
-        if probe {
-            self.end_probe().await;
         }
-        outcome
     }
 
+    /// The account's exchange client, behind the shared breaker.
     async fn exchange_for(&self, intent: &OrderIntent) -> Step<Arc<dyn Exchange>> {
-        self.ports
+        let client = self
+            .ports
             .exchanges
             .exchange(intent.account.as_deref())
             .await
@@ -315,49 +372,19 @@ impl Executor {
                     delay_secs: self.backoff(2),
                     reason: e.to_string(),
                 }
-            })
+            })?;
+        Ok(self.breaker.guard(client))
     }
 
-    /// The breaker as last seen here, if seen within `breaker_reuse_ms`.
-    fn recent_breaker(&self, now: EpochMillis) -> Option<VersionedBreaker> {
-        let seen = *self
-            .breaker_seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        seen.filter(|(_, at)| now - at < self.settings.breaker_reuse_ms)
-            .map(|(b, _)| b)
-    }
-
-    fn saw_breaker(&self, breaker: VersionedBreaker, now: EpochMillis) {
-        *self
-            .breaker_seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some((breaker, now));
-    }
-
-    /// A probe whose message never told the breaker anything (it made no exchange call, or
-    /// only calls whose answers say nothing of the venue's health) must not leave the breaker
-    /// half-open: every later caller would wait on it for ever. It reopens as due, so the next
-    /// caller probes.
-    async fn end_probe(&self) {
-        let name = &self.settings.exchange_name;
-        let Ok(stored) = self.ports.breakers.load(name).await else {
-            return;
-        };
-        let now = self.now();
-        self.saw_breaker(stored, now);
-        if stored.state == BreakerState::HalfOpen {
-            let due = BreakerState::Open { until_ms: now };
-            match self.ports.breakers.save(name, due, stored.version).await {
-                Ok(BreakerSave::Saved(b) | BreakerSave::Conflict(b)) => self.saw_breaker(b, now),
-                Err(e) => warn!(error = %e, "could not end the circuit breaker's probe"),
-            }
-        }
-    }
-
-    async fn claim_and_execute(&self, intent: &OrderIntent, inv: &Invocation) -> Step<Decided> {
+    async fn claim_and_execute(&self, envelope: IntentEnvelope, inv: &Invocation) -> Step<Decided> {
+        let intent = &envelope.intent;
         let exchange = self.exchange_for(intent).await?;
         let ex = exchange.as_ref();
+        if intent.funded_by_sells {
+            if let Some(wait) = self.wait_for_sells(&envelope).await? {
+                return Ok(wait);
+            }
+        }
         let key = OrderKey::of(intent);
         let claim = Claim {
             owner: inv.request_id.clone(),
@@ -373,7 +400,7 @@ impl Executor {
         match outcome {
             ClaimOutcome::Claimed(record) => self.execute(ex, record).await,
             ClaimOutcome::IntentExpired(record) => {
-                self.finish(
+                self.close(
                     &record,
                     OrderStatus::Expired,
                     "deadline passed before placement",
@@ -391,9 +418,8 @@ impl Executor {
                 })
             }
             ClaimOutcome::NotClaimable(record) => match record.status {
-                OrderStatus::Placed | OrderStatus::PartiallyFilled => {
-                    self.follow_up(ex, record).await
-                }
+                s if s.is_resting() => self.follow_up(ex, record).await,
+                OrderStatus::Repricing => self.resume_reprice(ex, record).await,
                 s if s.is_final() => done("already final"),
                 _ => done("not claimable"),
             },
@@ -404,116 +430,58 @@ impl Executor {
         }
     }
 
-    /// While the breaker is open, nothing is sent to the exchange. True when this caller is
-    /// the half-open breaker's probe.
-    async fn breaker_permit(&self) -> Step<bool> {
-        let name = &self.settings.exchange_name;
-        let now = self.now();
-        if self
-            .recent_breaker(now)
-            .is_some_and(|b| matches!(b.state, BreakerState::Closed { .. }))
-        {
-            return Ok(false);
+    /// A buy paid for by its cycle's sells waits while any of them is still open: placed now,
+    /// it would be refused for want of cash. `None` when it may go on.
+    async fn wait_for_sells(&self, envelope: &IntentEnvelope) -> Step<Option<Decided>> {
+        let intent = &envelope.intent;
+        if self.now() >= intent.expires_at_ms {
+            // The claim expires it.
+            return Ok(None);
         }
-        let stored = self
+        let open = self
             .ports
-            .breakers
-            .load(name)
+            .ledger
+            .open_orders(&intent.portfolio_id)
             .await
             .map_err(|e| self.store_retry(&e))?;
-        self.saw_breaker(stored, now);
-        match stored.state.permit(now) {
-            (BreakerPermit::Allowed, _) => Ok(false),
-            (BreakerPermit::Rejected { retry_at_ms }, _) => Err(Retry {
-                delay_secs: secs_until(retry_at_ms, now),
-                reason: "circuit breaker open".into(),
-            }),
-            (BreakerPermit::Probe, half_open) => {
-                match self
-                    .ports
-                    .breakers
-                    .save(name, half_open, stored.version)
-                    .await
-                    .map_err(|e| self.store_retry(&e))?
-                {
-                    BreakerSave::Saved(b) => {
-                        self.saw_breaker(b, now);
-                        info!("circuit breaker half-open: this order is the probe");
-                        Ok(true)
-                    }
-                    BreakerSave::Conflict(b) => {
-                        self.saw_breaker(b, now);
-                        Err(Retry {
-                            delay_secs: 1,
-                            reason: "another invocation is probing the exchange".into(),
-                        })
-                    }
-                }
-            }
+        let sells = open
+            .iter()
+            .filter(|r| r.intent.cycle_id == intent.cycle_id && r.intent.side == Side::Sell)
+            .count();
+        if sells == 0 {
+            return Ok(None);
         }
-    }
-
-    /// Records an exchange outcome in the shared breaker.
-    async fn breaker_outcome(&self, failed: bool, open_until: Option<EpochMillis>) {
-        let name = &self.settings.exchange_name;
-        let now = self.now();
-        // A success that leaves the breaker as it was seen a moment ago changes nothing.
-        if !failed
-            && open_until.is_none()
-            && self
-                .recent_breaker(now)
-                .is_some_and(|b| b.state.on_success() == b.state)
+        if let Some(own) = open
+            .iter()
+            .find(|r| r.intent.client_order_id == intent.client_order_id)
         {
-            return;
-        }
-        for _ in 0..3 {
-            let Ok(stored) = self.ports.breakers.load(name).await else {
-                return;
-            };
-            self.saw_breaker(stored, now);
-            let next = match (failed, open_until) {
-                (_, Some(until)) => BreakerState::Open { until_ms: until },
-                (true, None) => stored.state.on_failure(self.settings.breaker, self.now()),
-                (false, None) => stored.state.on_success(),
-            };
-            if next == stored.state {
-                return;
-            }
-            match self.ports.breakers.save(name, next, stored.version).await {
-                Ok(BreakerSave::Saved(saved)) => {
-                    self.saw_breaker(saved, now);
-                    if next.is_open() && !stored.state.is_open() {
-                        warn!(state = ?next, "circuit breaker opened");
-                    }
-                    return;
-                }
-                Ok(BreakerSave::Conflict(current)) => {
-                    self.saw_breaker(current, now);
-                    continue;
-                }
-                Err(e) => {
-                    warn!(error = %e, "could not save the circuit breaker");
-                    return;
-                }
+            if own.status == OrderStatus::Pending {
+                // Queued, not pending: the scheduler re-sends pending orders it thinks lost.
+                let why = format!("waiting for {sells} sell(s) of its cycle to fill");
+                self.tracker
+                    .close(own, OrderStatus::Queued, Some(why))
+                    .await
+                    .map_err(|e| self.store_retry(&e))?;
             }
         }
+        info!(sells, "buy waits for the sells of its cycle");
+        Ok(Some(requeue(
+            envelope.clone(),
+            self.settings.follow_up_delay_secs,
+            "waiting: the cycle's sells",
+        )))
     }
 
-    async fn filters(
-        &self,
-        ex: &dyn Exchange,
-        intent: &OrderIntent,
-    ) -> Result<MarketFilters, ExchangeError> {
-        let now = self.now();
-        let name = &self.settings.exchange_name;
-        if let Ok(Some(f)) = self.ports.filters.filters(name, &intent.symbol, now).await {
-            return Ok(f);
+    /// Moves an order to a state without new fills, with the reason.
+    async fn close(&self, record: &OrderRecord, to: OrderStatus, reason: &str) -> Step<()> {
+        if to == OrderStatus::Rejected {
+            warn!(%reason, "rejected");
         }
-        let f = ex.market_filters(&intent.symbol).await?;
-        if let Err(e) = self.ports.filters.put_filters(name, &f, now).await {
-            warn!(error = %e, "could not cache market filters");
-        }
-        Ok(f)
+        self.tracker
+            .close(record, to, Some(reason.to_owned()))
+            .await
+            .map_err(|e| self.store_retry(&e))?;
+        Ok(())
     }
 
     /// The order is ours (PLACING): look it up if an earlier attempt may have placed it, else
@@ -524,14 +492,14 @@ impl Executor {
             match ex.order(&intent.symbol, &intent.client_order_id).await {
                 Ok(report) => {
                     info!(status = ?report.status, "an earlier attempt placed it: recovered by client order id");
-                    return self.on_report(record, &report).await;
+                    return self.on_report(ex, record, &report).await;
                 }
                 Err(ExchangeError::NotFound { .. }) => {}
                 Err(e) => return Err(self.exchange_failure(&record, e).await),
             }
         }
         let remaining = intent.quantity - record.filled_qty;
-        let filters = match self.filters(ex, intent).await {
+        let filters = match self.tracker.filters(ex, &intent.symbol).await {
             Ok(f) => f,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
@@ -545,14 +513,9 @@ impl Executor {
         match decide_execution(intent, remaining, &book, &filters) {
             ExecutionDecision::Thin { visible, needed } => {
                 let delay = self.backoff(record.attempts);
-                self.release(
-                    &record,
-                    OrderStatus::Queued,
-                    Some(format!(
-                        "book too thin: {visible} visible within budget, {needed} needed"
-                    )),
-                )
-                .await?;
+                let why =
+                    format!("book too thin: {visible} visible within budget, {needed} needed");
+                self.close(&record, OrderStatus::Queued, &why).await?;
                 info!(%visible, %needed, delay_secs = delay, "queued: book too thin within the slippage budget");
                 Err(Retry {
                     delay_secs: delay,
@@ -560,54 +523,111 @@ impl Executor {
                 })
             }
             ExecutionDecision::Dust { quantity } => {
-                self.finish(&record, OrderStatus::Rejected, &format!("remainder {quantity} is below the exchange's minimums at the current price"))
-                    .await?;
+                let why = format!(
+                    "remainder {quantity} is below the exchange's minimums at the current price"
+                );
+                self.close(&record, OrderStatus::Rejected, &why).await?;
                 done("dust")
             }
             ExecutionDecision::Place { price, quantity } => {
-                let request = LimitOrderRequest {
-                    client_order_id: intent.client_order_id.clone(),
-                    symbol: intent.symbol.clone(),
-                    side: intent.side,
-                    quantity,
-                    price,
-                    time_in_force: TimeInForce::Gtc,
+                let quantity = if intent.funded_by_sells {
+                    match self
+                        .affordable(ex, &record, &filters, price, quantity)
+                        .await?
+                    {
+                        Some(q) => q,
+                        None => return done("not enough cash"),
+                    }
+                } else {
+                    quantity
                 };
-                let started = self.now();
-                let placed = ex.place_limit_order(&request).await;
-                let latency = self.now() - started;
-                match placed {
-                    Ok(report) => {
-                        self.ports.metrics.execution_attempt(false, Some(latency));
-                        self.breaker_outcome(false, None).await;
-                        info!(%price, %quantity, latency_ms = latency, "placed");
-                        self.on_report(record, &report).await
-                    }
-                    Err(ExchangeError::StatusUnknown { reason })
-                    | Err(ExchangeError::Duplicate { message: reason }) => {
-                        warn!(%reason, "placement status unknown: looking the order up by client order id");
-                        self.ports.metrics.execution_attempt(true, Some(latency));
-                        self.breaker_outcome(true, None).await;
-                        match ex.order(&intent.symbol, &intent.client_order_id).await {
-                            Ok(report) => self.on_report(record, &report).await,
-                            Err(e) => Err(self.exchange_failure(&record, e).await),
-                        }
-                    }
-                    Err(ExchangeError::Rejected { code, message }) => {
-                        self.ports.metrics.execution_attempt(true, Some(latency));
-                        self.finish(
-                            &record,
-                            OrderStatus::Rejected,
-                            &format!("exchange rejected ({code}): {message}"),
-                        )
-                        .await?;
-                        done("rejected")
-                    }
-                    Err(e) => {
-                        self.ports.metrics.execution_attempt(true, Some(latency));
-                        Err(self.exchange_failure(&record, e).await)
-                    }
+                self.place(ex, record, price, quantity).await
+            }
+        }
+    }
+
+    /// A funded buy takes no more than the quote free now (its sells are done); `None` when
+    /// that is below the exchange's minimums (the order is then cancelled with the reason).
+    async fn affordable(
+        &self,
+        ex: &dyn Exchange,
+        record: &OrderRecord,
+        filters: &MarketFilters,
+        price: Price,
+        quantity: Decimal,
+    ) -> Step<Option<Decimal>> {
+        let quote = record.intent.symbol.quote();
+        let free = match ex.balances().await {
+            Ok(b) => b
+                .iter()
+                .find(|b| &b.asset == quote)
+                .map_or(Decimal::ZERO, |b| b.free),
+            Err(e) => return Err(self.exchange_failure(record, e).await),
+        };
+        let affordable = quantity.min(filters.round_quantity(free / price.value()));
+        if filters.accepts(affordable, price.value()) {
+            if affordable < quantity {
+                info!(%free, %quantity, %affordable, "buy sized to the cash free after its cycle's sells");
+            }
+            return Ok(Some(affordable));
+        }
+        let why = format!(
+            "not enough {quote} free after the cycle's sells: {free} free, {} needed",
+            quantity * price.value()
+        );
+        self.close(record, OrderStatus::Cancelled, &why).await?;
+        Ok(None)
+    }
+
+    /// Places the claimed order at `price`.
+    async fn place(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+        price: Price,
+        quantity: Decimal,
+    ) -> Step<Decided> {
+        let intent = &record.intent;
+        let request = LimitOrderRequest {
+            client_order_id: intent.client_order_id.clone(),
+            symbol: intent.symbol.clone(),
+            side: intent.side,
+            quantity,
+            price,
+            time_in_force: TimeInForce::Gtc,
+        };
+        let started = self.now();
+        let placed = ex.place_limit_order(&request).await;
+        let latency = self.now() - started;
+        let metrics = &self.ports.metrics;
+        match placed {
+            Ok(report) => {
+                metrics.execution_attempt(false, Some(latency));
+                info!(%price, %quantity, latency_ms = latency, "placed");
+                self.on_report(ex, record, &report).await
+            }
+            Err(e @ (ExchangeError::StatusUnknown { .. } | ExchangeError::Duplicate { .. })) => {
+                // A duplicate id means the order exists: look it up, it is not a failure.
+                let unknown = matches!(e, ExchangeError::StatusUnknown { .. });
+                metrics.execution_attempt(unknown, Some(latency));
+                warn!(reason = %e, "placement not confirmed: looking the order up by client order id");
+                match ex.order(&intent.symbol, &intent.client_order_id).await {
+                    Ok(report) => self.on_report(ex, record, &report).await,
+                    Err(e) => Err(self.exchange_failure(&record, e).await),
                 }
+            }
+            Err(ExchangeError::Rejected { code, message }) => {
+                metrics.execution_attempt(true, Some(latency));
+                let why = format!("exchange rejected ({code}): {message}");
+                self.close(&record, OrderStatus::Rejected, &why).await?;
+                done("rejected")
+            }
+            Err(e) => {
+                // Refused by the breaker, nothing was sent: not an attempt.
+                if !matches!(e, ExchangeError::BreakerOpen { .. }) {
+                    metrics.execution_attempt(true, Some(latency));
+                }
+                Err(self.exchange_failure(&record, e).await)
             }
         }
     }
@@ -615,33 +635,25 @@ impl Executor {
     /// An exchange error while we hold the order: release it (QUEUED) and retry later.
     async fn exchange_failure(&self, record: &OrderRecord, e: ExchangeError) -> Retry {
         let now = self.now();
-        let (delay, open_until) = match &e {
+        let delay = match &e {
             ExchangeError::RateLimited { retry_after_ms } => {
                 self.ports.metrics.rate_limit_hit();
-                let until = now + i64::try_from(*retry_after_ms).unwrap_or(i64::MAX / 2);
-                (secs_until(until, now), Some(until))
+                let after = i64::try_from(*retry_after_ms).unwrap_or(i64::MAX / 2);
+                secs_until(now.saturating_add(after), now)
             }
             ExchangeError::Banned { until_ms } => {
                 self.ports.metrics.rate_limit_hit();
-                (secs_until(*until_ms, now), Some(*until_ms))
+                secs_until(*until_ms, now)
             }
-            _ => (self.backoff(record.attempts.max(1)), None),
+            ExchangeError::BreakerOpen { retry_at_ms } => secs_until(*retry_at_ms, now),
+            _ => self.backoff(record.attempts.max(1)),
         };
-        let venue_trouble = matches!(
-            e,
-            ExchangeError::StatusUnknown { .. }
-                | ExchangeError::Retryable { .. }
-                | ExchangeError::Malformed { .. }
-        );
-        if venue_trouble || open_until.is_some() {
-            self.breaker_outcome(true, open_until).await;
-        }
         if matches!(e, ExchangeError::Auth { .. }) {
             error!(error = %e, "exchange refused our credentials: an operator must act");
         }
         if record.status == OrderStatus::Placing {
             if let Err(r) = self
-                .release(record, OrderStatus::Queued, Some(e.to_string()))
+                .close(record, OrderStatus::Queued, &e.to_string())
                 .await
             {
                 return r;
@@ -654,101 +666,21 @@ impl Executor {
         }
     }
 
-    /// Moves a claimed order back to a waiting state (or on), releasing the claim.
-    async fn release(
-        &self,
-        record: &OrderRecord,
-        to: OrderStatus,
-        error: Option<String>,
-    ) -> Step<()> {
-        let t = Transition {
-            expected_version: record.version,
-            to,
-            update: OrderUpdate {
-                exchange_order_id: None,
-                last_error: error,
-            },
-            now_ms: self.now(),
-        };
-        match self
-            .ports
-            .ledger
-            .transition(&record.key(), &t)
-            .await
-            .map_err(|e| self.store_retry(&e))?
-        {
-            TransitionOutcome::Applied(_) => Ok(()),
-            TransitionOutcome::Conflict(current) => {
-                warn!(current = %current.status, wanted = %to, "order moved on meanwhile");
-                Ok(())
-            }
-            TransitionOutcome::NotFound => Ok(()),
-        }
-    }
-
-    /// Moves an order to a final state without fills, and reports it.
-    async fn finish(&self, record: &OrderRecord, to: OrderStatus, reason: &str) -> Step<()> {
-        self.release(record, to, Some(reason.to_owned())).await?;
-        if to == OrderStatus::Rejected {
-            warn!(%reason, "rejected");
-        }
-        let q = execution_quality(
-            &record.intent,
-            record.filled_qty,
-            record.cumulative_quote_qty,
-        );
-        self.ports.metrics.order_final(to, &q);
-        Ok(())
-    }
-
     /// Records what the exchange reports of the order, and follows it up if it is still open.
-    async fn on_report(&self, record: OrderRecord, report: &OrderReport) -> Step<Decided> {
-        let record = self.apply_report(record, report).await?;
+    async fn on_report(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+        report: &OrderReport,
+    ) -> Step<Decided> {
+        let record = match self.tracker.apply_report(ex, record.clone(), report).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.track_retry(&record, e).await),
+        };
         if record.status.is_final() {
             return done("final");
         }
-        Ok(follow_up_of(&record, "placed; follow-up queued"))
-    }
-
-    /// Applies an exchange report to the ledger; returns the record as stored.
-    async fn apply_report(&self, record: OrderRecord, report: &OrderReport) -> Step<OrderRecord> {
-        let now = self.now();
-        let key = record.key();
-        let progress = match report_change(&record, report, now) {
-            ReportChange::Unchanged => return Ok(record),
-            ReportChange::Placed(t) => {
-                return match self
-                    .ports
-                    .ledger
-                    .transition(&key, &t)
-                    .await
-                    .map_err(|e| self.store_retry(&e))?
-                {
-                    TransitionOutcome::Applied(r) | TransitionOutcome::Conflict(r) => Ok(r),
-                    TransitionOutcome::NotFound => Ok(record),
-                };
-            }
-            ReportChange::Progress(p) => p,
-        };
-        let stored = match self
-            .ports
-            .ledger
-            .apply_fill(&key, &progress, now)
-            .await
-            .map_err(|e| self.store_retry(&e))?
-        {
-            FillOutcome::Applied(r) => {
-                info!(status = %r.status, filled = %r.filled_qty, "fills recorded");
-                if r.status.is_final() {
-                    let q = execution_quality(&r.intent, r.filled_qty, r.cumulative_quote_qty);
-                    self.ports.metrics.order_final(r.status, &q);
-                }
-                r
-            }
-            FillOutcome::AlreadyApplied(r) | FillOutcome::Conflict(r) => r,
-            FillOutcome::NotFound => record,
-        };
-        Ok(stored)
+        Ok(self.follow_up_of(&record, "placed; follow-up queued"))
     }
 
     /// A placed order comes back: record its fills; at its deadline cancel it; when the book has
@@ -759,35 +691,20 @@ impl Executor {
             Ok(r) => r,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
-        let record = self.apply_report(record, &report).await?;
+        let record = match self.tracker.apply_report(ex, record.clone(), &report).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.track_retry(&record, e).await),
+        };
+        if record.status == OrderStatus::Repricing {
+            return self.finish_reprice(ex, record, report, None).await;
+        }
         // Final on the exchange is final here even when the ledger no longer has the record
         // (a follow-up carries its own copy; the ledger's expires after the order ends).
         if record.status.is_final() || ledger_status(report.status).is_final() {
             return done("final");
         }
-        let now = self.now();
-        if now >= intent.expires_at_ms {
-            let record = match self.confirm(record).await? {
-                Ok(r) => r,
-                Err(decided) => return Ok(decided),
-            };
-            let cancelled = match ex
-                .cancel_order(&intent.symbol, &intent.client_order_id)
-                .await
-            {
-                Ok(r) => r,
-                Err(ExchangeError::NotFound { .. }) => {
-                    // Filled or cancelled meanwhile: read it again next time.
-                    return Err(Retry {
-                        delay_secs: 1,
-                        reason: "order changed while cancelling".into(),
-                    });
-                }
-                Err(e) => return Err(self.exchange_failure(&record, e).await),
-            };
-            let record = self.apply_report(record, &cancelled).await?;
-            info!(filled = %record.filled_qty, "cancelled at its deadline");
-            return done("cancelled at deadline");
+        if self.now() >= intent.expires_at_ms {
+            return self.cancel_at_deadline(ex, record).await;
         }
         // Still resting: is its price still competitive? If not, move the remainder.
         let book = match ex
@@ -798,92 +715,144 @@ impl Executor {
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
         let behind = match intent.side {
-            crate::Side::Buy => book.best_bid().is_some_and(|b| b > report.price),
-            crate::Side::Sell => book.best_ask().is_some_and(|a| a < report.price),
+            Side::Buy => book.best_bid().is_some_and(|b| b > report.price),
+            Side::Sell => book.best_ask().is_some_and(|a| a < report.price),
         };
         if !behind {
-            return Ok(follow_up_of(&record, "resting; follow-up queued"));
+            return Ok(self.follow_up_of(&record, "resting; follow-up queued"));
         }
-        let filters = match self.filters(ex, &intent).await {
+        let filters = match self.tracker.filters(ex, &intent.symbol).await {
             Ok(f) => f,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
         let remaining = intent.quantity - record.filled_qty;
-        let ExecutionDecision::Place { .. } = decide_execution(&intent, remaining, &book, &filters)
+        let ExecutionDecision::Place { price, .. } =
+            decide_execution(&intent, remaining, &book, &filters)
         else {
             // Cannot re-price within budget now: keep resting and look again.
-            return Ok(follow_up_of(
-                &record,
-                "resting; cannot re-price within budget",
-            ));
+            return Ok(self.follow_up_of(&record, "resting; cannot re-price within budget"));
         };
-        let record = match self.confirm(record).await? {
-            Ok(r) => r,
-            Err(decided) => return Ok(decided),
+        self.reprice(ex, record, price).await
+    }
+
+    /// Cancels a resting order whose deadline has passed.
+    async fn cancel_at_deadline(&self, ex: &dyn Exchange, copy: OrderRecord) -> Step<Decided> {
+        let record = match self.confirm(copy).await? {
+            Confirmed::Record(r) => r,
+            Confirmed::Repricing(r) => return self.resume_reprice(ex, r).await,
+            Confirmed::Instead(decided) => return Ok(decided),
         };
+        let intent = &record.intent;
         let cancelled = match ex
             .cancel_order(&intent.symbol, &intent.client_order_id)
             .await
         {
             Ok(r) => r,
             Err(ExchangeError::NotFound { .. }) => {
+                // Filled or cancelled meanwhile: read it again next time.
                 return Err(Retry {
                     delay_secs: 1,
-                    reason: "order changed while re-pricing".into(),
+                    reason: "order changed while cancelling".into(),
                 });
             }
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
-        let record = self.apply_report(record, &cancelled).await?;
-        let remaining = intent.quantity - record.filled_qty;
-        if remaining <= Decimal::ZERO {
-            return done("filled while re-pricing");
-        }
-        let next = OrderIntent {
-            client_order_id: ClientOrderId::derive(
-                &intent.portfolio_id,
-                &intent.cycle_id,
-                &intent.symbol,
-                intent.side,
-                intent.leg + 1,
-            ),
-            leg: intent.leg + 1,
-            quantity: filters.round_quantity(remaining),
-            created_at_ms: now,
-            ..intent.clone()
+        let record = match self
+            .tracker
+            .apply_report(ex, record.clone(), &cancelled)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Err(self.track_retry(&record, e).await),
         };
-        if next.quantity.is_zero() {
-            return done("remainder is dust");
-        }
-        match self
+        info!(filled = %record.filled_qty, "cancelled at its deadline");
+        done("cancelled at deadline")
+    }
+
+    /// Cancels a resting order whose price the market left behind and places the remainder
+    /// at `price` as the next leg. The ledger marks it `REPRICING` first: until the next leg
+    /// is recorded a cycle running meanwhile sees it in flight and plans nothing for it.
+    async fn reprice(&self, ex: &dyn Exchange, copy: OrderRecord, price: Price) -> Step<Decided> {
+        let record = match self.confirm(copy).await? {
+            Confirmed::Record(r) => r,
+            Confirmed::Repricing(r) => return self.resume_reprice(ex, r).await,
+            Confirmed::Instead(decided) => return Ok(decided),
+        };
+        let mark = Transition {
+            expected_version: record.version,
+            to: OrderStatus::Repricing,
+            update: OrderUpdate::default(),
+            now_ms: self.now(),
+        };
+        let record = match self
             .ports
             .ledger
-            .record(&next, now)
+            .transition(&record.key(), &mark)
             .await
             .map_err(|e| self.store_retry(&e))?
         {
-            RecordOutcome::Recorded(_) | RecordOutcome::AlreadyRecorded(_) => {}
-        }
-        match self
-            .ports
-            .queue
-            .send(&[IntentEnvelope::new(next.clone())], 0)
+            TransitionOutcome::Applied(r) => r,
+            TransitionOutcome::Conflict(current) if current.status.is_final() => {
+                return done("final")
+            }
+            TransitionOutcome::Conflict(current) => {
+                return Ok(self.follow_up_of(&current, "follow-up corrected from the ledger"))
+            }
+            TransitionOutcome::NotFound => return done("unknown order"),
+        };
+        let intent = &record.intent;
+        let cancelled = match ex
+            .cancel_order(&intent.symbol, &intent.client_order_id)
             .await
         {
-            Ok(r) if r.failed.is_empty() => {}
-            // The new leg is PENDING in the ledger; the scheduler re-sends stale pending orders.
-            Ok(r) => warn!(failed = ?r.failed, "re-priced leg not queued yet"),
-            Err(e) => warn!(error = %e, "re-priced leg not queued yet"),
+            Ok(r) => r,
+            Err(ExchangeError::NotFound { .. }) => {
+                match ex.order(&intent.symbol, &intent.client_order_id).await {
+                    Ok(r) => r,
+                    Err(e) => return Err(self.exchange_failure(&record, e).await),
+                }
+            }
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        self.finish_reprice(ex, record, cancelled, Some(price))
+            .await
+    }
+
+    /// Takes up a re-price an earlier attempt started (the record is `REPRICING`).
+    async fn resume_reprice(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<Decided> {
+        let intent = &record.intent;
+        let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        self.finish_reprice(ex, record, report, None).await
+    }
+
+    async fn finish_reprice(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+        report: OrderReport,
+        price: Option<Price>,
+    ) -> Step<Decided> {
+        match self
+            .tracker
+            .finish_reprice(ex, record.clone(), report, price)
+            .await
+        {
+            Ok(Repriced::NextLeg(_)) => done("re-priced"),
+            Ok(Repriced::Nothing(why)) => done(why),
+            Ok(Repriced::StillOpen) => Err(Retry {
+                delay_secs: 1,
+                reason: "the cancel has not taken yet".into(),
+            }),
+            Err(e) => Err(self.track_retry(&record, e).await),
         }
-        info!(leg = next.leg, remaining = %next.quantity, "book moved: remainder re-priced as the next leg");
-        done("re-priced")
     }
 
     /// The ledger's record before an order is cancelled or re-priced: never on what a message
-    /// alone says (a follow-up carries a copy). `Err` is what to do instead: nothing when the
-    /// ledger does not know the order or has it final, or a follow-up with the ledger's copy
-    /// when the message's differs.
-    async fn confirm(&self, copy: OrderRecord) -> Step<Result<OrderRecord, Decided>> {
+    /// alone says (a follow-up carries a copy).
+    async fn confirm(&self, copy: OrderRecord) -> Step<Confirmed> {
         let stored = self
             .ports
             .ledger
@@ -893,22 +862,37 @@ impl Executor {
         Ok(match stored {
             None => {
                 warn!("no ledger record for this order: nothing cancelled or re-priced from the message alone");
-                Err(MessageOutcome::Done("unknown order").into())
+                Confirmed::Instead(MessageOutcome::Done("unknown order").into())
             }
-            Some(r) if r.status.is_final() => Err(MessageOutcome::Done("final").into()),
+            Some(r) if r.status.is_final() => {
+                Confirmed::Instead(MessageOutcome::Done("final").into())
+            }
             Some(r) if r.intent != copy.intent => {
                 warn!("the message's copy of the order differs from the ledger's: following up the ledger's");
-                Err(follow_up_of(&r, "follow-up corrected from the ledger"))
+                Confirmed::Instead(self.follow_up_of(&r, "follow-up corrected from the ledger"))
             }
-            Some(r) => Ok(r),
+            Some(r) if r.status == OrderStatus::Repricing => Confirmed::Repricing(r),
+            Some(r) => Confirmed::Record(r),
         })
+    }
+
+    /// Done once the follow-up of `record` (still open on the exchange) is queued.
+    fn follow_up_of(&self, record: &OrderRecord, note: &'static str) -> Decided {
+        Decided::Requeue {
+            envelope: Box::new(IntentEnvelope::follow_up(record)),
+            delay_secs: self.settings.follow_up_delay_secs,
+            what: "follow-up",
+            note,
+        }
     }
 }
 
-/// Done once the follow-up of `record` (still open on the exchange) is queued.
-fn follow_up_of(record: &OrderRecord, note: &'static str) -> Decided {
-    Decided::FollowUp {
-        envelope: Box::new(IntentEnvelope::follow_up(record)),
+/// Done once `envelope` is on the queue again, visible after `delay_secs`.
+fn requeue(envelope: IntentEnvelope, delay_secs: u32, note: &'static str) -> Decided {
+    Decided::Requeue {
+        envelope: Box::new(envelope),
+        delay_secs: delay_secs.min(MAX_SEND_DELAY_SECS),
+        what: "waiting intent",
         note,
     }
 }

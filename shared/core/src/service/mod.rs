@@ -3,7 +3,9 @@
 //! over DynamoDB/SQS/Binance and over the in-memory adapters of unit tests.
 
 pub mod executor;
+pub mod guard;
 pub mod scheduler;
+pub mod tracker;
 pub mod warm;
 
 use std::collections::HashMap;

@@ -1,6 +1,8 @@
-//! The scheduler: for each portfolio, one cycle per tick. Take the lease, reconcile the orders
-//! not yet final with the exchange, read balances, books and filters, plan with core's planner,
-//! record the intents and queue them, store the drift snapshot, release the lease.
+//! The scheduler: for each portfolio, one cycle per tick. Take the lease, refuse a tick that is
+//! not newer than the last cycle, reconcile the orders not yet final with the exchange, read
+//! balances, books and filters, plan with core's planner, record the intents and queue them,
+//! store the drift snapshot, release the lease. Every exchange call goes through the shared
+//! circuit breaker: while it is open the cycle sends nothing.
 
 use std::sync::Arc;
 
@@ -10,17 +12,19 @@ use serde::Serialize;
 use thiserror::Error;
 use tracing::{info, warn, Instrument};
 
+use super::guard::BreakerGuard;
+use super::tracker::{OrderTracker, TrackError};
 use super::PortfolioConfigs;
 use crate::config::ConfigError;
-use crate::execution::{report_change, ReportChange};
 use crate::ledger::{
-    CycleLeases, DriftHistory, IntentEnvelope, IntentQueue, Lease, LeaseOutcome, MarketFilterCache,
-    OrderLedger, OrderRecord, OrderUpdate, RecordOutcome, StoreError, Transition,
+    BreakerStore, CycleLeases, DriftHistory, IntentEnvelope, IntentQueue, Lease, LeaseOutcome,
+    MarketFilterCache, OrderLedger, OrderRecord, RecordOutcome, StoreError,
 };
-use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport};
+use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport, RandomSource};
 use crate::{
-    plan, BookWalkCostModel, CycleId, DomainError, EpochMillis, Fees, Holdings, InFlightOrder,
-    MarketSnapshot, Markets, OrderIntent, OrderStatus, Portfolio, PortfolioId, Symbol,
+    plan, BookWalkCostModel, BreakerConfig, CycleId, DomainError, EpochMillis, Fees, Holdings,
+    InFlightOrder, MarketSnapshot, Markets, OrderIntent, OrderStatus, Portfolio, PortfolioId,
+    Symbol,
 };
 
 #[derive(Debug, Clone)]
@@ -35,6 +39,9 @@ pub struct SchedulerSettings {
     pub stale_pending_ms: i64,
     /// The account's fee tier, for the cost model and the buy budget.
     pub fees: Fees,
+    pub breaker: BreakerConfig,
+    /// How long a closed breaker read from the store is trusted in this container.
+    pub breaker_reuse_ms: i64,
 }
 
 impl Default for SchedulerSettings {
@@ -46,6 +53,8 @@ impl Default for SchedulerSettings {
             book_depth: 20,
             stale_pending_ms: 120_000,
             fees: Fees::default(),
+            breaker: BreakerConfig::default(),
+            breaker_reuse_ms: 2_000,
         }
     }
 }
@@ -58,8 +67,10 @@ pub struct SchedulerPorts {
     pub leases: Arc<dyn CycleLeases>,
     pub history: Arc<dyn DriftHistory>,
     pub filters: Arc<dyn MarketFilterCache>,
+    pub breakers: Arc<dyn BreakerStore>,
     pub queue: Arc<dyn IntentQueue>,
     pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
     pub metrics: Arc<dyn MetricsSink>,
 }
 
@@ -76,6 +87,15 @@ pub enum CycleError {
     Exchange(#[from] ExchangeError),
     #[error("{0}")]
     Domain(#[from] DomainError),
+}
+
+impl From<TrackError> for CycleError {
+    fn from(e: TrackError) -> Self {
+        match e {
+            TrackError::Store(e) => Self::Store(e),
+            TrackError::Exchange(e) => Self::Exchange(e),
+        }
+    }
 }
 
 /// An asset the plan left alone although it was out of its band.
@@ -101,6 +121,14 @@ pub enum PortfolioOutcome {
     },
     /// This cycle already ran for this portfolio (a redelivered tick).
     AlreadyRan,
+    /// A later cycle already ran: a tick delivered late (or again, much later) plans nothing.
+    Stale {
+        newest: String,
+    },
+    /// The exchange's circuit breaker is open (a cooldown or a ban): nothing was sent.
+    BreakerOpen {
+        retry_at_ms: EpochMillis,
+    },
     Failed {
         error: String,
     },
@@ -117,11 +145,34 @@ pub struct PortfolioSummary {
 pub struct Scheduler {
     ports: SchedulerPorts,
     settings: SchedulerSettings,
+    tracker: OrderTracker,
+    breaker: Arc<BreakerGuard>,
 }
 
 impl Scheduler {
     pub fn new(ports: SchedulerPorts, settings: SchedulerSettings) -> Self {
-        Self { ports, settings }
+        let tracker = OrderTracker {
+            ledger: ports.ledger.clone(),
+            queue: ports.queue.clone(),
+            filters: ports.filters.clone(),
+            clock: ports.clock.clone(),
+            metrics: ports.metrics.clone(),
+            exchange_name: settings.exchange_name.clone(),
+        };
+        let breaker = Arc::new(BreakerGuard::new(
+            ports.breakers.clone(),
+            ports.clock.clone(),
+            ports.random.as_ref(),
+            settings.exchange_name.clone(),
+            settings.breaker,
+            settings.breaker_reuse_ms,
+        ));
+        Self {
+            ports,
+            settings,
+            tracker,
+            breaker,
+        }
     }
 
     /// Runs `cycle` for the given portfolios, or for every configured one.
@@ -139,6 +190,18 @@ impl Scheduler {
             Some(ids) => ids.to_vec(),
             None => self.ports.configs.portfolio_ids().await?,
         };
+        // While the breaker is open no portfolio is looked at: not even a lease is taken.
+        if let Some(retry_at_ms) = self.breaker.check().await? {
+            warn!(retry_at_ms, "circuit breaker open: no cycle runs");
+            return Ok(ids
+                .iter()
+                .map(|id| PortfolioSummary {
+                    portfolio_id: id.to_string(),
+                    cycle_id: cycle.to_string(),
+                    outcome: PortfolioOutcome::BreakerOpen { retry_at_ms },
+                })
+                .collect());
+        }
         let mut summaries: Vec<PortfolioSummary> = stream::iter(ids)
             .map(|id| async move {
                 let span = tracing::info_span!("portfolio", portfolio = %id, cycle = %cycle);
@@ -191,6 +254,10 @@ impl Scheduler {
         };
         let outcome = match self.cycle(id, cycle).await {
             Ok(outcome) => outcome,
+            Err(CycleError::Exchange(ExchangeError::BreakerOpen { retry_at_ms })) => {
+                warn!(retry_at_ms, "circuit breaker open: the cycle stopped");
+                PortfolioOutcome::BreakerOpen { retry_at_ms }
+            }
             Err(e) => {
                 warn!(error = %e, "cycle failed");
                 PortfolioOutcome::Failed {
@@ -222,37 +289,33 @@ impl Scheduler {
             .await?
             .ok_or(CycleError::NotConfigured)?;
         let account = spec.account.clone();
-        let exchange = self.ports.exchanges.exchange(account.as_deref()).await?;
-        let ex = exchange.as_ref();
         let (configured, policy) = spec.into_domain()?;
-        let window = policy.velocity.map(|v| v.window.window).unwrap_or(3);
+        let window = policy.velocity.map(|v| v.window.window).unwrap_or(3).max(1);
         let history = self
             .ports
             .history
             .latest(id, u16::try_from(window).unwrap_or(u16::MAX))
             .await?;
-        if history
-            .first()
-            .is_some_and(|h| &h.snapshot.cycle_id == cycle)
-        {
-            info!("cycle already ran for this portfolio: skipped");
-            return Ok(PortfolioOutcome::AlreadyRan);
+        // Cycle ids are the tick's time floored to the period, in one fixed-width format: their
+        // order is the ticks' order.
+        if let Some(newest) = history.first().map(|h| &h.snapshot.cycle_id) {
+            if newest == cycle {
+                info!("cycle already ran for this portfolio: skipped");
+                return Ok(PortfolioOutcome::AlreadyRan);
+            }
+            if newest > cycle {
+                warn!(%newest, "a later cycle already ran: this tick is stale and plans nothing");
+                return Ok(PortfolioOutcome::Stale {
+                    newest: newest.to_string(),
+                });
+            }
         }
+        let client = self.ports.exchanges.exchange(account.as_deref()).await?;
+        let exchange = self.breaker.guard(client);
+        let ex = exchange.as_ref();
 
         let reconciled = self.reconcile(ex, id).await?;
-        let in_flight: Vec<InFlightOrder> = self
-            .ports
-            .ledger
-            .open_orders(id)
-            .await?
-            .iter()
-            .map(|r| InFlightOrder {
-                symbol: r.intent.symbol.clone(),
-                side: r.intent.side,
-                remaining: (r.intent.quantity - r.filled_qty).max(Decimal::ZERO),
-                limit_price: r.intent.limit_price,
-            })
-            .collect();
+        let in_flight = in_flight(&self.ports.ledger.open_orders(id).await?);
 
         let balances = ex.balances().await?;
         let holdings = Holdings::new(
@@ -358,24 +421,13 @@ impl Scheduler {
         portfolio: &Portfolio,
     ) -> Result<Markets, CycleError> {
         let mut markets = Markets::new();
-        let now = self.now();
         for asset in portfolio
             .targets()
             .assets()
             .filter(|a| *a != portfolio.quote())
         {
             let symbol = Symbol::new(asset.clone(), portfolio.quote().clone())?;
-            let name = &self.settings.exchange_name;
-            let filters = match self.ports.filters.filters(name, &symbol, now).await {
-                Ok(Some(f)) => f,
-                _ => {
-                    let f = ex.market_filters(&symbol).await?;
-                    if let Err(e) = self.ports.filters.put_filters(name, &f, now).await {
-                        warn!(error = %e, "could not cache market filters");
-                    }
-                    f
-                }
-            };
+            let filters = self.tracker.filters(ex, &symbol).await?;
             let book = ex.order_book(&symbol, self.settings.book_depth).await?;
             markets.insert(asset.clone(), MarketSnapshot { filters, book });
         }
@@ -383,67 +435,77 @@ impl Scheduler {
     }
 
     /// Brings every order not yet final up to date with the exchange: records fills, cancels
-    /// resting orders past their deadline, expires queued ones past theirs, and re-sends pending
-    /// ones whose message was probably lost. Returns how many records changed.
+    /// resting orders past their deadline, expires queued ones past theirs, finishes re-prices
+    /// an executor left half done, and re-sends pending ones whose message was probably lost.
+    /// Returns how many records changed. Stops at once when the breaker refuses a call.
     async fn reconcile(&self, ex: &dyn Exchange, id: &PortfolioId) -> Result<usize, CycleError> {
         let now = self.now();
         let mut changed = 0;
         let mut resend = Vec::new();
         for record in self.ports.ledger.open_orders(id).await? {
-            let intent = &record.intent;
+            let intent = record.intent.clone();
             let expired = now >= intent.expires_at_ms;
-            match record.status {
-                OrderStatus::Pending | OrderStatus::Queued if expired => {
-                    changed += usize::from(self.expire(&record, now).await?);
-                }
+            let outcome: Result<bool, CycleError> = match record.status {
+                OrderStatus::Pending | OrderStatus::Queued if expired => Ok(self
+                    .tracker
+                    .close(
+                        &record,
+                        OrderStatus::Expired,
+                        Some("deadline passed before placement".into()),
+                    )
+                    .await?),
                 OrderStatus::Pending
                     if now - record.updated_at_ms > self.settings.stale_pending_ms =>
                 {
                     resend.push(intent.clone());
+                    Ok(false)
                 }
                 OrderStatus::Placing if record.claim_expires_at_ms.is_some_and(|e| e < now) => {
                     // Its executor died mid-flight: the exchange says whether it was placed.
                     match ex.order(&intent.symbol, &intent.client_order_id).await {
-                        Ok(report) => {
-                            changed += usize::from(self.apply(&record, &report, now).await?)
+                        Ok(report) => self.apply(ex, record, &report).await,
+                        Err(ExchangeError::NotFound { .. }) if expired => Ok(self
+                            .tracker
+                            .close(
+                                &record,
+                                OrderStatus::Expired,
+                                Some("deadline passed before placement".into()),
+                            )
+                            .await?),
+                        Err(ExchangeError::NotFound { .. }) => {
+                            resend.push(intent.clone());
+                            Ok(false)
                         }
-                        Err(ExchangeError::NotFound { .. }) if expired => {
-                            changed += usize::from(self.expire(&record, now).await?);
-                        }
-                        Err(ExchangeError::NotFound { .. }) => resend.push(intent.clone()),
-                        Err(e) => {
-                            warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now")
-                        }
+                        Err(e) => Err(e.into()),
                     }
                 }
                 OrderStatus::Placed | OrderStatus::PartiallyFilled => {
-                    let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
-                        Ok(r) => r,
-                        Err(e) => {
-                            warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now");
-                            continue;
-                        }
-                    };
-                    let report = if expired && !report.status.is_final() {
-                        match ex
-                            .cancel_order(&intent.symbol, &intent.client_order_id)
-                            .await
-                        {
-                            Ok(r) => {
-                                info!(client_order_id = %intent.client_order_id, "resting past its deadline: cancelled");
-                                r
-                            }
-                            Err(e) => {
-                                warn!(client_order_id = %intent.client_order_id, error = %e, "cannot cancel now");
-                                report
-                            }
-                        }
-                    } else {
-                        report
-                    };
-                    changed += usize::from(self.apply(&record, &report, now).await?);
+                    self.reconcile_resting(ex, record, expired).await
                 }
-                _ => {}
+                OrderStatus::Repricing => {
+                    match ex.order(&intent.symbol, &intent.client_order_id).await {
+                        Ok(report) => {
+                            info!(client_order_id = %intent.client_order_id, "finishing a re-price an executor left half done");
+                            self.tracker
+                                .finish_reprice(ex, record, report, None)
+                                .await
+                                .map(|_| true)
+                                .map_err(CycleError::from)
+                        }
+                        Err(e) => Err(e.into()),
+                    }
+                }
+                _ => Ok(false),
+            };
+            match outcome {
+                Ok(c) => changed += usize::from(c),
+                Err(CycleError::Exchange(e)) if stops_the_cycle(&e) => {
+                    return Err(CycleError::Exchange(e))
+                }
+                Err(CycleError::Exchange(e)) => {
+                    warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now");
+                }
+                Err(e) => return Err(e),
             }
         }
         if !resend.is_empty() {
@@ -456,65 +518,79 @@ impl Scheduler {
         Ok(changed)
     }
 
-    async fn expire(&self, record: &OrderRecord, now: EpochMillis) -> Result<bool, CycleError> {
-        let t = Transition {
-            expected_version: record.version,
-            to: OrderStatus::Expired,
-            update: OrderUpdate {
-                exchange_order_id: None,
-                last_error: Some("deadline passed before placement".into()),
-            },
-            now_ms: now,
+    /// A resting order: its fills recorded, and cancelled when past its deadline.
+    async fn reconcile_resting(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+        expired: bool,
+    ) -> Result<bool, CycleError> {
+        let intent = &record.intent;
+        let report = ex.order(&intent.symbol, &intent.client_order_id).await?;
+        let report = if expired && !report.status.is_final() {
+            match ex
+                .cancel_order(&intent.symbol, &intent.client_order_id)
+                .await
+            {
+                Ok(r) => {
+                    info!(client_order_id = %intent.client_order_id, "resting past its deadline: cancelled");
+                    r
+                }
+                Err(e) if stops_the_cycle(&e) => return Err(e.into()),
+                Err(e) => {
+                    warn!(client_order_id = %intent.client_order_id, error = %e, "cannot cancel now");
+                    report
+                }
+            }
+        } else {
+            report
         };
-        let applied = matches!(
-            self.ports.ledger.transition(&record.key(), &t).await?,
-            crate::ledger::TransitionOutcome::Applied(_)
-        );
-        if applied {
-            let q = crate::execution::execution_quality(
-                &record.intent,
-                record.filled_qty,
-                record.cumulative_quote_qty,
-            );
-            self.ports.metrics.order_final(OrderStatus::Expired, &q);
-        }
-        Ok(applied)
+        self.apply(ex, record, &report).await
     }
 
+    /// Applies a report; true when the record changed.
     async fn apply(
         &self,
-        record: &OrderRecord,
+        ex: &dyn Exchange,
+        record: OrderRecord,
         report: &OrderReport,
-        now: EpochMillis,
     ) -> Result<bool, CycleError> {
-        let progress = match report_change(record, report, now) {
-            ReportChange::Unchanged => return Ok(false),
-            ReportChange::Placed(t) => {
-                return Ok(matches!(
-                    self.ports.ledger.transition(&record.key(), &t).await?,
-                    crate::ledger::TransitionOutcome::Applied(_)
-                ));
-            }
-            ReportChange::Progress(p) => p,
-        };
-        match self
-            .ports
-            .ledger
-            .apply_fill(&record.key(), &progress, now)
-            .await?
-        {
-            crate::ledger::FillOutcome::Applied(r) => {
-                if r.status.is_final() {
-                    let q = crate::execution::execution_quality(
-                        &r.intent,
-                        r.filled_qty,
-                        r.cumulative_quote_qty,
-                    );
-                    self.ports.metrics.order_final(r.status, &q);
-                }
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        let before = record.version;
+        let after = self.tracker.apply_report(ex, record, report).await?;
+        Ok(after.version != before)
     }
+}
+
+/// Whether an exchange error means no further call may be sent in this cycle.
+fn stops_the_cycle(e: &ExchangeError) -> bool {
+    matches!(
+        e,
+        ExchangeError::BreakerOpen { .. }
+            | ExchangeError::Banned { .. }
+            | ExchangeError::RateLimited { .. }
+    )
+}
+
+/// The orders the plan must count as in flight. A leg being re-priced counts until its next
+/// leg is recorded; once that one is, only the next leg counts (both are open for a moment).
+pub fn in_flight(open: &[OrderRecord]) -> Vec<InFlightOrder> {
+    let succeeded = |r: &OrderRecord| {
+        open.iter().any(|next| {
+            let (a, b) = (&r.intent, &next.intent);
+            b.leg == a.leg + 1
+                && b.cycle_id == a.cycle_id
+                && b.symbol == a.symbol
+                && b.side == a.side
+                && b.portfolio_id == a.portfolio_id
+        })
+    };
+    open.iter()
+        .filter(|r| !(r.status == OrderStatus::Repricing && succeeded(r)))
+        .map(|r| InFlightOrder {
+            symbol: r.intent.symbol.clone(),
+            side: r.intent.side,
+            remaining: (r.intent.quantity - r.filled_qty).max(Decimal::ZERO),
+            limit_price: r.intent.limit_price,
+        })
+        .collect()
 }

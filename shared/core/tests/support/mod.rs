@@ -123,3 +123,276 @@ pub fn decision<'a>(plan: &'a RebalancePlan, code: &str) -> &'a AssetDecision {
         .find(|d| d.asset.as_str() == code)
         .unwrap()
 }
+
+pub mod venue {
+    //! A venue in memory for the services' tests: one market per symbol, free balances that
+    //! orders lock and fills settle, orders that rest until the test fills them, each order's
+    //! trade list, a count of calls, and a switch that makes every call hang (a process killed
+    //! mid-request, as the caller sees it).
+
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use driftline_core::ports::{
+        Balance, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, OrderReport,
+    };
+    use driftline_core::*;
+    use rust_decimal::Decimal;
+
+    struct Resting {
+        report: OrderReport,
+        fills: Vec<Fill>,
+    }
+
+    #[derive(Default)]
+    struct State {
+        markets: BTreeMap<Symbol, MarketSnapshot>,
+        free: BTreeMap<Asset, Decimal>,
+        orders: Vec<Resting>,
+    }
+
+    #[derive(Default)]
+    pub struct SimVenue {
+        state: Mutex<State>,
+        calls: AtomicUsize,
+        /// Every call waits for ever while set.
+        pub hang: AtomicBool,
+    }
+
+    impl SimVenue {
+        pub fn new(markets: Vec<MarketSnapshot>, free: &[(&str, Decimal)]) -> Self {
+            let venue = Self::default();
+            {
+                let mut s = venue.state.lock().unwrap();
+                for m in markets {
+                    s.markets.insert(m.filters.symbol().clone(), m);
+                }
+                for (a, q) in free {
+                    s.free.insert(Asset::new(a).unwrap(), *q);
+                }
+            }
+            venue
+        }
+
+        /// Replaces a market's book (and filters).
+        pub fn set_book(&self, market: MarketSnapshot) {
+            let mut s = self.state.lock().unwrap();
+            s.markets.insert(market.filters.symbol().clone(), market);
+        }
+
+        /// Calls that reached the venue (hanging ones included).
+        pub fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+
+        pub fn placed(&self) -> Vec<OrderReport> {
+            let s = self.state.lock().unwrap();
+            s.orders.iter().map(|o| o.report.clone()).collect()
+        }
+
+        pub fn free(&self, asset: &str) -> Decimal {
+            let s = self.state.lock().unwrap();
+            s.free
+                .get(&Asset::new(asset).unwrap())
+                .copied()
+                .unwrap_or_default()
+        }
+
+        /// Fills `qty` more of the order at its price, charging `commission` in `asset`.
+        pub fn fill(&self, id: &ClientOrderId, qty: Decimal, commission: Decimal, asset: &str) {
+            let mut s = self.state.lock().unwrap();
+            let o = s
+                .orders
+                .iter_mut()
+                .find(|o| &o.report.client_order_id == id)
+                .expect("a placed order");
+            let price = o.report.price;
+            let symbol = o.report.symbol.clone();
+            let side = o.report.side;
+            o.report.executed_qty += qty;
+            o.report.cumulative_quote_qty += qty * price.value();
+            o.report.status = if o.report.executed_qty == o.report.orig_qty {
+                ExchangeOrderStatus::Filled
+            } else {
+                ExchangeOrderStatus::PartiallyFilled
+            };
+            let asset = Asset::new(asset).unwrap();
+            o.fills.push(Fill {
+                price,
+                quantity: qty,
+                commission,
+                commission_asset: asset.clone(),
+            });
+            // The locked side was taken at placement; the other side arrives net of fees.
+            let (gets, amount) = match side {
+                Side::Buy => (symbol.base().clone(), qty),
+                Side::Sell => (symbol.quote().clone(), qty * price.value()),
+            };
+            *s.free.entry(gets).or_default() += amount;
+            *s.free.entry(asset).or_default() -= commission;
+        }
+
+        fn enter(&self) {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+        }
+
+        async fn gate(&self) {
+            self.enter();
+            while self.hang.load(Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+
+        fn find(&self, id: &ClientOrderId) -> Result<OrderReport, ExchangeError> {
+            let s = self.state.lock().unwrap();
+            s.orders
+                .iter()
+                .find(|o| &o.report.client_order_id == id)
+                .map(|o| o.report.clone())
+                .ok_or(ExchangeError::NotFound {
+                    code: -2013,
+                    message: "Order does not exist.".into(),
+                })
+        }
+    }
+
+    #[async_trait]
+    impl Exchange for SimVenue {
+        async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
+            self.gate().await;
+            let s = self.state.lock().unwrap();
+            s.markets
+                .get(symbol)
+                .map(|m| m.filters.clone())
+                .ok_or(ExchangeError::Rejected {
+                    code: -1121,
+                    message: "Invalid symbol.".into(),
+                })
+        }
+        async fn order_book(&self, symbol: &Symbol, _: u16) -> Result<OrderBook, ExchangeError> {
+            self.gate().await;
+            let s = self.state.lock().unwrap();
+            s.markets
+                .get(symbol)
+                .map(|m| m.book.clone())
+                .ok_or(ExchangeError::Rejected {
+                    code: -1121,
+                    message: "Invalid symbol.".into(),
+                })
+        }
+        async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
+            self.gate().await;
+            let s = self.state.lock().unwrap();
+            Ok(s.free
+                .iter()
+                .map(|(a, q)| Balance {
+                    asset: a.clone(),
+                    free: *q,
+                    locked: Decimal::ZERO,
+                })
+                .collect())
+        }
+        async fn place_limit_order(
+            &self,
+            o: &LimitOrderRequest,
+        ) -> Result<OrderReport, ExchangeError> {
+            self.gate().await;
+            let mut s = self.state.lock().unwrap();
+            if s.orders
+                .iter()
+                .any(|r| r.report.client_order_id == o.client_order_id)
+            {
+                return Err(ExchangeError::Duplicate {
+                    message: "Duplicate order sent.".into(),
+                });
+            }
+            let (locks, amount) = match o.side {
+                Side::Buy => (o.symbol.quote().clone(), o.quantity * o.price.value()),
+                Side::Sell => (o.symbol.base().clone(), o.quantity),
+            };
+            let free = s.free.entry(locks).or_default();
+            if *free < amount {
+                return Err(ExchangeError::Rejected {
+                    code: -2010,
+                    message: "Account has insufficient balance for requested action.".into(),
+                });
+            }
+            *free -= amount;
+            let report = OrderReport {
+                symbol: o.symbol.clone(),
+                exchange_order_id: s.orders.len() as u64 + 1,
+                client_order_id: o.client_order_id.clone(),
+                side: o.side,
+                price: o.price,
+                orig_qty: o.quantity,
+                executed_qty: Decimal::ZERO,
+                cumulative_quote_qty: Decimal::ZERO,
+                status: ExchangeOrderStatus::New,
+                fills: vec![],
+                updated_at_ms: 0,
+            };
+            s.orders.push(Resting {
+                report: report.clone(),
+                fills: vec![],
+            });
+            Ok(report)
+        }
+        async fn order(
+            &self,
+            _: &Symbol,
+            id: &ClientOrderId,
+        ) -> Result<OrderReport, ExchangeError> {
+            self.gate().await;
+            self.find(id)
+        }
+        async fn order_fills(
+            &self,
+            _: &Symbol,
+            exchange_order_id: u64,
+        ) -> Result<Vec<Fill>, ExchangeError> {
+            self.gate().await;
+            let s = self.state.lock().unwrap();
+            Ok(s.orders
+                .iter()
+                .find(|o| o.report.exchange_order_id == exchange_order_id)
+                .map(|o| o.fills.clone())
+                .unwrap_or_default())
+        }
+        async fn open_orders(&self, _: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
+            self.gate().await;
+            Ok(vec![])
+        }
+        async fn cancel_order(
+            &self,
+            _: &Symbol,
+            id: &ClientOrderId,
+        ) -> Result<OrderReport, ExchangeError> {
+            self.gate().await;
+            let mut s = self.state.lock().unwrap();
+            let o = s
+                .orders
+                .iter_mut()
+                .find(|o| &o.report.client_order_id == id)
+                .filter(|o| !o.report.status.is_final())
+                .ok_or(ExchangeError::NotFound {
+                    code: -2011,
+                    message: "Unknown order sent.".into(),
+                })?;
+            o.report.status = ExchangeOrderStatus::Canceled;
+            let r = o.report.clone();
+            let rest = r.orig_qty - r.executed_qty;
+            let (unlocks, amount) = match r.side {
+                Side::Buy => (r.symbol.quote().clone(), rest * r.price.value()),
+                Side::Sell => (r.symbol.base().clone(), rest),
+            };
+            *s.free.entry(unlocks).or_default() += amount;
+            Ok(r)
+        }
+        async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
+            self.gate().await;
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The shared circuit breaker in front of every exchange call of both functions.
+//!
+//! [`BreakerGuard::guard`] wraps an exchange client: before each call it asks the breaker (the
+//! state shared in the store, read at most once per `reuse_ms` while closed, and not at all
+//! while a cooldown or ban this container knows of runs), and refuses the call with
+//! [`ExchangeError::BreakerOpen`] without sending anything while it is open; after each call it
+//! records what the answer says of the venue ([`VenueHealth`]). The first call after a cooldown
+//! is the probe: it owns the breaker until its deadline, so a probe that dies lapses and the
+//! next caller probes instead. The rule itself is [`crate::breaker`].
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use tracing::{info, warn};
+
+use crate::breaker::VenueHealth;
+use crate::ledger::{BreakerSave, BreakerStore, StoreError, VersionedBreaker};
+use crate::ports::{
+    Balance, Clock, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport, RandomSource,
+};
+use crate::{
+    BreakerConfig, BreakerPermit, BreakerState, ClientOrderId, EpochMillis, MarketFilters,
+    OrderBook, Symbol,
+};
+
+/// One venue's breaker as this container sees it.
+pub struct BreakerGuard {
+    store: Arc<dyn BreakerStore>,
+    clock: Arc<dyn Clock>,
+    venue: String,
+    config: BreakerConfig,
+    /// How long a closed breaker read from the store is trusted here, so a batch reads it once
+    /// rather than per call. Another container's opening reaches this one at most this late;
+    /// this container's own failures count at once.
+    reuse_ms: i64,
+    /// Names this container's probes, so only the probe that opened a half-open breaker's
+    /// round can close it.
+    instance: String,
+    probes: AtomicU64,
+    seen: Mutex<Option<(VersionedBreaker, EpochMillis)>>,
+}
+
+impl BreakerGuard {
+    pub fn new(
+        store: Arc<dyn BreakerStore>,
+        clock: Arc<dyn Clock>,
+        random: &dyn RandomSource,
+        venue: impl Into<String>,
+        config: BreakerConfig,
+        reuse_ms: i64,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            venue: venue.into(),
+            config,
+            reuse_ms,
+            instance: format!("{:016x}", random.next_u64()),
+            probes: AtomicU64::new(0),
+            seen: Mutex::new(None),
+        }
+    }
+
+    /// `inner` with every call behind this breaker.
+    pub fn guard(self: &Arc<Self>, inner: Arc<dyn Exchange>) -> Arc<dyn Exchange> {
+        Arc::new(Guarded {
+            inner,
+            guard: self.clone(),
+        })
+    }
+
+    /// Whether requests may go now, without taking the probe: `None` to go on (a due probe is
+    /// taken by the first call), or when to look again. A caller checks before work that
+    /// costs writes (a claim) and would be undone by a refused call.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the shared state cannot be read.
+    pub async fn check(&self) -> Result<Option<EpochMillis>, StoreError> {
+        let now = self.clock.now_ms();
+        if let Some(known) = self.known(now) {
+            return Ok(match known {
+                BreakerPermit::Rejected { retry_at_ms } => Some(retry_at_ms),
+                _ => None,
+            });
+        }
+        let stored = self.store.load(&self.venue).await?;
+        let permit = stored.state.permit(now);
+        self.saw(stored, now);
+        Ok(match permit {
+            BreakerPermit::Rejected { retry_at_ms } => Some(retry_at_ms),
+            BreakerPermit::Allowed | BreakerPermit::Probe => None,
+        })
+    }
+
+    /// The permit this container can give without reading the store: a closed breaker seen
+    /// within `reuse_ms`, or a cooldown, ban or live probe that has not ended yet.
+    fn known(&self, now: EpochMillis) -> Option<BreakerPermit> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let (breaker, at) = seen.as_ref()?;
+        let fresh = now - at < self.reuse_ms;
+        match &breaker.state {
+            BreakerState::Closed { .. } if fresh => Some(BreakerPermit::Allowed),
+            // Only a probe closes it, and none may run before the cooldown ends.
+            BreakerState::Open { until_ms } if now < *until_ms => Some(BreakerPermit::Rejected {
+                retry_at_ms: *until_ms,
+            }),
+            BreakerState::HalfOpen { .. } if fresh => match breaker.state.permit(now) {
+                rejected @ BreakerPermit::Rejected { .. } => Some(rejected),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn saw(&self, breaker: VersionedBreaker, now: EpochMillis) {
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = Some((breaker, now));
+    }
+
+    fn seen_clean(&self, now: EpochMillis) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.as_ref()
+            .is_some_and(|(b, at)| now - at < self.reuse_ms && b.state.is_clean())
+    }
+
+    /// Before a call: `Ok(None)` to send it, `Ok(Some(token))` to send it as the probe.
+    async fn admit(&self) -> Result<Option<String>, ExchangeError> {
+        let now = self.clock.now_ms();
+        match self.known(now) {
+            Some(BreakerPermit::Allowed) => return Ok(None),
+            Some(BreakerPermit::Rejected { retry_at_ms }) => {
+                return Err(ExchangeError::BreakerOpen { retry_at_ms })
+            }
+            Some(BreakerPermit::Probe) | None => {}
+        }
+        let unreadable = |e: StoreError| {
+            warn!(error = %e, "circuit breaker state unreadable: nothing sent");
+            ExchangeError::BreakerOpen {
+                retry_at_ms: now + 1_000,
+            }
+        };
+        let stored = self.store.load(&self.venue).await.map_err(unreadable)?;
+        self.saw(stored.clone(), now);
+        match stored.state.permit(now) {
+            BreakerPermit::Allowed => Ok(None),
+            BreakerPermit::Rejected { retry_at_ms } => {
+                Err(ExchangeError::BreakerOpen { retry_at_ms })
+            }
+            BreakerPermit::Probe => {
+                let token = format!(
+                    "{}-{}",
+                    self.instance,
+                    self.probes.fetch_add(1, Ordering::Relaxed)
+                );
+                let probing = BreakerState::probing(&token, now, self.config);
+                match self
+                    .store
+                    .save(&self.venue, probing, stored.version)
+                    .await
+                    .map_err(unreadable)?
+                {
+                    BreakerSave::Saved(b) => {
+                        self.saw(b, now);
+                        info!(venue = %self.venue, probe = %token, "circuit breaker half-open: this request is the probe");
+                        Ok(Some(token))
+                    }
+                    BreakerSave::Conflict(b) => {
+                        self.saw(b, now);
+                        Err(ExchangeError::BreakerOpen {
+                            retry_at_ms: now + 1_000,
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a call: records what its answer says of the venue.
+    async fn record<T>(&self, probe: Option<&str>, outcome: &Result<T, ExchangeError>) {
+        let now = self.clock.now_ms();
+        let health = VenueHealth::of(outcome, now);
+        if health == VenueHealth::Silent
+            || (health == VenueHealth::Answered && probe.is_none() && self.seen_clean(now))
+        {
+            return;
+        }
+        for _ in 0..3 {
+            let stored = match self.store.load(&self.venue).await {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "could not read the circuit breaker to record an answer");
+                    return;
+                }
+            };
+            let next = stored.state.after(health, probe, self.config, now);
+            if next == stored.state {
+                self.saw(stored, now);
+                return;
+            }
+            match self
+                .store
+                .save(&self.venue, next.clone(), stored.version)
+                .await
+            {
+                Ok(BreakerSave::Saved(saved)) => {
+                    if next.is_open() && !stored.state.is_open() {
+                        warn!(venue = %self.venue, state = ?next, "circuit breaker opened");
+                    } else if !next.is_open() && stored.state.is_open() {
+                        info!(venue = %self.venue, "circuit breaker closed");
+                    }
+                    self.saw(saved, now);
+                    return;
+                }
+                Ok(BreakerSave::Conflict(current)) => self.saw(current, now),
+                Err(e) => {
+                    warn!(error = %e, "could not save the circuit breaker");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn call<T, Fut>(&self, request: Fut) -> Result<T, ExchangeError>
+    where
+        Fut: Future<Output = Result<T, ExchangeError>> + Send,
+        T: Send,
+    {
+        let probe = self.admit().await?;
+        let outcome = request.await;
+        self.record(probe.as_deref(), &outcome).await;
+        outcome
+    }
+}
+
+/// An exchange client behind the breaker.
+struct Guarded {
+    inner: Arc<dyn Exchange>,
+    guard: Arc<BreakerGuard>,
+}
+
+#[async_trait]
+impl Exchange for Guarded {
+    async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
+        self.guard.call(self.inner.market_filters(symbol)).await
+    }
+
+    async fn order_book(&self, symbol: &Symbol, depth: u16) -> Result<OrderBook, ExchangeError> {
+        self.guard.call(self.inner.order_book(symbol, depth)).await
+    }
+
+    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
+        self.guard.call(self.inner.balances()).await
+    }
+
+    async fn place_limit_order(
+        &self,
+        order: &LimitOrderRequest,
+    ) -> Result<OrderReport, ExchangeError> {
+        self.guard.call(self.inner.place_limit_order(order)).await
+    }
+
+    async fn order(
+        &self,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Result<OrderReport, ExchangeError> {
+        self.guard
+            .call(self.inner.order(symbol, client_order_id))
+            .await
+    }
+
+    async fn order_fills(
+        &self,
+        symbol: &Symbol,
+        exchange_order_id: u64,
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        self.guard
+            .call(self.inner.order_fills(symbol, exchange_order_id))
+            .await
+    }
+
+    async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
+        self.guard.call(self.inner.open_orders(symbol)).await
+    }
+
+    async fn cancel_order(
+        &self,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Result<OrderReport, ExchangeError> {
+        self.guard
+            .call(self.inner.cancel_order(symbol, client_order_id))
+            .await
+    }
+
+    async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
+        self.guard.call(self.inner.server_time()).await
+    }
+}

@@ -1,0 +1,672 @@
+//! Money safety, on the scheduler and executor over the in-memory adapters and a simulated
+//! venue: the price the venue receives is the policy's, fees of orders that fill while resting
+//! are counted, nothing is sent while the breaker is open and a probe that dies lapses, an
+//! order being re-priced stays in flight, a late tick plans nothing, and buys paid by their
+//! cycle's sells wait for them.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use driftline_core::config::PortfolioSpec;
+use driftline_core::execution::ExecutionQuality;
+use driftline_core::ledger::{
+    BreakerStore, Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope, IntentQueue,
+    OrderKey, OrderLedger, OrderRecord, RecordOutcome, StoreError, Transition, TransitionOutcome,
+};
+use driftline_core::ports::{Clock, MetricsSink, RandomSource};
+use driftline_core::service::executor::{
+    Executor, ExecutorPorts, ExecutorSettings, Invocation, MessageOutcome,
+};
+use driftline_core::service::scheduler::{
+    in_flight, PortfolioOutcome, PortfolioSummary, Scheduler, SchedulerPorts, SchedulerSettings,
+};
+use driftline_core::service::FixedAccounts;
+use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock};
+use driftline_core::*;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::json;
+use support::venue::SimVenue;
+
+const T0: EpochMillis = 1_800_000_000_000;
+const PERIOD_MS: i64 = 300_000;
+
+/// What the services reported as final, with the quality figures.
+#[derive(Default)]
+struct Finals(Mutex<Vec<(OrderStatus, ExecutionQuality)>>);
+
+impl MetricsSink for Finals {
+    fn drift(&self, _: &PortfolioId, _: &Asset, _: Decimal) {}
+    fn cycle_completed(&self, _: &PortfolioId) {}
+    fn execution_attempt(&self, _: bool, _: Option<i64>) {}
+    fn order_final(&self, status: OrderStatus, quality: &ExecutionQuality) {
+        self.0.lock().unwrap().push((status, *quality));
+    }
+    fn rate_limit_hit(&self) {}
+}
+
+struct Seven;
+impl RandomSource for Seven {
+    fn next_u64(&self) -> u64 {
+        7
+    }
+}
+
+/// A ledger that stops before chosen writes until the test lets it go on, so a test can run
+/// something between two writes of another caller.
+struct Paused {
+    inner: Arc<InMemoryStore>,
+    /// Stop before recording an intent of this leg, or before closing this leg as CANCELLED.
+    record_leg: Mutex<Option<u32>>,
+    cancel_leg: Mutex<Option<u32>>,
+    reached: tokio::sync::Notify,
+    resume: tokio::sync::Notify,
+}
+
+impl Paused {
+    async fn pause(&self) {
+        self.reached.notify_one();
+        self.resume.notified().await;
+    }
+}
+
+#[async_trait]
+impl OrderLedger for Paused {
+    async fn record(&self, i: &OrderIntent, now: EpochMillis) -> Result<RecordOutcome, StoreError> {
+        let stop = self.record_leg.lock().unwrap().take_if(|leg| *leg == i.leg);
+        if stop.is_some() {
+            self.pause().await;
+        }
+        self.inner.record(i, now).await
+    }
+    async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError> {
+        self.inner.order(key).await
+    }
+    async fn claim(&self, key: &OrderKey, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
+        self.inner.claim(key, claim).await
+    }
+    async fn transition(
+        &self,
+        key: &OrderKey,
+        t: &Transition,
+    ) -> Result<TransitionOutcome, StoreError> {
+        self.inner.transition(key, t).await
+    }
+    async fn apply_fill(
+        &self,
+        key: &OrderKey,
+        fill: &FillProgress,
+        now: EpochMillis,
+    ) -> Result<FillOutcome, StoreError> {
+        if fill.status == OrderStatus::Cancelled {
+            let leg = self.inner.order(key).await?.map(|r| r.intent.leg);
+            let stop = self.cancel_leg.lock().unwrap().take_if(|l| Some(*l) == leg);
+            if stop.is_some() {
+                self.pause().await;
+            }
+        }
+        self.inner.apply_fill(key, fill, now).await
+    }
+    async fn open_orders(&self, p: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
+        self.inner.open_orders(p).await
+    }
+}
+
+struct Rig {
+    clock: Arc<ManualClock>,
+    store: Arc<InMemoryStore>,
+    ledger: Arc<Paused>,
+    queue: Arc<InMemoryQueue>,
+    venue: Arc<SimVenue>,
+    finals: Arc<Finals>,
+    scheduler: Scheduler,
+    executor: Executor,
+}
+
+fn spec(targets: serde_json::Value, policy: serde_json::Value) -> PortfolioSpec {
+    let mut p = json!({
+        "band": {"absolute": "0.05"},
+        "min_trade_notional": "10",
+        "max_cost_bps": "100",
+        "slippage_budget_bps": "20",
+        "limit_offset": "0.5",
+        "order_ttl_seconds": 900,
+        "velocity": null
+    });
+    for (k, v) in policy.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    serde_json::from_value(json!({"id": "p", "quote": "USDT", "targets": targets, "policy": p}))
+        .unwrap()
+}
+
+fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
+    let clock = Arc::new(ManualClock::at(T0));
+    let store = Arc::new(InMemoryStore::default());
+    store.put_portfolio(spec);
+    let ledger = Arc::new(Paused {
+        inner: store.clone(),
+        record_leg: Mutex::new(None),
+        cancel_leg: Mutex::new(None),
+        reached: tokio::sync::Notify::new(),
+        resume: tokio::sync::Notify::new(),
+    });
+    let queue = Arc::new(InMemoryQueue::new(clock.clone(), 30_000));
+    let venue = Arc::new(venue);
+    let finals = Arc::new(Finals::default());
+    let accounts = Arc::new(FixedAccounts::single(venue.clone()));
+    let scheduler = Scheduler::new(
+        SchedulerPorts {
+            configs: store.clone(),
+            exchanges: accounts.clone(),
+            ledger: store.clone(),
+            leases: store.clone(),
+            history: store.clone(),
+            filters: store.clone(),
+            breakers: store.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            random: Arc::new(Seven),
+            metrics: finals.clone(),
+        },
+        SchedulerSettings::default(),
+    );
+    let executor = Executor::new(
+        ExecutorPorts {
+            exchanges: accounts,
+            ledger: ledger.clone(),
+            filters: store.clone(),
+            breakers: store.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            random: Arc::new(Seven),
+            metrics: finals.clone(),
+        },
+        ExecutorSettings::default(),
+    );
+    Rig {
+        clock,
+        store,
+        ledger,
+        queue,
+        venue,
+        finals,
+        scheduler,
+        executor,
+    }
+}
+
+fn btc_market() -> MarketSnapshot {
+    support::market("BTC", dec!(60000), dec!(10), dec!(10))
+}
+
+fn eth_market() -> MarketSnapshot {
+    support::market("ETH", dec!(3000), dec!(10), dec!(100))
+}
+
+fn cycle_at(ms: EpochMillis) -> CycleId {
+    CycleId::new(&format!("c{:015}", ms - ms.rem_euclid(PERIOD_MS))).unwrap()
+}
+
+impl Rig {
+    fn now(&self) -> EpochMillis {
+        self.clock.now_ms()
+    }
+
+    async fn tick(&self) -> Vec<PortfolioSummary> {
+        self.scheduler
+            .run(&cycle_at(self.now()), None, "tick")
+            .await
+            .unwrap()
+    }
+
+    fn invocation(&self) -> Invocation {
+        Invocation {
+            request_id: format!("req-{}", self.now()),
+            deadline_ms: self.now() + 60_000,
+        }
+    }
+
+    /// One delivery round of every visible message, as the event source mapping does it;
+    /// the outcomes.
+    async fn deliver(&self) -> Vec<MessageOutcome> {
+        let received = self.queue.receive(10, 0).await.unwrap();
+        let bodies: Vec<String> = received
+            .iter()
+            .map(|m| m.envelope.to_json().unwrap())
+            .collect();
+        let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let outcomes = self.executor.handle_batch(&refs, &self.invocation()).await;
+        for (m, o) in received.iter().zip(&outcomes) {
+            match o {
+                MessageOutcome::RetryAfter { delay_secs, .. } => self
+                    .queue
+                    .retry_later(&m.receipt_handle, *delay_secs)
+                    .await
+                    .unwrap(),
+                _ => self.queue.delete(&m.receipt_handle).await.unwrap(),
+            }
+        }
+        outcomes
+    }
+
+    /// Deliveries until nothing is visible, moving the clock `step_ms` after each.
+    async fn drain(&self, step_ms: i64) -> Vec<MessageOutcome> {
+        let mut all = Vec::new();
+        for _ in 0..20 {
+            let got = self.deliver().await;
+            if got.is_empty() {
+                break;
+            }
+            all.extend(got);
+            self.clock.advance(step_ms);
+        }
+        all
+    }
+
+    async fn orders(&self) -> Vec<OrderRecord> {
+        let mut all = self.store.all_orders();
+        all.sort_by(|a, b| a.intent.client_order_id.cmp(&b.intent.client_order_id));
+        all
+    }
+
+    async fn order_of(&self, symbol: &str, leg: u32) -> OrderRecord {
+        self.orders()
+            .await
+            .into_iter()
+            .find(|r| r.intent.symbol.to_string() == symbol && r.intent.leg == leg)
+            .unwrap_or_else(|| panic!("no {symbol} leg {leg}"))
+    }
+}
+
+fn planned(s: &[PortfolioSummary]) -> usize {
+    match &s[0].outcome {
+        PortfolioOutcome::Planned { orders, .. } => *orders,
+        other => panic!("not planned: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_venue_receives_the_price_the_policy_sets_across_the_spread() {
+    // Book 59970 / 60030 (10 bps); a sell starts `offset` of the way from the ask to the bid.
+    for (offset, want) in [(dec!(0.1), dec!(60024)), (dec!(0.9), dec!(59976))] {
+        let r = rig(
+            spec(
+                json!({"BTC": "0.5", "USDT": "0.5"}),
+                json!({"limit_offset": offset.to_string()}),
+            ),
+            SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
+        );
+        assert_eq!(planned(&r.tick().await), 1);
+        let intent = r.order_of("BTC/USDT", 0).await.intent;
+        assert_eq!(
+            intent.limit_price.value(),
+            want,
+            "offset {offset}: the plan"
+        );
+        assert_eq!(intent.limit_offset, offset);
+        r.deliver().await;
+        let placed = r.venue.placed();
+        assert_eq!(placed.len(), 1);
+        assert_eq!(
+            placed[0].price.value(),
+            want,
+            "offset {offset}: what is sent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fees_of_an_order_that_fills_while_resting_come_from_its_fills_in_the_quote() {
+    let bnb = support::market("BNB", dec!(600), dec!(10), dec!(100));
+    let r = rig(
+        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
+        SimVenue::new(
+            vec![btc_market(), bnb],
+            &[("BTC", dec!(2)), ("USDT", dec!(0)), ("BNB", dec!(1))],
+        ),
+    );
+    assert_eq!(planned(&r.tick().await), 1);
+    assert_eq!(
+        r.deliver().await,
+        vec![MessageOutcome::Done("placed; follow-up queued")]
+    );
+    let sell = r.order_of("BTC/USDT", 0).await;
+    assert_eq!(sell.status, OrderStatus::Placed);
+    let (qty, price) = (sell.intent.quantity, r.venue.placed()[0].price.value());
+    // It rests, then fills in two trades: one charged in USDT, one in BNB (a venue token).
+    let half = (qty / dec!(2)).round_dp(5);
+    let usdt_fee = (half * price * dec!(0.001)).round_dp(8);
+    r.venue
+        .fill(&sell.intent.client_order_id, half, usdt_fee, "USDT");
+    r.venue
+        .fill(&sell.intent.client_order_id, qty - half, dec!(0.05), "BNB");
+    r.clock.advance(30_000);
+    r.deliver().await;
+    let sell = r.order_of("BTC/USDT", 0).await;
+    assert_eq!(sell.status, OrderStatus::Filled);
+    // BNB at its book's mid, 600.
+    let want = usdt_fee + dec!(0.05) * dec!(600);
+    assert_eq!(sell.fees_quote, want);
+    assert_eq!(sell.fees, usdt_fee, "in the first fee asset");
+    assert_eq!(sell.fee_asset, Some(Asset::new("USDT").unwrap()));
+    let finals = r.finals.0.lock().unwrap();
+    assert_eq!(finals.len(), 1);
+    assert_eq!(finals[0].0, OrderStatus::Filled);
+    assert_eq!(finals[0].1.fees_quote, want, "the metric carries them too");
+}
+
+#[tokio::test]
+async fn a_buy_charged_in_the_base_asset_counts_its_fee_at_the_fill_price() {
+    let r = rig(
+        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
+        SimVenue::new(
+            vec![btc_market()],
+            &[("BTC", dec!(0)), ("USDT", dec!(100000))],
+        ),
+    );
+    assert_eq!(planned(&r.tick().await), 1);
+    r.deliver().await;
+    let buy = r.order_of("BTC/USDT", 0).await;
+    assert_eq!(buy.intent.side, Side::Buy);
+    let price = r.venue.placed()[0].price.value();
+    let fee = (buy.intent.quantity * dec!(0.001)).round_dp(8);
+    r.venue
+        .fill(&buy.intent.client_order_id, buy.intent.quantity, fee, "BTC");
+    r.clock.advance(30_000);
+    r.deliver().await;
+    let buy = r.order_of("BTC/USDT", 0).await;
+    assert_eq!(buy.status, OrderStatus::Filled);
+    assert_eq!(buy.fees, fee);
+    assert_eq!(buy.fees_quote, fee * price);
+}
+
+#[tokio::test]
+async fn nothing_is_sent_by_either_function_while_the_breaker_is_open() {
+    let r = rig(
+        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
+        SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
+    );
+    assert_eq!(planned(&r.tick().await), 1);
+    let until = r.now() + 60_000;
+    r.store
+        .save("binance", BreakerState::Open { until_ms: until }, 0)
+        .await
+        .unwrap();
+    let calls = r.venue.calls();
+    assert_eq!(
+        r.deliver().await,
+        vec![MessageOutcome::Done("waiting: circuit breaker open")]
+    );
+    r.clock.advance(PERIOD_MS / 10);
+    let next = r.tick().await;
+    assert!(
+        matches!(next[0].outcome, PortfolioOutcome::BreakerOpen { retry_at_ms } if retry_at_ms == until),
+        "{next:?}"
+    );
+    assert_eq!(r.venue.calls(), calls, "not one request");
+    // The intent waited as a new message, neither claimed nor failed.
+    assert_eq!(r.order_of("BTC/USDT", 0).await.status, OrderStatus::Pending);
+    assert_eq!(r.queue.len(), 1);
+    // After the cooldown the first request probes, and the order goes.
+    r.clock.set(until);
+    assert_eq!(
+        r.drain(1_000).await[0],
+        MessageOutcome::Done("placed; follow-up queued")
+    );
+    assert_eq!(r.venue.placed().len(), 1);
+    let closed = r.store.load("binance").await.unwrap().state;
+    assert_eq!(closed, BreakerState::default());
+}
+
+#[tokio::test]
+async fn a_probe_that_dies_lapses_at_its_deadline_and_the_next_caller_probes() {
+    let r = rig(
+        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
+        SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
+    );
+    assert_eq!(planned(&r.tick().await), 1);
+    let body = IntentEnvelope::new(r.order_of("BTC/USDT", 0).await.intent)
+        .to_json()
+        .unwrap();
+    // The cooldown is over: the next request probes, and its invocation dies mid-request.
+    r.store
+        .save("binance", BreakerState::Open { until_ms: r.now() }, 0)
+        .await
+        .unwrap();
+    r.venue
+        .hang
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    // Lambda ends the invocation at its timeout (the executor's is 30 s): its claim on the
+    // order lapses then too.
+    let dying = Invocation {
+        request_id: "dies".into(),
+        deadline_ms: r.now() + 30_000,
+    };
+    let died =
+        tokio::time::timeout(Duration::from_millis(100), r.executor.handle(&body, &dying)).await;
+    assert!(died.is_err(), "the probe never answered");
+    r.venue
+        .hang
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let probing = r.store.load("binance").await.unwrap().state;
+    let BreakerState::HalfOpen { until_ms, .. } = probing else {
+        panic!("{probing:?}")
+    };
+    assert_eq!(
+        until_ms,
+        r.now() + BreakerConfig::default().probe_timeout_ms
+    );
+    // Before its deadline another container waits for the probe's answer...
+    let calls = r.venue.calls();
+    let other = Executor::new(
+        ExecutorPorts {
+            exchanges: Arc::new(FixedAccounts::single(r.venue.clone())),
+            ledger: r.store.clone(),
+            filters: r.store.clone(),
+            breakers: r.store.clone(),
+            queue: r.queue.clone(),
+            clock: r.clock.clone(),
+            random: Arc::new(Seven),
+            metrics: r.finals.clone(),
+        },
+        ExecutorSettings::default(),
+    );
+    r.clock.advance(1_000);
+    let waited = other.handle(&body, &r.invocation()).await;
+    assert_eq!(
+        waited,
+        MessageOutcome::Done("waiting: circuit breaker open")
+    );
+    assert_eq!(r.venue.calls(), calls);
+    // ...and after it (and the dead invocation's claim), becomes the probe: the order is
+    // placed and the breaker closes.
+    r.clock.set(until_ms.max(dying.deadline_ms) + 1);
+    let placed = other.handle(&body, &r.invocation()).await;
+    assert_eq!(placed, MessageOutcome::Done("placed; follow-up queued"));
+    assert_eq!(r.venue.placed().len(), 1);
+    assert_eq!(
+        r.store.load("binance").await.unwrap().state,
+        BreakerState::default()
+    );
+}
+
+/// A resting sell whose price the market leaves behind: the follow-up re-prices it.
+async fn resting_sell_left_behind(r: &Rig) -> OrderRecord {
+    assert_eq!(planned(&r.tick().await), 1);
+    r.deliver().await;
+    let sell = r.order_of("BTC/USDT", 0).await;
+    assert_eq!(sell.status, OrderStatus::Placed);
+    r.clock.advance(30_000);
+    sell
+}
+
+#[tokio::test]
+async fn a_cycle_between_the_writes_of_a_reprice_plans_nothing_for_that_asset() {
+    for stop_at in [
+        "before the next leg is recorded",
+        "before this leg is closed",
+    ] {
+        let r = rig(
+            spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
+            SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
+        );
+        let sell = resting_sell_left_behind(&r).await;
+        // The market falls away from the resting sell: its price is behind the best ask.
+        r.venue
+            .set_book(support::market("BTC", dec!(59950), dec!(10), dec!(10)));
+        if stop_at.starts_with("before the next") {
+            *r.ledger.record_leg.lock().unwrap() = Some(1);
+        } else {
+            *r.ledger.cancel_leg.lock().unwrap() = Some(0);
+        }
+        let follow_up = {
+            let r = &r;
+            async move { r.deliver().await }
+        };
+        let interleaved = async {
+            r.ledger.reached.notified().await;
+            // A cycle runs now, between the two writes.
+            r.clock.advance(PERIOD_MS);
+            let outcome = r.tick().await;
+            r.ledger.resume.notify_one();
+            outcome
+        };
+        let (outcomes, cycle) = tokio::join!(follow_up, interleaved);
+        assert_eq!(
+            outcomes,
+            vec![MessageOutcome::Done("re-priced")],
+            "{stop_at}"
+        );
+        let PortfolioOutcome::Planned { orders, .. } = &cycle[0].outcome else {
+            panic!("{stop_at}: {cycle:?}")
+        };
+        assert_eq!(*orders, 0, "{stop_at}: the cycle planned BTC again");
+        let orders = r.orders().await;
+        let btc: Vec<_> = orders
+            .iter()
+            .map(|o| (o.intent.leg, o.status, o.intent.cycle_id.clone()))
+            .collect();
+        assert_eq!(orders.len(), 2, "{stop_at}: {btc:?}");
+        assert_eq!(
+            r.order_of("BTC/USDT", 0).await.status,
+            OrderStatus::Cancelled
+        );
+        let leg = r.order_of("BTC/USDT", 1).await;
+        assert_eq!(leg.intent.quantity, sell.intent.quantity);
+        assert_eq!(leg.intent.cycle_id, sell.intent.cycle_id);
+    }
+}
+
+#[test]
+fn a_leg_being_repriced_counts_in_flight_once() {
+    let (p, c, s) = (
+        PortfolioId::new("p").unwrap(),
+        CycleId::new("c1").unwrap(),
+        "BTC/USDT".parse::<Symbol>().unwrap(),
+    );
+    let intent = |leg: u32, qty: Decimal| OrderIntent {
+        client_order_id: ClientOrderId::derive(&p, &c, &s, Side::Sell, leg),
+        portfolio_id: p.clone(),
+        cycle_id: c.clone(),
+        symbol: s.clone(),
+        side: Side::Sell,
+        leg,
+        quantity: qty,
+        limit_price: Price::new(dec!(100)).unwrap(),
+        limit_offset: OrderIntent::mid_offset(),
+        funded_by_sells: false,
+        reference_price: Price::new(dec!(100)).unwrap(),
+        worst_price: Price::new(dec!(99)).unwrap(),
+        predicted_cost_bps: dec!(5),
+        created_at_ms: 0,
+        expires_at_ms: 1,
+        account: None,
+    };
+    let repricing = OrderRecord {
+        status: OrderStatus::Repricing,
+        filled_qty: dec!(0.25),
+        ..OrderRecord::pending(intent(0, dec!(1)), 0)
+    };
+    let alone = in_flight(std::slice::from_ref(&repricing));
+    assert_eq!(alone.len(), 1);
+    assert_eq!(alone[0].remaining, dec!(0.75));
+    let next = OrderRecord::pending(intent(1, dec!(0.75)), 0);
+    let both = in_flight(&[repricing, next]);
+    assert_eq!(both.len(), 1, "the next leg only");
+    assert_eq!(both[0].remaining, dec!(0.75));
+}
+
+#[tokio::test]
+async fn a_tick_delivered_again_after_later_cycles_plans_nothing() {
+    let r = rig(
+        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
+        SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
+    );
+    let first = cycle_at(r.now());
+    assert_eq!(planned(&r.tick().await), 1);
+    for _ in 0..2 {
+        r.clock.advance(PERIOD_MS);
+        r.tick().await;
+    }
+    let (orders, calls) = (r.orders().await.len(), r.venue.calls());
+    let late = r.scheduler.run(&first, None, "late").await.unwrap();
+    assert!(
+        matches!(&late[0].outcome, PortfolioOutcome::Stale { newest } if newest > &first.to_string()),
+        "{late:?}"
+    );
+    assert_eq!(r.orders().await.len(), orders, "no new intent");
+    assert_eq!(r.venue.calls(), calls, "not even a read");
+}
+
+#[tokio::test]
+async fn a_buy_paid_by_its_cycles_sells_waits_for_them_then_takes_the_cash_free() {
+    let r = rig(
+        spec(json!({"BTC": "0.5", "ETH": "0.5", "USDT": "0"}), json!({})),
+        SimVenue::new(
+            vec![btc_market(), eth_market()],
+            &[("BTC", dec!(2)), ("ETH", dec!(0)), ("USDT", dec!(0))],
+        ),
+    );
+    assert_eq!(planned(&r.tick().await), 2);
+    let buy = r.order_of("ETH/USDT", 0).await;
+    assert!(buy.intent.funded_by_sells, "{buy:?}");
+    assert!(!r.order_of("BTC/USDT", 0).await.intent.funded_by_sells);
+    // The sell rests; the buy waits (and says why), nothing refused for want of cash.
+    let outcomes = r.deliver().await;
+    assert!(
+        outcomes.contains(&MessageOutcome::Done("waiting: the cycle's sells")),
+        "{outcomes:?}"
+    );
+    let waiting = r.order_of("ETH/USDT", 0).await;
+    assert_eq!(waiting.status, OrderStatus::Queued);
+    assert!(waiting.last_error.unwrap().contains("sell"));
+    assert_eq!(r.venue.placed().len(), 1, "only the sell");
+    r.clock.advance(30_000);
+    r.deliver().await;
+    assert_eq!(r.venue.placed().len(), 1, "the buy still waits");
+    // The sell fills (fees in USDT): the buy goes, no bigger than the cash free.
+    let sell = r.order_of("BTC/USDT", 0).await;
+    let sold = r.venue.placed()[0].clone();
+    let fee = (sold.orig_qty * sold.price.value() * dec!(0.001)).round_dp(8);
+    r.venue
+        .fill(&sell.intent.client_order_id, sold.orig_qty, fee, "USDT");
+    let cash = r.venue.free("USDT");
+    r.clock.advance(30_000);
+    r.drain(30_000).await;
+    let placed = r.venue.placed();
+    assert_eq!(placed.len(), 2, "{placed:?}");
+    let bought = &placed[1];
+    assert_eq!(bought.side, Side::Buy);
+    assert!(bought.orig_qty * bought.price.value() <= cash);
+    let buy = r.order_of("ETH/USDT", 0).await;
+    assert_eq!(buy.status, OrderStatus::Placed, "{buy:?}");
+    assert!(r
+        .orders()
+        .await
+        .iter()
+        .all(|o| o.status != OrderStatus::Rejected));
+}
