@@ -7,9 +7,13 @@ LOCAL := .local
 
 .PHONY: test demo lint fmt build bench plan backtest clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy reliability
 
-## test: formatting, lints and every test tier (the smoke test runs the release bootstraps)
+## test: formatting, lints and every test tier (the smoke test runs the release bootstraps).
+## Property tests run on one fixed seed, plus the committed proptest-regressions files, so a
+## run is reproducible; `make reliability` searches long on random seeds.
+PROPTEST_SEED ?= 20261202
 test: lint build test-paper-fidelity infra-test
-	DRIFTLINE_REQUIRE_LAMBDA_BINARIES=1 scripts/with-moto.sh $(CARGO) test --workspace --all-targets
+	PROPTEST_RNG_SEED=$(PROPTEST_SEED) DRIFTLINE_REQUIRE_LAMBDA_BINARIES=1 \
+	  scripts/with-moto.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 lint:
@@ -51,12 +55,16 @@ backtest:
 	$(CARGO) run --quiet --release -p driftline-cli -- backtest --seed 7 --assets 10 --days 365 --sweep
 
 ## reliability: the reliability suite at its published sizes (duplicate storm, concurrent
-## schedulers, crashes, fault storm, bad input, secret scan) and the long fuzz run, with figures
-## (docs/RELIABILITY.md). `make test` runs both at reduced sizes.
+## schedulers, crashes, fault storm, bad input, secret scan), the long fuzz run, and every
+## property test PROPERTY_SCALE times longer on random seeds, with figures
+## (docs/RELIABILITY.md). `make test` runs them at reduced sizes on a fixed seed. A property
+## failure is written to the test's proptest-regressions file: fix the bug, commit the file.
 FUZZ_EXECUTIONS ?= 3400000
+PROPERTY_SCALE ?= 25
 reliability:
 	DRIFTLINE_RELIABILITY=full scripts/with-moto.sh $(CARGO) test -p driftline-e2e --test reliability -- --nocapture --test-threads=1
 	FUZZ_EXECUTIONS=$(FUZZ_EXECUTIONS) $(CARGO) test --profile fuzz -p driftline-exchange --test fuzz -- --nocapture
+	DRIFTLINE_PROPERTY_SCALE=$(PROPERTY_SCALE) $(CARGO) test --profile fuzz -p driftline-core -p paper-exchange
 
 ## bench: criterion benchmarks (not part of `make test`)
 ## (planning, backtest, per-order AWS and exchange accounting, release cold start and peak RSS,

@@ -452,3 +452,221 @@ async fn follow_ups_carry_their_record_one_chain_per_order_and_a_stale_one_chang
     assert_eq!(w.venue_orders().await.len(), 2);
     w.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Money safety: what reaches the exchange is what the policy says, and every cost is counted.
+
+use driftline_e2e::{article_market, article_spec, PERIOD_SECONDS};
+
+/// The article's portfolio with `edit` applied to its stored policy.
+fn article_with(
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> driftline_core::config::PortfolioSpec {
+    let mut v = serde_json::to_value(article_spec()).unwrap();
+    edit(&mut v["policy"]);
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_limit_offset_sets_the_price_the_paper_exchange_receives() {
+    let mut prices = Vec::new();
+    for offset in ["0.1", "0.9"] {
+        let spec = article_with(|p| p["limit_offset"] = json!(offset));
+        let Some(w) = World::start(driftline_e2e::ARTICLE_VENUE, &[spec]).await else {
+            return;
+        };
+        assert_eq!(planned(&w.tick().await), 2);
+        w.drain(10).await;
+        let orders = w.orders("article").await;
+        let venue = w.venue_orders().await;
+        assert_eq!(venue.len(), 2, "{venue:#?}");
+        for o in &orders {
+            let sent = venue
+                .iter()
+                .find(|v| v["clientOrderId"] == o.intent.client_order_id.as_str())
+                .expect("on the venue");
+            assert_eq!(
+                dec(sent["price"].as_str().unwrap()),
+                o.intent.limit_price.value(),
+                "offset {offset}: the plan's price is the one sent"
+            );
+            assert_eq!(o.intent.limit_offset, dec(offset));
+        }
+        let btc = orders
+            .iter()
+            .find(|o| o.intent.symbol.to_string() == "BTC/USDT")
+            .unwrap();
+        prices.push(btc.intent.limit_price.value());
+        w.stop().await;
+    }
+    // A sell a tenth of the way from the ask sits above the mid, nine tenths below it.
+    assert!(
+        prices[0] > dec("64230") && prices[1] < dec("64230"),
+        "{prices:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_that_fills_while_resting_records_its_exact_fees() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    w.drain(10).await;
+    assert!(w
+        .orders("article")
+        .await
+        .iter()
+        .all(|o| o.status == OrderStatus::Placed && o.fees_quote.is_zero()));
+    fill_resting_sells_and_expect_all_filled(&w).await;
+    let venue = w.venue_orders().await;
+    let fills = w.admin_get("/admin/fills").await;
+    let emitted: Vec<Decimal> = w
+        .metrics
+        .lines()
+        .iter()
+        .filter_map(|l| l.get("FeesQuote").map(|v| dec(&v.to_string())))
+        .collect();
+    for o in w.orders("article").await {
+        let id = venue
+            .iter()
+            .find(|v| v["clientOrderId"] == o.intent.client_order_id.as_str())
+            .and_then(|v| v["orderId"].as_u64())
+            .expect("on the venue");
+        let mine: Vec<&serde_json::Value> = fills.iter().filter(|f| f["orderId"] == id).collect();
+        assert!(
+            !mine.is_empty() && mine.iter().all(|f| f["isMaker"] == true),
+            "rested: {mine:#?}"
+        );
+        // A sell pays its commission in the quote asset.
+        let charged: Decimal = mine
+            .iter()
+            .map(|f| {
+                assert_eq!(f["commissionAsset"], "USDT");
+                dec(f["commission"].as_str().unwrap())
+            })
+            .sum();
+        assert!(charged > Decimal::ZERO);
+        assert_eq!(o.fees_quote, charged, "{o:#?}");
+        assert_eq!(o.fees, charged);
+        assert!(
+            emitted.contains(&charged.round_dp(8)),
+            "{emitted:?} lacks {charged}"
+        );
+    }
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tick_delivered_again_after_two_later_cycles_plans_nothing() {
+    let Some(w) = World::article().await else {
+        return;
+    };
+    let first_tick = w.now();
+    assert_eq!(planned(&w.tick().await), 2);
+    w.drain(10).await;
+    fill_resting_sells_and_expect_all_filled(&w).await;
+    for _ in 0..2 {
+        w.next_tick();
+        w.tick().await;
+    }
+    let (orders, venue) = (
+        w.orders("article").await.len(),
+        w.venue_orders().await.len(),
+    );
+    // EventBridge delivers the first tick again, two periods late.
+    let late = w.tick_at(first_tick).await;
+    assert!(
+        matches!(late.portfolios[0].outcome, PortfolioOutcome::Stale { .. }),
+        "{late:?}"
+    );
+    w.drain(5).await;
+    assert_eq!(w.orders("article").await.len(), orders, "no new intent");
+    assert_eq!(w.venue_orders().await.len(), venue, "no new order");
+    // The same late tick at any later time in its period is the same stale cycle.
+    let late = w
+        .tick_at(first_tick + i64::from(PERIOD_SECONDS) * 1000 - 1)
+        .await;
+    assert!(matches!(
+        late.portfolios[0].outcome,
+        PortfolioOutcome::Stale { .. }
+    ));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn buys_paid_by_resting_sells_wait_for_their_fills_and_every_one_fills() {
+    // Almost all BTC, no ETH, little cash: the rebalance sells BTC to buy ETH.
+    let venue = concat!(
+        article_market!(),
+        r#"[[accounts]]
+name = "rotate"
+api_key = "rotate-key"
+secret = "rotate-secret-value-never-logged"
+balances = { BTC = "3", ETH = "0", USDT = "1000" }
+"#
+    );
+    let spec: driftline_core::config::PortfolioSpec = serde_json::from_value(json!({
+        "id": "rotate",
+        "quote": "USDT",
+        "targets": {"BTC": "0.5", "ETH": "0.4", "USDT": "0.1"},
+        "policy": {
+            "band": {"absolute": "0.05"},
+            "min_trade_notional": "10",
+            "max_cost_bps": "50",
+            "slippage_budget_bps": "20",
+            "order_ttl_seconds": 900,
+            "velocity": null
+        }
+    }))
+    .unwrap();
+    let Some(w) = World::start(venue, &[spec]).await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    let buy = |orders: &[driftline_core::ledger::OrderRecord]| {
+        orders
+            .iter()
+            .find(|o| o.intent.side == driftline_core::Side::Buy)
+            .cloned()
+            .expect("a buy")
+    };
+    assert!(buy(&w.orders("rotate").await).intent.funded_by_sells);
+    // The sell rests inside the spread; the buy waits for it, placing nothing.
+    w.drain(6).await;
+    let orders = w.orders("rotate").await;
+    let waiting = buy(&orders);
+    assert_eq!(waiting.status, OrderStatus::Queued, "{waiting:#?}");
+    assert!(
+        waiting
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("sell"),
+        "{waiting:#?}"
+    );
+    assert_eq!(
+        w.venue_orders().await.len(),
+        1,
+        "only the sell is on the venue"
+    );
+    // The market comes up through the sell: it fills, and the buy goes.
+    w.set_mid("BTCUSDT", "64300").await;
+    w.drain(20).await;
+    assert_eq!(w.venue_orders().await.len(), 2);
+    // The market comes down through the resting buy: it fills.
+    w.set_mid("ETHUSDT", "3440").await;
+    w.drain(20).await;
+    let orders = w.orders("rotate").await;
+    assert!(
+        orders.iter().all(|o| o.status == OrderStatus::Filled),
+        "{orders:#?}"
+    );
+    let venue = w.venue_orders().await;
+    assert!(
+        venue.iter().all(|o| o["status"] == "FILLED"),
+        "none refused for want of cash: {venue:#?}"
+    );
+    assert_eq!(w.dead_letters().await.len(), 0);
+    w.stop().await;
+}

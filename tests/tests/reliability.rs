@@ -555,6 +555,15 @@ async fn exchange_fault_storm_ends_with_every_order_final_and_silence_during_a_b
         let b = &b;
         ban_outcomes.push(w.executor.handle(b, &invocation(&w, "ban", 60_000)).await);
     }
+    // The scheduler's tick falls in the ban too: it must not read balances, books or orders.
+    let ticked = w.tick().await;
+    assert!(
+        ticked
+            .portfolios
+            .iter()
+            .all(|p| matches!(p.outcome, PortfolioOutcome::BreakerOpen { .. })),
+        "the scheduler ran during the ban: {ticked:#?}"
+    );
     let log = requests(&w).await;
     let after: Vec<&Value> = log.iter().skip(before_ban).collect();
     let first_ban = after
@@ -571,7 +580,7 @@ async fn exchange_fault_storm_ends_with_every_order_final_and_silence_during_a_b
         .count();
     assert_eq!(
         sent_during_ban, 0,
-        "requests sent during the 418 ban: {after:#?}"
+        "requests sent by either function during the 418 ban: {after:#?}"
     );
     let ban_state = breaker(&w).await;
     assert!(ban_state.is_open(), "{ban_state:?}");
@@ -873,4 +882,59 @@ async fn a_probe_that_never_reaches_the_exchange_does_not_leave_the_breaker_half
         .await;
     assert_eq!(outcome, MessageOutcome::Done("placed; follow-up queued"));
     assert!(matches!(breaker(&w).await, BreakerState::Closed { .. }));
+}
+
+/// Found under a hostile event source: the probe's process died (or its invocation timed
+/// out) and the breaker stayed half-open for good, refusing every later order. The probe has a
+/// deadline: after it, the next caller probes and the order is placed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_probe_killed_mid_request_lapses_at_its_deadline_and_the_next_order_is_placed() {
+    let Some(w) = world(1_000_000, 120).await else {
+        return;
+    };
+    // The cooldown has just ended: the next request is the probe.
+    w.store
+        .save("binance", BreakerState::Open { until_ms: w.now() }, 0)
+        .await
+        .expect("breaker saved");
+    let order = intent(&w, "killed-probe", 0);
+    record_all(&w, std::slice::from_ref(&order)).await;
+    // The venue is slow; Lambda ends the invocation (its timeout) before the answer comes.
+    w.set_faults(json!({"latency_ms": 3_000})).await;
+    let dying = invocation(&w, "dies", 30_000);
+    let killed = tokio::time::timeout(
+        Duration::from_millis(300),
+        w.executor.handle(&body(&order), &dying),
+    )
+    .await;
+    assert!(killed.is_err(), "the probe's invocation was cut off");
+    w.set_faults(json!({})).await;
+    let BreakerState::HalfOpen { until_ms, .. } = breaker(&w).await else {
+        panic!("the probe holds the breaker")
+    };
+    // Another container, before the probe's deadline: it waits, sending nothing.
+    let before = requests(&w).await.len();
+    let other = w
+        .executor
+        .handle(
+            &body(&intent(&w, "killed-probe", 1)),
+            &invocation(&w, "other", 30_000),
+        )
+        .await;
+    assert_eq!(other, MessageOutcome::Done("waiting: circuit breaker open"));
+    assert_eq!(requests(&w).await.len(), before);
+    // After the probe's deadline (and the dead invocation's claim), the order goes.
+    w.clock.set(until_ms.max(dying.deadline_ms) + 1);
+    let placed = w
+        .executor
+        .handle(&body(&order), &invocation(&w, "next", 30_000))
+        .await;
+    assert_eq!(placed, MessageOutcome::Done("placed; follow-up queued"));
+    assert!(matches!(breaker(&w).await, BreakerState::Closed { .. }));
+    let on_venue = venue_orders_by_id(&w).await;
+    assert_eq!(
+        on_venue.get(order.client_order_id.as_str()).map(Vec::len),
+        Some(1),
+        "placed once"
+    );
 }

@@ -19,6 +19,8 @@ async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_ba
         ..Options::default()
     };
     let outcome = run(&world, &specs, &options, &mut std::io::sink()).await;
+    let venue_orders = world.venue_orders().await;
+    let venue_fills = world.admin_get("/admin/fills").await;
     world.stop().await;
     let report = outcome.expect("the demo runs");
 
@@ -96,6 +98,33 @@ async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_ba
     assert_eq!(s.not_filled, 0, "{s:#?}");
     assert_eq!(s.filled + s.replaced, s.orders, "{s:#?}");
     assert!(s.fees > Decimal::ZERO && s.fills >= s.filled, "{s:#?}");
+
+    // Fees are the exchange's, to the last digit, whether an order filled at once or while
+    // resting (maker fills): commissions in the base asset at their fill's price.
+    let mut rested = 0;
+    for o in read.orders.iter().filter(|o| !o.filled_qty.is_zero()) {
+        let id = venue_orders
+            .iter()
+            .find(|v| v["clientOrderId"] == o.client_order_id.as_str())
+            .and_then(|v| v["orderId"].as_u64())
+            .expect("the order is on the venue");
+        let fills: Vec<_> = venue_fills.iter().filter(|f| f["orderId"] == id).collect();
+        let number = |v: &serde_json::Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+        let charged: Decimal = fills
+            .iter()
+            .map(|f| {
+                let fee = number(&f["commission"]);
+                if f["commissionAsset"] == "USDT" {
+                    fee
+                } else {
+                    fee * number(&f["price"])
+                }
+            })
+            .sum();
+        assert_eq!(o.fees_quote, charged, "{o:#?} {fills:#?}");
+        rested += usize::from(fills.iter().any(|f| f["isMaker"] == true));
+    }
+    assert!(rested > 0, "some orders filled while resting");
 
     // Every portfolio within its bands at the end.
     for p in &read.final_state {

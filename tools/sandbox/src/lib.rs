@@ -546,15 +546,39 @@ impl World {
         }
     }
 
+    /// The scheduler on the tick of `time_ms`, whatever the clock says: a tick delivered late,
+    /// or again.
+    pub async fn tick_at(&self, time_ms: EpochMillis) -> SchedulerResponse {
+        match self
+            .run_cycle_at(time_ms, Value::Object(Default::default()))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => panic!("the scheduler does not handle the tick: {e}"),
+        }
+    }
+
     /// The scheduler handler on a scheduled event at the clock's time, as EventBridge sends it.
     ///
     /// # Errors
     /// [`SandboxError::Scheduler`] when the handler fails the invocation.
     pub async fn run_cycle(&self, detail: Value) -> Result<SchedulerResponse, SandboxError> {
+        self.run_cycle_at(self.now(), detail).await
+    }
+
+    /// The scheduler handler on a scheduled event of `time_ms`.
+    ///
+    /// # Errors
+    /// [`SandboxError::Scheduler`] when the handler fails the invocation.
+    pub async fn run_cycle_at(
+        &self,
+        time_ms: EpochMillis,
+        detail: Value,
+    ) -> Result<SchedulerResponse, SandboxError> {
         let mut event: EventBridgeEvent<Value> = EventBridgeEvent::default();
         event.detail_type = "Scheduled Event".into();
         event.source = "aws.events".into();
-        event.time = chrono::DateTime::from_timestamp_millis(self.now());
+        event.time = chrono::DateTime::from_timestamp_millis(time_ms);
         event.detail = detail;
         Ok(scheduled::handle(
             &self.scheduler,

@@ -54,7 +54,7 @@ pub struct OrderTracker {
 pub enum Repriced {
     /// The remainder is the next leg, recorded (and queued unless the queue refused: the
     /// scheduler re-sends a pending order whose message was lost).
-    NextLeg(OrderIntent),
+    NextLeg(Box<OrderIntent>),
     /// Nothing is left to place: filled meanwhile, dust, or past the deadline.
     Nothing(&'static str),
     /// The exchange still shows the order open: the cancel did not take yet.
@@ -275,7 +275,7 @@ impl OrderTracker {
                     Err(e) => warn!(error = %e, "re-priced leg not queued yet"),
                 }
                 info!(leg = next.leg, remaining = %next.quantity, "remainder re-priced as the next leg");
-                Repriced::NextLeg(next)
+                Repriced::NextLeg(Box::new(next))
             } else {
                 Repriced::Nothing("remainder is dust")
             }
