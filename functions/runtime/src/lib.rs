@@ -3,6 +3,7 @@
 //! call into this crate, and tests call the same handlers in-process.
 
 pub mod config;
+pub mod rekey;
 pub mod scheduled;
 pub mod sqs;
 pub mod wiring;
