@@ -1,14 +1,14 @@
-//! The executor Lambda: configuration and clients built once per container, then each SQS
-//! batch is handled message by message, answering with the batch item failures.
+//! The executor Lambda: configuration and clients built once per container (a failure is
+//! reported to Lambda as an init error), then each SQS batch is handled message by message,
+//! answering with the batch item failures.
 
-use driftline_functions::{config, init_logging, sqs, wiring};
+use driftline_functions::{config, init, init_logging, sqs, wiring};
 use lambda_runtime::{run, service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let config = config::ExecutorConfig::from_env(&config::process_env())?;
-    let adapters = wiring::adapters(&config.common, wiring::executor_backoff(&config)).await?;
+    let (config, adapters) = init::or_exit(init::executor(&config::process_env()).await).await;
     let executor = wiring::executor(&adapters, &config);
     let dead_letters = sqs::DeadLetters {
         sqs: adapters.sqs.clone(),

@@ -1,8 +1,11 @@
 //! What the scheduler and executor Lambdas share: configuration from the environment, the
-//! wiring of adapters to core's services, and the event handlers. The binaries' `main`s only
+//! wiring of adapters to core's services, the cold start and its init error report, and the
+//! event handlers. The binaries' `main`s only
 //! call into this crate, and tests call the same handlers in-process.
 
 pub mod config;
+pub mod init;
+pub mod rekey;
 pub mod scheduled;
 pub mod sqs;
 pub mod wiring;

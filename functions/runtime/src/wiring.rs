@@ -10,11 +10,12 @@ use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSetting
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;
 use driftline_core::service::ExchangeAccounts;
-use driftline_core::EpochMillis;
+use driftline_core::{ApiCredentials, EpochMillis};
 use driftline_exchange::{BinanceConfig, BinanceSpot};
 use thiserror::Error;
 
 use crate::config::{CommonConfig, ExecutorConfig, SchedulerConfig};
+use crate::rekey::{AccountKeys, RekeyingExchange};
 
 #[derive(Debug, Error)]
 pub enum WiringError {
@@ -22,17 +23,69 @@ pub enum WiringError {
     Exchange(#[from] driftline_exchange::ConfigError),
 }
 
+/// Wraps each exchange client an account gets (the sandbox counts calls with it).
+pub type WrapClient = Arc<dyn Fn(Arc<dyn Exchange>) -> Arc<dyn Exchange> + Send + Sync>;
+
 /// Exchange clients per account, built on first use from the account's secret and kept for
 /// the container's life. An account is the id of its secret; `None` is the default account.
+/// Each client is a [`RekeyingExchange`]: after the exchange refuses the keys, the secret is
+/// read again and, if it changed, the client is rebuilt with it (see [`crate::rekey`]).
 pub struct SecretAccounts {
-    secrets: CredentialsCache,
+    factory: Arc<ClientFactory>,
     default_secret_id: String,
-    base_url: String,
+    clients: tokio::sync::Mutex<std::collections::HashMap<String, Arc<RekeyingExchange>>>,
+}
+
+/// Builds an account's client from its secret: the settings every client shares, with the
+/// account's credentials.
+struct ClientFactory {
+    secrets: CredentialsCache,
+    template: BinanceConfig,
     clock: Arc<dyn Clock>,
-    clients: tokio::sync::Mutex<std::collections::HashMap<String, Arc<BinanceSpot>>>,
+    wrap: Option<WrapClient>,
+}
+
+impl ClientFactory {
+    async fn credentials(&self, account: &str) -> Result<ApiCredentials, ExchangeError> {
+        self.secrets
+            .get(account)
+            .await
+            .map_err(|e| auth(format!("credentials of account {account}: {e}")))
+    }
+}
+
+fn auth(message: String) -> ExchangeError {
+    ExchangeError::Auth { code: 0, message }
+}
+
+#[async_trait::async_trait]
+impl AccountKeys for ClientFactory {
+    async fn reread(&self, account: &str) -> Result<ApiCredentials, ExchangeError> {
+        self.secrets.invalidate(account).await;
+        self.credentials(account).await
+    }
+
+    fn client(
+        &self,
+        account: &str,
+        credentials: ApiCredentials,
+    ) -> Result<Arc<dyn Exchange>, ExchangeError> {
+        let mut config = self.template.clone();
+        config.credentials = Some(credentials);
+        let client: Arc<dyn Exchange> = Arc::new(
+            BinanceSpot::with_clock(config, self.clock.clone())
+                .map_err(|e| auth(format!("exchange client of account {account}: {e}")))?,
+        );
+        Ok(match &self.wrap {
+            Some(wrap) => wrap(client),
+            None => client,
+        })
+    }
 }
 
 impl SecretAccounts {
+    /// Clients of the exchange at `base_url` with the default settings.
+    ///
     /// # Errors
     /// [`WiringError::Exchange`] when the base URL is not usable (checked before any order).
     pub fn new(
@@ -41,13 +94,38 @@ impl SecretAccounts {
         base_url: String,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, WiringError> {
-        // Validate the URL and settings once, without credentials.
-        BinanceSpot::with_clock(BinanceConfig::new(base_url.clone(), None), clock.clone())?;
-        Ok(Self {
+        Self::with_settings(
             secrets,
             default_secret_id,
-            base_url,
+            BinanceConfig::new(base_url, None),
             clock,
+            None,
+        )
+    }
+
+    /// Clients built from `template` (its credentials are ignored: each account's come from
+    /// its secret), each wrapped by `wrap` when given.
+    ///
+    /// # Errors
+    /// [`WiringError::Exchange`] when the template is not usable (checked before any order).
+    pub fn with_settings(
+        secrets: CredentialsCache,
+        default_secret_id: String,
+        mut template: BinanceConfig,
+        clock: Arc<dyn Clock>,
+        wrap: Option<WrapClient>,
+    ) -> Result<Self, WiringError> {
+        template.credentials = None;
+        // Validate the URL and settings once, without credentials.
+        BinanceSpot::with_clock(template.clone(), clock.clone())?;
+        Ok(Self {
+            factory: Arc::new(ClientFactory {
+                secrets,
+                template,
+                clock,
+                wrap,
+            }),
+            default_secret_id,
             clients: tokio::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -61,18 +139,10 @@ impl ExchangeAccounts for SecretAccounts {
         if let Some(client) = clients.get(&id) {
             return Ok(client.clone());
         }
-        let auth = |message: String| ExchangeError::Auth { code: 0, message };
-        let credentials = self
-            .secrets
-            .get(&id)
-            .await
-            .map_err(|e| auth(format!("credentials of account {id}: {e}")))?;
-        let client = BinanceSpot::with_clock(
-            BinanceConfig::new(self.base_url.clone(), Some(credentials)),
-            self.clock.clone(),
-        )
-        .map_err(|e| auth(format!("exchange client of account {id}: {e}")))?;
-        let client = Arc::new(client);
+        let credentials = self.factory.credentials(&id).await?;
+        let client = self.factory.client(&id, credentials.clone())?;
+        let keys: Arc<dyn AccountKeys> = self.factory.clone();
+        let client = Arc::new(RekeyingExchange::new(id.clone(), credentials, client, keys));
         clients.insert(id, client.clone());
         Ok(client)
     }

@@ -184,6 +184,20 @@ impl LocalFunction {
         }
     }
 
+    /// What the bootstrap posted to the init error path, if anything.
+    pub fn init_error(&self) -> Option<crate::runtime_api::InitError> {
+        self.api.init_error_report()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself (as a bootstrap that failed its
+    /// cold start does); its exit status, or `None` while it still runs.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
     /// Stops the process (SIGKILL to its PID, as Lambda ends an environment) and reaps it.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

@@ -38,7 +38,16 @@ struct ApiState {
     function_arn: String,
     queue: Mutex<mpsc::Receiver<Pending>>,
     in_flight: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
-    init_error: std::sync::Mutex<Option<String>>,
+    init_error: std::sync::Mutex<Option<InitError>>,
+}
+
+/// What a bootstrap posted to `/runtime/init/error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitError {
+    /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
+    pub error_type: Option<String>,
+    /// The body: `{"errorMessage": ..., "errorType": ...}`.
+    pub body: String,
 }
 
 /// A Runtime API on `127.0.0.1:<ephemeral>`; the bootstrap gets [`RuntimeApi::address`] as
@@ -92,8 +101,13 @@ impl RuntimeApi {
         self.addr.to_string()
     }
 
-    /// The error the bootstrap reported before taking any invocation, if any.
+    /// The error the bootstrap reported before taking any invocation, if any (its body).
     pub fn init_error(&self) -> Option<String> {
+        self.init_error_report().map(|e| e.body)
+    }
+
+    /// The error the bootstrap reported before taking any invocation, with its error type.
+    pub fn init_error_report(&self) -> Option<InitError> {
         self.state
             .init_error
             .lock()
@@ -188,11 +202,21 @@ async fn error(
     finish(&state, &id, Reply::Error(body)).await
 }
 
-async fn init_error(State(state): State<Arc<ApiState>>, body: Bytes) -> StatusCode {
+async fn init_error(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let error_type = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     *state
         .init_error
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-        Some(String::from_utf8_lossy(&body).into_owned());
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(InitError {
+        error_type,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
     StatusCode::ACCEPTED
 }

@@ -3,7 +3,8 @@
 //! and the paper exchange, with the runtime contract's environment variables. A scheduled
 //! event plans the article portfolio's orders; the SQS event source stand-in feeds the intents
 //! queue to the executor until it is drained; the orders must be on the exchange once each,
-//! filled, and final in the ledger.
+//! filled, and final in the ledger. And a bootstrap started with a missing or bad variable
+//! reports an init error naming it to the Runtime API, and exits.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -51,6 +52,13 @@ fn prerequisites() -> Option<(String, PathBuf, PathBuf)> {
         endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
         "refusing to run against {endpoint}: loopback only"
     );
+    let (scheduler, executor) = bootstraps()?;
+    Some((endpoint, scheduler, executor))
+}
+
+/// The two bootstraps, or `None` (loudly) when they are not built; under `make test`
+/// (`DRIFTLINE_REQUIRE_LAMBDA_BINARIES`) a missing binary fails the test.
+fn bootstraps() -> Option<(PathBuf, PathBuf)> {
     let root = workspace_root();
     let (scheduler, executor) = (
         bootstrap_path(&root, "scheduler"),
@@ -65,7 +73,7 @@ fn prerequisites() -> Option<(String, PathBuf, PathBuf)> {
         eprintln!("\n*** SKIPPED: no bootstraps at {scheduler:?}; run `make build` ***\n");
         return None;
     }
-    Some((endpoint, scheduler, executor))
+    Some((scheduler, executor))
 }
 
 fn unique(prefix: &str) -> String {
@@ -364,4 +372,84 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
     scheduler.stop().await;
     executor.stop().await;
     exchange.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_with_a_missing_or_bad_variable_reports_an_init_error_naming_it_and_exits() {
+    let Some((scheduler_bin, executor_bin)) = bootstraps() else {
+        return;
+    };
+    // Everything else is valid; nothing is reached over the network before the check fails.
+    let env = |changes: &[(&str, Option<&str>)]| {
+        let mut env: BTreeMap<String, String> = [
+            ("DRIFTLINE_TABLE_NAME", "driftline"),
+            (
+                "DRIFTLINE_INTENTS_QUEUE_URL",
+                "http://127.0.0.1:9/000000000000/q",
+            ),
+            ("DRIFTLINE_EXCHANGE_BASE_URL", "http://127.0.0.1:9"),
+            ("DRIFTLINE_EXCHANGE_SECRET_ID", "driftline/exchange"),
+            ("DRIFTLINE_SCHEDULE_PERIOD_SECONDS", "300"),
+            ("RUST_LOG", "info"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (name, value) in changes {
+            match value {
+                Some(v) => env.insert((*name).to_owned(), (*v).to_owned()),
+                None => env.remove(*name),
+            };
+        }
+        env.into_iter().collect::<Vec<_>>()
+    };
+    let cases = [
+        ("scheduler", &scheduler_bin, "DRIFTLINE_TABLE_NAME", None),
+        (
+            "executor",
+            &executor_bin,
+            "DRIFTLINE_FOLLOW_UP_DELAY_SECONDS",
+            Some("901"),
+        ),
+    ];
+    for (name, bin, variable, value) in cases {
+        let mut function =
+            LocalFunction::start(name, bin, &env(&[(variable, value)]), INVOKE_TIMEOUT)
+                .await
+                .unwrap();
+        let status = function
+            .wait_exit(Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|| panic!("{name} still runs:\n{}", function.logs().join("\n")));
+        assert!(!status.success(), "{name} exited {status}");
+        let report = function
+            .init_error()
+            .unwrap_or_else(|| panic!("{name} reported no init error"));
+        assert_eq!(
+            report.error_type.as_deref(),
+            Some("Driftline.ConfigError"),
+            "{report:?}"
+        );
+        let body: Value = serde_json::from_str(&report.body).unwrap();
+        assert_eq!(body["errorType"], "Driftline.ConfigError", "{body}");
+        let message = body["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains(variable), "{message}");
+        if let Some(value) = value {
+            assert!(message.contains(&format!("{value:?}")), "{message}");
+        }
+        // The error is in the function's own log too (its pipes may trail the exit a little).
+        let mut logged = false;
+        for _ in 0..20 {
+            logged = function
+                .logs()
+                .iter()
+                .any(|l| l.contains("cold start failed") && l.contains(variable));
+            if logged {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(logged, "{}", function.logs().join("\n"));
+        function.stop().await;
+    }
 }

@@ -206,6 +206,18 @@ impl EngineError {
     }
 }
 
+/// Why an account's API key and secret could not be replaced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRotationError {
+    #[error("no account named {0:?}")]
+    UnknownAccount(String),
+    #[error("api_key and secret must not be empty")]
+    Empty,
+    /// Keys identify accounts, so two accounts cannot share one.
+    #[error("the api_key belongs to another account")]
+    KeyInUse,
+}
+
 /// How an order is looked up: the venue's id or the client's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderRef {
@@ -339,6 +351,35 @@ impl Engine {
             .iter()
             .find(|(_, a)| a.credentials.api_key() == api_key)
             .map(|(name, a)| (name.as_str(), &a.credentials))
+    }
+
+    /// Gives `account` a new API key and secret, as an operator rotating keys at the venue
+    /// does: from now on the old key is unknown (-2015) and the old secret signs nothing.
+    ///
+    /// # Errors
+    /// [`KeyRotationError`] for an unknown account, an empty key or secret, or a key that
+    /// another account holds.
+    pub fn rotate_keys(
+        &mut self,
+        account: &str,
+        credentials: ApiCredentials,
+    ) -> Result<(), KeyRotationError> {
+        if credentials.api_key().is_empty() || credentials.expose_secret().is_empty() {
+            return Err(KeyRotationError::Empty);
+        }
+        if self
+            .accounts
+            .iter()
+            .any(|(name, a)| name != account && a.credentials.api_key() == credentials.api_key())
+        {
+            return Err(KeyRotationError::KeyInUse);
+        }
+        let entry = self
+            .accounts
+            .get_mut(account)
+            .ok_or_else(|| KeyRotationError::UnknownAccount(account.to_owned()))?;
+        entry.credentials = credentials;
+        Ok(())
     }
 
     pub fn fees(&self) -> FeeConfig {

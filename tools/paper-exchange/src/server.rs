@@ -29,7 +29,8 @@ use crate::api_error::ApiError;
 use crate::clock::SystemClock;
 use crate::config::{ConfigError, ExchangeConfig};
 use crate::engine::{
-    venue_decimal as d8, Engine, Fill, NewOrder, Order, OrderRef, OrderType, TimeInForce,
+    venue_decimal as d8, Engine, Fill, KeyRotationError, NewOrder, Order, OrderRef, OrderType,
+    TimeInForce,
 };
 use crate::faults::{happens, Faults};
 use crate::params::{mandatory, Params};
@@ -107,6 +108,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/advance", post(admin_advance))
         .route("/faults", get(admin_get_faults).put(admin_put_faults))
         .route("/reset", post(admin_reset))
+        .route("/accounts/{name}/keys", post(admin_rotate_keys))
         .layer(middleware::from_fn(loopback_only));
     Router::new()
         .route("/api/v3/{*endpoint}", any(api))
@@ -372,10 +374,19 @@ async fn api(
             Verdict::TooMany { .. } => 429,
             Verdict::Banned { .. } => 418,
         };
-        v.requests.push(
-            json!({"time": now, "method": method.as_str(), "endpoint": format!("{endpoint:?}"),
-                               "weight": weight, "limiter": status}),
-        );
+        let mut entry = json!({"time": now, "method": method.as_str(), "endpoint": format!("{endpoint:?}"),
+                               "weight": weight, "limiter": status});
+        // Whose key the request carried (null: a key the venue does not know), never the key
+        // itself: tests see from it which keys a client used, e.g. after a rotation.
+        if let Some(key) = headers.get("X-MBX-APIKEY") {
+            let account = key
+                .to_str()
+                .ok()
+                .and_then(|k| v.engine.account_for_key(k))
+                .map(|(name, _)| name.to_owned());
+            entry["account"] = json!(account);
+        }
+        v.requests.push(entry);
         (verdict, v.faults.clone())
     };
     let limit = state.config.rate_limits.request_weight_per_minute;
@@ -1102,5 +1113,32 @@ async fn admin_reset(State(state): State<Arc<AppState>>) -> Response {
             Json(json!({"reset": true})).into_response()
         }
         Err(e) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKeys {
+    api_key: String,
+    secret: String,
+}
+
+/// Replaces an account's API key and secret, as an operator rotating keys at the venue does.
+/// The answer names the account only: keys and secrets never leave the venue.
+async fn admin_rotate_keys(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Json(keys): Json<NewKeys>,
+) -> Response {
+    let credentials = driftline_core::ApiCredentials::new(keys.api_key, keys.secret);
+    match state.venue().engine.rotate_keys(&name, credentials) {
+        Ok(()) => Json(json!({"account": name, "rotated": true})).into_response(),
+        Err(e @ KeyRotationError::UnknownAccount(_)) => {
+            admin_error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Err(e) => admin_error(
+            StatusCode::BAD_REQUEST,
+            format!("keys of account {name:?} not rotated: {e}"),
+        ),
     }
 }

@@ -908,6 +908,130 @@ async fn admin_moves_the_market_lists_fills_and_resets() {
 }
 
 #[tokio::test]
+async fn rotated_keys_refuse_the_old_key_and_sign_with_the_new_secret_only() {
+    let v = Venue::start(common::venue_config()).await;
+    let account = |key: &'static str, secret: &'static str| {
+        v.signed_as(key, secret, Method::GET, "/api/v3/account", &[])
+    };
+    assert_eq!(
+        account("alice-key", "alice-secret").await.status,
+        StatusCode::OK
+    );
+    let rotated = v
+        .admin(
+            Method::POST,
+            "/accounts/alice/keys",
+            json!({"api_key": "alice-key-2", "secret": "alice-secret-2"}),
+        )
+        .await;
+    assert_eq!(rotated, json!({"account": "alice", "rotated": true}));
+    // The old key is unknown, as the venue answers any key it does not know.
+    assert_eq!(
+        account("alice-key", "alice-secret").await.code(),
+        (
+            StatusCode::UNAUTHORIZED,
+            -2015,
+            "Invalid API-key, IP, or permissions for action."
+        )
+    );
+    // The new key signed with the old secret is a bad signature.
+    assert_eq!(account("alice-key-2", "alice-secret").await.code().1, -1022);
+    let ok = account("alice-key-2", "alice-secret-2").await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.body["balances"].as_array().map(Vec::len), Some(2));
+    // Bob is untouched.
+    assert_eq!(
+        account("bob-key", "bob-secret").await.status,
+        StatusCode::OK
+    );
+
+    // Refused rotations: another account's key, an empty secret, an unknown account.
+    let post = |path: &str, body: Value| {
+        v.http
+            .post(format!("{}/admin{path}", v.exchange.base_url()))
+            .json(&body)
+            .send()
+    };
+    for (path, body, status) in [
+        (
+            "/accounts/alice/keys",
+            json!({"api_key": "bob-key", "secret": "x-secret"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/accounts/alice/keys",
+            json!({"api_key": "alice-key-3", "secret": ""}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/accounts/carol/keys",
+            json!({"api_key": "carol-key", "secret": "carol-secret"}),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let r = post(path, body.clone()).await.unwrap();
+        assert_eq!(r.status(), status, "{path} {body}");
+        let text = r.text().await.unwrap();
+        assert!(
+            !text.contains("bob-key") && !text.contains("x-secret") && !text.contains("carol-"),
+            "an admin error never shows a key or secret: {text}"
+        );
+    }
+    assert_eq!(
+        account("alice-key-2", "alice-secret-2").await.status,
+        StatusCode::OK,
+        "a refused rotation changes nothing"
+    );
+
+    // The request log names whose key each request carried (null: unknown), never the key.
+    let log = v.admin(Method::GET, "/requests", json!(null)).await;
+    let accounts: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["account"])
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            &json!("alice"),
+            &json!(null),
+            &json!("alice"),
+            &json!("alice"),
+            &json!("bob"),
+            &json!("alice")
+        ]
+    );
+    let text = log.to_string();
+    assert!(
+        !text.contains("alice-key") && !text.contains("secret"),
+        "{text}"
+    );
+    // A public request carries no key: no account.
+    v.public("/api/v3/time", &[]).await;
+    let log = v.admin(Method::GET, "/requests", json!(null)).await;
+    assert!(log
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .get("account")
+        .is_none());
+
+    // Reset goes back to the config's keys.
+    v.admin(Method::POST, "/reset", json!(null)).await;
+    assert_eq!(
+        account("alice-key", "alice-secret").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        account("alice-key-2", "alice-secret-2").await.code().1,
+        -2015
+    );
+    v.exchange.stop().await;
+}
+
+#[tokio::test]
 async fn the_admin_api_refuses_peers_that_are_not_loopback() {
     use axum::extract::connect_info::MockConnectInfo;
     use tower::ServiceExt;

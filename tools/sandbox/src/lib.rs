@@ -1,8 +1,9 @@
 //! A whole driftline on one machine, for `make demo` and the end-to-end tests: the local AWS
 //! emulator (one table, the intents queue and its dead-letter queue, one Secrets Manager secret
 //! per exchange account, all uniquely named), the paper exchange in-process on a loopback port,
-//! and the scheduler and executor handlers wired to the real adapters. The exchange credentials
-//! are read back from Secrets Manager as the Lambdas read them.
+//! and the scheduler and executor handlers wired to the real adapters. The exchange accounts are
+//! the Lambdas' own `SecretAccounts`: keys read from Secrets Manager, and read again when the
+//! venue refuses them ([`World::rotate_venue_keys`], [`World::put_account_secret`]).
 //!
 //! Time is a [`ManualClock`] shared by the paper exchange and the services, so a schedule period
 //! passes when the caller says so. SQS visibility and delays are real seconds on the emulator:
@@ -31,13 +32,14 @@ use driftline_core::ports::{Clock, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;
-use driftline_core::service::FixedAccounts;
+use driftline_core::service::ExchangeAccounts;
 
 use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
 use driftline_core::{EpochMillis, PortfolioId};
-use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
+use driftline_exchange::{BinanceConfig, RetryPolicy};
 use driftline_functions::scheduled::{self, SchedulerResponse};
 use driftline_functions::sqs::{self as sqs_handler, DeadLetters};
+use driftline_functions::wiring::{SecretAccounts, WrapClient};
 use lambda_runtime::{Context, LambdaEvent};
 use paper_exchange::clock::ManualClock;
 use paper_exchange::{ExchangeConfig, PaperExchange};
@@ -190,8 +192,8 @@ pub enum SandboxError {
     Store(#[from] driftline_core::ledger::StoreError),
     #[error("secret {name}: {reason}")]
     Secret { name: String, reason: String },
-    #[error("exchange client: {0}")]
-    Exchange(#[from] driftline_exchange::ConfigError),
+    #[error("exchange accounts: {0}")]
+    Wiring(#[from] driftline_functions::wiring::WiringError),
     #[error("the venue config has no account for the portfolios")]
     NoAccount,
     #[error("a portfolio names account {0:?}, which the venue config does not have")]
@@ -228,6 +230,8 @@ pub struct World {
     pub dead_letter_url: String,
     /// The Secrets Manager secret id of each venue account, by account name.
     pub secret_ids: Vec<(String, String)>,
+    /// The emulator's Secrets Manager, where the accounts' keys are kept.
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub scheduler: Scheduler,
     pub executor: Executor,
     pub metrics: Captured,
@@ -413,25 +417,38 @@ impl World {
             aws_calls,
             exchange_calls,
         } = clients;
-        let credentials = CredentialsCache::new(secrets, Duration::from_secs(300));
         let clock_port: Arc<dyn Clock> = clock.clone();
-        let mut accounts = FixedAccounts::default();
-        for (i, (_, secret_id)) in secret_ids.iter().enumerate() {
-            let client: Arc<dyn Exchange> =
-                match Self::client(&venue, &credentials, secret_id, &clock_port).await {
-                    Ok(c) => Arc::new(CountingExchange::new(c, exchange_calls.clone())),
-                    Err(e) => return Err((venue, e)),
-                };
-            if i == 0 {
-                // Portfolios without an account trade on the venue's first one.
-                accounts = accounts.with(None, client.clone());
-            }
-            accounts = accounts.with(Some(secret_id), client);
-        }
-        if secret_ids.is_empty() {
+        // The accounts are wired as the Lambdas wire theirs (SecretAccounts: keys from
+        // Secrets Manager, re-read after the exchange refuses them), with the sandbox's quick
+        // client settings and every client's calls counted.
+        let Some((_, first_secret_id)) = secret_ids.first() else {
             return Err((venue, SandboxError::NoAccount));
+        };
+        let calls = exchange_calls.clone();
+        let count: WrapClient = Arc::new(move |client| {
+            Arc::new(CountingExchange::new(client, calls.clone())) as Arc<dyn Exchange>
+        });
+        // Portfolios without an account trade on the venue's first one.
+        let accounts = match SecretAccounts::with_settings(
+            CredentialsCache::new(secrets.clone(), Duration::from_secs(300)),
+            first_secret_id.clone(),
+            Self::client_settings(&venue),
+            clock_port.clone(),
+            Some(count),
+        ) {
+            Ok(a) => Arc::new(a),
+            Err(e) => return Err((venue, SandboxError::Wiring(e))),
+        };
+        // Every account's secret is read now, so one that cannot be read fails the launch.
+        for (_, secret_id) in &secret_ids {
+            if let Err(e) = accounts.exchange(Some(secret_id)).await {
+                let e = SandboxError::Secret {
+                    name: secret_id.clone(),
+                    reason: e.to_string(),
+                };
+                return Err((venue, e));
+            }
         }
-        let accounts = Arc::new(accounts);
         let queue = Arc::new(
             SqsIntentQueue::new(counted_sqs, queues.queue_url.clone()).with_backoff(BACKOFF),
         );
@@ -487,6 +504,7 @@ impl World {
             queue_url: queues.queue_url,
             dead_letter_url: queues.dead_letter_url,
             secret_ids,
+            secrets,
             scheduler,
             executor,
             metrics,
@@ -497,22 +515,9 @@ impl World {
         })
     }
 
-    /// The exchange client of one account, with the credentials read back from its secret, and
-    /// quick retries (the venue is local).
-    async fn client(
-        venue: &PaperExchange,
-        credentials: &CredentialsCache,
-        secret_id: &str,
-        clock: &Arc<dyn Clock>,
-    ) -> Result<Arc<BinanceSpot>, SandboxError> {
-        let creds = credentials
-            .get(secret_id)
-            .await
-            .map_err(|e| SandboxError::Secret {
-                name: secret_id.to_owned(),
-                reason: e.to_string(),
-            })?;
-        let mut config = BinanceConfig::new(venue.base_url(), Some(creds));
+    /// The settings of every exchange client: the local venue, quick retries and timeouts.
+    fn client_settings(venue: &PaperExchange) -> BinanceConfig {
+        let mut config = BinanceConfig::new(venue.base_url(), None);
         config.retry = RetryPolicy {
             max_retries: 2,
             min_delay: Duration::from_millis(1),
@@ -520,7 +525,7 @@ impl World {
         };
         config.request_timeout = Duration::from_secs(3);
         config.max_rate_limit_wait = Duration::from_millis(200);
-        Ok(Arc::new(BinanceSpot::with_clock(config, clock.clone())?))
+        config
     }
 
     pub fn now(&self) -> EpochMillis {
@@ -785,6 +790,77 @@ impl World {
             });
         }
         Ok(r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The Secrets Manager id of a venue account's secret.
+    pub fn secret_id(&self, account: &str) -> Option<&str> {
+        self.secret_ids
+            .iter()
+            .find(|(name, _)| name == account)
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// Gives a venue account a new API key and secret: from now on the venue refuses the old
+    /// key (-2015), as after an operator rotates or revokes keys at the exchange.
+    ///
+    /// # Errors
+    /// [`SandboxError::Admin`] when the venue refuses the rotation.
+    pub async fn rotate_venue_keys(
+        &self,
+        account: &str,
+        api_key: &str,
+        secret: &str,
+    ) -> Result<(), SandboxError> {
+        let body = json!({"api_key": api_key, "secret": secret});
+        let path = format!("/admin/accounts/{account}/keys");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.venue.base_url()))
+            .json(&body)
+            .send()
+            .await;
+        // Never the body in the error: it holds the keys.
+        match r {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(SandboxError::Admin {
+                path,
+                reason: format!("refused: {}", r.status()),
+            }),
+            Err(e) => Err(SandboxError::Admin {
+                path,
+                reason: e.without_url().to_string(),
+            }),
+        }
+    }
+
+    /// Stores new keys as a new version of a venue account's secret (`PutSecretValue`), as an
+    /// operator does after rotating them.
+    ///
+    /// # Errors
+    /// [`SandboxError::Secret`] when the account has no secret or Secrets Manager refuses.
+    pub async fn put_account_secret(
+        &self,
+        account: &str,
+        api_key: &str,
+        secret: &str,
+    ) -> Result<(), SandboxError> {
+        let id = self
+            .secret_id(account)
+            .ok_or_else(|| SandboxError::Secret {
+                name: account.to_owned(),
+                reason: "no such venue account".to_owned(),
+            })?;
+        self.secrets
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(json!({"api_key": api_key, "api_secret": secret}).to_string())
+            .send()
+            .await
+            .map_err(|e| SandboxError::Secret {
+                name: id.to_owned(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(())
     }
 
     pub async fn set_faults(&self, faults: Value) {
