@@ -15,7 +15,9 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use driftline_core::ports::{Balance, Exchange, ExchangeError, LimitOrderRequest, OrderReport};
+use driftline_core::ports::{
+    Balance, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport,
+};
 use driftline_core::{
     ApiCredentials, ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol,
 };
@@ -175,6 +177,14 @@ impl Exchange for RekeyingExchange {
         self.call(|c| async move { c.order(symbol, client_order_id).await })
             .await
     }
+    async fn order_fills(
+        &self,
+        symbol: &Symbol,
+        exchange_order_id: u64,
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        self.call(|c| async move { c.order_fills(symbol, exchange_order_id).await })
+            .await
+    }
     async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
         self.call(|c| async move { c.open_orders(symbol).await })
             .await
@@ -323,6 +333,9 @@ mod tests {
         }
         async fn order(&self, _: &Symbol, _: &ClientOrderId) -> Result<OrderReport, ExchangeError> {
             self.answer("order", report())
+        }
+        async fn order_fills(&self, _: &Symbol, _: u64) -> Result<Vec<Fill>, ExchangeError> {
+            self.answer("order_fills", Vec::new())
         }
         async fn open_orders(&self, _: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
             self.answer("open_orders", Vec::new())
@@ -535,6 +548,7 @@ mod tests {
         e.balances().await.unwrap();
         e.place_limit_order(&request()).await.unwrap();
         e.order(&s, &id).await.unwrap();
+        e.order_fills(&s, 1).await.unwrap();
         e.open_orders(&s).await.unwrap();
         e.cancel_order(&s, &id).await.unwrap();
         e.server_time().await.unwrap();
@@ -547,6 +561,7 @@ mod tests {
                 "balances",
                 "place_limit_order",
                 "order",
+                "order_fills",
                 "open_orders",
                 "cancel_order",
                 "server_time"
