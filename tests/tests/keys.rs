@@ -4,8 +4,6 @@
 //! handlers and adapters over the local AWS emulator and the paper exchange; every log line is
 //! captured and scanned for the keys and secrets.
 
-use std::sync::{Arc, Mutex, OnceLock};
-
 use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::OrderStatus;
 use driftline_e2e::{World, KEY, SECRET};
@@ -20,44 +18,12 @@ const ROTATIONS: [(&str, &str); 2] = [
     ("demo-key-rotated-2", "demo-secret-rotated-2-never-logged"),
 ];
 
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::ErrorKind::Other)?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line this test binary writes, at debug level.
-fn logs() -> &'static LogBuffer {
-    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
-        buffer
-    })
+fn logs() -> &'static driftline_e2e::Captured {
+    driftline_e2e::captured_logs()
 }
 
 fn log_text() -> String {
-    logs()
-        .0
-        .lock()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
+    logs().text()
 }
 
 fn planned(response: &SchedulerResponse) -> usize {

@@ -5,7 +5,7 @@
 //! it (`make test`) each scenario runs a reduced size. Figures go to stderr as `FIGURE` lines.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -260,44 +260,13 @@ async fn assert_all_final(w: &World, intents: &[OrderIntent]) -> BTreeMap<String
 // ---------------------------------------------------------------------------------------------
 // Logs: every line any test of this binary writes, scanned for the secrets.
 
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::ErrorKind::Other)?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static LogBuffer {
-    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
-        buffer
-    })
+fn logs() -> &'static driftline_e2e::Captured {
+    driftline_e2e::captured_logs()
 }
 
 /// Scans every log line so far and the world's metric lines for the secret and the API key.
 fn assert_no_secret_in_logs(w: &World, scenario: &str) {
-    let text = logs()
-        .0
-        .lock()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+    let text = logs().text();
     let metrics: Vec<String> = w.metrics.lines().iter().map(Value::to_string).collect();
     let lines = text.lines().count() + metrics.len();
     assert!(

@@ -75,12 +75,7 @@ pub enum ReportError {
 /// [`InitError`] naming the variable and value that stop it.
 pub async fn scheduler(env: &crate::config::Env) -> Result<(SchedulerConfig, Adapters), InitError> {
     let config = SchedulerConfig::from_env(env)?;
-    let adapters = wiring::adapters(&config.common, Default::default())
-        .await
-        .map_err(|source| InitError::Wiring {
-            base_url: config.common.exchange_base_url.clone(),
-            source,
-        })?;
+    let adapters = adapters(&config.common, Default::default()).await?;
     Ok((config, adapters))
 }
 
@@ -90,13 +85,20 @@ pub async fn scheduler(env: &crate::config::Env) -> Result<(SchedulerConfig, Ada
 /// [`InitError`] naming the variable and value that stop it.
 pub async fn executor(env: &crate::config::Env) -> Result<(ExecutorConfig, Adapters), InitError> {
     let config = ExecutorConfig::from_env(env)?;
-    let adapters = wiring::adapters(&config.common, wiring::executor_backoff(&config))
+    let adapters = adapters(&config.common, wiring::executor_backoff(&config)).await?;
+    Ok((config, adapters))
+}
+
+async fn adapters(
+    common: &crate::config::CommonConfig,
+    backoff: driftline_core::ledger::RetryBackoff,
+) -> Result<Adapters, InitError> {
+    wiring::adapters(common, backoff)
         .await
         .map_err(|source| InitError::Wiring {
-            base_url: config.common.exchange_base_url.clone(),
+            base_url: common.exchange_base_url.clone(),
             source,
-        })?;
-    Ok((config, adapters))
+        })
 }
 
 /// What started, or, on an init error: logs it, reports it to the Runtime API named by

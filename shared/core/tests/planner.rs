@@ -377,49 +377,36 @@ fn an_exit_sells_the_whole_holding(#[case] held: Decimal, #[case] band: Decimal)
     assert_eq!(plan.intents[0].quantity, held);
 }
 
+/// One coin at 100 (minimum notional 15) and cash, the coin's target `target`, band 0.
+fn small_position(held: Decimal, cash: Decimal, target: Decimal) -> Case {
+    Case::new(
+        &[("BTC", held), ("USDT", cash)],
+        &[("BTC", target), ("USDT", Decimal::ONE - target)],
+        vec![market_with("BTC", dec!(100), dec!(2), DEEP, |f| {
+            MarketFiltersFields {
+                min_notional: dec!(15),
+                ..f
+            }
+        })],
+    )
+    .policy(|p| {
+        p.band = Band {
+            absolute: Some(dec!(0)),
+            relative: None,
+        };
+        p.min_trade_notional = dec!(1);
+        p.max_cost_bps = dec!(100);
+    })
+}
+
 #[test]
 fn a_sell_that_would_leave_unsellable_dust_sells_it_too() {
-    // 0.2 BTC at 100 = 20 USDT in a 1,000 USDT portfolio, target 1%, band 0: the trade to
-    // target sells 0.1 and leaves 0.1 BTC = 10 USDT, under the exchange's 15 USDT minimum.
-    let case = Case::new(
-        &[("BTC", dec!(0.2)), ("USDT", dec!(980))],
-        &[("BTC", dec!(0.01)), ("USDT", dec!(0.99))],
-        vec![market_with("BTC", dec!(100), dec!(2), DEEP, |f| {
-            MarketFiltersFields {
-                min_notional: dec!(15),
-                ..f
-            }
-        })],
-    )
-    .policy(|p| {
-        p.band = Band {
-            absolute: Some(dec!(0)),
-            relative: None,
-        };
-        p.min_trade_notional = dec!(1);
-        p.max_cost_bps = dec!(100);
-    });
-    let plan = case.plan();
+    // 0.2 BTC = 20 USDT in a 1,000 USDT portfolio, target 1%: the trade to target sells 0.1 and
+    // leaves 0.1 BTC = 10 USDT, under the exchange's 15 USDT minimum: it sells all of it.
+    let plan = small_position(dec!(0.2), dec!(980), dec!(0.01)).plan();
     assert_eq!(plan.intents.len(), 1);
     assert_eq!(plan.intents[0].quantity, dec!(0.2), "{plan:#?}");
-    // With a leftover the exchange takes, it stops at the target.
-    let case = Case::new(
-        &[("BTC", dec!(0.5)), ("USDT", dec!(950))],
-        &[("BTC", dec!(0.03)), ("USDT", dec!(0.97))],
-        vec![market_with("BTC", dec!(100), dec!(2), DEEP, |f| {
-            MarketFiltersFields {
-                min_notional: dec!(15),
-                ..f
-            }
-        })],
-    )
-    .policy(|p| {
-        p.band = Band {
-            absolute: Some(dec!(0)),
-            relative: None,
-        };
-        p.min_trade_notional = dec!(1);
-        p.max_cost_bps = dec!(100);
-    });
-    assert_eq!(case.plan().intents[0].quantity, dec!(0.2));
+    // With a leftover the exchange takes (0.3 BTC = 30 USDT), it stops at the target.
+    let plan = small_position(dec!(0.5), dec!(950), dec!(0.03)).plan();
+    assert_eq!(plan.intents[0].quantity, dec!(0.2));
 }

@@ -207,6 +207,14 @@ fn eth_market() -> MarketSnapshot {
     support::market("ETH", dec!(3000), dec!(10), dec!(100))
 }
 
+/// Two BTC and no cash, wanted half and half: the plan sells BTC.
+fn btc_rig() -> Rig {
+    rig(
+        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
+        SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
+    )
+}
+
 fn cycle_at(ms: EpochMillis) -> CycleId {
     CycleId::new(&format!("c{:015}", ms - ms.rem_euclid(PERIOD_MS))).unwrap()
 }
@@ -386,10 +394,7 @@ async fn a_buy_charged_in_the_base_asset_counts_its_fee_at_the_fill_price() {
 
 #[tokio::test]
 async fn nothing_is_sent_by_either_function_while_the_breaker_is_open() {
-    let r = rig(
-        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
-        SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
-    );
+    let r = btc_rig();
     assert_eq!(planned(&r.tick().await), 1);
     let until = r.now() + 60_000;
     r.store
@@ -424,10 +429,7 @@ async fn nothing_is_sent_by_either_function_while_the_breaker_is_open() {
 
 #[tokio::test]
 async fn a_probe_that_dies_lapses_at_its_deadline_and_the_next_caller_probes() {
-    let r = rig(
-        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
-        SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
-    );
+    let r = btc_rig();
     assert_eq!(planned(&r.tick().await), 1);
     let body = IntentEnvelope::new(r.order_of("BTC/USDT", 0).await.intent)
         .to_json()
@@ -510,10 +512,7 @@ async fn a_cycle_between_the_writes_of_a_reprice_plans_nothing_for_that_asset() 
         "before the next leg is recorded",
         "before this leg is closed",
     ] {
-        let r = rig(
-            spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
-            SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
-        );
+        let r = btc_rig();
         let sell = resting_sell_left_behind(&r).await;
         // The market falls away from the resting sell: its price is behind the best ask.
         r.venue
@@ -602,10 +601,7 @@ fn a_leg_being_repriced_counts_in_flight_once() {
 
 #[tokio::test]
 async fn a_tick_delivered_again_after_later_cycles_plans_nothing() {
-    let r = rig(
-        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
-        SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
-    );
+    let r = btc_rig();
     let first = cycle_at(r.now());
     assert_eq!(planned(&r.tick().await), 1);
     for _ in 0..2 {

@@ -160,6 +160,14 @@ impl std::io::Write for Captured {
 }
 
 impl Captured {
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
     pub fn lines(&self) -> Vec<Value> {
         let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes)
@@ -167,6 +175,27 @@ impl Captured {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
+}
+
+/// Every log line the process writes from the first call on, at debug level and as JSON, kept
+/// in memory: tests scan them (for secrets, for what happened). Installs the process's one
+/// global subscriber.
+///
+/// # Panics
+/// When another global subscriber was installed first.
+pub fn captured_logs() -> &'static Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Captured::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        buffer
+    })
 }
 
 /// Outcome of one executor batch, as Lambda would see it.

@@ -145,34 +145,20 @@ impl From<Retry> for MessageOutcome {
 
 type Step<T> = Result<T, Retry>;
 
-/// What the ledger says before a resting order is cancelled or re-priced.
-enum Confirmed {
-    /// Act on this record, the ledger's.
-    Record(OrderRecord),
-    /// A re-price of it is under way: finish that instead.
-    Repricing(OrderRecord),
-    /// Do this instead.
-    Instead(Decided),
-}
-
 impl Executor {
     pub fn new(ports: ExecutorPorts, settings: ExecutorSettings) -> Self {
-        let tracker = OrderTracker {
-            ledger: ports.ledger.clone(),
-            queue: ports.queue.clone(),
-            filters: ports.filters.clone(),
-            clock: ports.clock.clone(),
-            metrics: ports.metrics.clone(),
-            exchange_name: settings.exchange_name.clone(),
-        };
-        let breaker = Arc::new(BreakerGuard::new(
-            ports.breakers.clone(),
-            ports.clock.clone(),
+        let (tracker, breaker) = super::lifecycle(
+            &ports.ledger,
+            &ports.queue,
+            &ports.filters,
+            &ports.breakers,
+            &ports.clock,
             ports.random.as_ref(),
-            settings.exchange_name.clone(),
+            &ports.metrics,
+            &settings.exchange_name,
             settings.breaker,
             settings.breaker_reuse_ms,
-        ));
+        );
         Self {
             ports,
             settings,
@@ -737,10 +723,9 @@ impl Executor {
 
     /// Cancels a resting order whose deadline has passed.
     async fn cancel_at_deadline(&self, ex: &dyn Exchange, copy: OrderRecord) -> Step<Decided> {
-        let record = match self.confirm(copy).await? {
-            Confirmed::Record(r) => r,
-            Confirmed::Repricing(r) => return self.resume_reprice(ex, r).await,
-            Confirmed::Instead(decided) => return Ok(decided),
+        let record = match self.confirm(ex, copy).await? {
+            Ok(r) => r,
+            Err(instead) => return instead,
         };
         let intent = &record.intent;
         let cancelled = match ex
@@ -773,10 +758,9 @@ impl Executor {
     /// at `price` as the next leg. The ledger marks it `REPRICING` first: until the next leg
     /// is recorded a cycle running meanwhile sees it in flight and plans nothing for it.
     async fn reprice(&self, ex: &dyn Exchange, copy: OrderRecord, price: Price) -> Step<Decided> {
-        let record = match self.confirm(copy).await? {
-            Confirmed::Record(r) => r,
-            Confirmed::Repricing(r) => return self.resume_reprice(ex, r).await,
-            Confirmed::Instead(decided) => return Ok(decided),
+        let record = match self.confirm(ex, copy).await? {
+            Ok(r) => r,
+            Err(instead) => return instead,
         };
         let mark = Transition {
             expected_version: record.version,
@@ -851,8 +835,14 @@ impl Executor {
     }
 
     /// The ledger's record before an order is cancelled or re-priced: never on what a message
-    /// alone says (a follow-up carries a copy).
-    async fn confirm(&self, copy: OrderRecord) -> Step<Confirmed> {
+    /// alone says (a follow-up carries a copy). `Err` is what to do instead: nothing when the
+    /// ledger does not know the order or has it final, a follow-up with the ledger's copy when
+    /// the message's differs, the rest of a re-price already under way.
+    async fn confirm(
+        &self,
+        ex: &dyn Exchange,
+        copy: OrderRecord,
+    ) -> Step<Result<OrderRecord, Step<Decided>>> {
         let stored = self
             .ports
             .ledger
@@ -862,17 +852,17 @@ impl Executor {
         Ok(match stored {
             None => {
                 warn!("no ledger record for this order: nothing cancelled or re-priced from the message alone");
-                Confirmed::Instead(MessageOutcome::Done("unknown order").into())
+                Err(done("unknown order"))
             }
-            Some(r) if r.status.is_final() => {
-                Confirmed::Instead(MessageOutcome::Done("final").into())
-            }
+            Some(r) if r.status.is_final() => Err(done("final")),
             Some(r) if r.intent != copy.intent => {
                 warn!("the message's copy of the order differs from the ledger's: following up the ledger's");
-                Confirmed::Instead(self.follow_up_of(&r, "follow-up corrected from the ledger"))
+                Err(Ok(
+                    self.follow_up_of(&r, "follow-up corrected from the ledger")
+                ))
             }
-            Some(r) if r.status == OrderStatus::Repricing => Confirmed::Repricing(r),
-            Some(r) => Confirmed::Record(r),
+            Some(r) if r.status == OrderStatus::Repricing => Err(self.resume_reprice(ex, r).await),
+            Some(r) => Ok(r),
         })
     }
 

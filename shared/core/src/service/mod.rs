@@ -14,9 +14,43 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::PortfolioSpec;
-use crate::ledger::StoreError;
-use crate::ports::{Exchange, ExchangeError};
-use crate::PortfolioId;
+use crate::ledger::{BreakerStore, IntentQueue, MarketFilterCache, OrderLedger, StoreError};
+use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, RandomSource};
+use crate::{BreakerConfig, PortfolioId};
+
+/// What both services build the same way from their ports: the order lifecycle and the breaker
+/// in front of the exchange.
+#[allow(clippy::too_many_arguments)]
+fn lifecycle(
+    ledger: &Arc<dyn OrderLedger>,
+    queue: &Arc<dyn IntentQueue>,
+    filters: &Arc<dyn MarketFilterCache>,
+    breakers: &Arc<dyn BreakerStore>,
+    clock: &Arc<dyn Clock>,
+    random: &dyn RandomSource,
+    metrics: &Arc<dyn MetricsSink>,
+    exchange_name: &str,
+    breaker: BreakerConfig,
+    breaker_reuse_ms: i64,
+) -> (tracker::OrderTracker, Arc<guard::BreakerGuard>) {
+    let tracker = tracker::OrderTracker {
+        ledger: ledger.clone(),
+        queue: queue.clone(),
+        filters: filters.clone(),
+        clock: clock.clone(),
+        metrics: metrics.clone(),
+        exchange_name: exchange_name.to_owned(),
+    };
+    let guard = guard::BreakerGuard::new(
+        breakers.clone(),
+        clock.clone(),
+        random,
+        exchange_name,
+        breaker,
+        breaker_reuse_ms,
+    );
+    (tracker, Arc::new(guard))
+}
 
 /// The exchange clients of a deployment, one per account (a portfolio's `account`, the id of
 /// the secret holding its API key; `None` for the deployment's default account).

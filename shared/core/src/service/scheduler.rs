@@ -151,22 +151,18 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn new(ports: SchedulerPorts, settings: SchedulerSettings) -> Self {
-        let tracker = OrderTracker {
-            ledger: ports.ledger.clone(),
-            queue: ports.queue.clone(),
-            filters: ports.filters.clone(),
-            clock: ports.clock.clone(),
-            metrics: ports.metrics.clone(),
-            exchange_name: settings.exchange_name.clone(),
-        };
-        let breaker = Arc::new(BreakerGuard::new(
-            ports.breakers.clone(),
-            ports.clock.clone(),
+        let (tracker, breaker) = super::lifecycle(
+            &ports.ledger,
+            &ports.queue,
+            &ports.filters,
+            &ports.breakers,
+            &ports.clock,
             ports.random.as_ref(),
-            settings.exchange_name.clone(),
+            &ports.metrics,
+            &settings.exchange_name,
             settings.breaker,
             settings.breaker_reuse_ms,
-        ));
+        );
         Self {
             ports,
             settings,
@@ -446,14 +442,9 @@ impl Scheduler {
             let intent = record.intent.clone();
             let expired = now >= intent.expires_at_ms;
             let outcome: Result<bool, CycleError> = match record.status {
-                OrderStatus::Pending | OrderStatus::Queued if expired => Ok(self
-                    .tracker
-                    .close(
-                        &record,
-                        OrderStatus::Expired,
-                        Some("deadline passed before placement".into()),
-                    )
-                    .await?),
+                OrderStatus::Pending | OrderStatus::Queued if expired => {
+                    Ok(self.expire_unplaced(&record).await?)
+                }
                 OrderStatus::Pending
                     if now - record.updated_at_ms > self.settings.stale_pending_ms =>
                 {
@@ -464,14 +455,9 @@ impl Scheduler {
                     // Its executor died mid-flight: the exchange says whether it was placed.
                     match ex.order(&intent.symbol, &intent.client_order_id).await {
                         Ok(report) => self.apply(ex, record, &report).await,
-                        Err(ExchangeError::NotFound { .. }) if expired => Ok(self
-                            .tracker
-                            .close(
-                                &record,
-                                OrderStatus::Expired,
-                                Some("deadline passed before placement".into()),
-                            )
-                            .await?),
+                        Err(ExchangeError::NotFound { .. }) if expired => {
+                            Ok(self.expire_unplaced(&record).await?)
+                        }
                         Err(ExchangeError::NotFound { .. }) => {
                             resend.push(intent.clone());
                             Ok(false)
@@ -516,6 +502,14 @@ impl Scheduler {
             self.send(&resend).await;
         }
         Ok(changed)
+    }
+
+    /// An order never placed whose deadline passed.
+    async fn expire_unplaced(&self, record: &OrderRecord) -> Result<bool, StoreError> {
+        let why = "deadline passed before placement".to_owned();
+        self.tracker
+            .close(record, OrderStatus::Expired, Some(why))
+            .await
     }
 
     /// A resting order: its fills recorded, and cancelled when past its deadline.
