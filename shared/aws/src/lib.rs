@@ -3,14 +3,17 @@
 //! CloudWatch embedded metric format. See docs/DATA.md for keys and access patterns.
 
 mod config;
+mod controls;
 mod item;
 pub mod metrics;
+mod portfolios;
 mod queue;
 mod secrets;
 mod store;
 mod table;
 
 pub use config::sdk_config;
+pub use portfolios::ConfigWrite;
 pub use queue::{create_queue_with_dlq, LocalQueues, SqsIntentQueue};
 pub use secrets::{CredentialsCache, SecretError};
 pub use store::DynamoStore;

@@ -10,37 +10,34 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use driftline_core::ledger::{
-    classify_failed_claim, classify_failed_fill, fill_predecessors, fill_progress_key, BreakerSave,
-    BreakerStore, Claim, ClaimOutcome, CycleLeases, DriftHistory, FillOutcome, FillProgress, Lease,
-    LeaseOutcome, MarketFilterCache, OrderKey, OrderLedger, OrderRecord, RecordOutcome,
-    RecordedSnapshot, StoreError, Transition, TransitionOutcome, VersionedBreaker, CLAIMABLE,
-    MARKET_FILTER_TTL_MS,
+    classify_failed_claim, classify_failed_fill, fill_predecessors, fill_progress_key, Claim,
+    ClaimOutcome, CycleLeases, DriftHistory, FillOutcome, FillProgress, Lease, LeaseOutcome,
+    MarketFilterCache, OrderKey, OrderLedger, OrderRecord, RecordOutcome, RecordedSnapshot,
+    StoreError, Transition, TransitionOutcome, CLAIMABLE, MARKET_FILTER_TTL_MS,
 };
 use driftline_core::{
-    BreakerState, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, OrderStatus,
-    PortfolioId, Symbol,
+    CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, OrderStatus, PortfolioId,
+    Symbol,
 };
 
 use crate::item::{
     dec, n, opt_n, opt_s, req_dec, req_json, req_n, req_s, s, to_json, unavailable, Item,
 };
 use crate::table::{PK, SK, TTL_ATTRIBUTE};
-use driftline_core::config::PortfolioSpec;
-use driftline_core::service::PortfolioConfigs;
+use driftline_core::control::CycleRecord;
 
 const ORDER: &str = "order";
 const LEASE: &str = "cycle lease";
 const DRIFT: &str = "drift snapshot";
 const FILTERS: &str = "market filters";
-const BREAKER: &str = "breaker state";
 /// The most items one TransactWriteItems request may write.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
 /// Every ledger port on one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
     /// How long a final order is kept before TTL removes it.
     final_order_retention_secs: i64,
     /// How long drift snapshots are kept.
@@ -67,7 +64,7 @@ impl DynamoStore {
         &self.table
     }
 
-    fn key(pk: String, sk: String) -> Item {
+    pub(crate) fn key(pk: String, sk: String) -> Item {
         HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
     }
 
@@ -78,7 +75,7 @@ impl DynamoStore {
         )
     }
 
-    fn update(&self, key: Item) -> UpdateItemFluentBuilder {
+    pub(crate) fn update(&self, key: Item) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -89,7 +86,7 @@ impl DynamoStore {
 
     /// Runs a conditional update: `Ok(Ok(new item))`, or `Ok(Err(old item))` when the
     /// condition failed (`None`: there was no item).
-    async fn conditional_update(
+    pub(crate) async fn conditional_update(
         &self,
         op: UpdateItemFluentBuilder,
         operation: &'static str,
@@ -105,7 +102,7 @@ impl DynamoStore {
         }
     }
 
-    async fn get_item(
+    pub(crate) async fn get_item(
         &self,
         key: Item,
         operation: &'static str,
@@ -123,7 +120,7 @@ impl DynamoStore {
     }
 
     /// All items of a partition whose sort key starts with `prefix`, in the given order.
-    async fn query_prefix(
+    pub(crate) async fn query_prefix(
         &self,
         pk: String,
         prefix: &str,
@@ -578,8 +575,9 @@ impl CycleLeases for DynamoStore {
         let op = self
             .update(lease_key(&held.portfolio_id))
             .update_expression("SET lease_expires_at_ms = :expires, ttl_epoch_s = :ttl")
-            .condition_expression("lease_owner = :owner")
+            .condition_expression("lease_owner = :owner AND lease_expires_at_ms > :zero")
             .expression_attribute_values(":owner", s(held.owner.clone()))
+            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":expires", n(expires))
             .expression_attribute_values(":ttl", lease_ttl(expires));
         match self
@@ -587,28 +585,46 @@ impl CycleLeases for DynamoStore {
             .await?
         {
             Ok(new) => Ok(LeaseOutcome::Acquired(lease(&new)?)),
+            // Released (expired at 0) is gone, as a deleted lease was.
+            Err(Some(old)) if req_n::<i64>(&old, LEASE, "lease_expires_at_ms")? == 0 => {
+                Ok(LeaseOutcome::Lost)
+            }
             Err(Some(old)) => Ok(LeaseOutcome::HeldBy(lease(&old)?)),
             Err(None) => Ok(LeaseOutcome::Lost),
         }
     }
 
-    async fn release(&self, held: &Lease) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(lease_key(&held.portfolio_id)))
+    async fn release(&self, held: &Lease, record: &CycleRecord) -> Result<bool, StoreError> {
+        // Released by expiring it now, not by deleting it: the item keeps how the cycle ended
+        // (for `driftline status`) at no extra write, and loses its TTL so that it stays.
+        let op = self
+            .update(lease_key(&held.portfolio_id))
+            .update_expression(
+                "SET lease_expires_at_ms = :zero, last_cycle = :record REMOVE ttl_epoch_s",
+            )
             .condition_expression("lease_owner = :owner")
             .expression_attribute_values(":owner", s(held.owner.clone()))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":record", to_json(record, "last_cycle")?);
+        match self
+            .conditional_update(op, "UpdateItem(release lease)")
+            .await?
+        {
             Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(unavailable("dynamodb", "DeleteItem(lease)", e)),
-            },
+            Err(_) => Ok(false),
+        }
+    }
+
+    async fn last_cycle(&self, portfolio: &PortfolioId) -> Result<Option<CycleRecord>, StoreError> {
+        let Some(item) = self
+            .get_item(lease_key(portfolio), "GetItem(last cycle)")
+            .await?
+        else {
+            return Ok(None);
+        };
+        match opt_s(&item, LEASE, "last_cycle")? {
+            Some(_) => req_json(&item, LEASE, "last_cycle").map(Some),
+            None => Ok(None),
         }
     }
 }
@@ -712,131 +728,6 @@ impl MarketFilterCache for DynamoStore {
             .await
             .map_err(|e| unavailable("dynamodb", "PutItem(filters)", e))?;
         Ok(())
-    }
-}
-
-fn breaker_key(exchange: &str) -> Item {
-    DynamoStore::key(format!("BREAKER#{exchange}"), "STATE".into())
-}
-
-fn breaker(item: Option<&Item>) -> Result<VersionedBreaker, StoreError> {
-    match item {
-        None => Ok(VersionedBreaker {
-            state: BreakerState::default(),
-            version: 0,
-        }),
-        Some(i) => Ok(VersionedBreaker {
-            state: req_json(i, BREAKER, "breaker_state")?,
-            version: req_n(i, BREAKER, "record_version")?,
-        }),
-    }
-}
-
-#[async_trait]
-impl BreakerStore for DynamoStore {
-    async fn load(&self, exchange: &str) -> Result<VersionedBreaker, StoreError> {
-        let item = self
-            .get_item(breaker_key(exchange), "GetItem(breaker)")
-            .await?;
-        breaker(item.as_ref())
-    }
-
-    async fn save(
-        &self,
-        exchange: &str,
-        state: BreakerState,
-        expected_version: u64,
-    ) -> Result<BreakerSave, StoreError> {
-        let condition = if expected_version == 0 {
-            "attribute_not_exists(pk)"
-        } else {
-            "record_version = :expected"
-        };
-        let mut op = self
-            .update(breaker_key(exchange))
-            .update_expression("SET breaker_state = :state, record_version = :next")
-            .condition_expression(condition)
-            .expression_attribute_values(":state", to_json(&state, "breaker_state")?)
-            .expression_attribute_values(":next", n(expected_version + 1));
-        if expected_version != 0 {
-            op = op.expression_attribute_values(":expected", n(expected_version));
-        }
-        match self.conditional_update(op, "UpdateItem(breaker)").await? {
-            Ok(new) => Ok(BreakerSave::Saved(breaker(Some(&new))?)),
-            Err(old) => Ok(BreakerSave::Conflict(breaker(old.as_ref())?)),
-        }
-    }
-}
-
-/// Portfolio configurations live in one partition so that listing them is one query:
-/// `pk = CONFIG`, `sk = PORTFOLIO#<id>`, the [`PortfolioSpec`] as a JSON string in `spec`.
-const CONFIG_PK: &str = "CONFIG";
-const CONFIG: &str = "portfolio config";
-
-fn config_key(id: &str) -> Item {
-    DynamoStore::key(CONFIG_PK.into(), format!("PORTFOLIO#{id}"))
-}
-
-impl DynamoStore {
-    /// Stores (or replaces) a portfolio's configuration after validating it.
-    ///
-    /// # Errors
-    /// [`StoreError::InvalidInput`] naming the field of an invalid spec, or the store's error.
-    pub async fn put_portfolio(&self, spec: &PortfolioSpec) -> Result<(), StoreError> {
-        if let Err(e) = spec.clone().into_domain() {
-            return Err(StoreError::InvalidInput {
-                field: "portfolio spec",
-                value: format!("{}: {}", e.field, e.message),
-                reason: "not a valid portfolio",
-            });
-        }
-        let mut item = config_key(&spec.id);
-        item.insert("spec".into(), to_json(spec, "spec")?);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| unavailable("dynamodb", "PutItem(config)", e))?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl PortfolioConfigs for DynamoStore {
-    async fn portfolio_ids(&self) -> Result<Vec<PortfolioId>, StoreError> {
-        let items = self
-            .query_prefix(
-                CONFIG_PK.into(),
-                "PORTFOLIO#",
-                false,
-                None,
-                "Query(configs)",
-            )
-            .await?;
-        items
-            .iter()
-            .map(|item| {
-                let sk = req_s(item, CONFIG, SK)?;
-                let id = sk.strip_prefix("PORTFOLIO#").unwrap_or(sk);
-                PortfolioId::new(id).map_err(|e| StoreError::Corrupt {
-                    what: CONFIG,
-                    field: "sk",
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
-    }
-
-    async fn portfolio(&self, id: &PortfolioId) -> Result<Option<PortfolioSpec>, StoreError> {
-        let Some(item) = self
-            .get_item(config_key(id.as_str()), "GetItem(config)")
-            .await?
-        else {
-            return Ok(None);
-        };
-        req_json(&item, CONFIG, "spec").map(Some)
     }
 }
 

@@ -516,7 +516,7 @@ async fn ten_concurrent_lease_acquirers_get_one_owner() {
     let mut stranger = lease.clone();
     stranger.owner = "stranger".into();
     assert!(
-        !store.release(&stranger).await.unwrap(),
+        !store.release(&stranger, &released(&cycle)).await.unwrap(),
         "only the owner releases"
     );
     assert!(matches!(
@@ -543,18 +543,43 @@ async fn ten_concurrent_lease_acquirers_get_one_owner() {
     };
     assert_eq!(taken.owner, "late");
     assert!(
-        !store.release(&renewed).await.unwrap(),
+        !store.release(&renewed, &released(&cycle)).await.unwrap(),
         "the old owner lost it"
     );
     assert_eq!(
         store.renew(&renewed, 33_000, 1).await.unwrap(),
         LeaseOutcome::HeldBy(taken.clone())
     );
-    assert!(store.release(&taken).await.unwrap());
+    assert!(store.release(&taken, &released(&cycle)).await.unwrap());
     assert_eq!(
         store.renew(&taken, 33_000, 1).await.unwrap(),
         LeaseOutcome::Lost
     );
+    // The release keeps how the cycle ended, and the lease is free at once.
+    assert_eq!(
+        store.last_cycle(&portfolio()).await.unwrap(),
+        Some(released(&cycle))
+    );
+    assert!(matches!(
+        store
+            .acquire(&portfolio(), "next", &cycle, 33_000, 30_000)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired(_)
+    ));
+}
+
+fn released(cycle: &CycleId) -> driftline_core::control::CycleRecord {
+    driftline_core::control::CycleRecord {
+        cycle_id: cycle.clone(),
+        at_ms: 33_000,
+        outcome: driftline_core::service::scheduler::PortfolioOutcome::Planned {
+            orders: 2,
+            queued: 2,
+            reconciled: 0,
+            skipped: vec![],
+        },
+    }
 }
 
 fn snapshot(cycle: &str, drift: Decimal) -> DriftSnapshot {
@@ -902,5 +927,117 @@ async fn credentials_come_from_secrets_manager_cached_and_never_shown() {
     assert!(
         err.contains("not JSON") && !err.contains("secret-leak-77"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_halt_and_the_breaker_are_read_together_and_the_halt_is_set_and_lifted() {
+    use driftline_core::control::{DeploymentControls, Stop};
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let fresh = store.read("binance").await.unwrap();
+    assert_eq!(fresh.halt, None);
+    assert_eq!(fresh.breaker.version, 0);
+    let open = BreakerState::Open { until_ms: 9_000 };
+    store.save("binance", open.clone(), 0).await.unwrap();
+    let halt = Stop {
+        reason: "exchange incident".into(),
+        by: "arn:aws:iam::123456789012:user/ops".into(),
+        at_ms: 1_000,
+    };
+    assert_eq!(store.set_halt(Some(&halt)).await.unwrap(), None);
+    let both = store.read("binance").await.unwrap();
+    assert_eq!(both.halt.as_ref(), Some(&halt));
+    assert_eq!((both.breaker.state, both.breaker.version), (open, 1));
+    assert_eq!(store.read("other").await.unwrap().breaker.version, 0);
+    assert_eq!(store.set_halt(None).await.unwrap(), Some(halt));
+    assert_eq!(store.read("binance").await.unwrap().halt, None);
+}
+
+#[tokio::test]
+async fn portfolio_changes_name_the_version_they_read_so_no_change_is_lost() {
+    use driftline_aws::ConfigWrite;
+    use driftline_core::config::PortfolioSpec;
+    use driftline_core::control::Stop;
+    use driftline_core::service::PortfolioConfigs;
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let spec = |band: &str| -> PortfolioSpec {
+        serde_json::from_value(serde_json::json!({
+            "id": "p1", "quote": "USDT",
+            "targets": {"BTC": "0.5", "USDT": "0.5"},
+            "policy": {"band": {"absolute": band}}
+        }))
+        .unwrap()
+    };
+    let ConfigWrite::Written(first) = store.apply_portfolio(&spec("0.05"), 0).await.unwrap() else {
+        panic!("a new portfolio is written")
+    };
+    assert_eq!(first.version, 1);
+    // A second operator who also saw none, or an older version, loses and learns what is there.
+    let lost = store.apply_portfolio(&spec("0.02"), 0).await.unwrap();
+    assert_eq!(lost, ConfigWrite::Conflict(Some(first.clone())));
+    let ConfigWrite::Written(second) = store.apply_portfolio(&spec("0.02"), 1).await.unwrap()
+    else {
+        panic!("the version read is current")
+    };
+    assert_eq!(second.version, 2);
+    assert!(matches!(
+        store.apply_portfolio(&spec("0.03"), 1).await.unwrap(),
+        ConfigWrite::Conflict(Some(_))
+    ));
+    // Pausing keeps the spec; applying keeps the pause; resuming lifts it.
+    let pause = Stop {
+        reason: "by hand".into(),
+        by: "ops".into(),
+        at_ms: 5,
+    };
+    let ConfigWrite::Written(paused) = store
+        .set_paused(&portfolio(), Some(&pause), 2)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (paused.version, paused.paused.clone()),
+        (3, Some(pause.clone()))
+    );
+    let ConfigWrite::Written(applied) = store.apply_portfolio(&spec("0.04"), 3).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(applied.paused, Some(pause));
+    let read = store.portfolio(&portfolio()).await.unwrap().unwrap();
+    assert_eq!(read, applied);
+    let ConfigWrite::Written(resumed) = store.set_paused(&portfolio(), None, 4).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(resumed.paused, None);
+    // An invalid spec is refused before anything is written, naming the field.
+    let mut bad = spec("0.05");
+    bad.targets.insert("USDT".into(), "0.4".into());
+    let e = store
+        .apply_portfolio(&bad, 5)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("targets"), "{e}");
+    // Removal names the version too; then the portfolio is gone.
+    assert!(matches!(
+        store.remove_portfolio(&portfolio(), 4).await.unwrap(),
+        ConfigWrite::Conflict(Some(_))
+    ));
+    assert!(matches!(
+        store.remove_portfolio(&portfolio(), 5).await.unwrap(),
+        ConfigWrite::Written(_)
+    ));
+    assert_eq!(store.portfolio(&portfolio()).await.unwrap(), None);
+    assert_eq!(
+        store.remove_portfolio(&portfolio(), 5).await.unwrap(),
+        ConfigWrite::Conflict(None)
     );
 }

@@ -446,8 +446,18 @@ pub trait CycleLeases: Send + Sync {
         now: EpochMillis,
         ttl_ms: i64,
     ) -> Result<LeaseOutcome, StoreError>;
-    /// Releases the lease if `lease.owner` holds it; false if someone else does.
-    async fn release(&self, lease: &Lease) -> Result<bool, StoreError>;
+    /// Releases the lease if `lease.owner` holds it, keeping how the cycle ended; false if
+    /// someone else holds it.
+    async fn release(
+        &self,
+        lease: &Lease,
+        record: &crate::control::CycleRecord,
+    ) -> Result<bool, StoreError>;
+    /// How the portfolio's last released cycle ended.
+    async fn last_cycle(
+        &self,
+        portfolio: &PortfolioId,
+    ) -> Result<Option<crate::control::CycleRecord>, StoreError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 mod asset;
 mod breaker;
 pub mod config;
+pub mod control;
 mod cost;
 mod credentials;
 mod drift;

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::config::PortfolioSpec;
+use crate::control::{ControlState, CycleRecord, DeploymentControls, Stop};
 use crate::ledger::{
     apply_claim, apply_fill, apply_transition, claim_allowed, classify_failed_claim,
     classify_failed_fill, fill_allowed, transition_allowed, BreakerSave, BreakerStore, Claim,
@@ -18,7 +19,7 @@ use crate::ledger::{
     TransitionOutcome, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
 use crate::ports::Clock;
-use crate::service::PortfolioConfigs;
+use crate::service::{PortfolioConfigs, StoredPortfolio};
 use crate::{
     BreakerState, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, PortfolioId,
     Symbol,
@@ -74,7 +75,9 @@ pub struct InMemoryStore {
     drift: Mutex<HashMap<PortfolioId, Vec<RecordedSnapshot>>>,
     filters: Mutex<HashMap<(String, Symbol), (MarketFilters, EpochMillis)>>,
     breakers: Mutex<HashMap<String, VersionedBreaker>>,
-    configs: Mutex<BTreeMap<PortfolioId, PortfolioSpec>>,
+    configs: Mutex<BTreeMap<PortfolioId, StoredPortfolio>>,
+    cycles: Mutex<HashMap<PortfolioId, CycleRecord>>,
+    halt: Mutex<Option<Stop>>,
 }
 
 impl InMemoryStore {
@@ -84,7 +87,28 @@ impl InMemoryStore {
     /// When the spec's id is not a valid portfolio id (a test's mistake).
     pub fn put_portfolio(&self, spec: PortfolioSpec) {
         let id = PortfolioId::new(&spec.id).expect("a valid portfolio id");
-        lock(&self.configs).insert(id, spec);
+        let mut configs = lock(&self.configs);
+        let version = configs.get(&id).map_or(0, |c| c.version) + 1;
+        let paused = configs.get(&id).and_then(|c| c.paused.clone());
+        configs.insert(
+            id,
+            StoredPortfolio {
+                spec,
+                version,
+                paused,
+            },
+        );
+    }
+
+    /// Pauses (`Some`) or resumes (`None`) a stored portfolio.
+    ///
+    /// # Panics
+    /// When the portfolio is not stored (a test's mistake).
+    pub fn set_paused(&self, id: &PortfolioId, pause: Option<Stop>) {
+        let mut configs = lock(&self.configs);
+        let stored = configs.get_mut(id).expect("a stored portfolio");
+        stored.paused = pause;
+        stored.version += 1;
     }
 
     /// Every order record, final ones included.
@@ -99,8 +123,23 @@ impl PortfolioConfigs for InMemoryStore {
         Ok(lock(&self.configs).keys().cloned().collect())
     }
 
-    async fn portfolio(&self, id: &PortfolioId) -> Result<Option<PortfolioSpec>, StoreError> {
+    async fn portfolio(&self, id: &PortfolioId) -> Result<Option<StoredPortfolio>, StoreError> {
         Ok(lock(&self.configs).get(id).cloned())
+    }
+}
+
+#[async_trait]
+impl DeploymentControls for InMemoryStore {
+    async fn read(&self, venue: &str) -> Result<ControlState, StoreError> {
+        let halt = lock(&self.halt).clone();
+        Ok(ControlState {
+            halt,
+            breaker: self.load(venue).await?,
+        })
+    }
+
+    async fn set_halt(&self, halt: Option<&Stop>) -> Result<Option<Stop>, StoreError> {
+        Ok(std::mem::replace(&mut *lock(&self.halt), halt.cloned()))
     }
 }
 
@@ -227,15 +266,20 @@ impl CycleLeases for InMemoryStore {
         }
     }
 
-    async fn release(&self, lease: &Lease) -> Result<bool, StoreError> {
+    async fn release(&self, lease: &Lease, record: &CycleRecord) -> Result<bool, StoreError> {
         let mut leases = lock(&self.leases);
         match leases.get(&lease.portfolio_id) {
             Some(held) if held.owner == lease.owner => {
                 leases.remove(&lease.portfolio_id);
+                lock(&self.cycles).insert(lease.portfolio_id.clone(), record.clone());
                 Ok(true)
             }
             _ => Ok(false),
         }
+    }
+
+    async fn last_cycle(&self, portfolio: &PortfolioId) -> Result<Option<CycleRecord>, StoreError> {
+        Ok(lock(&self.cycles).get(portfolio).cloned())
     }
 }
 
@@ -559,7 +603,13 @@ mod tests {
             store.acquire(&p, "b", &c, 100, 100).await.unwrap(),
             LeaseOutcome::Acquired(_)
         ));
-        assert!(!store.release(&a).await.unwrap());
+        let record = CycleRecord {
+            cycle_id: c.clone(),
+            at_ms: 100,
+            outcome: crate::service::scheduler::PortfolioOutcome::AlreadyRan,
+        };
+        assert!(!store.release(&a, &record).await.unwrap());
+        assert_eq!(store.last_cycle(&p).await.unwrap(), None);
     }
 
     #[tokio::test]

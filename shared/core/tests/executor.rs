@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use driftline_core::control::{ControlState, DeploymentControls, Stop};
 use driftline_core::ledger::{
     BreakerSave, BreakerStore, IntentEnvelope, IntentQueue, OrderKey, OrderLedger, OrderRecord,
     ReceivedIntent, SendReport, StoreError, VersionedBreaker,
@@ -144,6 +145,18 @@ impl BreakerStore for CountedBreakers {
     }
 }
 
+/// The halt and the breaker are read together: a read of the controls counts as a load.
+#[async_trait]
+impl DeploymentControls for CountedBreakers {
+    async fn read(&self, venue: &str) -> Result<ControlState, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.read(venue).await
+    }
+    async fn set_halt(&self, halt: Option<&Stop>) -> Result<Option<Stop>, StoreError> {
+        self.inner.set_halt(halt).await
+    }
+}
+
 struct Quiet;
 impl MetricsSink for Quiet {
     fn drift(&self, _: &PortfolioId, _: &Asset, _: rust_decimal::Decimal) {}
@@ -191,6 +204,7 @@ fn rig() -> Rig {
             ledger: store.clone(),
             filters: store.clone(),
             breakers: breakers.clone(),
+            controls: breakers.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             random: Arc::new(Fixed),

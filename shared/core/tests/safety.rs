@@ -167,6 +167,7 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
             history: store.clone(),
             filters: store.clone(),
             breakers: store.clone(),
+            controls: store.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             random: Arc::new(Seven),
@@ -180,6 +181,7 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
             ledger: ledger.clone(),
             filters: store.clone(),
             breakers: store.clone(),
+            controls: store.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             random: Arc::new(Seven),
@@ -470,6 +472,7 @@ async fn a_probe_that_dies_lapses_at_its_deadline_and_the_next_caller_probes() {
             ledger: r.store.clone(),
             filters: r.store.clone(),
             breakers: r.store.clone(),
+            controls: r.store.clone(),
             queue: r.queue.clone(),
             clock: r.clock.clone(),
             random: Arc::new(Seven),
@@ -665,4 +668,84 @@ async fn a_buy_paid_by_its_cycles_sells_waits_for_them_then_takes_the_cash_free(
         .await
         .iter()
         .all(|o| o.status != OrderStatus::Rejected));
+}
+
+fn stop(reason: &str) -> driftline_core::control::Stop {
+    driftline_core::control::Stop {
+        reason: reason.into(),
+        by: "operator".into(),
+        at_ms: T0,
+    }
+}
+
+#[tokio::test]
+async fn while_halted_the_scheduler_plans_nothing_and_the_executor_holds_every_intent() {
+    use driftline_core::control::DeploymentControls;
+    let r = btc_rig();
+    assert_eq!(planned(&r.tick().await), 1);
+    r.store
+        .set_halt(Some(&stop("exchange incident")))
+        .await
+        .unwrap();
+    let calls = r.venue.calls();
+    // The intent waits as a new message: not claimed, not failed, nothing sent.
+    assert_eq!(
+        r.deliver().await,
+        vec![MessageOutcome::Done("waiting: deployment halted")]
+    );
+    assert_eq!(r.order_of("BTC/USDT", 0).await.status, OrderStatus::Pending);
+    r.clock.advance(PERIOD_MS);
+    let halted = r.tick().await;
+    assert!(
+        matches!(&halted[0].outcome, PortfolioOutcome::Halted { reason } if reason == "exchange incident"),
+        "{halted:?}"
+    );
+    assert_eq!(
+        r.deliver().await,
+        vec![MessageOutcome::Done("waiting: deployment halted")]
+    );
+    assert_eq!(r.venue.calls(), calls, "not one request while halted");
+    assert_eq!(r.orders().await.len(), 1, "nothing planned");
+    // Resumed before it expired, the held intent is placed.
+    r.store.set_halt(None).await.unwrap();
+    r.clock.advance(30_000);
+    assert_eq!(
+        r.drain(1_000).await[0],
+        MessageOutcome::Done("placed; follow-up queued")
+    );
+    assert_eq!(r.venue.placed().len(), 1);
+}
+
+#[tokio::test]
+async fn a_paused_portfolio_is_planned_by_no_cycle_and_its_last_cycle_is_kept() {
+    use driftline_core::ledger::CycleLeases;
+    let r = btc_rig();
+    let id = PortfolioId::new("p").unwrap();
+    r.store.set_paused(&id, Some(stop("rebalancing by hand")));
+    let paused = r.tick().await;
+    assert!(
+        matches!(&paused[0].outcome, PortfolioOutcome::Paused { reason } if reason == "rebalancing by hand"),
+        "{paused:?}"
+    );
+    assert_eq!(r.venue.calls(), 0);
+    assert!(r.orders().await.is_empty());
+    assert_eq!(
+        r.store.last_cycle(&id).await.unwrap(),
+        None,
+        "no lease taken"
+    );
+    r.store.set_paused(&id, None);
+    r.clock.advance(PERIOD_MS);
+    assert_eq!(planned(&r.tick().await), 1);
+    let last = r
+        .store
+        .last_cycle(&id)
+        .await
+        .unwrap()
+        .expect("kept on release");
+    assert_eq!(last.cycle_id, cycle_at(r.now()));
+    assert!(matches!(
+        last.outcome,
+        PortfolioOutcome::Planned { orders: 1, .. }
+    ));
 }

@@ -155,6 +155,8 @@ fn outcome_text(o: &PortfolioOutcome) -> (String, usize, Vec<(String, String)>) 
         PortfolioOutcome::Stale { newest } => {
             (format!("stale: cycle {newest} already ran"), 0, vec![])
         }
+        PortfolioOutcome::Halted { reason } => (format!("halted: {reason}"), 0, vec![]),
+        PortfolioOutcome::Paused { reason } => (format!("paused: {reason}"), 0, vec![]),
         PortfolioOutcome::BreakerOpen { retry_at_ms } => (
             format!("circuit breaker open until {retry_at_ms}: nothing sent"),
             0,

@@ -21,6 +21,7 @@ use tracing::{error, info, warn, Instrument};
 
 use super::guard::BreakerGuard;
 use super::tracker::{OrderTracker, Repriced, TrackError};
+use crate::control::{DeploymentControls, Stop};
 use crate::execution::{decide_execution, ledger_status, ExecutionDecision};
 use crate::ledger::{
     BreakerStore, Claim, ClaimOutcome, IntentEnvelope, IntentQueue, MarketFilterCache, OrderKey,
@@ -89,6 +90,7 @@ pub struct ExecutorPorts {
     pub ledger: Arc<dyn OrderLedger>,
     pub filters: Arc<dyn MarketFilterCache>,
     pub breakers: Arc<dyn BreakerStore>,
+    pub controls: Arc<dyn DeploymentControls>,
     pub queue: Arc<dyn IntentQueue>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
@@ -184,6 +186,24 @@ impl Executor {
         bodies: &[&str],
         invocation: &Invocation,
     ) -> Vec<MessageOutcome> {
+        // The halt and the breaker, in one read at the start of every invocation.
+        let halt = match self.ports.controls.read(&self.settings.exchange_name).await {
+            Ok(state) => {
+                self.breaker.check_read(state.breaker);
+                state.halt
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot read the halt and the breaker: the batch comes back");
+                let retry = self.store_retry(&e);
+                return bodies
+                    .iter()
+                    .map(|_| MessageOutcome::RetryAfter {
+                        delay_secs: retry.delay_secs,
+                        reason: retry.reason.clone(),
+                    })
+                    .collect();
+            }
+        };
         let mut outcomes = Vec::with_capacity(bodies.len());
         // Per message, the order whose requeue it waits on.
         let mut waiting: Vec<Option<ClientOrderId>> = Vec::with_capacity(bodies.len());
@@ -192,7 +212,11 @@ impl Executor {
         let mut requeues: Vec<(ClientOrderId, IntentEnvelope, u32)> = Vec::new();
         let mut kinds: HashMap<ClientOrderId, &'static str> = HashMap::new();
         for body in bodies {
-            match self.handle_one(body, invocation).await {
+            let decided = match &halt {
+                Some(halt) => self.hold(body, halt),
+                None => self.handle_one(body, invocation).await,
+            };
+            match decided {
                 Decided::Outcome(o) => {
                     outcomes.push(o);
                     waiting.push(None);
@@ -258,16 +282,25 @@ impl Executor {
         failed
     }
 
-    async fn handle_one(&self, body: &str, invocation: &Invocation) -> Decided {
-        let envelope = match IntentEnvelope::from_json(body) {
+    /// While the deployment is halted nothing is claimed or sent: a message waits as a new one
+    /// and runs after `resume` if its intent has not expired.
+    fn hold(&self, body: &str, halt: &Stop) -> Decided {
+        let envelope = match read(body) {
             Ok(e) => e,
-            Err(e) => {
-                error!(error = %e, "unreadable intent message: to the dead-letter queue");
-                return MessageOutcome::DeadLetter {
-                    reason: e.to_string(),
-                }
-                .into();
-            }
+            Err(dead) => return dead,
+        };
+        info!(client_order_id = %envelope.intent.client_order_id, reason = %halt.reason, "deployment halted: held back");
+        requeue(
+            envelope,
+            self.settings.follow_up_delay_secs,
+            "waiting: deployment halted",
+        )
+    }
+
+    async fn handle_one(&self, body: &str, invocation: &Invocation) -> Decided {
+        let envelope = match read(body) {
+            Ok(e) => e,
+            Err(dead) => return dead,
         };
         let intent = &envelope.intent;
         let span = tracing::info_span!(
@@ -875,6 +908,17 @@ impl Executor {
             note,
         }
     }
+}
+
+/// The message's envelope, or its way to the dead-letter queue.
+fn read(body: &str) -> Result<IntentEnvelope, Decided> {
+    IntentEnvelope::from_json(body).map_err(|e| {
+        error!(error = %e, "unreadable intent message: to the dead-letter queue");
+        MessageOutcome::DeadLetter {
+            reason: e.to_string(),
+        }
+        .into()
+    })
 }
 
 /// Done once `envelope` is on the queue again, visible after `delay_secs`.

@@ -94,6 +94,18 @@ impl BreakerGuard {
         })
     }
 
+    /// Whether requests may go now, from a state just read with the halt (one read for both at
+    /// the start of an invocation); as [`Self::check`].
+    pub fn check_read(&self, stored: VersionedBreaker) -> Option<EpochMillis> {
+        let now = self.clock.now_ms();
+        let permit = stored.state.permit(now);
+        self.saw(stored, now);
+        match permit {
+            BreakerPermit::Rejected { retry_at_ms } => Some(retry_at_ms),
+            BreakerPermit::Allowed | BreakerPermit::Probe => None,
+        }
+    }
+
     /// The permit this container can give without reading the store: a closed breaker seen
     /// within `reuse_ms`, or a cooldown, ban or live probe that has not ended yet.
     fn known(&self, now: EpochMillis) -> Option<BreakerPermit> {

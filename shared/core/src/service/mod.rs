@@ -93,10 +93,21 @@ impl ExchangeAccounts for FixedAccounts {
     }
 }
 
+/// A portfolio's configuration as stored: the spec, the version every change bumps (a write
+/// names the version it read, so two operators cannot silently overwrite each other), and the
+/// pause in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPortfolio {
+    pub spec: PortfolioSpec,
+    /// 1 for the first write; 0 for an item written by hand without a version.
+    pub version: u64,
+    pub paused: Option<crate::control::Stop>,
+}
+
 /// Where portfolio configurations are kept.
 #[async_trait]
 pub trait PortfolioConfigs: Send + Sync {
     /// Every configured portfolio's id, in id order.
     async fn portfolio_ids(&self) -> Result<Vec<PortfolioId>, StoreError>;
-    async fn portfolio(&self, id: &PortfolioId) -> Result<Option<PortfolioSpec>, StoreError>;
+    async fn portfolio(&self, id: &PortfolioId) -> Result<Option<StoredPortfolio>, StoreError>;
 }

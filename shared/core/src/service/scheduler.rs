@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tracing::{info, warn, Instrument};
 
 use super::guard::BreakerGuard;
 use super::tracker::{OrderTracker, TrackError};
 use super::PortfolioConfigs;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, PortfolioSpec};
+use crate::control::{CycleRecord, DeploymentControls};
 use crate::ledger::{
     BreakerStore, CycleLeases, DriftHistory, IntentEnvelope, IntentQueue, Lease, LeaseOutcome,
     MarketFilterCache, OrderLedger, OrderRecord, RecordOutcome, StoreError,
@@ -68,6 +69,7 @@ pub struct SchedulerPorts {
     pub history: Arc<dyn DriftHistory>,
     pub filters: Arc<dyn MarketFilterCache>,
     pub breakers: Arc<dyn BreakerStore>,
+    pub controls: Arc<dyn DeploymentControls>,
     pub queue: Arc<dyn IntentQueue>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
@@ -99,13 +101,13 @@ impl From<TrackError> for CycleError {
 }
 
 /// An asset the plan left alone although it was out of its band.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     pub asset: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PortfolioOutcome {
     /// The cycle ran: `orders` intents planned, `queued` sent to the queue now.
@@ -129,12 +131,20 @@ pub enum PortfolioOutcome {
     BreakerOpen {
         retry_at_ms: EpochMillis,
     },
+    /// The deployment is halted (`driftline halt`): nothing was planned or sent.
+    Halted {
+        reason: String,
+    },
+    /// This portfolio is paused (`driftline portfolio pause`): no cycle plans it.
+    Paused {
+        reason: String,
+    },
     Failed {
         error: String,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortfolioSummary {
     pub portfolio_id: String,
     pub cycle_id: String,
@@ -186,15 +196,33 @@ impl Scheduler {
             Some(ids) => ids.to_vec(),
             None => self.ports.configs.portfolio_ids().await?,
         };
-        // While the breaker is open no portfolio is looked at: not even a lease is taken.
-        if let Some(retry_at_ms) = self.breaker.check().await? {
-            warn!(retry_at_ms, "circuit breaker open: no cycle runs");
+        // The halt and the breaker, in one read at the start of every invocation: while either
+        // stops trading no portfolio is looked at, not even a lease is taken.
+        let controls = self
+            .ports
+            .controls
+            .read(&self.settings.exchange_name)
+            .await?;
+        let stopped = match (controls.halt, self.breaker.check_read(controls.breaker)) {
+            (Some(halt), _) => {
+                warn!(reason = %halt.reason, by = %halt.by, "deployment halted: no cycle runs");
+                Some(PortfolioOutcome::Halted {
+                    reason: halt.reason,
+                })
+            }
+            (None, Some(retry_at_ms)) => {
+                warn!(retry_at_ms, "circuit breaker open: no cycle runs");
+                Some(PortfolioOutcome::BreakerOpen { retry_at_ms })
+            }
+            (None, None) => None,
+        };
+        if let Some(outcome) = stopped {
             return Ok(ids
                 .iter()
                 .map(|id| PortfolioSummary {
                     portfolio_id: id.to_string(),
                     cycle_id: cycle.to_string(),
-                    outcome: PortfolioOutcome::BreakerOpen { retry_at_ms },
+                    outcome: outcome.clone(),
                 })
                 .collect());
         }
@@ -225,6 +253,26 @@ impl Scheduler {
         cycle: &CycleId,
         owner: &str,
     ) -> PortfolioOutcome {
+        let stored = match self.ports.configs.portfolio(id).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                return PortfolioOutcome::Failed {
+                    error: CycleError::NotConfigured.to_string(),
+                }
+            }
+            Err(e) => {
+                return PortfolioOutcome::Failed {
+                    error: CycleError::Store(e).to_string(),
+                }
+            }
+        };
+        // A paused portfolio is planned by no cycle: no lease, no exchange call.
+        if let Some(pause) = stored.paused {
+            info!(reason = %pause.reason, by = %pause.by, "portfolio paused: skipped");
+            return PortfolioOutcome::Paused {
+                reason: pause.reason,
+            };
+        }
         let lease = match self
             .ports
             .leases
@@ -248,7 +296,7 @@ impl Scheduler {
                 };
             }
         };
-        let outcome = match self.cycle(id, cycle).await {
+        let outcome = match self.cycle(id, cycle, stored.spec).await {
             Ok(outcome) => outcome,
             Err(CycleError::Exchange(ExchangeError::BreakerOpen { retry_at_ms })) => {
                 warn!(retry_at_ms, "circuit breaker open: the cycle stopped");
@@ -261,12 +309,17 @@ impl Scheduler {
                 }
             }
         };
-        self.release(&lease).await;
+        let record = CycleRecord {
+            cycle_id: cycle.clone(),
+            at_ms: self.now(),
+            outcome: outcome.clone(),
+        };
+        self.release(&lease, &record).await;
         outcome
     }
 
-    async fn release(&self, lease: &Lease) {
-        match self.ports.leases.release(lease).await {
+    async fn release(&self, lease: &Lease, record: &CycleRecord) {
+        match self.ports.leases.release(lease, record).await {
             Ok(true) => {}
             Ok(false) => warn!("lease was taken over before release: the cycle ran past its TTL"),
             Err(e) => warn!(error = %e, "could not release the lease; it expires on its own"),
@@ -277,13 +330,8 @@ impl Scheduler {
         &self,
         id: &PortfolioId,
         cycle: &CycleId,
+        spec: PortfolioSpec,
     ) -> Result<PortfolioOutcome, CycleError> {
-        let spec = self
-            .ports
-            .configs
-            .portfolio(id)
-            .await?
-            .ok_or(CycleError::NotConfigured)?;
         let account = spec.account.clone();
         let (configured, policy) = spec.into_domain()?;
         let window = policy.velocity.map(|v| v.window.window).unwrap_or(3).max(1);
