@@ -9,6 +9,8 @@ pub mod metrics;
 mod portfolios;
 mod queue;
 mod secrets;
+#[cfg(feature = "console")]
+pub mod stack;
 mod store;
 mod table;
 

@@ -1,5 +1,7 @@
-//! The library behind the `driftline` command: the backtester, tested and benchmarked directly.
+//! The library behind the `driftline` command: the backtester, tested and benchmarked directly,
+//! and the operator's console ([`console`]).
 
 pub mod backtest;
 pub mod chart;
+pub mod console;
 pub mod cost;
