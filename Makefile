@@ -95,8 +95,12 @@ clean:
 	rm -rf $(LOCAL) out
 
 ## infra-test: the CDK app offline: npm ci (when the lockfile changed), typecheck, node:test,
-## synth (placeholder bundles, no Rust build), cfn-lint on the synthesized template
+## synth (placeholder bundles, no Rust build), cfn-lint on the synthesized template. The synth
+## reads the committed settings (infra/deploy-settings.json, so a bad one fails here, before a
+## deploy) with every optional part switched on, so that cfn-lint and the stack test that
+## creates this template in the emulator (tools/cli/tests/stack.rs) see all of it.
 INFRA := infra
+INFRA_TEST_CONTEXT := -c notifications=true -c notificationsEmail=owner@example.com -c alarmEmail=ops@example.com
 # Offline and quiet: no version check, no telemetry (notices are off with --no-notices).
 CDK_ENV := CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true
 infra-deps:
@@ -109,17 +113,20 @@ infra-deps:
 infra-test: infra-deps
 	cd $(INFRA) && ./node_modules/.bin/tsc --noEmit
 	cd $(INFRA) && $(CDK_ENV) node --import tsx --test --test-reporter=spec test/*.test.ts
-	cd $(INFRA) && $(CDK_ENV) ./node_modules/.bin/cdk synth --quiet --no-notices -c codeDir=test/fixtures/lambda
+	cd $(INFRA) && $(CDK_ENV) ./node_modules/.bin/cdk synth --quiet --no-notices -c codeDir=test/fixtures/lambda $(INFRA_TEST_CONTEXT)
 	venv="$$(scripts/ensure-venv.sh)"; "$$venv/bin/cfn-lint" $(INFRA)/cdk.out/*.template.json
 
 ## deploy: build the Lambda bundles with cargo-lambda and `cdk deploy` them (needs AWS
 ## credentials and a bootstrapped account; never run by tests). docs/DEPLOY.md has the details.
-## `make deploy ARCH=x86_64 CDK_ARGS="-c alarmEmail=ops@example.com"`
+## The deployment's settings are the committed infra/deploy-settings.json (SETTINGS=FILE for
+## another, e.g. a staging stack's); `-c` in CDK_ARGS overrides one for this run only:
+## `make deploy ARCH=x86_64 CDK_ARGS="-c scheduleEnabled=false"`
 ARCH ?= arm64
 CDK_ARGS ?=
+SETTINGS ?= $(INFRA)/deploy-settings.json
 deploy: infra-deps
 	venv="$$(scripts/ensure-venv.sh)"; export PATH="$$venv/bin:$$PATH"; \
 	command -v cargo-lambda >/dev/null || { echo "deploy: cargo-lambda not found: pip install cargo-lambda==1.9.2 (docs/DEPLOY.md)" >&2; exit 1; }; \
 	cargo lambda build --release $(if $(filter x86_64,$(ARCH)),--x86-64,--arm64) --bin scheduler --bin executor
 	cd $(INFRA) && $(CDK_ENV) ./node_modules/.bin/cdk deploy --no-notices --require-approval broadening \
-	  -c architecture=$(ARCH) -c codeDir=../target/lambda $(CDK_ARGS)
+	  -c architecture=$(ARCH) -c codeDir=../target/lambda -c settingsFile=$(abspath $(SETTINGS)) $(CDK_ARGS)

@@ -19,6 +19,25 @@ export const ENV = {
   maxRetryDelaySeconds: 'DRIFTLINE_MAX_RETRY_DELAY_SECONDS',
   /** Executor only: where unreadable messages go at once, with their reason. */
   deadLetterQueueUrl: 'DRIFTLINE_DEAD_LETTER_QUEUE_URL',
+  /** Both, only when notifications are on: the SNS topic the owner's notices go to. */
+  notificationsTopicArn: 'DRIFTLINE_NOTIFICATIONS_TOPIC_ARN',
+} as const;
+
+/**
+ * The stack outputs the operator's console reads to find a deployment
+ * (tools/cli/src/console/mod.rs, `outputs`): rename one in both places or not at all.
+ */
+export const CONSOLE_OUTPUT = {
+  tableName: 'TableName',
+  intentsQueueUrl: 'IntentsQueueUrl',
+  deadLetterQueueUrl: 'DeadLetterQueueUrl',
+  exchangeSecretArn: 'ExchangeSecretArn',
+  schedulerFunctionName: 'SchedulerFunctionName',
+  exchangeBaseUrl: 'ExchangeBaseUrl',
+  alarmTopicArn: 'AlarmTopicArn',
+  metricsNamespace: 'MetricsNamespace',
+  /** Only when notifications are on. */
+  notificationsTopicArn: 'NotificationsTopicArn',
 } as const;
 
 /** The message attribute carrying the reason an unreadable message was dead-lettered. */

@@ -8,10 +8,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ENV, type FunctionName, TABLE } from './contract';
+import { CONSOLE_OUTPUT, ENV, type FunctionName, TABLE } from './contract';
 import { Observability } from './observability';
+import { OperatorPolicy } from './operator';
 import type { DriftlineSettings } from './settings';
 
 export interface DriftlineStackProps extends StackProps {
@@ -24,8 +27,9 @@ const INFRA_DIR = path.resolve(__dirname, '..');
 /**
  * The whole deployment: scheduler and executor, their schedule, the intents queue and its
  * dead-letter queue, the table, the exchange secret (and read access to further accounts'
- * secrets), one least-privilege role per function,
- * log groups, alarms and a dashboard. Environment-agnostic: no account or region lookups.
+ * secrets), one least-privilege role per function, log groups, alarms and a dashboard, the
+ * optional notifications topic, and the operators' managed policy. Its outputs are what the
+ * console (`driftline --stack`) reads. Environment-agnostic: no account or region lookups.
  */
 export class DriftlineStack extends Stack {
   readonly table: dynamodb.Table;
@@ -34,7 +38,11 @@ export class DriftlineStack extends Stack {
   readonly exchangeSecret: secretsmanager.ISecret;
   readonly scheduler: lambda.Function;
   readonly executor: lambda.Function;
+  readonly schedule: events.Rule;
+  /** Present when the `notifications` setting is on. */
+  readonly notificationsTopic?: sns.Topic;
   readonly observability: Observability;
+  readonly operatorPolicy: OperatorPolicy;
 
   constructor(scope: Construct, id: string, props: DriftlineStackProps) {
     super(scope, id, props);
@@ -67,13 +75,22 @@ export class DriftlineStack extends Stack {
       ? secretsmanager.Secret.fromSecretCompleteArn(this, 'ExchangeSecret', s.exchangeSecretArn)
       : this.createEmptySecret();
 
-    const shared = {
+    this.notificationsTopic = s.notifications ? this.createNotificationsTopic(s.notificationsEmail) : undefined;
+
+    const shared: Record<string, string> = {
       [ENV.tableName]: this.table.tableName,
       [ENV.intentsQueueUrl]: this.intentsQueue.queueUrl,
       [ENV.exchangeBaseUrl]: s.exchangeBaseUrl,
       [ENV.exchangeSecretId]: this.exchangeSecret.secretArn,
       [ENV.metricsNamespace]: s.metricsNamespace,
     };
+    // Both functions tell the owner (a cycle that traded, the breaker opening or closing), and
+    // only to this topic.
+    const notify: iam.PolicyStatement[] = [];
+    if (this.notificationsTopic) {
+      shared[ENV.notificationsTopicArn] = this.notificationsTopic.topicArn;
+      notify.push(new iam.PolicyStatement({ sid: 'Notify', actions: ['sns:Publish'], resources: [this.notificationsTopic.topicArn] }));
+    }
 
     this.scheduler = this.rustFunction('scheduler', s, {
       memorySize: s.schedulerMemoryMb,
@@ -90,7 +107,15 @@ export class DriftlineStack extends Stack {
         new iam.PolicyStatement({
           sid: 'Ledger',
           // A cycle's records go in one TransactWriteItems; IAM governs its puts by PutItem.
-          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+          // The halt and the breaker are read together, once an invocation: BatchGetItem.
+          actions: [
+            'dynamodb:BatchGetItem',
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:DeleteItem',
+            'dynamodb:Query',
+          ],
           resources: [this.table.tableArn],
         }),
         new iam.PolicyStatement({
@@ -98,6 +123,7 @@ export class DriftlineStack extends Stack {
           actions: ['sqs:SendMessage'],
           resources: [this.intentsQueue.queueArn],
         }),
+        ...notify,
       ],
     });
 
@@ -114,7 +140,8 @@ export class DriftlineStack extends Stack {
       statements: [
         new iam.PolicyStatement({
           sid: 'Ledger',
-          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+          // BatchGetItem: the halt and the breaker, read together once a batch.
+          actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
           resources: [this.table.tableArn],
         }),
         new iam.PolicyStatement({
@@ -133,6 +160,7 @@ export class DriftlineStack extends Stack {
           actions: ['sqs:SendMessage'],
           resources: [this.deadLetterQueue.queueArn],
         }),
+        ...notify,
       ],
     });
 
@@ -147,7 +175,7 @@ export class DriftlineStack extends Stack {
       maxConcurrency: s.executorMaxConcurrency,
     });
 
-    new events.Rule(this, 'Schedule', {
+    this.schedule = new events.Rule(this, 'Schedule', {
       description: `driftline: one scheduler cycle every ${s.scheduleRateMinutes} minutes`,
       schedule: events.Schedule.rate(Duration.minutes(s.scheduleRateMinutes)),
       enabled: s.scheduleEnabled,
@@ -167,12 +195,42 @@ export class DriftlineStack extends Stack {
       deadLetterQueue: this.deadLetterQueue,
     });
 
-    new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'DynamoDB table (portfolio configs, ledger)' });
-    new CfnOutput(this, 'IntentsQueueUrl', { value: this.intentsQueue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'ExchangeSecretArn', { value: this.exchangeSecret.secretArn, description: 'Put the exchange API key and secret here' });
-    new CfnOutput(this, 'SchedulerFunctionName', { value: this.scheduler.functionName });
-    new CfnOutput(this, 'ExecutorFunctionName', { value: this.executor.functionName });
+    this.operatorPolicy = new OperatorPolicy(this, 'Operator', {
+      table: this.table,
+      intentsQueue: this.intentsQueue,
+      deadLetterQueue: this.deadLetterQueue,
+      exchangeSecret: this.exchangeSecret,
+      accountSecretArns: s.accountSecretArns,
+      scheduler: this.scheduler,
+      notificationsTopic: this.notificationsTopic,
+    });
+
+    // What the console reads to find the deployment (contract.ts, CONSOLE_OUTPUT), and the rest
+    // an operator looks up by hand.
+    const output = (key: string, value: string, description?: string) => new CfnOutput(this, key, { value, description });
+    output(CONSOLE_OUTPUT.tableName, this.table.tableName, 'DynamoDB table (portfolio configs, ledger)');
+    output(CONSOLE_OUTPUT.intentsQueueUrl, this.intentsQueue.queueUrl);
+    output(CONSOLE_OUTPUT.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
+    output('DeadLetterQueueArn', this.deadLetterQueue.queueArn, 'The source of a redrive');
+    output(CONSOLE_OUTPUT.exchangeSecretArn, this.exchangeSecret.secretArn, 'Put the exchange API key and secret here');
+    output(CONSOLE_OUTPUT.schedulerFunctionName, this.scheduler.functionName);
+    output('ExecutorFunctionName', this.executor.functionName);
+    output('ScheduleRuleName', this.schedule.ruleName, 'The EventBridge rule that starts each cycle');
+    output(CONSOLE_OUTPUT.exchangeBaseUrl, s.exchangeBaseUrl);
+    output(CONSOLE_OUTPUT.metricsNamespace, s.metricsNamespace);
+    if (this.notificationsTopic) {
+      output(CONSOLE_OUTPUT.notificationsTopicArn, this.notificationsTopic.topicArn, 'Subscribe the owner here (email, chat, HTTPS)');
+    }
+  }
+
+  /**
+   * The owner's notifications: a topic of its own (apart from the alarms, so each can go to
+   * different people), refusing publishers without TLS as the alarm topic does.
+   */
+  private createNotificationsTopic(email: string | undefined): sns.Topic {
+    const topic = new sns.Topic(this, 'NotificationsTopic', { displayName: 'driftline', enforceSSL: true });
+    if (email) topic.addSubscription(new subscriptions.EmailSubscription(email));
+    return topic;
   }
 
   /**

@@ -6,7 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC } from './contract';
+import { CONSOLE_OUTPUT, METRIC } from './contract';
 import type { DriftlineSettings } from './settings';
 
 export interface ObservabilityProps {
@@ -195,7 +195,7 @@ export class Observability extends Construct {
       ],
     });
 
-    new CfnOutput(stack, 'AlarmTopicArn', { value: this.topic.topicArn, description: 'Subscribe operators here' });
+    new CfnOutput(stack, CONSOLE_OUTPUT.alarmTopicArn, { value: this.topic.topicArn, description: 'Subscribe operators here' });
     new CfnOutput(stack, 'DashboardName', { value: this.dashboard.dashboardName });
   }
 }

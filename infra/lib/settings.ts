@@ -1,10 +1,14 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
- * Deploy-time settings of the stack. Every one has a default and can be set with
- * `cdk deploy -c <key>=<value>` (or in cdk.json's "context"); docs/DEPLOY.md lists them.
+ * Deploy-time settings of the stack. Every one has a default; a deployment keeps its own in the
+ * committed settings file (`infra/deploy-settings.json`, [readSettingsFile]), and
+ * `cdk deploy -c <key>=<value>` overrides one for one run; docs/DEPLOY.md lists them.
  */
 export interface DriftlineSettings {
+  /** The CloudFormation stack's name; a second name deploys a second, independent copy. */
+  readonly stackName: string;
   /** Directory holding `scheduler/bootstrap` and `executor/bootstrap` (cargo-lambda's output). */
   readonly codeDir: string;
   /** `arm64` (Graviton, the default) or `x86_64`; must match how the bundles were built. */
@@ -39,17 +43,33 @@ export interface DriftlineSettings {
   readonly logRetentionDays: number;
   /** An address subscribed to the alarm topic; absent: subscribe by hand (DEPLOY.md). */
   readonly alarmEmail?: string;
+  /**
+   * Whether the stack has a notifications topic: one message per cycle that traded, on halt
+   * and resume, and when the breaker opens or closes. Off by default.
+   */
+  readonly notifications: boolean;
+  /** An address subscribed to the notifications topic (needs `notifications`). */
+  readonly notificationsEmail?: string;
 }
 
-/** A setting that is wrong, naming the key and the value. */
+/**
+ * A setting that is wrong, naming where it was set (`context` for `-c` and cdk.json, or the
+ * settings file), the key and the value.
+ */
 export class SettingsError extends Error {
   constructor(
     readonly key: string,
-    value: unknown,
-    reason: string,
+    readonly value: unknown,
+    readonly reason: string,
+    readonly source = 'context',
   ) {
-    super(`context ${key}=${JSON.stringify(value)}: ${reason}`);
+    super(`${source} ${key}=${JSON.stringify(value)}: ${reason}`);
     this.name = 'SettingsError';
+  }
+
+  /** The same error, blamed on the settings file the value came from. */
+  in(file: string): SettingsError {
+    return new SettingsError(this.key, this.value, this.reason, `${file}:`);
   }
 }
 
@@ -65,6 +85,7 @@ export const DEFAULT_CODE_DIR = path.join('..', 'target', 'lambda');
 /** Reads one context value; `undefined` when unset. */
 export type ContextReader = (key: string) => unknown;
 
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 const SECRET_ARN =
   /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -117,6 +138,12 @@ function secretArnList(read: ContextReader, key: string, defaultSecretArn: strin
     arns.push(arn);
   }
   return arns;
+}
+
+function email(read: ContextReader, key: string): string | undefined {
+  const address = text(read, key);
+  if (address !== undefined && !EMAIL.test(address)) throw new SettingsError(key, address, 'not an email address');
+  return address;
 }
 
 function flag(read: ContextReader, key: string, fallback: boolean): boolean {
@@ -194,11 +221,18 @@ export function readSettings(read: ContextReader): DriftlineSettings {
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
     throw new SettingsError('logRetentionDays', logRetentionDays, `must be one of ${LOG_RETENTION_DAYS.join(', ')}`);
   }
-  const alarmEmail = text(read, 'alarmEmail');
-  if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) {
-    throw new SettingsError('alarmEmail', alarmEmail, 'not an email address');
+  const alarmEmail = email(read, 'alarmEmail');
+  const notifications = flag(read, 'notifications', false);
+  const notificationsEmail = email(read, 'notificationsEmail');
+  if (notificationsEmail !== undefined && !notifications) {
+    throw new SettingsError('notificationsEmail', notificationsEmail, 'needs notifications=true (there is no topic to subscribe it to)');
+  }
+  const stackName = text(read, 'stackName') ?? 'Driftline';
+  if (!STACK_NAME.test(stackName)) {
+    throw new SettingsError('stackName', stackName, 'not a CloudFormation stack name (a letter, then letters, digits and hyphens, at most 128)');
   }
   return {
+    stackName,
     codeDir: text(read, 'codeDir') ?? DEFAULT_CODE_DIR,
     architecture,
     schedulerMemoryMb: integer(read, 'schedulerMemoryMb', 256, 128, 10240),
@@ -220,5 +254,106 @@ export function readSettings(read: ContextReader): DriftlineSettings {
     maxRetryDelaySeconds: integer(read, 'maxRetryDelaySeconds', 900, 1, 900),
     logRetentionDays,
     alarmEmail,
+    notifications,
+    notificationsEmail,
   };
+}
+
+/** The infra/ directory: a relative settings file is found against it, whatever the cwd. */
+const INFRA_DIR = path.resolve(__dirname, '..');
+
+/** The settings file every `make deploy` reads unless told otherwise, relative to infra/. */
+export const DEFAULT_SETTINGS_FILE = 'deploy-settings.json';
+
+/** Every key a settings file may hold: the deployment's settings, not the build's. */
+export const FILE_KEYS = [
+  'stackName',
+  'schedulerMemoryMb',
+  'executorMemoryMb',
+  'schedulerTimeoutSeconds',
+  'executorTimeoutSeconds',
+  'scheduleRateMinutes',
+  'scheduleEnabled',
+  'batchSize',
+  'maxBatchingWindowSeconds',
+  'executorMaxConcurrency',
+  'maxReceiveCount',
+  'visibilityTimeoutSeconds',
+  'exchangeSecretArn',
+  'accountSecretArns',
+  'exchangeBaseUrl',
+  'metricsNamespace',
+  'portfolioConcurrency',
+  'maxRetryDelaySeconds',
+  'logRetentionDays',
+  'alarmEmail',
+  'notifications',
+  'notificationsEmail',
+] as const;
+
+/**
+ * Settings that describe the build rather than the deployment: `make deploy` passes them with
+ * `-c` to match the bundles it just built, so a file value would only ever be overridden.
+ */
+const BUILD_KEYS = ['codeDir', 'architecture'];
+
+/** A deployment's settings file, read: where it is (for messages) and what it sets. */
+export interface SettingsFile {
+  /** The path as messages show it: from the repository root when inside it. */
+  readonly path: string;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Reads a settings file: a JSON object whose keys are settings ([FILE_KEYS]) and whose values
+ * are written as in cdk.json's "context". A key that is not a setting (a typo would otherwise
+ * drop the setting without a word) and a build setting are refused.
+ *
+ * @throws SettingsError naming the file, and the key when one is wrong.
+ */
+export function readSettingsFile(file: string): SettingsFile {
+  const absolute = path.resolve(INFRA_DIR, file);
+  const root = path.dirname(INFRA_DIR);
+  const shown = absolute.startsWith(root + path.sep) ? path.relative(root, absolute) : absolute;
+  let text: string;
+  try {
+    text = fs.readFileSync(absolute, 'utf8');
+  } catch {
+    throw new SettingsError('settingsFile', file, `no settings file at ${shown} (start from infra/deploy-settings.example.json)`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new SettingsError('settingsFile', file, `${shown} is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SettingsError('settingsFile', file, `${shown} is not a JSON object of settings`);
+  }
+  const values = parsed as Record<string, unknown>;
+  for (const [key, value] of Object.entries(values)) {
+    if (BUILD_KEYS.includes(key)) {
+      throw new SettingsError(key, value, 'is set by `make deploy` (ARCH=…) to match the build, not in the settings file', `${shown}:`);
+    }
+    if (!(FILE_KEYS as readonly string[]).includes(key)) {
+      throw new SettingsError(key, value, `not a setting (the settings are ${FILE_KEYS.join(', ')})`, `${shown}:`);
+    }
+  }
+  return { path: shown, values };
+}
+
+/**
+ * The settings of one synthesis: each key from the context (`-c`, cdk.json) when set there,
+ * else from the settings file, else its default.
+ *
+ * @throws SettingsError naming the first wrong value and where it was set.
+ */
+export function layeredSettings(context: ContextReader, file: SettingsFile): DriftlineSettings {
+  const fromFile = (key: string) => context(key) === undefined && Object.hasOwn(file.values, key);
+  try {
+    return readSettings((key) => (fromFile(key) ? file.values[key] : context(key)));
+  } catch (e) {
+    if (e instanceof SettingsError && fromFile(e.key)) throw e.in(file.path);
+    throw e;
+  }
 }

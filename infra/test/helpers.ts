@@ -6,16 +6,24 @@ import type { DriftlineStack } from '../lib/driftline-stack';
 /** The committed placeholder bundles: tests never need the Rust build. */
 export const FIXTURE_CODE_DIR = 'test/fixtures/lambda';
 
+/**
+ * An empty settings file: tests start from the defaults, whatever a deployment keeps in
+ * infra/deploy-settings.json.
+ */
+export const NO_SETTINGS_FILE = 'test/fixtures/no-settings.json';
+
 export interface Built {
   app: App;
   stack: DriftlineStack;
   template: Template;
 }
 
-/** Builds the app as `bin/driftline.ts` does (cdk-nag included), from context values. */
+/** Builds the app as `bin/driftline.ts` does (cdk-nag included), from context values alone. */
 export function build(context: Record<string, unknown> = {}): Built {
   // Path metadata (on under the CLI) lets tests find resources by construct path.
-  const app = new App({ context: { 'aws:cdk:enable-path-metadata': true, codeDir: FIXTURE_CODE_DIR, ...context } });
+  const app = new App({
+    context: { 'aws:cdk:enable-path-metadata': true, codeDir: FIXTURE_CODE_DIR, settingsFile: NO_SETTINGS_FILE, ...context },
+  });
   const stack = addDriftline(app);
   let template: Template | undefined;
   return {

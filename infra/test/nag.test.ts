@@ -12,6 +12,8 @@ describe('cdk-nag AwsSolutions', () => {
         exchangeSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline-AbC123',
         accountSecretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/alice-AbC123,arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/bob-XyZ789',
         alarmEmail: 'ops@example.com',
+        notifications: true,
+        notificationsEmail: 'owner@example.com',
       }]) {
       const { app } = build(context);
       const assembly = app.synth();

@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { DEFAULT_CODE_DIR, readSettings, SettingsError } from '../lib/settings';
+import {
+  DEFAULT_CODE_DIR,
+  DEFAULT_SETTINGS_FILE,
+  FILE_KEYS,
+  layeredSettings,
+  readSettings,
+  readSettingsFile,
+  SettingsError,
+} from '../lib/settings';
+import { build } from './helpers';
 
 const from = (context: Record<string, unknown>) => readSettings((key) => context[key]);
 
@@ -19,6 +31,15 @@ describe('settings', () => {
     assert.equal(s.exchangeBaseUrl, 'https://api.binance.com');
     assert.equal(s.metricsNamespace, 'Driftline');
     assert.equal(s.maxRetryDelaySeconds, 900);
+    assert.equal(s.stackName, 'Driftline');
+    assert.equal(s.notifications, false);
+    assert.equal(s.notificationsEmail, undefined);
+  });
+
+  it('take notifications on, with an address to subscribe', () => {
+    const s = from({ notifications: 'true', notificationsEmail: 'owner@example.com' });
+    assert.equal(s.notifications, true);
+    assert.equal(s.notificationsEmail, 'owner@example.com');
   });
 
   it('accept context strings (from -c) and numbers (from cdk.json) alike', () => {
@@ -62,6 +83,11 @@ describe('settings', () => {
     ['alarmEmail', { alarmEmail: 'ops' }, /not an email address/],
     ['scheduleEnabled', { scheduleEnabled: 'no' }, /not true or false/],
     ['maxRetryDelaySeconds', { maxRetryDelaySeconds: 901 }, /between 1 and 900/],
+    ['notifications', { notifications: 'yes' }, /not true or false/],
+    ['notificationsEmail', { notifications: true, notificationsEmail: 'owner' }, /not an email address/],
+    ['notificationsEmail', { notificationsEmail: 'owner@example.com' }, /needs notifications=true/],
+    ['stackName', { stackName: 'drift line' }, /not a CloudFormation stack name/],
+    ['stackName', { stackName: '1Driftline' }, /not a CloudFormation stack name/],
   ];
   for (const [key, context, reason] of bad) {
     it(`refuse ${key}=${JSON.stringify(context[key])}, naming the key and the value`, () => {
@@ -80,5 +106,105 @@ describe('settings', () => {
 
   it('accept a visibility timeout of exactly six times the executor timeout', () => {
     assert.equal(from({ executorTimeoutSeconds: 60, visibilityTimeoutSeconds: 360 }).visibilityTimeoutSeconds, 360);
+  });
+});
+
+describe('the settings file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'driftline-settings-'));
+  let n = 0;
+  /** Writes `content` (an object as JSON, or raw text) to a fresh file; returns its path. */
+  const file = (content: unknown) => {
+    const p = path.join(dir, `settings-${n++}.json`);
+    fs.writeFileSync(p, typeof content === 'string' ? content : JSON.stringify(content));
+    return p;
+  };
+  const none = () => undefined;
+  const refused = (run: () => unknown, check: (e: SettingsError) => void) =>
+    assert.throws(run, (e: unknown) => {
+      assert.ok(e instanceof SettingsError, String(e));
+      check(e);
+      return true;
+    });
+
+  it('keeps every setting it names, so a later deploy without -c keeps them too', () => {
+    const f = readSettingsFile(file({ alarmEmail: 'ops@example.com', notifications: true, notificationsEmail: 'owner@example.com', scheduleRateMinutes: 15 }));
+    const s = layeredSettings(none, f);
+    assert.equal(s.alarmEmail, 'ops@example.com');
+    assert.equal(s.notifications, true);
+    assert.equal(s.notificationsEmail, 'owner@example.com');
+    assert.equal(s.scheduleRateMinutes, 15);
+    assert.equal(s.executorMemoryMb, 256, 'what the file leaves out keeps its default');
+  });
+
+  it('yields to a context value (-c) for one run', () => {
+    const f = readSettingsFile(file({ scheduleEnabled: true, alarmEmail: 'ops@example.com' }));
+    const context: Record<string, unknown> = { scheduleEnabled: 'false' };
+    const s = layeredSettings((k) => context[k], f);
+    assert.equal(s.scheduleEnabled, false);
+    assert.equal(s.alarmEmail, 'ops@example.com', 'the file keeps what -c does not name');
+  });
+
+  it('refuses a key that is not a setting, naming the file and the key (a typo would drop it silently)', () => {
+    const p = file({ alarmEmial: 'ops@example.com' });
+    refused(() => readSettingsFile(p), (e) => {
+      assert.equal(e.key, 'alarmEmial');
+      assert.match(e.message, /^\S*settings-\d+\.json: alarmEmial="ops@example.com": not a setting \(the settings are stackName, /);
+    });
+  });
+
+  it('refuses the build settings: make deploy sets them to match what it built', () => {
+    for (const key of ['architecture', 'codeDir']) {
+      refused(() => readSettingsFile(file({ [key]: 'x' })), (e) => {
+        assert.equal(e.key, key);
+        assert.match(e.message, /set by `make deploy`/);
+      });
+    }
+  });
+
+  it('blames a bad value on the file it came from, and a bad -c value on the context', () => {
+    const p = file({ alarmEmail: 'ops' });
+    refused(() => layeredSettings(none, readSettingsFile(p)), (e) => {
+      assert.equal(e.key, 'alarmEmail');
+      assert.match(e.message, /settings-\d+\.json: alarmEmail="ops": not an email address$/);
+    });
+    refused(() => layeredSettings((k) => (k === 'alarmEmail' ? 'ops2' : undefined), readSettingsFile(p)), (e) => {
+      assert.equal(e.message, 'context alarmEmail="ops2": not an email address');
+    });
+  });
+
+  it('refuses a missing file, a file that is not JSON, and one that is not an object', () => {
+    refused(() => readSettingsFile(path.join(dir, 'absent.json')), (e) => {
+      assert.equal(e.key, 'settingsFile');
+      assert.match(e.message, /no settings file at .*absent\.json \(start from infra\/deploy-settings\.example\.json\)/);
+    });
+    refused(() => readSettingsFile(file('{"alarmEmail": ')), (e) => assert.match(e.message, /is not JSON: /));
+    refused(() => readSettingsFile(file('["alarmEmail"]')), (e) => assert.match(e.message, /is not a JSON object of settings/));
+  });
+
+  it('takes every setting of the deployment, and only those (the build ones come from make)', () => {
+    const deployment = Object.keys(from({})).filter((key) => key !== 'codeDir' && key !== 'architecture');
+    assert.deepEqual([...FILE_KEYS].sort(), deployment.sort());
+  });
+
+  for (const committed of [DEFAULT_SETTINGS_FILE, 'deploy-settings.example.json']) {
+    it(`infra/${committed} is committed and valid`, () => {
+      const f = readSettingsFile(committed);
+      assert.equal(f.path, `infra/${committed}`);
+      layeredSettings(none, f);
+    });
+  }
+
+  it('the example turns on what a first deploy wants: alarm and notification emails', () => {
+    const s = layeredSettings(none, readSettingsFile('deploy-settings.example.json'));
+    assert.equal(s.notifications, true);
+    assert.ok(s.alarmEmail && s.notificationsEmail);
+  });
+
+  it('is what the app reads: context settingsFile names it, and -c still wins', () => {
+    const p = file({ stackName: 'DriftlineFromFile', notifications: true, scheduleRateMinutes: 10 });
+    const { stack, template } = build({ settingsFile: p, scheduleRateMinutes: 20 });
+    assert.equal(stack.stackName, 'DriftlineFromFile');
+    template.resourceCountIs('AWS::SNS::Topic', 2);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(20 minutes)' });
   });
 });

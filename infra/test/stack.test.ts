@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Token } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { ENV, METRIC, TABLE } from '../lib/contract';
+import { CONSOLE_OUTPUT, ENV, METRIC, TABLE } from '../lib/contract';
 import { bundleDir } from '../lib/driftline-stack';
 import { allStatements, asArray, build, logicalId, only } from './helpers';
 
@@ -221,7 +223,8 @@ describe('exchange secret', () => {
       assert.equal(fn(template, suffix).props.Environment.Variables[ENV.exchangeSecretId], arn);
     }
     const reads = allStatements(template).filter(({ statement }) => asArray(statement.Action).includes('secretsmanager:GetSecretValue'));
-    assert.equal(reads.length, 2);
+    // The two functions and the operators' policy (halt --cancel-open, plan --live).
+    assert.equal(reads.length, 3);
     for (const { statement } of reads) assert.equal(statement.Resource, arn);
   });
 });
@@ -241,7 +244,9 @@ describe('further exchange accounts', () => {
     const defaultSecret = { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') };
     const reads = secretReads(template);
     const roles = ['SchedulerRole/Resource', 'ExecutorRole/Resource'].map((r) => logicalId(template, 'AWS::IAM::Role', r));
-    assert.deepEqual(reads.map(({ owner }) => owner).sort(), [...roles].sort());
+    // The operators' policy too: `--cancel-open` and `plan --live` reach every account.
+    const operator = logicalId(template, 'AWS::IAM::ManagedPolicy', 'Operator/Policy/Resource');
+    assert.deepEqual(reads.map(({ owner }) => owner).sort(), [...roles, operator].sort());
     for (const { statement } of reads) {
       assert.deepEqual(asArray<string>(statement.Action), ['secretsmanager:GetSecretValue']);
       assert.deepEqual(asArray(statement.Resource), [defaultSecret, ...accounts]);
@@ -296,7 +301,12 @@ describe('least privilege', () => {
     assert.deepEqual(
       Object.fromEntries(byResource),
       Object.fromEntries([
-        [JSON.stringify(tableArn), ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+        // BatchGetItem: the halt and the breaker, read together once an invocation
+        // (shared/aws/src/controls.rs); without it every cycle fails on AccessDenied.
+        [
+          JSON.stringify(tableArn),
+          ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        ],
         [JSON.stringify(queueArn), ['sqs:SendMessage']],
         [JSON.stringify(secretArn), ['secretsmanager:GetSecretValue']],
         [JSON.stringify(logsArn), ['logs:CreateLogStream', 'logs:PutLogEvents']],
@@ -311,7 +321,7 @@ describe('least privilege', () => {
     assert.deepEqual(
       Object.fromEntries(byResource),
       Object.fromEntries([
-        [JSON.stringify(tableArn), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+        [JSON.stringify(tableArn), ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
         [
           JSON.stringify(queueArn),
           ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
@@ -334,11 +344,16 @@ describe('least privilege', () => {
         assert.notEqual(action, 'cloudwatch:PutMetricData');
       }
       assert.equal(statement.NotAction, undefined, owner);
-      for (const resource of asArray(statement.Resource)) assert.notEqual(resource, '*', owner);
+      // The one exception, acknowledged with its reason: listing alarm states for `status`.
+      const alarmStates = statement.Sid === 'AlarmStates' && asArray(statement.Action).join() === 'cloudwatch:DescribeAlarms';
+      if (!alarmStates) for (const resource of asArray(statement.Resource)) assert.notEqual(resource, '*', owner);
     }
     template.resourceCountIs('AWS::IAM::Role', 2);
     template.resourceCountIs('AWS::IAM::Policy', 0);
-    template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+    // The operators' policy, attached to no one by the stack.
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 1);
+    const [, policy] = only(template, 'AWS::IAM::ManagedPolicy');
+    for (const key of ['Roles', 'Users', 'Groups']) assert.equal(policy.Properties![key], undefined, key);
   });
 });
 
@@ -483,5 +498,140 @@ describe('stack', () => {
     assert.ok(Token.isUnresolved(stack.region));
     const [, dashboard] = only(template, 'AWS::CloudWatch::Dashboard');
     assert.equal(dashboard.Properties!.DashboardName, 'DriftlineStaging-driftline');
+  });
+});
+
+describe('outputs', () => {
+  const { template } = build();
+  const outputs = (template.toJSON() as any).Outputs as Record<string, { Value: unknown }>;
+  const id = (type: string, suffix: string) => logicalId(template, type, suffix);
+
+  it('name every resource the console finds the deployment by, and the rest an operator looks up', () => {
+    const expected: Record<string, unknown> = {
+      [CONSOLE_OUTPUT.tableName]: { Ref: id('AWS::DynamoDB::Table', 'Table/Resource') },
+      [CONSOLE_OUTPUT.intentsQueueUrl]: { Ref: id('AWS::SQS::Queue', 'IntentsQueue/Resource') },
+      [CONSOLE_OUTPUT.deadLetterQueueUrl]: { Ref: id('AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource') },
+      DeadLetterQueueArn: { 'Fn::GetAtt': [id('AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource'), 'Arn'] },
+      [CONSOLE_OUTPUT.exchangeSecretArn]: { Ref: id('AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') },
+      [CONSOLE_OUTPUT.schedulerFunctionName]: { Ref: fn(template, SCHEDULER).id },
+      ExecutorFunctionName: { Ref: fn(template, EXECUTOR).id },
+      ScheduleRuleName: { Ref: id('AWS::Events::Rule', 'Schedule/Resource') },
+      [CONSOLE_OUTPUT.exchangeBaseUrl]: 'https://api.binance.com',
+      [CONSOLE_OUTPUT.metricsNamespace]: 'Driftline',
+      [CONSOLE_OUTPUT.alarmTopicArn]: { Ref: id('AWS::SNS::Topic', 'AlarmTopic/Resource') },
+      DashboardName: { Ref: id('AWS::CloudWatch::Dashboard', 'Dashboard/Resource') },
+      OperatorPolicyArn: { Ref: id('AWS::IAM::ManagedPolicy', 'Operator/Policy/Resource') },
+    };
+    assert.deepEqual(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.Value])), expected);
+  });
+
+  it('follow the exchange URL and metrics namespace settings', () => {
+    const o = (build({ exchangeBaseUrl: 'https://api.binance.us', metricsNamespace: 'DriftlineStaging' }).template.toJSON() as any).Outputs;
+    assert.equal(o[CONSOLE_OUTPUT.exchangeBaseUrl].Value, 'https://api.binance.us');
+    assert.equal(o[CONSOLE_OUTPUT.metricsNamespace].Value, 'DriftlineStaging');
+  });
+
+  it('are every output the console reads (tools/cli/src/console/mod.rs), by the same names', () => {
+    // The console's table of outputs: `pub const NAME: (&str, &str) = ("OutputKey", "--flag");`
+    const console = fs.readFileSync(path.join(__dirname, '..', '..', 'tools', 'cli', 'src', 'console', 'mod.rs'), 'utf8');
+    const read = [...console.matchAll(/\(\s*"([A-Za-z]+)",\s*"--[a-z-]+",?\s*\)/g)].map((m) => m[1]).sort();
+    assert.ok(read.length >= 8, `found ${read.join(', ')}`);
+    assert.deepEqual(read, Object.values(CONSOLE_OUTPUT).sort());
+    const withNotifications = (build({ notifications: true }).template.toJSON() as any).Outputs;
+    for (const key of read) assert.ok(withNotifications[key], `no output ${key}`);
+  });
+});
+
+describe('notifications', () => {
+  const roles = (t: ReturnType<typeof build>['template']) =>
+    ['SchedulerRole/Resource', 'ExecutorRole/Resource'].map((r) => logicalId(t, 'AWS::IAM::Role', r));
+  const publishes = (t: ReturnType<typeof build>['template']) =>
+    allStatements(t).filter(({ statement }) => asArray(statement.Action).includes('sns:Publish'));
+
+  it('are off by default: no topic, no variable, no grant, no output', () => {
+    const { template } = build();
+    template.resourceCountIs('AWS::SNS::Topic', 1); // the alarm topic
+    for (const suffix of [SCHEDULER, EXECUTOR]) {
+      assert.equal(fn(template, suffix).props.Environment.Variables[ENV.notificationsTopicArn], undefined);
+    }
+    assert.deepEqual(publishes(template), []);
+    assert.equal((template.toJSON() as any).Outputs[CONSOLE_OUTPUT.notificationsTopicArn], undefined);
+  });
+
+  it('when on, give both functions the topic, and sns:Publish on it alone', () => {
+    const { template } = build({ notifications: 'true' });
+    const topic = { Ref: logicalId(template, 'AWS::SNS::Topic', 'NotificationsTopic/Resource') };
+    // The runtime's name (functions/runtime/src/config.rs).
+    assert.equal(ENV.notificationsTopicArn, 'DRIFTLINE_NOTIFICATIONS_TOPIC_ARN');
+    for (const suffix of [SCHEDULER, EXECUTOR]) {
+      assert.deepEqual(fn(template, suffix).props.Environment.Variables[ENV.notificationsTopicArn], topic);
+    }
+    const operator = logicalId(template, 'AWS::IAM::ManagedPolicy', 'Operator/Policy/Resource');
+    const grants = publishes(template);
+    assert.deepEqual(grants.map(({ owner }) => owner).sort(), [...roles(template), operator].sort());
+    for (const { statement } of grants) {
+      assert.deepEqual(asArray(statement.Action), ['sns:Publish']);
+      assert.deepEqual(asArray(statement.Resource), [topic]);
+    }
+    assert.deepEqual((template.toJSON() as any).Outputs[CONSOLE_OUTPUT.notificationsTopicArn].Value, topic);
+    // Apart from the alarms, so each can go to different people.
+    assert.notDeepEqual(topic, { Ref: logicalId(template, 'AWS::SNS::Topic', 'AlarmTopic/Resource') });
+  });
+
+  it('when on, go to a topic that refuses publishers without TLS, as the alarm topic', () => {
+    const { template } = build({ notifications: true });
+    const topic = { Ref: logicalId(template, 'AWS::SNS::Topic', 'NotificationsTopic/Resource') };
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [topic],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Resource: topic, Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
+    });
+  });
+
+  it('reach an email address out of the box when one is given, and only then', () => {
+    build({ notifications: true }).template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const { template } = build({ notifications: true, notificationsEmail: 'owner@example.com' });
+    const topic = { Ref: logicalId(template, 'AWS::SNS::Topic', 'NotificationsTopic/Resource') };
+    const [, subscription] = only(template, 'AWS::SNS::Subscription');
+    assert.deepEqual(subscription.Properties, { Protocol: 'email', TopicArn: topic, Endpoint: 'owner@example.com' });
+  });
+});
+
+describe('operators\' policy', () => {
+  const accounts = ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:driftline/alice-AbC123'];
+  const { template } = build({ notifications: true, accountSecretArns: accounts });
+  const id = (type: string, suffix: string) => logicalId(template, type, suffix);
+  const [policyId, policy] = only(template, 'AWS::IAM::ManagedPolicy');
+
+  it("allows what the console's commands call, on this stack's resources", () => {
+    const bySid = Object.fromEntries(
+      (policy.Properties!.PolicyDocument.Statement as any[]).map((st) => [st.Sid, { actions: asArray<string>(st.Action).sort(), resources: asArray(st.Resource) }]),
+    );
+    const queue = (suffix: string) => ({ 'Fn::GetAtt': [id('AWS::SQS::Queue', suffix), 'Arn'] });
+    assert.deepEqual(bySid, {
+      FindTheStack: { actions: ['cloudformation:DescribeStacks'], resources: [{ Ref: 'AWS::StackId' }] },
+      Ledger: {
+        actions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        resources: [{ 'Fn::GetAtt': [id('AWS::DynamoDB::Table', 'Table/Resource'), 'Arn'] }],
+      },
+      Queues: {
+        actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
+        resources: [queue('IntentsQueue/Resource'), queue('IntentsDeadLetterQueue/Resource')],
+      },
+      ExchangeCredentials: {
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [{ Ref: id('AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') }, ...accounts],
+      },
+      RunNow: { actions: ['lambda:InvokeFunction'], resources: [{ 'Fn::GetAtt': [fn(template, SCHEDULER).id, 'Arn'] }] },
+      AlarmStates: { actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] },
+      Notify: { actions: ['sns:Publish'], resources: [{ Ref: id('AWS::SNS::Topic', 'NotificationsTopic/Resource') }] },
+    });
+  });
+
+  it('is an output, and has no Notify statement without notifications', () => {
+    assert.deepEqual((template.toJSON() as any).Outputs.OperatorPolicyArn.Value, { Ref: policyId });
+    const [, off] = only(build().template, 'AWS::IAM::ManagedPolicy');
+    assert.ok(!(off.Properties!.PolicyDocument.Statement as any[]).some((st) => st.Sid === 'Notify'));
   });
 });
