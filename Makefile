@@ -40,10 +40,13 @@ build:
 ## the paper exchange, the real scheduler and executor handlers, three portfolios over
 ## DEMO_CYCLES scripted market cycles; report and chart in out/demo/. The emulator is stopped by
 ## PID at the end and on Ctrl-C (scripts/with-moto.sh); the demo stops its paper exchange.
+## KEEP=1: everything stays up after the cycles until Ctrl-C, and the demo prints the line to
+## export so the `driftline` console can be tried on its portfolios.
 DEMO_CYCLES ?= 5
+KEEP ?=
 demo:
 	$(CARGO) build --quiet -p driftline-demo
-	scripts/with-moto.sh "$${CARGO_TARGET_DIR:-target}/debug/driftline-demo" --cycles $(DEMO_CYCLES) --out out/demo
+	scripts/with-moto.sh "$${CARGO_TARGET_DIR:-target}/debug/driftline-demo" --cycles $(DEMO_CYCLES) --out out/demo $(if $(filter-out 0 no false,$(KEEP)),--keep)
 
 ## plan: the plan for a portfolio file, e.g. `make plan PORTFOLIO=examples/twenty/portfolio.toml`
 PORTFOLIO ?= examples/article/portfolio.toml

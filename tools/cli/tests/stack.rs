@@ -158,10 +158,7 @@ async fn the_console_finds_every_resource_it_needs_in_the_stack_the_cdk_app_crea
     assert!(get(outputs::EXCHANGE_SECRET).starts_with("arn:aws:secretsmanager:"));
     assert!(get(outputs::ALARM_TOPIC).starts_with("arn:aws:sns:"));
     assert!(get(outputs::NOTIFICATIONS_TOPIC).starts_with("arn:aws:sns:"));
-    assert_ne!(
-        get(outputs::ALARM_TOPIC),
-        get(outputs::NOTIFICATIONS_TOPIC)
-    );
+    assert_ne!(get(outputs::ALARM_TOPIC), get(outputs::NOTIFICATIONS_TOPIC));
     assert_eq!(get(outputs::EXCHANGE_BASE_URL), "https://api.binance.com");
     assert_eq!(get(outputs::METRICS_NAMESPACE), "Driftline");
 

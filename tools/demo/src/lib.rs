@@ -10,6 +10,7 @@
 //! passes in an instant. SQS delays are real seconds on the emulator, so the demo's retry
 //! backoff and follow-up delays are 1-2 s (minutes in production).
 
+pub mod console;
 pub mod journal;
 pub mod render;
 pub mod report;

@@ -1,10 +1,14 @@
 //! `driftline-demo`: see the crate docs. `make demo` starts the local AWS emulator, runs this,
 //! and stops the emulator; this binary stops the paper exchange it started, also on Ctrl-C.
+//! With `--keep` (`make demo KEEP=1`) everything stays up after the cycles until Ctrl-C, for
+//! the operator's console (`console`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use driftline_demo::console::{stay_up, DemoDeployment};
+use driftline_demo::report::Report;
 use driftline_demo::{run, start, write_outputs, Options};
 
 #[derive(Debug, Parser)]
@@ -22,6 +26,10 @@ struct Args {
     /// The article's portfolio only.
     #[arg(long)]
     article_only: bool,
+    /// Stay up after the cycles, until Ctrl-C, and print the line to export so the
+    /// `driftline` console can be tried on the demo's portfolios.
+    #[arg(long)]
+    keep: bool,
 }
 
 #[tokio::main]
@@ -74,32 +82,46 @@ async fn main() -> ExitCode {
         r = run(&world, &specs, &options, &mut stdout) => Some(r),
         _ = tokio::signal::ctrl_c() => None,
     };
-    world.stop().await;
-    match outcome {
+    let (code, ran) = match outcome {
         None => {
             eprintln!("interrupted: paper exchange stopped");
-            ExitCode::from(130)
+            (ExitCode::from(130), false)
         }
         Some(Err(e)) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            (ExitCode::FAILURE, false)
         }
-        Some(Ok(report)) => match write_outputs(&report, &args.out) {
-            Ok((json, png)) => {
-                println!("report {}", json.display());
-                println!("chart  {}", png.display());
-                let ok = report.final_state.iter().all(|p| p.within_bands)
-                    && report.summary.duplicate_client_order_ids.is_empty();
-                if ok {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
+        Some(Ok(report)) => (finish(&report, &args.out), true),
+    };
+    // A run that did not pass its checks is still worth looking into with the console.
+    if args.keep && ran {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        if let Err(e) = stay_up(&DemoDeployment::of(&world, &endpoint), &mut stdout).await {
+            eprintln!("error: {e}");
+        }
+    }
+    world.stop().await;
+    code
+}
+
+/// Writes the report and the chart; success when every portfolio ended in its bands and no
+/// client order id reached the exchange twice.
+fn finish(report: &Report, out: &std::path::Path) -> ExitCode {
+    match write_outputs(report, out) {
+        Ok((json, png)) => {
+            println!("report {}", json.display());
+            println!("chart  {}", png.display());
+            let ok = report.final_state.iter().all(|p| p.within_bands)
+                && report.summary.duplicate_client_order_ids.is_empty();
+            if ok {
+                ExitCode::SUCCESS
+            } else {
                 ExitCode::FAILURE
             }
-        },
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
