@@ -115,8 +115,8 @@ pub async fn resume(args: &ResumeArgs) -> Result<(), ConsoleError> {
     match console.deployment.get(outputs::INTENTS_QUEUE) {
         Some(url) => match queue_depth(&console.sdk, url).await {
             Ok(d) => println!(
-                "{} intent message(s) in the queue (visible {}, in flight {}, delayed {}): each \
-                 runs if it has not expired",
+                "{} message(s) in the intents queue (visible {}, in flight {}, delayed {}): the \
+                 intents held back run if they have not expired",
                 d.visible + d.in_flight + d.delayed,
                 d.visible,
                 d.in_flight,

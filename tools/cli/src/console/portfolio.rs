@@ -226,10 +226,14 @@ async fn apply(
     }
     let expected = expected_version.unwrap_or(read);
     if dry_run {
-        println!(
-            "dry run: nothing written (apply would write version {} over version {expected})",
-            expected + 1
-        );
+        if expected == 0 {
+            println!("dry run: nothing written (apply would create it at version 1)");
+        } else {
+            println!(
+                "dry run: nothing written (apply would write version {} over version {expected})",
+                expected + 1
+            );
+        }
         return Ok(());
     }
     match store.apply_portfolio(&spec, expected).await? {

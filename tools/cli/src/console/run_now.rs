@@ -142,7 +142,7 @@ pub async fn run(args: &RunNowArgs) -> Result<(), ConsoleError> {
         .map_err(|e| ConsoleError::Aws {
             service: "lambda",
             operation: "Invoke",
-            reason: aws_sdk_lambda::error::DisplayErrorContext(&e).to_string(),
+            reason: invoke_error(&e),
         })?;
     let body = out
         .payload()
@@ -182,6 +182,22 @@ pub async fn run(args: &RunNowArgs) -> Result<(), ConsoleError> {
     }
     println!("{table}");
     Ok(())
+}
+
+/// Lambda's refusal as one line: its code and message (`ResourceNotFoundException: Function
+/// not found: …`), or the whole error context when it never answered.
+fn invoke_error<R: std::fmt::Debug>(
+    e: &aws_sdk_lambda::error::SdkError<aws_sdk_lambda::operation::invoke::InvokeError, R>,
+) -> String {
+    use aws_sdk_lambda::error::ProvideErrorMetadata;
+    match e.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or("(no message)")
+        ),
+        None => aws_sdk_lambda::error::DisplayErrorContext(e).to_string(),
+    }
 }
 
 /// Lambda's error document (`{"errorType": …, "errorMessage": …}`) as one line.
