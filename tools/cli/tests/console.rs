@@ -658,6 +658,44 @@ async fn a_stack_names_the_resources_and_what_is_missing_is_named_with_its_flag(
         "{}",
         out.stdout
     );
+
+    // The kill switch and a pause need the table alone: in force even when the exchange's
+    // resources cannot be found for --cancel-open.
+    let table = w.store.table();
+    let nowhere = ["--stack", "NoSuchStack", "--table", table];
+    let out = driftline(
+        &[
+            &["halt", "--reason", "no exchange", "--cancel-open"][..],
+            &nowhere,
+        ]
+        .concat(),
+        &[],
+    )
+    .await;
+    assert!(
+        out.error().starts_with("no stack \"NoSuchStack\""),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.starts_with("halted at "), "{}", out.stdout);
+    let halt = w.store.read("binance").await.unwrap().halt.unwrap();
+    assert_eq!(halt.reason, "no exchange");
+    let out = driftline(
+        &[
+            &["portfolio", "pause", "article", "--cancel-open"][..],
+            &nowhere,
+        ]
+        .concat(),
+        &[],
+    )
+    .await;
+    assert!(
+        out.error().starts_with("no stack \"NoSuchStack\""),
+        "{}",
+        out.stderr
+    );
+    let article = w.store.portfolio(&pid("article")).await.unwrap().unwrap();
+    assert_eq!(article.paused.map(|p| p.by), Some(MOTO_CALLER.to_owned()));
     w.stop().await;
 }
 

@@ -5,7 +5,8 @@
 //! `resume` they run if they have not expired.
 //!
 //! `halt --cancel-open` also takes every open order of every configured portfolio off the
-//! exchange and out of the queue ([`super::cancel`]); the halt is set first, so no cycle plans
+//! exchange and out of the queue ([`super::cancel`]); the halt is set first, needing only the
+//! table, so it is in force even when the exchange cannot be reached, and no cycle plans
 //! anything new while the console cancels.
 
 use clap::Args;
@@ -44,12 +45,8 @@ pub async fn halt(args: &HaltArgs) -> Result<(), ConsoleError> {
             "--reason: give the reason trading stops (it is shown with the halt)".to_owned(),
         ));
     }
-    let scope = if args.cancel_open {
-        Scope::Everything
-    } else {
-        Scope::Unplaced
-    };
-    let console = Console::connect(&args.target, &Canceller::needs(scope)).await?;
+    // The halt needs the table alone: it is set before anything else can fail.
+    let console = Console::connect(&args.target, &[outputs::TABLE]).await?;
     let store = console.store()?;
     let stop = operator::stop(&console.sdk, reason).await;
     let before = store.set_halt(Some(&stop)).await?;
@@ -72,6 +69,7 @@ pub async fn halt(args: &HaltArgs) -> Result<(), ConsoleError> {
     if !args.cancel_open {
         return Ok(());
     }
+    let console = Console::connect(&args.target, &Canceller::needs(Scope::Everything)).await?;
     let canceller = Canceller::new(&console, Scope::Everything)?;
     let ids = store.portfolio_ids().await?;
     println!("cancelling the open orders of {} portfolio(s):", ids.len());

@@ -5,9 +5,10 @@
 //! account and the user or role session): the same credentials that make the change, so the
 //! record cannot name someone else. aws-config already compiles the STS client for its
 //! credential chain, so asking costs no build. When STS cannot be reached the console still
-//! acts, and says so in the record: `$USER@host (no AWS identity: …)`.
+//! acts, and says so in the record: `$USER@host (no AWS identity: …)`; it waits at most three
+//! seconds for STS, so a halt is never held up by it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use driftline_core::control::Stop;
 use driftline_core::EpochMillis;
@@ -27,15 +28,22 @@ pub fn time(ms: EpochMillis) -> String {
     )
 }
 
-/// The caller's AWS identity (an ARN), or the local user and host when STS cannot say.
+/// How long the identity may take: a halt must not wait on STS's retries.
+const IDENTITY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The caller's AWS identity (an ARN), or the local user and host when STS cannot say in time.
 pub async fn identity(sdk: &aws_config::SdkConfig) -> String {
     let sts = aws_sdk_sts::Client::new(sdk);
-    match sts.get_caller_identity().send().await {
-        Ok(who) => match who.arn() {
+    match tokio::time::timeout(IDENTITY_TIMEOUT, sts.get_caller_identity().send()).await {
+        Ok(Ok(who)) => match who.arn() {
             Some(arn) => arn.to_owned(),
             None => local_user("STS named no ARN".to_owned()),
         },
-        Err(e) => local_user(aws_sdk_sts::error::DisplayErrorContext(&e).to_string()),
+        Ok(Err(e)) => local_user(aws_sdk_sts::error::DisplayErrorContext(&e).to_string()),
+        Err(_) => local_user(format!(
+            "STS did not answer within {} s",
+            IDENTITY_TIMEOUT.as_secs()
+        )),
     }
 }
 

@@ -62,6 +62,7 @@ pub enum PortfolioCommand {
     },
     /// One portfolio: its stored spec, version, pause, last cycle and open orders.
     Show {
+        /// The portfolio's id (`driftline portfolio list` shows them).
         id: String,
         /// Print JSON only.
         #[arg(long)]
@@ -70,6 +71,7 @@ pub enum PortfolioCommand {
     /// Stop planning a portfolio: no cycle plans it, and its intents not yet on the exchange
     /// are cancelled. Its resting orders stay unless --cancel-open.
     Pause {
+        /// The portfolio's id (`driftline portfolio list` shows them).
         id: String,
         /// Why: kept with the pause and shown by `portfolio show` and `status`.
         #[arg(long, default_value = "paused from the console")]
@@ -79,10 +81,14 @@ pub enum PortfolioCommand {
         cancel_open: bool,
     },
     /// Plan a paused portfolio again from the next cycle.
-    Resume { id: String },
+    Resume {
+        /// The portfolio's id (`driftline portfolio list` shows them).
+        id: String,
+    },
     /// Remove a portfolio's configuration (its orders and drift history stay until their
     /// TTL). Refused while it has open orders, unless --cancel-open.
     Remove {
+        /// The portfolio's id (`driftline portfolio list` shows them).
         id: String,
         /// Pause it, cancel its open orders on the exchange and in the queue, then remove it.
         #[arg(long)]
@@ -457,7 +463,8 @@ async fn pause(
     } else {
         Scope::Unplaced
     };
-    let console = Console::connect(target, &Canceller::needs(scope)).await?;
+    // The pause needs the table alone: it is written before anything else can fail.
+    let console = Console::connect(target, &[outputs::TABLE]).await?;
     let store = console.store()?;
     let read = stored(&console, &id).await?;
     let now = match &read.paused {
@@ -479,6 +486,7 @@ async fn pause(
             now
         }
     };
+    let console = Console::connect(target, &Canceller::needs(scope)).await?;
     let canceller = Canceller::new(&console, scope)?;
     let actions = canceller
         .cancel_open(&now, scope, "portfolio paused")
