@@ -107,8 +107,8 @@ impl fmt::Display for OrderAction {
             ),
             Outcome::InFlight => write!(
                 f,
-                "{before}: claimed by an executor and not on the exchange yet; \
-                 run the command again to cancel it if it is placed"
+                "{before}: claimed by an executor, not on the exchange yet: it may still be \
+                 placed (--cancel-open cancels it once it rests)"
             ),
             Outcome::MovedOn(Some(now)) => write!(f, "{before}: moved on to {now} meanwhile"),
             Outcome::MovedOn(None) => write!(f, "{before}: gone from the ledger meanwhile"),
@@ -287,8 +287,11 @@ impl Canceller {
         };
         match self.tracker.apply_report(ex, record.clone(), &report).await {
             Ok(after) if after.version != record.version => Outcome::Cancelled(Box::new(after)),
-            // The report changed nothing: the ledger had moved on, or the exchange still
-            // shows the order open (a cancel that did not take).
+            Ok(_) if !report.status.is_final() => Outcome::Failed(format!(
+                "the exchange still shows it {:?} after the cancel",
+                report.status
+            )),
+            // The report changed nothing: the ledger had moved on meanwhile.
             Ok(_) => self.moved_on(record).await,
             Err(e) => Outcome::Failed(e.to_string()),
         }
