@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LOCAL := .local
 
-.PHONY: test demo lint fmt build bench plan backtest clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy reliability
+.PHONY: test demo lint fmt build bench plan backtest clean aws-up aws-down test-paper-fidelity infra-deps infra-test deploy reliability install
 
 ## test: formatting, lints and every test tier (the smoke test runs the release bootstraps).
 ## Property tests run on one fixed seed, plus the committed proptest-regressions files, so a
@@ -47,6 +47,11 @@ KEEP ?=
 demo:
 	$(CARGO) build --quiet -p driftline-demo
 	scripts/with-moto.sh "$${CARGO_TARGET_DIR:-target}/debug/driftline-demo" --cycles $(DEMO_CYCLES) --out out/demo $(if $(filter-out 0 no false,$(KEEP)),--keep)
+
+## install: the `driftline` command into ~/.cargo/bin, built from the committed Cargo.lock;
+## shell completions with `driftline completions bash|zsh|fish` (README.md)
+install:
+	$(CARGO) install --locked --path tools/cli
 
 ## plan: the plan for a portfolio file, e.g. `make plan PORTFOLIO=examples/twenty/portfolio.toml`
 PORTFOLIO ?= examples/article/portfolio.toml

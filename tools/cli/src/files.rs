@@ -85,6 +85,32 @@ pub fn read_portfolio(path: &Path) -> Result<(Portfolio, RebalancePolicy), FileE
     spec.into_domain().map_err(|e| FileError::config(path, e))
 }
 
+/// Reads a portfolio file for the console to store: validated exactly as the scheduler validates
+/// the stored spec ([`PortfolioSpec::into_domain`]), and without holdings, which a deployed
+/// portfolio reads from its exchange account.
+///
+/// # Errors
+/// [`FileError`] naming the file, the field and the value.
+pub fn read_portfolio_spec(path: &Path) -> Result<PortfolioSpec, FileError> {
+    let spec: PortfolioSpec = read(path)?;
+    if !spec.holdings.is_empty() {
+        let assets: Vec<&str> = spec.holdings.keys().map(String::as_str).collect();
+        return Err(FileError::invalid(
+            path,
+            "holdings",
+            format!(
+                "{} given, but a deployed portfolio's holdings are its exchange account's \
+                 balances: remove `holdings` from the file",
+                assets.join(", ")
+            ),
+        ));
+    }
+    spec.clone()
+        .into_domain()
+        .map_err(|e| FileError::config(path, e))?;
+    Ok(spec)
+}
+
 /// A market as written: filters, and a book given level by level, or as top of book (bid and
 /// ask, or mid and spread) with a depth profile.
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,7 @@ use driftline_core::{
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::files::{read_markets, read_portfolio};
+use driftline_cli::files::{read_markets, read_portfolio};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {

@@ -127,6 +127,12 @@ impl LocalFunction {
         self.child.id()
     }
 
+    /// A handle the Invoke front ([`crate::invoke_api::InvokeApi`]) invokes this function
+    /// through, with this function's timeout.
+    pub fn invoker(&self) -> crate::invoke_api::Invoker {
+        crate::invoke_api::Invoker::new(self.api.submitter(), self.timeout)
+    }
+
     /// What the function has logged so far.
     pub fn logs(&self) -> Vec<String> {
         self.logs

@@ -1,16 +1,20 @@
 //! Runs the functions' release `bootstrap` binaries (from `cargo lambda build --release`) on
 //! this machine the way Lambda runs them: [`LocalFunction`] starts a binary against a loopback
 //! Lambda Runtime API ([`runtime_api`]) and invokes it; [`SqsEventSource`] stands in for the
-//! SQS event source mapping. The smoke test and the local demo use both.
+//! SQS event source mapping; [`InvokeApi`] serves Lambda's `Invoke` API in front of the
+//! functions, for an SDK client (`driftline run-now`). The smoke test and the local demo use
+//! them.
 
 pub mod event_source;
 pub mod function;
+pub mod invoke_api;
 pub mod runtime_api;
 
 use std::path::{Path, PathBuf};
 
 pub use event_source::{BatchOutcome, DrainReport, EventSourceError, SqsEventSource};
 pub use function::{InvokeError, LocalFunction};
+pub use invoke_api::{InvokeApi, Invoker};
 
 /// Where `cargo lambda build` puts the functions: `$DRIFTLINE_LAMBDA_DIR`, else
 /// `$CARGO_TARGET_DIR/lambda`, else `target/lambda` under `workspace_root`.

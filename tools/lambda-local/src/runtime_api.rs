@@ -125,6 +125,34 @@ impl RuntimeApi {
         payload: Bytes,
         timeout: Duration,
     ) -> Option<(String, oneshot::Receiver<Reply>)> {
+        self.submitter().submit(payload, timeout).await
+    }
+
+    /// A handle that queues invocations from elsewhere (the Invoke front,
+    /// [`crate::invoke_api`]), for as long as this server runs.
+    pub fn submitter(&self) -> Submitter {
+        Submitter {
+            sender: self.sender.clone(),
+        }
+    }
+}
+
+/// Queues invocations on one [`RuntimeApi`]; cheap to clone.
+#[derive(Clone)]
+pub struct Submitter {
+    sender: mpsc::Sender<Pending>,
+}
+
+impl Submitter {
+    /// As [`RuntimeApi::submit`].
+    ///
+    /// # Errors
+    /// `None` when the server has stopped.
+    pub async fn submit(
+        &self,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Option<(String, oneshot::Receiver<Reply>)> {
         let request_id = format!(
             "local-{}-{}",
             std::process::id(),

@@ -6,6 +6,12 @@
 //!
 //! One file per verb group, as in tokio's mini-redis `cmd/`.
 
+pub mod cancel;
+pub mod halt;
+pub mod operator;
+pub mod portfolio;
+pub mod run_now;
+
 use std::collections::BTreeMap;
 
 use clap::Args;
