@@ -205,7 +205,8 @@ impl BreakerCause {
             Self::Failures { count, last_error } => format!(
                 "{count} requests in a row failed (no answer, a 5xx or an unreadable answer); \
                  the last: {}",
-                clip(last_error, 300)
+                // The body ends the sentence itself.
+                clip(last_error.trim_end_matches('.'), 300)
             ),
         }
     }
@@ -718,6 +719,17 @@ mod tests {
             }
             .describe(),
             "the exchange's rate limit answered (HTTP 429) and asked to wait 10 min"
+        );
+        let failures = BreakerCause::Failures {
+            count: 5,
+            last_error: "HTTP 503: please try again in a few minutes.".into(),
+        };
+        assert!(
+            failures
+                .describe()
+                .ends_with("the last: HTTP 503: please try again in a few minutes"),
+            "one full stop, the body's: {}",
+            failures.describe()
         );
     }
 
