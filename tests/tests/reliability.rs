@@ -976,6 +976,8 @@ struct HaltRun {
     longest_in_flight: Duration,
     placed_before: usize,
     held_deliveries: usize,
+    /// How long the deployment stayed halted after the batches in flight ended.
+    quiet: Duration,
 }
 
 /// One run: `n` intents recorded and queued, drained by `loops` concurrent invocations, halted
@@ -1054,8 +1056,35 @@ async fn halt_storm_run(
     w.clock.advance(1_000);
     let venue_quiet = w.now();
     let requests_then = requests(w).await.len();
-    // Held intents come back every follow-up delay (1 s here): let them bounce a few times.
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    // Every intent not placed by then is delivered and held back (it comes back every
+    // follow-up delay, 1 s here), at least once and for at least 3 s.
+    let placed: std::collections::HashSet<String> = w
+        .placements
+        .all()
+        .iter()
+        .map(|p| p.client_order_id.to_string())
+        .collect();
+    let unplaced: Vec<&String> = mine.iter().filter(|id| !placed.contains(*id)).collect();
+    let quiet_from = Instant::now();
+    loop {
+        let held: std::collections::HashSet<String> = log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|i| i.started > halted_at)
+            .flat_map(|i| i.orders.iter().cloned())
+            .collect();
+        if quiet_from.elapsed() >= Duration::from_secs(3)
+            && unplaced.iter().all(|id| held.contains(*id))
+        {
+            break;
+        }
+        assert!(
+            quiet_from.elapsed() < Duration::from_secs(120),
+            "queued intents never delivered during the halt"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let during: Vec<Value> = requests(w)
         .await
         .into_iter()
@@ -1071,13 +1100,17 @@ async fn halt_storm_run(
     let venue_resumed = w.now();
     let log_at_resume: Vec<Invoked> = log.lock().expect("log").clone();
     let resumed_at = Instant::now();
+    let quiet = resumed_at - quiet_from;
     w.store.set_halt(None).await.expect("resumed");
     let held_deliveries = log_at_resume
         .iter()
         .filter(|i| i.started > halted_at)
         .map(|i| i.orders.len())
         .sum::<usize>();
-    assert!(held_deliveries > 0, "no delivery met the halt");
+    assert!(
+        held_deliveries >= unplaced.len(),
+        "every queued intent met the halt"
+    );
 
     // After the halt was set, only batches already in flight placed anything, each order by
     // the invocation that carried its message.
@@ -1159,6 +1192,7 @@ async fn halt_storm_run(
         longest_in_flight,
         placed_before,
         held_deliveries,
+        quiet,
     }
 }
 
@@ -1179,12 +1213,13 @@ async fn a_halt_mid_storm_stops_every_placement_holds_every_intent_and_resume_pl
     for run in 0..runs {
         let r = halt_storm_run(&w, run, n, loops, &mut round).await;
         eprintln!(
-            "FIGURE halt run {run}: {n} intents, {loops} concurrent invocations; halted after {} placed; {} invocations in flight (longest {:.0} ms) placed {} more after the halt, the last {:.0} ms after it; {} deliveries held; then nothing reached the venue until resume",
+            "FIGURE halt run {run}: {n} intents, {loops} concurrent invocations; halted after {} placed; {} invocations in flight (longest {:.0} ms) placed {} more after the halt, the last {:.0} ms after it; then {:.1} s with not one request to the venue, {} deliveries held (every queued intent at least once)",
             r.placed_before,
             r.in_flight,
             ms(r.longest_in_flight),
             r.late_placements,
             ms(r.latency),
+            r.quiet.as_secs_f64(),
             r.held_deliveries
         );
         assert!(
