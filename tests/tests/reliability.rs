@@ -1,8 +1,9 @@
 //! The reliability suite (docs/RELIABILITY.md): duplicate storms, concurrent schedulers, crashes
 //! between placing and recording, an exchange fault storm, the kill switch set in the middle of
 //! a storm of queued intents, bad input, and a scan of every log line for the secrets. Real
-//! handlers and adapters over the local AWS emulator and the paper exchange. `DRIFTLINE_RELIABILITY=full` (`make reliability`) runs the published sizes; without
-//! it (`make test`) each scenario runs a reduced size. Figures go to stderr as `FIGURE` lines.
+//! handlers and adapters over the local AWS emulator and the paper exchange.
+//! `DRIFTLINE_RELIABILITY=full` (`make reliability`) runs the published sizes; without it (`make
+//! test`) each scenario runs a reduced size. Figures go to stderr as `FIGURE` lines.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
