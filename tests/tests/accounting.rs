@@ -45,6 +45,12 @@ async fn happy_path_accounting_per_placed_order() {
         Some(&1),
         "{planning:?}"
     );
+    // The kill switch and the breaker: one read for the invocation.
+    assert_eq!(
+        planning.get("DynamoDB.BatchGetItem"),
+        Some(&1),
+        "{planning:?}"
+    );
 
     w.aws_calls.clear();
     w.exchange_calls.clear();
@@ -56,10 +62,16 @@ async fn happy_path_accounting_per_placed_order() {
         w.exchange_calls.snapshot().get("place_limit_order"),
         Some(&2)
     );
-    // Per order: the claim (PLACING) and PLACED, one write each; per batch: one breaker read
-    // and one send of both follow-ups; per symbol, once per container: its filters.
+    // Per order: the claim (PLACING) and PLACED, one write each; per batch: one read of the
+    // kill switch with the breaker and one send of both follow-ups; per symbol, once per
+    // container: its filters.
     assert_eq!(placing.get("DynamoDB.UpdateItem"), Some(&4), "{placing:?}");
-    assert_eq!(placing.get("DynamoDB.GetItem"), Some(&3), "{placing:?}");
+    assert_eq!(
+        placing.get("DynamoDB.BatchGetItem"),
+        Some(&1),
+        "{placing:?}"
+    );
+    assert_eq!(placing.get("DynamoDB.GetItem"), Some(&2), "{placing:?}");
     assert_eq!(placing.get("SQS.SendMessageBatch"), Some(&1), "{placing:?}");
     assert_eq!(placing.values().sum::<u64>(), 8, "{placing:?}");
 
@@ -80,7 +92,7 @@ async fn happy_path_accounting_per_placed_order() {
     assert_eq!(
         following,
         BTreeMap::from([
-            ("DynamoDB.GetItem".to_owned(), 1),
+            ("DynamoDB.BatchGetItem".to_owned(), 1),
             ("SQS.SendMessageBatch".to_owned(), 1)
         ]),
     );
@@ -103,11 +115,11 @@ async fn happy_path_accounting_per_placed_order() {
         orders.iter().all(|o| o.status == OrderStatus::Filled),
         "{orders:#?}"
     );
-    // FILLED, one write per order, and the batch's breaker read.
+    // FILLED, one write per order, and the batch's read of the kill switch with the breaker.
     assert_eq!(
         finishing,
         BTreeMap::from([
-            ("DynamoDB.GetItem".to_owned(), 1),
+            ("DynamoDB.BatchGetItem".to_owned(), 1),
             ("DynamoDB.UpdateItem".to_owned(), 2)
         ]),
     );
@@ -195,9 +207,14 @@ async fn full_batches_cost_at_most_four_aws_calls_per_placed_order() {
     let placed = w.invoke_executor_once(1).await;
     assert_eq!(placed.messages, 10, "one full batch: {placed:?}");
     let placing = show("ten-coin placement", &w, 0);
-    // The breaker once, each symbol's filters once (a cold container), claim and PLACED per
-    // order, one send of the ten follow-ups.
-    assert_eq!(placing.get("DynamoDB.GetItem"), Some(&11), "{placing:?}");
+    // The kill switch with the breaker once, each symbol's filters once (a cold container),
+    // claim and PLACED per order, one send of the ten follow-ups.
+    assert_eq!(
+        placing.get("DynamoDB.BatchGetItem"),
+        Some(&1),
+        "{placing:?}"
+    );
+    assert_eq!(placing.get("DynamoDB.GetItem"), Some(&10), "{placing:?}");
     assert_eq!(placing.get("DynamoDB.UpdateItem"), Some(&20), "{placing:?}");
     assert_eq!(placing.get("SQS.SendMessageBatch"), Some(&1), "{placing:?}");
     w.aws_calls.clear();

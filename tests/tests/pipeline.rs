@@ -670,3 +670,228 @@ balances = { BTC = "3", ETH = "0", USDT = "1000" }
     assert_eq!(w.dead_letters().await.len(), 0);
     w.stop().await;
 }
+
+/// An SNS topic on the emulator with an SQS queue subscribed to it (moto delivers SNS to SQS
+/// as AWS does, each message in SNS's JSON envelope): what the owner would receive.
+struct Inbox {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    topic_arn: String,
+    sns: aws_sdk_sns::Client,
+}
+
+impl Inbox {
+    async fn create(sdk: &aws_config::SdkConfig) -> Self {
+        let name = format!("driftline-notices-{}", std::process::id());
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name(&name)
+            .send()
+            .await
+            .expect("topic created")
+            .topic_arn
+            .expect("a topic ARN");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .expect("inbox queue created")
+            .queue_url
+            .expect("a queue URL");
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .expect("a queue ARN");
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscribed");
+        Self {
+            sqs,
+            queue_url,
+            topic_arn,
+            sns,
+        }
+    }
+
+    /// The SNS envelopes delivered so far (up to `want`, waiting a little for them).
+    async fn messages(&self, want: usize) -> Vec<serde_json::Value> {
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("inbox readable");
+            for m in out.messages.unwrap_or_default() {
+                got.push(serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope"));
+            }
+            if got.len() >= want {
+                break;
+            }
+        }
+        got
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_owner_is_told_of_each_cycle_that_traded_and_of_the_breaker_through_sns() {
+    use driftline_core::notify::{BreakerCause, Notice};
+    let Some(sdk) = driftline_e2e::emulator().await else {
+        return;
+    };
+    let inbox = Inbox::create(&sdk).await;
+    let notifier = driftline_aws::SnsNotifier::new(inbox.sns.clone(), inbox.topic_arn.clone());
+    let Some(w) = World::start_notifying(
+        driftline_e2e::ARTICLE_VENUE,
+        &[driftline_e2e::article_spec()],
+        std::sync::Arc::new(notifier),
+    )
+    .await
+    else {
+        return;
+    };
+    // Cycle 1 plans two sells; they are placed and fill as the market comes up.
+    assert_eq!(planned(&w.tick().await), 2);
+    w.drain(10).await;
+    fill_resting_sells(&w).await;
+    let filled = w.orders("article").await;
+    assert!(filled.iter().all(|o| o.status == OrderStatus::Filled));
+    // Cycle 2 plans nothing and tells the two fills with their cost.
+    w.next_tick();
+    assert_eq!(planned(&w.tick().await), 0);
+    // The exchange goes into maintenance: five failed cycles open the breaker.
+    w.set_faults(json!({"maintenance": true})).await;
+    for _ in 0..5 {
+        w.next_tick();
+        let failed = w.tick().await;
+        assert!(
+            matches!(
+                failed.portfolios[0].outcome,
+                PortfolioOutcome::Failed { .. }
+            ),
+            "{failed:?}"
+        );
+    }
+    // It comes back; the next cycle's first request probes and closes the breaker. Back in
+    // band with nothing ended, that cycle tells nothing of its own.
+    w.set_faults(json!({})).await;
+    w.next_tick();
+    assert_eq!(planned(&w.tick().await), 0);
+
+    let notices = w.notices.all();
+    let kinds: Vec<&str> = notices.iter().map(Notice::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "cycle_traded",
+            "cycle_traded",
+            "breaker_opened",
+            "breaker_closed"
+        ]
+    );
+    let Notice::CycleTraded(first) = &notices[0] else {
+        unreachable!()
+    };
+    assert_eq!(first.planned.len(), 2);
+    assert!(first.ended.is_empty());
+    let Notice::CycleTraded(second) = &notices[1] else {
+        unreachable!()
+    };
+    assert!(second.planned.is_empty());
+    let mut ended = second.ended.clone();
+    ended.sort_by(|a, b| a.intent.client_order_id.cmp(&b.intent.client_order_id));
+    assert_eq!(ended, filled, "both fills, as the ledger has them");
+    assert_eq!(
+        second.previous.as_ref().map(|p| &p.0),
+        Some(&first.cycle_id)
+    );
+    let (fees, _) = second.cost();
+    assert_eq!(fees, filled.iter().map(|o| o.fees_quote).sum::<Decimal>());
+    assert!(fees > Decimal::ZERO);
+    assert!(
+        matches!(&notices[2], Notice::BreakerOpened { venue, cause: BreakerCause::Failures { count: 5, .. }, .. } if venue == "binance"),
+        "{:?}",
+        notices[2]
+    );
+
+    // What reached the topic is exactly what the services told, one message each.
+    let messages = inbox.messages(notices.len()).await;
+    assert_eq!(messages.len(), notices.len(), "{messages:#?}");
+    for notice in &notices {
+        let sent = messages
+            .iter()
+            .find(|m| m["Subject"] == notice.subject().as_str())
+            .unwrap_or_else(|| panic!("{} not delivered: {messages:#?}", notice.subject()));
+        assert_eq!(sent["Message"], notice.body().as_str());
+        assert_eq!(
+            sent["MessageAttributes"]["driftline-notice"]["Value"],
+            notice.kind()
+        );
+    }
+    // Readable as they arrive: the plan, the fills with their cost, why the breaker opened.
+    let text = |kind: &str| {
+        let n = notices.iter().position(|n| n.kind() == kind).expect("kind");
+        let m = messages
+            .iter()
+            .find(|m| m["Subject"] == notices[n].subject().as_str())
+            .expect("delivered");
+        format!(
+            "{}\n{}",
+            m["Subject"].as_str().unwrap_or_default(),
+            m["Message"].as_str().unwrap_or_default()
+        )
+    };
+    let planned_text = text("cycle_traded");
+    assert!(
+        planned_text.starts_with("driftline article: 2 orders planned\n")
+            && planned_text.contains("  SELL 0.0806 BTC/USDT at 64230\n")
+            && planned_text.contains("  SELL 1.5107 ETH/USDT at 3450\n"),
+        "{planned_text}"
+    );
+    let fills = messages
+        .iter()
+        .find(|m| m["Subject"] == notices[1].subject().as_str())
+        .expect("delivered");
+    let fills_text = fills["Message"].as_str().unwrap_or_default();
+    assert!(
+        fills["Subject"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("driftline article: 2 filled; cost "),
+        "{fills}"
+    );
+    assert!(
+        fills_text.contains("FILLED SELL 0.0806 of 0.0806 BTC/USDT at avg ")
+            && fills_text.contains("FILLED SELL 1.5107 of 1.5107 ETH/USDT at avg ")
+            && fills_text.contains("Cost of these orders: fees "),
+        "{fills_text}"
+    );
+    let opened = text("breaker_opened");
+    assert!(
+        opened.starts_with("driftline: binance circuit breaker open until ")
+            && opened.contains("5 requests in a row failed"),
+        "{opened}"
+    );
+    assert!(text("breaker_closed").starts_with("driftline: binance circuit breaker closed"));
+    w.stop().await;
+}

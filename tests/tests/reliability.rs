@@ -1,8 +1,9 @@
 //! The reliability suite (docs/RELIABILITY.md): duplicate storms, concurrent schedulers, crashes
-//! between placing and recording, an exchange fault storm, bad input, and a scan of every log
-//! line for the secrets. Real handlers and adapters over the local AWS emulator and the paper
-//! exchange. `DRIFTLINE_RELIABILITY=full` (`make reliability`) runs the published sizes; without
-//! it (`make test`) each scenario runs a reduced size. Figures go to stderr as `FIGURE` lines.
+//! between placing and recording, an exchange fault storm, the kill switch set in the middle of
+//! a storm of queued intents, bad input, and a scan of every log line for the secrets. Real
+//! handlers and adapters over the local AWS emulator and the paper exchange.
+//! `DRIFTLINE_RELIABILITY=full` (`make reliability`) runs the published sizes; without it (`make
+//! test`) each scenario runs a reduced size. Figures go to stderr as `FIGURE` lines.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -906,4 +907,360 @@ async fn a_probe_killed_mid_request_lapses_at_its_deadline_and_the_next_order_is
         Some(1),
         "placed once"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kill switch under a storm of queued intents
+
+/// One executor invocation of the halt storm, as the event source mapping made it.
+#[derive(Debug, Clone)]
+struct Invoked {
+    started: Instant,
+    ended: Instant,
+    /// The client order ids of its messages.
+    orders: Vec<String>,
+}
+
+/// Stands in for Lambda's event source mapping at a concurrency of `loops`: each loop receives
+/// up to ten messages, invokes the real executor handler on them, deletes all but the batch
+/// item failures, and logs the invocation; until `stop`.
+fn event_source(
+    w: &Arc<World>,
+    loops: usize,
+    log: &Arc<std::sync::Mutex<Vec<Invoked>>>,
+    busy: &Arc<std::sync::Mutex<HashMap<usize, Instant>>>,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use std::sync::atomic::Ordering;
+    (0..loops)
+        .map(|n| {
+            let (w, log, busy, stop) = (w.clone(), log.clone(), busy.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let messages = w.receive(10, 1).await.expect("receive");
+                    if messages.is_empty() {
+                        continue;
+                    }
+                    let orders = messages
+                        .iter()
+                        .filter_map(|m| IntentEnvelope::from_json(m.body()?).ok())
+                        .map(|e| e.intent.client_order_id.to_string())
+                        .collect();
+                    let started = Instant::now();
+                    busy.lock().expect("busy").insert(n, started);
+                    let response = w.invoke_executor(&messages).await;
+                    let ended = Instant::now();
+                    busy.lock().expect("busy").remove(&n);
+                    w.acknowledge(&messages, &response)
+                        .await
+                        .expect("acknowledged");
+                    log.lock().expect("log").push(Invoked {
+                        started,
+                        ended,
+                        orders,
+                    });
+                }
+            })
+        })
+        .collect()
+}
+
+/// What one halt in the storm measured.
+struct HaltRun {
+    intents: Vec<OrderIntent>,
+    /// From `set_halt` returning to the last placement request sent (0 when none was).
+    latency: Duration,
+    /// Placements sent after `set_halt` returned, all by batches already in flight then.
+    late_placements: usize,
+    /// Invocations in flight when the halt was set, and the longest of them.
+    in_flight: usize,
+    longest_in_flight: Duration,
+    placed_before: usize,
+    held_deliveries: usize,
+    /// How long the deployment stayed halted after the batches in flight ended.
+    quiet: Duration,
+}
+
+/// One run: `n` intents recorded and queued, drained by `loops` concurrent invocations, halted
+/// once about a third are placed, resumed, then driven to filled. `round` moves the markets up
+/// across runs.
+async fn halt_storm_run(
+    w: &Arc<World>,
+    run: usize,
+    n: usize,
+    loops: usize,
+    round: &mut usize,
+) -> HaltRun {
+    use driftline_core::control::{DeploymentControls, Stop};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let intents: Vec<OrderIntent> = (0..n)
+        .map(|i| intent(w, &format!("halt{run}"), i))
+        .collect();
+    record_all(w, &intents).await;
+    let envelopes: Vec<IntentEnvelope> = intents.iter().cloned().map(IntentEnvelope::new).collect();
+    let sent = w.queue.send(&envelopes, 0).await.expect("queued");
+    assert_eq!(sent.sent.len(), n, "{:?}", sent.failed);
+    let mine: std::collections::HashSet<String> = intents
+        .iter()
+        .map(|i| i.client_order_id.to_string())
+        .collect();
+    let placed_of_mine = |w: &World| {
+        w.placements
+            .all()
+            .iter()
+            .filter(|p| mine.contains(p.client_order_id.as_str()))
+            .count()
+    };
+
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let busy = Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks = event_source(w, loops, &log, &busy, &stop);
+
+    // Mid-drain: a third of the intents placed.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while placed_of_mine(w) < n / 3 {
+        assert!(Instant::now() < deadline, "the storm does not drain");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let halt = Stop {
+        reason: format!("halt storm run {run}"),
+        by: "reliability".into(),
+        at_ms: w.now(),
+    };
+    // The exact call `driftline halt` makes.
+    w.store.set_halt(Some(&halt)).await.expect("halted");
+    let halted_at = Instant::now();
+    // The venue stamps its logs with the manual clock: from this mark on, "after the halt".
+    w.clock.advance(1_000);
+    let venue_halted = w.now();
+    let placed_before = w
+        .placements
+        .all()
+        .iter()
+        .filter(|p| p.sent <= halted_at && mine.contains(p.client_order_id.as_str()))
+        .count();
+    assert!(
+        placed_before < n,
+        "the halt came after the drain: {placed_before} of {n} placed"
+    );
+    // The batches in flight at the halt finish; every one started since reads the halt.
+    while busy
+        .lock()
+        .expect("busy")
+        .values()
+        .any(|started| *started <= halted_at)
+    {
+        assert!(Instant::now() < deadline, "an invocation never ends");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    w.clock.advance(1_000);
+    let venue_quiet = w.now();
+    let requests_then = requests(w).await.len();
+    // Every intent not placed by then is delivered and held back (it comes back every
+    // follow-up delay, 1 s here), at least once and for at least 3 s.
+    let placed: std::collections::HashSet<String> = w
+        .placements
+        .all()
+        .iter()
+        .map(|p| p.client_order_id.to_string())
+        .collect();
+    let unplaced: Vec<&String> = mine.iter().filter(|id| !placed.contains(*id)).collect();
+    let quiet_from = Instant::now();
+    loop {
+        let held: std::collections::HashSet<String> = log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|i| i.started > halted_at)
+            .flat_map(|i| i.orders.iter().cloned())
+            .collect();
+        if quiet_from.elapsed() >= Duration::from_secs(3)
+            && unplaced.iter().all(|id| held.contains(*id))
+        {
+            break;
+        }
+        assert!(
+            quiet_from.elapsed() < Duration::from_secs(120),
+            "queued intents never delivered during the halt"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let during: Vec<Value> = requests(w)
+        .await
+        .into_iter()
+        .filter(|r| r["time"].as_i64().is_some_and(|t| t >= venue_quiet))
+        .collect();
+    assert!(
+        during.is_empty(),
+        "requests reached the venue while halted, after the batches in flight ended: {during:#?}"
+    );
+    assert_eq!(requests(w).await.len(), requests_then, "not one request");
+    // Resume, the clock moved first so that nothing placed after it carries a halted time.
+    w.clock.advance(1_000);
+    let venue_resumed = w.now();
+    let log_at_resume: Vec<Invoked> = log.lock().expect("log").clone();
+    let resumed_at = Instant::now();
+    let quiet = resumed_at - quiet_from;
+    w.store.set_halt(None).await.expect("resumed");
+    let held_deliveries = log_at_resume
+        .iter()
+        .filter(|i| i.started > halted_at)
+        .map(|i| i.orders.len())
+        .sum::<usize>();
+    assert!(
+        held_deliveries >= unplaced.len(),
+        "every queued intent met the halt"
+    );
+
+    // After the halt was set, only batches already in flight placed anything, each order by
+    // the invocation that carried its message.
+    let in_flight: Vec<&Invoked> = log_at_resume
+        .iter()
+        .filter(|i| i.started <= halted_at && i.ended > halted_at)
+        .collect();
+    let late: Vec<_> = w
+        .placements
+        .all()
+        .into_iter()
+        .filter(|p| p.sent > halted_at && p.sent < resumed_at)
+        .collect();
+    for p in &late {
+        let carried_by = log_at_resume
+            .iter()
+            .find(|i| {
+                i.started <= p.sent
+                    && p.sent <= i.ended
+                    && i.orders.iter().any(|o| o == p.client_order_id.as_str())
+            })
+            .unwrap_or_else(|| panic!("{} placed by no logged invocation", p.client_order_id));
+        assert!(
+            carried_by.started <= halted_at,
+            "{} placed by an invocation that started after the halt",
+            p.client_order_id
+        );
+    }
+    // The venue agrees: every order it received between the halt and the resume came from one
+    // of those batches.
+    for o in w.venue_orders().await {
+        let id = o["clientOrderId"].as_str().unwrap_or_default();
+        let at = o["time"].as_i64().unwrap_or_default();
+        if at >= venue_halted && at < venue_resumed {
+            assert!(
+                in_flight.iter().any(|i| i.orders.iter().any(|x| x == id)),
+                "{id} reached the venue after the halt from a batch not in flight then"
+            );
+        }
+    }
+    let latency = late
+        .iter()
+        .map(|p| p.sent - halted_at)
+        .max()
+        .unwrap_or_default();
+    let longest_in_flight = in_flight
+        .iter()
+        .map(|i| i.ended - i.started)
+        .max()
+        .unwrap_or_default();
+
+    // Resumed: every held intent runs; the market comes up through the resting sells.
+    loop {
+        lift_markets(w, *round).await;
+        *round += 1;
+        let open = records(w)
+            .await
+            .iter()
+            .filter(|r| mine.contains(r.intent.client_order_id.as_str()) && !r.status.is_final())
+            .count();
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(120),
+            "{open} of the run's orders not final after the resume"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.expect("event source loop");
+    }
+    HaltRun {
+        intents,
+        latency,
+        late_placements: late.len(),
+        in_flight: in_flight.len(),
+        longest_in_flight,
+        placed_before,
+        held_deliveries,
+        quiet,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_halt_mid_storm_stops_every_placement_holds_every_intent_and_resume_places_each_once() {
+    let Some(w) = world(1_000_000, 120).await else {
+        return;
+    };
+    let started = Instant::now();
+    let (runs, n, loops) = (size(5, 1), size(300, 60), 4);
+    let mut all: Vec<OrderIntent> = Vec::new();
+    let mut measured = Vec::new();
+    let mut round = 0;
+    for run in 0..runs {
+        let r = halt_storm_run(&w, run, n, loops, &mut round).await;
+        eprintln!(
+            "FIGURE halt run {run}: {n} intents, {loops} concurrent invocations; halted after {} placed; {} invocations in flight (longest {:.0} ms) placed {} more after the halt, the last {:.0} ms after it; then {:.1} s with not one request to the venue, {} deliveries held (every queued intent at least once)",
+            r.placed_before,
+            r.in_flight,
+            ms(r.longest_in_flight),
+            r.late_placements,
+            ms(r.latency),
+            r.quiet.as_secs_f64(),
+            r.held_deliveries
+        );
+        assert!(
+            r.latency <= r.longest_in_flight,
+            "the last placement came later than a batch in flight could make it"
+        );
+        all.extend(r.intents.iter().cloned());
+        measured.push(r);
+    }
+    // Every intent of every run completed (filled, or re-priced with its next leg filled),
+    // none expired or rejected, no client order id twice on the venue, and nothing went to the
+    // dead-letter queue.
+    let states = assert_all_final(&w, &all).await;
+    assert!(
+        !states.contains_key("EXPIRED") && !states.contains_key("REJECTED"),
+        "{states:?}"
+    );
+    let venue = assert_no_duplicates(&w, &all).await;
+    assert!(
+        venue >= runs * n,
+        "{venue} venue orders for {} intents",
+        runs * n
+    );
+    assert!(w.dead_letters().await.is_empty(), "nothing dead-lettered");
+    let mut latencies: Vec<Duration> = measured.iter().map(|r| r.latency).collect();
+    latencies.sort();
+    let p50 = latencies[latencies.len() / 2];
+    let max = latencies[latencies.len() - 1];
+    let longest = measured
+        .iter()
+        .map(|r| r.longest_in_flight)
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "FIGURE halt: {runs} runs of {n} queued intents, {loops} concurrent executor invocations (batches of ten); kill-switch latency (set_halt returned -> last placement sent) p50 {:.0} ms, max {:.0} ms, bounded by the longest batch in flight {:.0} ms; 0 placements by batches that started after the halt; 0 requests while halted once those ended; {venue} venue orders for {} intents, 0 duplicates, final {states:?}, 0 dead letters; {:.1}s",
+        ms(p50),
+        ms(max),
+        ms(longest),
+        runs * n,
+        started.elapsed().as_secs_f64()
+    );
+    assert_no_secret_in_logs(&w, "halt");
 }

@@ -21,6 +21,8 @@ pub struct CommonConfig {
     pub exchange_base_url: String,
     pub exchange_secret_id: String,
     pub metrics_namespace: String,
+    /// The SNS topic the owner's notices go to; without it nobody is told.
+    pub notifications_topic_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +102,35 @@ fn url(env: &Env, name: &'static str, default: Option<&str>) -> Result<String, E
     }
 }
 
+/// An SNS topic ARN: `arn:<partition>:sns:<region>:<12-digit account>:<name>`.
+fn topic_arn(env: &Env, name: &'static str) -> Result<Option<String>, EnvError> {
+    let Some(value) = optional(env, name) else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = value.split(':').collect();
+    let valid = matches!(
+        parts.as_slice(),
+        ["arn", partition, "sns", region, account, topic]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && (1..=256).contains(&topic.len())
+                && topic
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    );
+    if valid {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err(EnvError {
+            name,
+            value: value.to_owned(),
+            reason: "must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+        })
+    }
+}
+
 impl CommonConfig {
     /// # Errors
     /// The first variable that is missing or invalid.
@@ -116,6 +147,7 @@ impl CommonConfig {
             metrics_namespace: optional(env, "DRIFTLINE_METRICS_NAMESPACE")
                 .unwrap_or("Driftline")
                 .to_owned(),
+            notifications_topic_arn: topic_arn(env, "DRIFTLINE_NOTIFICATIONS_TOPIC_ARN")?,
         })
     }
 }
@@ -200,6 +232,34 @@ mod tests {
             ),
             (900, 30, None)
         );
+        assert_eq!(c.common.notifications_topic_arn, None, "nobody is told");
+    }
+
+    #[test]
+    fn the_notifications_topic_is_an_sns_topic_arn_for_both_functions() {
+        let arn = "arn:aws:sns:eu-west-1:123456789012:Driftline-Notifications_1";
+        let mut vars = full();
+        vars.push(("DRIFTLINE_NOTIFICATIONS_TOPIC_ARN", arn));
+        let s = SchedulerConfig::from_env(&env(&vars)).unwrap();
+        let e = ExecutorConfig::from_env(&env(&vars)).unwrap();
+        assert_eq!(s.common.notifications_topic_arn.as_deref(), Some(arn));
+        assert_eq!(e.common.notifications_topic_arn.as_deref(), Some(arn));
+        for bad in [
+            "driftline-notifications",
+            "arn:aws:sqs:eu-west-1:123456789012:intents",
+            "arn:aws:sns:eu-west-1:1234:topic",
+            "arn:aws:sns:eu-west-1:123456789012:",
+            "arn:aws:sns:eu-west-1:123456789012:a/b",
+        ] {
+            let mut vars = full();
+            vars.push(("DRIFTLINE_NOTIFICATIONS_TOPIC_ARN", bad));
+            let err = ExecutorConfig::from_env(&env(&vars)).unwrap_err();
+            assert_eq!(
+                (err.name, err.value.as_str()),
+                ("DRIFTLINE_NOTIFICATIONS_TOPIC_ARN", bad)
+            );
+            assert!(err.to_string().contains("SNS topic ARN"), "{err}");
+        }
     }
 
     #[test]

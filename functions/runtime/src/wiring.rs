@@ -1,10 +1,14 @@
-//! Builds the adapters once per container and hands them to core's services.
+//! Builds the adapters once per container and hands them to core's services: the store, the
+//! queue, the exchange accounts, metrics, and the notifier (SNS when a topic is configured).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use driftline_aws::{metrics::EmfMetrics, CredentialsCache, DynamoStore, SqsIntentQueue};
+use driftline_aws::{
+    metrics::EmfMetrics, CredentialsCache, DynamoStore, SnsNotifier, SqsIntentQueue,
+};
 use driftline_core::ledger::RetryBackoff;
+use driftline_core::notify::{Notifier, Silent};
 use driftline_core::ports::{Clock, Exchange, ExchangeError, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
@@ -178,6 +182,8 @@ pub struct Adapters {
     pub exchanges: Arc<SecretAccounts>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<EmfMetrics<std::io::Stdout>>,
+    /// The owner's notices: the SNS topic of `DRIFTLINE_NOTIFICATIONS_TOPIC_ARN`, or nobody.
+    pub notifier: Arc<dyn Notifier>,
 }
 
 /// Builds the clients. Exchange credentials are read per account on first use.
@@ -202,7 +208,12 @@ pub async fn adapters(
         config.exchange_base_url.clone(),
         clock.clone(),
     )?;
+    let notifier: Arc<dyn Notifier> = match &config.notifications_topic_arn {
+        Some(topic) => Arc::new(SnsNotifier::from_sdk(&sdk, topic.clone())),
+        None => Arc::new(Silent),
+    };
     Ok(Adapters {
+        notifier,
         store: Arc::new(DynamoStore::new(dynamodb, config.table_name.clone())),
         queue: Arc::new(
             SqsIntentQueue::new(sqs.clone(), config.intents_queue_url.clone())
@@ -233,6 +244,7 @@ pub fn scheduler(a: &Adapters, config: &SchedulerConfig) -> Scheduler {
             clock: a.clock.clone(),
             random: Arc::new(Jitter),
             metrics: a.metrics.clone(),
+            notifier: a.notifier.clone(),
         },
         SchedulerSettings {
             concurrency: config.portfolio_concurrency,
@@ -263,6 +275,7 @@ pub fn executor(a: &Adapters, config: &ExecutorConfig) -> Executor {
             clock: a.clock.clone(),
             random: Arc::new(Jitter),
             metrics: a.metrics.clone(),
+            notifier: a.notifier.clone(),
         },
         ExecutorSettings {
             backoff: executor_backoff(config),

@@ -1,11 +1,13 @@
 //! driftline's AWS adapters: the ports of `driftline_core::ledger` on DynamoDB (one table,
-//! single-table design) and SQS, exchange credentials from Secrets Manager, and metrics in
-//! CloudWatch embedded metric format. See docs/DATA.md for keys and access patterns.
+//! single-table design) and SQS, exchange credentials from Secrets Manager, metrics in
+//! CloudWatch embedded metric format, and notices to the owner on an SNS topic. See
+//! docs/DATA.md for keys and access patterns.
 
 mod config;
 mod controls;
 mod item;
 pub mod metrics;
+mod notify;
 mod portfolios;
 mod queue;
 mod secrets;
@@ -15,6 +17,7 @@ mod store;
 mod table;
 
 pub use config::sdk_config;
+pub use notify::SnsNotifier;
 pub use portfolios::ConfigWrite;
 pub use queue::{create_queue_with_dlq, LocalQueues, SqsIntentQueue};
 pub use secrets::{CredentialsCache, SecretError};

@@ -16,8 +16,8 @@ use driftline_core::ledger::{
     StoreError, Transition, TransitionOutcome, CLAIMABLE, MARKET_FILTER_TTL_MS,
 };
 use driftline_core::{
-    CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, OrderStatus, PortfolioId,
-    Symbol,
+    ClientOrderId, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, OrderStatus,
+    PortfolioId, Symbol,
 };
 
 use crate::item::{
@@ -496,6 +496,10 @@ impl OrderLedger for DynamoStore {
         orders.retain(|r| !r.status.is_final());
         Ok(orders)
     }
+
+    async fn orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
+        self.all_orders(portfolio).await
+    }
 }
 
 fn lease_key(p: &PortfolioId) -> Item {
@@ -631,7 +635,12 @@ impl CycleLeases for DynamoStore {
 
 #[async_trait]
 impl DriftHistory for DynamoStore {
-    async fn append(&self, snapshot: &DriftSnapshot, now: EpochMillis) -> Result<(), StoreError> {
+    async fn record_cycle(
+        &self,
+        snapshot: &DriftSnapshot,
+        open_orders: &[ClientOrderId],
+        now: EpochMillis,
+    ) -> Result<(), StoreError> {
         // Sorted by time, zero-padded, so a reverse query reads newest first.
         let mut item = Self::key(
             portfolio_pk(&snapshot.portfolio_id),
@@ -639,6 +648,9 @@ impl DriftHistory for DynamoStore {
         );
         item.insert("snapshot".into(), to_json(snapshot, "snapshot")?);
         item.insert("recorded_at_ms".into(), n(now));
+        if !open_orders.is_empty() {
+            item.insert("open_orders".into(), to_json(&open_orders, "open_orders")?);
+        }
         item.insert(
             TTL_ATTRIBUTE.into(),
             n(now / 1000 + self.drift_retention_secs),
@@ -677,6 +689,11 @@ impl DriftHistory for DynamoStore {
                 Ok(RecordedSnapshot {
                     recorded_at_ms: req_n(i, DRIFT, "recorded_at_ms")?,
                     snapshot: req_json(i, DRIFT, "snapshot")?,
+                    // Absent on snapshots stored before it, and when nothing was open.
+                    open_orders: match opt_s(i, DRIFT, "open_orders")? {
+                        Some(_) => req_json(i, DRIFT, "open_orders")?,
+                        None => Vec::new(),
+                    },
                 })
             })
             .collect()

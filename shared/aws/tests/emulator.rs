@@ -477,6 +477,16 @@ async fn open_orders_are_the_non_final_ones() {
         .await
         .unwrap()
         .is_empty());
+    // Every order, the expired one included, from the same query.
+    let all: Vec<_> = store
+        .orders(&portfolio())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key().client_order_id, r.status))
+        .collect();
+    assert_eq!(all.len(), 4);
+    assert!(all.contains(&(keys[1].client_order_id.clone(), OrderStatus::Expired)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -626,7 +636,17 @@ async fn drift_history_reads_the_last_k_newest_first() {
     assert_eq!(cycles, ["c5", "c4", "c3"]);
     assert_eq!(got[0].recorded_at_ms, 3_000_000);
     assert_eq!(got[0].snapshot, snapshot("c5", dec!(5)));
+    assert!(got[0].open_orders.is_empty(), "none stored");
     assert_eq!(store.latest(&portfolio(), 10).await.unwrap().len(), 5);
+    // A cycle's snapshot keeps the orders open when it ended, for the next cycle's notice.
+    let open = vec![intent(0, 1).client_order_id, intent(1, 1).client_order_id];
+    store
+        .record_cycle(&snapshot("c6", dec!(6)), &open, 4_000_000)
+        .await
+        .unwrap();
+    let newest = store.latest(&portfolio(), 1).await.unwrap();
+    assert_eq!(newest[0].snapshot.cycle_id.to_string(), "c6");
+    assert_eq!(newest[0].open_orders, open);
 }
 
 #[tokio::test]

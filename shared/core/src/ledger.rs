@@ -402,6 +402,9 @@ pub trait OrderLedger: Send + Sync {
     ) -> Result<FillOutcome, StoreError>;
     /// The portfolio's orders not yet in a final state.
     async fn open_orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError>;
+    /// Every order of the portfolio the ledger still holds, final ones included (they expire
+    /// 90 days after they end). On DynamoDB the same request as [`Self::open_orders`].
+    async fn orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError>;
 }
 
 /// Who runs a portfolio's cycle, until when.
@@ -464,6 +467,11 @@ pub trait CycleLeases: Send + Sync {
 pub struct RecordedSnapshot {
     pub recorded_at_ms: EpochMillis,
     pub snapshot: DriftSnapshot,
+    /// The portfolio's orders open when the cycle ended (its new intents included): the next
+    /// cycle reports those that ended since ([`crate::notify::ended_since`]). Empty on a
+    /// snapshot stored without them.
+    #[serde(default)]
+    pub open_orders: Vec<ClientOrderId>,
 }
 
 /// Drift snapshots per portfolio, for drift velocity.
@@ -474,7 +482,17 @@ pub struct RecordedSnapshot {
 /// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait DriftHistory: Send + Sync {
-    async fn append(&self, snapshot: &DriftSnapshot, now: EpochMillis) -> Result<(), StoreError>;
+    /// Stores a cycle's snapshot with the orders open when it ended.
+    async fn record_cycle(
+        &self,
+        snapshot: &DriftSnapshot,
+        open_orders: &[ClientOrderId],
+        now: EpochMillis,
+    ) -> Result<(), StoreError>;
+    /// Stores a snapshot without open orders (tools and tests).
+    async fn append(&self, snapshot: &DriftSnapshot, now: EpochMillis) -> Result<(), StoreError> {
+        self.record_cycle(snapshot, &[], now).await
+    }
     /// The last `k` snapshots, newest first.
     async fn latest(
         &self,

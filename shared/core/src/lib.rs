@@ -18,6 +18,7 @@ pub mod execution;
 pub mod ledger;
 mod market;
 pub mod money;
+pub mod notify;
 mod order;
 mod plan;
 mod policy;

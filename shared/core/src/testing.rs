@@ -1,5 +1,5 @@
-//! In-memory implementations of the ledger ports, for unit tests of the services written
-//! against them. Same decision rules as the DynamoDB adapter (the functions of
+//! In-memory implementations of the ledger ports (and a notifier that keeps what it is told),
+//! for unit tests of the services written against them. Same decision rules as the DynamoDB adapter (the functions of
 //! [`crate::ledger`]); one mutex makes each call atomic, as a conditional write is.
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,11 +18,12 @@ use crate::ledger::{
     ReceivedIntent, RecordOutcome, RecordedSnapshot, SendReport, StoreError, Transition,
     TransitionOutcome, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
+use crate::notify::{Notice, Notifier};
 use crate::ports::Clock;
 use crate::service::{PortfolioConfigs, StoredPortfolio};
 use crate::{
-    BreakerState, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, PortfolioId,
-    Symbol,
+    BreakerState, ClientOrderId, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent,
+    PortfolioId, Symbol,
 };
 
 /// How many cases a property test runs: `default` (what `make test` runs, on the fixed seed it
@@ -65,6 +66,29 @@ impl Clock for ManualClock {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep using it.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A notifier that keeps every notice, for tests to read.
+#[derive(Debug, Default)]
+pub struct RecordedNotices(Mutex<Vec<Notice>>);
+
+impl RecordedNotices {
+    /// Every notice so far, oldest first.
+    pub fn all(&self) -> Vec<Notice> {
+        lock(&self.0).clone()
+    }
+
+    /// Every notice so far, oldest first, forgetting them.
+    pub fn take(&self) -> Vec<Notice> {
+        std::mem::take(&mut *lock(&self.0))
+    }
+}
+
+#[async_trait]
+impl Notifier for RecordedNotices {
+    async fn notify(&self, notice: &Notice) {
+        lock(&self.0).push(notice.clone());
+    }
 }
 
 /// Every store port in memory.
@@ -221,6 +245,16 @@ impl OrderLedger for InMemoryStore {
         open.sort_by(|a, b| a.intent.client_order_id.cmp(&b.intent.client_order_id));
         Ok(open)
     }
+
+    async fn orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut all: Vec<OrderRecord> = lock(&self.orders)
+            .values()
+            .filter(|r| &r.intent.portfolio_id == portfolio)
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.intent.client_order_id.cmp(&b.intent.client_order_id));
+        Ok(all)
+    }
 }
 
 #[async_trait]
@@ -285,13 +319,19 @@ impl CycleLeases for InMemoryStore {
 
 #[async_trait]
 impl DriftHistory for InMemoryStore {
-    async fn append(&self, snapshot: &DriftSnapshot, now: EpochMillis) -> Result<(), StoreError> {
+    async fn record_cycle(
+        &self,
+        snapshot: &DriftSnapshot,
+        open_orders: &[ClientOrderId],
+        now: EpochMillis,
+    ) -> Result<(), StoreError> {
         lock(&self.drift)
             .entry(snapshot.portfolio_id.clone())
             .or_default()
             .push(RecordedSnapshot {
                 recorded_at_ms: now,
                 snapshot: snapshot.clone(),
+                open_orders: open_orders.to_vec(),
             });
         Ok(())
     }

@@ -209,6 +209,7 @@ fn rig() -> Rig {
             clock: clock.clone(),
             random: Arc::new(Fixed),
             metrics: Arc::new(Quiet),
+            notifier: Arc::new(driftline_core::notify::Silent),
         },
         ExecutorSettings::default(),
     );

@@ -24,7 +24,7 @@ use driftline_core::service::scheduler::{
     in_flight, PortfolioOutcome, PortfolioSummary, Scheduler, SchedulerPorts, SchedulerSettings,
 };
 use driftline_core::service::FixedAccounts;
-use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock};
+use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock, RecordedNotices};
 use driftline_core::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -113,6 +113,9 @@ impl OrderLedger for Paused {
     async fn open_orders(&self, p: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
         self.inner.open_orders(p).await
     }
+    async fn orders(&self, p: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
+        self.inner.orders(p).await
+    }
 }
 
 struct Rig {
@@ -122,6 +125,7 @@ struct Rig {
     queue: Arc<InMemoryQueue>,
     venue: Arc<SimVenue>,
     finals: Arc<Finals>,
+    notices: Arc<RecordedNotices>,
     scheduler: Scheduler,
     executor: Executor,
 }
@@ -157,6 +161,7 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
     let queue = Arc::new(InMemoryQueue::new(clock.clone(), 30_000));
     let venue = Arc::new(venue);
     let finals = Arc::new(Finals::default());
+    let notices = Arc::new(RecordedNotices::default());
     let accounts = Arc::new(FixedAccounts::single(venue.clone()));
     let scheduler = Scheduler::new(
         SchedulerPorts {
@@ -172,6 +177,7 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
             clock: clock.clone(),
             random: Arc::new(Seven),
             metrics: finals.clone(),
+            notifier: notices.clone(),
         },
         SchedulerSettings::default(),
     );
@@ -186,6 +192,7 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
             clock: clock.clone(),
             random: Arc::new(Seven),
             metrics: finals.clone(),
+            notifier: notices.clone(),
         },
         ExecutorSettings::default(),
     );
@@ -196,6 +203,7 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
         queue,
         venue,
         finals,
+        notices,
         scheduler,
         executor,
     }
@@ -477,6 +485,7 @@ async fn a_probe_that_dies_lapses_at_its_deadline_and_the_next_caller_probes() {
             clock: r.clock.clone(),
             random: Arc::new(Seven),
             metrics: r.finals.clone(),
+            notifier: r.notices.clone(),
         },
         ExecutorSettings::default(),
     );
@@ -748,4 +757,189 @@ async fn a_paused_portfolio_is_planned_by_no_cycle_and_its_last_cycle_is_kept() 
         last.outcome,
         PortfolioOutcome::Planned { orders: 1, .. }
     ));
+}
+
+fn cycle_reports(
+    notices: &[driftline_core::notify::Notice],
+) -> Vec<driftline_core::notify::CycleReport> {
+    notices
+        .iter()
+        .filter_map(|n| match n {
+            driftline_core::notify::Notice::CycleTraded(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_owner_hears_of_each_cycle_that_traded_and_of_each_order_once() {
+    use driftline_core::notify::Notice;
+    let r = btc_rig();
+    assert_eq!(planned(&r.tick().await), 1);
+    let first = cycle_reports(&r.notices.take());
+    assert_eq!(first.len(), 1, "one notice for the cycle that planned");
+    let sell = r.order_of("BTC/USDT", 0).await;
+    assert_eq!(first[0].planned, vec![sell.intent.clone()]);
+    assert!(first[0].ended.is_empty() && first[0].previous.is_none());
+    // Placed, then filled while resting; the follow-up records it.
+    r.deliver().await;
+    let id = sell.intent.client_order_id.clone();
+    let fee = dec!(0.5);
+    r.venue.fill(&id, sell.intent.quantity, fee, "USDT");
+    r.clock.advance(30_000);
+    r.deliver().await;
+    let filled = r.order_of("BTC/USDT", 0).await;
+    assert_eq!(filled.status, OrderStatus::Filled);
+    assert!(
+        r.notices.all().is_empty(),
+        "the executor tells nobody of a fill"
+    );
+    // The next cycle plans nothing (back in band) and reports the fill with its cost.
+    r.clock.advance(PERIOD_MS);
+    assert_eq!(planned(&r.tick().await), 0);
+    let notices = r.notices.take();
+    let second = cycle_reports(&notices);
+    assert_eq!(second.len(), 1, "{notices:?}");
+    assert!(second[0].planned.is_empty());
+    assert_eq!(second[0].ended, vec![filled.clone()]);
+    assert_eq!(
+        second[0].previous,
+        Some((first[0].cycle_id.clone(), first[0].at_ms))
+    );
+    let (fees, slippage) = second[0].cost();
+    assert_eq!(fees, fee);
+    assert_eq!(
+        slippage,
+        filled.intent.reference_price.value() * filled.filled_qty - filled.cumulative_quote_qty
+    );
+    let subject = Notice::CycleTraded(second[0].clone()).subject();
+    assert!(
+        subject.starts_with("driftline p: 1 filled; cost "),
+        "{subject}"
+    );
+    // Nothing planned and nothing ended since: no message.
+    r.clock.advance(PERIOD_MS);
+    assert_eq!(planned(&r.tick().await), 0);
+    assert!(r.notices.all().is_empty(), "{:?}", r.notices.all());
+}
+
+#[tokio::test]
+async fn an_order_that_ends_in_a_cycle_the_breaker_stopped_is_told_by_the_next_that_ran() {
+    use driftline_core::ports::ExchangeError;
+    let r = btc_rig();
+    assert_eq!(planned(&r.tick().await), 1);
+    r.deliver().await;
+    let sell = r.order_of("BTC/USDT", 0).await;
+    r.venue.fill(
+        &sell.intent.client_order_id,
+        sell.intent.quantity,
+        dec!(0),
+        "USDT",
+    );
+    r.notices.take();
+    // The next cycle meets a rate limit at its first request: it stops, plans nothing, tells
+    // nothing and keeps no snapshot.
+    r.clock.advance(PERIOD_MS);
+    r.venue.fail_with(Some(ExchangeError::RateLimited {
+        retry_after_ms: 1_000,
+    }));
+    let stopped = r.tick().await;
+    assert!(
+        matches!(&stopped[0].outcome, PortfolioOutcome::Failed { error } if error.contains("rate limited")),
+        "{stopped:?}"
+    );
+    assert!(cycle_reports(&r.notices.take()).is_empty());
+    // The one after finds the fill in its reconcile and tells it, counting from the last
+    // cycle that ran to the end.
+    r.venue.fail_with(None);
+    r.clock.advance(PERIOD_MS);
+    assert_eq!(planned(&r.tick().await), 0);
+    let reports = cycle_reports(&r.notices.take());
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].ended.len(), 1, "the fill, told once");
+    assert_eq!(reports[0].ended[0].status, OrderStatus::Filled);
+}
+
+#[tokio::test]
+async fn the_container_whose_write_opens_or_closes_the_breaker_tells_the_owner_once() {
+    use driftline_core::notify::{BreakerCause, Notice};
+    use driftline_core::ports::ExchangeError;
+    let r = btc_rig();
+    let trouble = ExchangeError::Retryable {
+        reason: "503 -1008: Server is currently overloaded".into(),
+    };
+    r.venue.fail_with(Some(trouble.clone()));
+    // Four failed cycles leave it closed, counting; the fifth opens it.
+    for n in 1..=5 {
+        let failed = r.tick().await;
+        assert!(
+            matches!(failed[0].outcome, PortfolioOutcome::Failed { .. }),
+            "tick {n}: {failed:?}"
+        );
+        if n < 5 {
+            assert!(
+                r.notices.all().is_empty(),
+                "tick {n}: {:?}",
+                r.notices.all()
+            );
+        }
+        r.clock.advance(1_000);
+    }
+    let opened = r.notices.take();
+    let until = match r.store.load("binance").await.unwrap().state {
+        BreakerState::Open { until_ms } => until_ms,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        opened,
+        vec![Notice::BreakerOpened {
+            venue: "binance".into(),
+            cause: BreakerCause::Failures {
+                count: 5,
+                last_error: trouble.to_string(),
+            },
+            until_ms: until,
+            at_ms: r.now() - 1_000,
+        }]
+    );
+    // Whoever meets it open during the cooldown sends nothing and tells nobody.
+    let calls = r.venue.calls();
+    let held = r.tick().await;
+    assert!(
+        matches!(held[0].outcome, PortfolioOutcome::BreakerOpen { .. }),
+        "{held:?}"
+    );
+    assert_eq!(r.venue.calls(), calls);
+    assert!(r.notices.all().is_empty());
+    // After the cooldown the probe succeeds: closed, told once, and the cycle plans.
+    r.venue.fail_with(None);
+    r.clock.set(until);
+    assert_eq!(planned(&r.tick().await), 1);
+    let notices = r.notices.take();
+    assert_eq!(
+        notices[0],
+        Notice::BreakerClosed {
+            venue: "binance".into(),
+            at_ms: until,
+        }
+    );
+    assert_eq!(notices.len(), 2, "then the cycle's own: {notices:?}");
+    assert!(matches!(notices[1], Notice::CycleTraded(_)));
+    // A rate limit opens it at once, with the wait the venue asked for.
+    r.venue.fail_with(Some(ExchangeError::RateLimited {
+        retry_after_ms: 12_000,
+    }));
+    r.clock.advance(PERIOD_MS);
+    r.tick().await;
+    assert_eq!(
+        r.notices.take(),
+        vec![Notice::BreakerOpened {
+            venue: "binance".into(),
+            cause: BreakerCause::RateLimited {
+                retry_after_ms: 12_000
+            },
+            until_ms: r.now() + 12_000,
+            at_ms: r.now(),
+        }]
+    );
 }

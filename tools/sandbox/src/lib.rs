@@ -11,9 +11,15 @@
 //!
 //! [`World::executor_round`] stands in for Lambda's SQS event source mapping: receive a batch of
 //! up to ten, invoke the executor, delete all but the batch item failures.
+//!
+//! Both services tell the owner through one notifier: every notice is kept in
+//! [`World::notices`], and a world started with [`World::start_notifying`] also sends each to
+//! the notifier it was given (an SNS topic on the emulator, in the tests). Every placement is
+//! logged with its wall-clock instant in [`World::placements`].
 
 pub mod accounting;
 pub mod overhead;
+pub mod placements;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,14 +33,17 @@ use driftline_aws::{
 };
 use driftline_core::config::PortfolioSpec;
 use driftline_core::ledger::{OrderLedger, OrderRecord, RetryBackoff};
+use driftline_core::notify::{Notice, Notifier};
 use driftline_core::ports::Exchange;
 use driftline_core::ports::{Clock, RandomSource};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;
 use driftline_core::service::ExchangeAccounts;
+use driftline_core::testing::RecordedNotices;
 
 use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
+use crate::placements::Placements;
 use driftline_core::{EpochMillis, PortfolioId};
 use driftline_exchange::{BinanceConfig, RetryPolicy};
 use driftline_functions::scheduled::{self, SchedulerResponse};
@@ -270,7 +279,27 @@ pub struct World {
     pub aws_calls: AwsCalls,
     /// Every call the handlers make through the exchange port.
     pub exchange_calls: Tally,
+    /// Every placement the handlers send, with its wall-clock instant.
+    pub placements: Placements,
+    /// Every notice either service gave the owner.
+    pub notices: Arc<RecordedNotices>,
     invocation: AtomicU64,
+}
+
+/// Keeps every notice and passes it on.
+struct Kept {
+    kept: Arc<RecordedNotices>,
+    also: Option<Arc<dyn Notifier>>,
+}
+
+#[async_trait::async_trait]
+impl Notifier for Kept {
+    async fn notify(&self, notice: &Notice) {
+        self.kept.notify(notice).await;
+        if let Some(also) = &self.also {
+            also.notify(notice).await;
+        }
+    }
 }
 
 /// A world's AWS clients and the counters they report to.
@@ -282,6 +311,8 @@ struct Clients {
     secrets: aws_sdk_secretsmanager::Client,
     aws_calls: AwsCalls,
     exchange_calls: Tally,
+    /// Told every notice besides the world's own record of them.
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 /// The emulator's SDK configuration, or `None` (test skipped, loudly) outside `make test`.
@@ -338,8 +369,25 @@ impl World {
 
     /// For tests: `None` (skipped) without an emulator; panics when set-up fails.
     pub async fn start(venue_toml: &str, portfolios: &[PortfolioSpec]) -> Option<Self> {
+        Self::started(venue_toml, portfolios, None).await
+    }
+
+    /// As [`Self::start`], the services also telling `notifier` every notice.
+    pub async fn start_notifying(
+        venue_toml: &str,
+        portfolios: &[PortfolioSpec],
+        notifier: Arc<dyn Notifier>,
+    ) -> Option<Self> {
+        Self::started(venue_toml, portfolios, Some(notifier)).await
+    }
+
+    async fn started(
+        venue_toml: &str,
+        portfolios: &[PortfolioSpec],
+        notifier: Option<Arc<dyn Notifier>>,
+    ) -> Option<Self> {
         let sdk = emulator().await?;
-        match Self::launch(&sdk, venue_toml, portfolios).await {
+        match Self::launch_notifying(&sdk, venue_toml, portfolios, notifier).await {
             Ok(world) => Some(world),
             Err(e) => panic!("the world does not start: {e}"),
         }
@@ -354,6 +402,19 @@ impl World {
         sdk: &aws_config::SdkConfig,
         venue_toml: &str,
         portfolios: &[PortfolioSpec],
+    ) -> Result<Self, SandboxError> {
+        Self::launch_notifying(sdk, venue_toml, portfolios, None).await
+    }
+
+    /// As [`Self::launch`], the services also telling `notifier` (when given) every notice.
+    ///
+    /// # Errors
+    /// [`SandboxError`] naming the resource that could not be created.
+    pub async fn launch_notifying(
+        sdk: &aws_config::SdkConfig,
+        venue_toml: &str,
+        portfolios: &[PortfolioSpec],
+        notifier: Option<Arc<dyn Notifier>>,
     ) -> Result<Self, SandboxError> {
         let clock = Arc::new(ManualClock::new(T0));
         let config = ExchangeConfig::parse(venue_toml)?;
@@ -421,6 +482,7 @@ impl World {
             secrets,
             aws_calls,
             exchange_calls: Tally::default(),
+            notifier,
         };
         match Self::wire(venue, clock, store, clients, queues, secret_ids).await {
             Ok(world) => Ok(world),
@@ -445,7 +507,14 @@ impl World {
             secrets,
             aws_calls,
             exchange_calls,
+            notifier,
         } = clients;
+        let notices = Arc::new(RecordedNotices::default());
+        let notifier: Arc<dyn Notifier> = Arc::new(Kept {
+            kept: notices.clone(),
+            also: notifier,
+        });
+        let placements = Placements::default();
         let clock_port: Arc<dyn Clock> = clock.clone();
         // The accounts are wired as the Lambdas wire theirs (SecretAccounts: keys from
         // Secrets Manager, re-read after the exchange refuses them), with the sandbox's quick
@@ -454,8 +523,9 @@ impl World {
             return Err((venue, SandboxError::NoAccount));
         };
         let calls = exchange_calls.clone();
+        let logged = placements.clone();
         let count: WrapClient = Arc::new(move |client| {
-            Arc::new(CountingExchange::new(client, calls.clone())) as Arc<dyn Exchange>
+            Arc::new(CountingExchange::new(logged.wrap(client), calls.clone())) as Arc<dyn Exchange>
         });
         // Portfolios without an account trade on the venue's first one.
         let accounts = match SecretAccounts::with_settings(
@@ -501,6 +571,7 @@ impl World {
                 clock: clock_port.clone(),
                 random: Arc::new(Counter(AtomicU64::new(2))),
                 metrics: emf.clone(),
+                notifier: notifier.clone(),
             },
             SchedulerSettings {
                 lease_ttl_ms: i64::from(PERIOD_SECONDS) * 1000,
@@ -519,6 +590,7 @@ impl World {
                 clock: clock_port,
                 random: Arc::new(Counter(AtomicU64::new(1))),
                 metrics: emf,
+                notifier,
             },
             ExecutorSettings {
                 backoff: BACKOFF,
@@ -542,6 +614,8 @@ impl World {
             http: reqwest::Client::new(),
             aws_calls,
             exchange_calls,
+            placements,
+            notices,
             invocation: AtomicU64::new(0),
         })
     }

@@ -27,6 +27,7 @@ use crate::ledger::{
     BreakerStore, Claim, ClaimOutcome, IntentEnvelope, IntentQueue, MarketFilterCache, OrderKey,
     OrderLedger, OrderRecord, OrderUpdate, RetryBackoff, StoreError, Transition, TransitionOutcome,
 };
+use crate::notify::Notifier;
 use crate::ports::{
     Clock, Exchange, ExchangeError, LimitOrderRequest, MetricsSink, OrderReport, RandomSource,
     TimeInForce,
@@ -95,6 +96,9 @@ pub struct ExecutorPorts {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
     pub metrics: Arc<dyn MetricsSink>,
+    /// Where the owner is told of breaker transitions (and, by the scheduler, of cycles that
+    /// traded); [`crate::notify::Silent`] when nobody listens.
+    pub notifier: Arc<dyn Notifier>,
 }
 
 pub struct Executor {
@@ -160,6 +164,7 @@ impl Executor {
             &settings.exchange_name,
             settings.breaker,
             settings.breaker_reuse_ms,
+            &ports.notifier,
         );
         Self {
             ports,

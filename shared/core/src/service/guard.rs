@@ -7,6 +7,11 @@
 //! records what the answer says of the venue ([`VenueHealth`]). The first call after a cooldown
 //! is the probe: it owns the breaker until its deadline, so a probe that dies lapses and the
 //! next caller probes instead. The rule itself is [`crate::breaker`].
+//!
+//! The container whose conditional write opens the breaker (from closed) or closes it tells
+//! the owner ([`Notice::BreakerOpened`], [`Notice::BreakerClosed`]): one message per
+//! transition, however many containers see it. A cooldown that is extended, or a probe that
+//! fails and opens it again, is part of the same outage and tells nobody.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +22,7 @@ use tracing::{info, warn};
 
 use crate::breaker::VenueHealth;
 use crate::ledger::{BreakerSave, BreakerStore, StoreError, VersionedBreaker};
+use crate::notify::{BreakerCause, Notice, Notifier};
 use crate::ports::{
     Balance, Clock, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport, RandomSource,
 };
@@ -40,6 +46,7 @@ pub struct BreakerGuard {
     instance: String,
     probes: AtomicU64,
     seen: Mutex<Option<(VersionedBreaker, EpochMillis)>>,
+    notifier: Arc<dyn Notifier>,
 }
 
 impl BreakerGuard {
@@ -50,6 +57,7 @@ impl BreakerGuard {
         venue: impl Into<String>,
         config: BreakerConfig,
         reuse_ms: i64,
+        notifier: Arc<dyn Notifier>,
     ) -> Self {
         Self {
             store,
@@ -60,6 +68,7 @@ impl BreakerGuard {
             instance: format!("{:016x}", random.next_u64()),
             probes: AtomicU64::new(0),
             seen: Mutex::new(None),
+            notifier,
         }
     }
 
@@ -216,12 +225,35 @@ impl BreakerGuard {
                 .await
             {
                 Ok(BreakerSave::Saved(saved)) => {
-                    if next.is_open() && !stored.state.is_open() {
-                        warn!(venue = %self.venue, state = ?next, "circuit breaker opened");
-                    } else if !next.is_open() && stored.state.is_open() {
-                        info!(venue = %self.venue, "circuit breaker closed");
-                    }
                     self.saw(saved, now);
+                    // This write made the transition: this container tells the owner.
+                    let notice = match (&stored.state, &next) {
+                        (
+                            BreakerState::Closed {
+                                consecutive_failures,
+                            },
+                            BreakerState::Open { until_ms },
+                        ) => {
+                            warn!(venue = %self.venue, state = ?next, "circuit breaker opened");
+                            outcome.as_ref().err().map(|e| Notice::BreakerOpened {
+                                venue: self.venue.clone(),
+                                cause: cause(e, consecutive_failures + 1),
+                                until_ms: *until_ms,
+                                at_ms: now,
+                            })
+                        }
+                        (previous, BreakerState::Closed { .. }) if previous.is_open() => {
+                            info!(venue = %self.venue, "circuit breaker closed");
+                            Some(Notice::BreakerClosed {
+                                venue: self.venue.clone(),
+                                at_ms: now,
+                            })
+                        }
+                        _ => None,
+                    };
+                    if let Some(notice) = notice {
+                        self.notifier.notify(&notice).await;
+                    }
                     return;
                 }
                 Ok(BreakerSave::Conflict(current)) => self.saw(current, now),
@@ -242,6 +274,20 @@ impl BreakerGuard {
         let outcome = request.await;
         self.record(probe.as_deref(), &outcome).await;
         outcome
+    }
+}
+
+/// Why an answer opened the breaker: `failures` is the count it reached.
+fn cause(e: &ExchangeError, failures: u32) -> BreakerCause {
+    match e {
+        ExchangeError::Banned { .. } => BreakerCause::Banned,
+        ExchangeError::RateLimited { retry_after_ms } => BreakerCause::RateLimited {
+            retry_after_ms: *retry_after_ms,
+        },
+        other => BreakerCause::Failures {
+            count: failures,
+            last_error: other.to_string(),
+        },
     }
 }
 

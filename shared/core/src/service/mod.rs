@@ -15,6 +15,7 @@ use async_trait::async_trait;
 
 use crate::config::PortfolioSpec;
 use crate::ledger::{BreakerStore, IntentQueue, MarketFilterCache, OrderLedger, StoreError};
+use crate::notify::Notifier;
 use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, RandomSource};
 use crate::{BreakerConfig, PortfolioId};
 
@@ -32,6 +33,7 @@ fn lifecycle(
     exchange_name: &str,
     breaker: BreakerConfig,
     breaker_reuse_ms: i64,
+    notifier: &Arc<dyn Notifier>,
 ) -> (tracker::OrderTracker, Arc<guard::BreakerGuard>) {
     let tracker = tracker::OrderTracker {
         ledger: ledger.clone(),
@@ -48,6 +50,7 @@ fn lifecycle(
         exchange_name,
         breaker,
         breaker_reuse_ms,
+        notifier.clone(),
     );
     (tracker, Arc::new(guard))
 }

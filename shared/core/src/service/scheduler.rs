@@ -2,7 +2,8 @@
 //! not newer than the last cycle, reconcile the orders not yet final with the exchange, read
 //! balances, books and filters, plan with core's planner, record the intents and queue them,
 //! store the drift snapshot, release the lease. Every exchange call goes through the shared
-//! circuit breaker: while it is open the cycle sends nothing.
+//! circuit breaker: while it is open the cycle sends nothing. A cycle that planned orders, or
+//! found orders ended since the previous one, tells the owner ([`crate::notify`]).
 
 use std::sync::Arc;
 
@@ -21,11 +22,12 @@ use crate::ledger::{
     BreakerStore, CycleLeases, DriftHistory, IntentEnvelope, IntentQueue, Lease, LeaseOutcome,
     MarketFilterCache, OrderLedger, OrderRecord, RecordOutcome, StoreError,
 };
+use crate::notify::{ended_since, CycleReport, Notice, Notifier};
 use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport, RandomSource};
 use crate::{
-    plan, BookWalkCostModel, BreakerConfig, CycleId, DomainError, EpochMillis, Fees, Holdings,
-    InFlightOrder, MarketSnapshot, Markets, OrderIntent, OrderStatus, Portfolio, PortfolioId,
-    Symbol,
+    plan, BookWalkCostModel, BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees,
+    Holdings, InFlightOrder, MarketSnapshot, Markets, OrderIntent, OrderStatus, Portfolio,
+    PortfolioId, Symbol,
 };
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,9 @@ pub struct SchedulerPorts {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
     pub metrics: Arc<dyn MetricsSink>,
+    /// Where the owner is told of breaker transitions (and, by the scheduler, of cycles that
+    /// traded); [`crate::notify::Silent`] when nobody listens.
+    pub notifier: Arc<dyn Notifier>,
 }
 
 /// Why a portfolio's cycle failed. The other portfolios go on.
@@ -172,6 +177,7 @@ impl Scheduler {
             &settings.exchange_name,
             settings.breaker,
             settings.breaker_reuse_ms,
+            &ports.notifier,
         );
         Self {
             ports,
@@ -342,6 +348,14 @@ impl Scheduler {
             .await?;
         // Cycle ids are the tick's time floored to the period, in one fixed-width format: their
         // order is the ticks' order.
+        // What the previous cycle left open: the orders of those that ended since are in this
+        // cycle's notice.
+        let previous = history.first().map(|h| {
+            (
+                (h.snapshot.cycle_id.clone(), h.recorded_at_ms),
+                h.open_orders.clone(),
+            )
+        });
         if let Some(newest) = history.first().map(|h| &h.snapshot.cycle_id) {
             if newest == cycle {
                 info!("cycle already ran for this portfolio: skipped");
@@ -359,7 +373,16 @@ impl Scheduler {
         let ex = exchange.as_ref();
 
         let reconciled = self.reconcile(ex, id).await?;
-        let in_flight = in_flight(&self.ports.ledger.open_orders(id).await?);
+        // One read of the portfolio's orders after the reconcile, final ones included (the same
+        // query as the open ones alone): the open ones for the plan, the ended ones for the
+        // owner.
+        let orders = self.ports.ledger.orders(id).await?;
+        let open: Vec<OrderRecord> = orders
+            .iter()
+            .filter(|r| !r.status.is_final())
+            .cloned()
+            .collect();
+        let in_flight = in_flight(&open);
 
         let balances = ex.balances().await?;
         let holdings = Holdings::new(
@@ -407,7 +430,18 @@ impl Scheduler {
             }
         }
         let queued = self.send(&to_send).await;
-        self.ports.history.append(&plan.snapshot, now).await?;
+        // The orders open as this cycle ends, kept with its snapshot for the next one's notice.
+        let mut open_now: Vec<ClientOrderId> = open
+            .iter()
+            .map(|r| r.intent.client_order_id.clone())
+            .chain(plan.intents.iter().map(|i| i.client_order_id.clone()))
+            .collect();
+        open_now.sort();
+        open_now.dedup();
+        self.ports
+            .history
+            .record_cycle(&plan.snapshot, &open_now, now)
+            .await?;
         for a in &plan.snapshot.assets {
             self.ports
                 .metrics
@@ -430,6 +464,23 @@ impl Scheduler {
             orders = plan.intents.len(),
             queued, reconciled, "cycle planned"
         );
+        let (previous, open_before) = previous.unzip();
+        let report = CycleReport {
+            portfolio_id: id.clone(),
+            cycle_id: cycle.clone(),
+            at_ms: now,
+            quote: configured.quote().clone(),
+            ended: ended_since(&orders, open_before.as_deref().unwrap_or_default()),
+            planned: plan.intents.clone(),
+            previous,
+        };
+        // Once the snapshot holds what is open now: a notice is sent at most once.
+        if report.traded() {
+            self.ports
+                .notifier
+                .notify(&Notice::CycleTraded(report))
+                .await;
+        }
         Ok(PortfolioOutcome::Planned {
             orders: plan.intents.len(),
             queued,

@@ -127,8 +127,8 @@ pub fn decision<'a>(plan: &'a RebalancePlan, code: &str) -> &'a AssetDecision {
 pub mod venue {
     //! A venue in memory for the services' tests: one market per symbol, free balances that
     //! orders lock and fills settle, orders that rest until the test fills them, each order's
-    //! trade list, a count of calls, and a switch that makes every call hang (a process killed
-    //! mid-request, as the caller sees it).
+    //! trade list, a count of calls, a switch that makes every call fail with a given answer,
+    //! and one that makes every call hang (a process killed mid-request, as the caller sees it).
 
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -159,6 +159,8 @@ pub mod venue {
         calls: AtomicUsize,
         /// Every call waits for ever while set.
         pub hang: AtomicBool,
+        /// Every call fails with this answer while set (the venue in trouble, a rate limit).
+        pub failing: Mutex<Option<ExchangeError>>,
     }
 
     impl SimVenue {
@@ -238,11 +240,20 @@ pub mod venue {
             self.calls.fetch_add(1, Ordering::SeqCst);
         }
 
-        async fn gate(&self) {
+        async fn gate(&self) -> Result<(), ExchangeError> {
             self.enter();
             while self.hang.load(Ordering::SeqCst) {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
+            match self.failing.lock().unwrap().clone() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
+
+        /// Every call fails with `e` from now on (`None`: the venue answers again).
+        pub fn fail_with(&self, e: Option<ExchangeError>) {
+            *self.failing.lock().unwrap() = e;
         }
 
         fn find(&self, id: &ClientOrderId) -> Result<OrderReport, ExchangeError> {
@@ -261,7 +272,7 @@ pub mod venue {
     #[async_trait]
     impl Exchange for SimVenue {
         async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             let s = self.state.lock().unwrap();
             s.markets
                 .get(symbol)
@@ -272,7 +283,7 @@ pub mod venue {
                 })
         }
         async fn order_book(&self, symbol: &Symbol, _: u16) -> Result<OrderBook, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             let s = self.state.lock().unwrap();
             s.markets
                 .get(symbol)
@@ -283,7 +294,7 @@ pub mod venue {
                 })
         }
         async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             let s = self.state.lock().unwrap();
             Ok(s.free
                 .iter()
@@ -298,7 +309,7 @@ pub mod venue {
             &self,
             o: &LimitOrderRequest,
         ) -> Result<OrderReport, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             let mut s = self.state.lock().unwrap();
             if s.orders
                 .iter()
@@ -344,7 +355,7 @@ pub mod venue {
             _: &Symbol,
             id: &ClientOrderId,
         ) -> Result<OrderReport, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             self.find(id)
         }
         async fn order_fills(
@@ -352,7 +363,7 @@ pub mod venue {
             _: &Symbol,
             exchange_order_id: u64,
         ) -> Result<Vec<Fill>, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             let s = self.state.lock().unwrap();
             Ok(s.orders
                 .iter()
@@ -361,7 +372,7 @@ pub mod venue {
                 .unwrap_or_default())
         }
         async fn open_orders(&self, _: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             Ok(vec![])
         }
         async fn cancel_order(
@@ -369,7 +380,7 @@ pub mod venue {
             _: &Symbol,
             id: &ClientOrderId,
         ) -> Result<OrderReport, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             let mut s = self.state.lock().unwrap();
             let o = s
                 .orders
@@ -391,7 +402,7 @@ pub mod venue {
             Ok(r)
         }
         async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
-            self.gate().await;
+            self.gate().await?;
             Ok(0)
         }
     }
