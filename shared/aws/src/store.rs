@@ -732,6 +732,50 @@ impl MarketFilterCache for DynamoStore {
 }
 
 impl DynamoStore {
+    /// A portfolio's drift snapshots recorded at or after `since_ms`, oldest first: the whole
+    /// stored history for reports (`driftline history`); the scheduler reads
+    /// [`DriftHistory::latest`].
+    ///
+    /// # Errors
+    /// The store's error, or [`StoreError::Corrupt`] for an unreadable item.
+    pub async fn drift_since(
+        &self,
+        portfolio: &PortfolioId,
+        since_ms: EpochMillis,
+    ) -> Result<Vec<RecordedSnapshot>, StoreError> {
+        // Sort keys are `DRIFT#<15-digit ms>#<cycle>`: every one from `since` on sorts between
+        // its key and `DRIFT$` ('$' follows '#').
+        let from = format!("DRIFT#{:015}", since_ms.max(0));
+        let mut snapshots = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(portfolio_pk(portfolio)))
+                .expression_attribute_values(":from", s(from.clone()))
+                .expression_attribute_values(":to", s("DRIFT$"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("dynamodb", "Query(drift since)", e))?;
+            for i in out.items.unwrap_or_default() {
+                snapshots.push(RecordedSnapshot {
+                    recorded_at_ms: req_n(&i, DRIFT, "recorded_at_ms")?,
+                    snapshot: req_json(&i, DRIFT, "snapshot")?,
+                });
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(snapshots)
+    }
+
     /// Every order of a portfolio still in the table, final ones included (until their TTL),
     /// in client-order-id order. For reports; the services read [`OrderLedger::open_orders`].
     ///
