@@ -6,6 +6,14 @@
 //!
 //! One file per verb group, as in tokio's mini-redis `cmd/`.
 
+pub mod dlq;
+pub mod history;
+pub mod live;
+pub mod orders;
+pub mod status;
+pub mod support;
+pub mod time;
+
 use std::collections::BTreeMap;
 
 use clap::Args;
