@@ -47,10 +47,11 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 impl Deployment {
-    /// The flags that name every resource, as a stack's outputs would.
-    fn flags(&self) -> Vec<String> {
+    /// The flags that name every resource, as a stack's outputs would; the alarm topic only
+    /// when `topic`.
+    fn flags(&self, topic: bool) -> Vec<String> {
         let w = &self.w;
-        vec![
+        let mut flags = vec![
             "--table".into(),
             w.store.table().to_owned(),
             "--queue-url".into(),
@@ -61,15 +62,24 @@ impl Deployment {
             w.secret_id("demo").expect("the demo account").to_owned(),
             "--exchange-url".into(),
             w.venue.base_url(),
-            "--alarm-topic-arn".into(),
-            self.alarm_topic.clone(),
-        ]
+        ];
+        if topic {
+            flags.extend(["--alarm-topic-arn".into(), self.alarm_topic.clone()]);
+        }
+        flags
     }
 
     /// Runs `driftline ARGS` on this deployment.
     fn driftline(&self, args: &[&str]) -> Output {
         let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        all.extend(self.flags());
+        all.extend(self.flags(true));
+        driftline(&all)
+    }
+
+    /// Runs `driftline ARGS` on this deployment without naming its alarm topic.
+    fn driftline_without_topic(&self, args: &[&str]) -> Output {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(self.flags(false));
         driftline(&all)
     }
 
@@ -125,15 +135,25 @@ fn unique(name: &str) -> String {
     format!("{name}-{}", std::process::id())
 }
 
-/// Two alarms on the deployment's topic (one in ALARM, one OK) and one in ALARM on another.
+/// The stack the alarms belong to, as CloudFormation names them (`<stack>-<logical id>-…`).
+fn stack() -> String {
+    format!("ConsoleReads{}", std::process::id())
+}
+
+/// Two alarms on the deployment's topic (one in ALARM, one OK) and one in ALARM on another
+/// topic whose ARN starts with the deployment's.
 async fn alarms(topic: &str) -> String {
     let sdk = driftline_aws::sdk_config().await;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let other_topic = format!("{topic}-other");
-    let ours = unique("ConsoleReads-DeadLetterQueueNotEmpty");
+    let ours = format!("{}-DeadLetterQueueNotEmpty-1A2B3C", stack());
     for (name, action, state) in [
         (ours.clone(), topic, StateValue::Alarm),
-        (unique("ConsoleReads-Slippage"), topic, StateValue::Ok),
+        (
+            format!("{}-Slippage-4D5E6F", stack()),
+            topic,
+            StateValue::Ok,
+        ),
         (
             unique("SomeoneElse-DeadLetterQueueNotEmpty"),
             other_topic.as_str(),
@@ -313,6 +333,20 @@ fn status_shows_halt_breakers_last_cycles_open_orders_queue_depths_and_the_stack
         .as_str()
         .unwrap()
         .starts_with("Threshold Crossed"));
+
+    // Without the topic, the stack's alarms are those named after it.
+    let s = ok_json(&d.driftline_without_topic(&["status", "--stack", &stack(), "--json"]));
+    assert_eq!(
+        s["alarms"]["scope"],
+        json!(format!("alarms named {}-*", stack()))
+    );
+    let names: Vec<&str> = s["alarms"]["in_alarm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [d.alarm_in_alarm.as_str()]);
 
     let text = ok_text(&d.driftline(&["status"]));
     assert!(

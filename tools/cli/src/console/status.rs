@@ -148,6 +148,10 @@ pub struct Queues {
 pub struct Alarms {
     pub scope: String,
     pub in_alarm: Vec<AlarmView>,
+    /// Why they could not be read (no `cloudwatch:DescribeAlarms`, say): the rest of the
+    /// status is still worth showing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,7 +197,7 @@ pub async fn queue_depth(
     })
 }
 
-async fn alarms(console: &Console) -> Result<Alarms, ConsoleError> {
+async fn alarms(console: &Console) -> Alarms {
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&console.sdk);
     let topic = console.deployment.get(outputs::ALARM_TOPIC);
     let prefix = format!("{}-", console.deployment.stack);
@@ -214,10 +218,16 @@ async fn alarms(console: &Console) -> Result<Alarms, ConsoleError> {
             Some(topic) => request.action_prefix(topic),
             None => request.alarm_name_prefix(&prefix),
         };
-        let out = request
-            .send()
-            .await
-            .map_err(aws("cloudwatch", "DescribeAlarms"))?;
+        let out = match request.send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return Alarms {
+                    scope,
+                    in_alarm: Vec::new(),
+                    unavailable: Some(aws("cloudwatch", "DescribeAlarms")(e).to_string()),
+                }
+            }
+        };
         // ActionPrefix is a prefix: an alarm of `…:topic-2` matches `…:topic` too.
         let ours = |actions: &[String]| topic.is_none_or(|t| actions.iter().any(|a| a == t));
         let view = |name: Option<&str>,
@@ -258,7 +268,11 @@ async fn alarms(console: &Console) -> Result<Alarms, ConsoleError> {
         }
     }
     in_alarm.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Alarms { scope, in_alarm })
+    Alarms {
+        scope,
+        in_alarm,
+        unavailable: None,
+    }
 }
 
 /// Reads the deployment's status.
@@ -305,7 +319,7 @@ pub async fn read(console: &Console) -> Result<Status, ConsoleError> {
         breakers,
         portfolios,
         queues,
-        alarms: alarms(console).await?,
+        alarms: alarms(console).await,
     })
 }
 
@@ -357,7 +371,12 @@ pub fn render(s: &Status) -> String {
         depth("intents", s.queues.intents),
         depth("dead-letter", s.queues.dead_letter)
     ));
-    if s.alarms.in_alarm.is_empty() {
+    if let Some(why) = &s.alarms.unavailable {
+        out.push_str(&format!(
+            "alarms in ALARM: could not be read ({}): {why}\n",
+            s.alarms.scope
+        ));
+    } else if s.alarms.in_alarm.is_empty() {
         out.push_str(&format!("alarms in ALARM: none ({})\n", s.alarms.scope));
     } else {
         out.push_str(&format!(
@@ -459,4 +478,57 @@ pub fn run(target: &Target, args: &StatusArgs) -> Result<(), ConsoleError> {
         print!("{}", render(&status));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_breaker_and_unreadable_alarms_are_said_plainly() {
+        let status = Status {
+            halt: None,
+            breakers: vec![BreakerView::new(
+                "binance",
+                &BreakerState::Open {
+                    until_ms: 1_800_000_060_000,
+                },
+            )],
+            portfolios: Vec::new(),
+            queues: Queues {
+                intents: QueueDepth::default(),
+                dead_letter: QueueDepth {
+                    visible: 2,
+                    in_flight: 1,
+                    delayed: 0,
+                },
+            },
+            alarms: Alarms {
+                scope: "alarms named Driftline-*".into(),
+                in_alarm: Vec::new(),
+                unavailable: Some("cloudwatch DescribeAlarms: AccessDenied".into()),
+            },
+        };
+        let text = render(&status);
+        assert!(
+            text.contains("breaker binance: OPEN until 2027-01-15T08:01:00Z"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dead-letter 2 visible · 1 in flight · 0 delayed"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "alarms in ALARM: could not be read (alarms named Driftline-*): cloudwatch DescribeAlarms: AccessDenied"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("portfolios: none configured"), "{text}");
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(
+            json["breakers"][0],
+            serde_json::json!({"venue": "binance", "state": "open", "until": "2027-01-15T08:01:00Z"})
+        );
+    }
 }
