@@ -420,11 +420,12 @@ impl Scheduler {
 
     /// What the next cycle would plan for `id` now, from the inputs a cycle gathers (the stored
     /// spec, the account's balances, filters and books, the orders in flight, the drift
-    /// history), with nothing written and nothing placed: no lease, no reconciliation, no
-    /// record, no message, no snapshot (`driftline plan --live`). Its exchange calls go to the
-    /// account's client directly, not through the shared breaker, so that an operator's look
-    /// never counts toward opening it; a paused portfolio is planned all the same, and the
-    /// pause returned.
+    /// history), with nothing placed and no lease, reconciliation, record, message or snapshot
+    /// (`driftline plan --live`). The one write left is the filter port's: filters missing
+    /// from the cache are fetched and handed to it as a cycle does (the console's port keeps
+    /// nothing). Its exchange calls go to the account's client directly, not through the
+    /// shared breaker, so that an operator's look never counts toward opening it; a paused
+    /// portfolio is planned all the same, and the pause returned.
     ///
     /// # Errors
     /// [`CycleError::NotConfigured`] for an unknown portfolio, else what a cycle would meet.
