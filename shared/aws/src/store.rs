@@ -685,19 +685,21 @@ impl DriftHistory for DynamoStore {
         items
             .iter()
             .take(usize::from(k))
-            .map(|i| {
-                Ok(RecordedSnapshot {
-                    recorded_at_ms: req_n(i, DRIFT, "recorded_at_ms")?,
-                    snapshot: req_json(i, DRIFT, "snapshot")?,
-                    // Absent on snapshots stored before it, and when nothing was open.
-                    open_orders: match opt_s(i, DRIFT, "open_orders")? {
-                        Some(_) => req_json(i, DRIFT, "open_orders")?,
-                        None => Vec::new(),
-                    },
-                })
-            })
+            .map(recorded_snapshot)
             .collect()
     }
+}
+
+fn recorded_snapshot(i: &Item) -> Result<RecordedSnapshot, StoreError> {
+    Ok(RecordedSnapshot {
+        recorded_at_ms: req_n(i, DRIFT, "recorded_at_ms")?,
+        snapshot: req_json(i, DRIFT, "snapshot")?,
+        // Absent on snapshots stored before it, and when nothing was open.
+        open_orders: match opt_s(i, DRIFT, "open_orders")? {
+            Some(_) => req_json(i, DRIFT, "open_orders")?,
+            None => Vec::new(),
+        },
+    })
 }
 
 fn filters_key(exchange: &str, symbol: &Symbol) -> Item {
@@ -749,6 +751,47 @@ impl MarketFilterCache for DynamoStore {
 }
 
 impl DynamoStore {
+    /// A portfolio's drift snapshots recorded at or after `since_ms`, oldest first: the whole
+    /// stored history for reports (`driftline history`); the scheduler reads
+    /// [`DriftHistory::latest`].
+    ///
+    /// # Errors
+    /// The store's error, or [`StoreError::Corrupt`] for an unreadable item.
+    pub async fn drift_since(
+        &self,
+        portfolio: &PortfolioId,
+        since_ms: EpochMillis,
+    ) -> Result<Vec<RecordedSnapshot>, StoreError> {
+        // Sort keys are `DRIFT#<15-digit ms>#<cycle>`: every one from `since` on sorts between
+        // its key and `DRIFT$` ('$' follows '#').
+        let from = format!("DRIFT#{:015}", since_ms.max(0));
+        let mut snapshots = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(portfolio_pk(portfolio)))
+                .expression_attribute_values(":from", s(from.clone()))
+                .expression_attribute_values(":to", s("DRIFT$"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("dynamodb", "Query(drift since)", e))?;
+            for i in out.items.unwrap_or_default() {
+                snapshots.push(recorded_snapshot(&i)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(snapshots)
+    }
+
     /// Every order of a portfolio still in the table, final ones included (until their TTL),
     /// in client-order-id order. For reports; the services read [`OrderLedger::open_orders`].
     ///

@@ -638,6 +638,22 @@ async fn drift_history_reads_the_last_k_newest_first() {
     assert_eq!(got[0].snapshot, snapshot("c5", dec!(5)));
     assert!(got[0].open_orders.is_empty(), "none stored");
     assert_eq!(store.latest(&portfolio(), 10).await.unwrap().len(), 5);
+    // The report's read: from a time on, oldest first, the boundary included.
+    let since = |ms| {
+        let store = store.clone();
+        async move {
+            store
+                .drift_since(&portfolio(), ms)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.snapshot.cycle_id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(since(10_000).await, ["c3", "c4", "c5"]);
+    assert_eq!(since(0).await, ["c1", "c2", "c3", "c4", "c5"]);
+    assert!(since(3_000_001).await.is_empty());
     // A cycle's snapshot keeps the orders open when it ended, for the next cycle's notice.
     let open = vec![intent(0, 1).client_order_id, intent(1, 1).client_order_id];
     store

@@ -790,7 +790,7 @@ mod tests {
         assert_eq!(ids, vec![0, 1, 2]);
         // A leg that was final before (a cancelled leg 0 when leg 1 was the open one) is not
         // reported again.
-        let ids: Vec<u32> = ended_since(&orders, &[leg1.client_order_id.clone()])
+        let ids: Vec<u32> = ended_since(&orders, std::slice::from_ref(&leg1.client_order_id))
             .iter()
             .map(|r| r.intent.leg)
             .collect();

@@ -1,5 +1,5 @@
 //! Line charts as PNG (plotters, bitmap only): panels stacked vertically, one line per series.
-//! The backtest and the demo draw with it.
+//! The backtest and the demo draw with it; `driftline history` reuses its font and colours.
 //!
 //! Text needs a TrueType font; plotters is built without system font lookup, so the chart
 //! registers DejaVu Sans from where Debian's `fonts-dejavu-core` puts it. Without it the chart
@@ -16,7 +16,7 @@ const FONT_PATHS: [&str; 2] = [
 ];
 
 /// Registers the font once; whether text can be drawn.
-fn font_available() -> bool {
+pub(crate) fn font_available() -> bool {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     *REGISTERED.get_or_init(|| {
         FONT_PATHS.iter().any(|p| {
@@ -29,7 +29,8 @@ fn font_available() -> bool {
     })
 }
 
-const COLORS: [RGBColor; 8] = [
+/// One colour per series, in order (matplotlib's first eight).
+pub(crate) const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

@@ -9,7 +9,9 @@ mod plan;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use driftline_cli::console::{self, halt, portfolio, run_now};
+use driftline_cli::console::{
+    self, dlq, halt, history, orders, portfolio, run_now, status, Target,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,6 +22,9 @@ use driftline_cli::console::{self, halt, portfolio, run_now};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where the deployment is, for the console's commands.
+    #[command(flatten)]
+    target: Target,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +44,15 @@ enum Command {
     Resume(Box<halt::ResumeArgs>),
     /// Invoke the deployed scheduler once, now, for every portfolio or the ones named.
     RunNow(Box<run_now::RunNowArgs>),
+    /// The deployment at a glance: halt, breakers, each portfolio's last cycle and open orders,
+    /// queue depths, alarms in ALARM.
+    Status(status::StatusArgs),
+    /// The ledger as a person reads it: each order with its legs, fills, fees and slippage.
+    Orders(orders::OrdersArgs),
+    /// A portfolio's drift per asset over its stored cycles, with the bands: table and chart.
+    History(history::HistoryArgs),
+    /// The dead-letter queue: what is in it and why, and moving messages back.
+    Dlq(dlq::DlqArgs),
     /// Print a shell completion script: `driftline completions bash > …` (see README.md).
     Completions {
         #[arg(value_enum)]
@@ -46,20 +60,21 @@ enum Command {
     },
 }
 
-fn console_result(r: Result<(), console::ConsoleError>) -> Result<(), Box<dyn std::error::Error>> {
-    r.map_err(Into::into)
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let console = |r: Result<(), console::ConsoleError>| r.map_err(Into::into);
     let result = match cli.command {
-        Command::Plan(args) => plan::run(&args),
+        Command::Plan(args) => plan::run(&args, &cli.target),
         Command::Backtest(args) => backtest_cmd::run(&args),
         Command::Cost(args) => cost_cmd::run(&args),
-        Command::Portfolio(args) => console_result(console::block_on(portfolio::run(&args))),
-        Command::Halt(args) => console_result(console::block_on(halt::halt(&args))),
-        Command::Resume(args) => console_result(console::block_on(halt::resume(&args))),
-        Command::RunNow(args) => console_result(console::block_on(run_now::run(&args))),
+        Command::Portfolio(args) => console(console::block_on(portfolio::run(&cli.target, &args))),
+        Command::Halt(args) => console(console::block_on(halt::halt(&cli.target, &args))),
+        Command::Resume(args) => console(console::block_on(halt::resume(&cli.target, &args))),
+        Command::RunNow(args) => console(console::block_on(run_now::run(&cli.target, &args))),
+        Command::Status(args) => console(status::run(&cli.target, &args)),
+        Command::Orders(args) => console(orders::run(&cli.target, &args)),
+        Command::History(args) => console(history::run(&cli.target, &args)),
+        Command::Dlq(args) => console(dlq::run(&cli.target, &args)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

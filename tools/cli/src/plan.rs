@@ -1,12 +1,17 @@
-//! `driftline plan`: the decisions and orders for a portfolio file against a market file.
+//! `driftline plan`: the decisions and orders for a portfolio file against a market file, or,
+//! with `--live ID`, for a deployed portfolio against its account's real balances and books
+//! (`console::live`): the same table either way.
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use driftline_cli::console::Target;
+use driftline_core::control::Stop;
 use driftline_core::{
-    plan, AssetDecision, BookWalkCostModel, CycleId, PlanRequest, PlanTotals, RebalancePlan,
+    plan, AssetDecision, BookWalkCostModel, CycleId, InFlightOrder, PlanRequest, PlanTotals,
+    RebalancePlan,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -16,12 +21,17 @@ use driftline_cli::files::{read_markets, read_portfolio};
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Portfolio file (TOML, or JSON by extension): id, quote, targets, holdings, policy.
-    #[arg(long)]
-    portfolio: PathBuf,
+    #[arg(long, required_unless_present = "live", conflicts_with = "live")]
+    portfolio: Option<PathBuf>,
     /// Market file: fees and, per symbol, filters and a book. Defaults to market.toml (or
     /// market.json) beside the portfolio file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "live")]
     market: Option<PathBuf>,
+    /// A deployed portfolio: its stored spec against the account's real balances and books,
+    /// with its orders in flight and drift history, as the next cycle would plan it. Nothing
+    /// is written and nothing placed.
+    #[arg(long, value_name = "PORTFOLIO_ID")]
+    live: Option<String>,
     /// The cycle the client order ids are derived from.
     #[arg(long, default_value = "dry-run")]
     cycle: String,
@@ -34,16 +44,30 @@ pub struct PlanArgs {
 struct PlanOutput<'a> {
     plan: &'a RebalancePlan,
     totals: PlanTotals,
+    /// `--live` only: the orders the plan counted as in flight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    in_flight: Option<&'a [InFlightOrder]>,
+    /// `--live` only: the pause in force, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused: Option<&'a Stop>,
 }
 
 /// # Errors
-/// A message naming the file, the field and the value that is wrong.
-pub fn run(args: &PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let (portfolio, policy) = read_portfolio(&args.portfolio)?;
+/// A message naming the file, the field and the value that is wrong; with `--live`, what
+/// finding the deployment or planning meets.
+pub fn run(args: &PlanArgs, target: &Target) -> Result<(), Box<dyn std::error::Error>> {
+    let cycle = CycleId::new(&args.cycle).map_err(|e| format!("--cycle: {e}"))?;
+    if let Some(id) = &args.live {
+        return live(target, id, &cycle, args.json);
+    }
+    let Some(portfolio_path) = &args.portfolio else {
+        return Err("give --portfolio FILE, or --live PORTFOLIO_ID".into());
+    };
+    let (portfolio, policy) = read_portfolio(portfolio_path)?;
     let market_path = match &args.market {
         Some(p) => p.clone(),
         None => {
-            let dir = args.portfolio.parent().unwrap_or(std::path::Path::new("."));
+            let dir = portfolio_path.parent().unwrap_or(std::path::Path::new("."));
             let json = dir.join("market.json");
             if json.exists() {
                 json
@@ -53,7 +77,6 @@ pub fn run(args: &PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let data = read_markets(&market_path, portfolio.quote())?;
-    let cycle = CycleId::new(&args.cycle).map_err(|e| format!("--cycle: {e}"))?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -78,12 +101,62 @@ pub fn run(args: &PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
             "{}",
             serde_json::to_string_pretty(&PlanOutput {
                 plan: &plan,
-                totals
+                totals,
+                in_flight: None,
+                paused: None,
             })?
         );
     } else {
         print!("{}", render(&plan, &totals, portfolio.quote().as_str()));
     }
+    Ok(())
+}
+
+/// `--live`: the scheduler's planning step on the deployment, printed as a file's plan is.
+fn live(
+    target: &Target,
+    id: &str,
+    cycle: &CycleId,
+    json: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let live = driftline_cli::console::live::run(target, id, cycle)?;
+    let totals = live.plan.totals();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&PlanOutput {
+                plan: &live.plan,
+                totals,
+                in_flight: Some(&live.in_flight),
+                paused: live.paused.as_ref(),
+            })?
+        );
+        return Ok(());
+    }
+    if let Some(p) = &live.paused {
+        println!(
+            "portfolio {id} is PAUSED ({}, by {}): no cycle plans it; once resumed, the next would plan:",
+            p.reason, p.by
+        );
+    }
+    print!("{}", render(&live.plan, &totals, &live.quote));
+    let in_flight = if live.in_flight.is_empty() {
+        "none".to_owned()
+    } else {
+        live.in_flight
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {} {} @ {}",
+                    o.side, o.remaining, o.symbol, o.limit_price
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "in flight: {in_flight} · live: real balances and books; nothing written, nothing placed"
+    );
     Ok(())
 }
 

@@ -66,6 +66,9 @@ async fn driftline(args: &[&str], env: &[(&str, &str)]) -> Run {
         "DRIFTLINE_SECRET_ID",
         "DRIFTLINE_SCHEDULER_FUNCTION",
         "DRIFTLINE_EXCHANGE_URL",
+        "DRIFTLINE_NOTIFICATIONS_TOPIC_ARN",
+        "DRIFTLINE_ALARM_TOPIC_ARN",
+        "DRIFTLINE_METRICS_NAMESPACE",
     ] {
         cmd.env_remove(var);
     }
@@ -598,8 +601,68 @@ async fn halt_holds_the_queued_intents_resume_lets_them_run_and_cancel_open_take
         [OrderStatus::Cancelled; 2]
     );
 
-    let out = console(&w, &["resume"]).await;
+    // With a notifications topic, the owner is told of the halt and of the resume.
+    let sdk = driftline_aws::sdk_config().await;
+    let inbox = driftline_sandbox::inbox::Inbox::create(&sdk).await;
+    let topic = ["--notifications-topic-arn", inbox.topic_arn.as_str()];
+    let out = console(&w, &[&["resume"][..], &topic[..]].concat()).await;
     assert!(out.ok().starts_with("resumed: "), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("\nnotified {}\n", inbox.topic_arn)),
+        "{}",
+        out.stdout
+    );
+    let out = console(
+        &w,
+        &[&["halt", "--reason", "owner on holiday"][..], &topic[..]].concat(),
+    )
+    .await;
+    assert!(out.ok().starts_with("halted at "), "{}", out.stdout);
+    let out = console(&w, &[&["resume"][..], &topic[..]].concat()).await;
+    assert!(out.ok().starts_with("resumed: "), "{}", out.stdout);
+    let told: Vec<(String, String)> = inbox
+        .messages(3)
+        .await
+        .iter()
+        .map(|m| {
+            (
+                m["Subject"].as_str().unwrap_or_default().to_owned(),
+                m["Message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(told.len(), 3, "{told:#?}");
+    let expected = [
+        driftline_core::notify::Notice::Resumed {
+            by: MOTO_CALLER.to_owned(),
+            at_ms: 0,
+        },
+        driftline_core::notify::Notice::Halted {
+            reason: "owner on holiday".to_owned(),
+            by: MOTO_CALLER.to_owned(),
+            at_ms: 0,
+        },
+    ];
+    // SQS does not promise the order: each notice once (the resume twice).
+    let mut subjects: Vec<&str> = told.iter().map(|(s, _)| s.as_str()).collect();
+    subjects.sort_unstable();
+    let mut want = vec![
+        expected[0].subject(),
+        expected[0].subject(),
+        expected[1].subject(),
+    ];
+    want.sort_unstable();
+    assert_eq!(subjects, want, "{told:#?}");
+    let (_, halted) = told
+        .iter()
+        .find(|(s, _)| *s == expected[1].subject())
+        .expect("the halt told");
+    assert!(
+        halted.contains("owner on holiday") && halted.contains(MOTO_CALLER),
+        "{halted}"
+    );
+
     let out = console(&w, &["resume"]).await;
     assert!(
         out.ok().starts_with("not halted: nothing to resume\n"),

@@ -228,11 +228,8 @@ async fn a_stack_that_does_not_exist_is_a_clear_error() {
     );
 }
 
-/// The real binary, given only the stack's name and the emulator's endpoint. `portfolio list`
-/// is written on branch i16-cli-write: this test is ignored until the branches are merged
-/// (then remove the `ignore`).
+/// The real binary, given only the stack's name and the emulator's endpoint.
 #[test]
-#[ignore = "needs `driftline portfolio list` (branch i16-cli-write): un-ignore at merge"]
 fn the_driftline_binary_finds_the_stack_by_name_alone() {
     if !emulator() {
         return;

@@ -18,6 +18,7 @@
 //! logged with its wall-clock instant in [`World::placements`].
 
 pub mod accounting;
+pub mod inbox;
 pub mod overhead;
 pub mod placements;
 

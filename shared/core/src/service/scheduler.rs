@@ -4,6 +4,8 @@
 //! store the drift snapshot, release the lease. Every exchange call goes through the shared
 //! circuit breaker: while it is open the cycle sends nothing. A cycle that planned orders, or
 //! found orders ended since the previous one, tells the owner ([`crate::notify`]).
+//! [`Scheduler::preview`] is the same planning step with nothing written or placed, for
+//! `driftline plan --live`.
 
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ use super::guard::BreakerGuard;
 use super::tracker::{OrderTracker, TrackError};
 use super::PortfolioConfigs;
 use crate::config::{ConfigError, PortfolioSpec};
-use crate::control::{CycleRecord, DeploymentControls};
+use crate::control::{CycleRecord, DeploymentControls, Stop};
 use crate::ledger::{
     BreakerStore, CycleLeases, DriftHistory, IntentEnvelope, IntentQueue, Lease, LeaseOutcome,
     MarketFilterCache, OrderLedger, OrderRecord, RecordOutcome, StoreError,
@@ -27,7 +29,7 @@ use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport, Ran
 use crate::{
     plan, BookWalkCostModel, BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees,
     Holdings, InFlightOrder, MarketSnapshot, Markets, OrderIntent, OrderStatus, Portfolio,
-    PortfolioId, Symbol,
+    PortfolioId, RebalancePlan, Symbol,
 };
 
 #[derive(Debug, Clone)]
@@ -155,6 +157,23 @@ pub struct PortfolioSummary {
     pub cycle_id: String,
     #[serde(flatten)]
     pub outcome: PortfolioOutcome,
+}
+
+/// What a cycle would plan now, with nothing written or placed ([`Scheduler::preview`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub plan: RebalancePlan,
+    /// The orders the plan counted as in flight.
+    pub in_flight: Vec<InFlightOrder>,
+    /// The pause in force: no cycle plans this portfolio until it is resumed.
+    pub paused: Option<Stop>,
+}
+
+/// A cycle's plan, what it counted as in flight, and the time it was made at.
+struct Planned {
+    plan: RebalancePlan,
+    in_flight: Vec<InFlightOrder>,
+    now: EpochMillis,
 }
 
 pub struct Scheduler {
@@ -340,12 +359,7 @@ impl Scheduler {
     ) -> Result<PortfolioOutcome, CycleError> {
         let account = spec.account.clone();
         let (configured, policy) = spec.into_domain()?;
-        let window = policy.velocity.map(|v| v.window.window).unwrap_or(3).max(1);
-        let history = self
-            .ports
-            .history
-            .latest(id, u16::try_from(window).unwrap_or(u16::MAX))
-            .await?;
+        let history = self.history(id, &policy).await?;
         // Cycle ids are the tick's time floored to the period, in one fixed-width format: their
         // order is the ticks' order.
         // What the previous cycle left open: the orders of those that ended since are in this
@@ -382,42 +396,9 @@ impl Scheduler {
             .filter(|r| !r.status.is_final())
             .cloned()
             .collect();
-        let in_flight = in_flight(&open);
-
-        let balances = ex.balances().await?;
-        let holdings = Holdings::new(
-            balances
-                .into_iter()
-                .filter(|b| configured.targets().contains(&b.asset))
-                .map(|b| (b.asset, b.free)),
-        )?;
-        let portfolio = Portfolio::new(
-            id.clone(),
-            configured.quote().clone(),
-            holdings,
-            configured.targets().clone(),
-        )?;
-        let markets = self.markets(ex, &portfolio).await?;
-        let snapshots: Vec<_> = history.into_iter().map(|h| h.snapshot).collect();
-        let now = self.now();
-        let request = crate::PlanRequest {
-            portfolio: &portfolio,
-            in_flight: &in_flight,
-            markets: &markets,
-            policy: &policy,
-            fees: self.settings.fees,
-            history: &snapshots,
-            cycle,
-            now_ms: now,
-        };
-        let model = BookWalkCostModel {
-            fees: self.settings.fees,
-            liquidity: policy.fee_liquidity,
-        };
-        let mut plan = plan(&request, &model)?;
-        for intent in &mut plan.intents {
-            intent.account.clone_from(&account);
-        }
+        let Planned { plan, now, .. } = self
+            .plan_now(ex, id, cycle, &configured, &policy, account, history, &open)
+            .await?;
 
         let mut to_send: Vec<OrderIntent> = Vec::new();
         for outcome in self.ports.ledger.record_all(&plan.intents, now).await? {
@@ -486,6 +467,119 @@ impl Scheduler {
             queued,
             reconciled,
             skipped,
+        })
+    }
+
+    /// What the next cycle would plan for `id` now, from the inputs a cycle gathers (the stored
+    /// spec, the account's balances, filters and books, the orders in flight, the drift
+    /// history), with nothing placed and no lease, reconciliation, record, message or snapshot
+    /// (`driftline plan --live`). The one write left is the filter port's: filters missing
+    /// from the cache are fetched and handed to it as a cycle does (the console's port keeps
+    /// nothing). Its exchange calls go to the account's client directly, not through the
+    /// shared breaker, so that an operator's look never counts toward opening it; a paused
+    /// portfolio is planned all the same, and the pause returned.
+    ///
+    /// # Errors
+    /// [`CycleError::NotConfigured`] for an unknown portfolio, else what a cycle would meet.
+    pub async fn preview(&self, id: &PortfolioId, cycle: &CycleId) -> Result<Preview, CycleError> {
+        let stored = self
+            .ports
+            .configs
+            .portfolio(id)
+            .await?
+            .ok_or(CycleError::NotConfigured)?;
+        let account = stored.spec.account.clone();
+        let (configured, policy) = stored.spec.into_domain()?;
+        let history = self.history(id, &policy).await?;
+        let client = self.ports.exchanges.exchange(account.as_deref()).await?;
+        let open = self.ports.ledger.open_orders(id).await?;
+        let Planned {
+            plan, in_flight, ..
+        } = self
+            .plan_now(
+                client.as_ref(),
+                id,
+                cycle,
+                &configured,
+                &policy,
+                account,
+                history,
+                &open,
+            )
+            .await?;
+        Ok(Preview {
+            plan,
+            in_flight,
+            paused: stored.paused,
+        })
+    }
+
+    /// The drift history velocity needs, newest first.
+    async fn history(
+        &self,
+        id: &PortfolioId,
+        policy: &crate::RebalancePolicy,
+    ) -> Result<Vec<crate::ledger::RecordedSnapshot>, StoreError> {
+        let window = policy.velocity.map(|v| v.window.window).unwrap_or(3).max(1);
+        self.ports
+            .history
+            .latest(id, u16::try_from(window).unwrap_or(u16::MAX))
+            .await
+    }
+
+    /// The planning step of a cycle, after reconciliation: from the orders not yet final, the
+    /// free balances and the markets, the plan made with the drift history.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_now(
+        &self,
+        ex: &dyn Exchange,
+        id: &PortfolioId,
+        cycle: &CycleId,
+        configured: &Portfolio,
+        policy: &crate::RebalancePolicy,
+        account: Option<String>,
+        history: Vec<crate::ledger::RecordedSnapshot>,
+        open: &[OrderRecord],
+    ) -> Result<Planned, CycleError> {
+        let in_flight = in_flight(open);
+        let balances = ex.balances().await?;
+        let holdings = Holdings::new(
+            balances
+                .into_iter()
+                .filter(|b| configured.targets().contains(&b.asset))
+                .map(|b| (b.asset, b.free)),
+        )?;
+        let portfolio = Portfolio::new(
+            id.clone(),
+            configured.quote().clone(),
+            holdings,
+            configured.targets().clone(),
+        )?;
+        let markets = self.markets(ex, &portfolio).await?;
+        let snapshots: Vec<_> = history.into_iter().map(|h| h.snapshot).collect();
+        let now = self.now();
+        let request = crate::PlanRequest {
+            portfolio: &portfolio,
+            in_flight: &in_flight,
+            markets: &markets,
+            policy,
+            fees: self.settings.fees,
+            history: &snapshots,
+            cycle,
+            now_ms: now,
+        };
+        let model = BookWalkCostModel {
+            fees: self.settings.fees,
+            liquidity: policy.fee_liquidity,
+        };
+        let mut plan = plan(&request, &model)?;
+        for intent in &mut plan.intents {
+            intent.account.clone_from(&account);
+        }
+        Ok(Planned {
+            plan,
+            in_flight,
+            now,
         })
     }
 

@@ -11,15 +11,15 @@
 
 use clap::Args;
 use driftline_core::control::DeploymentControls;
+use driftline_core::notify::Notice;
 use driftline_core::service::PortfolioConfigs;
 
 use super::cancel::{Canceller, Scope};
+use super::status::queue_depth;
 use super::{operator, outputs, Console, ConsoleError, Target};
 
 #[derive(Debug, Args)]
 pub struct HaltArgs {
-    #[command(flatten)]
-    pub target: Target,
     /// Why trading stops: kept with the halt and shown by `driftline status`.
     #[arg(long)]
     pub reason: String,
@@ -30,15 +30,12 @@ pub struct HaltArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ResumeArgs {
-    #[command(flatten)]
-    pub target: Target,
-}
+pub struct ResumeArgs {}
 
 /// # Errors
 /// [`ConsoleError`] when the deployment cannot be found or written, or when some open order
 /// could not be cancelled (the halt is in force then all the same).
-pub async fn halt(args: &HaltArgs) -> Result<(), ConsoleError> {
+pub async fn halt(target: &Target, args: &HaltArgs) -> Result<(), ConsoleError> {
     let reason = args.reason.trim();
     if reason.is_empty() {
         return Err(ConsoleError::Input(
@@ -46,10 +43,17 @@ pub async fn halt(args: &HaltArgs) -> Result<(), ConsoleError> {
         ));
     }
     // The halt needs the table alone: it is set before anything else can fail.
-    let console = Console::connect(&args.target, &[outputs::TABLE]).await?;
+    let console = Console::connect(target, &[outputs::TABLE]).await?;
     let store = console.store()?;
     let stop = operator::stop(&console.sdk, reason).await;
     let before = store.set_halt(Some(&stop)).await?;
+    console
+        .notify(&Notice::Halted {
+            reason: stop.reason.clone(),
+            by: stop.by.clone(),
+            at_ms: stop.at_ms,
+        })
+        .await;
     println!(
         "halted at {} by {}: {}",
         operator::time(stop.at_ms),
@@ -69,7 +73,7 @@ pub async fn halt(args: &HaltArgs) -> Result<(), ConsoleError> {
     if !args.cancel_open {
         return Ok(());
     }
-    let console = Console::connect(&args.target, &Canceller::needs(Scope::Everything)).await?;
+    let console = Console::connect(target, &Canceller::needs(Scope::Everything)).await?;
     let canceller = Canceller::new(&console, Scope::Everything)?;
     let ids = store.portfolio_ids().await?;
     println!("cancelling the open orders of {} portfolio(s):", ids.len());
@@ -103,15 +107,23 @@ pub async fn halt(args: &HaltArgs) -> Result<(), ConsoleError> {
 
 /// # Errors
 /// [`ConsoleError`] when the deployment cannot be found or written.
-pub async fn resume(args: &ResumeArgs) -> Result<(), ConsoleError> {
-    let console = Console::connect(&args.target, &[outputs::TABLE, outputs::INTENTS_QUEUE]).await?;
+pub async fn resume(target: &Target, _args: &ResumeArgs) -> Result<(), ConsoleError> {
+    let console = Console::connect(target, &[outputs::TABLE, outputs::INTENTS_QUEUE]).await?;
     let store = console.store()?;
     match store.set_halt(None).await? {
-        Some(before) => println!("resumed: lifted the halt {}", operator::describe(&before)),
+        Some(before) => {
+            println!("resumed: lifted the halt {}", operator::describe(&before));
+            console
+                .notify(&Notice::Resumed {
+                    by: operator::identity(&console.sdk).await,
+                    at_ms: operator::now_ms(),
+                })
+                .await;
+        }
         None => println!("not halted: nothing to resume"),
     }
     match console.deployment.get(outputs::INTENTS_QUEUE) {
-        Some(url) => match queue_depth(&console.sdk, url).await {
+        Some(url) => match queue_depth(&aws_sdk_sqs::Client::new(&console.sdk), url).await {
             Ok(d) => println!(
                 "{} message(s) in the intents queue (visible {}, in flight {}, delayed {}): the \
                  intents held back run if they have not expired",
@@ -125,38 +137,4 @@ pub async fn resume(args: &ResumeArgs) -> Result<(), ConsoleError> {
         None => println!("queue depth unknown: pass {}", outputs::INTENTS_QUEUE.1),
     }
     Ok(())
-}
-
-/// Approximate message counts of a queue, as SQS reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueDepth {
-    pub visible: u64,
-    pub in_flight: u64,
-    pub delayed: u64,
-}
-
-/// # Errors
-/// SQS's refusal, as text.
-pub async fn queue_depth(sdk: &aws_config::SdkConfig, url: &str) -> Result<QueueDepth, String> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let out = aws_sdk_sqs::Client::new(sdk)
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .attribute_names(A::ApproximateNumberOfMessagesDelayed)
-        .send()
-        .await
-        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())?;
-    let count = |name: A| {
-        out.attributes()
-            .and_then(|a| a.get(&name))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok(QueueDepth {
-        visible: count(A::ApproximateNumberOfMessages),
-        in_flight: count(A::ApproximateNumberOfMessagesNotVisible),
-        delayed: count(A::ApproximateNumberOfMessagesDelayed),
-    })
 }

@@ -7,17 +7,25 @@
 //! One file per verb group, as in tokio's mini-redis `cmd/`.
 
 pub mod cancel;
+pub mod dlq;
 pub mod halt;
+pub mod history;
+pub mod live;
 pub mod operator;
+pub mod orders;
 pub mod portfolio;
 pub mod run_now;
+pub mod status;
+pub mod support;
+pub mod time;
 
 use std::collections::BTreeMap;
 
 use clap::Args;
 use driftline_aws::stack::{stack_outputs, StackError};
-use driftline_aws::DynamoStore;
+use driftline_aws::{DynamoStore, SnsNotifier};
 use driftline_core::ledger::StoreError;
+use driftline_core::notify::Notice;
 use thiserror::Error;
 
 /// The stack's outputs the console reads, each with the flag that overrides it.
@@ -214,6 +222,22 @@ impl Console {
             aws_sdk_dynamodb::Client::new(&self.sdk),
             table,
         ))
+    }
+
+    /// Tells the owner through the deployment's notifications topic, when it has one (the
+    /// stack's `NotificationsTopicArn`, or `--notifications-topic-arn`); best effort, as the
+    /// functions' notices are: a refusal is printed and the command goes on.
+    pub async fn notify(&self, notice: &Notice) {
+        let Some(topic) = self.deployment.get(outputs::NOTIFICATIONS_TOPIC) else {
+            return;
+        };
+        match SnsNotifier::from_sdk(&self.sdk, topic)
+            .publish(notice)
+            .await
+        {
+            Ok(_) => println!("notified {topic}"),
+            Err(e) => println!("notice not sent to {topic}: {e}"),
+        }
     }
 }
 

@@ -32,8 +32,6 @@ use crate::files::read_portfolio_spec;
 
 #[derive(Debug, Args)]
 pub struct PortfolioArgs {
-    #[command(flatten)]
-    pub target: Target,
     #[command(subcommand)]
     pub command: PortfolioCommand,
 }
@@ -99,8 +97,7 @@ pub enum PortfolioCommand {
 /// # Errors
 /// [`ConsoleError`] naming what was wrong: the file's field, an unknown portfolio, a version
 /// that moved on, open orders, or a deployment that cannot be found.
-pub async fn run(args: &PortfolioArgs) -> Result<(), ConsoleError> {
-    let target = &args.target;
+pub async fn run(target: &Target, args: &PortfolioArgs) -> Result<(), ConsoleError> {
     match &args.command {
         PortfolioCommand::Apply {
             file,

@@ -20,8 +20,6 @@ use super::{operator, outputs, Console, ConsoleError, Target};
 
 #[derive(Debug, Args)]
 pub struct RunNowArgs {
-    #[command(flatten)]
-    pub target: Target,
     /// A portfolio to run (repeat for several); default: every configured portfolio.
     #[arg(long = "portfolio", value_name = "ID")]
     pub portfolios: Vec<String>,
@@ -111,9 +109,8 @@ pub fn event(portfolios: &[String], now_ms: i64) -> Value {
 /// # Errors
 /// [`ConsoleError`] for an unknown portfolio, a deployment without a scheduler function, or a
 /// failed invocation (the function's error as it reported it).
-pub async fn run(args: &RunNowArgs) -> Result<(), ConsoleError> {
-    let console =
-        Console::connect(&args.target, &[outputs::TABLE, outputs::SCHEDULER_FUNCTION]).await?;
+pub async fn run(target: &Target, args: &RunNowArgs) -> Result<(), ConsoleError> {
+    let console = Console::connect(target, &[outputs::TABLE, outputs::SCHEDULER_FUNCTION]).await?;
     let function = console.deployment.require(outputs::SCHEDULER_FUNCTION)?;
     // Every portfolio named must be configured: the scheduler would only report it failed.
     if !args.portfolios.is_empty() {
