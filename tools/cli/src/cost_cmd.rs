@@ -39,8 +39,9 @@ pub struct CostArgs {
     /// DynamoDB write units per portfolio cycle.
     #[arg(long, default_value = "3")]
     cycle_wru: Decimal,
-    /// DynamoDB read units per order over its life.
-    #[arg(long, default_value = "2")]
+    /// DynamoDB read units per order over its life (the controls, kill switch and breaker, two
+    /// items read strongly consistent by each executor invocation).
+    #[arg(long, default_value = "4")]
     order_rru: Decimal,
     /// DynamoDB write units per order over its life.
     #[arg(long, default_value = "5")]

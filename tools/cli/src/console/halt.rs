@@ -47,13 +47,6 @@ pub async fn halt(target: &Target, args: &HaltArgs) -> Result<(), ConsoleError> 
     let store = console.store()?;
     let stop = operator::stop(&console.sdk, reason).await;
     let before = store.set_halt(Some(&stop)).await?;
-    console
-        .notify(&Notice::Halted {
-            reason: stop.reason.clone(),
-            by: stop.by.clone(),
-            at_ms: stop.at_ms,
-        })
-        .await;
     println!(
         "halted at {} by {}: {}",
         operator::time(stop.at_ms),
@@ -70,6 +63,13 @@ pub async fn halt(target: &Target, args: &HaltArgs) -> Result<(), ConsoleError> 
         "the scheduler plans nothing and the executor places nothing until `driftline resume`; \
          queued intents wait, delayed, and are not dead-lettered"
     );
+    console
+        .notify(&Notice::Halted {
+            reason: stop.reason.clone(),
+            by: stop.by.clone(),
+            at_ms: stop.at_ms,
+        })
+        .await;
     if !args.cancel_open {
         return Ok(());
     }
