@@ -128,16 +128,37 @@ impl DynamoStore {
         limit: Option<i32>,
         operation: &'static str,
     ) -> Result<Vec<Item>, StoreError> {
+        self.query_keys(pk, SortKeys::Prefix(prefix), newest_first, limit, operation)
+            .await
+    }
+
+    /// All items of a partition whose sort keys are in `keys`, in the given order, every page.
+    async fn query_keys(
+        &self,
+        pk: String,
+        keys: SortKeys<'_>,
+        newest_first: bool,
+        limit: Option<i32>,
+        operation: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let out = self
+            let query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":pk", s(pk.clone()));
+            let query = match keys {
+                SortKeys::Prefix(prefix) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix)),
+                SortKeys::Between(from, to) => query
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                    .expression_attribute_values(":from", s(from))
+                    .expression_attribute_values(":to", s(to)),
+            };
+            let out = query
                 .scan_index_forward(!newest_first)
                 .consistent_read(true)
                 .set_limit(limit)
@@ -160,6 +181,14 @@ impl DynamoStore {
             .is_final()
             .then(|| n(now / 1000 + self.final_order_retention_secs))
     }
+}
+
+/// Which sort keys of a partition a query reads.
+#[derive(Clone, Copy)]
+enum SortKeys<'a> {
+    Prefix(&'a str),
+    /// From the first to the second, both included.
+    Between(&'a str, &'a str),
 }
 
 fn portfolio_pk(p: &PortfolioId) -> String {
@@ -765,31 +794,17 @@ impl DynamoStore {
         // Sort keys are `DRIFT#<15-digit ms>#<cycle>`: every one from `since` on sorts between
         // its key and `DRIFT$` ('$' follows '#').
         let from = format!("DRIFT#{:015}", since_ms.max(0));
-        let mut snapshots = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(portfolio_pk(portfolio)))
-                .expression_attribute_values(":from", s(from.clone()))
-                .expression_attribute_values(":to", s("DRIFT$"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("dynamodb", "Query(drift since)", e))?;
-            for i in out.items.unwrap_or_default() {
-                snapshots.push(recorded_snapshot(&i)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => break,
-            }
-        }
-        Ok(snapshots)
+        self.query_keys(
+            portfolio_pk(portfolio),
+            SortKeys::Between(&from, "DRIFT$"),
+            false,
+            None,
+            "Query(drift since)",
+        )
+        .await?
+        .iter()
+        .map(recorded_snapshot)
+        .collect()
     }
 
     /// Every order of a portfolio still in the table, final ones included (until their TTL),
