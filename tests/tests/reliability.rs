@@ -869,19 +869,32 @@ async fn a_probe_killed_mid_request_lapses_at_its_deadline_and_the_next_order_is
         .expect("breaker saved");
     let order = intent(&w, "killed-probe", 0);
     record_all(&w, std::slice::from_ref(&order)).await;
-    // The venue is slow; Lambda ends the invocation (its timeout) before the answer comes.
-    w.set_faults(json!({"latency_ms": 3_000})).await;
+    // The venue is slow; Lambda ends the invocation (its timeout) before the answer comes:
+    // the invocation is cut off as soon as its request is on the way, however loaded the
+    // machine is.
+    w.set_faults(json!({"latency_ms": 20_000})).await;
     let dying = invocation(&w, "dies", 30_000);
-    let killed = tokio::time::timeout(
-        Duration::from_millis(300),
-        w.executor.handle(&body(&order), &dying),
-    )
-    .await;
-    assert!(killed.is_err(), "the probe's invocation was cut off");
-    w.set_faults(json!({})).await;
-    let BreakerState::HalfOpen { until_ms, .. } = breaker(&w).await else {
-        panic!("the probe holds the breaker")
+    let probe = {
+        let (w, body, dying) = (w.clone(), body(&order), dying.clone());
+        tokio::spawn(async move { w.executor.handle(&body, &dying).await })
     };
+    let started = Instant::now();
+    let until_ms = loop {
+        if let BreakerState::HalfOpen { until_ms, .. } = breaker(&w).await {
+            break until_ms;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15) && !probe.is_finished(),
+            "the delivery never became the probe"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    probe.abort();
+    assert!(
+        probe.await.is_err_and(|e| e.is_cancelled()),
+        "the probe's invocation was cut off"
+    );
+    w.set_faults(json!({})).await;
     // Another container, before the probe's deadline: it waits, sending nothing.
     let before = requests(&w).await.len();
     let other = w

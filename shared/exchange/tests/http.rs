@@ -233,7 +233,9 @@ impl Stub {
             format!("http://{}", self.addr),
             Some(ApiCredentials::new(KEY, SECRET)),
         );
-        config.request_timeout = Duration::from_millis(500);
+        // Generous: a loaded CI machine must not turn a loopback answer into a timeout. The
+        // timeout tests set their own, well under the stub's delay.
+        config.request_timeout = Duration::from_secs(10);
         config.retry = RetryPolicy {
             max_retries: 2,
             min_delay: Duration::from_millis(10),
@@ -244,6 +246,13 @@ impl Stub {
 
     fn client(&self) -> BinanceSpot {
         BinanceSpot::new(self.config()).unwrap()
+    }
+
+    /// A client that gives up on an answer after `timeout`.
+    fn impatient_client(&self, timeout: Duration) -> BinanceSpot {
+        let mut config = self.config();
+        config.request_timeout = timeout;
+        BinanceSpot::new(config).unwrap()
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -487,11 +496,11 @@ async fn a_5xx_on_a_read_is_retried_with_backoff() {
 async fn a_timeout_on_placement_is_status_unknown_and_never_resent() {
     let stub = Stub::start(fixture("exchange_info.json"), |s, _| {
         is_post_order(s)
-            .then(|| Reply::ok(fixture("order_full.json")).delayed(Duration::from_secs(2)))
+            .then(|| Reply::ok(fixture("order_full.json")).delayed(Duration::from_secs(5)))
     })
     .await;
     let err = stub
-        .client()
+        .impatient_client(Duration::from_secs(1))
         .place_limit_order(&order(TimeInForce::Gtc))
         .await
         .unwrap_err();
@@ -503,10 +512,14 @@ async fn a_timeout_on_placement_is_status_unknown_and_never_resent() {
 async fn a_timeout_on_a_read_is_retried_then_reported_retryable() {
     let stub = Stub::start(fixture("exchange_info.json"), |s, _| {
         (s.path == "/api/v3/depth")
-            .then(|| Reply::ok(fixture("depth.json")).delayed(Duration::from_secs(2)))
+            .then(|| Reply::ok(fixture("depth.json")).delayed(Duration::from_secs(5)))
     })
     .await;
-    let err = stub.client().order_book(&btc(), 5).await.unwrap_err();
+    let err = stub
+        .impatient_client(Duration::from_secs(1))
+        .order_book(&btc(), 5)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ExchangeError::Retryable { .. }), "{err}");
     assert_eq!(
         stub.seen_at("GET", "/api/v3/depth").len(),

@@ -788,11 +788,12 @@ async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_or
 async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
     let venue = Venue::start(venue_config(&[])).await;
     let mut config = venue.config(KEY, SECRET);
-    config.request_timeout = Duration::from_millis(200);
+    // Long enough for a loaded machine's loopback answers, well under the answer's delay.
+    config.request_timeout = Duration::from_secs(1);
     let client = BinanceSpot::with_clock(config, venue.clock.clone()).unwrap();
     client.market_filters(&btc_usdt()).await.unwrap();
     venue
-        .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 600}))
+        .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}))
         .await;
 
     let err = client
