@@ -521,13 +521,24 @@ impl OrderLedger for DynamoStore {
     }
 
     async fn open_orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
-        let mut orders = self.all_orders(portfolio).await?;
+        let mut orders = self.orders(portfolio).await?;
         orders.retain(|r| !r.status.is_final());
         Ok(orders)
     }
 
     async fn orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
-        self.all_orders(portfolio).await
+        // A portfolio holds few orders at a time and final ones expire, so a query of the
+        // partition is cheaper than a secondary index.
+        let items = self
+            .query_prefix(
+                portfolio_pk(portfolio),
+                "ORDER#",
+                false,
+                None,
+                "Query(orders)",
+            )
+            .await?;
+        items.iter().map(order_record).collect()
     }
 }
 
@@ -805,28 +816,5 @@ impl DynamoStore {
         .iter()
         .map(recorded_snapshot)
         .collect()
-    }
-
-    /// Every order of a portfolio still in the table, final ones included (until their TTL),
-    /// in client-order-id order. For reports; the services read [`OrderLedger::open_orders`].
-    ///
-    /// # Errors
-    /// The store's error, or [`StoreError::Corrupt`] for an unreadable item.
-    pub async fn all_orders(
-        &self,
-        portfolio: &PortfolioId,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
-        // A portfolio holds few orders at a time and final ones expire, so a query of the
-        // partition is cheaper than a secondary index.
-        let items = self
-            .query_prefix(
-                portfolio_pk(portfolio),
-                "ORDER#",
-                false,
-                None,
-                "Query(orders)",
-            )
-            .await?;
-        items.iter().map(order_record).collect()
     }
 }

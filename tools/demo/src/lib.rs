@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use driftline_core::config::PortfolioSpec;
-use driftline_core::ledger::DriftHistory;
+use driftline_core::ledger::{DriftHistory, OrderLedger};
 use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::{OrderStatus, PortfolioId, RebalancePolicy, Side};
 use driftline_sandbox::{SandboxError, World};
@@ -134,7 +134,7 @@ async fn ledger_records(
 ) -> Result<Vec<driftline_core::ledger::OrderRecord>, DemoError> {
     let mut all = Vec::new();
     for id in ids {
-        all.extend(world.store.all_orders(id).await?);
+        all.extend(world.store.orders(id).await?);
     }
     Ok(all)
 }

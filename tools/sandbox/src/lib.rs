@@ -1008,7 +1008,7 @@ impl World {
             Ok(id) => id,
             Err(e) => panic!("portfolio id {portfolio}: {e}"),
         };
-        match self.store.all_orders(&id).await {
+        match self.store.orders(&id).await {
             Ok(orders) => orders,
             Err(e) => panic!("ledger: {e}"),
         }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use driftline_core::execution::execution_quality;
-use driftline_core::ledger::OrderRecord;
+use driftline_core::ledger::{OrderLedger, OrderRecord};
 use driftline_core::service::PortfolioConfigs;
 use driftline_core::{EpochMillis, PortfolioId};
 use rust_decimal::Decimal;
@@ -214,7 +214,7 @@ pub async fn read(console: &Console, args: &OrdersArgs) -> Result<Vec<OrderView>
                 .map_err(|e| ConsoleError::Input(format!("--portfolio {id:?}: {e}")))?;
             // A removed portfolio's orders stay until their TTL: unknown only when neither
             // its configuration nor any order is there.
-            if store.portfolio(&id).await?.is_none() && store.all_orders(&id).await?.is_empty() {
+            if store.portfolio(&id).await?.is_none() && store.orders(&id).await?.is_empty() {
                 return Err(unknown_portfolio(&id, store.table()));
             }
             vec![id]
@@ -223,7 +223,7 @@ pub async fn read(console: &Console, args: &OrdersArgs) -> Result<Vec<OrderView>
     };
     let mut orders = Vec::new();
     for id in &ids {
-        orders.extend(group(store.all_orders(id).await?));
+        orders.extend(group(store.orders(id).await?));
     }
     orders.retain(|o| since.is_none_or(|s| o.planned_at_ms >= s) && (!args.open || o.open));
     orders.sort_by(|a, b| {
