@@ -174,6 +174,56 @@ async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_t
     w.stop().await;
 }
 
+/// A paused portfolio's resting orders are left as they are: a follow-up that finds the market
+/// gone away from one does not cancel and re-place it; once resumed, the next follow-up does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_portfolios_resting_order_is_not_repriced_until_it_is_resumed() {
+    use driftline_core::control::Stop;
+    use driftline_core::service::PortfolioConfigs;
+    let Some(w) = World::article().await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    w.drain(10).await;
+    assert_eq!(w.venue_orders().await.len(), 2);
+    let id = PortfolioId::new("article").unwrap();
+    let version = w.store.portfolio(&id).await.unwrap().unwrap().version;
+    let stop = Stop {
+        reason: "rebalancing by hand".to_owned(),
+        by: "test".to_owned(),
+        at_ms: 0,
+    };
+    w.store.set_paused(&id, Some(&stop), version).await.unwrap();
+    // The market falls away from the resting BTC sell: unpaused, this re-prices it (the test
+    // above); paused, the follow-ups leave it resting.
+    w.set_mid("BTCUSDT", "64200").await;
+    w.drain(10).await;
+    let venue = w.venue_orders().await;
+    assert_eq!(venue.len(), 2, "no new order while paused: {venue:#?}");
+    assert!(venue.iter().all(|o| o["status"] == "NEW"), "{venue:#?}");
+    let btc = |orders: Vec<driftline_core::ledger::OrderRecord>| {
+        orders
+            .into_iter()
+            .filter(|o| o.intent.symbol.to_string() == "BTC/USDT")
+            .collect::<Vec<_>>()
+    };
+    let legs = btc(w.orders("article").await);
+    assert_eq!(legs.len(), 1, "{legs:#?}");
+    assert_eq!(legs[0].status, OrderStatus::Placed, "{legs:#?}");
+    // Resumed: the next follow-up moves the order to the market.
+    w.store.set_paused(&id, None, version + 1).await.unwrap();
+    w.drain(10).await;
+    let legs = btc(w.orders("article").await);
+    assert_eq!(legs.len(), 2, "{legs:#?}");
+    assert!(
+        legs.iter()
+            .any(|o| o.intent.leg == 0 && o.status == OrderStatus::Cancelled),
+        "{legs:#?}"
+    );
+    assert_eq!(w.dead_letters().await.len(), 0);
+    w.stop().await;
+}
+
 /// Puts a received message back on the queue at once.
 async fn make_visible(w: &World, m: &aws_sdk_sqs::types::Message) {
     w.sqs

@@ -271,6 +271,7 @@ pub fn executor(a: &Adapters, config: &ExecutorConfig) -> Executor {
             filters: Arc::new(WarmFilters::new(a.store.clone(), WarmFilters::LIFETIME_MS)),
             breakers: a.store.clone(),
             controls: a.store.clone(),
+            configs: a.store.clone(),
             queue: a.queue.clone(),
             clock: a.clock.clone(),
             random: Arc::new(Jitter),

@@ -205,6 +205,7 @@ fn rig() -> Rig {
             filters: store.clone(),
             breakers: breakers.clone(),
             controls: breakers.clone(),
+            configs: store.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             random: Arc::new(Fixed),

@@ -587,6 +587,7 @@ impl World {
                 filters: Arc::new(WarmFilters::new(store.clone(), WarmFilters::LIFETIME_MS)),
                 breakers: store.clone(),
                 controls: store.clone(),
+                configs: store.clone(),
                 queue: queue.clone(),
                 clock: clock_port,
                 random: Arc::new(Counter(AtomicU64::new(1))),

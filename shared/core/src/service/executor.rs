@@ -33,7 +33,7 @@ use crate::ports::{
     TimeInForce,
 };
 use crate::{BreakerConfig, ClientOrderId, EpochMillis, MarketFilters, OrderIntent, OrderStatus};
-use crate::{Price, Side};
+use crate::{PortfolioId, Price, Side};
 
 /// What the caller does with the message that carried the intent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +92,9 @@ pub struct ExecutorPorts {
     pub filters: Arc<dyn MarketFilterCache>,
     pub breakers: Arc<dyn BreakerStore>,
     pub controls: Arc<dyn DeploymentControls>,
+    /// The portfolios' configs, read only before a re-price: a paused portfolio's resting
+    /// orders are left as they are.
+    pub configs: Arc<dyn super::PortfolioConfigs>,
     pub queue: Arc<dyn IntentQueue>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
@@ -745,6 +748,11 @@ impl Executor {
         if !behind {
             return Ok(self.follow_up_of(&record, "resting; follow-up queued"));
         }
+        // A re-price places a new order: not for a paused portfolio, whose resting orders stay
+        // as they are (followed, filled, cancelled at their deadline) until it is resumed.
+        if self.paused(&intent.portfolio_id).await {
+            return Ok(self.follow_up_of(&record, "resting; portfolio paused: not re-priced"));
+        }
         let filters = match self.tracker.filters(ex, &intent.symbol).await {
             Ok(f) => f,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
@@ -905,6 +913,18 @@ impl Executor {
     }
 
     /// Done once the follow-up of `record` (still open on the exchange) is queued.
+    /// Whether the portfolio is paused; a config that cannot be read counts as paused (the
+    /// order keeps resting and is looked at again at its next follow-up).
+    async fn paused(&self, id: &PortfolioId) -> bool {
+        match self.ports.configs.portfolio(id).await {
+            Ok(stored) => stored.is_some_and(|p| p.paused.is_some()),
+            Err(e) => {
+                warn!(error = %e, "portfolio config unreadable: not re-priced now");
+                true
+            }
+        }
+    }
+
     fn follow_up_of(&self, record: &OrderRecord, note: &'static str) -> Decided {
         Decided::Requeue {
             envelope: Box::new(IntentEnvelope::follow_up(record)),
