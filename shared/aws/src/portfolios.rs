@@ -78,7 +78,7 @@ impl DynamoStore {
     }
 
     /// Writes `spec` if the stored version is still `expected` (0: no configuration stored
-    /// yet). The pause in force, if any, is kept.
+    /// yet, or one written by hand without a version). The pause in force, if any, is kept.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] naming the field of an invalid spec, or the store's error.
@@ -94,7 +94,11 @@ impl DynamoStore {
             .expression_attribute_values(":spec", to_json(spec, "spec")?)
             .expression_attribute_values(":next", n(expected + 1));
         let op = if expected == 0 {
-            op.condition_expression("attribute_not_exists(pk)")
+            // Version 0 is also an item put by hand, before versions (docs/DATA.md): taken
+            // over once, then versioned like the rest.
+            op.condition_expression(
+                "attribute_not_exists(pk) OR attribute_not_exists(record_version)",
+            )
         } else {
             op.condition_expression("record_version = :expected")
                 .expression_attribute_values(":expected", n(expected))

@@ -997,7 +997,7 @@ async fn portfolio_changes_name_the_version_they_read_so_no_change_is_lost() {
     use driftline_core::config::PortfolioSpec;
     use driftline_core::control::Stop;
     use driftline_core::service::PortfolioConfigs;
-    let Some((store, _)) = store().await else {
+    let Some((store, raw)) = store().await else {
         return;
     };
     let spec = |band: &str| -> PortfolioSpec {
@@ -1076,4 +1076,33 @@ async fn portfolio_changes_name_the_version_they_read_so_no_change_is_lost() {
         store.remove_portfolio(&portfolio(), 5).await.unwrap(),
         ConfigWrite::Conflict(None)
     );
+
+    // A config put by hand without a version (the way portfolios were added before `apply`)
+    // reads as version 0, and an apply on version 0 takes it over once.
+    let hand = serde_json::to_string(&spec("0.05")).unwrap();
+    raw.put_item()
+        .table_name(store.table())
+        .item("pk", AttributeValue::S("CONFIG".into()))
+        .item("sk", AttributeValue::S("PORTFOLIO#p1".into()))
+        .item("spec", AttributeValue::S(hand))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .portfolio(&portfolio())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        0
+    );
+    let ConfigWrite::Written(taken) = store.apply_portfolio(&spec("0.02"), 0).await.unwrap() else {
+        panic!("a hand-written config is applied over on version 0")
+    };
+    assert_eq!(taken.version, 1);
+    assert!(matches!(
+        store.apply_portfolio(&spec("0.03"), 0).await.unwrap(),
+        ConfigWrite::Conflict(Some(_))
+    ));
 }
