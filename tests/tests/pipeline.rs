@@ -121,13 +121,7 @@ async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_t
         .await;
     w.set_mid("BTCUSDT", "64240").await;
     w.drain(10).await;
-    let btc = |orders: Vec<driftline_core::ledger::OrderRecord>| {
-        orders
-            .into_iter()
-            .filter(|o| o.intent.symbol.to_string() == "BTC/USDT")
-            .collect::<Vec<_>>()
-    };
-    let legs = btc(w.orders("article").await);
+    let legs = btc_legs(w.orders("article").await);
     assert_eq!(legs.len(), 1);
     assert_eq!(
         legs[0].status,
@@ -142,7 +136,7 @@ async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_t
     w.set_faults(json!({})).await;
     w.set_mid("BTCUSDT", "64200").await;
     w.drain(10).await;
-    let legs = btc(w.orders("article").await);
+    let legs = btc_legs(w.orders("article").await);
     assert_eq!(legs.len(), 2, "{legs:#?}");
     let (leg0, leg1) = (
         &legs.iter().find(|o| o.intent.leg == 0).unwrap(),
@@ -154,7 +148,7 @@ async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_t
     // Leg 1 fills when the market comes back up through it.
     w.set_mid("BTCUSDT", "64215").await;
     w.drain(10).await;
-    let legs = btc(w.orders("article").await);
+    let legs = btc_legs(w.orders("article").await);
     let leg1 = legs.iter().find(|o| o.intent.leg == 1).unwrap();
     assert_eq!(leg1.status, OrderStatus::Filled, "{leg1:?}");
     // The next cycle's drift is measured on the balances after both fills.
@@ -201,19 +195,13 @@ async fn a_paused_portfolios_resting_order_is_not_repriced_until_it_is_resumed()
     let venue = w.venue_orders().await;
     assert_eq!(venue.len(), 2, "no new order while paused: {venue:#?}");
     assert!(venue.iter().all(|o| o["status"] == "NEW"), "{venue:#?}");
-    let btc = |orders: Vec<driftline_core::ledger::OrderRecord>| {
-        orders
-            .into_iter()
-            .filter(|o| o.intent.symbol.to_string() == "BTC/USDT")
-            .collect::<Vec<_>>()
-    };
-    let legs = btc(w.orders("article").await);
+    let legs = btc_legs(w.orders("article").await);
     assert_eq!(legs.len(), 1, "{legs:#?}");
     assert_eq!(legs[0].status, OrderStatus::Placed, "{legs:#?}");
     // Resumed: the next follow-up moves the order to the market.
     w.store.set_paused(&id, None, version + 1).await.unwrap();
     w.drain(10).await;
-    let legs = btc(w.orders("article").await);
+    let legs = btc_legs(w.orders("article").await);
     assert_eq!(legs.len(), 2, "{legs:#?}");
     assert!(
         legs.iter()
@@ -222,6 +210,16 @@ async fn a_paused_portfolios_resting_order_is_not_repriced_until_it_is_resumed()
     );
     assert_eq!(w.dead_letters().await.len(), 0);
     w.stop().await;
+}
+
+/// The BTC/USDT legs among `orders`.
+fn btc_legs(
+    orders: Vec<driftline_core::ledger::OrderRecord>,
+) -> Vec<driftline_core::ledger::OrderRecord> {
+    orders
+        .into_iter()
+        .filter(|o| o.intent.symbol.to_string() == "BTC/USDT")
+        .collect()
 }
 
 /// Puts a received message back on the queue at once.
