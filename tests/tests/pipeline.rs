@@ -42,7 +42,7 @@ async fn happy_path_off_target_orders_fill_and_the_next_cycle_places_nothing() {
     w.stop().await;
 }
 
-use driftline_core::ledger::DriftHistory;
+use driftline_core::ports::DriftHistory;
 use driftline_core::PortfolioId;
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -173,7 +173,7 @@ async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_portfolios_resting_order_is_not_repriced_until_it_is_resumed() {
     use driftline_core::control::Stop;
-    use driftline_core::service::PortfolioConfigs;
+    use driftline_core::ports::PortfolioConfigs;
     let Some(w) = World::article().await else {
         return;
     };
@@ -214,8 +214,8 @@ async fn a_paused_portfolios_resting_order_is_not_repriced_until_it_is_resumed()
 
 /// The BTC/USDT legs among `orders`.
 fn btc_legs(
-    orders: Vec<driftline_core::ledger::OrderRecord>,
-) -> Vec<driftline_core::ledger::OrderRecord> {
+    orders: Vec<driftline_core::orders::OrderRecord>,
+) -> Vec<driftline_core::orders::OrderRecord> {
     orders
         .into_iter()
         .filter(|o| o.intent.symbol.to_string() == "BTC/USDT")
@@ -448,7 +448,7 @@ async fn peek_bodies(w: &World) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn follow_ups_carry_their_record_one_chain_per_order_and_a_stale_one_changes_nothing() {
-    use driftline_core::ledger::IntentEnvelope;
+    use driftline_core::orders::IntentEnvelope;
     let Some(w) = World::article().await else {
         return;
     };
@@ -672,7 +672,7 @@ balances = { BTC = "3", ETH = "0", USDT = "1000" }
         return;
     };
     assert_eq!(planned(&w.tick().await), 2);
-    let buy = |orders: &[driftline_core::ledger::OrderRecord]| {
+    let buy = |orders: &[driftline_core::orders::OrderRecord]| {
         orders
             .iter()
             .find(|o| o.intent.side == driftline_core::Side::Buy)

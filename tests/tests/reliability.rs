@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use driftline_aws::CredentialsCache;
-use driftline_core::ledger::{
-    BreakerStore, DriftHistory, IntentEnvelope, IntentQueue, OrderLedger, OrderRecord,
-};
+use driftline_core::orders::{IntentEnvelope, OrderRecord};
+use driftline_core::ports::{BreakerStore, DriftHistory, IntentQueue, OrderLedger};
 use driftline_core::service::executor::{Invocation, MessageOutcome};
 use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::{
@@ -832,7 +831,7 @@ async fn a_probe_that_never_reaches_the_exchange_does_not_leave_the_breaker_half
         .expect("breaker saved");
     assert!(matches!(
         saved,
-        driftline_core::ledger::BreakerSave::Saved(_)
+        driftline_core::ports::BreakerSave::Saved(_)
     ));
     let unknown = intent(&w, "probe", 0);
     let outcome = w

@@ -91,7 +91,7 @@ pub async fn executor(env: &crate::config::Env) -> Result<(ExecutorConfig, Adapt
 
 async fn adapters(
     common: &crate::config::CommonConfig,
-    backoff: driftline_core::ledger::RetryBackoff,
+    backoff: driftline_core::ports::RetryBackoff,
 ) -> Result<Adapters, InitError> {
     wiring::adapters(common, backoff)
         .await

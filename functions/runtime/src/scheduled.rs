@@ -14,7 +14,7 @@ pub enum ScheduledError {
     #[error("event detail: {0}")]
     Detail(String),
     #[error("portfolio list: {0}")]
-    Store(#[from] driftline_core::ledger::StoreError),
+    Store(#[from] driftline_core::ports::StoreError),
 }
 
 /// The optional detail of a targeted run: `{"portfolios": ["article"]}`.

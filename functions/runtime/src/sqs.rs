@@ -4,7 +4,7 @@
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::MessageAttributeValue;
-use driftline_core::ledger::IntentQueue;
+use driftline_core::ports::IntentQueue;
 use driftline_core::service::executor::{Executor, Invocation, MessageOutcome};
 use lambda_runtime::LambdaEvent;
 use tracing::{error, warn};

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use driftline_core::control::{ControlState, DeploymentControls, Stop};
-use driftline_core::ledger::{BreakerSave, BreakerStore, StoreError, VersionedBreaker};
+use driftline_core::ports::{BreakerSave, BreakerStore, StoreError, VersionedBreaker};
 use driftline_core::BreakerState;
 
 use crate::item::{n, opt_s, req_json, req_n, to_json, unavailable, Item};

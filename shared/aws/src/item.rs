@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use driftline_core::ledger::StoreError;
+use driftline_core::ports::StoreError;
 use rust_decimal::Decimal;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;

@@ -9,7 +9,7 @@
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use driftline_core::execution::ExecutionQuality;
+use driftline_core::orders::ExecutionQuality;
 use driftline_core::ports::{Clock, MetricsSink};
 use driftline_core::{Asset, EpochMillis, OrderStatus, PortfolioId};
 use rust_decimal::Decimal;

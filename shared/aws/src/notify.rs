@@ -10,8 +10,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
-use driftline_core::ledger::StoreError;
-use driftline_core::notify::{Notice, Notifier};
+use driftline_core::notify::Notice;
+use driftline_core::ports::Notifier;
+use driftline_core::ports::StoreError;
 use tracing::{info, warn};
 
 /// Publishes notices to one SNS topic.

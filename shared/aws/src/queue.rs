@@ -9,9 +9,8 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
-use driftline_core::ledger::{
-    IntentEnvelope, IntentQueue, ReceivedIntent, RetryBackoff, SendReport, StoreError,
-};
+use driftline_core::orders::IntentEnvelope;
+use driftline_core::ports::{IntentQueue, ReceivedIntent, RetryBackoff, SendReport, StoreError};
 use driftline_core::ClientOrderId;
 
 use crate::item::unavailable;

@@ -9,11 +9,14 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
-use driftline_core::ledger::{
+use driftline_core::orders::{
     classify_failed_claim, classify_failed_fill, fill_predecessors, fill_progress_key, Claim,
-    ClaimOutcome, CycleLeases, DriftHistory, FillOutcome, FillProgress, Lease, LeaseOutcome,
-    MarketFilterCache, OrderKey, OrderLedger, OrderRecord, RecordOutcome, RecordedSnapshot,
-    StoreError, Transition, TransitionOutcome, CLAIMABLE, MARKET_FILTER_TTL_MS,
+    ClaimOutcome, FillOutcome, FillProgress, OrderKey, OrderRecord, RecordOutcome, Transition,
+    TransitionOutcome, CLAIMABLE,
+};
+use driftline_core::ports::{
+    CycleLeases, DriftHistory, Lease, LeaseOutcome, MarketFilterCache, OrderLedger,
+    RecordedSnapshot, StoreError, MARKET_FILTER_TTL_MS,
 };
 use driftline_core::{
     ClientOrderId, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent, OrderStatus,

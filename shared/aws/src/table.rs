@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
-use driftline_core::ledger::StoreError;
+use driftline_core::ports::StoreError;
 
 use crate::item::unavailable;
 

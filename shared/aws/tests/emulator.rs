@@ -10,11 +10,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use driftline_aws::{
     create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SecretError, SqsIntentQueue,
 };
-use driftline_core::ledger::{
-    BreakerSave, BreakerStore, Claim, ClaimOutcome, CycleLeases, DriftHistory, FillOutcome,
-    FillProgress, IntentEnvelope, IntentQueue, LeaseOutcome, MarketFilterCache, OrderKey,
-    OrderLedger, OrderRecord, OrderUpdate, RecordOutcome, Transition, TransitionOutcome,
-    MARKET_FILTER_TTL_MS,
+use driftline_core::orders::{
+    Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope, OrderKey, OrderRecord,
+    OrderUpdate, RecordOutcome, Transition, TransitionOutcome,
+};
+use driftline_core::ports::{
+    BreakerSave, BreakerStore, CycleLeases, DriftHistory, IntentQueue, LeaseOutcome,
+    MarketFilterCache, OrderLedger, MARKET_FILTER_TTL_MS,
 };
 use driftline_core::{
     Asset, AssetDrift, BreakerConfig, BreakerState, ClientOrderId, CycleId, DriftSnapshot,
@@ -996,7 +998,7 @@ async fn portfolio_changes_name_the_version_they_read_so_no_change_is_lost() {
     use driftline_aws::ConfigWrite;
     use driftline_core::config::PortfolioSpec;
     use driftline_core::control::Stop;
-    use driftline_core::service::PortfolioConfigs;
+    use driftline_core::ports::PortfolioConfigs;
     let Some((store, raw)) = store().await else {
         return;
     };

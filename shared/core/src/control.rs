@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{StoreError, VersionedBreaker};
+use crate::ports::{StoreError, VersionedBreaker};
 use crate::service::scheduler::PortfolioOutcome;
 use crate::{CycleId, EpochMillis};
 

@@ -14,12 +14,10 @@ mod credentials;
 mod drift;
 mod error;
 pub mod exact;
-pub mod execution;
-pub mod ledger;
 mod market;
 pub mod money;
 pub mod notify;
-mod order;
+pub mod orders;
 mod plan;
 mod policy;
 mod portfolio;
@@ -39,7 +37,7 @@ pub use market::{
     OrderBookFields, TradingStatus,
 };
 pub use money::Price;
-pub use order::{ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, Side};
+pub use orders::{ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, Side};
 pub use plan::{
     plan, AssetDecision, InFlightOrder, PlanRequest, PlanTotals, PlannedOrder, RebalancePlan,
 };

@@ -18,29 +18,13 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use async_trait::async_trait;
 use rust_decimal::Decimal;
 
 use crate::control::Stop;
-use crate::execution::execution_quality;
-use crate::ledger::OrderRecord;
+use crate::orders::execution_quality;
+use crate::orders::OrderRecord;
 use crate::{Asset, ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, PortfolioId};
 use crate::{Side, Symbol};
-
-/// Tells the owner something. Infallible by contract: an adapter that cannot deliver logs it.
-#[async_trait]
-pub trait Notifier: Send + Sync {
-    async fn notify(&self, notice: &Notice);
-}
-
-/// The notifier of a deployment without a notification topic: tells nobody.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Silent;
-
-#[async_trait]
-impl Notifier for Silent {
-    async fn notify(&self, _: &Notice) {}
-}
 
 /// One message to the owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -508,7 +492,7 @@ fn civil(ms: EpochMillis) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::OrderRecord;
+    use crate::orders::OrderRecord;
     use crate::{Price, Symbol};
     use rust_decimal_macros::dec;
 

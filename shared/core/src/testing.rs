@@ -1,6 +1,6 @@
 //! In-memory implementations of the ledger ports (and a notifier that keeps what it is told),
 //! for unit tests of the services written against them. Same decision rules as the DynamoDB adapter (the functions of
-//! [`crate::ledger`]); one mutex makes each call atomic, as a conditional write is.
+//! [`crate::orders::record`]); one mutex makes each call atomic, as a conditional write is.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,17 +10,21 @@ use async_trait::async_trait;
 
 use crate::config::PortfolioSpec;
 use crate::control::{ControlState, CycleRecord, DeploymentControls, Stop};
-use crate::ledger::{
+use crate::notify::Notice;
+use crate::orders::transition_allowed;
+use crate::orders::{
     apply_claim, apply_fill, apply_transition, claim_allowed, classify_failed_claim,
-    classify_failed_fill, fill_allowed, transition_allowed, BreakerSave, BreakerStore, Claim,
-    ClaimOutcome, CycleLeases, DriftHistory, FillOutcome, FillProgress, IntentEnvelope,
-    IntentQueue, Lease, LeaseOutcome, MarketFilterCache, OrderKey, OrderLedger, OrderRecord,
-    ReceivedIntent, RecordOutcome, RecordedSnapshot, SendReport, StoreError, Transition,
-    TransitionOutcome, VersionedBreaker, MARKET_FILTER_TTL_MS,
+    classify_failed_fill, fill_allowed, Claim, ClaimOutcome, FillOutcome, FillProgress,
+    IntentEnvelope, OrderKey, OrderRecord, RecordOutcome, Transition, TransitionOutcome,
 };
-use crate::notify::{Notice, Notifier};
 use crate::ports::Clock;
-use crate::service::{PortfolioConfigs, StoredPortfolio};
+use crate::ports::Notifier;
+use crate::ports::{
+    BreakerSave, BreakerStore, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome,
+    MarketFilterCache, OrderLedger, ReceivedIntent, RecordedSnapshot, SendReport, StoreError,
+    VersionedBreaker, MARKET_FILTER_TTL_MS,
+};
+use crate::ports::{PortfolioConfigs, StoredPortfolio};
 use crate::{
     BreakerState, ClientOrderId, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent,
     PortfolioId, Symbol,
@@ -530,7 +534,8 @@ impl IntentQueue for InMemoryQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{OrderUpdate, RetryBackoff};
+    use crate::orders::OrderUpdate;
+    use crate::ports::RetryBackoff;
     use crate::{ClientOrderId, OrderStatus, Price, Side};
     use rust_decimal_macros::dec;
 

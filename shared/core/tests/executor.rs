@@ -9,18 +9,19 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use driftline_core::control::{ControlState, DeploymentControls, Stop};
-use driftline_core::ledger::{
-    BreakerSave, BreakerStore, IntentEnvelope, IntentQueue, OrderKey, OrderLedger, OrderRecord,
-    ReceivedIntent, SendReport, StoreError, VersionedBreaker,
-};
+use driftline_core::orders::{IntentEnvelope, OrderKey, OrderRecord};
+use driftline_core::ports::FixedAccounts;
 use driftline_core::ports::{
     Balance, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, MetricsSink,
     OrderReport, RandomSource,
 };
+use driftline_core::ports::{
+    BreakerSave, BreakerStore, IntentQueue, OrderLedger, ReceivedIntent, SendReport, StoreError,
+    VersionedBreaker,
+};
 use driftline_core::service::executor::{
     Executor, ExecutorPorts, ExecutorSettings, Invocation, MessageOutcome,
 };
-use driftline_core::service::FixedAccounts;
 use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock};
 use driftline_core::*;
 use rust_decimal_macros::dec;
@@ -162,7 +163,7 @@ impl MetricsSink for Quiet {
     fn drift(&self, _: &PortfolioId, _: &Asset, _: rust_decimal::Decimal) {}
     fn cycle_completed(&self, _: &PortfolioId) {}
     fn execution_attempt(&self, _: bool, _: Option<i64>) {}
-    fn order_final(&self, _: OrderStatus, _: &driftline_core::execution::ExecutionQuality) {}
+    fn order_final(&self, _: OrderStatus, _: &driftline_core::orders::ExecutionQuality) {}
     fn rate_limit_hit(&self) {}
 }
 
@@ -210,7 +211,7 @@ fn rig() -> Rig {
             clock: clock.clone(),
             random: Arc::new(Fixed),
             metrics: Arc::new(Quiet),
-            notifier: Arc::new(driftline_core::notify::Silent),
+            notifier: Arc::new(driftline_core::ports::Silent),
         },
         ExecutorSettings::default(),
     );

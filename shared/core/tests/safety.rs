@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use driftline_core::config::PortfolioSpec;
-use driftline_core::execution::ExecutionQuality;
-use driftline_core::ledger::{
-    BreakerStore, Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope, IntentQueue,
-    OrderKey, OrderLedger, OrderRecord, RecordOutcome, StoreError, Transition, TransitionOutcome,
+use driftline_core::orders::ExecutionQuality;
+use driftline_core::orders::{
+    Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope, OrderKey, OrderRecord,
+    RecordOutcome, Transition, TransitionOutcome,
 };
+use driftline_core::ports::FixedAccounts;
+use driftline_core::ports::{BreakerStore, IntentQueue, OrderLedger, StoreError};
 use driftline_core::ports::{Clock, MetricsSink, RandomSource};
 use driftline_core::service::executor::{
     Executor, ExecutorPorts, ExecutorSettings, Invocation, MessageOutcome,
@@ -23,7 +25,6 @@ use driftline_core::service::executor::{
 use driftline_core::service::scheduler::{
     in_flight, PortfolioOutcome, PortfolioSummary, Scheduler, SchedulerPorts, SchedulerSettings,
 };
-use driftline_core::service::FixedAccounts;
 use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock, RecordedNotices};
 use driftline_core::*;
 use rust_decimal::Decimal;
@@ -728,7 +729,7 @@ async fn while_halted_the_scheduler_plans_nothing_and_the_executor_holds_every_i
 
 #[tokio::test]
 async fn a_paused_portfolio_is_planned_by_no_cycle_and_its_last_cycle_is_kept() {
-    use driftline_core::ledger::CycleLeases;
+    use driftline_core::ports::CycleLeases;
     let r = btc_rig();
     let id = PortfolioId::new("p").unwrap();
     r.store.set_paused(&id, Some(stop("rebalancing by hand")));

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use driftline_core::config::PortfolioSpec;
-use driftline_core::ledger::IntentEnvelope;
+use driftline_core::orders::IntentEnvelope;
 use driftline_core::{Asset, Symbol};
 use driftline_exchange::{
     parse_account, parse_depth, parse_exchange_info, parse_order, parse_orders, parse_server_time,

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use driftline_core::control::DeploymentControls;
-use driftline_core::ledger::OrderRecord;
+use driftline_core::orders::OrderRecord;
+use driftline_core::ports::PortfolioConfigs;
 use driftline_core::service::scheduler::PortfolioOutcome;
-use driftline_core::service::PortfolioConfigs;
 use driftline_core::{OrderStatus, PortfolioId};
 use driftline_functions::scheduled::SchedulerResponse;
 use driftline_lambda_local::{bootstrap_path, InvokeApi, LocalFunction};

@@ -18,8 +18,9 @@ use std::sync::OnceLock;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use aws_sdk_dynamodb::types::AttributeValue;
 use driftline_core::control::{DeploymentControls, Stop};
-use driftline_core::execution::execution_quality;
-use driftline_core::ledger::{DriftHistory, OrderRecord};
+use driftline_core::orders::execution_quality;
+use driftline_core::orders::OrderRecord;
+use driftline_core::ports::DriftHistory;
 use driftline_core::{OrderStatus, PortfolioId};
 use driftline_sandbox::World;
 use rust_decimal::Decimal;
@@ -796,7 +797,7 @@ fn dlq_lists_each_dead_letter_and_why_and_redrive_moves_them_back_to_run() {
             .send()
             .await
             .unwrap();
-        let envelope = driftline_core::ledger::IntentEnvelope::from_json(&body).unwrap();
+        let envelope = driftline_core::orders::IntentEnvelope::from_json(&body).unwrap();
         (body, envelope.intent.client_order_id.to_string())
     });
     let flags = |args: &[&str]| {

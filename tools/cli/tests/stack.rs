@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use driftline_aws::stack::StackError;
 use driftline_cli::console::{outputs, Console, ConsoleError, Target};
 use driftline_core::config::PortfolioSpec;
-use driftline_core::service::PortfolioConfigs;
+use driftline_core::ports::PortfolioConfigs;
 use serde_json::{json, Value};
 
 /// Every output the console reads, each with its flag.

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use driftline_core::config::PortfolioSpec;
-use driftline_core::ledger::{DriftHistory, OrderLedger};
+use driftline_core::ports::{DriftHistory, OrderLedger};
 use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::{OrderStatus, PortfolioId, RebalancePolicy, Side};
 use driftline_sandbox::{SandboxError, World};
@@ -44,7 +44,7 @@ pub enum DemoError {
     #[error("set-up: {0}")]
     Setup(String),
     #[error("ledger: {0}")]
-    Store(#[from] driftline_core::ledger::StoreError),
+    Store(#[from] driftline_core::ports::StoreError),
     #[error("output {path}: {reason}")]
     Output { path: PathBuf, reason: String },
     #[error("paper exchange: {0}")]
@@ -131,7 +131,7 @@ impl Market {
 async fn ledger_records(
     world: &World,
     ids: &[PortfolioId],
-) -> Result<Vec<driftline_core::ledger::OrderRecord>, DemoError> {
+) -> Result<Vec<driftline_core::orders::OrderRecord>, DemoError> {
     let mut all = Vec::new();
     for id in ids {
         all.extend(world.store.orders(id).await?);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
-use driftline_core::ledger::IntentEnvelope;
+use driftline_core::orders::IntentEnvelope;
 use driftline_core::ClientOrderId;
 use serde_json::Value;
 

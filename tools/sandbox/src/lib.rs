@@ -33,14 +33,16 @@ use driftline_aws::{
     create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SqsIntentQueue,
 };
 use driftline_core::config::PortfolioSpec;
-use driftline_core::ledger::{OrderLedger, OrderRecord, RetryBackoff};
-use driftline_core::notify::{Notice, Notifier};
+use driftline_core::notify::Notice;
+use driftline_core::orders::OrderRecord;
 use driftline_core::ports::Exchange;
+use driftline_core::ports::ExchangeAccounts;
+use driftline_core::ports::Notifier;
 use driftline_core::ports::{Clock, RandomSource};
+use driftline_core::ports::{OrderLedger, RetryBackoff};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;
-use driftline_core::service::ExchangeAccounts;
 use driftline_core::testing::RecordedNotices;
 
 use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
@@ -228,7 +230,7 @@ pub enum SandboxError {
     #[error("paper exchange: {0}")]
     VenueStart(#[from] paper_exchange::server::StartError),
     #[error("store or queue: {0}")]
-    Store(#[from] driftline_core::ledger::StoreError),
+    Store(#[from] driftline_core::ports::StoreError),
     #[error("secret {name}: {reason}")]
     Secret { name: String, reason: String },
     #[error("exchange accounts: {0}")]

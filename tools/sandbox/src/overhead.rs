@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use driftline_core::config::PortfolioSpec;
-use driftline_core::ledger::IntentEnvelope;
+use driftline_core::orders::IntentEnvelope;
 use driftline_core::service::scheduler::PortfolioOutcome;
 use rust_decimal::Decimal;
 use serde_json::Value;

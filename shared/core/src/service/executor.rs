@@ -10,7 +10,7 @@
 //!
 //! AWS calls per order are few by design (docs/BENCHMARKS.md counts them): the claim is the one
 //! write before placement, a follow-up carries the record it follows
-//! ([`crate::ledger::PlacedOrder`]) so it neither claims nor reads, and the breaker
+//! ([`crate::orders::PlacedOrder`]) so it neither claims nor reads, and the breaker
 //! ([`BreakerGuard`]) is read about once per batch.
 
 use std::collections::HashMap;
@@ -20,14 +20,17 @@ use rust_decimal::Decimal;
 use tracing::{error, info, warn, Instrument};
 
 use super::guard::BreakerGuard;
-use super::tracker::{OrderTracker, Repriced, TrackError};
 use crate::control::{DeploymentControls, Stop};
-use crate::execution::{decide_execution, ledger_status, ExecutionDecision};
-use crate::ledger::{
-    BreakerStore, Claim, ClaimOutcome, IntentEnvelope, IntentQueue, MarketFilterCache, OrderKey,
-    OrderLedger, OrderRecord, OrderUpdate, RetryBackoff, StoreError, Transition, TransitionOutcome,
+use crate::orders::{decide_execution, ledger_status, ExecutionDecision};
+use crate::orders::{
+    Claim, ClaimOutcome, IntentEnvelope, OrderKey, OrderRecord, OrderUpdate, Transition,
+    TransitionOutcome,
 };
-use crate::notify::Notifier;
+use crate::orders::{OrderTracker, Repriced, TrackError};
+use crate::ports::Notifier;
+use crate::ports::{
+    BreakerStore, IntentQueue, MarketFilterCache, OrderLedger, RetryBackoff, StoreError,
+};
 use crate::ports::{
     Clock, Exchange, ExchangeError, LimitOrderRequest, MetricsSink, OrderReport, RandomSource,
     TimeInForce,
@@ -87,20 +90,20 @@ impl Default for ExecutorSettings {
 /// The ports the executor uses.
 #[derive(Clone)]
 pub struct ExecutorPorts {
-    pub exchanges: Arc<dyn super::ExchangeAccounts>,
+    pub exchanges: Arc<dyn crate::ports::ExchangeAccounts>,
     pub ledger: Arc<dyn OrderLedger>,
     pub filters: Arc<dyn MarketFilterCache>,
     pub breakers: Arc<dyn BreakerStore>,
     pub controls: Arc<dyn DeploymentControls>,
     /// The portfolios' configs, read only before a re-price: a paused portfolio's resting
     /// orders are left as they are.
-    pub configs: Arc<dyn super::PortfolioConfigs>,
+    pub configs: Arc<dyn crate::ports::PortfolioConfigs>,
     pub queue: Arc<dyn IntentQueue>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
     pub metrics: Arc<dyn MetricsSink>,
     /// Where the owner is told of breaker transitions (and, by the scheduler, of cycles that
-    /// traded); [`crate::notify::Silent`] when nobody listens.
+    /// traded); [`crate::ports::Silent`] when nobody listens.
     pub notifier: Arc<dyn Notifier>,
 }
 

@@ -21,11 +21,12 @@ use async_trait::async_trait;
 use tracing::{info, warn};
 
 use crate::breaker::VenueHealth;
-use crate::ledger::{BreakerSave, BreakerStore, StoreError, VersionedBreaker};
-use crate::notify::{BreakerCause, Notice, Notifier};
+use crate::notify::{BreakerCause, Notice};
+use crate::ports::Notifier;
 use crate::ports::{
     Balance, Clock, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport, RandomSource,
 };
+use crate::ports::{BreakerSave, BreakerStore, StoreError, VersionedBreaker};
 use crate::{
     BreakerConfig, BreakerPermit, BreakerState, ClientOrderId, EpochMillis, MarketFilters,
     OrderBook, Symbol,

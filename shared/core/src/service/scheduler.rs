@@ -16,15 +16,17 @@ use thiserror::Error;
 use tracing::{info, warn, Instrument};
 
 use super::guard::BreakerGuard;
-use super::tracker::{OrderTracker, TrackError};
-use super::PortfolioConfigs;
 use crate::config::{ConfigError, PortfolioSpec};
 use crate::control::{CycleRecord, DeploymentControls, Stop};
-use crate::ledger::{
-    BreakerStore, CycleLeases, DriftHistory, IntentEnvelope, IntentQueue, Lease, LeaseOutcome,
-    MarketFilterCache, OrderLedger, OrderRecord, RecordOutcome, StoreError,
+use crate::notify::{ended_since, CycleReport, Notice};
+use crate::orders::{IntentEnvelope, OrderRecord, RecordOutcome};
+use crate::orders::{OrderTracker, TrackError};
+use crate::ports::Notifier;
+use crate::ports::PortfolioConfigs;
+use crate::ports::{
+    BreakerStore, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome, MarketFilterCache,
+    OrderLedger, StoreError,
 };
-use crate::notify::{ended_since, CycleReport, Notice, Notifier};
 use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport, RandomSource};
 use crate::{
     plan, BookWalkCostModel, BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees,
@@ -67,7 +69,7 @@ impl Default for SchedulerSettings {
 #[derive(Clone)]
 pub struct SchedulerPorts {
     pub configs: Arc<dyn PortfolioConfigs>,
-    pub exchanges: Arc<dyn super::ExchangeAccounts>,
+    pub exchanges: Arc<dyn crate::ports::ExchangeAccounts>,
     pub ledger: Arc<dyn OrderLedger>,
     pub leases: Arc<dyn CycleLeases>,
     pub history: Arc<dyn DriftHistory>,
@@ -79,7 +81,7 @@ pub struct SchedulerPorts {
     pub random: Arc<dyn RandomSource>,
     pub metrics: Arc<dyn MetricsSink>,
     /// Where the owner is told of breaker transitions (and, by the scheduler, of cycles that
-    /// traded); [`crate::notify::Silent`] when nobody listens.
+    /// traded); [`crate::ports::Silent`] when nobody listens.
     pub notifier: Arc<dyn Notifier>,
 }
 
@@ -519,7 +521,7 @@ impl Scheduler {
         &self,
         id: &PortfolioId,
         policy: &crate::RebalancePolicy,
-    ) -> Result<Vec<crate::ledger::RecordedSnapshot>, StoreError> {
+    ) -> Result<Vec<crate::ports::RecordedSnapshot>, StoreError> {
         let window = policy.velocity.map(|v| v.window.window).unwrap_or(3).max(1);
         self.ports
             .history
@@ -538,7 +540,7 @@ impl Scheduler {
         configured: &Portfolio,
         policy: &crate::RebalancePolicy,
         account: Option<String>,
-        history: Vec<crate::ledger::RecordedSnapshot>,
+        history: Vec<crate::ports::RecordedSnapshot>,
         open: &[OrderRecord],
     ) -> Result<Planned, CycleError> {
         let in_flight = in_flight(open);

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::ledger::{MarketFilterCache, StoreError};
+use crate::ports::{MarketFilterCache, StoreError};
 use crate::{EpochMillis, MarketFilters, Symbol};
 
 /// A [`MarketFilterCache`] that remembers what passes through it, for `lifetime_ms`.

@@ -21,14 +21,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use driftline_aws::{CredentialsCache, DynamoStore};
-use driftline_core::execution::ExecutionQuality;
-use driftline_core::ledger::{
-    IntentEnvelope, IntentQueue, OrderLedger, OrderRecord, ReceivedIntent, SendReport, StoreError,
-};
+use driftline_core::orders::ExecutionQuality;
+use driftline_core::orders::OrderTracker;
+use driftline_core::orders::{IntentEnvelope, OrderRecord};
 use driftline_core::ports::{Exchange, ExchangeError, MetricsSink};
+use driftline_core::ports::{ExchangeAccounts, StoredPortfolio};
+use driftline_core::ports::{IntentQueue, OrderLedger, ReceivedIntent, SendReport, StoreError};
 use driftline_core::service::scheduler::SchedulerSettings;
-use driftline_core::service::tracker::OrderTracker;
-use driftline_core::service::{ExchangeAccounts, StoredPortfolio};
 use driftline_core::{Asset, OrderStatus, PortfolioId};
 use driftline_functions::wiring::{SecretAccounts, WallClock};
 use rust_decimal::Decimal;

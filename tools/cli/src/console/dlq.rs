@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
-use driftline_core::ledger::IntentEnvelope;
+use driftline_core::orders::IntentEnvelope;
 use rust_decimal::Decimal;
 use serde::Serialize;
 

@@ -12,7 +12,7 @@
 use clap::Args;
 use driftline_core::control::DeploymentControls;
 use driftline_core::notify::Notice;
-use driftline_core::service::PortfolioConfigs;
+use driftline_core::ports::PortfolioConfigs;
 
 use super::cancel::{Canceller, Scope};
 use super::status::queue_depth;

@@ -15,11 +15,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use driftline_aws::{CredentialsCache, DynamoStore};
 use driftline_core::control::Stop;
-use driftline_core::execution::ExecutionQuality;
-use driftline_core::ledger::{
-    IntentEnvelope, IntentQueue, MarketFilterCache, ReceivedIntent, SendReport, StoreError,
-};
+use driftline_core::orders::ExecutionQuality;
+use driftline_core::orders::IntentEnvelope;
 use driftline_core::ports::MetricsSink;
+use driftline_core::ports::{
+    IntentQueue, MarketFilterCache, ReceivedIntent, SendReport, StoreError,
+};
 use driftline_core::service::scheduler::{
     CycleError, Scheduler, SchedulerPorts, SchedulerSettings,
 };
@@ -137,7 +138,7 @@ fn scheduler(console: &Console) -> Result<Scheduler, ConsoleError> {
             random: Arc::new(Jitter),
             metrics: Arc::new(NoMetrics),
             // A preview tells nobody (it never reaches the cycle's notice).
-            notifier: Arc::new(driftline_core::notify::Silent),
+            notifier: Arc::new(driftline_core::ports::Silent),
         },
         SchedulerSettings::default(),
     ))

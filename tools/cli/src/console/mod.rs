@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 use clap::Args;
 use driftline_aws::stack::{stack_outputs, StackError};
 use driftline_aws::{DynamoStore, SnsNotifier};
-use driftline_core::ledger::StoreError;
 use driftline_core::notify::Notice;
+use driftline_core::ports::StoreError;
 use thiserror::Error;
 
 /// The stack's outputs the console reads, each with the flag that overrides it.

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use driftline_core::execution::execution_quality;
-use driftline_core::ledger::{OrderLedger, OrderRecord};
-use driftline_core::service::PortfolioConfigs;
+use driftline_core::orders::execution_quality;
+use driftline_core::orders::OrderRecord;
+use driftline_core::ports::OrderLedger;
+use driftline_core::ports::PortfolioConfigs;
 use driftline_core::{EpochMillis, PortfolioId};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -413,7 +414,7 @@ pub fn run(target: &Target, args: &OrdersArgs) -> Result<(), ConsoleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use driftline_core::service::tracker::next_leg;
+    use driftline_core::orders::next_leg;
     use driftline_core::{ClientOrderId, CycleId, OrderIntent, OrderStatus, Price, Side, Symbol};
     use rust_decimal_macros::dec;
 

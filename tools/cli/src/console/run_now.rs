@@ -10,8 +10,8 @@
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use driftline_core::ports::PortfolioConfigs;
 use driftline_core::service::scheduler::{PortfolioOutcome, PortfolioSummary};
-use driftline_core::service::PortfolioConfigs;
 use driftline_core::PortfolioId;
 use serde::Deserialize;
 use serde_json::{json, Value};

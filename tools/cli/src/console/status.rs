@@ -18,9 +18,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
 use driftline_core::control::{CycleRecord, DeploymentControls, Stop};
-use driftline_core::ledger::{CycleLeases, OrderLedger};
+use driftline_core::ports::PortfolioConfigs;
+use driftline_core::ports::{CycleLeases, OrderLedger};
 use driftline_core::service::scheduler::{PortfolioOutcome, SchedulerSettings};
-use driftline_core::service::PortfolioConfigs;
 use driftline_core::BreakerState;
 use serde::Serialize;
 

@@ -1,5 +1,4 @@
-//! Ports: what core needs from the outside world. Adapters implement them (`shared/exchange`,
-//! `shared/aws`); functions and tools wire adapters to core.
+//! The exchange port: what core asks of a venue, and how a venue's answers and failures look to it.
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -7,11 +6,6 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::{Asset, ClientOrderId, EpochMillis, MarketFilters, OrderBook, Price, Side, Symbol};
-
-/// The time, read through a port so that core stays deterministic under test.
-pub trait Clock: Send + Sync {
-    fn now_ms(&self) -> EpochMillis;
-}
 
 /// How long a limit order rests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,24 +163,4 @@ pub trait Exchange: Send + Sync {
         client_order_id: &ClientOrderId,
     ) -> Result<OrderReport, ExchangeError>;
     async fn server_time(&self) -> Result<EpochMillis, ExchangeError>;
-}
-
-/// Random draws, read through a port so that core stays deterministic under test (retry jitter).
-pub trait RandomSource: Send + Sync {
-    fn next_u64(&self) -> u64;
-}
-
-/// Where services report what operators watch. Infallible: a metric that cannot be written is
-/// the adapter's to log, never a reason to fail an order.
-pub trait MetricsSink: Send + Sync {
-    /// Drift of one asset in percentage points, each cycle.
-    fn drift(&self, portfolio: &crate::PortfolioId, asset: &Asset, drift_pp: Decimal);
-    /// A portfolio's cycle ran to its end.
-    fn cycle_completed(&self, portfolio: &crate::PortfolioId);
-    /// An attempt to place an order: `failed` when it ended in an error or a rejection.
-    fn execution_attempt(&self, failed: bool, latency_ms: Option<i64>);
-    /// An order reached a final state.
-    fn order_final(&self, status: crate::OrderStatus, quality: &crate::execution::ExecutionQuality);
-    /// The exchange answered 429 or 418.
-    fn rate_limit_hit(&self);
 }

@@ -13,14 +13,15 @@ use rust_decimal::Decimal;
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::execution::{
+use crate::orders::{
     execution_quality, fills_cover, ledger_status, report_change, tally_fees, ReportChange,
 };
-use crate::ledger::{
-    FillOutcome, IntentEnvelope, IntentQueue, MarketFilterCache, OrderLedger, OrderRecord,
-    OrderUpdate, RecordOutcome, StoreError, Transition, TransitionOutcome,
+use crate::orders::{
+    FillOutcome, IntentEnvelope, OrderRecord, OrderUpdate, RecordOutcome, Transition,
+    TransitionOutcome,
 };
 use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport};
+use crate::ports::{IntentQueue, MarketFilterCache, OrderLedger, StoreError};
 use crate::{
     Asset, ClientOrderId, EpochMillis, MarketFilters, OrderIntent, OrderStatus, Price, Symbol,
 };

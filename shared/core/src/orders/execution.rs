@@ -3,8 +3,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::ledger::{FillProgress, OrderRecord, OrderUpdate, Transition};
 use crate::money::to_bps;
+use crate::orders::{FillProgress, OrderRecord, OrderUpdate, Transition};
 use crate::ports::{ExchangeOrderStatus, Fill, OrderReport};
 use crate::pricing::limit_price;
 use crate::{
