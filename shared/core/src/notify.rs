@@ -11,9 +11,9 @@
 //! closed the shared breaker, so one container sends it, not every container that sees it
 //! ([`crate::service::guard`]); the `driftline` console, on `halt` and `resume`.
 //!
-//! A [`Notifier`] never fails its caller: a notice that cannot be sent is logged by the adapter
+//! A [`Notifier`](crate::ports::Notifier) never fails its caller: a notice that cannot be sent is logged by the adapter
 //! and dropped, so a mail outage never stops a cycle or an order. Adapters: `SnsNotifier` in
-//! driftline-aws, [`Silent`] when no topic is configured, `testing::RecordedNotices` in tests.
+//! driftline-aws, [`Silent`](crate::ports::Silent) when no topic is configured, `testing::RecordedNotices` in tests.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;

@@ -71,7 +71,7 @@ pub trait OrderLedger: Send + Sync {
         Ok(outcomes)
     }
     async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError>;
-    /// Claims the order for execution (`PLACING`); see [`claim_allowed`].
+    /// Claims the order for execution (`PLACING`); see [`claim_allowed`](crate::orders::claim_allowed).
     async fn claim(&self, key: &OrderKey, claim: &Claim) -> Result<ClaimOutcome, StoreError>;
     async fn transition(
         &self,
