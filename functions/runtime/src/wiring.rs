@@ -7,10 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use driftline_aws::{
     metrics::EmfMetrics, CredentialsCache, DynamoStore, SnsNotifier, SqsIntentQueue,
 };
-use driftline_core::ports::ExchangeAccounts;
-use driftline_core::ports::RetryBackoff;
-use driftline_core::ports::{Clock, Exchange, ExchangeError, RandomSource};
-use driftline_core::ports::{Notifier, Silent};
+use driftline_core::ports::{
+    Clock, Exchange, ExchangeAccounts, ExchangeError, Notifier, RandomSource, RetryBackoff, Silent,
+};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;

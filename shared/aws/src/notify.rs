@@ -11,8 +11,7 @@
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
 use driftline_core::notify::Notice;
-use driftline_core::ports::Notifier;
-use driftline_core::ports::StoreError;
+use driftline_core::ports::{Notifier, StoreError};
 use tracing::{info, warn};
 
 /// Publishes notices to one SNS topic.

@@ -7,8 +7,7 @@
 use async_trait::async_trait;
 use driftline_core::config::PortfolioSpec;
 use driftline_core::control::Stop;
-use driftline_core::ports::StoreError;
-use driftline_core::ports::{PortfolioConfigs, StoredPortfolio};
+use driftline_core::ports::{PortfolioConfigs, StoreError, StoredPortfolio};
 use driftline_core::PortfolioId;
 
 use crate::item::{n, opt_n, opt_s, req_json, req_s, to_json, unavailable, Item};

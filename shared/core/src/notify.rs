@@ -21,8 +21,7 @@ use std::fmt::Write as _;
 use rust_decimal::Decimal;
 
 use crate::control::Stop;
-use crate::orders::execution_quality;
-use crate::orders::OrderRecord;
+use crate::orders::{execution_quality, OrderRecord};
 use crate::{Asset, ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, PortfolioId};
 use crate::{Side, Symbol};
 

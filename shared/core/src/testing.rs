@@ -11,20 +11,17 @@ use async_trait::async_trait;
 use crate::config::PortfolioSpec;
 use crate::control::{ControlState, CycleRecord, DeploymentControls, Stop};
 use crate::notify::Notice;
-use crate::orders::transition_allowed;
 use crate::orders::{
     apply_claim, apply_fill, apply_transition, claim_allowed, classify_failed_claim,
-    classify_failed_fill, fill_allowed, Claim, ClaimOutcome, FillOutcome, FillProgress,
-    IntentEnvelope, OrderKey, OrderRecord, RecordOutcome, Transition, TransitionOutcome,
+    classify_failed_fill, fill_allowed, transition_allowed, Claim, ClaimOutcome, FillOutcome,
+    FillProgress, IntentEnvelope, OrderKey, OrderRecord, RecordOutcome, Transition,
+    TransitionOutcome,
 };
-use crate::ports::Clock;
-use crate::ports::Notifier;
 use crate::ports::{
-    BreakerSave, BreakerStore, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome,
-    MarketFilterCache, OrderLedger, ReceivedIntent, RecordedSnapshot, SendReport, StoreError,
-    VersionedBreaker, MARKET_FILTER_TTL_MS,
+    BreakerSave, BreakerStore, Clock, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome,
+    MarketFilterCache, Notifier, OrderLedger, PortfolioConfigs, ReceivedIntent, RecordedSnapshot,
+    SendReport, StoreError, StoredPortfolio, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
-use crate::ports::{PortfolioConfigs, StoredPortfolio};
 use crate::{
     BreakerState, ClientOrderId, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent,
     PortfolioId, Symbol,

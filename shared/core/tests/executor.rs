@@ -10,14 +10,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use driftline_core::control::{ControlState, DeploymentControls, Stop};
 use driftline_core::orders::{IntentEnvelope, OrderKey, OrderRecord};
-use driftline_core::ports::FixedAccounts;
 use driftline_core::ports::{
-    Balance, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, MetricsSink,
-    OrderReport, RandomSource,
-};
-use driftline_core::ports::{
-    BreakerSave, BreakerStore, IntentQueue, OrderLedger, ReceivedIntent, SendReport, StoreError,
-    VersionedBreaker,
+    Balance, BreakerSave, BreakerStore, Exchange, ExchangeError, ExchangeOrderStatus, Fill,
+    FixedAccounts, IntentQueue, LimitOrderRequest, MetricsSink, OrderLedger, OrderReport,
+    RandomSource, ReceivedIntent, SendReport, StoreError, VersionedBreaker,
 };
 use driftline_core::service::executor::{
     Executor, ExecutorPorts, ExecutorSettings, Invocation, MessageOutcome,

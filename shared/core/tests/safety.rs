@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use driftline_core::config::PortfolioSpec;
-use driftline_core::orders::ExecutionQuality;
 use driftline_core::orders::{
-    Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope, OrderKey, OrderRecord,
-    RecordOutcome, Transition, TransitionOutcome,
+    Claim, ClaimOutcome, ExecutionQuality, FillOutcome, FillProgress, IntentEnvelope, OrderKey,
+    OrderRecord, RecordOutcome, Transition, TransitionOutcome,
 };
-use driftline_core::ports::FixedAccounts;
-use driftline_core::ports::{BreakerStore, IntentQueue, OrderLedger, StoreError};
-use driftline_core::ports::{Clock, MetricsSink, RandomSource};
+use driftline_core::ports::{
+    BreakerStore, Clock, FixedAccounts, IntentQueue, MetricsSink, OrderLedger, RandomSource,
+    StoreError,
+};
 use driftline_core::service::executor::{
     Executor, ExecutorPorts, ExecutorSettings, Invocation, MessageOutcome,
 };

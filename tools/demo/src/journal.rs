@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use driftline_core::orders::execution_quality;
-use driftline_core::orders::OrderRecord;
+use driftline_core::orders::{execution_quality, OrderRecord};
 use driftline_core::{OrderStatus, Side};
 use rust_decimal::Decimal;
 use serde::Serialize;

@@ -35,11 +35,9 @@ use driftline_aws::{
 use driftline_core::config::PortfolioSpec;
 use driftline_core::notify::Notice;
 use driftline_core::orders::OrderRecord;
-use driftline_core::ports::Exchange;
-use driftline_core::ports::ExchangeAccounts;
-use driftline_core::ports::Notifier;
-use driftline_core::ports::{Clock, RandomSource};
-use driftline_core::ports::{OrderLedger, RetryBackoff};
+use driftline_core::ports::{
+    Clock, Exchange, ExchangeAccounts, Notifier, OrderLedger, RandomSource, RetryBackoff,
+};
 use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;

@@ -14,14 +14,14 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::orders::{
-    execution_quality, fills_cover, ledger_status, report_change, tally_fees, ReportChange,
-};
-use crate::orders::{
-    FillOutcome, IntentEnvelope, OrderRecord, OrderUpdate, RecordOutcome, Transition,
+    execution_quality, fills_cover, ledger_status, report_change, tally_fees, FillOutcome,
+    IntentEnvelope, OrderRecord, OrderUpdate, RecordOutcome, ReportChange, Transition,
     TransitionOutcome,
 };
-use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport};
-use crate::ports::{IntentQueue, MarketFilterCache, OrderLedger, StoreError};
+use crate::ports::{
+    Clock, Exchange, ExchangeError, IntentQueue, MarketFilterCache, MetricsSink, OrderLedger,
+    OrderReport, StoreError,
+};
 use crate::{
     Asset, ClientOrderId, EpochMillis, MarketFilters, OrderIntent, OrderStatus, Price, Symbol,
 };

@@ -22,11 +22,10 @@ use tracing::{info, warn};
 
 use crate::breaker::VenueHealth;
 use crate::notify::{BreakerCause, Notice};
-use crate::ports::Notifier;
 use crate::ports::{
-    Balance, Clock, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport, RandomSource,
+    Balance, BreakerSave, BreakerStore, Clock, Exchange, ExchangeError, Fill, LimitOrderRequest,
+    Notifier, OrderReport, RandomSource, StoreError, VersionedBreaker,
 };
-use crate::ports::{BreakerSave, BreakerStore, StoreError, VersionedBreaker};
 use crate::{
     BreakerConfig, BreakerPermit, BreakerState, ClientOrderId, EpochMillis, MarketFilters,
     OrderBook, Symbol,

@@ -19,15 +19,12 @@ use super::guard::BreakerGuard;
 use crate::config::{ConfigError, PortfolioSpec};
 use crate::control::{CycleRecord, DeploymentControls, Stop};
 use crate::notify::{ended_since, CycleReport, Notice};
-use crate::orders::{IntentEnvelope, OrderRecord, RecordOutcome};
-use crate::orders::{OrderTracker, TrackError};
-use crate::ports::Notifier;
-use crate::ports::PortfolioConfigs;
+use crate::orders::{IntentEnvelope, OrderRecord, OrderTracker, RecordOutcome, TrackError};
 use crate::ports::{
-    BreakerStore, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome, MarketFilterCache,
-    OrderLedger, StoreError,
+    BreakerStore, Clock, CycleLeases, DriftHistory, Exchange, ExchangeError, IntentQueue, Lease,
+    LeaseOutcome, MarketFilterCache, MetricsSink, Notifier, OrderLedger, OrderReport,
+    PortfolioConfigs, RandomSource, StoreError,
 };
-use crate::ports::{Clock, Exchange, ExchangeError, MetricsSink, OrderReport, RandomSource};
 use crate::{
     plan, BookWalkCostModel, BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees,
     Holdings, InFlightOrder, MarketSnapshot, Markets, OrderIntent, OrderStatus, Portfolio,

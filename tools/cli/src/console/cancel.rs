@@ -21,12 +21,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use driftline_aws::{CredentialsCache, DynamoStore};
-use driftline_core::orders::ExecutionQuality;
-use driftline_core::orders::OrderTracker;
-use driftline_core::orders::{IntentEnvelope, OrderRecord};
-use driftline_core::ports::{Exchange, ExchangeError, MetricsSink};
-use driftline_core::ports::{ExchangeAccounts, StoredPortfolio};
-use driftline_core::ports::{IntentQueue, OrderLedger, ReceivedIntent, SendReport, StoreError};
+use driftline_core::orders::{ExecutionQuality, IntentEnvelope, OrderRecord, OrderTracker};
+use driftline_core::ports::{
+    Exchange, ExchangeAccounts, ExchangeError, IntentQueue, MetricsSink, OrderLedger,
+    ReceivedIntent, SendReport, StoreError, StoredPortfolio,
+};
 use driftline_core::service::scheduler::SchedulerSettings;
 use driftline_core::{Asset, OrderStatus, PortfolioId};
 use driftline_functions::wiring::{SecretAccounts, WallClock};

@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use driftline_core::ports::PortfolioConfigs;
-use driftline_core::ports::RecordedSnapshot;
+use driftline_core::ports::{PortfolioConfigs, RecordedSnapshot};
 use driftline_core::{Asset, PortfolioId, RebalancePolicy};
 use plotters::prelude::*;
 use rust_decimal::prelude::ToPrimitive;

@@ -15,11 +15,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use driftline_aws::{CredentialsCache, DynamoStore};
 use driftline_core::control::Stop;
-use driftline_core::orders::ExecutionQuality;
-use driftline_core::orders::IntentEnvelope;
-use driftline_core::ports::MetricsSink;
+use driftline_core::orders::{ExecutionQuality, IntentEnvelope};
 use driftline_core::ports::{
-    IntentQueue, MarketFilterCache, ReceivedIntent, SendReport, StoreError,
+    IntentQueue, MarketFilterCache, MetricsSink, ReceivedIntent, SendReport, StoreError,
 };
 use driftline_core::service::scheduler::{
     CycleError, Scheduler, SchedulerPorts, SchedulerSettings,

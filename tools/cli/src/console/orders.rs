@@ -11,10 +11,8 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use driftline_core::orders::execution_quality;
-use driftline_core::orders::OrderRecord;
-use driftline_core::ports::OrderLedger;
-use driftline_core::ports::PortfolioConfigs;
+use driftline_core::orders::{execution_quality, OrderRecord};
+use driftline_core::ports::{OrderLedger, PortfolioConfigs};
 use driftline_core::{EpochMillis, PortfolioId};
 use rust_decimal::Decimal;
 use serde::Serialize;

@@ -1,0 +1,251 @@
+//! Following a placed order to a final state: the exchange's report applied, the cancel at the
+//! deadline, and the re-price of a remainder as its next leg.
+
+use tracing::{info, warn};
+
+use super::{done, Decided, Executor, Retry, Step};
+use crate::orders::Repriced;
+use crate::orders::{decide_execution, ledger_status, ExecutionDecision};
+use crate::orders::{IntentEnvelope, OrderRecord, OrderUpdate, Transition, TransitionOutcome};
+use crate::ports::{Exchange, ExchangeError, OrderReport};
+use crate::OrderStatus;
+use crate::{PortfolioId, Price, Side};
+
+impl Executor {
+    /// A placed order comes back: record its fills; at its deadline cancel it; when the book has
+    /// moved away, cancel and re-price only the remainder as the next leg.
+    pub(super) async fn follow_up(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<Decided> {
+        let intent = record.intent.clone();
+        let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let record = match self.tracker.apply_report(ex, record.clone(), &report).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.track_retry(&record, e).await),
+        };
+        if record.status == OrderStatus::Repricing {
+            return self.finish_reprice(ex, record, report, None).await;
+        }
+        // Final on the exchange is final here even when the ledger no longer has the record
+        // (a follow-up carries its own copy; the ledger's expires after the order ends).
+        if record.status.is_final() || ledger_status(report.status).is_final() {
+            return done("final");
+        }
+        if self.now() >= intent.expires_at_ms {
+            return self.cancel_at_deadline(ex, record).await;
+        }
+        // Still resting: is its price still competitive? If not, move the remainder.
+        let book = match ex
+            .order_book(&intent.symbol, self.settings.book_depth)
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let behind = match intent.side {
+            Side::Buy => book.best_bid().is_some_and(|b| b > report.price),
+            Side::Sell => book.best_ask().is_some_and(|a| a < report.price),
+        };
+        if !behind {
+            return Ok(self.follow_up_of(&record, "resting; follow-up queued"));
+        }
+        // A re-price places a new order: not for a paused portfolio, whose resting orders stay
+        // as they are (followed, filled, cancelled at their deadline) until it is resumed.
+        if self.paused(&intent.portfolio_id).await {
+            return Ok(self.follow_up_of(&record, "resting; portfolio paused: not re-priced"));
+        }
+        let filters = match self.tracker.filters(ex, &intent.symbol).await {
+            Ok(f) => f,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let remaining = intent.quantity - record.filled_qty;
+        let ExecutionDecision::Place { price, .. } =
+            decide_execution(&intent, remaining, &book, &filters)
+        else {
+            // Cannot re-price within budget now: keep resting and look again.
+            return Ok(self.follow_up_of(&record, "resting; cannot re-price within budget"));
+        };
+        self.reprice(ex, record, price).await
+    }
+
+    /// Cancels a resting order whose deadline has passed.
+    pub(super) async fn cancel_at_deadline(
+        &self,
+        ex: &dyn Exchange,
+        copy: OrderRecord,
+    ) -> Step<Decided> {
+        let record = match self.confirm(ex, copy).await? {
+            Ok(r) => r,
+            Err(instead) => return instead,
+        };
+        let intent = &record.intent;
+        let cancelled = match ex
+            .cancel_order(&intent.symbol, &intent.client_order_id)
+            .await
+        {
+            Ok(r) => r,
+            Err(ExchangeError::NotFound { .. }) => {
+                // Filled or cancelled meanwhile: read it again next time.
+                return Err(Retry {
+                    delay_secs: 1,
+                    reason: "order changed while cancelling".into(),
+                });
+            }
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        let record = match self
+            .tracker
+            .apply_report(ex, record.clone(), &cancelled)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Err(self.track_retry(&record, e).await),
+        };
+        info!(filled = %record.filled_qty, "cancelled at its deadline");
+        done("cancelled at deadline")
+    }
+
+    /// Cancels a resting order whose price the market left behind and places the remainder
+    /// at `price` as the next leg. The ledger marks it `REPRICING` first: until the next leg
+    /// is recorded a cycle running meanwhile sees it in flight and plans nothing for it.
+    pub(super) async fn reprice(
+        &self,
+        ex: &dyn Exchange,
+        copy: OrderRecord,
+        price: Price,
+    ) -> Step<Decided> {
+        let record = match self.confirm(ex, copy).await? {
+            Ok(r) => r,
+            Err(instead) => return instead,
+        };
+        let mark = Transition {
+            expected_version: record.version,
+            to: OrderStatus::Repricing,
+            update: OrderUpdate::default(),
+            now_ms: self.now(),
+        };
+        let record = match self
+            .ports
+            .ledger
+            .transition(&record.key(), &mark)
+            .await
+            .map_err(|e| self.store_retry(&e))?
+        {
+            TransitionOutcome::Applied(r) => r,
+            TransitionOutcome::Conflict(current) if current.status.is_final() => {
+                return done("final")
+            }
+            TransitionOutcome::Conflict(current) => {
+                return Ok(self.follow_up_of(&current, "follow-up corrected from the ledger"))
+            }
+            TransitionOutcome::NotFound => return done("unknown order"),
+        };
+        let intent = &record.intent;
+        let cancelled = match ex
+            .cancel_order(&intent.symbol, &intent.client_order_id)
+            .await
+        {
+            Ok(r) => r,
+            Err(ExchangeError::NotFound { .. }) => {
+                match ex.order(&intent.symbol, &intent.client_order_id).await {
+                    Ok(r) => r,
+                    Err(e) => return Err(self.exchange_failure(&record, e).await),
+                }
+            }
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        self.finish_reprice(ex, record, cancelled, Some(price))
+            .await
+    }
+
+    /// Takes up a re-price an earlier attempt started (the record is `REPRICING`).
+    pub(super) async fn resume_reprice(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+    ) -> Step<Decided> {
+        let intent = &record.intent;
+        let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        };
+        self.finish_reprice(ex, record, report, None).await
+    }
+
+    pub(super) async fn finish_reprice(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+        report: OrderReport,
+        price: Option<Price>,
+    ) -> Step<Decided> {
+        match self
+            .tracker
+            .finish_reprice(ex, record.clone(), report, price)
+            .await
+        {
+            Ok(Repriced::NextLeg(_)) => done("re-priced"),
+            Ok(Repriced::Nothing(why)) => done(why),
+            Ok(Repriced::StillOpen) => Err(Retry {
+                delay_secs: 1,
+                reason: "the cancel has not taken yet".into(),
+            }),
+            Err(e) => Err(self.track_retry(&record, e).await),
+        }
+    }
+
+    /// The ledger's record before an order is cancelled or re-priced: never on what a message
+    /// alone says (a follow-up carries a copy). `Err` is what to do instead: nothing when the
+    /// ledger does not know the order or has it final, a follow-up with the ledger's copy when
+    /// the message's differs, the rest of a re-price already under way.
+    pub(super) async fn confirm(
+        &self,
+        ex: &dyn Exchange,
+        copy: OrderRecord,
+    ) -> Step<Result<OrderRecord, Step<Decided>>> {
+        let stored = self
+            .ports
+            .ledger
+            .order(&copy.key())
+            .await
+            .map_err(|e| self.store_retry(&e))?;
+        Ok(match stored {
+            None => {
+                warn!("no ledger record for this order: nothing cancelled or re-priced from the message alone");
+                Err(done("unknown order"))
+            }
+            Some(r) if r.status.is_final() => Err(done("final")),
+            Some(r) if r.intent != copy.intent => {
+                warn!("the message's copy of the order differs from the ledger's: following up the ledger's");
+                Err(Ok(
+                    self.follow_up_of(&r, "follow-up corrected from the ledger")
+                ))
+            }
+            Some(r) if r.status == OrderStatus::Repricing => Err(self.resume_reprice(ex, r).await),
+            Some(r) => Ok(r),
+        })
+    }
+
+    /// Done once the follow-up of `record` (still open on the exchange) is queued.
+    /// Whether the portfolio is paused; a config that cannot be read counts as paused (the
+    /// order keeps resting and is looked at again at its next follow-up).
+    pub(super) async fn paused(&self, id: &PortfolioId) -> bool {
+        match self.ports.configs.portfolio(id).await {
+            Ok(stored) => stored.is_some_and(|p| p.paused.is_some()),
+            Err(e) => {
+                warn!(error = %e, "portfolio config unreadable: not re-priced now");
+                true
+            }
+        }
+    }
+
+    pub(super) fn follow_up_of(&self, record: &OrderRecord, note: &'static str) -> Decided {
+        Decided::Requeue {
+            envelope: Box::new(IntentEnvelope::follow_up(record)),
+            delay_secs: self.settings.follow_up_delay_secs,
+            what: "follow-up",
+            note,
+        }
+    }
+}
