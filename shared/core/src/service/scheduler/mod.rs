@@ -7,6 +7,9 @@
 //! [`Scheduler::preview`] is the same planning step with nothing written or placed, for
 //! `driftline plan --live`.
 
+mod planning;
+mod reconcile;
+
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
@@ -19,16 +22,15 @@ use super::guard::BreakerGuard;
 use crate::config::{ConfigError, PortfolioSpec};
 use crate::control::{CycleRecord, DeploymentControls, Stop};
 use crate::notify::{ended_since, CycleReport, Notice};
-use crate::orders::{IntentEnvelope, OrderRecord, OrderTracker, RecordOutcome, TrackError};
+use crate::orders::{OrderRecord, OrderTracker, RecordOutcome, TrackError};
 use crate::ports::{
-    BreakerStore, Clock, CycleLeases, DriftHistory, Exchange, ExchangeError, IntentQueue, Lease,
-    LeaseOutcome, MarketFilterCache, MetricsSink, Notifier, OrderLedger, OrderReport,
-    PortfolioConfigs, RandomSource, StoreError,
+    BreakerStore, Clock, CycleLeases, DriftHistory, ExchangeError, IntentQueue, Lease,
+    LeaseOutcome, MarketFilterCache, MetricsSink, Notifier, OrderLedger, PortfolioConfigs,
+    RandomSource, RecordedSnapshot, StoreError,
 };
 use crate::{
-    plan, BookWalkCostModel, BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees,
-    Holdings, InFlightOrder, MarketSnapshot, Markets, OrderIntent, OrderStatus, Portfolio,
-    PortfolioId, RebalancePlan, Symbol,
+    BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees, InFlightOrder,
+    OrderIntent, OrderStatus, PortfolioId, RebalancePlan,
 };
 
 #[derive(Debug, Clone)]
@@ -350,6 +352,9 @@ impl Scheduler {
         }
     }
 
+    /// One portfolio's cycle, as a list of steps: refuse a tick that already ran or is stale,
+    /// reconcile what is in flight, plan, record and queue the intents, keep the snapshot, tell
+    /// the owner.
     async fn cycle(
         &self,
         id: &PortfolioId,
@@ -359,8 +364,9 @@ impl Scheduler {
         let account = spec.account.clone();
         let (configured, policy) = spec.into_domain()?;
         let history = self.history(id, &policy).await?;
-        // Cycle ids are the tick's time floored to the period, in one fixed-width format: their
-        // order is the ticks' order.
+        if let Some(outcome) = already_done(&history, cycle) {
+            return Ok(outcome);
+        }
         // What the previous cycle left open: the orders of those that ended since are in this
         // cycle's notice.
         let previous = history.first().map(|h| {
@@ -369,18 +375,6 @@ impl Scheduler {
                 h.open_orders.clone(),
             )
         });
-        if let Some(newest) = history.first().map(|h| &h.snapshot.cycle_id) {
-            if newest == cycle {
-                info!("cycle already ran for this portfolio: skipped");
-                return Ok(PortfolioOutcome::AlreadyRan);
-            }
-            if newest > cycle {
-                warn!(%newest, "a later cycle already ran: this tick is stale and plans nothing");
-                return Ok(PortfolioOutcome::Stale {
-                    newest: newest.to_string(),
-                });
-            }
-        }
         let client = self.ports.exchanges.exchange(account.as_deref()).await?;
         let exchange = self.breaker.guard(client);
         let ex = exchange.as_ref();
@@ -398,45 +392,8 @@ impl Scheduler {
         let Planned { plan, now, .. } = self
             .plan_now(ex, id, cycle, &configured, &policy, account, history, &open)
             .await?;
-
-        let mut to_send: Vec<OrderIntent> = Vec::new();
-        for outcome in self.ports.ledger.record_all(&plan.intents, now).await? {
-            match outcome {
-                RecordOutcome::Recorded(r) => to_send.push(r.intent),
-                RecordOutcome::AlreadyRecorded(r) if r.status == OrderStatus::Pending => {
-                    to_send.push(r.intent);
-                }
-                RecordOutcome::AlreadyRecorded(_) => {}
-            }
-        }
-        let queued = self.send(&to_send).await;
-        // The orders open as this cycle ends, kept with its snapshot for the next one's notice.
-        let mut open_now: Vec<ClientOrderId> = open
-            .iter()
-            .map(|r| r.intent.client_order_id.clone())
-            .chain(plan.intents.iter().map(|i| i.client_order_id.clone()))
-            .collect();
-        open_now.sort();
-        open_now.dedup();
-        self.ports
-            .history
-            .record_cycle(&plan.snapshot, &open_now, now)
-            .await?;
-        for a in &plan.snapshot.assets {
-            self.ports
-                .metrics
-                .drift(id, &a.asset, a.drift * Decimal::ONE_HUNDRED);
-        }
-        self.ports.metrics.cycle_completed(id);
-        let skipped = plan
-            .decisions
-            .iter()
-            .filter(|d| d.reason.is_skipped_trade())
-            .map(|d| Skipped {
-                asset: d.asset.to_string(),
-                reason: d.reason.to_string(),
-            })
-            .collect();
+        let queued = self.record_and_queue(&plan.intents, now).await?;
+        self.keep_snapshot(id, &plan, &open, now).await?;
         for i in &plan.intents {
             info!(client_order_id = %i.client_order_id, symbol = %i.symbol, side = %i.side, quantity = %i.quantity, limit = %i.limit_price, "intent planned");
         }
@@ -465,296 +422,88 @@ impl Scheduler {
             orders: plan.intents.len(),
             queued,
             reconciled,
-            skipped,
+            skipped: skipped(&plan),
         })
     }
 
-    /// What the next cycle would plan for `id` now, from the inputs a cycle gathers (the stored
-    /// spec, the account's balances, filters and books, the orders in flight, the drift
-    /// history), with nothing placed and no lease, reconciliation, record, message or snapshot
-    /// (`driftline plan --live`). The one write left is the filter port's: filters missing
-    /// from the cache are fetched and handed to it as a cycle does (the console's port keeps
-    /// nothing). Its exchange calls go to the account's client directly, not through the
-    /// shared breaker, so that an operator's look never counts toward opening it; a paused
-    /// portfolio is planned all the same, and the pause returned.
-    ///
-    /// # Errors
-    /// [`CycleError::NotConfigured`] for an unknown portfolio, else what a cycle would meet.
-    pub async fn preview(&self, id: &PortfolioId, cycle: &CycleId) -> Result<Preview, CycleError> {
-        let stored = self
-            .ports
-            .configs
-            .portfolio(id)
-            .await?
-            .ok_or(CycleError::NotConfigured)?;
-        let account = stored.spec.account.clone();
-        let (configured, policy) = stored.spec.into_domain()?;
-        let history = self.history(id, &policy).await?;
-        let client = self.ports.exchanges.exchange(account.as_deref()).await?;
-        let open = self.ports.ledger.open_orders(id).await?;
-        let Planned {
-            plan, in_flight, ..
-        } = self
-            .plan_now(
-                client.as_ref(),
-                id,
-                cycle,
-                &configured,
-                &policy,
-                account,
-                history,
-                &open,
-            )
-            .await?;
-        Ok(Preview {
-            plan,
-            in_flight,
-            paused: stored.paused,
-        })
+    /// Records the cycle's intents (an intent recorded before is sent again only while it is
+    /// still pending) and queues them; how many were queued.
+    async fn record_and_queue(
+        &self,
+        intents: &[OrderIntent],
+        now: EpochMillis,
+    ) -> Result<usize, CycleError> {
+        let mut to_send: Vec<OrderIntent> = Vec::new();
+        for outcome in self.ports.ledger.record_all(intents, now).await? {
+            match outcome {
+                RecordOutcome::Recorded(r) => to_send.push(r.intent),
+                RecordOutcome::AlreadyRecorded(r) if r.status == OrderStatus::Pending => {
+                    to_send.push(r.intent);
+                }
+                RecordOutcome::AlreadyRecorded(_) => {}
+            }
+        }
+        Ok(self.send(&to_send).await)
     }
 
-    /// The drift history velocity needs, newest first.
-    async fn history(
+    /// Keeps the cycle's snapshot with the orders open as it ends (for the next one's notice)
+    /// and reports its drift.
+    async fn keep_snapshot(
         &self,
         id: &PortfolioId,
-        policy: &crate::RebalancePolicy,
-    ) -> Result<Vec<crate::ports::RecordedSnapshot>, StoreError> {
-        let window = policy.velocity.map(|v| v.window.window).unwrap_or(3).max(1);
+        plan: &RebalancePlan,
+        open: &[OrderRecord],
+        now: EpochMillis,
+    ) -> Result<(), CycleError> {
+        let mut open_now: Vec<ClientOrderId> = open
+            .iter()
+            .map(|r| r.intent.client_order_id.clone())
+            .chain(plan.intents.iter().map(|i| i.client_order_id.clone()))
+            .collect();
+        open_now.sort();
+        open_now.dedup();
         self.ports
             .history
-            .latest(id, u16::try_from(window).unwrap_or(u16::MAX))
-            .await
-    }
-
-    /// The planning step of a cycle, after reconciliation: from the orders not yet final, the
-    /// free balances and the markets, the plan made with the drift history.
-    #[allow(clippy::too_many_arguments)]
-    async fn plan_now(
-        &self,
-        ex: &dyn Exchange,
-        id: &PortfolioId,
-        cycle: &CycleId,
-        configured: &Portfolio,
-        policy: &crate::RebalancePolicy,
-        account: Option<String>,
-        history: Vec<crate::ports::RecordedSnapshot>,
-        open: &[OrderRecord],
-    ) -> Result<Planned, CycleError> {
-        let in_flight = in_flight(open);
-        let balances = ex.balances().await?;
-        let holdings = Holdings::new(
-            balances
-                .into_iter()
-                .filter(|b| configured.targets().contains(&b.asset))
-                .map(|b| (b.asset, b.free)),
-        )?;
-        let portfolio = Portfolio::new(
-            id.clone(),
-            configured.quote().clone(),
-            holdings,
-            configured.targets().clone(),
-        )?;
-        let markets = self.markets(ex, &portfolio).await?;
-        let snapshots: Vec<_> = history.into_iter().map(|h| h.snapshot).collect();
-        let now = self.now();
-        let request = crate::PlanRequest {
-            portfolio: &portfolio,
-            in_flight: &in_flight,
-            markets: &markets,
-            policy,
-            fees: self.settings.fees,
-            history: &snapshots,
-            cycle,
-            now_ms: now,
-        };
-        let model = BookWalkCostModel {
-            fees: self.settings.fees,
-            liquidity: policy.fee_liquidity,
-        };
-        let mut plan = plan(&request, &model)?;
-        for intent in &mut plan.intents {
-            intent.account.clone_from(&account);
+            .record_cycle(&plan.snapshot, &open_now, now)
+            .await?;
+        for a in &plan.snapshot.assets {
+            self.ports
+                .metrics
+                .drift(id, &a.asset, a.drift * Decimal::ONE_HUNDRED);
         }
-        Ok(Planned {
-            plan,
-            in_flight,
-            now,
-        })
-    }
-
-    /// Sends intents to the queue; those that fail stay PENDING and are re-sent next cycle.
-    async fn send(&self, intents: &[OrderIntent]) -> usize {
-        if intents.is_empty() {
-            return 0;
-        }
-        let messages: Vec<IntentEnvelope> =
-            intents.iter().cloned().map(IntentEnvelope::new).collect();
-        match self.ports.queue.send(&messages, 0).await {
-            Ok(report) => {
-                for (id, reason) in &report.failed {
-                    warn!(client_order_id = %id, %reason, "intent not queued; re-sent next cycle");
-                }
-                report.sent.len()
-            }
-            Err(e) => {
-                warn!(error = %e, "intents not queued; re-sent next cycle");
-                0
-            }
-        }
-    }
-
-    async fn markets(
-        &self,
-        ex: &dyn Exchange,
-        portfolio: &Portfolio,
-    ) -> Result<Markets, CycleError> {
-        let mut markets = Markets::new();
-        for asset in portfolio
-            .targets()
-            .assets()
-            .filter(|a| *a != portfolio.quote())
-        {
-            let symbol = Symbol::new(asset.clone(), portfolio.quote().clone())?;
-            let filters = self.tracker.filters(ex, &symbol).await?;
-            let book = ex.order_book(&symbol, self.settings.book_depth).await?;
-            markets.insert(asset.clone(), MarketSnapshot { filters, book });
-        }
-        Ok(markets)
-    }
-
-    /// Brings every order not yet final up to date with the exchange: records fills, cancels
-    /// resting orders past their deadline, expires queued ones past theirs, finishes re-prices
-    /// an executor left half done, and re-sends pending ones whose message was probably lost.
-    /// Returns how many records changed. Stops at once when the breaker refuses a call.
-    async fn reconcile(&self, ex: &dyn Exchange, id: &PortfolioId) -> Result<usize, CycleError> {
-        let now = self.now();
-        let mut changed = 0;
-        let mut resend = Vec::new();
-        for record in self.ports.ledger.open_orders(id).await? {
-            let intent = record.intent.clone();
-            let expired = now >= intent.expires_at_ms;
-            let outcome: Result<bool, CycleError> = match record.status {
-                OrderStatus::Pending | OrderStatus::Queued if expired => {
-                    Ok(self.expire_unplaced(&record).await?)
-                }
-                OrderStatus::Pending
-                    if now - record.updated_at_ms > self.settings.stale_pending_ms =>
-                {
-                    resend.push(intent.clone());
-                    Ok(false)
-                }
-                OrderStatus::Placing if record.claim_expires_at_ms.is_some_and(|e| e < now) => {
-                    // Its executor died mid-flight: the exchange says whether it was placed.
-                    match ex.order(&intent.symbol, &intent.client_order_id).await {
-                        Ok(report) => self.apply(ex, record, &report).await,
-                        Err(ExchangeError::NotFound { .. }) if expired => {
-                            Ok(self.expire_unplaced(&record).await?)
-                        }
-                        Err(ExchangeError::NotFound { .. }) => {
-                            resend.push(intent.clone());
-                            Ok(false)
-                        }
-                        Err(e) => Err(e.into()),
-                    }
-                }
-                OrderStatus::Placed | OrderStatus::PartiallyFilled => {
-                    self.reconcile_resting(ex, record, expired).await
-                }
-                OrderStatus::Repricing => {
-                    match ex.order(&intent.symbol, &intent.client_order_id).await {
-                        Ok(report) => {
-                            info!(client_order_id = %intent.client_order_id, "finishing a re-price an executor left half done");
-                            self.tracker
-                                .finish_reprice(ex, record, report, None)
-                                .await
-                                .map(|_| true)
-                                .map_err(CycleError::from)
-                        }
-                        Err(e) => Err(e.into()),
-                    }
-                }
-                _ => Ok(false),
-            };
-            match outcome {
-                Ok(c) => changed += usize::from(c),
-                Err(CycleError::Exchange(e)) if stops_the_cycle(&e) => {
-                    return Err(CycleError::Exchange(e))
-                }
-                Err(CycleError::Exchange(e)) => {
-                    warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now");
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if !resend.is_empty() {
-            info!(
-                count = resend.len(),
-                "re-sending orders whose message was probably lost"
-            );
-            self.send(&resend).await;
-        }
-        Ok(changed)
-    }
-
-    /// An order never placed whose deadline passed.
-    async fn expire_unplaced(&self, record: &OrderRecord) -> Result<bool, StoreError> {
-        let why = "deadline passed before placement".to_owned();
-        self.tracker
-            .close(record, OrderStatus::Expired, Some(why))
-            .await
-    }
-
-    /// A resting order: its fills recorded, and cancelled when past its deadline.
-    async fn reconcile_resting(
-        &self,
-        ex: &dyn Exchange,
-        record: OrderRecord,
-        expired: bool,
-    ) -> Result<bool, CycleError> {
-        let intent = &record.intent;
-        let report = ex.order(&intent.symbol, &intent.client_order_id).await?;
-        let report = if expired && !report.status.is_final() {
-            match ex
-                .cancel_order(&intent.symbol, &intent.client_order_id)
-                .await
-            {
-                Ok(r) => {
-                    info!(client_order_id = %intent.client_order_id, "resting past its deadline: cancelled");
-                    r
-                }
-                Err(e) if stops_the_cycle(&e) => return Err(e.into()),
-                Err(e) => {
-                    warn!(client_order_id = %intent.client_order_id, error = %e, "cannot cancel now");
-                    report
-                }
-            }
-        } else {
-            report
-        };
-        self.apply(ex, record, &report).await
-    }
-
-    /// Applies a report; true when the record changed.
-    async fn apply(
-        &self,
-        ex: &dyn Exchange,
-        record: OrderRecord,
-        report: &OrderReport,
-    ) -> Result<bool, CycleError> {
-        let before = record.version;
-        let after = self.tracker.apply_report(ex, record, report).await?;
-        Ok(after.version != before)
+        self.ports.metrics.cycle_completed(id);
+        Ok(())
     }
 }
 
-/// Whether an exchange error means no further call may be sent in this cycle.
-fn stops_the_cycle(e: &ExchangeError) -> bool {
-    matches!(
-        e,
-        ExchangeError::BreakerOpen { .. }
-            | ExchangeError::Banned { .. }
-            | ExchangeError::RateLimited { .. }
-    )
+/// The outcome of a tick whose cycle already ran for this portfolio, or that is older than the
+/// newest cycle that ran (cycle ids are the tick's time floored to the period, in one
+/// fixed-width format: their order is the ticks' order); `None` for a new cycle.
+fn already_done(history: &[RecordedSnapshot], cycle: &CycleId) -> Option<PortfolioOutcome> {
+    let newest = &history.first()?.snapshot.cycle_id;
+    if newest == cycle {
+        info!("cycle already ran for this portfolio: skipped");
+        return Some(PortfolioOutcome::AlreadyRan);
+    }
+    if newest > cycle {
+        warn!(%newest, "a later cycle already ran: this tick is stale and plans nothing");
+        return Some(PortfolioOutcome::Stale {
+            newest: newest.to_string(),
+        });
+    }
+    None
+}
+
+/// The trades the plan decided against, and why.
+fn skipped(plan: &RebalancePlan) -> Vec<Skipped> {
+    plan.decisions
+        .iter()
+        .filter(|d| d.reason.is_skipped_trade())
+        .map(|d| Skipped {
+            asset: d.asset.to_string(),
+            reason: d.reason.to_string(),
+        })
+        .collect()
 }
 
 /// The orders the plan must count as in flight. A leg being re-priced counts until its next

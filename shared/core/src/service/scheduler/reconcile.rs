@@ -1,0 +1,149 @@
+//! Reconciling a portfolio's open orders with the exchange before it is planned: pending
+//! intents past their deadline closed, resting orders brought up to date through the tracker.
+
+use tracing::{info, warn};
+
+use super::{CycleError, Scheduler};
+use crate::orders::OrderRecord;
+use crate::ports::{Exchange, ExchangeError, OrderReport, StoreError};
+use crate::{OrderStatus, PortfolioId};
+
+impl Scheduler {
+    /// Brings every order not yet final up to date with the exchange: records fills, cancels
+    /// resting orders past their deadline, expires queued ones past theirs, finishes re-prices
+    /// an executor left half done, and re-sends pending ones whose message was probably lost.
+    /// Returns how many records changed. Stops at once when the breaker refuses a call.
+    pub(super) async fn reconcile(
+        &self,
+        ex: &dyn Exchange,
+        id: &PortfolioId,
+    ) -> Result<usize, CycleError> {
+        let now = self.now();
+        let mut changed = 0;
+        let mut resend = Vec::new();
+        for record in self.ports.ledger.open_orders(id).await? {
+            let intent = record.intent.clone();
+            let expired = now >= intent.expires_at_ms;
+            let outcome: Result<bool, CycleError> = match record.status {
+                OrderStatus::Pending | OrderStatus::Queued if expired => {
+                    Ok(self.expire_unplaced(&record).await?)
+                }
+                OrderStatus::Pending
+                    if now - record.updated_at_ms > self.settings.stale_pending_ms =>
+                {
+                    resend.push(intent.clone());
+                    Ok(false)
+                }
+                OrderStatus::Placing if record.claim_expires_at_ms.is_some_and(|e| e < now) => {
+                    // Its executor died mid-flight: the exchange says whether it was placed.
+                    match ex.order(&intent.symbol, &intent.client_order_id).await {
+                        Ok(report) => self.apply(ex, record, &report).await,
+                        Err(ExchangeError::NotFound { .. }) if expired => {
+                            Ok(self.expire_unplaced(&record).await?)
+                        }
+                        Err(ExchangeError::NotFound { .. }) => {
+                            resend.push(intent.clone());
+                            Ok(false)
+                        }
+                        Err(e) => Err(e.into()),
+                    }
+                }
+                OrderStatus::Placed | OrderStatus::PartiallyFilled => {
+                    self.reconcile_resting(ex, record, expired).await
+                }
+                OrderStatus::Repricing => {
+                    match ex.order(&intent.symbol, &intent.client_order_id).await {
+                        Ok(report) => {
+                            info!(client_order_id = %intent.client_order_id, "finishing a re-price an executor left half done");
+                            self.tracker
+                                .finish_reprice(ex, record, report, None)
+                                .await
+                                .map(|_| true)
+                                .map_err(CycleError::from)
+                        }
+                        Err(e) => Err(e.into()),
+                    }
+                }
+                _ => Ok(false),
+            };
+            match outcome {
+                Ok(c) => changed += usize::from(c),
+                Err(CycleError::Exchange(e)) if stops_the_cycle(&e) => {
+                    return Err(CycleError::Exchange(e))
+                }
+                Err(CycleError::Exchange(e)) => {
+                    warn!(client_order_id = %intent.client_order_id, error = %e, "cannot reconcile now");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !resend.is_empty() {
+            info!(
+                count = resend.len(),
+                "re-sending orders whose message was probably lost"
+            );
+            self.send(&resend).await;
+        }
+        Ok(changed)
+    }
+
+    /// An order never placed whose deadline passed.
+    pub(super) async fn expire_unplaced(&self, record: &OrderRecord) -> Result<bool, StoreError> {
+        let why = "deadline passed before placement".to_owned();
+        self.tracker
+            .close(record, OrderStatus::Expired, Some(why))
+            .await
+    }
+
+    /// A resting order: its fills recorded, and cancelled when past its deadline.
+    pub(super) async fn reconcile_resting(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+        expired: bool,
+    ) -> Result<bool, CycleError> {
+        let intent = &record.intent;
+        let report = ex.order(&intent.symbol, &intent.client_order_id).await?;
+        let report = if expired && !report.status.is_final() {
+            match ex
+                .cancel_order(&intent.symbol, &intent.client_order_id)
+                .await
+            {
+                Ok(r) => {
+                    info!(client_order_id = %intent.client_order_id, "resting past its deadline: cancelled");
+                    r
+                }
+                Err(e) if stops_the_cycle(&e) => return Err(e.into()),
+                Err(e) => {
+                    warn!(client_order_id = %intent.client_order_id, error = %e, "cannot cancel now");
+                    report
+                }
+            }
+        } else {
+            report
+        };
+        self.apply(ex, record, &report).await
+    }
+
+    /// Applies a report; true when the record changed.
+    pub(super) async fn apply(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+        report: &OrderReport,
+    ) -> Result<bool, CycleError> {
+        let before = record.version;
+        let after = self.tracker.apply_report(ex, record, report).await?;
+        Ok(after.version != before)
+    }
+}
+
+/// Whether an exchange error means no further call may be sent in this cycle.
+fn stops_the_cycle(e: &ExchangeError) -> bool {
+    matches!(
+        e,
+        ExchangeError::BreakerOpen { .. }
+            | ExchangeError::Banned { .. }
+            | ExchangeError::RateLimited { .. }
+    )
+}
