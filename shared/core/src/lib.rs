@@ -24,6 +24,7 @@ mod portfolio;
 pub mod ports;
 pub mod pricing;
 pub mod service;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use asset::{Asset, Symbol};
