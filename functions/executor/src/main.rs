@@ -9,15 +9,14 @@ use lambda_runtime::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     init_logging();
     let (config, adapters) = init::or_exit(init::executor(&config::process_env()).await).await;
-    let executor = wiring::executor(&adapters, &config);
-    let dead_letters = sqs::DeadLetters {
-        sqs: adapters.sqs.clone(),
-        queue_url: config.dead_letter_queue_url.clone(),
-    };
-    let queue = adapters.queue.clone();
+    let executor = wiring::executor(&adapters, config.settings());
+    let (queue, dead_letters) = (
+        adapters.ports.queue.as_ref(),
+        adapters.dead_letters.as_ref(),
+    );
     run(service_fn(|event| {
-        let (executor, queue, dead_letters) = (&executor, &queue, &dead_letters);
-        async move { Ok::<_, Error>(sqs::handle(executor, queue.as_ref(), dead_letters, event).await) }
+        let executor = &executor;
+        async move { Ok::<_, Error>(sqs::handle(executor, queue, dead_letters, event).await) }
     }))
     .await
 }

@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 
+use driftline_core::ports::RetryBackoff;
+use driftline_core::service::executor::ExecutorSettings;
+use driftline_core::service::scheduler::SchedulerSettings;
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -41,6 +44,35 @@ pub struct ExecutorConfig {
     /// Where unreadable messages are sent with their reason. Without it they are reported as
     /// failures until the queue's redrive policy moves them there.
     pub dead_letter_queue_url: Option<String>,
+}
+
+impl SchedulerConfig {
+    /// The scheduler's settings: the deployment's period and concurrency.
+    pub fn settings(&self) -> SchedulerSettings {
+        SchedulerSettings {
+            concurrency: self.portfolio_concurrency,
+            ..SchedulerSettings::for_period(self.schedule_period_seconds)
+        }
+    }
+}
+
+impl ExecutorConfig {
+    /// How long a message waits before it comes back, capped by the deployment's setting.
+    pub fn backoff(&self) -> RetryBackoff {
+        RetryBackoff {
+            cap_secs: self.max_retry_delay_seconds,
+            ..RetryBackoff::default()
+        }
+    }
+
+    /// The executor's settings: the deployment's backoff and follow-up delay.
+    pub fn settings(&self) -> ExecutorSettings {
+        ExecutorSettings {
+            backoff: self.backoff(),
+            follow_up_delay_secs: self.follow_up_delay_seconds,
+            ..ExecutorSettings::default()
+        }
+    }
 }
 
 /// The environment as a map, so tests need not touch the process's own.

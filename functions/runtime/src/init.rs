@@ -75,7 +75,7 @@ pub enum ReportError {
 /// [`InitError`] naming the variable and value that stop it.
 pub async fn scheduler(env: &crate::config::Env) -> Result<(SchedulerConfig, Adapters), InitError> {
     let config = SchedulerConfig::from_env(env)?;
-    let adapters = adapters(&config.common, Default::default()).await?;
+    let adapters = adapters(&config.common, Default::default(), None).await?;
     Ok((config, adapters))
 }
 
@@ -85,15 +85,21 @@ pub async fn scheduler(env: &crate::config::Env) -> Result<(SchedulerConfig, Ada
 /// [`InitError`] naming the variable and value that stop it.
 pub async fn executor(env: &crate::config::Env) -> Result<(ExecutorConfig, Adapters), InitError> {
     let config = ExecutorConfig::from_env(env)?;
-    let adapters = adapters(&config.common, wiring::executor_backoff(&config)).await?;
+    let adapters = adapters(
+        &config.common,
+        config.backoff(),
+        config.dead_letter_queue_url.clone(),
+    )
+    .await?;
     Ok((config, adapters))
 }
 
 async fn adapters(
     common: &crate::config::CommonConfig,
     backoff: driftline_core::ports::RetryBackoff,
+    dead_letter_queue_url: Option<String>,
 ) -> Result<Adapters, InitError> {
-    wiring::adapters(common, backoff)
+    wiring::adapters(common, backoff, dead_letter_queue_url)
         .await
         .map_err(|source| InitError::Wiring {
             base_url: common.exchange_base_url.clone(),

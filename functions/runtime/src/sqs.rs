@@ -3,54 +3,16 @@
 //! back are reported.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use aws_sdk_sqs::types::MessageAttributeValue;
-use driftline_core::ports::IntentQueue;
+use driftline_core::ports::{DeadLetters, IntentQueue};
 use driftline_core::service::executor::{Executor, Invocation, MessageOutcome};
 use lambda_runtime::LambdaEvent;
 use tracing::{error, warn};
-
-/// Where unreadable messages go, with their reason.
-pub struct DeadLetters {
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: Option<String>,
-}
-
-impl DeadLetters {
-    /// Sends `body` to the dead-letter queue with `reason`; false when it could not.
-    async fn send(&self, body: &str, reason: &str) -> bool {
-        let Some(url) = &self.queue_url else {
-            return false;
-        };
-        let reason_attr = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(reason.chars().take(1024).collect::<String>())
-            .build();
-        let Ok(reason_attr) = reason_attr else {
-            return false;
-        };
-        match self
-            .sqs
-            .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .message_attributes("driftline-error", reason_attr)
-            .send()
-            .await
-        {
-            Ok(_) => true,
-            Err(e) => {
-                warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "dead-letter queue unreachable");
-                false
-            }
-        }
-    }
-}
 
 /// Handles a batch.
 pub async fn handle(
     executor: &Executor,
     queue: &dyn IntentQueue,
-    dead_letters: &DeadLetters,
+    dead_letters: &dyn DeadLetters,
     event: LambdaEvent<SqsEvent>,
 ) -> SqsBatchResponse {
     let (event, context) = event.into_parts();

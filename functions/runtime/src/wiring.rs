@@ -1,23 +1,26 @@
 //! Builds the adapters once per container and hands them to core's services: the store, the
-//! queue, the exchange accounts, metrics, and the notifier (SNS when a topic is configured).
+//! queue, the dead-letter queue, the exchange accounts, metrics, and the notifier (SNS when a
+//! topic is configured). The same [`Adapters`] wire the sandbox's functions.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use driftline_aws::{
-    metrics::EmfMetrics, CredentialsCache, DynamoStore, SnsNotifier, SqsIntentQueue,
+    metrics::EmfMetrics, AwsClients, CredentialsCache, DynamoStore, SnsNotifier, SqsDeadLetters,
+    SqsIntentQueue,
 };
 use driftline_core::ports::{
-    Clock, Exchange, ExchangeAccounts, ExchangeError, Notifier, RandomSource, RetryBackoff, Silent,
+    Clock, DeadLetters, Exchange, ExchangeAccounts, ExchangeError, Notifier, Ports, RandomSource,
+    RetryBackoff, Silent, StorePorts,
 };
-use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
-use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
+use driftline_core::service::executor::{Executor, ExecutorSettings};
+use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;
 use driftline_core::{ApiCredentials, EpochMillis};
 use driftline_exchange::{BinanceConfig, BinanceSpot};
 use thiserror::Error;
 
-use crate::config::{CommonConfig, ExecutorConfig, SchedulerConfig};
+use crate::config::CommonConfig;
 use crate::rekey::{AccountKeys, RekeyingExchange};
 
 #[derive(Debug, Error)]
@@ -173,33 +176,27 @@ impl RandomSource for Jitter {
     }
 }
 
-/// The adapters both functions use.
+/// Everything the two functions are wired from: core's ports, and where the executor's handler
+/// sends unreadable messages. [`adapters`] builds them on AWS once per container; the sandbox
+/// builds the same struct over the emulator with its own clock, metrics and counted clients,
+/// and [`scheduler`] and [`executor`] wire both the same way.
+#[derive(Clone)]
 pub struct Adapters {
-    pub store: Arc<DynamoStore>,
-    pub queue: Arc<SqsIntentQueue>,
-    pub sqs: aws_sdk_sqs::Client,
-    pub exchanges: Arc<SecretAccounts>,
-    pub clock: Arc<dyn Clock>,
-    pub metrics: Arc<EmfMetrics<std::io::Stdout>>,
-    /// The owner's notices: the SNS topic of `DRIFTLINE_NOTIFICATIONS_TOPIC_ARN`, or nobody.
-    pub notifier: Arc<dyn Notifier>,
+    pub ports: Ports,
+    pub dead_letters: Arc<dyn DeadLetters>,
 }
 
-/// Builds the clients. Exchange credentials are read per account on first use.
+/// Builds the adapters on AWS. Exchange credentials are read per account on first use.
 ///
 /// # Errors
 /// [`WiringError`] when the exchange settings are unusable.
 pub async fn adapters(
     config: &CommonConfig,
     backoff: RetryBackoff,
+    dead_letter_queue_url: Option<String>,
 ) -> Result<Adapters, WiringError> {
-    let sdk = driftline_aws::sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let secrets = CredentialsCache::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-        Duration::from_secs(300),
-    );
+    let aws = AwsClients::from_env().await;
+    let secrets = CredentialsCache::new(aws.secrets.clone(), Duration::from_secs(300));
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let exchanges = SecretAccounts::new(
         secrets,
@@ -208,79 +205,49 @@ pub async fn adapters(
         clock.clone(),
     )?;
     let notifier: Arc<dyn Notifier> = match &config.notifications_topic_arn {
-        Some(topic) => Arc::new(SnsNotifier::from_sdk(&sdk, topic.clone())),
+        Some(topic) => Arc::new(SnsNotifier::new(aws.sns.clone(), topic.clone())),
         None => Arc::new(Silent),
     };
+    let sqs = aws.sqs.clone();
     Ok(Adapters {
-        notifier,
-        store: Arc::new(DynamoStore::new(dynamodb, config.table_name.clone())),
-        queue: Arc::new(
-            SqsIntentQueue::new(sqs.clone(), config.intents_queue_url.clone())
-                .with_backoff(backoff),
-        ),
-        sqs,
-        exchanges: Arc::new(exchanges),
-        metrics: Arc::new(EmfMetrics::stdout(
-            config.metrics_namespace.clone(),
-            clock.clone(),
-        )),
-        clock,
+        ports: Ports {
+            store: StorePorts::on(Arc::new(DynamoStore::new(
+                aws.dynamodb,
+                config.table_name.clone(),
+            ))),
+            queue: Arc::new(
+                SqsIntentQueue::new(aws.sqs, config.intents_queue_url.clone())
+                    .with_backoff(backoff),
+            ),
+            exchanges: Arc::new(exchanges),
+            metrics: Arc::new(EmfMetrics::stdout(
+                config.metrics_namespace.clone(),
+                clock.clone(),
+            )),
+            random: Arc::new(Jitter),
+            notifier,
+            clock,
+        },
+        dead_letters: Arc::new(SqsDeadLetters::new(sqs, dead_letter_queue_url)),
     })
 }
 
-pub fn scheduler(a: &Adapters, config: &SchedulerConfig) -> Scheduler {
-    Scheduler::new(
-        SchedulerPorts {
-            configs: a.store.clone(),
-            exchanges: a.exchanges.clone(),
-            ledger: a.store.clone(),
-            leases: a.store.clone(),
-            history: a.store.clone(),
-            filters: Arc::new(WarmFilters::new(a.store.clone(), WarmFilters::LIFETIME_MS)),
-            breakers: a.store.clone(),
-            controls: a.store.clone(),
-            queue: a.queue.clone(),
-            clock: a.clock.clone(),
-            random: Arc::new(Jitter),
-            metrics: a.metrics.clone(),
-            notifier: a.notifier.clone(),
-        },
-        SchedulerSettings {
-            concurrency: config.portfolio_concurrency,
-            // A cycle that outlives one schedule period must not block the next forever.
-            lease_ttl_ms: i64::from(config.schedule_period_seconds) * 1000,
-            stale_pending_ms: 2 * i64::from(config.schedule_period_seconds) * 1000,
-            ..SchedulerSettings::default()
-        },
-    )
+/// The scheduler on `a`, its market filters kept warm in the container in front of the store.
+pub fn scheduler(a: &Adapters, settings: SchedulerSettings) -> Scheduler {
+    Scheduler::new(warm(&a.ports), settings)
 }
 
-pub fn executor_backoff(config: &ExecutorConfig) -> RetryBackoff {
-    RetryBackoff {
-        cap_secs: config.max_retry_delay_seconds,
-        ..RetryBackoff::default()
-    }
+/// The executor on `a`, its market filters kept warm in the container in front of the store.
+pub fn executor(a: &Adapters, settings: ExecutorSettings) -> Executor {
+    Executor::new(warm(&a.ports), settings)
 }
 
-pub fn executor(a: &Adapters, config: &ExecutorConfig) -> Executor {
-    Executor::new(
-        ExecutorPorts {
-            exchanges: a.exchanges.clone(),
-            ledger: a.store.clone(),
-            filters: Arc::new(WarmFilters::new(a.store.clone(), WarmFilters::LIFETIME_MS)),
-            breakers: a.store.clone(),
-            controls: a.store.clone(),
-            configs: a.store.clone(),
-            queue: a.queue.clone(),
-            clock: a.clock.clone(),
-            random: Arc::new(Jitter),
-            metrics: a.metrics.clone(),
-            notifier: a.notifier.clone(),
-        },
-        ExecutorSettings {
-            backoff: executor_backoff(config),
-            follow_up_delay_secs: config.follow_up_delay_seconds,
-            ..ExecutorSettings::default()
-        },
-    )
+/// `ports` with their market filters behind a container-lifetime cache (each service its own).
+fn warm(ports: &Ports) -> Ports {
+    let mut ports = ports.clone();
+    ports.store.filters = Arc::new(WarmFilters::new(
+        ports.store.filters,
+        WarmFilters::LIFETIME_MS,
+    ));
+    ports
 }

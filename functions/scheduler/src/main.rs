@@ -8,7 +8,7 @@ use lambda_runtime::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     init_logging();
     let (config, adapters) = init::or_exit(init::scheduler(&config::process_env()).await).await;
-    let scheduler = wiring::scheduler(&adapters, &config);
+    let scheduler = wiring::scheduler(&adapters, config.settings());
     let period = config.schedule_period_seconds;
     run(service_fn(|event| {
         let scheduler = &scheduler;

@@ -1,4 +1,4 @@
-//! driftline's AWS adapters: the ports of `driftline_core::ledger` on DynamoDB (one table,
+//! driftline's AWS adapters: the ports of `driftline_core::ports` on DynamoDB (one table,
 //! single-table design) and SQS, exchange credentials from Secrets Manager, metrics in
 //! CloudWatch embedded metric format, and notices to the owner on an SNS topic. See
 //! docs/DATA.md for keys and access patterns.
@@ -16,10 +16,10 @@ pub mod stack;
 mod store;
 mod table;
 
-pub use config::sdk_config;
+pub use config::{sdk_config, AwsClients};
 pub use notify::SnsNotifier;
 pub use portfolios::ConfigWrite;
-pub use queue::{create_queue_with_dlq, LocalQueues, SqsIntentQueue};
+pub use queue::{create_queue_with_dlq, LocalQueues, SqsDeadLetters, SqsIntentQueue};
 pub use secrets::{CredentialsCache, SecretError};
 pub use store::DynamoStore;
 pub use table::{create_table, TTL_ATTRIBUTE};

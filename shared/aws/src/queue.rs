@@ -1,16 +1,20 @@
 //! The intent queue on SQS: one versioned JSON envelope per intent (decimals as strings),
 //! sent in batches of ten with SendMessageBatch's partial failures retried, delayed per
-//! message, and put back with a visibility change for retry backoff.
+//! message, and put back with a visibility change for retry backoff; and the dead-letter queue
+//! an unreadable message is sent to with its reason.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{
-    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+    MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
 use driftline_core::orders::IntentEnvelope;
-use driftline_core::ports::{IntentQueue, ReceivedIntent, RetryBackoff, SendReport, StoreError};
+use driftline_core::ports::{
+    DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport, StoreError,
+};
 use driftline_core::ClientOrderId;
 
 use crate::item::unavailable;
@@ -287,6 +291,52 @@ impl IntentQueue for SqsIntentQueue {
             .await
             .map_err(|e| unavailable("sqs", "DeleteMessage", e))?;
         Ok(())
+    }
+}
+
+/// The dead-letter queue on SQS: the message body as it came, its reason in the
+/// `driftline-error` attribute (the first 1,024 characters).
+#[derive(Debug, Clone)]
+pub struct SqsDeadLetters {
+    sqs: Client,
+    /// Without a queue nothing is sent, and the message is left to the redrive policy.
+    queue_url: Option<String>,
+}
+
+impl SqsDeadLetters {
+    pub fn new(sqs: Client, queue_url: Option<String>) -> Self {
+        Self { sqs, queue_url }
+    }
+}
+
+#[async_trait]
+impl DeadLetters for SqsDeadLetters {
+    async fn send(&self, body: &str, reason: &str) -> bool {
+        let Some(url) = &self.queue_url else {
+            return false;
+        };
+        let reason_attr = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason.chars().take(1024).collect::<String>())
+            .build();
+        let Ok(reason_attr) = reason_attr else {
+            return false;
+        };
+        match self
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .message_attributes("driftline-error", reason_attr)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "dead-letter queue unreachable");
+                false
+            }
+        }
     }
 }
 

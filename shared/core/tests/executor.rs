@@ -12,12 +12,10 @@ use driftline_core::control::{ControlState, DeploymentControls, Stop};
 use driftline_core::orders::{IntentEnvelope, OrderKey, OrderRecord};
 use driftline_core::ports::{
     Balance, BreakerSave, BreakerStore, Exchange, ExchangeError, ExchangeOrderStatus, Fill,
-    FixedAccounts, IntentQueue, LimitOrderRequest, MetricsSink, OrderLedger, OrderReport,
-    RandomSource, ReceivedIntent, SendReport, StoreError, VersionedBreaker,
+    FixedAccounts, IntentQueue, LimitOrderRequest, MetricsSink, OrderLedger, OrderReport, Ports,
+    RandomSource, ReceivedIntent, SendReport, StoreError, StorePorts, VersionedBreaker,
 };
-use driftline_core::service::executor::{
-    Executor, ExecutorPorts, ExecutorSettings, Invocation, MessageOutcome,
-};
+use driftline_core::service::executor::{Executor, ExecutorSettings, Invocation, MessageOutcome};
 use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock};
 use driftline_core::*;
 use rust_decimal_macros::dec;
@@ -196,13 +194,13 @@ fn rig() -> Rig {
         cancelled: Mutex::new(vec![]),
     });
     let executor = Executor::new(
-        ExecutorPorts {
+        Ports {
+            store: StorePorts {
+                breakers: breakers.clone(),
+                controls: breakers.clone(),
+                ..StorePorts::on(store.clone())
+            },
             exchanges: Arc::new(FixedAccounts::single(venue.clone())),
-            ledger: store.clone(),
-            filters: store.clone(),
-            breakers: breakers.clone(),
-            controls: breakers.clone(),
-            configs: store.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             random: Arc::new(Fixed),

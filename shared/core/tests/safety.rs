@@ -16,14 +16,12 @@ use driftline_core::orders::{
     OrderRecord, RecordOutcome, Transition, TransitionOutcome,
 };
 use driftline_core::ports::{
-    BreakerStore, Clock, FixedAccounts, IntentQueue, MetricsSink, OrderLedger, RandomSource,
-    StoreError,
+    BreakerStore, Clock, FixedAccounts, IntentQueue, MetricsSink, OrderLedger, Ports, RandomSource,
+    StoreError, StorePorts,
 };
-use driftline_core::service::executor::{
-    Executor, ExecutorPorts, ExecutorSettings, Invocation, MessageOutcome,
-};
+use driftline_core::service::executor::{Executor, ExecutorSettings, Invocation, MessageOutcome};
 use driftline_core::service::scheduler::{
-    in_flight, PortfolioOutcome, PortfolioSummary, Scheduler, SchedulerPorts, SchedulerSettings,
+    in_flight, PortfolioOutcome, PortfolioSummary, Scheduler, SchedulerSettings,
 };
 use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock, RecordedNotices};
 use driftline_core::*;
@@ -165,15 +163,9 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
     let notices = Arc::new(RecordedNotices::default());
     let accounts = Arc::new(FixedAccounts::single(venue.clone()));
     let scheduler = Scheduler::new(
-        SchedulerPorts {
-            configs: store.clone(),
+        Ports {
+            store: StorePorts::on(store.clone()),
             exchanges: accounts.clone(),
-            ledger: store.clone(),
-            leases: store.clone(),
-            history: store.clone(),
-            filters: store.clone(),
-            breakers: store.clone(),
-            controls: store.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             random: Arc::new(Seven),
@@ -183,13 +175,12 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
         SchedulerSettings::default(),
     );
     let executor = Executor::new(
-        ExecutorPorts {
+        Ports {
+            store: StorePorts {
+                ledger: ledger.clone(),
+                ..StorePorts::on(store.clone())
+            },
             exchanges: accounts,
-            ledger: ledger.clone(),
-            filters: store.clone(),
-            breakers: store.clone(),
-            controls: store.clone(),
-            configs: store.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             random: Arc::new(Seven),
@@ -476,13 +467,9 @@ async fn a_probe_that_dies_lapses_at_its_deadline_and_the_next_caller_probes() {
     // Before its deadline another container waits for the probe's answer...
     let calls = r.venue.calls();
     let other = Executor::new(
-        ExecutorPorts {
+        Ports {
+            store: StorePorts::on(r.store.clone()),
             exchanges: Arc::new(FixedAccounts::single(r.venue.clone())),
-            ledger: r.store.clone(),
-            filters: r.store.clone(),
-            breakers: r.store.clone(),
-            controls: r.store.clone(),
-            configs: r.store.clone(),
             queue: r.queue.clone(),
             clock: r.clock.clone(),
             random: Arc::new(Seven),

@@ -30,17 +30,18 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use driftline_aws::metrics::EmfMetrics;
 use driftline_aws::{
-    create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SqsIntentQueue,
+    create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SqsDeadLetters,
+    SqsIntentQueue,
 };
 use driftline_core::config::PortfolioSpec;
 use driftline_core::notify::Notice;
 use driftline_core::orders::OrderRecord;
 use driftline_core::ports::{
-    Clock, Exchange, ExchangeAccounts, Notifier, OrderLedger, RandomSource, RetryBackoff,
+    Clock, DeadLetters, Exchange, ExchangeAccounts, Notifier, OrderLedger, Ports, RandomSource,
+    RetryBackoff, StorePorts,
 };
-use driftline_core::service::executor::{Executor, ExecutorPorts, ExecutorSettings};
-use driftline_core::service::scheduler::{Scheduler, SchedulerPorts, SchedulerSettings};
-use driftline_core::service::warm::WarmFilters;
+use driftline_core::service::executor::{Executor, ExecutorSettings};
+use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
 use driftline_core::testing::RecordedNotices;
 
 use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
@@ -48,8 +49,8 @@ use crate::placements::Placements;
 use driftline_core::{EpochMillis, PortfolioId};
 use driftline_exchange::{BinanceConfig, RetryPolicy};
 use driftline_functions::scheduled::{self, SchedulerResponse};
-use driftline_functions::sqs::{self as sqs_handler, DeadLetters};
-use driftline_functions::wiring::{SecretAccounts, WrapClient};
+use driftline_functions::sqs as sqs_handler;
+use driftline_functions::wiring::{self, Adapters, SecretAccounts, WrapClient};
 use lambda_runtime::{Context, LambdaEvent};
 use paper_exchange::clock::ManualClock;
 use paper_exchange::{ExchangeConfig, PaperExchange};
@@ -267,6 +268,9 @@ pub struct World {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub dead_letter_url: String,
+    /// Where the executor handler sends unreadable messages (on the uncounted client, as the
+    /// dead-letter queue is not an order's cost).
+    dead_letters: Arc<dyn DeadLetters>,
     /// The Secrets Manager secret id of each venue account, by account name.
     pub secret_ids: Vec<(String, String)>,
     /// The emulator's Secrets Manager, where the accounts' keys are kept.
@@ -558,42 +562,31 @@ impl World {
             metrics.clone(),
             clock_port.clone(),
         ));
-        let scheduler = Scheduler::new(
-            SchedulerPorts {
-                configs: store.clone(),
-                exchanges: accounts.clone(),
-                ledger: store.clone(),
-                leases: store.clone(),
-                history: store.clone(),
-                filters: Arc::new(WarmFilters::new(store.clone(), WarmFilters::LIFETIME_MS)),
-                breakers: store.clone(),
-                controls: store.clone(),
+        // Wired as the Lambdas wire theirs, from the same adapters; the scheduler and the
+        // executor each draw their own deterministic jitter.
+        let adapters = Adapters {
+            ports: Ports {
+                store: StorePorts::on(store.clone()),
                 queue: queue.clone(),
-                clock: clock_port.clone(),
-                random: Arc::new(Counter(AtomicU64::new(2))),
-                metrics: emf.clone(),
-                notifier: notifier.clone(),
-            },
-            SchedulerSettings {
-                lease_ttl_ms: i64::from(PERIOD_SECONDS) * 1000,
-                stale_pending_ms: 2 * i64::from(PERIOD_SECONDS) * 1000,
-                ..SchedulerSettings::default()
-            },
-        );
-        let executor = Executor::new(
-            ExecutorPorts {
                 exchanges: accounts,
-                ledger: store.clone(),
-                filters: Arc::new(WarmFilters::new(store.clone(), WarmFilters::LIFETIME_MS)),
-                breakers: store.clone(),
-                controls: store.clone(),
-                configs: store.clone(),
-                queue: queue.clone(),
                 clock: clock_port,
                 random: Arc::new(Counter(AtomicU64::new(1))),
                 metrics: emf,
                 notifier,
             },
+            dead_letters: Arc::new(SqsDeadLetters::new(
+                sqs.clone(),
+                Some(queues.dead_letter_url.clone()),
+            )),
+        };
+        let mut for_scheduler = adapters.clone();
+        for_scheduler.ports.random = Arc::new(Counter(AtomicU64::new(2)));
+        let scheduler = wiring::scheduler(
+            &for_scheduler,
+            SchedulerSettings::for_period(PERIOD_SECONDS),
+        );
+        let executor = wiring::executor(
+            &adapters,
             ExecutorSettings {
                 backoff: BACKOFF,
                 follow_up_delay_secs: FOLLOW_UP_DELAY_SECS,
@@ -601,6 +594,7 @@ impl World {
             },
         );
         Ok(Self {
+            dead_letters: adapters.dead_letters,
             venue,
             clock,
             store,
@@ -767,14 +761,10 @@ impl World {
             .collect();
         let mut event = SqsEvent::default();
         event.records = records;
-        let dead_letters = DeadLetters {
-            sqs: self.sqs.clone(),
-            queue_url: Some(self.dead_letter_url.clone()),
-        };
         sqs_handler::handle(
             &self.executor,
             self.queue.as_ref(),
-            &dead_letters,
+            self.dead_letters.as_ref(),
             LambdaEvent::new(event, self.context()),
         )
         .await

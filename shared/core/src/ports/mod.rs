@@ -8,6 +8,8 @@
 //!   breaker state, portfolio configurations); [`queue`]: the intent queue.
 //! - [`clock`]: time and random draws; [`metrics`]: what operators watch; [`notifier`]: what
 //!   the owner is told.
+//!
+//! [`Ports`] bundles one of each, as a deployment wires them and both services take them.
 
 pub mod accounts;
 pub mod clock;
@@ -25,9 +27,65 @@ pub use exchange::{
 };
 pub use metrics::MetricsSink;
 pub use notifier::{Notifier, Silent};
-pub use queue::{IntentQueue, ReceivedIntent, RetryBackoff, SendReport};
+pub use queue::{DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport};
 pub use store::{
     BreakerSave, BreakerStore, CycleLeases, DriftHistory, Lease, LeaseOutcome, MarketFilterCache,
     OrderLedger, PortfolioConfigs, RecordedSnapshot, StoreError, StoredPortfolio, VersionedBreaker,
     MARKET_FILTER_TTL_MS,
 };
+
+use std::sync::Arc;
+
+use crate::control::DeploymentControls;
+
+/// The store ports, every one on the same store (the deployment's DynamoDB table; the
+/// in-memory store in tests). A test that wraps one port replaces that field.
+#[derive(Clone)]
+pub struct StorePorts {
+    pub ledger: Arc<dyn OrderLedger>,
+    pub leases: Arc<dyn CycleLeases>,
+    pub history: Arc<dyn DriftHistory>,
+    pub filters: Arc<dyn MarketFilterCache>,
+    pub breakers: Arc<dyn BreakerStore>,
+    pub controls: Arc<dyn DeploymentControls>,
+    pub configs: Arc<dyn PortfolioConfigs>,
+}
+
+impl StorePorts {
+    pub fn on<S>(store: Arc<S>) -> Self
+    where
+        S: OrderLedger
+            + CycleLeases
+            + DriftHistory
+            + MarketFilterCache
+            + BreakerStore
+            + DeploymentControls
+            + PortfolioConfigs
+            + 'static,
+    {
+        Self {
+            ledger: store.clone(),
+            leases: store.clone(),
+            history: store.clone(),
+            filters: store.clone(),
+            breakers: store.clone(),
+            controls: store.clone(),
+            configs: store,
+        }
+    }
+}
+
+/// The ports of a deployment, from which the scheduler and the executor are built (each uses
+/// the ones it needs: the executor neither leases cycles nor keeps drift history).
+#[derive(Clone)]
+pub struct Ports {
+    pub store: StorePorts,
+    pub queue: Arc<dyn IntentQueue>,
+    pub exchanges: Arc<dyn ExchangeAccounts>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
+    pub metrics: Arc<dyn MetricsSink>,
+    /// Where the owner is told of breaker transitions and of cycles that traded; [`Silent`]
+    /// when nobody listens.
+    pub notifier: Arc<dyn Notifier>,
+}

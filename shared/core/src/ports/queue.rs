@@ -80,6 +80,14 @@ pub trait IntentQueue: Send + Sync {
     async fn delete(&self, receipt_handle: &str) -> Result<(), StoreError>;
 }
 
+/// Where a message that cannot be read goes, with the reason, so a person can look at it.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    /// Sends `body` with `reason`; false when it could not (the caller then leaves the message
+    /// to the queue's redrive policy).
+    async fn send(&self, body: &str, reason: &str) -> bool;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,11 +17,10 @@ use driftline_aws::{CredentialsCache, DynamoStore};
 use driftline_core::control::Stop;
 use driftline_core::orders::{ExecutionQuality, IntentEnvelope};
 use driftline_core::ports::{
-    IntentQueue, MarketFilterCache, MetricsSink, ReceivedIntent, SendReport, StoreError,
+    IntentQueue, MarketFilterCache, MetricsSink, Ports, ReceivedIntent, SendReport, StoreError,
+    StorePorts,
 };
-use driftline_core::service::scheduler::{
-    CycleError, Scheduler, SchedulerPorts, SchedulerSettings,
-};
+use driftline_core::service::scheduler::{CycleError, Scheduler, SchedulerSettings};
 use driftline_core::{
     Asset, CycleId, DecisionReason, EpochMillis, InFlightOrder, MarketFilters, OrderStatus,
     PortfolioId, RebalancePlan, Symbol,
@@ -122,15 +121,12 @@ fn scheduler(console: &Console) -> Result<Scheduler, ConsoleError> {
     )
     .map_err(|e| ConsoleError::Input(format!("{}: {e}", outputs::EXCHANGE_BASE_URL.1)))?;
     Ok(Scheduler::new(
-        SchedulerPorts {
-            configs: store.clone(),
+        Ports {
+            store: StorePorts {
+                filters: Arc::new(FiltersReadOnly(store.clone())),
+                ..StorePorts::on(store)
+            },
             exchanges: Arc::new(accounts),
-            ledger: store.clone(),
-            leases: store.clone(),
-            history: store.clone(),
-            filters: Arc::new(FiltersReadOnly(store.clone())),
-            breakers: store.clone(),
-            controls: store,
             queue: Arc::new(NothingSent),
             clock,
             random: Arc::new(Jitter),

@@ -127,6 +127,7 @@ impl Executor {
         };
         let record = match self
             .ports
+            .store
             .ledger
             .transition(&record.key(), &mark)
             .await
@@ -206,6 +207,7 @@ impl Executor {
     ) -> Step<Result<OrderRecord, Step<Decided>>> {
         let stored = self
             .ports
+            .store
             .ledger
             .order(&copy.key())
             .await
@@ -231,7 +233,7 @@ impl Executor {
     /// Whether the portfolio is paused; a config that cannot be read counts as paused (the
     /// order keeps resting and is looked at again at its next follow-up).
     pub(super) async fn paused(&self, id: &PortfolioId) -> bool {
-        match self.ports.configs.portfolio(id).await {
+        match self.ports.store.configs.portfolio(id).await {
             Ok(stored) => stored.is_some_and(|p| p.paused.is_some()),
             Err(e) => {
                 warn!(error = %e, "portfolio config unreadable: not re-priced now");

@@ -22,14 +22,10 @@ use std::sync::Arc;
 use tracing::{error, info, warn, Instrument};
 
 use super::guard::BreakerGuard;
-use crate::control::{DeploymentControls, Stop};
+use crate::control::Stop;
 use crate::orders::{IntentEnvelope, OrderRecord};
 use crate::orders::{OrderTracker, TrackError};
-use crate::ports::Notifier;
-use crate::ports::{
-    BreakerStore, IntentQueue, MarketFilterCache, OrderLedger, RetryBackoff, StoreError,
-};
-use crate::ports::{Clock, MetricsSink, RandomSource};
+use crate::ports::{Ports, RetryBackoff, StoreError};
 use crate::{BreakerConfig, ClientOrderId, EpochMillis};
 
 /// What the caller does with the message that carried the intent.
@@ -81,28 +77,8 @@ impl Default for ExecutorSettings {
     }
 }
 
-/// The ports the executor uses.
-#[derive(Clone)]
-pub struct ExecutorPorts {
-    pub exchanges: Arc<dyn crate::ports::ExchangeAccounts>,
-    pub ledger: Arc<dyn OrderLedger>,
-    pub filters: Arc<dyn MarketFilterCache>,
-    pub breakers: Arc<dyn BreakerStore>,
-    pub controls: Arc<dyn DeploymentControls>,
-    /// The portfolios' configs, read only before a re-price: a paused portfolio's resting
-    /// orders are left as they are.
-    pub configs: Arc<dyn crate::ports::PortfolioConfigs>,
-    pub queue: Arc<dyn IntentQueue>,
-    pub clock: Arc<dyn Clock>,
-    pub random: Arc<dyn RandomSource>,
-    pub metrics: Arc<dyn MetricsSink>,
-    /// Where the owner is told of breaker transitions (and, by the scheduler, of cycles that
-    /// traded); [`crate::ports::Silent`] when nobody listens.
-    pub notifier: Arc<dyn Notifier>,
-}
-
 pub struct Executor {
-    ports: ExecutorPorts,
+    ports: Ports,
     settings: ExecutorSettings,
     tracker: OrderTracker,
     breaker: Arc<BreakerGuard>,
@@ -152,19 +128,12 @@ impl From<Retry> for MessageOutcome {
 type Step<T> = Result<T, Retry>;
 
 impl Executor {
-    pub fn new(ports: ExecutorPorts, settings: ExecutorSettings) -> Self {
+    pub fn new(ports: Ports, settings: ExecutorSettings) -> Self {
         let (tracker, breaker) = super::lifecycle(
-            &ports.ledger,
-            &ports.queue,
-            &ports.filters,
-            &ports.breakers,
-            &ports.clock,
-            ports.random.as_ref(),
-            &ports.metrics,
+            &ports,
             &settings.exchange_name,
             settings.breaker,
             settings.breaker_reuse_ms,
-            &ports.notifier,
         );
         Self {
             ports,
@@ -192,7 +161,13 @@ impl Executor {
         invocation: &Invocation,
     ) -> Vec<MessageOutcome> {
         // The halt and the breaker, in one read at the start of every invocation.
-        let halt = match self.ports.controls.read(&self.settings.exchange_name).await {
+        let halt = match self
+            .ports
+            .store
+            .controls
+            .read(&self.settings.exchange_name)
+            .await
+        {
             Ok(state) => {
                 self.breaker.check_read(state.breaker);
                 state.halt

@@ -88,6 +88,7 @@ impl Executor {
         };
         let outcome = self
             .ports
+            .store
             .ledger
             .claim(&key, &claim)
             .await
@@ -135,6 +136,7 @@ impl Executor {
         }
         let open = self
             .ports
+            .store
             .ledger
             .open_orders(&intent.portfolio_id)
             .await

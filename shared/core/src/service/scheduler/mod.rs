@@ -20,14 +20,10 @@ use tracing::{info, warn, Instrument};
 
 use super::guard::BreakerGuard;
 use crate::config::{ConfigError, PortfolioSpec};
-use crate::control::{CycleRecord, DeploymentControls, Stop};
+use crate::control::{CycleRecord, Stop};
 use crate::notify::{ended_since, CycleReport, Notice};
 use crate::orders::{OrderRecord, OrderTracker, RecordOutcome, TrackError};
-use crate::ports::{
-    BreakerStore, Clock, CycleLeases, DriftHistory, ExchangeError, IntentQueue, Lease,
-    LeaseOutcome, MarketFilterCache, MetricsSink, Notifier, OrderLedger, PortfolioConfigs,
-    RandomSource, RecordedSnapshot, StoreError,
-};
+use crate::ports::{ExchangeError, Lease, LeaseOutcome, Ports, RecordedSnapshot, StoreError};
 use crate::{
     BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees, InFlightOrder,
     OrderIntent, OrderStatus, PortfolioId, RebalancePlan,
@@ -65,23 +61,18 @@ impl Default for SchedulerSettings {
     }
 }
 
-#[derive(Clone)]
-pub struct SchedulerPorts {
-    pub configs: Arc<dyn PortfolioConfigs>,
-    pub exchanges: Arc<dyn crate::ports::ExchangeAccounts>,
-    pub ledger: Arc<dyn OrderLedger>,
-    pub leases: Arc<dyn CycleLeases>,
-    pub history: Arc<dyn DriftHistory>,
-    pub filters: Arc<dyn MarketFilterCache>,
-    pub breakers: Arc<dyn BreakerStore>,
-    pub controls: Arc<dyn DeploymentControls>,
-    pub queue: Arc<dyn IntentQueue>,
-    pub clock: Arc<dyn Clock>,
-    pub random: Arc<dyn RandomSource>,
-    pub metrics: Arc<dyn MetricsSink>,
-    /// Where the owner is told of breaker transitions (and, by the scheduler, of cycles that
-    /// traded); [`crate::ports::Silent`] when nobody listens.
-    pub notifier: Arc<dyn Notifier>,
+impl SchedulerSettings {
+    /// The settings of a scheduler fired every `period_secs`: a cycle that outlives one period
+    /// must not block the next forever (the lease lasts one period), and a pending order two
+    /// periods old was probably never queued.
+    pub fn for_period(period_secs: u32) -> Self {
+        let period_ms = i64::from(period_secs) * 1000;
+        Self {
+            lease_ttl_ms: period_ms,
+            stale_pending_ms: 2 * period_ms,
+            ..Self::default()
+        }
+    }
 }
 
 /// Why a portfolio's cycle failed. The other portfolios go on.
@@ -178,26 +169,19 @@ struct Planned {
 }
 
 pub struct Scheduler {
-    ports: SchedulerPorts,
+    ports: Ports,
     settings: SchedulerSettings,
     tracker: OrderTracker,
     breaker: Arc<BreakerGuard>,
 }
 
 impl Scheduler {
-    pub fn new(ports: SchedulerPorts, settings: SchedulerSettings) -> Self {
+    pub fn new(ports: Ports, settings: SchedulerSettings) -> Self {
         let (tracker, breaker) = super::lifecycle(
-            &ports.ledger,
-            &ports.queue,
-            &ports.filters,
-            &ports.breakers,
-            &ports.clock,
-            ports.random.as_ref(),
-            &ports.metrics,
+            &ports,
             &settings.exchange_name,
             settings.breaker,
             settings.breaker_reuse_ms,
-            &ports.notifier,
         );
         Self {
             ports,
@@ -220,12 +204,13 @@ impl Scheduler {
     ) -> Result<Vec<PortfolioSummary>, StoreError> {
         let ids = match only {
             Some(ids) => ids.to_vec(),
-            None => self.ports.configs.portfolio_ids().await?,
+            None => self.ports.store.configs.portfolio_ids().await?,
         };
         // The halt and the breaker, in one read at the start of every invocation: while either
         // stops trading no portfolio is looked at, not even a lease is taken.
         let controls = self
             .ports
+            .store
             .controls
             .read(&self.settings.exchange_name)
             .await?;
@@ -279,7 +264,7 @@ impl Scheduler {
         cycle: &CycleId,
         owner: &str,
     ) -> PortfolioOutcome {
-        let stored = match self.ports.configs.portfolio(id).await {
+        let stored = match self.ports.store.configs.portfolio(id).await {
             Ok(Some(stored)) => stored,
             Ok(None) => {
                 return PortfolioOutcome::Failed {
@@ -301,6 +286,7 @@ impl Scheduler {
         }
         let lease = match self
             .ports
+            .store
             .leases
             .acquire(id, owner, cycle, self.now(), self.settings.lease_ttl_ms)
             .await
@@ -345,7 +331,7 @@ impl Scheduler {
     }
 
     async fn release(&self, lease: &Lease, record: &CycleRecord) {
-        match self.ports.leases.release(lease, record).await {
+        match self.ports.store.leases.release(lease, record).await {
             Ok(true) => {}
             Ok(false) => warn!("lease was taken over before release: the cycle ran past its TTL"),
             Err(e) => warn!(error = %e, "could not release the lease; it expires on its own"),
@@ -383,7 +369,7 @@ impl Scheduler {
         // One read of the portfolio's orders after the reconcile, final ones included (the same
         // query as the open ones alone): the open ones for the plan, the ended ones for the
         // owner.
-        let orders = self.ports.ledger.orders(id).await?;
+        let orders = self.ports.store.ledger.orders(id).await?;
         let open: Vec<OrderRecord> = orders
             .iter()
             .filter(|r| !r.status.is_final())
@@ -434,7 +420,7 @@ impl Scheduler {
         now: EpochMillis,
     ) -> Result<usize, CycleError> {
         let mut to_send: Vec<OrderIntent> = Vec::new();
-        for outcome in self.ports.ledger.record_all(intents, now).await? {
+        for outcome in self.ports.store.ledger.record_all(intents, now).await? {
             match outcome {
                 RecordOutcome::Recorded(r) => to_send.push(r.intent),
                 RecordOutcome::AlreadyRecorded(r) if r.status == OrderStatus::Pending => {
@@ -463,6 +449,7 @@ impl Scheduler {
         open_now.sort();
         open_now.dedup();
         self.ports
+            .store
             .history
             .record_cycle(&plan.snapshot, &open_now, now)
             .await?;

@@ -26,6 +26,7 @@ impl Scheduler {
     pub async fn preview(&self, id: &PortfolioId, cycle: &CycleId) -> Result<Preview, CycleError> {
         let stored = self
             .ports
+            .store
             .configs
             .portfolio(id)
             .await?
@@ -34,7 +35,7 @@ impl Scheduler {
         let (configured, policy) = stored.spec.into_domain()?;
         let history = self.history(id, &policy).await?;
         let client = self.ports.exchanges.exchange(account.as_deref()).await?;
-        let open = self.ports.ledger.open_orders(id).await?;
+        let open = self.ports.store.ledger.open_orders(id).await?;
         let Planned {
             plan, in_flight, ..
         } = self
@@ -64,6 +65,7 @@ impl Scheduler {
     ) -> Result<Vec<RecordedSnapshot>, StoreError> {
         let window = policy.velocity.map(|v| v.window.window).unwrap_or(3).max(1);
         self.ports
+            .store
             .history
             .latest(id, u16::try_from(window).unwrap_or(u16::MAX))
             .await

@@ -21,7 +21,7 @@ impl Scheduler {
         let now = self.now();
         let mut changed = 0;
         let mut resend = Vec::new();
-        for record in self.ports.ledger.open_orders(id).await? {
+        for record in self.ports.store.ledger.open_orders(id).await? {
             let intent = record.intent.clone();
             let expired = now >= intent.expires_at_ms;
             let outcome: Result<bool, CycleError> = match record.status {
