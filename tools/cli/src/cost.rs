@@ -131,40 +131,27 @@ pub fn monthly_bill(workload: &Workload, m: &Measured) -> Bill {
     let metrics =
         workload.portfolios * workload.assets_per_portfolio + workload.portfolios + m.fixed_metrics;
     let log_gb = invocations * m.log_bytes_per_invocation / BYTES_PER_GB;
+    // One row per line of the bill: service, item, quantity a month, unit price. Kept one row a
+    // line, as a table reads.
+    #[rustfmt::skip]
+    let rows = [
+        ("Lambda", "requests", invocations, price::LAMBDA_REQUEST),
+        ("Lambda", "arm64 GB-seconds", gb_seconds, price::LAMBDA_ARM64_GB_SECOND),
+        ("DynamoDB", "write request units", wru, price::DYNAMODB_WRU),
+        ("DynamoDB", "read request units", rru, price::DYNAMODB_RRU),
+        ("DynamoDB", "storage GB-month", m.stored_gb, price::DYNAMODB_GB_MONTH),
+        ("SQS", "requests", sqs, price::SQS_REQUEST),
+        ("Secrets Manager", "secrets", secrets, price::SECRET_MONTH),
+        ("Secrets Manager", "API calls", invocations, price::SECRET_CALL),
+        ("CloudWatch", "custom metrics", metrics, price::METRIC_MONTH),
+        ("CloudWatch", "alarms", m.alarms, price::ALARM_MONTH),
+        ("CloudWatch", "log ingestion GB", log_gb, price::LOG_INGEST_GB),
+    ];
     Bill {
-        lines: vec![
-            line("Lambda", "requests", invocations, price::LAMBDA_REQUEST),
-            line(
-                "Lambda",
-                "arm64 GB-seconds",
-                gb_seconds,
-                price::LAMBDA_ARM64_GB_SECOND,
-            ),
-            line("DynamoDB", "write request units", wru, price::DYNAMODB_WRU),
-            line("DynamoDB", "read request units", rru, price::DYNAMODB_RRU),
-            line(
-                "DynamoDB",
-                "storage GB-month",
-                m.stored_gb,
-                price::DYNAMODB_GB_MONTH,
-            ),
-            line("SQS", "requests", sqs, price::SQS_REQUEST),
-            line("Secrets Manager", "secrets", secrets, price::SECRET_MONTH),
-            line(
-                "Secrets Manager",
-                "API calls",
-                invocations,
-                price::SECRET_CALL,
-            ),
-            line("CloudWatch", "custom metrics", metrics, price::METRIC_MONTH),
-            line("CloudWatch", "alarms", m.alarms, price::ALARM_MONTH),
-            line(
-                "CloudWatch",
-                "log ingestion GB",
-                log_gb,
-                price::LOG_INGEST_GB,
-            ),
-        ],
+        lines: rows
+            .into_iter()
+            .map(|(service, item, quantity, unit_price)| line(service, item, quantity, unit_price))
+            .collect(),
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use driftline_core::control::DeploymentControls;
 use driftline_core::orders::OrderRecord;
-use driftline_core::ports::PortfolioConfigs;
+use driftline_core::ports::{PortfolioConfigs, StoredPortfolio};
 use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::{OrderStatus, PortfolioId};
 use driftline_functions::scheduled::SchedulerResponse;
@@ -50,6 +50,28 @@ impl Run {
         lines[0]
             .strip_prefix("error: ")
             .unwrap_or_else(|| panic!("{}", self.stderr))
+    }
+
+    /// The output of a successful command, which passes `check` (it is printed when not).
+    fn ok_where(&self, check: impl FnOnce(&str) -> bool) -> &str {
+        let text = self.ok();
+        assert!(check(text), "{text}");
+        text
+    }
+
+    /// The output of a successful command that starts with `prefix` and records the stop the
+    /// caller made with `reason`.
+    fn ok_stopped_by_the_caller(&self, prefix: &str, reason: &str) -> &str {
+        self.ok_where(|t| {
+            t.starts_with(prefix) && t.contains(&format!("by {MOTO_CALLER}: {reason}"))
+        })
+    }
+
+    /// The one-line error of a failed command, which starts with `prefix`.
+    fn error_starting(&self, prefix: &str) -> &str {
+        let e = self.error();
+        assert!(e.starts_with(prefix), "{}", self.stderr);
+        e
     }
 }
 
@@ -130,11 +152,24 @@ fn pid(id: &str) -> PortfolioId {
     PortfolioId::new(id).unwrap()
 }
 
+/// The portfolio `id` as the table holds it now, if it does.
+async fn stored(w: &World, id: &str) -> Option<StoredPortfolio> {
+    w.store.portfolio(&pid(id)).await.unwrap()
+}
+
 fn planned(response: &SchedulerResponse) -> usize {
     match &response.portfolios[0].outcome {
         PortfolioOutcome::Planned { orders, .. } => *orders,
         other => panic!("expected a planned cycle, got {other:?}"),
     }
+}
+
+/// The article deployment after its first cycle planned its two intents (queued, not yet on
+/// the exchange); `None` without the emulator.
+async fn article_after_first_cycle() -> Option<World> {
+    let w = World::article().await?;
+    assert_eq!(planned(&w.tick().await), 2);
+    Some(w)
 }
 
 fn statuses(orders: &[OrderRecord]) -> Vec<OrderStatus> {
@@ -155,8 +190,7 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
 
     // A dry run of a new portfolio lists its fields and writes nothing.
     let out = console(&w, &["portfolio", "apply", &file, "--dry-run"]).await;
-    let text = out.ok();
-    assert!(text.starts_with("new portfolio steady\n"), "{text}");
+    let text = out.ok_where(|t| t.starts_with("new portfolio steady\n"));
     assert!(text.contains("  targets.BTC: \"0.50\"\n"), "{text}");
     assert!(
         text.contains("  policy.band.absolute: \"0.02\"\n"),
@@ -166,18 +200,14 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
         text.ends_with("dry run: nothing written (apply would create it at version 1)\n"),
         "{text}"
     );
-    assert_eq!(w.store.portfolio(&pid("steady")).await.unwrap(), None);
+    assert_eq!(stored(&w, "steady").await, None);
 
     let out = console(&w, &["portfolio", "apply", &file]).await;
-    assert!(
-        out.ok().ends_with("applied: steady is at version 1\n"),
-        "{}",
-        out.stdout
-    );
-    let stored = w.store.portfolio(&pid("steady")).await.unwrap().unwrap();
-    assert_eq!(stored.version, 1);
-    assert_eq!(stored.spec.targets["BTC"], "0.50");
-    assert_eq!(stored.paused, None);
+    out.ok_where(|t| t.ends_with("applied: steady is at version 1\n"));
+    let in_table = stored(&w, "steady").await.unwrap();
+    assert_eq!(in_table.version, 1);
+    assert_eq!(in_table.spec.targets["BTC"], "0.50");
+    assert_eq!(in_table.paused, None);
 
     // A change: the diff field by field; the dry run writes nothing, the apply writes it.
     let file = write(&dir, "steady.toml", &steady("0.55", "0.45"));
@@ -188,28 +218,12 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
          targets.USDT: \"0.50\" → \"0.45\"\ndry run: nothing written (apply would write version \
          2 over version 1)\n"
     );
-    assert_eq!(
-        w.store
-            .portfolio(&pid("steady"))
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        1
-    );
+    assert_eq!(stored(&w, "steady").await.unwrap().version, 1);
     let out = console(&w, &["portfolio", "apply", &file]).await;
-    assert!(
-        out.ok().contains("targets.BTC: \"0.50\" → \"0.55\""),
-        "{}",
-        out.stdout
-    );
+    out.ok_where(|t| t.contains("targets.BTC: \"0.50\" → \"0.55\""));
     assert!(out.stdout.ends_with("applied: steady is at version 2\n"));
     let out = console(&w, &["portfolio", "apply", &file]).await;
-    assert!(
-        out.ok().ends_with("no change: nothing to write\n"),
-        "{}",
-        out.stdout
-    );
+    out.ok_where(|t| t.ends_with("no change: nothing to write\n"));
 
     // Written on top of a version someone else has since replaced: refused, nothing written.
     let file = write(&dir, "steady.toml", &steady("0.60", "0.40"));
@@ -223,9 +237,9 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
         "portfolio steady changed by someone else since you read it (version 1 read, version 2 \
          is stored now): run the command again to see the change and apply on top of it"
     );
-    let stored = w.store.portfolio(&pid("steady")).await.unwrap().unwrap();
+    let in_table = stored(&w, "steady").await.unwrap();
     assert_eq!(
-        (stored.version, stored.spec.targets["BTC"].as_str()),
+        (in_table.version, in_table.spec.targets["BTC"].as_str()),
         (2, "0.55")
     );
 
@@ -260,15 +274,7 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
         assert!(e.starts_with(&format!("{path}: {field}")), "{e}");
         assert!(e.contains(value), "{e}");
     }
-    assert_eq!(
-        w.store
-            .portfolio(&pid("steady"))
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        2
-    );
+    assert_eq!(stored(&w, "steady").await.unwrap().version, 2);
 
     // list and show.
     let out = console(&w, &["portfolio", "list"]).await;
@@ -289,11 +295,7 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
     assert_eq!(ids, ["article", "steady"]);
     assert_eq!(listed[1]["version"], 2);
     let out = console(&w, &["portfolio", "show", "steady"]).await;
-    let text = out.ok();
-    assert!(
-        text.starts_with("portfolio steady · version 2 · active\n"),
-        "{text}"
-    );
+    let text = out.ok_where(|t| t.starts_with("portfolio steady · version 2 · active\n"));
     assert!(
         text.contains("last cycle: none recorded yet\nopen orders: 0\n"),
         "{text}"
@@ -302,30 +304,21 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
     let spec = &text[text.find("{\n").unwrap()..];
     let again = write(&dir, "steady.json", spec);
     let out = console(&w, &["portfolio", "apply", &again]).await;
-    assert!(
-        out.ok().ends_with("no change: nothing to write\n"),
-        "{}",
-        out.stdout
-    );
+    out.ok_where(|t| t.ends_with("no change: nothing to write\n"));
 
     let out = console(&w, &["portfolio", "show", "nope"]).await;
-    assert!(
-        out.error().starts_with(&format!(
-            "no portfolio \"nope\" in table {}",
-            w.store.table()
-        )),
-        "{}",
-        out.stderr
-    );
+    out.error_starting(&format!(
+        "no portfolio \"nope\" in table {}",
+        w.store.table()
+    ));
     w.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_portfolio_is_planned_by_no_cycle_and_resume_plans_it_again() {
-    let Some(w) = World::article().await else {
+    let Some(w) = article_after_first_cycle().await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
 
     // Its two intents are queued, not yet on the exchange: pausing cancels them.
     let out = console(
@@ -339,12 +332,7 @@ async fn a_paused_portfolio_is_planned_by_no_cycle_and_resume_plans_it_again() {
         ],
     )
     .await;
-    let text = out.ok();
-    assert!(
-        text.starts_with("paused article at ")
-            && text.contains(&format!("by {MOTO_CALLER}: rebalancing by hand")),
-        "{text}"
-    );
+    let text = out.ok_stopped_by_the_caller("paused article at ", "rebalancing by hand");
     assert_eq!(
         text.matches("PENDING → CANCELLED (never reached the exchange)")
             .count(),
@@ -370,43 +358,18 @@ async fn a_paused_portfolio_is_planned_by_no_cycle_and_resume_plans_it_again() {
     );
     assert_eq!(w.orders("article").await.len(), 2, "nothing new planned");
     let out = console(&w, &["portfolio", "list"]).await;
-    assert!(
-        out.ok().contains("paused: rebalancing by hand"),
-        "{}",
-        out.stdout
-    );
+    out.ok_where(|t| t.contains("paused: rebalancing by hand"));
     let out = console(&w, &["portfolio", "show", "article"]).await;
-    assert!(
-        out.ok()
-            .starts_with("portfolio article · version 2 · paused since ")
-            && out
-                .stdout
-                .contains(&format!("by {MOTO_CALLER}: rebalancing by hand")),
-        "{}",
-        out.stdout
+    out.ok_stopped_by_the_caller(
+        "portfolio article · version 2 · paused since ",
+        "rebalancing by hand",
     );
     let out = console(&w, &["portfolio", "pause", "article"]).await;
-    assert!(
-        out.ok().starts_with("article is already paused since "),
-        "{}",
-        out.stdout
-    );
+    out.ok_where(|t| t.starts_with("article is already paused since "));
 
     let out = console(&w, &["portfolio", "resume", "article"]).await;
-    assert!(
-        out.ok().starts_with("resumed article (version 3)"),
-        "{}",
-        out.stdout
-    );
-    assert_eq!(
-        w.store
-            .portfolio(&pid("article"))
-            .await
-            .unwrap()
-            .unwrap()
-            .paused,
-        None
-    );
+    out.ok_where(|t| t.starts_with("resumed article (version 3)"));
+    assert_eq!(stored(&w, "article").await.unwrap().paused, None);
     w.next_tick();
     assert_eq!(planned(&w.tick().await), 2);
     let out = console(&w, &["portfolio", "show", "article"]).await;
@@ -416,20 +379,15 @@ async fn a_paused_portfolio_is_planned_by_no_cycle_and_resume_plans_it_again() {
         out.stdout
     );
     let out = console(&w, &["portfolio", "resume", "nope"]).await;
-    assert!(
-        out.error().starts_with("no portfolio \"nope\""),
-        "{}",
-        out.stderr
-    );
+    out.error_starting("no portfolio \"nope\"");
     w.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn remove_is_refused_with_open_orders_and_cancel_open_cancels_them_with_their_fills() {
-    let Some(w) = World::article().await else {
+    let Some(w) = article_after_first_cycle().await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     w.drain(10).await;
     let placed = w.venue_orders().await;
     assert_eq!(placed.len(), 2, "{placed:?}");
@@ -456,14 +414,10 @@ async fn remove_is_refused_with_open_orders_and_cancel_open_cancels_them_with_th
          them first, or wait until they finish"
     );
     assert_eq!(out.stdout.matches(": PLACED").count(), 2, "{}", out.stdout);
-    assert!(w.store.portfolio(&pid("article")).await.unwrap().is_some());
+    assert!(stored(&w, "article").await.is_some());
 
     let out = console(&w, &["portfolio", "remove", "article", "--cancel-open"]).await;
-    let text = out.ok();
-    assert!(
-        text.starts_with("paused article while its orders are cancelled\n"),
-        "{text}"
-    );
+    let text = out.ok_where(|t| t.starts_with("paused article while its orders are cancelled\n"));
     assert_eq!(
         text.matches("PLACED → CANCELLED on the exchange").count(),
         2,
@@ -475,7 +429,7 @@ async fn remove_is_refused_with_open_orders_and_cancel_open_cancels_them_with_th
         ),
         "{text}"
     );
-    assert_eq!(w.store.portfolio(&pid("article")).await.unwrap(), None);
+    assert_eq!(stored(&w, "article").await, None);
 
     // The venue has both cancelled; the ledger has them final, with the BTC fills and fees.
     let venue = w.venue_orders().await;
@@ -507,28 +461,18 @@ async fn remove_is_refused_with_open_orders_and_cancel_open_cancels_them_with_th
         "{text}"
     );
     let out = console(&w, &["portfolio", "remove", "article"]).await;
-    assert!(
-        out.error().starts_with("no portfolio \"article\""),
-        "{}",
-        out.stderr
-    );
+    out.error_starting("no portfolio \"article\"");
     w.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn halt_holds_the_queued_intents_resume_lets_them_run_and_cancel_open_takes_them_off() {
-    let Some(w) = World::article().await else {
+    let Some(w) = article_after_first_cycle().await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
 
     let out = console(&w, &["halt", "--reason", "exchange maintenance"]).await;
-    let text = out.ok();
-    assert!(
-        text.starts_with("halted at ")
-            && text.contains(&format!("by {MOTO_CALLER}: exchange maintenance\n")),
-        "{text}"
-    );
+    out.ok_stopped_by_the_caller("halted at ", "exchange maintenance\n");
     let controls = w.store.read("binance").await.unwrap();
     let halt = controls.halt.expect("the halt is in force");
     assert_eq!(
@@ -546,15 +490,11 @@ async fn halt_holds_the_queued_intents_resume_lets_them_run_and_cancel_open_take
         [OrderStatus::Pending; 2]
     );
     let out = console(&w, &["halt", "--reason", ""]).await;
-    assert!(out.error().starts_with("--reason: "), "{}", out.stderr);
+    out.error_starting("--reason: ");
 
     let out = console(&w, &["resume"]).await;
-    let text = out.ok();
-    assert!(
-        text.starts_with("resumed: lifted the halt since ")
-            && text.contains(&format!("by {MOTO_CALLER}: exchange maintenance\n")),
-        "{text}"
-    );
+    let text =
+        out.ok_stopped_by_the_caller("resumed: lifted the halt since ", "exchange maintenance\n");
     assert!(
         text.contains("\n2 message(s) in the intents queue ("),
         "{text}"
@@ -606,7 +546,7 @@ async fn halt_holds_the_queued_intents_resume_lets_them_run_and_cancel_open_take
     let inbox = driftline_sandbox::inbox::Inbox::create(&sdk).await;
     let topic = ["--notifications-topic-arn", inbox.topic_arn.as_str()];
     let out = console(&w, &[&["resume"][..], &topic[..]].concat()).await;
-    assert!(out.ok().starts_with("resumed: "), "{}", out.stdout);
+    out.ok_where(|t| t.starts_with("resumed: "));
     assert!(
         out.stdout
             .contains(&format!("\nnotified {}\n", inbox.topic_arn)),
@@ -618,9 +558,9 @@ async fn halt_holds_the_queued_intents_resume_lets_them_run_and_cancel_open_take
         &[&["halt", "--reason", "owner on holiday"][..], &topic[..]].concat(),
     )
     .await;
-    assert!(out.ok().starts_with("halted at "), "{}", out.stdout);
+    out.ok_where(|t| t.starts_with("halted at "));
     let out = console(&w, &[&["resume"][..], &topic[..]].concat()).await;
-    assert!(out.ok().starts_with("resumed: "), "{}", out.stdout);
+    out.ok_where(|t| t.starts_with("resumed: "));
     let told: Vec<(String, String)> = inbox
         .messages(3)
         .await
@@ -664,11 +604,7 @@ async fn halt_holds_the_queued_intents_resume_lets_them_run_and_cancel_open_take
     );
 
     let out = console(&w, &["resume"]).await;
-    assert!(
-        out.ok().starts_with("not halted: nothing to resume\n"),
-        "{}",
-        out.stdout
-    );
+    out.ok_where(|t| t.starts_with("not halted: nothing to resume\n"));
     w.stop().await;
 }
 
@@ -700,7 +636,7 @@ async fn a_stack_names_the_resources_and_what_is_missing_is_named_with_its_flag(
         .await
         .unwrap();
     let out = driftline(&["portfolio", "list", "--stack", &stack], &[]).await;
-    assert!(out.ok().contains("article"), "{}", out.stdout);
+    out.ok_where(|t| t.contains("article"));
     let out = driftline(&["run-now", "--stack", &stack], &[]).await;
     assert_eq!(
         out.error(),
@@ -715,49 +651,26 @@ async fn a_stack_names_the_resources_and_what_is_missing_is_named_with_its_flag(
         ],
     )
     .await;
-    assert!(
-        out.ok()
-            .starts_with("portfolio article · version 1 · active"),
-        "{}",
-        out.stdout
-    );
+    out.ok_where(|t| t.starts_with("portfolio article · version 1 · active"));
 
     // The kill switch and a pause need the table alone: in force even when the exchange's
     // resources cannot be found for --cancel-open.
-    let table = w.store.table();
-    let nowhere = ["--stack", "NoSuchStack", "--table", table];
-    let out = driftline(
-        &[
-            &["halt", "--reason", "no exchange", "--cancel-open"][..],
-            &nowhere,
+    let table_only = |args: &'static [&'static str]| {
+        let all = [
+            args,
+            &["--stack", "NoSuchStack", "--table", w.store.table()],
         ]
-        .concat(),
-        &[],
-    )
-    .await;
-    assert!(
-        out.error().starts_with("no stack \"NoSuchStack\""),
-        "{}",
-        out.stderr
-    );
+        .concat();
+        async move { driftline(&all, &[]).await }
+    };
+    let out = table_only(&["halt", "--reason", "no exchange", "--cancel-open"]).await;
+    out.error_starting("no stack \"NoSuchStack\"");
     assert!(out.stdout.starts_with("halted at "), "{}", out.stdout);
     let halt = w.store.read("binance").await.unwrap().halt.unwrap();
     assert_eq!(halt.reason, "no exchange");
-    let out = driftline(
-        &[
-            &["portfolio", "pause", "article", "--cancel-open"][..],
-            &nowhere,
-        ]
-        .concat(),
-        &[],
-    )
-    .await;
-    assert!(
-        out.error().starts_with("no stack \"NoSuchStack\""),
-        "{}",
-        out.stderr
-    );
-    let article = w.store.portfolio(&pid("article")).await.unwrap().unwrap();
+    let out = table_only(&["portfolio", "pause", "article", "--cancel-open"]).await;
+    out.error_starting("no stack \"NoSuchStack\"");
+    let article = stored(&w, "article").await.unwrap();
     assert_eq!(article.paused.map(|p| p.by), Some(MOTO_CALLER.to_owned()));
     w.stop().await;
 }
@@ -811,7 +724,7 @@ async fn run_now_invokes_the_deployed_scheduler_once_for_the_portfolios_named() 
     let endpoint = front.endpoint();
     // The SDK's service-specific variable sends Lambda here while the rest goes to moto.
     let lambda_env = [("AWS_ENDPOINT_URL_LAMBDA", endpoint.as_str())];
-    let run = |extra: &'static [&'static str]| {
+    let run = |function: &'static str, extra: &'static [&'static str]| {
         let mut args = vec![
             "run-now",
             "--stack",
@@ -819,13 +732,17 @@ async fn run_now_invokes_the_deployed_scheduler_once_for_the_portfolios_named() 
             "--table",
             w.store.table(),
             "--scheduler-function",
-            "driftline-scheduler",
+            function,
         ];
         args.extend_from_slice(extra);
         args
     };
 
-    let out = driftline(&run(&["--portfolio", "article"]), &lambda_env).await;
+    let out = driftline(
+        &run("driftline-scheduler", &["--portfolio", "article"]),
+        &lambda_env,
+    )
+    .await;
     let text = out.ok();
     assert!(
         text.starts_with("cycle ") && text.contains(" · scheduler driftline-scheduler\n"),
@@ -844,7 +761,7 @@ async fn run_now_invokes_the_deployed_scheduler_once_for_the_portfolios_named() 
     );
 
     // Again in the same period: the same cycle, nothing planned twice.
-    let out = driftline(&run(&["--json"]), &lambda_env).await;
+    let out = driftline(&run("driftline-scheduler", &["--json"]), &lambda_env).await;
     let response: Value = serde_json::from_str(out.ok()).unwrap();
     assert_eq!(
         response["portfolios"][0]["outcome"], "already_ran",
@@ -852,25 +769,13 @@ async fn run_now_invokes_the_deployed_scheduler_once_for_the_portfolios_named() 
     );
     assert_eq!(w.orders("article").await.len(), 2);
 
-    let out = driftline(&run(&["--portfolio", "nope"]), &lambda_env).await;
-    assert!(
-        out.error().starts_with("no portfolio \"nope\""),
-        "{}",
-        out.stderr
-    );
     let out = driftline(
-        &[
-            "run-now",
-            "--stack",
-            "no-such-stack",
-            "--table",
-            w.store.table(),
-            "--scheduler-function",
-            "elsewhere",
-        ],
+        &run("driftline-scheduler", &["--portfolio", "nope"]),
         &lambda_env,
     )
     .await;
+    out.error_starting("no portfolio \"nope\"");
+    let out = driftline(&run("elsewhere", &[]), &lambda_env).await;
     let e = out.error();
     assert!(
         e.starts_with("lambda Invoke: ") && e.contains("Function not found: elsewhere"),

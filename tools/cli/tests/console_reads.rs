@@ -186,6 +186,17 @@ async fn alarms(topic: &str) -> String {
     ours
 }
 
+/// Sends `body` to the queue at `queue_url`, as the scheduler or SQS's redrive would.
+async fn send(w: &World, queue_url: &str, body: &str) {
+    w.sqs
+        .send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .expect("SendMessage");
+}
+
 /// The shared deployment with history, built once.
 fn deployment() -> Option<&'static Deployment> {
     static SHARED: OnceLock<Option<Deployment>> = OnceLock::new();
@@ -203,13 +214,7 @@ fn deployment() -> Option<&'static Deployment> {
                 w.set_mid("ETHUSDT", "3460").await;
                 w.drain(20).await;
                 // An unreadable message: the executor sends it to the dead-letter queue.
-                w.sqs
-                    .send_message()
-                    .queue_url(&w.queue_url)
-                    .message_body(MALFORMED)
-                    .send()
-                    .await
-                    .expect("SendMessage");
+                send(&w, &w.queue_url, MALFORMED).await;
                 w.drain(10).await;
                 // Cycle 2: back in the bands. Cycle 3: BTC jumps 12 %; its sell waits on the
                 // queue, recorded PENDING.
@@ -768,13 +773,7 @@ fn dlq_lists_each_dead_letter_and_why_and_redrive_moves_them_back_to_run() {
     // One message the executor could not read, and one intent moved by the redrive policy
     // (as after too many receives: no reason attribute).
     let (intent_body, client_order_id) = rt.block_on(async {
-        w.sqs
-            .send_message()
-            .queue_url(&w.queue_url)
-            .message_body(MALFORMED)
-            .send()
-            .await
-            .unwrap();
+        send(&w, &w.queue_url, MALFORMED).await;
         w.drain(10).await;
         w.tick().await;
         let queued = w.receive(10, 1).await.unwrap();
@@ -789,13 +788,7 @@ fn dlq_lists_each_dead_letter_and_why_and_redrive_moves_them_back_to_run() {
                 .unwrap();
         }
         let body = queued[0].body().unwrap().to_owned();
-        w.sqs
-            .send_message()
-            .queue_url(&w.dead_letter_url)
-            .message_body(&body)
-            .send()
-            .await
-            .unwrap();
+        send(&w, &w.dead_letter_url, &body).await;
         let envelope = driftline_core::orders::IntentEnvelope::from_json(&body).unwrap();
         (body, envelope.intent.client_order_id.to_string())
     });

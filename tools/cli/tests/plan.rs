@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use rstest::rstest;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -106,137 +108,62 @@ fn twenty_asset_example_buys_sells_and_explains_skips() {
     assert_eq!(sides, ["SELL", "SELL", "BUY", "BUY"], "sells first");
 }
 
-#[test]
-fn bad_decimal_names_file_field_and_value() {
-    let dir = scratch(
-        "bad-decimal",
-        &[
-            (
-                "portfolio.toml",
-                &PORTFOLIO.replace("BTC = \"0.40\"", "BTC = \"forty\""),
-            ),
-            ("market.toml", MARKET),
-        ],
-    );
-    let out = driftline(&[
-        "plan",
-        "--portfolio",
-        dir.join("portfolio.toml").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains("portfolio.toml") && err.contains("targets.BTC") && err.contains("\"forty\""),
-        "{err}"
-    );
-}
-
-#[test]
-fn a_float_is_refused_so_no_value_passes_through_binary_floating_point() {
-    let dir = scratch(
-        "float",
-        &[
-            (
-                "portfolio.toml",
-                &PORTFOLIO.replace("min_trade_notional = \"10\"", "min_trade_notional = 10.5"),
-            ),
-            ("market.toml", MARKET),
-        ],
-    );
-    let out = driftline(&[
-        "plan",
-        "--portfolio",
-        dir.join("portfolio.toml").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(err.contains("policy.min_trade_notional"), "{err}");
-}
-
-#[test]
-fn weights_not_summing_to_one_are_refused() {
-    let dir = scratch(
-        "sum",
-        &[
-            (
-                "portfolio.toml",
-                &PORTFOLIO.replace("USDT = \"0.25\"", "USDT = \"0.20\""),
-            ),
-            ("market.toml", MARKET),
-        ],
-    );
-    let out = driftline(&[
-        "plan",
-        "--portfolio",
-        dir.join("portfolio.toml").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(err.contains("targets") && err.contains("0.95"), "{err}");
-}
-
-#[test]
-fn bad_market_filter_names_the_market_and_field() {
-    let dir = scratch(
-        "filter",
-        &[
-            ("portfolio.toml", PORTFOLIO),
-            (
-                "market.toml",
-                &MARKET.replacen("tick_size = \"0.01\"", "tick_size = \"0\"", 1),
-            ),
-        ],
-    );
-    let out = driftline(&[
-        "plan",
-        "--portfolio",
-        dir.join("portfolio.toml").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains("market.toml")
-            && err.contains("markets[0].filters.tick_size")
-            && err.contains("is 0"),
-        "{err}"
-    );
-}
-
-#[test]
-fn a_missing_market_is_named() {
-    let only_btc = MARKET
+/// The article's market file with its first market (BTC) only.
+fn btc_market_only() -> String {
+    MARKET
         .split("[[markets]]")
         .take(2)
         .collect::<Vec<_>>()
-        .join("[[markets]]");
-    let dir = scratch(
-        "missing",
-        &[("portfolio.toml", PORTFOLIO), ("market.toml", &only_btc)],
-    );
-    let out = driftline(&[
-        "plan",
-        "--portfolio",
-        dir.join("portfolio.toml").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no market for ETH"),
-        "{}",
-        stderr(&out)
-    );
+        .join("[[markets]]")
 }
 
-#[test]
-fn unknown_fields_are_errors_not_silently_ignored() {
+/// A bad portfolio or market file is refused (exit 1) with an error naming each of `named`.
+#[rstest]
+#[case::bad_decimal_names_file_field_and_value(
+    "bad-decimal",
+    PORTFOLIO.replace("BTC = \"0.40\"", "BTC = \"forty\""),
+    MARKET.to_owned(),
+    &["portfolio.toml", "targets.BTC", "\"forty\""]
+)]
+#[case::a_float_is_refused_so_no_value_passes_through_binary_floating_point(
+    "float",
+    PORTFOLIO.replace("min_trade_notional = \"10\"", "min_trade_notional = 10.5"),
+    MARKET.to_owned(),
+    &["policy.min_trade_notional"]
+)]
+#[case::weights_not_summing_to_one_are_refused(
+    "sum",
+    PORTFOLIO.replace("USDT = \"0.25\"", "USDT = \"0.20\""),
+    MARKET.to_owned(),
+    &["targets", "0.95"]
+)]
+#[case::bad_market_filter_names_the_market_and_field(
+    "filter",
+    PORTFOLIO.to_owned(),
+    MARKET.replacen("tick_size = \"0.01\"", "tick_size = \"0\"", 1),
+    &["market.toml", "markets[0].filters.tick_size", "is 0"]
+)]
+#[case::a_missing_market_is_named(
+    "missing",
+    PORTFOLIO.to_owned(),
+    btc_market_only(),
+    &["no market for ETH"]
+)]
+#[case::unknown_fields_are_errors_not_silently_ignored(
+    "unknown",
+    PORTFOLIO.replace("max_cost_bps", "max_cost_bsp"),
+    MARKET.to_owned(),
+    &["max_cost_bsp"]
+)]
+fn a_bad_file_is_refused_by_name(
+    #[case] name: &str,
+    #[case] portfolio: String,
+    #[case] market: String,
+    #[case] named: &[&str],
+) {
     let dir = scratch(
-        "unknown",
-        &[
-            (
-                "portfolio.toml",
-                &PORTFOLIO.replace("max_cost_bps", "max_cost_bsp"),
-            ),
-            ("market.toml", MARKET),
-        ],
+        name,
+        &[("portfolio.toml", &portfolio), ("market.toml", &market)],
     );
     let out = driftline(&[
         "plan",
@@ -244,7 +171,10 @@ fn unknown_fields_are_errors_not_silently_ignored() {
         dir.join("portfolio.toml").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("max_cost_bsp"), "{}", stderr(&out));
+    let err = stderr(&out);
+    for part in named {
+        assert!(err.contains(part), "{part}: {err}");
+    }
 }
 
 #[test]

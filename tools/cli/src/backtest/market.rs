@@ -190,6 +190,37 @@ impl PriceHistory {
     }
 }
 
+/// A step's books: touch-only for every valuation, full depth built once when a plan needs it.
+pub(super) struct StepMarkets<'h> {
+    history: &'h PriceHistory,
+    step: usize,
+    pub(super) touch: Markets,
+    full: Option<Markets>,
+}
+
+impl<'h> StepMarkets<'h> {
+    /// `step`'s books, from its touch-only books.
+    pub(super) fn new(history: &'h PriceHistory, step: usize, touch: Markets) -> Self {
+        Self {
+            history,
+            step,
+            touch,
+            full: None,
+        }
+    }
+
+    /// The full-depth books, built on first use.
+    pub(super) fn full(&mut self) -> Result<&Markets, BacktestError> {
+        if self.full.is_none() {
+            self.full = Some(self.history.markets_at(self.step, Depth::Full)?);
+        }
+        // Filled just above.
+        self.full
+            .as_ref()
+            .ok_or_else(|| BacktestError::invalid("books", "full depth missing"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,20 +5,21 @@
 //! only in the random walk of the generator, in the tracking-error statistic and in chart
 //! coordinates.
 
+pub mod account;
 pub mod chart;
 pub mod engine;
 pub mod generator;
 pub mod klines;
 pub mod market;
+pub mod policy;
 pub mod report;
 
-pub use engine::{
-    run, CalendarPeriod, PolicyResult, PolicyRun, RunOptions, Scenario, Schedule, Series,
-    StepLedger,
-};
+pub use account::{PolicyResult, Series, StepLedger};
+pub use engine::{run, RunOptions, Scenario};
 pub use generator::{generate, GeneratorConfig};
 pub use klines::{history_from_klines, read_klines, Kline, KlineError};
 pub use market::{AssetMarket, Depth, MarketConfig, PriceHistory};
+pub use policy::{CalendarPeriod, PolicyRun, Schedule};
 pub use report::{frontier, render_frontier, render_table, Frontier};
 
 use thiserror::Error;

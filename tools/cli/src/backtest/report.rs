@@ -148,24 +148,11 @@ mod tests {
 
     fn result(name: &str, cost: i64, te: f64) -> PolicyResult {
         PolicyResult {
-            name: name.into(),
-            schedule: Schedule::EveryStep,
-            trades: 0,
-            rebalances: 0,
-            rejected: 0,
-            reduced_to_cash: 0,
-            skipped_cost_cap: 0,
-            deferred_by_velocity: 0,
-            turnover_quote: Decimal::ZERO,
-            turnover_ratio: Decimal::ZERO,
-            cost_quote: Decimal::ZERO,
-            fee_quote: Decimal::ZERO,
             cost_bps_of_equity: Decimal::from(cost),
             average_equity: Decimal::ONE,
             tracking_error: te,
-            max_drift: Decimal::ZERO,
             final_value: Decimal::ONE,
-            series: None,
+            ..PolicyResult::empty(name.into(), Schedule::EveryStep)
         }
     }
 

@@ -41,6 +41,30 @@ pub struct OrdersArgs {
     pub csv: bool,
 }
 
+/// What filled of a leg or of a whole order, in the same fields for both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Filled {
+    #[serde(with = "driftline_core::exact")]
+    pub filled_qty: Decimal,
+    /// Cumulative quote over filled quantity; absent while nothing filled.
+    #[serde(with = "driftline_core::exact::option")]
+    pub average_price: Option<Decimal>,
+    #[serde(with = "driftline_core::exact")]
+    pub cumulative_quote_qty: Decimal,
+}
+
+impl Filled {
+    /// From the ledger's filled quantity and cumulative quote, normalized.
+    fn of(filled_qty: Decimal, cumulative_quote_qty: Decimal) -> Self {
+        Self {
+            filled_qty: filled_qty.normalize(),
+            average_price: (!filled_qty.is_zero())
+                .then(|| (cumulative_quote_qty / filled_qty).normalize()),
+            cumulative_quote_qty: cumulative_quote_qty.normalize(),
+        }
+    }
+}
+
 /// What the ledger says of one record: a leg of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LegView {
@@ -51,13 +75,8 @@ pub struct LegView {
     pub quantity: Decimal,
     #[serde(with = "driftline_core::exact")]
     pub limit_price: Decimal,
-    #[serde(with = "driftline_core::exact")]
-    pub filled_qty: Decimal,
-    /// Cumulative quote over filled quantity; absent while nothing filled.
-    #[serde(with = "driftline_core::exact::option")]
-    pub average_price: Option<Decimal>,
-    #[serde(with = "driftline_core::exact")]
-    pub cumulative_quote_qty: Decimal,
+    #[serde(flatten)]
+    pub filled: Filled,
     /// Commissions in `fee_asset`, as charged.
     #[serde(with = "driftline_core::exact")]
     pub fees: Decimal,
@@ -95,12 +114,8 @@ pub struct OrderView {
     pub status: &'static str,
     /// Whether any leg is not final yet.
     pub open: bool,
-    #[serde(with = "driftline_core::exact")]
-    pub filled_qty: Decimal,
-    #[serde(with = "driftline_core::exact::option")]
-    pub average_price: Option<Decimal>,
-    #[serde(with = "driftline_core::exact")]
-    pub cumulative_quote_qty: Decimal,
+    #[serde(flatten)]
+    pub filled: Filled,
     #[serde(with = "driftline_core::exact")]
     pub fees_quote: Decimal,
     #[serde(with = "driftline_core::exact::option")]
@@ -108,10 +123,6 @@ pub struct OrderView {
     /// The latest leg's last error.
     pub last_error: Option<String>,
     pub legs: Vec<LegView>,
-}
-
-fn average(quote: Decimal, filled: Decimal) -> Option<Decimal> {
-    (!filled.is_zero()).then(|| (quote / filled).normalize())
 }
 
 fn leg_view(r: &OrderRecord) -> LegView {
@@ -122,9 +133,7 @@ fn leg_view(r: &OrderRecord) -> LegView {
         status: r.status.as_str(),
         quantity: r.intent.quantity.normalize(),
         limit_price: r.intent.limit_price.value().normalize(),
-        filled_qty: r.filled_qty.normalize(),
-        average_price: average(r.cumulative_quote_qty, r.filled_qty),
-        cumulative_quote_qty: r.cumulative_quote_qty.normalize(),
+        filled: Filled::of(r.filled_qty, r.cumulative_quote_qty),
         fees: r.fees.normalize(),
         fee_asset: r.fee_asset.as_ref().map(ToString::to_string),
         fees_quote: r.fees_quote.normalize(),
@@ -174,9 +183,7 @@ pub fn group(records: Vec<OrderRecord>) -> Vec<OrderView> {
                 reference_price: i.reference_price.value().normalize(),
                 status: last.status.as_str(),
                 open: legs.iter().any(|r| !r.status.is_final()),
-                filled_qty: whole.filled_qty.normalize(),
-                average_price: average(whole.cumulative_quote_qty, whole.filled_qty),
-                cumulative_quote_qty: whole.cumulative_quote_qty.normalize(),
+                filled: Filled::of(whole.filled_qty, whole.cumulative_quote_qty),
                 fees_quote: whole.fees_quote.normalize(),
                 slippage_bps: quality.slippage_bps.map(|d| d.normalize()),
                 last_error: last.last_error.clone(),
@@ -288,8 +295,8 @@ pub fn render(orders: &[OrderView]) -> String {
             }),
             Cell::new(o.status),
             right(o.quantity.to_string()),
-            right(o.filled_qty.to_string()),
-            right(o.average_price.map(|p| dp(p, 8)).unwrap_or_default()),
+            right(o.filled.filled_qty.to_string()),
+            right(o.filled.average_price.map(|p| dp(p, 8)).unwrap_or_default()),
             right(format!("{} {}", o.fees_quote, o.quote)),
             right(bps(o.slippage_bps)),
             Cell::new(o.last_error.clone().unwrap_or_default()),
@@ -303,8 +310,8 @@ pub fn render(orders: &[OrderView]) -> String {
                     Cell::new(l.leg.to_string()),
                     Cell::new(l.status),
                     right(l.quantity.to_string()),
-                    right(l.filled_qty.to_string()),
-                    right(l.average_price.map(|p| dp(p, 8)).unwrap_or_default()),
+                    right(l.filled.filled_qty.to_string()),
+                    right(l.filled.average_price.map(|p| dp(p, 8)).unwrap_or_default()),
                     right(format!("{} {}", l.fees_quote, o.quote)),
                     right(bps(l.slippage_bps)),
                     Cell::new(l.last_error.clone().unwrap_or_default()),
@@ -363,9 +370,9 @@ pub fn csv(orders: &[OrderView]) -> Result<String, ConsoleError> {
                 l.status.to_owned(),
                 l.quantity.to_string(),
                 l.limit_price.to_string(),
-                l.filled_qty.to_string(),
-                opt(l.average_price),
-                l.cumulative_quote_qty.to_string(),
+                l.filled.filled_qty.to_string(),
+                opt(l.filled.average_price),
+                l.filled.cumulative_quote_qty.to_string(),
                 l.fees.to_string(),
                 l.fee_asset.clone().unwrap_or_default(),
                 l.fees_quote.to_string(),
@@ -481,23 +488,23 @@ mod tests {
         // Oldest plan first.
         assert_eq!(orders[0].symbol, "ETH/USDT");
         assert!(orders[0].open);
-        assert_eq!(orders[0].average_price, None);
+        assert_eq!(orders[0].filled.average_price, None);
         assert_eq!(orders[0].slippage_bps, None);
         let o = &orders[1];
         assert_eq!(o.legs.iter().map(|l| l.leg).collect::<Vec<_>>(), [0, 1]);
         assert_eq!(o.status, "FILLED", "the latest leg's");
         assert!(!o.open);
         assert_eq!(o.quantity, dec!(2), "the plan's quantity");
-        assert_eq!(o.filled_qty, dec!(2));
-        assert_eq!(o.cumulative_quote_qty, dec!(201.5));
+        assert_eq!(o.filled.filled_qty, dec!(2));
+        assert_eq!(o.filled.cumulative_quote_qty, dec!(201.5));
         assert_eq!(o.fees_quote, dec!(0.2015));
-        assert_eq!(o.average_price, Some(dec!(100.75)));
+        assert_eq!(o.filled.average_price, Some(dec!(100.75)));
         // A buy that paid 100.75 against a mid of 100: 75 bps worse, for the order and for
         // the leg that paid 101 (every leg keeps the plan's mid).
         assert_eq!(o.slippage_bps, Some(dec!(75)));
         assert_eq!(o.legs[0].slippage_bps, Some(dec!(0)));
         assert_eq!(o.legs[1].slippage_bps, Some(dec!(100)));
-        assert_eq!(o.legs[1].average_price, Some(dec!(101)));
+        assert_eq!(o.legs[1].filled.average_price, Some(dec!(101)));
 
         let table = render(&orders);
         assert!(table.contains("2 legs"), "{table}");

@@ -229,38 +229,29 @@ async fn alarms(console: &Console) -> Alarms {
         };
         // ActionPrefix is a prefix: an alarm of `…:topic-2` matches `…:topic` too.
         let ours = |actions: &[String]| topic.is_none_or(|t| actions.iter().any(|a| a == t));
-        let view = |name: Option<&str>,
-                    state: Option<&StateValue>,
-                    reason: Option<&str>,
-                    since: Option<&aws_sdk_cloudwatch::primitives::DateTime>| {
-            (state == Some(&StateValue::Alarm)).then(|| AlarmView {
-                name: name.unwrap_or_default().to_owned(),
-                reason: reason.unwrap_or_default().to_owned(),
-                since: since.and_then(|t| t.to_millis().ok()).map(rfc3339),
-            })
-        };
-        in_alarm.extend(out.metric_alarms().iter().filter_map(|a| {
-            if !ours(a.alarm_actions()) {
-                return None;
-            }
-            view(
-                a.alarm_name(),
-                a.state_value(),
-                a.state_reason(),
-                a.state_updated_timestamp(),
-            )
-        }));
-        in_alarm.extend(out.composite_alarms().iter().filter_map(|a| {
-            if !ours(a.alarm_actions()) {
-                return None;
-            }
-            view(
-                a.alarm_name(),
-                a.state_value(),
-                a.state_reason(),
-                a.state_updated_timestamp(),
-            )
-        }));
+        // The SDK's metric and composite alarms have these fields under the same names but
+        // share no trait: one view for both.
+        macro_rules! in_alarm_view {
+            ($alarm:expr) => {{
+                let a = $alarm;
+                (ours(a.alarm_actions()) && a.state_value() == Some(&StateValue::Alarm)).then(
+                    || AlarmView {
+                        name: a.alarm_name().unwrap_or_default().to_owned(),
+                        reason: a.state_reason().unwrap_or_default().to_owned(),
+                        since: a
+                            .state_updated_timestamp()
+                            .and_then(|t| t.to_millis().ok())
+                            .map(rfc3339),
+                    },
+                )
+            }};
+        }
+        in_alarm.extend(out.metric_alarms().iter().filter_map(|a| in_alarm_view!(a)));
+        in_alarm.extend(
+            out.composite_alarms()
+                .iter()
+                .filter_map(|a| in_alarm_view!(a)),
+        );
         match out.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
             _ => break,

@@ -4,9 +4,10 @@
 use tracing::{info, warn};
 
 use super::{done, Decided, Executor, Retry, Step};
-use crate::orders::Repriced;
-use crate::orders::{decide_execution, ledger_status, ExecutionDecision};
-use crate::orders::{IntentEnvelope, OrderRecord, OrderUpdate, Transition, TransitionOutcome};
+use crate::orders::{
+    decide_execution, ledger_status, ExecutionDecision, IntentEnvelope, OrderRecord, OrderUpdate,
+    Repriced, Transition, TransitionOutcome,
+};
 use crate::ports::{Exchange, ExchangeError, OrderReport};
 use crate::OrderStatus;
 use crate::{PortfolioId, Price, Side};

@@ -23,8 +23,7 @@ use tracing::{error, info, warn, Instrument};
 
 use super::guard::BreakerGuard;
 use crate::control::Stop;
-use crate::orders::{IntentEnvelope, OrderRecord};
-use crate::orders::{OrderTracker, TrackError};
+use crate::orders::{IntentEnvelope, OrderRecord, OrderTracker, TrackError};
 use crate::ports::{Ports, RetryBackoff, StoreError};
 use crate::{BreakerConfig, ClientOrderId, EpochMillis};
 

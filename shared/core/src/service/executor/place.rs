@@ -9,8 +9,9 @@ use tracing::{error, info, warn};
 use super::{
     done, requeue, secs_until, Decided, Executor, Invocation, Retry, Step, MAX_SEND_DELAY_SECS,
 };
-use crate::orders::{decide_execution, ExecutionDecision};
-use crate::orders::{Claim, ClaimOutcome, IntentEnvelope, OrderKey, OrderRecord};
+use crate::orders::{
+    decide_execution, Claim, ClaimOutcome, ExecutionDecision, IntentEnvelope, OrderKey, OrderRecord,
+};
 use crate::ports::{Exchange, ExchangeError, LimitOrderRequest, OrderReport, TimeInForce};
 use crate::{MarketFilters, OrderIntent, OrderStatus};
 use crate::{Price, Side};
