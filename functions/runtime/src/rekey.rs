@@ -8,19 +8,15 @@
 //! keys read back are the ones that were refused (revoked, not yet replaced), the call is not
 //! repeated.
 //!
-//! [`RekeyingExchange`] forwards every method of the [`Exchange`] port through
-//! [`RekeyingExchange::call`]; a new port method is one more line of the same shape.
+//! [`RekeyingExchange`] is an [`ExchangeLayer`]: every call of the [`Exchange`] port goes
+//! through [`RekeyingExchange::call`] (as `Layered<RekeyingExchange>`).
 
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use driftline_core::ports::{
-    Balance, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport,
-};
-use driftline_core::{
-    ApiCredentials, ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol,
-};
+use driftline_core::ports::{Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer};
+use driftline_core::ApiCredentials;
 
 /// Where an account's credentials are kept and how a client is made from them.
 #[async_trait]
@@ -150,55 +146,10 @@ impl RekeyingExchange {
 }
 
 #[async_trait]
-impl Exchange for RekeyingExchange {
-    async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
-        self.call(|c| async move { c.market_filters(symbol).await })
+impl ExchangeLayer for RekeyingExchange {
+    async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
+        self.call(|c| async move { call.send(c.as_ref()).await })
             .await
-    }
-    async fn order_book(&self, symbol: &Symbol, depth: u16) -> Result<OrderBook, ExchangeError> {
-        self.call(|c| async move { c.order_book(symbol, depth).await })
-            .await
-    }
-    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
-        self.call(|c| async move { c.balances().await }).await
-    }
-    async fn place_limit_order(
-        &self,
-        order: &LimitOrderRequest,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.call(|c| async move { c.place_limit_order(order).await })
-            .await
-    }
-    async fn order(
-        &self,
-        symbol: &Symbol,
-        client_order_id: &ClientOrderId,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.call(|c| async move { c.order(symbol, client_order_id).await })
-            .await
-    }
-    async fn order_fills(
-        &self,
-        symbol: &Symbol,
-        exchange_order_id: u64,
-    ) -> Result<Vec<Fill>, ExchangeError> {
-        self.call(|c| async move { c.order_fills(symbol, exchange_order_id).await })
-            .await
-    }
-    async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
-        self.call(|c| async move { c.open_orders(symbol).await })
-            .await
-    }
-    async fn cancel_order(
-        &self,
-        symbol: &Symbol,
-        client_order_id: &ClientOrderId,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.call(|c| async move { c.cancel_order(symbol, client_order_id).await })
-            .await
-    }
-    async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
-        self.call(|c| async move { c.server_time().await }).await
     }
 }
 
@@ -207,7 +158,10 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Mutex;
 
-    use driftline_core::ports::{ExchangeOrderStatus, TimeInForce};
+    use driftline_core::ports::{
+        Balance, ExchangeOrderStatus, Fill, Layered, LimitOrderRequest, OrderReport, TimeInForce,
+    };
+    use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
     use driftline_core::{MarketFiltersFields, Price, Side, TradingStatus};
     use rstest::rstest;
     use rust_decimal_macros::dec;
@@ -389,7 +343,7 @@ mod tests {
     struct Account {
         venue: Arc<Venue>,
         store: Arc<Store>,
-        exchange: RekeyingExchange,
+        exchange: Layered<RekeyingExchange>,
     }
 
     impl Account {
@@ -410,7 +364,12 @@ mod tests {
             rereads: AtomicUsize::new(0),
         });
         let client = store.client("acct", old.clone()).unwrap();
-        let exchange = RekeyingExchange::new("acct", old.clone(), client, store.clone());
+        let exchange = Layered(RekeyingExchange::new(
+            "acct",
+            old.clone(),
+            client,
+            store.clone(),
+        ));
         Account {
             venue,
             store,

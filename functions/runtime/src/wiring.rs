@@ -10,8 +10,8 @@ use driftline_aws::{
     SqsIntentQueue,
 };
 use driftline_core::ports::{
-    Clock, DeadLetters, Exchange, ExchangeAccounts, ExchangeError, Notifier, Ports, RandomSource,
-    RetryBackoff, Silent, StorePorts,
+    Clock, DeadLetters, Exchange, ExchangeAccounts, ExchangeError, Layered, Notifier, Ports,
+    RandomSource, RetryBackoff, Silent, StorePorts,
 };
 use driftline_core::service::executor::{Executor, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
@@ -39,7 +39,7 @@ pub type WrapClient = Arc<dyn Fn(Arc<dyn Exchange>) -> Arc<dyn Exchange> + Send 
 pub struct SecretAccounts {
     factory: Arc<ClientFactory>,
     default_secret_id: String,
-    clients: tokio::sync::Mutex<std::collections::HashMap<String, Arc<RekeyingExchange>>>,
+    clients: tokio::sync::Mutex<std::collections::HashMap<String, Arc<Layered<RekeyingExchange>>>>,
 }
 
 /// Builds an account's client from its secret: the settings every client shares, with the
@@ -148,7 +148,12 @@ impl ExchangeAccounts for SecretAccounts {
         let credentials = self.factory.credentials(&id).await?;
         let client = self.factory.client(&id, credentials.clone())?;
         let keys: Arc<dyn AccountKeys> = self.factory.clone();
-        let client = Arc::new(RekeyingExchange::new(id.clone(), credentials, client, keys));
+        let client = Arc::new(Layered(RekeyingExchange::new(
+            id.clone(),
+            credentials,
+            client,
+            keys,
+        )));
         clients.insert(id, client.clone());
         Ok(client)
     }

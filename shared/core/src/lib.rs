@@ -1,8 +1,29 @@
 //! driftline's pure core: money, portfolios, drift, the rebalance policy, the cost model, the
-//! planner, the order state machine and the ports adapters implement.
+//! planner, the order lifecycle, the ports adapters implement and the two services.
 //!
 //! No I/O, no clock, no randomness: the same inputs always give the same plan, so the
 //! scheduler, the CLI and the backtester run exactly this code.
+//!
+//! # Layout
+//!
+//! - Domain values, valid by construction: [`asset`](Asset), [`money`], [`portfolio`](Portfolio),
+//!   [`market`](MarketFilters), [`config`] (a portfolio file or stored config validated into
+//!   them).
+//! - Deciding: `drift` ([`DriftSnapshot`]), `policy` ([`RebalancePolicy`]), `cost`
+//!   ([`CostModel`]), `plan` ([`plan()`]: a decision for every asset and the intents),
+//!   [`pricing`] (the one limit-price rule), `breaker` (the one circuit-breaker rule).
+//! - [`orders`]: the order lifecycle in one place: the intent and its states, the ledger record
+//!   and its claim/transition/fill rules, the queue envelope, execution rules, and the
+//!   [`orders::OrderTracker`] both services use.
+//! - [`ports`]: what core needs from outside, one file per port, and [`ports::Ports`], the
+//!   bundle both services are built from.
+//! - [`service`]: the [`service::scheduler::Scheduler`] (one cycle per portfolio and period)
+//!   and the [`service::executor::Executor`] (one message, one order, at most once), with the
+//!   breaker guard and the warm filter cache they share.
+//! - [`control`] (kill switch, pause, how a cycle ended) and [`notify`] (what the owner is
+//!   told).
+//! - `testing` (feature `testing`): in-memory adapters for tests and the sandbox.
+
 #![deny(clippy::float_arithmetic)]
 
 mod asset;

@@ -39,10 +39,7 @@ use aws_smithy_runtime_api::client::runtime_components::{
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
-use driftline_core::ports::{
-    Balance, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport,
-};
-use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
+use driftline_core::ports::{Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer};
 use rust_decimal::Decimal;
 
 /// Counts per key, shared by clones.
@@ -500,60 +497,9 @@ impl CountingExchange {
 }
 
 #[async_trait]
-impl Exchange for CountingExchange {
-    async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
-        self.timed("market_filters", self.inner.market_filters(symbol))
+impl ExchangeLayer for CountingExchange {
+    async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
+        self.timed(call.name(), call.send(self.inner.as_ref()))
             .await
-    }
-    async fn order_book(&self, symbol: &Symbol, depth: u16) -> Result<OrderBook, ExchangeError> {
-        self.timed("order_book", self.inner.order_book(symbol, depth))
-            .await
-    }
-    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
-        self.timed("balances", self.inner.balances()).await
-    }
-    async fn place_limit_order(
-        &self,
-        order: &LimitOrderRequest,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.timed("place_limit_order", self.inner.place_limit_order(order))
-            .await
-    }
-    async fn order(
-        &self,
-        symbol: &Symbol,
-        client_order_id: &ClientOrderId,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.timed("order", self.inner.order(symbol, client_order_id))
-            .await
-    }
-    async fn order_fills(
-        &self,
-        symbol: &Symbol,
-        exchange_order_id: u64,
-    ) -> Result<Vec<Fill>, ExchangeError> {
-        self.timed(
-            "order_fills",
-            self.inner.order_fills(symbol, exchange_order_id),
-        )
-        .await
-    }
-    async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
-        self.timed("open_orders", self.inner.open_orders(symbol))
-            .await
-    }
-    async fn cancel_order(
-        &self,
-        symbol: &Symbol,
-        client_order_id: &ClientOrderId,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.timed(
-            "cancel_order",
-            self.inner.cancel_order(symbol, client_order_id),
-        )
-        .await
-    }
-    async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
-        self.timed("server_time", self.inner.server_time()).await
     }
 }

@@ -37,8 +37,8 @@ use driftline_core::config::PortfolioSpec;
 use driftline_core::notify::Notice;
 use driftline_core::orders::OrderRecord;
 use driftline_core::ports::{
-    Clock, DeadLetters, Exchange, ExchangeAccounts, Notifier, OrderLedger, Ports, RandomSource,
-    RetryBackoff, StorePorts,
+    Clock, DeadLetters, Exchange, ExchangeAccounts, Layered, Notifier, OrderLedger, Ports,
+    RandomSource, RetryBackoff, StorePorts,
 };
 use driftline_core::service::executor::{Executor, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
@@ -530,7 +530,10 @@ impl World {
         let calls = exchange_calls.clone();
         let logged = placements.clone();
         let count: WrapClient = Arc::new(move |client| {
-            Arc::new(CountingExchange::new(logged.wrap(client), calls.clone())) as Arc<dyn Exchange>
+            Arc::new(Layered(CountingExchange::new(
+                logged.wrap(client),
+                calls.clone(),
+            ))) as Arc<dyn Exchange>
         });
         // Portfolios without an account trade on the venue's first one.
         let accounts = match SecretAccounts::with_settings(

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use driftline_core::ports::{
-    Balance, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport,
+    Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer, Layered,
 };
-use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
+use driftline_core::ClientOrderId;
 
 /// One placement request as it left the handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +40,10 @@ impl Placements {
 
     /// `inner` with every placement it is asked for logged here first.
     pub fn wrap(&self, inner: Arc<dyn Exchange>) -> Arc<dyn Exchange> {
-        Arc::new(Logged {
+        Arc::new(Layered(Logged {
             inner,
             log: self.clone(),
-        })
+        }))
     }
 }
 
@@ -53,55 +53,18 @@ struct Logged {
 }
 
 #[async_trait]
-impl Exchange for Logged {
-    async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
-        self.inner.market_filters(symbol).await
-    }
-    async fn order_book(&self, symbol: &Symbol, depth: u16) -> Result<OrderBook, ExchangeError> {
-        self.inner.order_book(symbol, depth).await
-    }
-    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
-        self.inner.balances().await
-    }
-    async fn place_limit_order(
-        &self,
-        order: &LimitOrderRequest,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.log
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Placement {
-                sent: Instant::now(),
-                client_order_id: order.client_order_id.clone(),
-            });
-        self.inner.place_limit_order(order).await
-    }
-    async fn order(
-        &self,
-        symbol: &Symbol,
-        client_order_id: &ClientOrderId,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.inner.order(symbol, client_order_id).await
-    }
-    async fn order_fills(
-        &self,
-        symbol: &Symbol,
-        exchange_order_id: u64,
-    ) -> Result<Vec<Fill>, ExchangeError> {
-        self.inner.order_fills(symbol, exchange_order_id).await
-    }
-    async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
-        self.inner.open_orders(symbol).await
-    }
-    async fn cancel_order(
-        &self,
-        symbol: &Symbol,
-        client_order_id: &ClientOrderId,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.inner.cancel_order(symbol, client_order_id).await
-    }
-    async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
-        self.inner.server_time().await
+impl ExchangeLayer for Logged {
+    async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
+        if let ExchangeCall::PlaceLimitOrder(order) = call {
+            self.log
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Placement {
+                    sent: Instant::now(),
+                    client_order_id: order.client_order_id.clone(),
+                });
+        }
+        call.send(self.inner.as_ref()).await
     }
 }

@@ -2,8 +2,9 @@
 //! (`shared/exchange`, `shared/aws`, the in-memory ones of [`crate::testing`]); functions and
 //! tools wire adapters to core's services.
 //!
-//! - [`exchange`]: a venue's market data, orders and balances; [`accounts`]: which client trades
-//!   for which account.
+//! - [`exchange`]: a venue's market data, orders and balances; [`layer`]: a wrapper that sees
+//!   every call of an exchange (the breaker, re-keying); [`accounts`]: which client trades for
+//!   which account.
 //! - [`store`]: durable state (order ledger, cycle leases, drift history, filter cache,
 //!   breaker state, portfolio configurations); [`queue`]: the intent queue.
 //! - [`clock`]: time and random draws; [`metrics`]: what operators watch; [`notifier`]: what
@@ -14,6 +15,7 @@
 pub mod accounts;
 pub mod clock;
 pub mod exchange;
+pub mod layer;
 pub mod metrics;
 pub mod notifier;
 pub mod queue;
@@ -25,6 +27,7 @@ pub use exchange::{
     Balance, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, OrderReport,
     TimeInForce,
 };
+pub use layer::{ExchangeAnswer, ExchangeCall, ExchangeLayer, Layered};
 pub use metrics::MetricsSink;
 pub use notifier::{Notifier, Silent};
 pub use queue::{DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport};

@@ -23,13 +23,10 @@ use tracing::{info, warn};
 use crate::breaker::VenueHealth;
 use crate::notify::{BreakerCause, Notice};
 use crate::ports::{
-    Balance, BreakerSave, BreakerStore, Clock, Exchange, ExchangeError, Fill, LimitOrderRequest,
-    Notifier, OrderReport, RandomSource, StoreError, VersionedBreaker,
+    BreakerSave, BreakerStore, Clock, Exchange, ExchangeAnswer, ExchangeCall, ExchangeError,
+    ExchangeLayer, Layered, Notifier, RandomSource, StoreError, VersionedBreaker,
 };
-use crate::{
-    BreakerConfig, BreakerPermit, BreakerState, ClientOrderId, EpochMillis, MarketFilters,
-    OrderBook, Symbol,
-};
+use crate::{BreakerConfig, BreakerPermit, BreakerState, EpochMillis};
 
 /// One venue's breaker as this container sees it.
 pub struct BreakerGuard {
@@ -74,10 +71,10 @@ impl BreakerGuard {
 
     /// `inner` with every call behind this breaker.
     pub fn guard(self: &Arc<Self>, inner: Arc<dyn Exchange>) -> Arc<dyn Exchange> {
-        Arc::new(Guarded {
+        Arc::new(Layered(Guarded {
             inner,
             guard: self.clone(),
-        })
+        }))
     }
 
     /// Whether requests may go now, without taking the probe: `None` to go on (a due probe is
@@ -298,61 +295,8 @@ struct Guarded {
 }
 
 #[async_trait]
-impl Exchange for Guarded {
-    async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
-        self.guard.call(self.inner.market_filters(symbol)).await
-    }
-
-    async fn order_book(&self, symbol: &Symbol, depth: u16) -> Result<OrderBook, ExchangeError> {
-        self.guard.call(self.inner.order_book(symbol, depth)).await
-    }
-
-    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
-        self.guard.call(self.inner.balances()).await
-    }
-
-    async fn place_limit_order(
-        &self,
-        order: &LimitOrderRequest,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.guard.call(self.inner.place_limit_order(order)).await
-    }
-
-    async fn order(
-        &self,
-        symbol: &Symbol,
-        client_order_id: &ClientOrderId,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.guard
-            .call(self.inner.order(symbol, client_order_id))
-            .await
-    }
-
-    async fn order_fills(
-        &self,
-        symbol: &Symbol,
-        exchange_order_id: u64,
-    ) -> Result<Vec<Fill>, ExchangeError> {
-        self.guard
-            .call(self.inner.order_fills(symbol, exchange_order_id))
-            .await
-    }
-
-    async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
-        self.guard.call(self.inner.open_orders(symbol)).await
-    }
-
-    async fn cancel_order(
-        &self,
-        symbol: &Symbol,
-        client_order_id: &ClientOrderId,
-    ) -> Result<OrderReport, ExchangeError> {
-        self.guard
-            .call(self.inner.cancel_order(symbol, client_order_id))
-            .await
-    }
-
-    async fn server_time(&self) -> Result<EpochMillis, ExchangeError> {
-        self.guard.call(self.inner.server_time()).await
+impl ExchangeLayer for Guarded {
+    async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
+        self.guard.call(call.send(self.inner.as_ref())).await
     }
 }
