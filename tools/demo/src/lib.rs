@@ -11,6 +11,7 @@
 //! backoff and follow-up delays are 1-2 s (minutes in production).
 
 pub mod console;
+mod cycle;
 pub mod journal;
 pub mod render;
 pub mod report;
@@ -19,23 +20,17 @@ pub mod scenario;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use driftline_core::config::PortfolioSpec;
-use driftline_core::ports::{DriftHistory, OrderLedger};
-use driftline_core::service::scheduler::PortfolioOutcome;
-use driftline_core::{OrderStatus, PortfolioId, RebalancePolicy, Side};
+use driftline_core::{OrderStatus, PortfolioId, RebalancePolicy};
 use driftline_sandbox::{SandboxError, World};
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 use thiserror::Error;
 
+use crate::cycle::Session;
 use crate::journal::Journal;
-use crate::report::{
-    AssetRow, CycleReport, ExecutorWork, FinalPortfolio, OrderReport, PortfolioCycle, Report, Skip,
-    Summary, Timing,
-};
-use crate::scenario::{cycle_script, eth_recovering, SYMBOLS};
+use crate::report::{AssetRow, FinalPortfolio, OrderReport, Report, Skip, Summary, Timing};
 
 #[derive(Debug, Error)]
 pub enum DemoError {
@@ -77,96 +72,6 @@ pub async fn start(portfolios: &[PortfolioSpec]) -> Result<World, DemoError> {
     Ok(World::launch(&sdk, scenario::VENUE, portfolios).await?)
 }
 
-/// What the market is doing: the mids the script holds each symbol at.
-struct Market {
-    base: BTreeMap<&'static str, Decimal>,
-}
-
-fn on_tick(price: Decimal) -> Decimal {
-    price.round_dp(2)
-}
-
-impl Market {
-    async fn set(&self, world: &World, symbol: &str, mid: Decimal) -> Result<(), DemoError> {
-        world
-            .try_admin_send(
-                reqwest::Method::POST,
-                "/admin/mid",
-                &json!({"symbol": symbol, "price": on_tick(mid).to_string()}),
-            )
-            .await?;
-        Ok(())
-    }
-
-    fn base(&self, symbol: &str) -> Decimal {
-        self.base.get(symbol).copied().unwrap_or(Decimal::ONE)
-    }
-
-    /// Moves every mid back to where the script holds it.
-    async fn settle(&self, world: &World) -> Result<(), DemoError> {
-        for s in SYMBOLS {
-            self.set(world, s, self.base(s)).await?;
-        }
-        Ok(())
-    }
-
-    async fn thin(
-        &self,
-        world: &World,
-        symbol: &str,
-        factor: Option<Decimal>,
-    ) -> Result<(), DemoError> {
-        let faults = match factor {
-            Some(f) => json!({"thin_books": {symbol: f.to_string()}}),
-            None => json!({}),
-        };
-        world
-            .try_admin_send(reqwest::Method::PUT, "/admin/faults", &faults)
-            .await?;
-        Ok(())
-    }
-}
-
-/// The ledger's records of every portfolio.
-async fn ledger_records(
-    world: &World,
-    ids: &[PortfolioId],
-) -> Result<Vec<driftline_core::orders::OrderRecord>, DemoError> {
-    let mut all = Vec::new();
-    for id in ids {
-        all.extend(world.store.orders(id).await?);
-    }
-    Ok(all)
-}
-
-fn outcome_text(o: &PortfolioOutcome) -> (String, usize, Vec<(String, String)>) {
-    match o {
-        PortfolioOutcome::Planned {
-            orders, skipped, ..
-        } => (
-            "planned".into(),
-            *orders,
-            skipped
-                .iter()
-                .map(|s| (s.asset.clone(), s.reason.clone()))
-                .collect(),
-        ),
-        PortfolioOutcome::LeaseHeld { owner } => (format!("lease held by {owner}"), 0, vec![]),
-        PortfolioOutcome::AlreadyRan => ("already ran".into(), 0, vec![]),
-        PortfolioOutcome::Stale { newest } => {
-            (format!("stale: cycle {newest} already ran"), 0, vec![])
-        }
-        PortfolioOutcome::Halted { reason } => (format!("halted: {reason}"), 0, vec![]),
-        PortfolioOutcome::Paused { reason } => (format!("paused: {reason}"), 0, vec![]),
-        PortfolioOutcome::BreakerOpen { retry_at_ms } => (
-            format!("circuit breaker open until {retry_at_ms}: nothing sent"),
-            0,
-            vec![],
-        ),
-        PortfolioOutcome::Failed { error } => (format!("failed: {error}"), 0, vec![]),
-    }
-}
-
 /// Runs the cycles on `world`, printing as it goes to `out`; returns the report.
 ///
 /// # Errors
@@ -177,253 +82,19 @@ pub async fn run(
     options: &Options,
     out: &mut dyn Write,
 ) -> Result<Report, DemoError> {
-    let mut policies: BTreeMap<String, RebalancePolicy> = BTreeMap::new();
-    let mut ids = Vec::new();
-    for spec in specs {
-        let (_, policy) = spec
-            .clone()
-            .into_domain()
-            .map_err(|e| DemoError::Setup(format!("portfolio {}: {e}", spec.id)))?;
-        policies.insert(spec.id.clone(), policy);
-        ids.push(PortfolioId::new(&spec.id).map_err(|e| DemoError::Setup(e.to_string()))?);
-    }
-    let mut market = Market {
-        base: BTreeMap::new(),
-    };
-    for s in SYMBOLS {
-        let mid = world
-            .venue
-            .with_engine(|e| e.mid(s))
-            .map_err(|e| DemoError::Venue(format!("{s}: {e:?}")))?;
-        market.base.insert(s, mid);
-    }
-    let mut journal = Journal::default();
+    let mut session = Session::start(world, specs, options, out).await?;
     let mut cycles = Vec::new();
-    let mut skips = Vec::new();
-
     for n in 1..=options.cycles {
-        let started = Instant::now();
-        let script = cycle_script(n, options.cycles);
-        let mut notes = Vec::new();
-        if script.drift_bps != 0 {
-            for s in SYMBOLS {
-                let moved = market.base(s) * (Decimal::ONE + Decimal::new(script.drift_bps, 4));
-                market.base.insert(s, on_tick(moved));
-            }
-            notes.push(format!("mids move {:+} bps", script.drift_bps));
-        }
-        if let Some(jump) = script.btc_jump {
-            let s = "BTCUSDT";
-            let moved = on_tick(market.base(s) * (Decimal::ONE + jump));
-            notes.push(format!(
-                "BTC jumps {:+}% to {moved}",
-                (jump * Decimal::ONE_HUNDRED).normalize()
-            ));
-            market.base.insert(s, moved);
-        }
-        market.settle(world).await?;
-
-        let response = world.run_cycle(Value::Object(Default::default())).await?;
-        let records = ledger_records(world, &ids).await?;
-        journal.observe(n, records);
-        let mut portfolios = Vec::new();
-        for summary in &response.portfolios {
-            let (outcome, planned, skipped) = outcome_text(&summary.outcome);
-            for (asset, reason) in &skipped {
-                skips.push(Skip {
-                    cycle: n,
-                    portfolio: summary.portfolio_id.clone(),
-                    asset: asset.clone(),
-                    reason: reason.clone(),
-                });
-            }
-            let id = PortfolioId::new(&summary.portfolio_id)
-                .map_err(|e| DemoError::Setup(e.to_string()))?;
-            let snapshot = world
-                .store
-                .latest(&id, 1)
-                .await?
-                .into_iter()
-                .next()
-                .map(|r| r.snapshot)
-                .filter(|s| s.cycle_id.to_string() == response.cycle_id);
-            let policy = policies.get(&summary.portfolio_id);
-            let mut assets = Vec::new();
-            if let (Some(snapshot), Some(policy)) = (&snapshot, policy) {
-                for a in &snapshot.assets {
-                    let traded = journal.journeys.values().find(|j| {
-                        j.cycle == n
-                            && j.record.intent.portfolio_id == id
-                            && j.record.intent.symbol.base() == &a.asset
-                    });
-                    let skip = skipped
-                        .iter()
-                        .find(|(asset, _)| *asset == a.asset.to_string());
-                    let (decision, reason) = if a.asset.to_string() == snapshot_quote(specs, &id) {
-                        ("quote asset".to_owned(), None)
-                    } else if let Some(j) = traded {
-                        let i = &j.record.intent;
-                        (
-                            "trade".to_owned(),
-                            Some(format!(
-                                "{} {} @ {}",
-                                i.side,
-                                i.quantity.normalize(),
-                                i.limit_price
-                            )),
-                        )
-                    } else if let Some((_, why)) = skip {
-                        ("skipped".to_owned(), Some(why.clone()))
-                    } else {
-                        ("in band".to_owned(), None)
-                    };
-                    assets.push(AssetRow {
-                        asset: a.asset.to_string(),
-                        weight: a.weight,
-                        target: a.target,
-                        drift: a.drift,
-                        band: policy.band_for(&a.asset, a.target),
-                        decision,
-                        reason,
-                    });
-                }
-            }
-            portfolios.push(PortfolioCycle {
-                portfolio: summary.portfolio_id.clone(),
-                outcome,
-                orders_planned: planned,
-                equity: snapshot.map(|s| s.equity),
-                assets,
-            });
-        }
-        render::cycle_header(out, n, options.cycles, &response.cycle_id, &notes);
-        for p in &portfolios {
-            render::portfolio_table(out, p);
-        }
-
-        // The executor, fed from SQS, while the market moves.
-        let mut work = ExecutorWork::default();
-        let mut thin = script.eth_thin;
-        if let Some(f) = thin {
-            market.thin(world, "ETHUSDT", Some(f)).await?;
-            notes.push(format!(
-                "ETH's book thins to {}% of its depth",
-                (f * Decimal::ONE_HUNDRED).normalize()
-            ));
-            render::note(
-                out,
-                &format!(
-                    "market: ETH's book thins to {}% of its depth as the orders arrive",
-                    (f * Decimal::ONE_HUNDRED).normalize()
-                ),
-            );
-        }
-        let mut thin_rounds = 0;
-        // Per resting order: the round the market first came to it, and whether it has come
-        // all the way through.
-        let mut touched: BTreeMap<String, (Option<u32>, bool)> = BTreeMap::new();
-        let mut idle = 0;
-        for round in 0..options.max_rounds {
-            let d = world.executor_round(1).await?;
-            // About as much time passes on the shared clock as in the real world.
-            world.clock.advance(2_000);
-            work.invocations += d.invocations;
-            work.messages += d.messages;
-            work.batch_item_failures += d.failures;
-            journal.observe(n, ledger_records(world, &ids).await?);
-            if thin.is_some() {
-                thin_rounds += 1;
-                let eth_waiting: Vec<_> = journal
-                    .open()
-                    .filter(|j| j.cycle == n && j.record.intent.symbol.base().as_str() == "ETH")
-                    .collect();
-                let deferred_twice = eth_waiting.iter().all(|j| j.queued >= 2);
-                if deferred_twice || thin_rounds >= 8 {
-                    let f = eth_recovering();
-                    market.thin(world, "ETHUSDT", Some(f)).await?;
-                    render::note(
-                        out,
-                        &format!(
-                            "market: ETH's book recovers to {}% of its depth",
-                            (f * Decimal::ONE_HUNDRED).normalize()
-                        ),
-                    );
-                    notes.push(format!(
-                        "ETH's book recovers to {}%",
-                        (f * Decimal::ONE_HUNDRED).normalize()
-                    ));
-                    thin = None;
-                }
-            } else {
-                // The market comes to the resting orders: first just through the best level
-                // (a thin book fills part), then well through it at full depth.
-                let resting: Vec<_> = journal
-                    .open()
-                    .filter(|j| {
-                        matches!(
-                            j.record.status,
-                            OrderStatus::Placed | OrderStatus::PartiallyFilled
-                        )
-                    })
-                    .map(|j| {
-                        (
-                            j.record.intent.client_order_id.to_string(),
-                            j.record.intent.symbol.to_string().replace('/', ""),
-                            j.record.intent.side,
-                            j.record.intent.limit_price.value(),
-                            j.record.status,
-                        )
-                    })
-                    .collect();
-                for (id, symbol, side, limit, status) in resting {
-                    let (gentle, full) = touched.entry(id).or_insert((None, false));
-                    let through = match (*gentle, *full, status) {
-                        (None, _, OrderStatus::Placed) => {
-                            *gentle = Some(round);
-                            Decimal::new(15, 5)
-                        }
-                        (_, false, OrderStatus::PartiallyFilled) => Decimal::new(5, 4),
-                        (Some(at), false, _) if round >= at + 3 => Decimal::new(5, 4),
-                        _ => continue,
-                    };
-                    if through > Decimal::new(15, 5) {
-                        *full = true;
-                        market.thin(world, &symbol, None).await?;
-                    }
-                    let mid = match side {
-                        Side::Sell => limit * (Decimal::ONE + through),
-                        Side::Buy => limit * (Decimal::ONE - through),
-                    };
-                    market.set(world, &symbol, mid).await?;
-                }
-            }
-            if journal.open().next().is_none() {
-                if d.messages == 0 {
-                    idle += 1;
-                }
-                if idle >= 1 {
-                    break;
-                }
-            }
-        }
-        market.thin(world, "ETHUSDT", None).await?;
-        market.settle(world).await?;
-        for j in journal.newly_final() {
-            render::journey(out, &j);
-        }
-        let report = CycleReport {
-            index: n,
-            cycle_id: response.cycle_id.clone(),
-            market: notes,
-            portfolios,
-            executor: work,
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        };
-        render::progress(out, &report, options.cycles, journal.open().count());
-        cycles.push(report);
+        cycles.push(session.cycle(n).await?);
         world.next_tick();
     }
-
+    let Session {
+        policies,
+        journal,
+        skips,
+        out,
+        ..
+    } = session;
     let final_state = final_state(world, specs, &policies)?;
     let orders: Vec<OrderReport> = journal.journeys.values().map(order_report).collect();
     let summary = summarize(world, &journal, &orders, skips).await?;
@@ -448,7 +119,7 @@ pub async fn run(
     Ok(report)
 }
 
-fn snapshot_quote(specs: &[PortfolioSpec], id: &PortfolioId) -> String {
+pub(crate) fn snapshot_quote(specs: &[PortfolioSpec], id: &PortfolioId) -> String {
     specs
         .iter()
         .find(|s| s.id == id.as_str())
