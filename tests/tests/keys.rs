@@ -4,10 +4,8 @@
 //! handlers and adapters over the local AWS emulator and the paper exchange; every log line is
 //! captured and scanned for the keys and secrets.
 
-use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::OrderStatus;
-use driftline_e2e::{World, KEY, SECRET};
-use driftline_functions::scheduled::SchedulerResponse;
+use driftline_e2e::{first_orders_placed, planned, World, KEY, SECRET};
 use serde_json::Value;
 
 const ACCOUNT: &str = "demo";
@@ -24,13 +22,6 @@ fn logs() -> &'static driftline_e2e::Captured {
 
 fn log_text() -> String {
     logs().text()
-}
-
-fn planned(response: &SchedulerResponse) -> usize {
-    match &response.portfolios[0].outcome {
-        PortfolioOutcome::Planned { orders, .. } => *orders,
-        other => panic!("expected a planned cycle, got {other:?}"),
-    }
 }
 
 /// The signed requests the venue saw from `from` on (index in its request log), each as
@@ -112,13 +103,10 @@ async fn assert_all_filled(w: &World, expected: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotated_keys_are_read_again_after_one_refusal_and_the_next_orders_are_placed() {
     logs();
-    let Some(w) = World::article().await else {
+    // Cycle 1 on the original keys: both coins are overweight; the sells rest, then fill.
+    let Some(w) = first_orders_placed(World::article().await).await else {
         return;
     };
-
-    // Cycle 1 on the original keys: both coins are overweight; the sells rest, then fill.
-    assert_eq!(planned(&w.tick().await), 2);
-    w.drain(10).await;
     move_market_and_drain(&w, "64300", "3460").await;
     assert_all_filled(&w, 2).await;
     assert!(signed_since(&w, 0)

@@ -3,14 +3,7 @@
 
 use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::OrderStatus;
-use driftline_e2e::World;
-
-fn planned(response: &driftline_functions::scheduled::SchedulerResponse) -> usize {
-    match &response.portfolios[0].outcome {
-        PortfolioOutcome::Planned { orders, .. } => *orders,
-        other => panic!("expected a planned cycle, got {other:?}"),
-    }
-}
+use driftline_e2e::{first_orders_placed, first_tick_plans_two, planned, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn happy_path_off_target_orders_fill_and_the_next_cycle_places_nothing() {
@@ -61,10 +54,9 @@ async fn fill_resting_sells(w: &World) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thin_book_the_order_is_queued_retried_with_delay_and_filled_when_depth_returns() {
-    let Some(w) = World::article().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     // The BTC book goes thin after the plan: 0.05% of its depth is far from 0.0806 BTC.
     w.set_faults(json!({"thin_books": {"BTCUSDT": "0.0005"}}))
         .await;
@@ -74,12 +66,7 @@ async fn thin_book_the_order_is_queued_retried_with_delay_and_filled_when_depth_
         first.failures, 1,
         "the BTC message comes back later: {first:?}"
     );
-    let btc = w
-        .orders("article")
-        .await
-        .into_iter()
-        .find(|o| o.intent.symbol.to_string() == "BTC/USDT")
-        .unwrap();
+    let btc = first_btc_leg(&w).await;
     assert_eq!(btc.status, OrderStatus::Queued);
     assert!(
         btc.last_error
@@ -98,12 +85,7 @@ async fn thin_book_the_order_is_queued_retried_with_delay_and_filled_when_depth_
     w.drain(10).await;
     assert_eq!(btc_on_venue(&w.venue_orders().await), 1);
     fill_resting_sells(&w).await;
-    let btc = w
-        .orders("article")
-        .await
-        .into_iter()
-        .find(|o| o.intent.symbol.to_string() == "BTC/USDT")
-        .unwrap();
+    let btc = first_btc_leg(&w).await;
     assert_eq!(btc.status, OrderStatus::Filled);
     assert!(btc.attempts >= 2, "{btc:?}");
     w.stop().await;
@@ -111,11 +93,9 @@ async fn thin_book_the_order_is_queued_retried_with_delay_and_filled_when_depth_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_the_fills() {
-    let Some(w) = World::article().await else {
+    let Some(w) = first_orders_placed(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
-    w.drain(10).await;
     // A thin market rises just through the BTC sell: one thin level fills part of it.
     w.set_faults(json!({"thin_books": {"BTCUSDT": "0.01"}}))
         .await;
@@ -174,11 +154,9 @@ async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_t
 async fn a_paused_portfolios_resting_order_is_not_repriced_until_it_is_resumed() {
     use driftline_core::control::Stop;
     use driftline_core::ports::PortfolioConfigs;
-    let Some(w) = World::article().await else {
+    let Some(w) = first_orders_placed(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
-    w.drain(10).await;
     assert_eq!(w.venue_orders().await.len(), 2);
     let id = PortfolioId::new("article").unwrap();
     let version = w.store.portfolio(&id).await.unwrap().unwrap().version;
@@ -210,6 +188,11 @@ async fn a_paused_portfolios_resting_order_is_not_repriced_until_it_is_resumed()
     );
     assert_eq!(w.dead_letters().await.len(), 0);
     w.stop().await;
+}
+
+/// The article's first BTC/USDT leg.
+async fn first_btc_leg(w: &World) -> driftline_core::orders::OrderRecord {
+    btc_legs(w.orders("article").await).remove(0)
 }
 
 /// The BTC/USDT legs among `orders`.
@@ -259,10 +242,9 @@ async fn redeliver(w: &World, bodies: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_message_delivered_three_times_places_one_order_each() {
-    let Some(w) = World::article().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     // Duplicate every queued message twice more, as at-least-once delivery may.
     let out = w
         .sqs
@@ -329,10 +311,9 @@ async fn the_scheduler_invoked_five_times_at_once_for_one_tick_makes_one_set_of_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_exchange_accepts_an_order_and_drops_the_response_recovered_by_client_order_id() {
-    let Some(w) = World::article().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     w.set_faults(json!({"drop_next_order_responses": 2})).await;
     w.drain(10).await;
     let venue = w.venue_orders().await;
@@ -353,10 +334,9 @@ async fn the_exchange_accepts_an_order_and_drops_the_response_recovered_by_clien
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_5xx_storm_ends_with_every_order_final_and_none_duplicated() {
-    let Some(w) = World::article().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     w.set_faults(json!({"server_error_rate": "0.3", "drop_order_response_rate": "0.3"}))
         .await;
     w.drain(30).await;
@@ -381,10 +361,9 @@ async fn a_5xx_storm_ends_with_every_order_final_and_none_duplicated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_intent_past_its_deadline_expires_and_nothing_is_placed() {
-    let Some(w) = World::article().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     // The executor first sees the messages after the intents' 15-minute deadline.
     w.clock.advance(901_000);
     w.drain(10).await;
@@ -400,10 +379,9 @@ async fn an_intent_past_its_deadline_expires_and_nothing_is_placed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_malformed_message_goes_to_the_dead_letter_queue_with_its_reason_and_the_others_succeed()
 {
-    let Some(w) = World::article().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     w.sqs
         .send_message()
         .queue_url(&w.queue_url)
@@ -449,10 +427,9 @@ async fn peek_bodies(w: &World) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn follow_ups_carry_their_record_one_chain_per_order_and_a_stale_one_changes_nothing() {
     use driftline_core::orders::IntentEnvelope;
-    let Some(w) = World::article().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     let placed = w.invoke_executor_once(1).await;
     assert_eq!(placed.messages, 2, "{placed:?}");
     let follow_ups = peek_bodies(&w).await;
@@ -504,7 +481,7 @@ async fn follow_ups_carry_their_record_one_chain_per_order_and_a_stale_one_chang
 // ---------------------------------------------------------------------------------------------
 // Money safety: what reaches the exchange is what the policy says, and every cost is counted.
 
-use driftline_e2e::{article_market, article_spec, PERIOD_SECONDS};
+use driftline_e2e::{article_spec, PERIOD_SECONDS};
 
 /// The article's portfolio with `edit` applied to its stored policy.
 fn article_with(
@@ -520,11 +497,11 @@ async fn the_limit_offset_sets_the_price_the_paper_exchange_receives() {
     let mut prices = Vec::new();
     for offset in ["0.1", "0.9"] {
         let spec = article_with(|p| p["limit_offset"] = json!(offset));
-        let Some(w) = World::start(driftline_e2e::ARTICLE_VENUE, &[spec]).await else {
+        let Some(w) =
+            first_orders_placed(World::start(driftline_e2e::ARTICLE_VENUE, &[spec]).await).await
+        else {
             return;
         };
-        assert_eq!(planned(&w.tick().await), 2);
-        w.drain(10).await;
         let orders = w.orders("article").await;
         let venue = w.venue_orders().await;
         assert_eq!(venue.len(), 2, "{venue:#?}");
@@ -556,11 +533,9 @@ async fn the_limit_offset_sets_the_price_the_paper_exchange_receives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_order_that_fills_while_resting_records_its_exact_fees() {
-    let Some(w) = World::article().await else {
+    let Some(w) = first_orders_placed(World::article().await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
-    w.drain(10).await;
     assert!(w
         .orders("article")
         .await
@@ -645,33 +620,17 @@ async fn a_tick_delivered_again_after_two_later_cycles_plans_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn buys_paid_by_resting_sells_wait_for_their_fills_and_every_one_fills() {
     // Almost all BTC, no ETH, little cash: the rebalance sells BTC to buy ETH.
-    let venue = concat!(
-        article_market!(),
-        r#"[[accounts]]
-name = "rotate"
-api_key = "rotate-key"
-secret = "rotate-secret-value-never-logged"
-balances = { BTC = "3", ETH = "0", USDT = "1000" }
-"#
-    );
-    let spec: driftline_core::config::PortfolioSpec = serde_json::from_value(json!({
-        "id": "rotate",
-        "quote": "USDT",
-        "targets": {"BTC": "0.5", "ETH": "0.4", "USDT": "0.1"},
-        "policy": {
-            "band": {"absolute": "0.05"},
-            "min_trade_notional": "10",
-            "max_cost_bps": "50",
-            "slippage_budget_bps": "20",
-            "order_ttl_seconds": 900,
-            "velocity": null
-        }
-    }))
-    .unwrap();
-    let Some(w) = World::start(venue, &[spec]).await else {
+    let venue = driftline_e2e::article_venue_holding(r#"{ BTC = "3", ETH = "0", USDT = "1000" }"#);
+    // The article's policy without the velocity rule, other targets.
+    let mut spec = article_spec();
+    spec.id = "rotate".to_owned();
+    spec.targets = [("BTC", "0.5"), ("ETH", "0.4"), ("USDT", "0.1")]
+        .map(|(asset, weight)| (asset.to_owned(), weight.to_owned()))
+        .into();
+    spec.policy.velocity = None;
+    let Some(w) = first_tick_plans_two(World::start(&venue, &[spec]).await).await else {
         return;
     };
-    assert_eq!(planned(&w.tick().await), 2);
     let buy = |orders: &[driftline_core::orders::OrderRecord]| {
         orders
             .iter()
@@ -727,18 +686,19 @@ async fn the_owner_is_told_of_each_cycle_that_traded_and_of_the_breaker_through_
     };
     let inbox = driftline_e2e::inbox::Inbox::create(&sdk).await;
     let notifier = driftline_aws::SnsNotifier::new(inbox.sns.clone(), inbox.topic_arn.clone());
-    let Some(w) = World::start_notifying(
-        driftline_e2e::ARTICLE_VENUE,
-        &[driftline_e2e::article_spec()],
-        std::sync::Arc::new(notifier),
+    // Cycle 1 plans two sells; they are placed and fill as the market comes up.
+    let Some(w) = first_orders_placed(
+        World::start_notifying(
+            driftline_e2e::ARTICLE_VENUE,
+            &[driftline_e2e::article_spec()],
+            std::sync::Arc::new(notifier),
+        )
+        .await,
     )
     .await
     else {
         return;
     };
-    // Cycle 1 plans two sells; they are placed and fill as the market comes up.
-    assert_eq!(planned(&w.tick().await), 2);
-    w.drain(10).await;
     fill_resting_sells(&w).await;
     let filled = w.orders("article").await;
     assert!(filled.iter().all(|o| o.status == OrderStatus::Filled));

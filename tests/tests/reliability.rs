@@ -19,7 +19,7 @@ use driftline_core::{
     Asset, BreakerState, ClientOrderId, CycleId, OrderIntent, OrderStatus, PortfolioId, Price,
     Side, Symbol,
 };
-use driftline_e2e::{article_spec, World, ARTICLE_VENUE, KEY, SECRET};
+use driftline_e2e::{article_spec, article_venue_holding, World, KEY, SECRET};
 use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -45,16 +45,12 @@ fn size(published: usize, reduced: usize) -> usize {
 /// own, so every order counted here is one of the suite's intents), a weight limit and a ban
 /// length chosen per scenario.
 fn venue(weight_per_minute: u32, ban_seconds: u32) -> String {
-    ARTICLE_VENUE
+    article_venue_holding(r#"{ BTC = "40", ETH = "650", USDT = "1600000" }"#)
         .replace(
             "request_weight_per_minute = 6000",
             &format!("request_weight_per_minute = {weight_per_minute}"),
         )
         .replace("ban_seconds = 120", &format!("ban_seconds = {ban_seconds}"))
-        .replace(
-            r#"balances = { BTC = "1.5", ETH = "25", USDT = "20000" }"#,
-            r#"balances = { BTC = "40", ETH = "650", USDT = "1600000" }"#,
-        )
 }
 
 async fn world(weight_per_minute: u32, ban_seconds: u32) -> Option<Arc<World>> {
@@ -114,6 +110,13 @@ async fn record_all(w: &World, intents: &[OrderIntent]) {
         .await;
 }
 
+/// `n` intents of `scenario`, recorded as the scheduler records them.
+async fn recorded_intents(w: &World, scenario: &str, n: usize) -> Vec<OrderIntent> {
+    let intents: Vec<OrderIntent> = (0..n).map(|i| intent(w, scenario, i)).collect();
+    record_all(w, &intents).await;
+    intents
+}
+
 fn invocation(w: &World, tag: &str, deadline_in_ms: i64) -> Invocation {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     Invocation {
@@ -145,6 +148,16 @@ async fn records(w: &World) -> Vec<OrderRecord> {
     w.orders("article").await
 }
 
+/// The message bodies of the orders not yet final, as SQS would bring them back.
+async fn open_bodies(w: &World) -> Vec<String> {
+    records(w)
+        .await
+        .iter()
+        .filter(|r| !r.status.is_final())
+        .map(|r| body(&r.intent))
+        .collect()
+}
+
 /// Every venue order by client order id.
 async fn venue_orders_by_id(w: &World) -> HashMap<String, Vec<Value>> {
     let mut by_id: HashMap<String, Vec<Value>> = HashMap::new();
@@ -169,12 +182,7 @@ async fn lift_markets(w: &World, round: usize) {
 async fn settle(w: &World, max_rounds: usize, concurrency: usize) -> usize {
     for round in 0..max_rounds {
         lift_markets(w, round).await;
-        let open: Vec<String> = records(w)
-            .await
-            .iter()
-            .filter(|r| !r.status.is_final())
-            .map(|r| body(&r.intent))
-            .collect();
+        let open = open_bodies(w).await;
         if open.is_empty() {
             return round;
         }
@@ -284,172 +292,189 @@ fn assert_no_secret_in_logs(w: &World, scenario: &str) {
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn duplicate_storm_places_each_intent_once_and_loses_none() {
-    let Some(w) = world(1_000_000, 120).await else {
+/// Runs one scenario of the suite in a fresh world (`run` given it and the time it started),
+/// then scans every log line so far for the secrets. Skipped without the emulator.
+async fn scenario<F, Fut>(name: &str, weight_per_minute: u32, ban_seconds: u32, run: F)
+where
+    F: FnOnce(Arc<World>, Instant) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(w) = world(weight_per_minute, ban_seconds).await else {
         return;
     };
-    let started = Instant::now();
-    let n = size(1000, 100);
-    let intents: Vec<OrderIntent> = (0..n).map(|i| intent(&w, "dup", i)).collect();
-    record_all(&w, &intents).await;
-    // Each intent delivered 1 to 5 times, its copies side by side so they run concurrently.
-    let mut deliveries: Vec<String> = Vec::new();
-    for (i, intent) in intents.iter().enumerate() {
-        let copies = 1 + (i * 7 + i / 5) % 5;
-        deliveries.extend(std::iter::repeat_n(body(intent), copies));
-    }
-    let mut outcomes = deliver(&w, &deliveries, 64).await;
-    // Messages told to come back come back, until each is done (the SQS redelivery).
-    let mut redelivered = 0;
-    for _ in 0..20 {
-        let again: Vec<String> = deliveries
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| matches!(o, MessageOutcome::RetryAfter { .. }))
-            .map(|(b, _)| b.clone())
-            .collect();
-        if again.is_empty() {
-            break;
+    run(Arc::clone(&w), Instant::now()).await;
+    assert_no_secret_in_logs(&w, name);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicate_storm_places_each_intent_once_and_loses_none() {
+    scenario("duplicates", 1_000_000, 120, |w, started| async move {
+        let n = size(1000, 100);
+        let intents = recorded_intents(&w, "dup", n).await;
+        // Each intent delivered 1 to 5 times, its copies side by side so they run concurrently.
+        let mut deliveries: Vec<String> = Vec::new();
+        for (i, intent) in intents.iter().enumerate() {
+            let copies = 1 + (i * 7 + i / 5) % 5;
+            deliveries.extend(std::iter::repeat_n(body(intent), copies));
         }
-        redelivered += again.len();
-        w.clock.advance(2_000);
-        let next = deliver(&w, &again, 64).await;
-        let mut next = next.into_iter();
-        for o in outcomes.iter_mut() {
-            if matches!(o, MessageOutcome::RetryAfter { .. }) {
-                *o = next.next().expect("one outcome per redelivery");
+        let mut outcomes = deliver(&w, &deliveries, 64).await;
+        // Messages told to come back come back, until each is done (the SQS redelivery).
+        let mut redelivered = 0;
+        for _ in 0..20 {
+            let again: Vec<String> = deliveries
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| matches!(o, MessageOutcome::RetryAfter { .. }))
+                .map(|(b, _)| b.clone())
+                .collect();
+            if again.is_empty() {
+                break;
+            }
+            redelivered += again.len();
+            w.clock.advance(2_000);
+            let next = deliver(&w, &again, 64).await;
+            let mut next = next.into_iter();
+            for o in outcomes.iter_mut() {
+                if matches!(o, MessageOutcome::RetryAfter { .. }) {
+                    *o = next.next().expect("one outcome per redelivery");
+                }
             }
         }
-    }
-    assert!(
-        outcomes
-            .iter()
-            .all(|o| matches!(o, MessageOutcome::Done(_))),
-        "{:?}",
-        outcomes
-            .iter()
-            .filter(|o| !matches!(o, MessageOutcome::Done(_)))
-            .collect::<Vec<_>>()
-    );
-    let placed = assert_no_duplicates(&w, &intents).await;
-    let rounds = settle(&w, 20, 64).await;
-    let states = assert_all_final(&w, &intents).await;
-    let venue = assert_no_duplicates(&w, &intents).await;
-    assert!(
-        placed >= n && venue >= n,
-        "{placed} {venue} venue orders for {n} intents"
-    );
-    eprintln!(
-        "FIGURE duplicates: {n} intents, {} deliveries ({redelivered} redelivered), {venue} venue orders (legs included), 0 duplicates, 0 lost, final {states:?}, settled in {rounds} rounds, {:.1}s",
-        deliveries.len(),
-        started.elapsed().as_secs_f64()
-    );
-    assert_no_secret_in_logs(&w, "duplicates");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, MessageOutcome::Done(_))),
+            "{:?}",
+            outcomes
+                .iter()
+                .filter(|o| !matches!(o, MessageOutcome::Done(_)))
+                .collect::<Vec<_>>()
+        );
+        let placed = assert_no_duplicates(&w, &intents).await;
+        let rounds = settle(&w, 20, 64).await;
+        let states = assert_all_final(&w, &intents).await;
+        let venue = assert_no_duplicates(&w, &intents).await;
+        assert!(
+            placed >= n && venue >= n,
+            "{placed} {venue} venue orders for {n} intents"
+        );
+        eprintln!(
+            "FIGURE duplicates: {n} intents, {} deliveries ({redelivered} redelivered), {venue} venue orders (legs included), 0 duplicates, 0 lost, final {states:?}, settled in {rounds} rounds, {:.1}s",
+            deliveries.len(),
+            started.elapsed().as_secs_f64()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_schedulers_on_one_tick_run_exactly_one_cycle() {
-    let Some(w) = world(1_000_000, 120).await else {
-        return;
-    };
-    let started = Instant::now();
-    let ticks = size(20, 5);
-    let mut histories = 0;
-    for t in 0..ticks {
-        let responses = futures::future::join_all((0..10).map(|_| w.tick())).await;
-        let mut cycles = 0;
-        for r in &responses {
-            for p in &r.portfolios {
-                match &p.outcome {
-                    PortfolioOutcome::Planned { .. } => cycles += 1,
-                    PortfolioOutcome::LeaseHeld { .. } | PortfolioOutcome::AlreadyRan => {}
-                    other => panic!("tick {t}: {other:?}"),
+    scenario("schedulers", 1_000_000, 120, |w, started| async move {
+        let ticks = size(20, 5);
+        let mut histories = 0;
+        for t in 0..ticks {
+            let responses = futures::future::join_all((0..10).map(|_| w.tick())).await;
+            let mut cycles = 0;
+            for r in &responses {
+                for p in &r.portfolios {
+                    match &p.outcome {
+                        PortfolioOutcome::Planned { .. } => cycles += 1,
+                        PortfolioOutcome::LeaseHeld { .. } | PortfolioOutcome::AlreadyRan => {}
+                        other => panic!("tick {t}: {other:?}"),
+                    }
                 }
             }
+            assert_eq!(cycles, 1, "tick {t}: {responses:#?}");
+            let id = PortfolioId::new("article").expect("valid id");
+            let latest = DriftHistory::latest(w.store.as_ref(), &id, 50)
+                .await
+                .expect("history readable");
+            histories = latest.len();
+            assert_eq!(histories, t + 1, "one drift snapshot per cycle");
+            w.next_tick();
         }
-        assert_eq!(cycles, 1, "tick {t}: {responses:#?}");
-        let id = PortfolioId::new("article").expect("valid id");
-        let latest = DriftHistory::latest(w.store.as_ref(), &id, 50)
-            .await
-            .expect("history readable");
-        histories = latest.len();
-        assert_eq!(histories, t + 1, "one drift snapshot per cycle");
-        w.next_tick();
-    }
-    eprintln!(
-        "FIGURE schedulers: {ticks} ticks x 10 concurrent invocations, exactly 1 cycle per tick, {histories} snapshots, {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    assert_no_secret_in_logs(&w, "schedulers");
+        eprintln!(
+            "FIGURE schedulers: {ticks} ticks x 10 concurrent invocations, exactly 1 cycle per tick, {histories} snapshots, {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crashes_between_placing_and_recording_recover_without_duplicates() {
-    let Some(w) = world(1_000_000, 120).await else {
-        return;
-    };
-    let started = Instant::now();
-    let n = size(100, 30);
-    let intents: Vec<OrderIntent> = (0..n).map(|i| intent(&w, "crash", i)).collect();
-    record_all(&w, &intents).await;
-    let mut dropped_responses = 0;
-    for (i, intent) in intents.iter().enumerate() {
-        // Every third point: the venue takes the order and drops its answer.
-        if i % 3 == 0 {
-            w.set_faults(json!({"drop_next_order_responses": 1})).await;
-            dropped_responses += 1;
+    scenario("crashes", 1_000_000, 120, |w, started| async move {
+        let n = size(100, 30);
+        let intents = recorded_intents(&w, "crash", n).await;
+        let mut dropped_responses = 0;
+        for (i, intent) in intents.iter().enumerate() {
+            // Every third point: the venue takes the order and drops its answer.
+            if i % 3 == 0 {
+                w.set_faults(json!({"drop_next_order_responses": 1})).await;
+                dropped_responses += 1;
+            }
+            let task = {
+                let w = w.clone();
+                let b = body(intent);
+                // A short claim: it lapses once the clock moves past the invocation's deadline.
+                let inv = invocation(&w, "crash", 2_000);
+                tokio::spawn(async move { w.executor.handle(&b, &inv).await })
+            };
+            // Killed at a different moment each time: before the claim, between claim and
+            // placement, between placement and recording, or after.
+            tokio::time::sleep(Duration::from_micros(((i * 7_919) % 400_000) as u64)).await;
+            task.abort();
+            let _ = task.await;
+            w.set_faults(json!({})).await;
         }
-        let task = {
-            let w = w.clone();
-            let b = body(intent);
-            // A short claim: it lapses once the clock moves past the invocation's deadline.
-            let inv = invocation(&w, "crash", 2_000);
-            tokio::spawn(async move { w.executor.handle(&b, &inv).await })
+        // Where the crashes left each order.
+        let by_id = venue_orders_by_id(&w).await;
+        let mut landed: BTreeMap<String, usize> = BTreeMap::new();
+        for r in records(&w).await {
+            let on_venue = by_id.contains_key(r.intent.client_order_id.as_str());
+            *landed
+                .entry(format!(
+                    "{} {}",
+                    r.status,
+                    if on_venue { "on venue" } else { "not on venue" }
+                ))
+                .or_default() += 1;
+        }
+        assert_no_duplicates(&w, &intents).await;
+        // Recovery: the claims lapse; the scheduler's reconcile finds what the exchange has.
+        w.clock.advance(3_000);
+        let tick = w.tick().await;
+        let reconciled = match &tick.portfolios[0].outcome {
+            PortfolioOutcome::Planned { reconciled, .. } => *reconciled,
+            other => panic!("{other:?}"),
         };
-        // Killed at a different moment each time: before the claim, between claim and
-        // placement, between placement and recording, or after.
-        tokio::time::sleep(Duration::from_micros(((i * 7_919) % 400_000) as u64)).await;
-        task.abort();
-        let _ = task.await;
-        w.set_faults(json!({})).await;
-    }
-    // Where the crashes left each order.
-    let by_id = venue_orders_by_id(&w).await;
-    let mut landed: BTreeMap<String, usize> = BTreeMap::new();
-    for r in records(&w).await {
-        let on_venue = by_id.contains_key(r.intent.client_order_id.as_str());
-        *landed
-            .entry(format!(
-                "{} {}",
-                r.status,
-                if on_venue { "on venue" } else { "not on venue" }
-            ))
-            .or_default() += 1;
-    }
-    assert_no_duplicates(&w, &intents).await;
-    // Recovery: the claims lapse; the scheduler's reconcile finds what the exchange has.
-    w.clock.advance(3_000);
-    let tick = w.tick().await;
-    let reconciled = match &tick.portfolios[0].outcome {
-        PortfolioOutcome::Planned { reconciled, .. } => *reconciled,
-        other => panic!("{other:?}"),
-    };
-    // Then the messages come back (SQS redelivery) until every order is final.
-    let rounds = settle(&w, 20, 16).await;
-    let states = assert_all_final(&w, &intents).await;
-    let venue = assert_no_duplicates(&w, &intents).await;
-    assert!(venue >= n, "{venue} venue orders for {n} intents");
-    eprintln!(
-        "FIGURE crashes: {n} crash points ({dropped_responses} with the response dropped), left as {landed:?}; reconcile changed {reconciled}; recovered in {rounds} redelivery rounds; {venue} venue orders, 0 duplicates, final {states:?}, {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    assert_no_secret_in_logs(&w, "crashes");
+        // Then the messages come back (SQS redelivery) until every order is final.
+        let rounds = settle(&w, 20, 16).await;
+        let states = assert_all_final(&w, &intents).await;
+        let venue = assert_no_duplicates(&w, &intents).await;
+        assert!(venue >= n, "{venue} venue orders for {n} intents");
+        eprintln!(
+            "FIGURE crashes: {n} crash points ({dropped_responses} with the response dropped), left as {landed:?}; reconcile changed {reconciled}; recovered in {rounds} redelivery rounds; {venue} venue orders, 0 duplicates, final {states:?}, {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    })
+    .await;
 }
 
 /// The `/api/v3` requests the venue has seen.
 async fn requests(w: &World) -> Vec<Value> {
     w.admin_get("/admin/requests").await
+}
+
+/// Delivers `intent` in `invocation`: the order is placed, and that closes the breaker.
+async fn assert_placed_closing_the_breaker(
+    w: &World,
+    intent: &OrderIntent,
+    invocation: Invocation,
+) {
+    let outcome = w.executor.handle(&body(intent), &invocation).await;
+    assert_eq!(outcome, MessageOutcome::Done("placed; follow-up queued"));
+    assert!(matches!(breaker(w).await, BreakerState::Closed { .. }));
 }
 
 async fn breaker(w: &World) -> BreakerState {
@@ -465,353 +490,341 @@ async fn exchange_fault_storm_ends_with_every_order_final_and_silence_during_a_b
     // A 2-second ban keeps the client's own (wall-clock) ban short. A limit the storm's own
     // traffic stays well under: the client paces itself near a limit (and then sends nothing,
     // which would leave the ban below untested).
-    let Some(w) = world(50_000, 2).await else {
-        return;
-    };
-    let started = Instant::now();
-    let n = size(300, 60);
-    let intents: Vec<OrderIntent> = (0..n).map(|i| intent(&w, "storm", i)).collect();
-    record_all(&w, &intents).await;
-    let bodies: Vec<String> = intents.iter().map(body).collect();
-    let storm = json!({"server_error_rate": "0.2", "drop_order_response_rate": "0.05"});
-    let mut saw_open = false;
-    let mut saw_closed_after_open = false;
-    let mut observe = |state: BreakerState| {
-        if state.is_open() {
-            saw_open = true;
-        } else if saw_open && matches!(state, BreakerState::Closed { .. }) {
-            saw_closed_after_open = true;
-        }
-    };
+    scenario("storm", 50_000, 2, |w, started| async move {
+        let n = size(300, 60);
+        let intents = recorded_intents(&w, "storm", n).await;
+        let bodies: Vec<String> = intents.iter().map(body).collect();
+        let storm = json!({"server_error_rate": "0.2", "drop_order_response_rate": "0.05"});
+        let mut saw_open = false;
+        let mut saw_closed_after_open = false;
+        let mut observe = |state: BreakerState| {
+            if state.is_open() {
+                saw_open = true;
+            } else if saw_open && matches!(state, BreakerState::Closed { .. }) {
+                saw_closed_after_open = true;
+            }
+        };
 
-    // 1. The storm: 20% 5xx, 5% of accepted orders with the answer dropped.
-    w.set_faults(storm.clone()).await;
-    for _ in 0..3 {
-        deliver(&w, &bodies, 16).await;
-        observe(breaker(&w).await);
-        w.clock.advance(31_000);
-    }
-
-    // 2. A 429 burst from another process on the same address, late in a minute, then the
-    // executor sends once more in that minute: banned (418) for 2 seconds.
-    w.set_faults(json!({})).await;
-    let now = w.now();
-    let late_in_minute = now - now.rem_euclid(60_000) + 60_000 - 1_500;
-    w.clock.set(if late_in_minute > now {
-        late_in_minute
-    } else {
-        late_in_minute + 60_000
-    });
-    let depth = format!(
-        "{}/api/v3/depth?symbol=BTCUSDT&limit=5000",
-        w.venue.base_url()
-    );
-    let mut burst = 0;
-    loop {
-        burst += 1;
-        let status = w.http.get(&depth).send().await.expect("depth").status();
-        if status.as_u16() == 429 {
-            break;
+        // 1. The storm: 20% 5xx, 5% of accepted orders with the answer dropped.
+        w.set_faults(storm.clone()).await;
+        for _ in 0..3 {
+            deliver(&w, &bodies, 16).await;
+            observe(breaker(&w).await);
+            w.clock.advance(31_000);
         }
-        assert!(burst < 1_000, "no 429 after {burst} requests");
-    }
-    let before_ban = requests(&w).await.len();
-    // Fresh orders, so each delivery has something to send (a final one sends nothing).
-    let during_ban: Vec<OrderIntent> = (0..8).map(|i| intent(&w, "storm-ban", i)).collect();
-    record_all(&w, &during_ban).await;
-    let mut ban_outcomes = Vec::new();
-    for b in during_ban.iter().map(body) {
-        let b = &b;
-        ban_outcomes.push(w.executor.handle(b, &invocation(&w, "ban", 60_000)).await);
-    }
-    // The scheduler's tick falls in the ban too: it must not read balances, books or orders.
-    let ticked = w.tick().await;
-    assert!(
-        ticked
-            .portfolios
-            .iter()
-            .all(|p| matches!(p.outcome, PortfolioOutcome::BreakerOpen { .. })),
-        "the scheduler ran during the ban: {ticked:#?}"
-    );
-    let log = requests(&w).await;
-    let after: Vec<&Value> = log.iter().skip(before_ban).collect();
-    let first_ban = after
-        .iter()
-        .position(|r| r["limiter"] == 418)
-        .unwrap_or_else(|| {
-            panic!("the executor's next request in the minute is not banned: {after:#?} {ban_outcomes:#?}")
+
+        // 2. A 429 burst from another process on the same address, late in a minute, then the
+        // executor sends once more in that minute: banned (418) for 2 seconds.
+        w.set_faults(json!({})).await;
+        let now = w.now();
+        let late_in_minute = now - now.rem_euclid(60_000) + 60_000 - 1_500;
+        w.clock.set(if late_in_minute > now {
+            late_in_minute
+        } else {
+            late_in_minute + 60_000
         });
-    let banned_at = after[first_ban]["time"].as_i64().expect("time");
-    let sent_during_ban = after
-        .iter()
-        .skip(first_ban + 1)
-        .filter(|r| r["time"].as_i64().is_some_and(|t| t < banned_at + 2_000))
-        .count();
-    assert_eq!(
-        sent_during_ban, 0,
-        "requests sent by either function during the 418 ban: {after:#?}"
-    );
-    let ban_state = breaker(&w).await;
-    assert!(ban_state.is_open(), "{ban_state:?}");
-    observe(ban_state);
-    // The ban ends on the venue's clock and on the client's.
-    w.clock.advance(2_500);
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
-
-    // 3. A maintenance window: every request answers 503 -1008; the breaker opens and holds
-    // further orders back.
-    w.set_faults(json!({"maintenance": true})).await;
-    deliver(&w, &bodies, 1).await;
-    let during = breaker(&w).await;
-    assert!(during.is_open(), "{during:?}");
-    observe(during);
-    let held_from = requests(&w).await.len();
-    deliver(&w, &bodies, 16).await;
-    assert_eq!(
-        requests(&w).await.len(),
-        held_from,
-        "nothing is sent while the breaker is open"
-    );
-    w.set_faults(storm).await;
-
-    // 4. Still in the storm: the messages come back until every order is final.
-    let mut rounds = 0;
-    loop {
-        lift_markets(&w, rounds).await;
-        let open: Vec<String> = records(&w)
-            .await
+        let depth = format!(
+            "{}/api/v3/depth?symbol=BTCUSDT&limit=5000",
+            w.venue.base_url()
+        );
+        let mut burst = 0;
+        loop {
+            burst += 1;
+            let status = w.http.get(&depth).send().await.expect("depth").status();
+            if status.as_u16() == 429 {
+                break;
+            }
+            assert!(burst < 1_000, "no 429 after {burst} requests");
+        }
+        let before_ban = requests(&w).await.len();
+        // Fresh orders, so each delivery has something to send (a final one sends nothing).
+        let during_ban = recorded_intents(&w, "storm-ban", 8).await;
+        let mut ban_outcomes = Vec::new();
+        for b in during_ban.iter().map(body) {
+            let b = &b;
+            ban_outcomes.push(w.executor.handle(b, &invocation(&w, "ban", 60_000)).await);
+        }
+        // The scheduler's tick falls in the ban too: it must not read balances, books or orders.
+        let ticked = w.tick().await;
+        assert!(
+            ticked
+                .portfolios
+                .iter()
+                .all(|p| matches!(p.outcome, PortfolioOutcome::BreakerOpen { .. })),
+            "the scheduler ran during the ban: {ticked:#?}"
+        );
+        let log = requests(&w).await;
+        let after: Vec<&Value> = log.iter().skip(before_ban).collect();
+        let first_ban = after
             .iter()
-            .filter(|r| !r.status.is_final())
-            .map(|r| body(&r.intent))
-            .collect();
-        if open.is_empty() {
-            break;
+            .position(|r| r["limiter"] == 418)
+            .unwrap_or_else(|| {
+                panic!("the executor's next request in the minute is not banned: {after:#?} {ban_outcomes:#?}")
+            });
+        let banned_at = after[first_ban]["time"].as_i64().expect("time");
+        let sent_during_ban = after
+            .iter()
+            .skip(first_ban + 1)
+            .filter(|r| r["time"].as_i64().is_some_and(|t| t < banned_at + 2_000))
+            .count();
+        assert_eq!(
+            sent_during_ban, 0,
+            "requests sent by either function during the 418 ban: {after:#?}"
+        );
+        let ban_state = breaker(&w).await;
+        assert!(ban_state.is_open(), "{ban_state:?}");
+        observe(ban_state);
+        // The ban ends on the venue's clock and on the client's.
+        w.clock.advance(2_500);
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+        // 3. A maintenance window: every request answers 503 -1008; the breaker opens and holds
+        // further orders back.
+        w.set_faults(json!({"maintenance": true})).await;
+        deliver(&w, &bodies, 1).await;
+        let during = breaker(&w).await;
+        assert!(during.is_open(), "{during:?}");
+        observe(during);
+        let held_from = requests(&w).await.len();
+        deliver(&w, &bodies, 16).await;
+        assert_eq!(
+            requests(&w).await.len(),
+            held_from,
+            "nothing is sent while the breaker is open"
+        );
+        w.set_faults(storm).await;
+
+        // 4. Still in the storm: the messages come back until every order is final.
+        let mut rounds = 0;
+        loop {
+            lift_markets(&w, rounds).await;
+            let open = open_bodies(&w).await;
+            if open.is_empty() {
+                break;
+            }
+            rounds += 1;
+            if rounds > 100 {
+                let left: Vec<_> = records(&w)
+                    .await
+                    .into_iter()
+                    .filter(|r| !r.status.is_final())
+                    .map(|r| (r.status, r.last_error))
+                    .take(5)
+                    .collect();
+                panic!(
+                    "{} orders not final, breaker {:?}: {left:?}",
+                    open.len(),
+                    breaker(&w).await
+                );
+            }
+            w.clock.advance(31_000);
+            deliver(&w, &open, 16).await;
+            observe(breaker(&w).await);
         }
-        rounds += 1;
-        if rounds > 100 {
-            let left: Vec<_> = records(&w)
-                .await
-                .into_iter()
-                .filter(|r| !r.status.is_final())
-                .map(|r| (r.status, r.last_error))
-                .take(5)
-                .collect();
-            panic!(
-                "{} orders not final, breaker {:?}: {left:?}",
-                open.len(),
-                breaker(&w).await
-            );
-        }
+        w.set_faults(json!({})).await;
+        // A calm delivery after the storm: the breaker closes.
         w.clock.advance(31_000);
-        deliver(&w, &open, 16).await;
+        deliver(&w, &bodies[..1], 1).await;
         observe(breaker(&w).await);
-    }
-    w.set_faults(json!({})).await;
-    // A calm delivery after the storm: the breaker closes.
-    w.clock.advance(31_000);
-    deliver(&w, &bodies[..1], 1).await;
-    observe(breaker(&w).await);
-    let states = assert_all_final(&w, &intents).await;
-    let venue = assert_no_duplicates(&w, &intents).await;
-    assert!(saw_open, "the breaker never opened");
-    assert!(saw_closed_after_open, "the breaker never closed again");
-    let log = requests(&w).await;
-    let count = |code: i64| log.iter().filter(|r| r["limiter"] == code).count();
-    eprintln!(
-        "FIGURE storm: {n} intents; 20% 5xx, 5% dropped answers, a 429 burst ({burst} requests), a 418 ban with 0 requests sent during it, a maintenance window; {} requests (429: {}, 418: {}); breaker opened and closed; all final after {rounds} more rounds: {states:?}; {venue} venue orders, 0 duplicates, {:.1}s",
-        log.len(),
-        count(429),
-        count(418),
-        started.elapsed().as_secs_f64()
-    );
-    assert_no_secret_in_logs(&w, "storm");
+        let states = assert_all_final(&w, &intents).await;
+        let venue = assert_no_duplicates(&w, &intents).await;
+        assert!(saw_open, "the breaker never opened");
+        assert!(saw_closed_after_open, "the breaker never closed again");
+        let log = requests(&w).await;
+        let count = |code: i64| log.iter().filter(|r| r["limiter"] == code).count();
+        eprintln!(
+            "FIGURE storm: {n} intents; 20% 5xx, 5% dropped answers, a 429 burst ({burst} requests), a 418 ban with 0 requests sent during it, a maintenance window; {} requests (429: {}, 418: {}); breaker opened and closed; all final after {rounds} more rounds: {states:?}; {venue} venue orders, 0 duplicates, {:.1}s",
+            log.len(),
+            count(429),
+            count(418),
+            started.elapsed().as_secs_f64()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_messages_go_to_the_dead_letter_queue_with_a_reason_and_good_ones_still_run() {
-    let Some(w) = world(1_000_000, 120).await else {
-        return;
-    };
-    let good = intent(&w, "bad-input", 0);
-    record_all(&w, std::slice::from_ref(&good)).await;
-    let mut unknown_version: Value = serde_json::from_str(&body(&good)).expect("json");
-    unknown_version["v"] = json!(2);
-    let mut wrong_type: Value = serde_json::from_str(&body(&good)).expect("json");
-    wrong_type["intent"]["quantity"] = json!(0.001);
-    // Under SQS's 256 KiB limit, far over anything driftline writes.
-    let mut oversized: Value = serde_json::from_str(&body(&good)).expect("json");
-    oversized["intent"]["client_order_id"] = json!("x".repeat(200_000));
-    let bad = [
-        ("malformed", "{\"v\":1,\"intent\":{".to_owned()),
-        ("empty", String::new()),
-        ("unknown version", unknown_version.to_string()),
-        ("float quantity", wrong_type.to_string()),
-        ("oversized", oversized.to_string()),
-    ];
-    for (_, b) in &bad {
-        w.sqs
-            .send_message()
-            .queue_url(&w.queue_url)
-            .message_body(if b.is_empty() { " " } else { b.as_str() })
-            .send()
-            .await
-            .expect("sent");
-    }
-    w.queue
-        .send(&[IntentEnvelope::new(good.clone())], 0)
-        .await
-        .expect("good intent queued");
-    let drained = w.drain(20).await;
-    assert!(drained.messages > bad.len(), "{drained:?}");
-    let mut dead = Vec::new();
-    for _ in 0..5 {
-        dead.extend(w.dead_letters().await);
-        if dead.len() >= bad.len() {
-            break;
+    scenario("bad messages", 1_000_000, 120, |w, _| async move {
+        let good = intent(&w, "bad-input", 0);
+        record_all(&w, std::slice::from_ref(&good)).await;
+        let mut unknown_version: Value = serde_json::from_str(&body(&good)).expect("json");
+        unknown_version["v"] = json!(2);
+        let mut wrong_type: Value = serde_json::from_str(&body(&good)).expect("json");
+        wrong_type["intent"]["quantity"] = json!(0.001);
+        // Under SQS's 256 KiB limit, far over anything driftline writes.
+        let mut oversized: Value = serde_json::from_str(&body(&good)).expect("json");
+        oversized["intent"]["client_order_id"] = json!("x".repeat(200_000));
+        let bad = [
+            ("malformed", "{\"v\":1,\"intent\":{".to_owned()),
+            ("empty", String::new()),
+            ("unknown version", unknown_version.to_string()),
+            ("float quantity", wrong_type.to_string()),
+            ("oversized", oversized.to_string()),
+        ];
+        for (_, b) in &bad {
+            w.sqs
+                .send_message()
+                .queue_url(&w.queue_url)
+                .message_body(if b.is_empty() { " " } else { b.as_str() })
+                .send()
+                .await
+                .expect("sent");
         }
-    }
-    assert_eq!(dead.len(), bad.len(), "{dead:#?}");
-    for (body, reason) in &dead {
-        let reason = reason.as_deref().expect("every dead letter says why");
-        assert!(reason.contains("intent message"), "{reason}");
-        assert!(!body.is_empty() && reason.len() <= 1024);
-    }
-    let reasons: Vec<&str> = dead.iter().filter_map(|(_, r)| r.as_deref()).collect();
-    assert!(
-        reasons
-            .iter()
-            .any(|r| r.contains("unknown envelope version 2")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r.contains("quantity")),
-        "{reasons:?}"
-    );
-    // The good message beside them was placed.
-    let own = records(&w).await;
-    assert!(
-        own.iter()
-            .any(|r| r.intent.client_order_id == good.client_order_id
-                && r.status == OrderStatus::Placed),
-        "{own:#?}"
-    );
-    eprintln!(
-        "FIGURE bad messages: {} bad bodies, {} dead letters with a reason, the good message beside them placed",
-        bad.len(),
-        dead.len()
-    );
-    assert_no_secret_in_logs(&w, "bad messages");
+        w.queue
+            .send(&[IntentEnvelope::new(good.clone())], 0)
+            .await
+            .expect("good intent queued");
+        let drained = w.drain(20).await;
+        assert!(drained.messages > bad.len(), "{drained:?}");
+        let mut dead = Vec::new();
+        for _ in 0..5 {
+            dead.extend(w.dead_letters().await);
+            if dead.len() >= bad.len() {
+                break;
+            }
+        }
+        assert_eq!(dead.len(), bad.len(), "{dead:#?}");
+        for (body, reason) in &dead {
+            let reason = reason.as_deref().expect("every dead letter says why");
+            assert!(reason.contains("intent message"), "{reason}");
+            assert!(!body.is_empty() && reason.len() <= 1024);
+        }
+        let reasons: Vec<&str> = dead.iter().filter_map(|(_, r)| r.as_deref()).collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("unknown envelope version 2")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("quantity")),
+            "{reasons:?}"
+        );
+        // The good message beside them was placed.
+        let own = records(&w).await;
+        assert!(
+            own.iter()
+                .any(|r| r.intent.client_order_id == good.client_order_id
+                    && r.status == OrderStatus::Placed),
+            "{own:#?}"
+        );
+        eprintln!(
+            "FIGURE bad messages: {} bad bodies, {} dead letters with a reason, the good message beside them placed",
+            bad.len(),
+            dead.len()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_bad_stored_config_fails_its_own_portfolio_only_with_the_field_named() {
-    let Some(w) = world(1_000_000, 120).await else {
-        return;
-    };
-    let sdk = driftline_e2e::emulator().await.expect("emulator");
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    // Raw items, as a hand edit or another tool could leave them: no validation on the way in.
-    let bad = [
-        ("sum", r#"{"BTC": "0.5", "USDT": "0.4"}"#, "targets"),
-        (
-            "negative",
-            r#"{"BTC": "-0.5", "USDT": "1.5"}"#,
-            "targets.BTC",
-        ),
-        (
-            "badcode",
-            r#"{"BTC!": "0.5", "USDT": "0.5"}"#,
-            "targets.BTC!",
-        ),
-        (
-            "unlisted",
-            r#"{"BTC": "0.5", "DOGE": "0.25", "USDT": "0.25"}"#,
-            "DOGE",
-        ),
-        ("noquote", r#"{"BTC": "0.5", "ETH": "0.5"}"#, "targets"),
-        (
-            "twice",
-            r#"{"BTC": "0.5", "ETH": "0.25", "USDT": "0.25", "ETH": "0.25"}"#,
-            "\"ETH\" is listed twice",
-        ),
-    ];
-    for (id, targets, _) in &bad {
-        let spec = format!(r#"{{"id": "{id}", "quote": "USDT", "targets": {targets}}}"#);
-        dynamodb
-            .put_item()
-            .table_name(w.store.table())
-            .item("pk", AttributeValue::S("CONFIG".into()))
-            .item("sk", AttributeValue::S(format!("PORTFOLIO#{id}")))
-            .item("spec", AttributeValue::S(spec))
-            .send()
-            .await
-            .expect("raw config written");
-    }
-    let response = w.tick().await;
-    let mut failed = 0;
-    for p in &response.portfolios {
-        match (
-            &p.outcome,
-            bad.iter().find(|(id, _, _)| *id == p.portfolio_id),
-        ) {
-            (PortfolioOutcome::Failed { error }, Some((_, _, field))) => {
-                assert!(error.contains(field), "{}: {error}", p.portfolio_id);
-                eprintln!("FIGURE bad config {}: {error}", p.portfolio_id);
-                failed += 1;
-            }
-            (PortfolioOutcome::Planned { .. }, None) => {}
-            other => panic!("{}: {other:?}", p.portfolio_id),
+    scenario("bad configs", 1_000_000, 120, |w, _| async move {
+        let sdk = driftline_e2e::emulator().await.expect("emulator");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        // Raw items, as a hand edit or another tool could leave them: no validation on the way in.
+        let bad = [
+            ("sum", r#"{"BTC": "0.5", "USDT": "0.4"}"#, "targets"),
+            (
+                "negative",
+                r#"{"BTC": "-0.5", "USDT": "1.5"}"#,
+                "targets.BTC",
+            ),
+            (
+                "badcode",
+                r#"{"BTC!": "0.5", "USDT": "0.5"}"#,
+                "targets.BTC!",
+            ),
+            (
+                "unlisted",
+                r#"{"BTC": "0.5", "DOGE": "0.25", "USDT": "0.25"}"#,
+                "DOGE",
+            ),
+            ("noquote", r#"{"BTC": "0.5", "ETH": "0.5"}"#, "targets"),
+            (
+                "twice",
+                r#"{"BTC": "0.5", "ETH": "0.25", "USDT": "0.25", "ETH": "0.25"}"#,
+                "\"ETH\" is listed twice",
+            ),
+        ];
+        for (id, targets, _) in &bad {
+            let spec = format!(r#"{{"id": "{id}", "quote": "USDT", "targets": {targets}}}"#);
+            dynamodb
+                .put_item()
+                .table_name(w.store.table())
+                .item("pk", AttributeValue::S("CONFIG".into()))
+                .item("sk", AttributeValue::S(format!("PORTFOLIO#{id}")))
+                .item("spec", AttributeValue::S(spec))
+                .send()
+                .await
+                .expect("raw config written");
         }
-    }
-    assert_eq!(failed, bad.len(), "{response:#?}");
-    eprintln!(
-        "FIGURE bad configs: {} bad stored configs each failed alone with its field named; the good portfolio planned",
-        bad.len()
-    );
-    assert_no_secret_in_logs(&w, "bad configs");
+        let response = w.tick().await;
+        let mut failed = 0;
+        for p in &response.portfolios {
+            match (
+                &p.outcome,
+                bad.iter().find(|(id, _, _)| *id == p.portfolio_id),
+            ) {
+                (PortfolioOutcome::Failed { error }, Some((_, _, field))) => {
+                    assert!(error.contains(field), "{}: {error}", p.portfolio_id);
+                    eprintln!("FIGURE bad config {}: {error}", p.portfolio_id);
+                    failed += 1;
+                }
+                (PortfolioOutcome::Planned { .. }, None) => {}
+                other => panic!("{}: {other:?}", p.portfolio_id),
+            }
+        }
+        assert_eq!(failed, bad.len(), "{response:#?}");
+        eprintln!(
+            "FIGURE bad configs: {} bad stored configs each failed alone with its field named; the good portfolio planned",
+            bad.len()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_missing_or_garbled_secret_is_a_clear_error_without_its_value() {
-    let Some(w) = world(1_000_000, 120).await else {
-        return;
-    };
-    let sdk = driftline_e2e::emulator().await.expect("emulator");
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let garbled = format!("driftline-garbled-{}", std::process::id());
-    secrets
-        .create_secret()
-        .name(&garbled)
-        .secret_string(format!(
-            "{{\"api_key\": \"{KEY}\", \"api_secret\": {SECRET}"
-        ))
-        .send()
-        .await
-        .expect("secret created");
-    let missing_key = format!("driftline-no-key-{}", std::process::id());
-    secrets
-        .create_secret()
-        .name(&missing_key)
-        .secret_string(format!("{{\"api_secret\": \"{SECRET}\"}}"))
-        .send()
-        .await
-        .expect("secret created");
-    let cache = CredentialsCache::new(secrets, Duration::from_secs(60));
-    let mut errors = Vec::new();
-    for id in [
-        garbled.as_str(),
-        missing_key.as_str(),
-        "driftline-never-created",
-    ] {
-        let e = cache.get(id).await.expect_err("not usable credentials");
-        let text = e.to_string();
-        assert!(text.contains(id), "{text}");
-        assert!(!text.contains(SECRET) && !text.contains(KEY), "{text}");
-        tracing::error!(error = %e, "credentials unavailable");
-        errors.push(text);
-    }
-    eprintln!("FIGURE secrets errors: {errors:?}");
-    assert_no_secret_in_logs(&w, "secret errors");
+    scenario("secret errors", 1_000_000, 120, |_, _| async move {
+        let sdk = driftline_e2e::emulator().await.expect("emulator");
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let garbled = format!("driftline-garbled-{}", std::process::id());
+        secrets
+            .create_secret()
+            .name(&garbled)
+            .secret_string(format!(
+                "{{\"api_key\": \"{KEY}\", \"api_secret\": {SECRET}"
+            ))
+            .send()
+            .await
+            .expect("secret created");
+        let missing_key = format!("driftline-no-key-{}", std::process::id());
+        secrets
+            .create_secret()
+            .name(&missing_key)
+            .secret_string(format!("{{\"api_secret\": \"{SECRET}\"}}"))
+            .send()
+            .await
+            .expect("secret created");
+        let cache = CredentialsCache::new(secrets, Duration::from_secs(60));
+        let mut errors = Vec::new();
+        for id in [
+            garbled.as_str(),
+            missing_key.as_str(),
+            "driftline-never-created",
+        ] {
+            let e = cache.get(id).await.expect_err("not usable credentials");
+            let text = e.to_string();
+            assert!(text.contains(id), "{text}");
+            assert!(!text.contains(SECRET) && !text.contains(KEY), "{text}");
+            tracing::error!(error = %e, "credentials unavailable");
+            errors.push(text);
+        }
+        eprintln!("FIGURE secrets errors: {errors:?}");
+    })
+    .await;
 }
 
 /// Found by the fault storm: a probe whose message made no exchange call (here an unknown
@@ -845,12 +858,7 @@ async fn a_probe_that_never_reaches_the_exchange_does_not_leave_the_breaker_half
     );
     let known = intent(&w, "probe", 1);
     record_all(&w, std::slice::from_ref(&known)).await;
-    let outcome = w
-        .executor
-        .handle(&body(&known), &invocation(&w, "probe", 60_000))
-        .await;
-    assert_eq!(outcome, MessageOutcome::Done("placed; follow-up queued"));
-    assert!(matches!(breaker(&w).await, BreakerState::Closed { .. }));
+    assert_placed_closing_the_breaker(&w, &known, invocation(&w, "probe", 60_000)).await;
 }
 
 /// Found under a hostile event source: the probe's process died (or its invocation timed
@@ -907,12 +915,7 @@ async fn a_probe_killed_mid_request_lapses_at_its_deadline_and_the_next_order_is
     assert_eq!(requests(&w).await.len(), before);
     // After the probe's deadline (and the dead invocation's claim), the order goes.
     w.clock.set(until_ms.max(dying.deadline_ms) + 1);
-    let placed = w
-        .executor
-        .handle(&body(&order), &invocation(&w, "next", 30_000))
-        .await;
-    assert_eq!(placed, MessageOutcome::Done("placed; follow-up queued"));
-    assert!(matches!(breaker(&w).await, BreakerState::Closed { .. }));
+    assert_placed_closing_the_breaker(&w, &order, invocation(&w, "next", 30_000)).await;
     let on_venue = venue_orders_by_id(&w).await;
     assert_eq!(
         on_venue.get(order.client_order_id.as_str()).map(Vec::len),
@@ -1005,10 +1008,7 @@ async fn halt_storm_run(
 ) -> HaltRun {
     use driftline_core::control::{DeploymentControls, Stop};
     use std::sync::atomic::{AtomicBool, Ordering};
-    let intents: Vec<OrderIntent> = (0..n)
-        .map(|i| intent(w, &format!("halt{run}"), i))
-        .collect();
-    record_all(w, &intents).await;
+    let intents = recorded_intents(w, &format!("halt{run}"), n).await;
     let envelopes: Vec<IntentEnvelope> = intents.iter().cloned().map(IntentEnvelope::new).collect();
     let sent = w.queue.send(&envelopes, 0).await.expect("queued");
     assert_eq!(sent.sent.len(), n, "{:?}", sent.failed);
@@ -1215,64 +1215,62 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_halt_mid_storm_stops_every_placement_holds_every_intent_and_resume_places_each_once() {
-    let Some(w) = world(1_000_000, 120).await else {
-        return;
-    };
-    let started = Instant::now();
-    let (runs, n, loops) = (size(5, 1), size(300, 60), 4);
-    let mut all: Vec<OrderIntent> = Vec::new();
-    let mut measured = Vec::new();
-    let mut round = 0;
-    for run in 0..runs {
-        let r = halt_storm_run(&w, run, n, loops, &mut round).await;
-        eprintln!(
-            "FIGURE halt run {run}: {n} intents, {loops} concurrent invocations; halted after {} placed; {} invocations in flight (longest {:.0} ms) placed {} more after the halt, the last {:.0} ms after it; then {:.1} s with not one request to the venue, {} deliveries held (every queued intent at least once)",
-            r.placed_before,
-            r.in_flight,
-            ms(r.longest_in_flight),
-            r.late_placements,
-            ms(r.latency),
-            r.quiet.as_secs_f64(),
-            r.held_deliveries
-        );
+    scenario("halt", 1_000_000, 120, |w, started| async move {
+        let (runs, n, loops) = (size(5, 1), size(300, 60), 4);
+        let mut all: Vec<OrderIntent> = Vec::new();
+        let mut measured = Vec::new();
+        let mut round = 0;
+        for run in 0..runs {
+            let r = halt_storm_run(&w, run, n, loops, &mut round).await;
+            eprintln!(
+                "FIGURE halt run {run}: {n} intents, {loops} concurrent invocations; halted after {} placed; {} invocations in flight (longest {:.0} ms) placed {} more after the halt, the last {:.0} ms after it; then {:.1} s with not one request to the venue, {} deliveries held (every queued intent at least once)",
+                r.placed_before,
+                r.in_flight,
+                ms(r.longest_in_flight),
+                r.late_placements,
+                ms(r.latency),
+                r.quiet.as_secs_f64(),
+                r.held_deliveries
+            );
+            assert!(
+                r.latency <= r.longest_in_flight,
+                "the last placement came later than a batch in flight could make it"
+            );
+            all.extend(r.intents.iter().cloned());
+            measured.push(r);
+        }
+        // Every intent of every run completed (filled, or re-priced with its next leg filled),
+        // none expired or rejected, no client order id twice on the venue, and nothing went to the
+        // dead-letter queue.
+        let states = assert_all_final(&w, &all).await;
         assert!(
-            r.latency <= r.longest_in_flight,
-            "the last placement came later than a batch in flight could make it"
+            !states.contains_key("EXPIRED") && !states.contains_key("REJECTED"),
+            "{states:?}"
         );
-        all.extend(r.intents.iter().cloned());
-        measured.push(r);
-    }
-    // Every intent of every run completed (filled, or re-priced with its next leg filled),
-    // none expired or rejected, no client order id twice on the venue, and nothing went to the
-    // dead-letter queue.
-    let states = assert_all_final(&w, &all).await;
-    assert!(
-        !states.contains_key("EXPIRED") && !states.contains_key("REJECTED"),
-        "{states:?}"
-    );
-    let venue = assert_no_duplicates(&w, &all).await;
-    assert!(
-        venue >= runs * n,
-        "{venue} venue orders for {} intents",
-        runs * n
-    );
-    assert!(w.dead_letters().await.is_empty(), "nothing dead-lettered");
-    let mut latencies: Vec<Duration> = measured.iter().map(|r| r.latency).collect();
-    latencies.sort();
-    let p50 = latencies[latencies.len() / 2];
-    let max = latencies[latencies.len() - 1];
-    let longest = measured
-        .iter()
-        .map(|r| r.longest_in_flight)
-        .max()
-        .unwrap_or_default();
-    eprintln!(
-        "FIGURE halt: {runs} runs of {n} queued intents, {loops} concurrent executor invocations (batches of ten); kill-switch latency (set_halt returned -> last placement sent) p50 {:.0} ms, max {:.0} ms, bounded by the longest batch in flight {:.0} ms; 0 placements by batches that started after the halt; 0 requests while halted once those ended; {venue} venue orders for {} intents, 0 duplicates, final {states:?}, 0 dead letters; {:.1}s",
-        ms(p50),
-        ms(max),
-        ms(longest),
-        runs * n,
-        started.elapsed().as_secs_f64()
-    );
-    assert_no_secret_in_logs(&w, "halt");
+        let venue = assert_no_duplicates(&w, &all).await;
+        assert!(
+            venue >= runs * n,
+            "{venue} venue orders for {} intents",
+            runs * n
+        );
+        assert!(w.dead_letters().await.is_empty(), "nothing dead-lettered");
+        let mut latencies: Vec<Duration> = measured.iter().map(|r| r.latency).collect();
+        latencies.sort();
+        let p50 = latencies[latencies.len() / 2];
+        let max = latencies[latencies.len() - 1];
+        let longest = measured
+            .iter()
+            .map(|r| r.longest_in_flight)
+            .max()
+            .unwrap_or_default();
+        eprintln!(
+            "FIGURE halt: {runs} runs of {n} queued intents, {loops} concurrent executor invocations (batches of ten); kill-switch latency (set_halt returned -> last placement sent) p50 {:.0} ms, max {:.0} ms, bounded by the longest batch in flight {:.0} ms; 0 placements by batches that started after the halt; 0 requests while halted once those ended; {venue} venue orders for {} intents, 0 duplicates, final {states:?}, 0 dead letters; {:.1}s",
+            ms(p50),
+            ms(max),
+            ms(longest),
+            runs * n,
+            started.elapsed().as_secs_f64()
+        );
+    })
+    .await;
 }

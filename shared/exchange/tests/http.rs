@@ -14,6 +14,7 @@ use axum::Router;
 use driftline_core::ports::{Clock, Exchange, ExchangeError, LimitOrderRequest, TimeInForce};
 use driftline_core::{ApiCredentials, ClientOrderId, EpochMillis, Price, Side, Symbol};
 use driftline_exchange::{signature, BinanceConfig, BinanceSpot, RetryPolicy};
+use rstest::rstest;
 use rust_decimal_macros::dec;
 
 const KEY: &str = "test-api-key-0123";
@@ -72,6 +73,7 @@ impl Seen {
 }
 
 /// What the stub answers.
+#[derive(Clone)]
 struct Reply {
     status: StatusCode,
     headers: Vec<(&'static str, String)>,
@@ -463,19 +465,52 @@ async fn a_key_that_cannot_be_a_header_is_rejected_without_sending_or_showing_it
     assert!(stub.seen_at("POST", "/api/v3/order").is_empty());
 }
 
-#[tokio::test]
-async fn a_5xx_on_placement_is_status_unknown_and_never_resent() {
-    let stub = Stub::start(fixture("exchange_info.json"), |s, _| {
-        is_post_order(s).then(|| Reply::status(StatusCode::SERVICE_UNAVAILABLE, ""))
-    })
-    .await;
-    let err = stub
-        .client()
+/// Places the test order expecting a failure, and checks the stub received it exactly once: a
+/// placement is never resent (the exchange may have taken it).
+async fn failed_placement_sent_once(stub: &Stub, client: &BinanceSpot) -> ExchangeError {
+    let err = client
         .place_limit_order(&order(TimeInForce::Gtc))
         .await
         .unwrap_err();
-    assert!(matches!(err, ExchangeError::StatusUnknown { .. }), "{err}");
-    assert_eq!(stub.seen_at("POST", "/api/v3/order").len(), 1);
+    assert_eq!(stub.seen_at("POST", "/api/v3/order").len(), 1, "{err}");
+    err
+}
+
+fn is_status_unknown(err: &ExchangeError) -> bool {
+    matches!(err, ExchangeError::StatusUnknown { .. })
+}
+
+/// A placement the exchange answers with `reply` (a client giving up after `timeout`, when
+/// given): the error the executor acts on, and the order sent once.
+#[rstest]
+#[case::a_5xx_is_status_unknown(
+    Reply::status(StatusCode::SERVICE_UNAVAILABLE, ""),
+    None,
+    is_status_unknown
+)]
+#[case::a_timeout_is_status_unknown(
+    Reply::ok(fixture("order_full.json")).delayed(Duration::from_secs(5)),
+    Some(Duration::from_secs(1)),
+    is_status_unknown
+)]
+#[case::a_rejection_is_not_retried(
+    Reply::error(400, -2010, "Duplicate order sent."),
+    None,
+    |err: &ExchangeError| matches!(err, ExchangeError::Duplicate { .. })
+)]
+#[tokio::test]
+async fn a_failed_placement_is_its_typed_error_and_never_resent(
+    #[case] reply: Reply,
+    #[case] timeout: Option<Duration>,
+    #[case] expected: fn(&ExchangeError) -> bool,
+) {
+    let stub = Stub::start(fixture("exchange_info.json"), move |s, _| {
+        is_post_order(s).then(|| reply.clone())
+    })
+    .await;
+    let client = timeout.map_or_else(|| stub.client(), |t| stub.impatient_client(t));
+    let err = failed_placement_sent_once(&stub, &client).await;
+    assert!(expected(&err), "{err}");
 }
 
 #[tokio::test]
@@ -490,22 +525,6 @@ async fn a_5xx_on_a_read_is_retried_with_backoff() {
     let report = stub.client().order(&btc(), &id).await.unwrap();
     assert_eq!(report.client_order_id, id);
     assert_eq!(stub.seen_at("GET", "/api/v3/order").len(), 3);
-}
-
-#[tokio::test]
-async fn a_timeout_on_placement_is_status_unknown_and_never_resent() {
-    let stub = Stub::start(fixture("exchange_info.json"), |s, _| {
-        is_post_order(s)
-            .then(|| Reply::ok(fixture("order_full.json")).delayed(Duration::from_secs(5)))
-    })
-    .await;
-    let err = stub
-        .impatient_client(Duration::from_secs(1))
-        .place_limit_order(&order(TimeInForce::Gtc))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ExchangeError::StatusUnknown { .. }), "{err}");
-    assert_eq!(stub.seen_at("POST", "/api/v3/order").len(), 1);
 }
 
 #[tokio::test]
@@ -542,27 +561,8 @@ async fn malformed_json_is_a_typed_error() {
     let err = client.order_book(&btc(), 5).await.unwrap_err();
     assert!(matches!(err, ExchangeError::Malformed { .. }), "{err}");
     // After a placement an unreadable success may still be a placed order: look it up.
-    let err = client
-        .place_limit_order(&order(TimeInForce::Gtc))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ExchangeError::StatusUnknown { .. }), "{err}");
-    assert_eq!(stub.seen_at("POST", "/api/v3/order").len(), 1);
-}
-
-#[tokio::test]
-async fn rejections_are_not_retried() {
-    let stub = Stub::start(fixture("exchange_info.json"), |s, _| {
-        is_post_order(s).then(|| Reply::error(400, -2010, "Duplicate order sent."))
-    })
-    .await;
-    let err = stub
-        .client()
-        .place_limit_order(&order(TimeInForce::Gtc))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ExchangeError::Duplicate { .. }), "{err}");
-    assert_eq!(stub.seen_at("POST", "/api/v3/order").len(), 1);
+    let err = failed_placement_sent_once(&stub, &client).await;
+    assert!(is_status_unknown(&err), "{err}");
 }
 
 #[tokio::test]
@@ -613,17 +613,13 @@ async fn a_placement_that_gets_429_is_returned_not_resent() {
     })
     .await;
     let client = stub.client();
-    let err = client
-        .place_limit_order(&order(TimeInForce::Gtc))
-        .await
-        .unwrap_err();
+    let err = failed_placement_sent_once(&stub, &client).await;
     assert_eq!(
         err,
         ExchangeError::RateLimited {
             retry_after_ms: 3_000
         }
     );
-    assert_eq!(stub.seen_at("POST", "/api/v3/order").len(), 1);
     // Too many orders holds new orders back, not reads.
     let started = Instant::now();
     client.order_book(&btc(), 5).await.unwrap();
