@@ -1,0 +1,357 @@
+//! The order ledger on the table: recording a cycle's intents (in transactions of a hundred),
+//! claiming, moving and filling an order by conditional updates whose conditions are the
+//! state machine of `driftline_core::orders`, and reading a portfolio's orders.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use driftline_core::orders::{
+    classify_failed_claim, classify_failed_fill, fill_predecessors, fill_progress_key, Claim,
+    ClaimOutcome, FillOutcome, FillProgress, OrderKey, OrderRecord, RecordOutcome, Transition,
+    TransitionOutcome, CLAIMABLE,
+};
+use driftline_core::ports::{OrderLedger, StoreError};
+use driftline_core::{EpochMillis, OrderIntent, OrderStatus, PortfolioId};
+
+use super::order_item::{order_item, order_key, order_record};
+use super::{portfolio_pk, DynamoStore};
+use crate::item::{dec, n, s, unavailable};
+
+/// The most items one TransactWriteItems request may write.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// An update of one order under construction: the clauses it sets and the values they bind.
+/// Every change moves the order to a state, counts a version and stamps the time; a final
+/// state also sets the TTL.
+struct OrderChange {
+    op: UpdateItemFluentBuilder,
+    set: Vec<&'static str>,
+}
+
+impl OrderChange {
+    /// Sets one more attribute, by a clause naming its value (bound with [`Self::value`]).
+    fn set(mut self, clause: &'static str) -> Self {
+        self.set.push(clause);
+        self
+    }
+
+    /// Binds `:name`, for a clause or the condition.
+    fn value(mut self, name: &str, value: AttributeValue) -> Self {
+        self.op = self.op.expression_attribute_values(name, value);
+        self
+    }
+
+    /// The update: the SET clauses, then the attributes it removes.
+    fn expression(self, remove: &[&str]) -> UpdateItemFluentBuilder {
+        let mut expr = format!("SET {}", self.set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        self.op.update_expression(expr)
+    }
+}
+
+impl DynamoStore {
+    /// A change moving the order at `key` to `to` at `now`: `:to`, `:one` and `:now` bound.
+    fn order_change(&self, key: &OrderKey, to: OrderStatus, now: EpochMillis) -> OrderChange {
+        let change = OrderChange {
+            op: self.update(order_key(key)),
+            set: vec![
+                "order_status = :to",
+                "record_version = record_version + :one",
+                "updated_at_ms = :now",
+            ],
+        }
+        .value(":to", s(to.as_str()))
+        .value(":one", n(1))
+        .value(":now", n(now));
+        match self.order_ttl(to, now) {
+            Some(ttl) => change.set("ttl_epoch_s = :ttl").value(":ttl", ttl),
+            None => change,
+        }
+    }
+
+    fn order_ttl(&self, status: OrderStatus, now: EpochMillis) -> Option<AttributeValue> {
+        status
+            .is_final()
+            .then(|| n(now / 1000 + self.final_order_retention_secs))
+    }
+
+    /// Runs an order's conditional update: `Ok(new record)`, or `Err(old record)` when the
+    /// condition failed (`None`: there was no order).
+    async fn order_update(
+        &self,
+        op: UpdateItemFluentBuilder,
+        operation: &'static str,
+    ) -> Result<Result<OrderRecord, Option<OrderRecord>>, StoreError> {
+        Ok(match self.conditional_update(op, operation).await? {
+            Ok(new) => Ok(order_record(&new)?),
+            Err(None) => Err(None),
+            Err(Some(old)) => Err(Some(order_record(&old)?)),
+        })
+    }
+
+    /// Records `chunk` in one transaction: the records, or `None` when the transaction was
+    /// cancelled (a record already there, or a conflicting write).
+    async fn record_together(
+        &self,
+        chunk: &[OrderIntent],
+        now: EpochMillis,
+    ) -> Result<Option<Vec<OrderRecord>>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let records: Vec<OrderRecord> = chunk
+            .iter()
+            .map(|i| OrderRecord::pending(i.clone(), now))
+            .collect();
+        let mut puts = Vec::with_capacity(records.len());
+        for record in &records {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(order_item(record, None)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::InvalidInput {
+                    field: "intent",
+                    value: record.intent.client_order_id.to_string(),
+                    reason: if e.to_string().is_empty() {
+                        "not a complete put"
+                    } else {
+                        "not a complete put request"
+                    },
+                })?;
+            puts.push(TransactWriteItem::builder().put(put).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(puts))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(records)),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable("dynamodb", "TransactWriteItems(orders)", e)),
+        }
+    }
+}
+
+/// Binds `#status IN (:prefix0, :prefix1, ...)` for `states`; `states` is never empty here.
+fn status_in(
+    mut op: UpdateItemFluentBuilder,
+    prefix: &str,
+    states: &[OrderStatus],
+) -> (UpdateItemFluentBuilder, String) {
+    let mut names = Vec::with_capacity(states.len());
+    for (i, st) in states.iter().enumerate() {
+        let name = format!(":{prefix}{i}");
+        op = op.expression_attribute_values(&name, s(st.as_str()));
+        names.push(name);
+    }
+    (op, format!("order_status IN ({})", names.join(", ")))
+}
+
+#[async_trait]
+impl OrderLedger for DynamoStore {
+    async fn record(
+        &self,
+        intent: &OrderIntent,
+        now: EpochMillis,
+    ) -> Result<RecordOutcome, StoreError> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let record = OrderRecord::pending(intent.clone(), now);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(order_item(&record, None)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(RecordOutcome::Recorded(record)),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => match c.item() {
+                    Some(old) => Ok(RecordOutcome::AlreadyRecorded(order_record(old)?)),
+                    None => Err(unavailable("dynamodb", "PutItem(order)", e)),
+                },
+                _ => Err(unavailable("dynamodb", "PutItem(order)", e)),
+            },
+        }
+    }
+
+    /// A cycle's records in one transaction per hundred (DynamoDB's limit): one request, not
+    /// one per order, each put conditional as in `record`. A transaction is all or nothing, so
+    /// when a record already exists (a cycle run again) or another write conflicts, that chunk
+    /// is recorded one by one and every outcome is known exactly. A transactional write costs
+    /// two write units where a put costs one: a single intent is put on its own.
+    async fn record_all(
+        &self,
+        intents: &[OrderIntent],
+        now: EpochMillis,
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(intents.len());
+        for chunk in intents.chunks(MAX_TRANSACTION_ITEMS) {
+            let together = match chunk {
+                [_] => None,
+                _ => self.record_together(chunk, now).await?,
+            };
+            match together {
+                Some(records) => outcomes.extend(records.into_iter().map(RecordOutcome::Recorded)),
+                None => {
+                    for intent in chunk {
+                        outcomes.push(self.record(intent, now).await?);
+                    }
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError> {
+        self.get_item(order_key(key), "GetItem(order)")
+            .await?
+            .map(|i| order_record(&i))
+            .transpose()
+    }
+
+    async fn claim(&self, key: &OrderKey, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
+        let change = self
+            .order_change(key, OrderStatus::Placing, claim.now_ms)
+            .set("attempts = attempts + :one")
+            .set("claim_owner = :owner")
+            .value(":owner", s(claim.owner.clone()))
+            .set("claim_expires_at_ms = :claim_expiry")
+            .value(":claim_expiry", n(claim.in_progress_expiry_ms));
+        let (op, free) = status_in(change.expression(&[]), "claimable", &CLAIMABLE);
+        // The Powertools rule: free, or in progress past its in-progress expiry; and the
+        // intent itself still live. Absent never matches: see ClaimOutcome::NotFound.
+        let op = op.condition_expression(format!(
+            "attribute_exists(pk) AND intent_expires_at_ms > :now AND ({free} OR \
+             (order_status = :to AND claim_expires_at_ms < :now))"
+        ));
+        Ok(match self.order_update(op, "UpdateItem(claim)").await? {
+            Ok(new) => ClaimOutcome::Claimed(new),
+            Err(None) => ClaimOutcome::NotFound,
+            Err(Some(old)) => classify_failed_claim(old, claim),
+        })
+    }
+
+    async fn transition(
+        &self,
+        key: &OrderKey,
+        t: &Transition,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let from = OrderStatus::predecessors(t.to);
+        if from.is_empty() {
+            // Nothing may move to this state (PENDING is only ever recorded).
+            return Ok(match self.order(key).await? {
+                Some(current) => TransitionOutcome::Conflict(current),
+                None => TransitionOutcome::NotFound,
+            });
+        }
+        let mut change = self
+            .order_change(key, t.to, t.now_ms)
+            .value(":expected", n(t.expected_version));
+        if let Some(id) = t.update.exchange_order_id {
+            change = change
+                .set("exchange_order_id = :exchange_order_id")
+                .value(":exchange_order_id", n(id));
+        }
+        if let Some(e) = &t.update.last_error {
+            change = change
+                .set("last_error = :last_error")
+                .value(":last_error", s(e.clone()));
+        }
+        let remove: &[&str] = if t.to == OrderStatus::Placing {
+            &[]
+        } else {
+            &["claim_owner", "claim_expires_at_ms"]
+        };
+        let (op, legal) = status_in(change.expression(remove), "from", &from);
+        let op = op.condition_expression(format!("record_version = :expected AND {legal}"));
+        Ok(
+            match self.order_update(op, "UpdateItem(transition)").await? {
+                Ok(new) => TransitionOutcome::Applied(new),
+                Err(None) => TransitionOutcome::NotFound,
+                Err(Some(old)) => TransitionOutcome::Conflict(old),
+            },
+        )
+    }
+
+    async fn apply_fill(
+        &self,
+        key: &OrderKey,
+        fill: &FillProgress,
+        now: EpochMillis,
+    ) -> Result<FillOutcome, StoreError> {
+        let mut change = self
+            .order_change(key, fill.status, now)
+            .set("filled_qty = :filled")
+            .value(":filled", dec(fill.executed_qty))
+            .set("fill_progress = :progress")
+            .value(":progress", s(fill_progress_key(fill.executed_qty)?))
+            .set("cumulative_quote_qty = :quote")
+            .value(":quote", dec(fill.cumulative_quote_qty))
+            .set("fees = :fees")
+            .value(":fees", dec(fill.fees))
+            .set("fees_quote = :fees_quote")
+            .value(":fees_quote", dec(fill.fees_quote))
+            .set("exchange_order_id = :exchange_order_id")
+            .value(":exchange_order_id", n(fill.exchange_order_id));
+        let mut remove = vec!["claim_owner", "claim_expires_at_ms"];
+        match &fill.fee_asset {
+            Some(a) => {
+                change = change
+                    .set("fee_asset = :fee_asset")
+                    .value(":fee_asset", s(a.as_str()));
+            }
+            None => remove.push("fee_asset"),
+        }
+        let (op, legal) = status_in(
+            change.expression(&remove),
+            "from",
+            &fill_predecessors(fill.status),
+        );
+        // Forward only, by the exchange's cumulative executed quantity (a fixed-width string
+        // whose order is numeric order); the same quantity only with a new state.
+        let op = op.condition_expression(format!(
+            "{legal} AND (fill_progress < :progress OR \
+             (fill_progress = :progress AND order_status <> :to))"
+        ));
+        Ok(match self.order_update(op, "UpdateItem(fill)").await? {
+            Ok(new) => FillOutcome::Applied(new),
+            Err(None) => FillOutcome::NotFound,
+            Err(Some(old)) => classify_failed_fill(old, fill),
+        })
+    }
+
+    async fn open_orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut orders = self.orders(portfolio).await?;
+        orders.retain(|r| !r.status.is_final());
+        Ok(orders)
+    }
+
+    async fn orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
+        // A portfolio holds few orders at a time and final ones expire, so a query of the
+        // partition is cheaper than a secondary index.
+        let items = self
+            .query_prefix(
+                portfolio_pk(portfolio),
+                "ORDER#",
+                false,
+                None,
+                "Query(orders)",
+            )
+            .await?;
+        items.iter().map(order_record).collect()
+    }
+}
