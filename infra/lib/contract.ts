@@ -17,6 +17,8 @@ export const ENV = {
   schedulePeriodSeconds: 'DRIFTLINE_SCHEDULE_PERIOD_SECONDS',
   portfolioConcurrency: 'DRIFTLINE_PORTFOLIO_CONCURRENCY',
   maxRetryDelaySeconds: 'DRIFTLINE_MAX_RETRY_DELAY_SECONDS',
+  /** Executor only, optional (default 30 s): when a resting order is checked again. */
+  followUpDelaySeconds: 'DRIFTLINE_FOLLOW_UP_DELAY_SECONDS',
   /** Executor only: where unreadable messages go at once, with their reason. */
   deadLetterQueueUrl: 'DRIFTLINE_DEAD_LETTER_QUEUE_URL',
   /** Both, only when notifications are on: the SNS topic the owner's notices go to. */

@@ -75,6 +75,60 @@ impl ExecutorConfig {
     }
 }
 
+/// How a function's configuration reads one environment variable. The names here are the only
+/// place they are written in Rust; `tests/contract.rs` checks them against
+/// `infra/lib/contract.ts` and the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: &'static str,
+    /// Without it the function does not start; the others have defaults or are optional.
+    pub required: bool,
+}
+
+const fn required_var(name: &'static str) -> EnvVar {
+    EnvVar {
+        name,
+        required: true,
+    }
+}
+
+const fn optional_var(name: &'static str) -> EnvVar {
+    EnvVar {
+        name,
+        required: false,
+    }
+}
+
+pub const TABLE_NAME: EnvVar = required_var("DRIFTLINE_TABLE_NAME");
+pub const INTENTS_QUEUE_URL: EnvVar = required_var("DRIFTLINE_INTENTS_QUEUE_URL");
+pub const EXCHANGE_BASE_URL: EnvVar = optional_var("DRIFTLINE_EXCHANGE_BASE_URL");
+pub const EXCHANGE_SECRET_ID: EnvVar = required_var("DRIFTLINE_EXCHANGE_SECRET_ID");
+pub const METRICS_NAMESPACE: EnvVar = optional_var("DRIFTLINE_METRICS_NAMESPACE");
+pub const NOTIFICATIONS_TOPIC_ARN: EnvVar = optional_var("DRIFTLINE_NOTIFICATIONS_TOPIC_ARN");
+pub const SCHEDULE_PERIOD_SECONDS: EnvVar = optional_var("DRIFTLINE_SCHEDULE_PERIOD_SECONDS");
+pub const PORTFOLIO_CONCURRENCY: EnvVar = optional_var("DRIFTLINE_PORTFOLIO_CONCURRENCY");
+pub const MAX_RETRY_DELAY_SECONDS: EnvVar = optional_var("DRIFTLINE_MAX_RETRY_DELAY_SECONDS");
+pub const FOLLOW_UP_DELAY_SECONDS: EnvVar = optional_var("DRIFTLINE_FOLLOW_UP_DELAY_SECONDS");
+pub const DEAD_LETTER_QUEUE_URL: EnvVar = optional_var("DRIFTLINE_DEAD_LETTER_QUEUE_URL");
+
+/// What both functions read.
+pub const COMMON_ENV: &[EnvVar] = &[
+    TABLE_NAME,
+    INTENTS_QUEUE_URL,
+    EXCHANGE_BASE_URL,
+    EXCHANGE_SECRET_ID,
+    METRICS_NAMESPACE,
+    NOTIFICATIONS_TOPIC_ARN,
+];
+/// What the scheduler reads besides [`COMMON_ENV`].
+pub const SCHEDULER_ENV: &[EnvVar] = &[SCHEDULE_PERIOD_SECONDS, PORTFOLIO_CONCURRENCY];
+/// What the executor reads besides [`COMMON_ENV`].
+pub const EXECUTOR_ENV: &[EnvVar] = &[
+    MAX_RETRY_DELAY_SECONDS,
+    FOLLOW_UP_DELAY_SECONDS,
+    DEAD_LETTER_QUEUE_URL,
+];
+
 /// The environment as a map, so tests need not touch the process's own.
 pub type Env = HashMap<String, String>;
 
@@ -168,18 +222,14 @@ impl CommonConfig {
     /// The first variable that is missing or invalid.
     pub fn from_env(env: &Env) -> Result<Self, EnvError> {
         Ok(Self {
-            table_name: required(env, "DRIFTLINE_TABLE_NAME")?,
-            intents_queue_url: url(env, "DRIFTLINE_INTENTS_QUEUE_URL", None)?,
-            exchange_base_url: url(
-                env,
-                "DRIFTLINE_EXCHANGE_BASE_URL",
-                Some("https://api.binance.com"),
-            )?,
-            exchange_secret_id: required(env, "DRIFTLINE_EXCHANGE_SECRET_ID")?,
-            metrics_namespace: optional(env, "DRIFTLINE_METRICS_NAMESPACE")
+            table_name: required(env, TABLE_NAME.name)?,
+            intents_queue_url: url(env, INTENTS_QUEUE_URL.name, None)?,
+            exchange_base_url: url(env, EXCHANGE_BASE_URL.name, Some("https://api.binance.com"))?,
+            exchange_secret_id: required(env, EXCHANGE_SECRET_ID.name)?,
+            metrics_namespace: optional(env, METRICS_NAMESPACE.name)
                 .unwrap_or("Driftline")
                 .to_owned(),
-            notifications_topic_arn: topic_arn(env, "DRIFTLINE_NOTIFICATIONS_TOPIC_ARN")?,
+            notifications_topic_arn: topic_arn(env, NOTIFICATIONS_TOPIC_ARN.name)?,
         })
     }
 }
@@ -190,14 +240,8 @@ impl SchedulerConfig {
     pub fn from_env(env: &Env) -> Result<Self, EnvError> {
         Ok(Self {
             common: CommonConfig::from_env(env)?,
-            schedule_period_seconds: number(
-                env,
-                "DRIFTLINE_SCHEDULE_PERIOD_SECONDS",
-                300,
-                60,
-                86_400,
-            )?,
-            portfolio_concurrency: number(env, "DRIFTLINE_PORTFOLIO_CONCURRENCY", 4, 1, 64)?,
+            schedule_period_seconds: number(env, SCHEDULE_PERIOD_SECONDS.name, 300, 60, 86_400)?,
+            portfolio_concurrency: number(env, PORTFOLIO_CONCURRENCY.name, 4, 1, 64)?,
         })
     }
 }
@@ -208,16 +252,10 @@ impl ExecutorConfig {
     pub fn from_env(env: &Env) -> Result<Self, EnvError> {
         Ok(Self {
             common: CommonConfig::from_env(env)?,
-            max_retry_delay_seconds: number(
-                env,
-                "DRIFTLINE_MAX_RETRY_DELAY_SECONDS",
-                900,
-                1,
-                43_200,
-            )?,
-            follow_up_delay_seconds: number(env, "DRIFTLINE_FOLLOW_UP_DELAY_SECONDS", 30, 1, 900)?,
-            dead_letter_queue_url: match optional(env, "DRIFTLINE_DEAD_LETTER_QUEUE_URL") {
-                Some(_) => Some(url(env, "DRIFTLINE_DEAD_LETTER_QUEUE_URL", None)?),
+            max_retry_delay_seconds: number(env, MAX_RETRY_DELAY_SECONDS.name, 900, 1, 43_200)?,
+            follow_up_delay_seconds: number(env, FOLLOW_UP_DELAY_SECONDS.name, 30, 1, 900)?,
+            dead_letter_queue_url: match optional(env, DEAD_LETTER_QUEUE_URL.name) {
+                Some(_) => Some(url(env, DEAD_LETTER_QUEUE_URL.name, None)?),
                 None => None,
             },
         })
