@@ -17,7 +17,7 @@ use driftline_core::{
 };
 use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
 use paper_exchange::clock::ManualClock;
-use paper_exchange::{ExchangeConfig, PaperExchange};
+use paper_exchange::{paper_market, small_venue, venues, ExchangeConfig, PaperExchange};
 use rstest::rstest;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -28,62 +28,16 @@ const T0: EpochMillis = 1_800_000_000_000;
 const KEY: &str = "alice-key";
 const SECRET: &str = "alice-secret";
 
-/// BTCUSDT around 100 (bids 99.9/99.8/99.7, asks 100.1/100.2/100.3, 1 BTC each) and ETHUSDT;
-/// alice holds 10,000 USDT and 10 BTC. Taker fee 0.2 %.
-const VENUE: &str = r#"
-seed = 42
-
-[fees]
-maker = "0.001"
-taker = "0.002"
-
-[rate_limits]
-request_weight_per_minute = 6000
-ban_seconds = 120
-
-[[symbols]]
-symbol = "BTCUSDT"
-base = "BTC"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.001"
-min_qty = "0.001"
-max_qty = "100"
-min_notional = "5"
-mid = "100"
-spread_bps = "20"
-volatility_bps = "0"
-replenish_per_tick = "1"
-depth = { levels = 3, quantity_per_level = "1", level_step_bps = "10" }
-
-[[symbols]]
-symbol = "ETHUSDT"
-base = "ETH"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.0001"
-min_qty = "0.0001"
-max_qty = "9000"
-min_notional = "5"
-mid = "50"
-spread_bps = "20"
-volatility_bps = "0"
-depth = { levels = 3, quantity_per_level = "5", level_step_bps = "10" }
-
-[[accounts]]
-name = "alice"
-api_key = "alice-key"
-secret = "alice-secret"
-balances = { USDT = "10000", BTC = "10" }
-"#;
+/// [`small_venue!`] (BTCUSDT around 100: bids 99.9/99.8/99.7, asks 100.1/100.2/100.3, 1 BTC
+/// each; taker fee 0.2 %; alice holds 10,000 USDT and 10 BTC) and ETHUSDT around 50.
+const VENUE: &str = concat!(
+    small_venue!(),
+    paper_market!("ETH" / "USDT": step = "0.0001", max_qty = "9000", mid = "50",
+        spread_bps = "20", depth = 3 x "5" every "10" bps),
+);
 
 fn venue_config(replacements: &[(&str, &str)]) -> ExchangeConfig {
-    let mut text = VENUE.to_owned();
-    for (from, to) in replacements {
-        assert!(text.contains(from), "the test venue has no {from}");
-        text = text.replacen(from, to, 1);
-    }
-    ExchangeConfig::parse(&text).expect("the test venue config is valid")
+    venues::parse_edited(VENUE, replacements)
 }
 
 struct Venue {
@@ -590,12 +544,8 @@ async fn a_market_the_venue_no_longer_lists_is_rejected_with_invalid_symbol() {
     let addr = venue.exchange.addr();
     venue.exchange.stop().await;
 
-    let (head, rest) = VENUE
-        .split_once("[[symbols]]\nsymbol = \"ETHUSDT\"")
-        .unwrap();
-    let (_, accounts) = rest.split_once("[[accounts]]").unwrap();
-    let btc_only = format!("{head}[[accounts]]{accounts}");
-    let relisted = Venue::start_on(ExchangeConfig::parse(&btc_only).unwrap(), addr).await;
+    let btc_only = small_venue!();
+    let relisted = Venue::start_on(ExchangeConfig::parse(btc_only).unwrap(), addr).await;
     let err = client.open_orders(&eth_usdt()).await.unwrap_err();
     assert_eq!(
         err,
