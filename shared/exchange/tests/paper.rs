@@ -52,6 +52,18 @@ impl Venue {
         Self::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
     }
 
+    /// The test venue as written.
+    async fn standard() -> Self {
+        Self::start(venue_config(&[])).await
+    }
+
+    /// The test venue as written, and alice's client on it.
+    async fn standard_with_alice() -> (Self, BinanceSpot) {
+        let venue = Self::standard().await;
+        let client = venue.client();
+        (venue, client)
+    }
+
     async fn start_on(config: ExchangeConfig, addr: SocketAddr) -> Self {
         let clock = Arc::new(ManualClock::new(T0));
         let exchange = PaperExchange::start_with_clock(config, addr, clock.clone())
@@ -173,6 +185,22 @@ fn resting_buy(client_order_id: &str) -> LimitOrderRequest {
     )
 }
 
+/// The error a resting buy (see [`resting_buy`]) is refused with.
+async fn refused_resting_buy(client: &BinanceSpot, client_order_id: &str) -> ExchangeError {
+    client
+        .place_limit_order(&resting_buy(client_order_id))
+        .await
+        .unwrap_err()
+}
+
+/// The venue's "no such order" answer, by its code and message.
+fn not_found(code: i64, message: &str) -> ExchangeError {
+    ExchangeError::NotFound {
+        code,
+        message: message.into(),
+    }
+}
+
 fn levels(raw: &[(Decimal, Decimal)]) -> Vec<Level> {
     raw.iter()
         .map(|(p, q)| Level {
@@ -198,8 +226,7 @@ async fn sorted_balances(client: &BinanceSpot) -> Vec<Balance> {
 
 #[tokio::test]
 async fn reads_parse_into_domain_types_with_the_venues_values() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
 
     assert_eq!(client.server_time().await.unwrap(), T0);
     venue.clock.advance(1234);
@@ -247,8 +274,7 @@ async fn reads_parse_into_domain_types_with_the_venues_values() {
 
 #[tokio::test]
 async fn places_queries_lists_and_cancels_orders() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
 
     let placed = client
         .place_limit_order(&resting_buy("dl1-rest"))
@@ -366,10 +392,7 @@ async fn places_queries_lists_and_cancels_orders() {
             .cancel_order(&btc_usdt(), &id("dl1-rest"))
             .await
             .unwrap_err(),
-        ExchangeError::NotFound {
-            code: -2011,
-            message: "Unknown order sent.".into()
-        }
+        not_found(-2011, "Unknown order sent.")
     );
     assert_eq!(venue.orders().await.len(), 2);
     venue.exchange.stop().await;
@@ -387,8 +410,7 @@ async fn filter_failures_are_rejected_naming_the_filter(
     #[case] price: Decimal,
     #[case] filter: &str,
 ) {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     let err = client
         .place_limit_order(&limit(
             "dl1-filter",
@@ -412,8 +434,7 @@ async fn filter_failures_are_rejected_naming_the_filter(
 
 #[tokio::test]
 async fn each_refusal_of_the_venue_becomes_its_typed_error() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
 
     // -2010: alice holds 10 BTC.
     let err = client
@@ -439,10 +460,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
         .place_limit_order(&resting_buy("dl1-dup"))
         .await
         .unwrap();
-    let err = client
-        .place_limit_order(&resting_buy("dl1-dup"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-dup").await;
     assert_eq!(
         err,
         ExchangeError::Duplicate {
@@ -457,20 +475,14 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
             .order(&btc_usdt(), &id("dl1-never"))
             .await
             .unwrap_err(),
-        ExchangeError::NotFound {
-            code: -2013,
-            message: "Order does not exist.".into()
-        }
+        not_found(-2013, "Order does not exist.")
     );
     assert_eq!(
         client
             .cancel_order(&btc_usdt(), &id("dl1-never"))
             .await
             .unwrap_err(),
-        ExchangeError::NotFound {
-            code: -2011,
-            message: "Unknown order sent.".into()
-        }
+        not_found(-2011, "Unknown order sent.")
     );
 
     // -1111: more decimals than the venue takes (core's Price allows them).
@@ -510,17 +522,14 @@ async fn bad_credentials_are_auth_errors(
     #[case] secret: &str,
     #[case] code: i64,
 ) {
-    let venue = Venue::start(venue_config(&[])).await;
+    let venue = Venue::standard().await;
     let client = venue.client_with(key, secret, venue.clock.clone());
     let err = client.balances().await.unwrap_err();
     assert!(
         matches!(err, ExchangeError::Auth { code: c, .. } if c == code),
         "{err:?}"
     );
-    let err = client
-        .place_limit_order(&resting_buy("dl1-auth"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-auth").await;
     assert!(
         matches!(err, ExchangeError::Auth { code: c, .. } if c == code),
         "{err:?}"
@@ -535,8 +544,7 @@ async fn bad_credentials_are_auth_errors(
 /// request goes out and the venue's -1121 comes back.
 #[tokio::test]
 async fn a_market_the_venue_no_longer_lists_is_rejected_with_invalid_symbol() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     assert_eq!(
         client.exchange_symbol(&eth_usdt()).await.unwrap(),
         "ETHUSDT"
@@ -575,7 +583,7 @@ async fn a_skewed_clock_is_resynced_and_the_request_resent_once(
     #[case] skew_ms: i64,
     #[case] offset_ms: i64,
 ) {
-    let venue = Venue::start(venue_config(&[])).await;
+    let venue = Venue::standard().await;
     let skewed = Arc::new(ManualClock::new(T0 + skew_ms));
     let client = venue.client_with(KEY, SECRET, skewed);
     let placed = client
@@ -594,12 +602,9 @@ async fn a_skewed_clock_is_resynced_and_the_request_resent_once(
 
 #[tokio::test]
 async fn a_persistent_skew_surfaces_as_retryable_and_places_nothing() {
-    let venue = Venue::start(venue_config(&[])).await;
+    let venue = Venue::standard().await;
     let client = venue.client_with(KEY, SECRET, Arc::new(FallingBehind(AtomicI64::new(T0))));
-    let err = client
-        .place_limit_order(&resting_buy("dl1-drift"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-drift").await;
     assert!(
         matches!(&err, ExchangeError::Retryable { reason } if reason.contains("-1021")),
         "{err:?}"
@@ -634,10 +639,7 @@ async fn a_429_pauses_and_a_418_bans_without_sending_anything_more() {
         matches!(err, ExchangeError::RateLimited { retry_after_ms } if retry_after_ms > 59_000),
         "{err:?}"
     );
-    let err = first
-        .place_limit_order(&resting_buy("dl1-paused"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&first, "dl1-paused").await;
     assert!(matches!(err, ExchangeError::RateLimited { .. }), "{err:?}");
     assert!(matches!(
         first.balances().await.unwrap_err(),
@@ -671,8 +673,7 @@ async fn a_429_pauses_and_a_418_bans_without_sending_anything_more() {
 
 #[tokio::test]
 async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     client.market_filters(&btc_usdt()).await.unwrap();
     venue.set_faults(json!({"server_error_rate": "1"})).await;
 
@@ -681,10 +682,7 @@ async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
         matches!(&err, ExchangeError::Retryable { reason } if reason.starts_with("HTTP 500")),
         "{err:?}"
     );
-    let err = client
-        .place_limit_order(&resting_buy("dl1-500"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-500").await;
     assert!(
         matches!(&err, ExchangeError::StatusUnknown { reason } if reason.starts_with("HTTP 500")),
         "{err:?}"
@@ -702,17 +700,13 @@ async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
 
 #[tokio::test]
 async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_order() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     client.market_filters(&btc_usdt()).await.unwrap();
     venue
         .set_faults(json!({"drop_next_order_responses": 1}))
         .await;
 
-    let err = client
-        .place_limit_order(&resting_buy("dl1-dropped"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-dropped").await;
     assert!(
         matches!(&err, ExchangeError::StatusUnknown { reason } if reason.contains("execution status unknown")),
         "{err:?}"
@@ -736,7 +730,7 @@ async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_or
 /// The venue accepts the order but answers only after the client has given up waiting.
 #[tokio::test]
 async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
-    let venue = Venue::start(venue_config(&[])).await;
+    let venue = Venue::standard().await;
     let mut config = venue.config(KEY, SECRET);
     // Long enough for a loaded machine's loopback answers, well under the answer's delay.
     config.request_timeout = Duration::from_secs(1);
@@ -746,10 +740,7 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
         .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}))
         .await;
 
-    let err = client
-        .place_limit_order(&resting_buy("dl1-late"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-late").await;
     assert_eq!(
         err,
         ExchangeError::StatusUnknown {
@@ -766,8 +757,7 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
 
 #[tokio::test]
 async fn a_maintenance_window_fails_every_call_and_places_nothing() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     client.market_filters(&btc_usdt()).await.unwrap();
     venue.set_faults(json!({"maintenance": true})).await;
 
@@ -782,10 +772,7 @@ async fn a_maintenance_window_fails_every_call_and_places_nothing() {
         );
     }
     // A 5xx on placement is unknown by the published rule, even though this one was refused.
-    let err = client
-        .place_limit_order(&resting_buy("dl1-maint"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-maint").await;
     assert!(
         matches!(err, ExchangeError::StatusUnknown { .. }),
         "{err:?}"
@@ -802,8 +789,7 @@ async fn a_maintenance_window_fails_every_call_and_places_nothing() {
 
 #[tokio::test]
 async fn a_thin_book_shows_in_order_book() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     let full = client.order_book(&btc_usdt(), 3).await.unwrap();
     assert_eq!(full.depth_within(Side::Buy, dec!(100.3)), dec!(3));
 
