@@ -17,7 +17,7 @@ use driftline_core::{
 };
 use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
 use paper_exchange::clock::ManualClock;
-use paper_exchange::{ExchangeConfig, PaperExchange};
+use paper_exchange::{paper_market, small_venue, venues, ExchangeConfig, PaperExchange};
 use rstest::rstest;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -28,62 +28,16 @@ const T0: EpochMillis = 1_800_000_000_000;
 const KEY: &str = "alice-key";
 const SECRET: &str = "alice-secret";
 
-/// BTCUSDT around 100 (bids 99.9/99.8/99.7, asks 100.1/100.2/100.3, 1 BTC each) and ETHUSDT;
-/// alice holds 10,000 USDT and 10 BTC. Taker fee 0.2 %.
-const VENUE: &str = r#"
-seed = 42
-
-[fees]
-maker = "0.001"
-taker = "0.002"
-
-[rate_limits]
-request_weight_per_minute = 6000
-ban_seconds = 120
-
-[[symbols]]
-symbol = "BTCUSDT"
-base = "BTC"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.001"
-min_qty = "0.001"
-max_qty = "100"
-min_notional = "5"
-mid = "100"
-spread_bps = "20"
-volatility_bps = "0"
-replenish_per_tick = "1"
-depth = { levels = 3, quantity_per_level = "1", level_step_bps = "10" }
-
-[[symbols]]
-symbol = "ETHUSDT"
-base = "ETH"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.0001"
-min_qty = "0.0001"
-max_qty = "9000"
-min_notional = "5"
-mid = "50"
-spread_bps = "20"
-volatility_bps = "0"
-depth = { levels = 3, quantity_per_level = "5", level_step_bps = "10" }
-
-[[accounts]]
-name = "alice"
-api_key = "alice-key"
-secret = "alice-secret"
-balances = { USDT = "10000", BTC = "10" }
-"#;
+/// [`small_venue!`] (BTCUSDT around 100: bids 99.9/99.8/99.7, asks 100.1/100.2/100.3, 1 BTC
+/// each; taker fee 0.2 %; alice holds 10,000 USDT and 10 BTC) and ETHUSDT around 50.
+const VENUE: &str = concat!(
+    small_venue!(),
+    paper_market!("ETH" / "USDT": step = "0.0001", max_qty = "9000", mid = "50",
+        spread_bps = "20", depth = 3 x "5" every "10" bps),
+);
 
 fn venue_config(replacements: &[(&str, &str)]) -> ExchangeConfig {
-    let mut text = VENUE.to_owned();
-    for (from, to) in replacements {
-        assert!(text.contains(from), "the test venue has no {from}");
-        text = text.replacen(from, to, 1);
-    }
-    ExchangeConfig::parse(&text).expect("the test venue config is valid")
+    venues::parse_edited(VENUE, replacements)
 }
 
 struct Venue {
@@ -96,6 +50,18 @@ struct Venue {
 impl Venue {
     async fn start(config: ExchangeConfig) -> Self {
         Self::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// The test venue as written.
+    async fn standard() -> Self {
+        Self::start(venue_config(&[])).await
+    }
+
+    /// The test venue as written, and alice's client on it.
+    async fn standard_with_alice() -> (Self, BinanceSpot) {
+        let venue = Self::standard().await;
+        let client = venue.client();
+        (venue, client)
     }
 
     async fn start_on(config: ExchangeConfig, addr: SocketAddr) -> Self {
@@ -219,6 +185,22 @@ fn resting_buy(client_order_id: &str) -> LimitOrderRequest {
     )
 }
 
+/// The error a resting buy (see [`resting_buy`]) is refused with.
+async fn refused_resting_buy(client: &BinanceSpot, client_order_id: &str) -> ExchangeError {
+    client
+        .place_limit_order(&resting_buy(client_order_id))
+        .await
+        .unwrap_err()
+}
+
+/// The venue's "no such order" answer, by its code and message.
+fn not_found(code: i64, message: &str) -> ExchangeError {
+    ExchangeError::NotFound {
+        code,
+        message: message.into(),
+    }
+}
+
 fn levels(raw: &[(Decimal, Decimal)]) -> Vec<Level> {
     raw.iter()
         .map(|(p, q)| Level {
@@ -244,8 +226,7 @@ async fn sorted_balances(client: &BinanceSpot) -> Vec<Balance> {
 
 #[tokio::test]
 async fn reads_parse_into_domain_types_with_the_venues_values() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
 
     assert_eq!(client.server_time().await.unwrap(), T0);
     venue.clock.advance(1234);
@@ -293,8 +274,7 @@ async fn reads_parse_into_domain_types_with_the_venues_values() {
 
 #[tokio::test]
 async fn places_queries_lists_and_cancels_orders() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
 
     let placed = client
         .place_limit_order(&resting_buy("dl1-rest"))
@@ -412,10 +392,7 @@ async fn places_queries_lists_and_cancels_orders() {
             .cancel_order(&btc_usdt(), &id("dl1-rest"))
             .await
             .unwrap_err(),
-        ExchangeError::NotFound {
-            code: -2011,
-            message: "Unknown order sent.".into()
-        }
+        not_found(-2011, "Unknown order sent.")
     );
     assert_eq!(venue.orders().await.len(), 2);
     venue.exchange.stop().await;
@@ -433,8 +410,7 @@ async fn filter_failures_are_rejected_naming_the_filter(
     #[case] price: Decimal,
     #[case] filter: &str,
 ) {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     let err = client
         .place_limit_order(&limit(
             "dl1-filter",
@@ -458,8 +434,7 @@ async fn filter_failures_are_rejected_naming_the_filter(
 
 #[tokio::test]
 async fn each_refusal_of_the_venue_becomes_its_typed_error() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
 
     // -2010: alice holds 10 BTC.
     let err = client
@@ -485,10 +460,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
         .place_limit_order(&resting_buy("dl1-dup"))
         .await
         .unwrap();
-    let err = client
-        .place_limit_order(&resting_buy("dl1-dup"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-dup").await;
     assert_eq!(
         err,
         ExchangeError::Duplicate {
@@ -503,20 +475,14 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
             .order(&btc_usdt(), &id("dl1-never"))
             .await
             .unwrap_err(),
-        ExchangeError::NotFound {
-            code: -2013,
-            message: "Order does not exist.".into()
-        }
+        not_found(-2013, "Order does not exist.")
     );
     assert_eq!(
         client
             .cancel_order(&btc_usdt(), &id("dl1-never"))
             .await
             .unwrap_err(),
-        ExchangeError::NotFound {
-            code: -2011,
-            message: "Unknown order sent.".into()
-        }
+        not_found(-2011, "Unknown order sent.")
     );
 
     // -1111: more decimals than the venue takes (core's Price allows them).
@@ -556,17 +522,14 @@ async fn bad_credentials_are_auth_errors(
     #[case] secret: &str,
     #[case] code: i64,
 ) {
-    let venue = Venue::start(venue_config(&[])).await;
+    let venue = Venue::standard().await;
     let client = venue.client_with(key, secret, venue.clock.clone());
     let err = client.balances().await.unwrap_err();
     assert!(
         matches!(err, ExchangeError::Auth { code: c, .. } if c == code),
         "{err:?}"
     );
-    let err = client
-        .place_limit_order(&resting_buy("dl1-auth"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-auth").await;
     assert!(
         matches!(err, ExchangeError::Auth { code: c, .. } if c == code),
         "{err:?}"
@@ -581,8 +544,7 @@ async fn bad_credentials_are_auth_errors(
 /// request goes out and the venue's -1121 comes back.
 #[tokio::test]
 async fn a_market_the_venue_no_longer_lists_is_rejected_with_invalid_symbol() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     assert_eq!(
         client.exchange_symbol(&eth_usdt()).await.unwrap(),
         "ETHUSDT"
@@ -590,12 +552,8 @@ async fn a_market_the_venue_no_longer_lists_is_rejected_with_invalid_symbol() {
     let addr = venue.exchange.addr();
     venue.exchange.stop().await;
 
-    let (head, rest) = VENUE
-        .split_once("[[symbols]]\nsymbol = \"ETHUSDT\"")
-        .unwrap();
-    let (_, accounts) = rest.split_once("[[accounts]]").unwrap();
-    let btc_only = format!("{head}[[accounts]]{accounts}");
-    let relisted = Venue::start_on(ExchangeConfig::parse(&btc_only).unwrap(), addr).await;
+    let btc_only = small_venue!();
+    let relisted = Venue::start_on(ExchangeConfig::parse(btc_only).unwrap(), addr).await;
     let err = client.open_orders(&eth_usdt()).await.unwrap_err();
     assert_eq!(
         err,
@@ -625,7 +583,7 @@ async fn a_skewed_clock_is_resynced_and_the_request_resent_once(
     #[case] skew_ms: i64,
     #[case] offset_ms: i64,
 ) {
-    let venue = Venue::start(venue_config(&[])).await;
+    let venue = Venue::standard().await;
     let skewed = Arc::new(ManualClock::new(T0 + skew_ms));
     let client = venue.client_with(KEY, SECRET, skewed);
     let placed = client
@@ -644,12 +602,9 @@ async fn a_skewed_clock_is_resynced_and_the_request_resent_once(
 
 #[tokio::test]
 async fn a_persistent_skew_surfaces_as_retryable_and_places_nothing() {
-    let venue = Venue::start(venue_config(&[])).await;
+    let venue = Venue::standard().await;
     let client = venue.client_with(KEY, SECRET, Arc::new(FallingBehind(AtomicI64::new(T0))));
-    let err = client
-        .place_limit_order(&resting_buy("dl1-drift"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-drift").await;
     assert!(
         matches!(&err, ExchangeError::Retryable { reason } if reason.contains("-1021")),
         "{err:?}"
@@ -684,10 +639,7 @@ async fn a_429_pauses_and_a_418_bans_without_sending_anything_more() {
         matches!(err, ExchangeError::RateLimited { retry_after_ms } if retry_after_ms > 59_000),
         "{err:?}"
     );
-    let err = first
-        .place_limit_order(&resting_buy("dl1-paused"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&first, "dl1-paused").await;
     assert!(matches!(err, ExchangeError::RateLimited { .. }), "{err:?}");
     assert!(matches!(
         first.balances().await.unwrap_err(),
@@ -721,8 +673,7 @@ async fn a_429_pauses_and_a_418_bans_without_sending_anything_more() {
 
 #[tokio::test]
 async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     client.market_filters(&btc_usdt()).await.unwrap();
     venue.set_faults(json!({"server_error_rate": "1"})).await;
 
@@ -731,10 +682,7 @@ async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
         matches!(&err, ExchangeError::Retryable { reason } if reason.starts_with("HTTP 500")),
         "{err:?}"
     );
-    let err = client
-        .place_limit_order(&resting_buy("dl1-500"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-500").await;
     assert!(
         matches!(&err, ExchangeError::StatusUnknown { reason } if reason.starts_with("HTTP 500")),
         "{err:?}"
@@ -752,17 +700,13 @@ async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
 
 #[tokio::test]
 async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_order() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     client.market_filters(&btc_usdt()).await.unwrap();
     venue
         .set_faults(json!({"drop_next_order_responses": 1}))
         .await;
 
-    let err = client
-        .place_limit_order(&resting_buy("dl1-dropped"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-dropped").await;
     assert!(
         matches!(&err, ExchangeError::StatusUnknown { reason } if reason.contains("execution status unknown")),
         "{err:?}"
@@ -786,7 +730,7 @@ async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_or
 /// The venue accepts the order but answers only after the client has given up waiting.
 #[tokio::test]
 async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
-    let venue = Venue::start(venue_config(&[])).await;
+    let venue = Venue::standard().await;
     let mut config = venue.config(KEY, SECRET);
     // Long enough for a loaded machine's loopback answers, well under the answer's delay.
     config.request_timeout = Duration::from_secs(1);
@@ -796,10 +740,7 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
         .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}))
         .await;
 
-    let err = client
-        .place_limit_order(&resting_buy("dl1-late"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-late").await;
     assert_eq!(
         err,
         ExchangeError::StatusUnknown {
@@ -816,8 +757,7 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
 
 #[tokio::test]
 async fn a_maintenance_window_fails_every_call_and_places_nothing() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     client.market_filters(&btc_usdt()).await.unwrap();
     venue.set_faults(json!({"maintenance": true})).await;
 
@@ -832,10 +772,7 @@ async fn a_maintenance_window_fails_every_call_and_places_nothing() {
         );
     }
     // A 5xx on placement is unknown by the published rule, even though this one was refused.
-    let err = client
-        .place_limit_order(&resting_buy("dl1-maint"))
-        .await
-        .unwrap_err();
+    let err = refused_resting_buy(&client, "dl1-maint").await;
     assert!(
         matches!(err, ExchangeError::StatusUnknown { .. }),
         "{err:?}"
@@ -852,8 +789,7 @@ async fn a_maintenance_window_fails_every_call_and_places_nothing() {
 
 #[tokio::test]
 async fn a_thin_book_shows_in_order_book() {
-    let venue = Venue::start(venue_config(&[])).await;
-    let client = venue.client();
+    let (venue, client) = Venue::standard_with_alice().await;
     let full = client.order_book(&btc_usdt(), 3).await.unwrap();
     assert_eq!(full.depth_within(Side::Buy, dec!(100.3)), dec!(3));
 

@@ -4,6 +4,7 @@
 //! portfolios out of their bands.
 
 use driftline_core::config::PortfolioSpec;
+use driftline_sandbox::paper_account;
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -13,25 +14,12 @@ use crate::DemoError;
 /// walk: the demo moves the mids itself) and one account per portfolio.
 pub const VENUE: &str = concat!(
     driftline_sandbox::article_market!(),
-    r#"
-[[accounts]]
-name = "article"
-api_key = "demo-article-key"
-secret = "demo-article-secret-never-logged"
-balances = { BTC = "1.5", ETH = "25", USDT = "20000" }
-
-[[accounts]]
-name = "steady"
-api_key = "demo-steady-key"
-secret = "demo-steady-secret-never-logged"
-balances = { BTC = "0.5", USDT = "32000" }
-
-[[accounts]]
-name = "cash-heavy"
-api_key = "demo-cash-heavy-key"
-secret = "demo-cash-heavy-secret-never-logged"
-balances = { BTC = "0.1", ETH = "1", USDT = "30000" }
-"#
+    paper_account!("article", key = "demo-article-key", secret = "demo-article-secret-never-logged",
+        balances = { BTC = "1.5", ETH = "25", USDT = "20000" }),
+    paper_account!("steady", key = "demo-steady-key", secret = "demo-steady-secret-never-logged",
+        balances = { BTC = "0.5", USDT = "32000" }),
+    paper_account!("cash-heavy", key = "demo-cash-heavy-key",
+        secret = "demo-cash-heavy-secret-never-logged", balances = { BTC = "0.1", ETH = "1", USDT = "30000" }),
 );
 
 pub const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];

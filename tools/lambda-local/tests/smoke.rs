@@ -17,12 +17,10 @@ use driftline_core::orders::OrderKey;
 use driftline_core::ports::OrderLedger;
 use driftline_core::{ClientOrderId, OrderStatus, PortfolioId};
 use driftline_lambda_local::{bootstrap_path, LocalFunction, SqsEventSource};
-use paper_exchange::{ExchangeConfig, PaperExchange};
+use paper_exchange::{article_market, paper_account, ExchangeConfig, PaperExchange};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-const API_KEY: &str = "smoke-article-key";
-const API_SECRET: &str = "smoke-article-secret";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn workspace_root() -> PathBuf {
@@ -85,47 +83,13 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
-/// The article's markets and holdings (examples/article) on the paper exchange, in one account.
+/// The article's markets and holdings (examples/article) on the paper exchange, in one account,
+/// with books half as deep as the sandbox's.
 fn exchange_config() -> ExchangeConfig {
-    ExchangeConfig::parse(&format!(
-        r#"
-seed = 11
-[fees]
-maker = "0.001"
-taker = "0.001"
-
-[[symbols]]
-symbol = "BTCUSDT"
-base = "BTC"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.00001"
-min_qty = "0.00001"
-max_qty = "9000"
-min_notional = "5"
-mid = "64230.00"
-spread_bps = "2"
-depth = {{ levels = 20, quantity_per_level = "0.25", level_step_bps = "1" }}
-
-[[symbols]]
-symbol = "ETHUSDT"
-base = "ETH"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.0001"
-min_qty = "0.0001"
-max_qty = "9000"
-min_notional = "5"
-mid = "3450.00"
-spread_bps = "2"
-depth = {{ levels = 20, quantity_per_level = "4", level_step_bps = "1" }}
-
-[[accounts]]
-name = "article"
-api_key = "{API_KEY}"
-secret = "{API_SECRET}"
-balances = {{ BTC = "1.5", ETH = "25", USDT = "20000" }}
-"#
+    ExchangeConfig::parse(concat!(
+        article_market!(seed = 11, btc_depth = "0.25", eth_depth = "4"),
+        paper_account!("article", key = "smoke-article-key", secret = "smoke-article-secret",
+            balances = { BTC = "1.5", ETH = "25", USDT = "20000" }),
     ))
     .expect("a valid paper exchange config")
 }
@@ -182,10 +146,15 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
         .await
         .unwrap();
     let secret_id = unique("driftline/exchange");
+    let venue = exchange_config();
+    let (api_key, api_secret) = (
+        venue.accounts[0].api_key.clone(),
+        venue.accounts[0].secret.clone(),
+    );
     secrets
         .create_secret()
         .name(&secret_id)
-        .secret_string(json!({"api_key": API_KEY, "api_secret": API_SECRET}).to_string())
+        .secret_string(json!({"api_key": api_key, "api_secret": api_secret}).to_string())
         .send()
         .await
         .unwrap();
@@ -195,7 +164,7 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
     )
     .unwrap();
     store.put_portfolio(&spec).await.unwrap();
-    let exchange = PaperExchange::start(exchange_config(), "127.0.0.1:0".parse().unwrap())
+    let exchange = PaperExchange::start(venue, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let admin = Admin {
@@ -366,7 +335,7 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
     }
     assert!(scheduler.logs().join("\n").contains("CyclesCompleted"));
     assert!(
-        !logs.contains(API_SECRET) && !scheduler.logs().join("\n").contains(API_SECRET),
+        !logs.contains(&api_secret) && !scheduler.logs().join("\n").contains(&api_secret),
         "the exchange secret must never be logged"
     );
 

@@ -11,15 +11,11 @@ from decimal import Decimal
 from binance.error import ClientError
 from binance.spot import Spot
 
+from fidelity_common import expect_error as check_error
+
 
 def expect_error(code, call, *args, **kwargs):
-    try:
-        call(*args, **kwargs)
-    except ClientError as e:
-        assert e.error_code == code, f"expected {code}, got {e.error_code}: {e.error_message}"
-        print(f"  {call.__name__}: {e.status_code} {e.error_code} {e.error_message}")
-        return
-    raise AssertionError(f"expected error {code} from {call.__name__}")
+    check_error(ClientError, lambda e: (e.status_code, e.error_code, e.error_message), code, call, *args, **kwargs)
 
 
 def main(base_url):

@@ -11,15 +11,11 @@ from decimal import Decimal
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
+from fidelity_common import expect_error as check_error
 
-def expect_error(code, call, **kwargs):
-    try:
-        call(**kwargs)
-    except BinanceAPIException as e:
-        assert e.code == code, f"expected {code}, got {e.code}: {e.message}"
-        print(f"  {call.__name__}: {e.status_code} {e.code} {e.message}")
-        return
-    raise AssertionError(f"expected error {code} from {call.__name__}")
+
+def expect_error(code, call, *args, **kwargs):
+    check_error(BinanceAPIException, lambda e: (e.status_code, e.code, e.message), code, call, *args, **kwargs)
 
 
 def main(base_url):

@@ -11,6 +11,7 @@ pub mod faults;
 mod params;
 pub mod rate_limit;
 pub mod server;
+pub mod venues;
 
 pub use api_error::ApiError;
 pub use config::ExchangeConfig;

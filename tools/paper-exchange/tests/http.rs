@@ -45,6 +45,13 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The body's string fields, in order (`None` where a field is missing or not a string).
+    fn strs<const N: usize>(&self, fields: [&str; N]) -> [Option<&str>; N] {
+        fields.map(|f| self.body[f].as_str())
+    }
+}
+
 fn sign(secret: &str, payload: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(payload.as_bytes());
@@ -132,6 +139,12 @@ impl Venue {
 
     async fn signed(&self, method: Method, path: &str, params: &[(&str, &str)]) -> Reply {
         self.signed_as("alice-key", "alice-secret", method, path, params)
+            .await
+    }
+
+    /// alice's signed request on one BTCUSDT order, named by `orderId` or `origClientOrderId`.
+    async fn order(&self, method: Method, by: (&str, &str)) -> Reply {
+        self.signed(method, "/api/v3/order", &[("symbol", "BTCUSDT"), by])
             .await
     }
 
@@ -269,12 +282,8 @@ async fn place_query_list_and_cancel_an_order() {
     let id = placed.body["orderId"].as_u64().unwrap();
     assert_eq!(placed.body["clientOrderId"], "leg-1");
     assert_eq!(
-        (
-            placed.body["status"].as_str(),
-            placed.body["origQty"].as_str(),
-            placed.body["price"].as_str()
-        ),
-        (Some("NEW"), Some("1.50000000"), Some("99.50000000"))
+        placed.strs(["status", "origQty", "price"]),
+        [Some("NEW"), Some("1.50000000"), Some("99.50000000")]
     );
     assert_eq!(
         placed.body["fills"],
@@ -283,20 +292,8 @@ async fn place_query_list_and_cancel_an_order() {
     );
     assert_eq!(placed.body["orderListId"], -1);
 
-    let by_id = v
-        .signed(
-            Method::GET,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("orderId", &id.to_string())],
-        )
-        .await;
-    let by_client = v
-        .signed(
-            Method::GET,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("origClientOrderId", "leg-1")],
-        )
-        .await;
+    let by_id = v.order(Method::GET, ("orderId", &id.to_string())).await;
+    let by_client = v.order(Method::GET, ("origClientOrderId", "leg-1")).await;
     assert_eq!(by_id.body, by_client.body);
     assert_eq!((by_id.weight(), by_client.weight()), (1 + 4, 1 + 4 + 4));
     for field in [
@@ -344,26 +341,13 @@ async fn place_query_list_and_cancel_an_order() {
     assert_eq!(account.body["takerCommission"], 20);
 
     let cancelled = v
-        .signed(
-            Method::DELETE,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("origClientOrderId", "leg-1")],
-        )
+        .order(Method::DELETE, ("origClientOrderId", "leg-1"))
         .await;
     assert_eq!(
-        (
-            cancelled.body["status"].as_str(),
-            cancelled.body["origClientOrderId"].as_str()
-        ),
-        (Some("CANCELED"), Some("leg-1"))
+        cancelled.strs(["status", "origClientOrderId"]),
+        [Some("CANCELED"), Some("leg-1")]
     );
-    let after = v
-        .signed(
-            Method::GET,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("orderId", &id.to_string())],
-        )
-        .await;
+    let after = v.order(Method::GET, ("orderId", &id.to_string())).await;
     assert_eq!(after.body["status"], "CANCELED");
     let open = v.signed(Method::GET, "/api/v3/openOrders", &[]).await;
     assert_eq!(open.body, json!([]));
@@ -401,8 +385,8 @@ async fn response_types_ack_result_full() {
         .signed(Method::POST, "/api/v3/order", &market("RESULT"))
         .await;
     assert_eq!(
-        (result.body["status"].as_str(), result.body["type"].as_str()),
-        (Some("FILLED"), Some("MARKET"))
+        result.strs(["status", "type"]),
+        [Some("FILLED"), Some("MARKET")]
     );
     assert!(result.body.get("fills").is_none());
     let full = v
@@ -410,11 +394,8 @@ async fn response_types_ack_result_full() {
         .await;
     // The first two orders took all 3 BTC of asks in four trades; replenished only on a tick, so the book is empty.
     assert_eq!(
-        (
-            full.body["status"].as_str(),
-            full.body["executedQty"].as_str()
-        ),
-        (Some("EXPIRED"), Some("0.00000000"))
+        full.strs(["status", "executedQty"]),
+        [Some("EXPIRED"), Some("0.00000000")]
     );
     v.admin(Method::POST, "/advance", json!({"ticks": 1})).await;
     let full = v
@@ -595,24 +576,12 @@ async fn every_rejection_carries_the_venue_code_and_message() {
         )
     );
 
-    let unknown = v
-        .signed(
-            Method::GET,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("orderId", "999")],
-        )
-        .await;
+    let unknown = v.order(Method::GET, ("orderId", "999")).await;
     assert_eq!(
         unknown.code(),
         (StatusCode::BAD_REQUEST, -2013, "Order does not exist.")
     );
-    let cancel_unknown = v
-        .signed(
-            Method::DELETE,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("origClientOrderId", "nope")],
-        )
-        .await;
+    let cancel_unknown = v.order(Method::DELETE, ("origClientOrderId", "nope")).await;
     assert_eq!(
         cancel_unknown.code(),
         (StatusCode::BAD_REQUEST, -2011, "Unknown order sent.")
@@ -790,13 +759,7 @@ async fn a_dropped_response_hides_an_order_that_exists() {
         (dropped.status, dropped.body["code"].as_i64()),
         (StatusCode::SERVICE_UNAVAILABLE, Some(-1007))
     );
-    let found = v
-        .signed(
-            Method::GET,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("origClientOrderId", "leg-1")],
-        )
-        .await;
+    let found = v.order(Method::GET, ("origClientOrderId", "leg-1")).await;
     assert_eq!(
         (found.status, found.body["status"].as_str()),
         (StatusCode::OK, Some("NEW"))
@@ -871,19 +834,10 @@ async fn admin_moves_the_market_lists_fills_and_resets() {
         json!({"symbol": "BTCUSDT", "price": "99"}),
     )
     .await;
-    let order = v
-        .signed(
-            Method::GET,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("origClientOrderId", "leg-1")],
-        )
-        .await;
+    let order = v.order(Method::GET, ("origClientOrderId", "leg-1")).await;
     assert_eq!(
-        (
-            order.body["status"].as_str(),
-            order.body["executedQty"].as_str()
-        ),
-        (Some("FILLED"), Some("1.50000000"))
+        order.strs(["status", "executedQty"]),
+        [Some("FILLED"), Some("1.50000000")]
     );
     let fills = v.admin(Method::GET, "/fills", json!(null)).await;
     assert_eq!(fills.as_array().unwrap().len(), 2);
@@ -1088,13 +1042,7 @@ async fn a_delayed_dropped_response_times_the_client_out_while_the_order_stands(
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err}");
-    let found = v
-        .signed(
-            Method::GET,
-            "/api/v3/order",
-            &[("symbol", "BTCUSDT"), ("origClientOrderId", "leg-1")],
-        )
-        .await;
+    let found = v.order(Method::GET, ("origClientOrderId", "leg-1")).await;
     assert_eq!(
         found.body["status"], "NEW",
         "the order was placed all the same"

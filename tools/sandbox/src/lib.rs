@@ -65,64 +65,14 @@ pub const PERIOD_SECONDS: u32 = 300;
 
 /// The article's market as paper-exchange configuration (fees, limits, BTC around 64,230 and
 /// ETH around 3,450, deep books, no random walk), without accounts: venues add their own with
-/// `concat!(article_market!(), "[[accounts]] ...")`.
-#[macro_export]
-macro_rules! article_market {
-    () => {
-        r#"
-seed = 7
-
-[fees]
-maker = "0.001"
-taker = "0.001"
-
-[rate_limits]
-request_weight_per_minute = 6000
-ban_seconds = 120
-
-[[symbols]]
-symbol = "BTCUSDT"
-base = "BTC"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.00001"
-min_qty = "0.00001"
-max_qty = "9000"
-min_notional = "5"
-mid = "64230"
-spread_bps = "2"
-volatility_bps = "0"
-replenish_per_tick = "1"
-depth = { levels = 20, quantity_per_level = "0.5", level_step_bps = "1" }
-
-[[symbols]]
-symbol = "ETHUSDT"
-base = "ETH"
-quote = "USDT"
-tick_size = "0.01"
-step_size = "0.0001"
-min_qty = "0.0001"
-max_qty = "9000"
-min_notional = "5"
-mid = "3450"
-spread_bps = "2"
-volatility_bps = "0"
-replenish_per_tick = "1"
-depth = { levels = 20, quantity_per_level = "8", level_step_bps = "1" }
-
-"#
-    };
-}
+/// `concat!(article_market!(), paper_account!(...))`.
+pub use paper_exchange::{article_market, paper_account};
 
 /// The article's market with one account holding the article's portfolio.
 pub const ARTICLE_VENUE: &str = concat!(
     article_market!(),
-    r#"[[accounts]]
-name = "demo"
-api_key = "demo-key"
-secret = "demo-secret-value-never-logged"
-balances = { BTC = "1.5", ETH = "25", USDT = "20000" }
-"#
+    paper_account!("demo", key = "demo-key", secret = "demo-secret-value-never-logged",
+        balances = { BTC = "1.5", ETH = "25", USDT = "20000" }),
 );
 
 /// The article's portfolio as stored configuration.
