@@ -1,0 +1,366 @@
+//! Starting a world: the emulator's table, queues and secrets, the paper exchange, and the
+//! services wired as the Lambdas wire theirs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use driftline_aws::metrics::EmfMetrics;
+use driftline_aws::{
+    create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SqsDeadLetters,
+    SqsIntentQueue,
+};
+use driftline_core::config::PortfolioSpec;
+use driftline_core::notify::Notice;
+use driftline_core::ports::{
+    Clock, Exchange, ExchangeAccounts, Layered, Notifier, Ports, StorePorts,
+};
+use driftline_core::service::executor::ExecutorSettings;
+use driftline_core::service::scheduler::SchedulerSettings;
+use driftline_core::testing::RecordedNotices;
+
+use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
+use crate::placements::Placements;
+use driftline_exchange::{BinanceConfig, RetryPolicy};
+use driftline_functions::wiring::{self, Adapters, SecretAccounts, WrapClient};
+use paper_exchange::clock::ManualClock;
+use paper_exchange::{ExchangeConfig, PaperExchange};
+use serde_json::json;
+
+/// Keeps every notice and passes it on.
+struct Kept {
+    kept: Arc<RecordedNotices>,
+    also: Option<Arc<dyn Notifier>>,
+}
+
+#[async_trait::async_trait]
+impl Notifier for Kept {
+    async fn notify(&self, notice: &Notice) {
+        self.kept.notify(notice).await;
+        if let Some(also) = &self.also {
+            also.notify(notice).await;
+        }
+    }
+}
+
+/// A world's AWS clients and the counters they report to.
+struct Clients {
+    /// Uncounted: the event source mapping stand-in's receives and deletes.
+    sqs: aws_sdk_sqs::Client,
+    /// The handlers' SQS client, counted.
+    counted_sqs: aws_sdk_sqs::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    aws_calls: AwsCalls,
+    exchange_calls: Tally,
+    /// Told every notice besides the world's own record of them.
+    notifier: Option<Arc<dyn Notifier>>,
+}
+
+/// The emulator's SDK configuration, or `None` (test skipped, loudly) outside `make test`.
+/// Under `make test` (`DRIFTLINE_REQUIRE_AWS_EMULATOR` set) a missing emulator fails.
+pub async fn emulator() -> Option<aws_config::SdkConfig> {
+    match emulator_config().await {
+        Ok(sdk) => Some(sdk),
+        Err(SandboxError::NoEmulator)
+            if std::env::var_os("DRIFTLINE_REQUIRE_AWS_EMULATOR").is_none() =>
+        {
+            eprintln!("SKIPPED: no AWS emulator (run through `make test` or scripts/with-moto.sh)");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The SDK configuration for the emulator at `AWS_ENDPOINT_URL`, which must be on loopback.
+///
+/// # Errors
+/// [`SandboxError::NoEmulator`] when the variable is not set, [`SandboxError::NotLoopback`]
+/// when it points anywhere but this machine.
+pub async fn emulator_config() -> Result<aws_config::SdkConfig, SandboxError> {
+    let url = std::env::var("AWS_ENDPOINT_URL").map_err(|_| SandboxError::NoEmulator)?;
+    if !(url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost")) {
+        return Err(SandboxError::NotLoopback(url));
+    }
+    Ok(driftline_aws::sdk_config().await)
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+use crate::{
+    article_spec, Captured, Counter, SandboxError, World, ARTICLE_VENUE, BACKOFF,
+    FOLLOW_UP_DELAY_SECS, PERIOD_SECONDS, T0, VISIBILITY_TIMEOUT_SECS,
+};
+
+impl World {
+    /// Starts a world with the article's venue and portfolio.
+    pub async fn article() -> Option<Self> {
+        Self::start(ARTICLE_VENUE, &[article_spec()]).await
+    }
+
+    /// For tests: `None` (skipped) without an emulator; panics when set-up fails.
+    pub async fn start(venue_toml: &str, portfolios: &[PortfolioSpec]) -> Option<Self> {
+        Self::started(venue_toml, portfolios, None).await
+    }
+
+    /// As [`Self::start`], the services also telling `notifier` every notice.
+    pub async fn start_notifying(
+        venue_toml: &str,
+        portfolios: &[PortfolioSpec],
+        notifier: Arc<dyn Notifier>,
+    ) -> Option<Self> {
+        Self::started(venue_toml, portfolios, Some(notifier)).await
+    }
+
+    pub(crate) async fn started(
+        venue_toml: &str,
+        portfolios: &[PortfolioSpec],
+        notifier: Option<Arc<dyn Notifier>>,
+    ) -> Option<Self> {
+        let sdk = emulator().await?;
+        match Self::launch_notifying(&sdk, venue_toml, portfolios, notifier).await {
+            Ok(world) => Some(world),
+            Err(e) => panic!("the world does not start: {e}"),
+        }
+    }
+
+    /// Creates the table, the queues and one secret per venue account on the emulator, starts
+    /// the paper exchange on a free loopback port, stores the portfolios and wires the services.
+    ///
+    /// # Errors
+    /// [`SandboxError`] naming the resource that could not be created.
+    pub async fn launch(
+        sdk: &aws_config::SdkConfig,
+        venue_toml: &str,
+        portfolios: &[PortfolioSpec],
+    ) -> Result<Self, SandboxError> {
+        Self::launch_notifying(sdk, venue_toml, portfolios, None).await
+    }
+
+    /// As [`Self::launch`], the services also telling `notifier` (when given) every notice.
+    ///
+    /// # Errors
+    /// [`SandboxError`] naming the resource that could not be created.
+    pub async fn launch_notifying(
+        sdk: &aws_config::SdkConfig,
+        venue_toml: &str,
+        portfolios: &[PortfolioSpec],
+        notifier: Option<Arc<dyn Notifier>>,
+    ) -> Result<Self, SandboxError> {
+        let clock = Arc::new(ManualClock::new(T0));
+        let config = ExchangeConfig::parse(venue_toml)?;
+        let accounts = config.accounts.clone();
+
+        // The handlers' DynamoDB and SQS clients count their calls (docs/BENCHMARKS.md); the
+        // event source mapping stand-in uses the uncounted `sqs`.
+        let aws_calls = AwsCalls::default();
+        // Their responses are read whole before the SDK parses them, so the time an attempt
+        // waits (accounting::measure) ends with its last byte.
+        let mut dynamodb =
+            aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(aws_calls.clone());
+        let mut counted_sqs =
+            aws_sdk_sqs::config::Builder::from(sdk).interceptor(aws_calls.clone());
+        if let Some(http) = sdk.http_client() {
+            dynamodb = dynamodb.http_client(WholeResponses(http.clone()));
+            counted_sqs = counted_sqs.http_client(WholeResponses(http));
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        let counted_sqs = aws_sdk_sqs::Client::from_conf(counted_sqs.build());
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let table = unique("driftline");
+        create_table(&dynamodb, &table).await?;
+        let queues =
+            create_queue_with_dlq(&sqs, &unique("intents"), 10, VISIBILITY_TIMEOUT_SECS).await?;
+        let mut secret_ids = Vec::with_capacity(accounts.len());
+        for account in &accounts {
+            let name = unique(&format!("driftline/exchange/{}", account.name));
+            let value = json!({"api_key": account.api_key, "api_secret": account.secret});
+            secrets
+                .create_secret()
+                .name(&name)
+                .secret_string(value.to_string())
+                .send()
+                .await
+                .map_err(|e| SandboxError::Secret {
+                    name: name.clone(),
+                    reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                })?;
+            secret_ids.push((account.name.clone(), name));
+        }
+        let store = Arc::new(DynamoStore::new(dynamodb, table));
+        for spec in portfolios {
+            // A portfolio names a venue account; the deployment knows it by its secret's id.
+            let mut stored = spec.clone();
+            if let Some(name) = &spec.account {
+                let secret_id = secret_ids
+                    .iter()
+                    .find(|(account, _)| account == name)
+                    .map(|(_, id)| id.clone())
+                    .ok_or_else(|| SandboxError::UnknownAccount(name.clone()))?;
+                stored.account = Some(secret_id);
+            }
+            store.put_portfolio(&stored).await?;
+        }
+
+        let venue =
+            PaperExchange::start_with_clock(config, ([127, 0, 0, 1], 0).into(), clock.clone())
+                .await?;
+        // From here on the venue runs: stop it on any error.
+        let clients = Clients {
+            sqs,
+            counted_sqs,
+            secrets,
+            aws_calls,
+            exchange_calls: Tally::default(),
+            notifier,
+        };
+        match Self::wire(venue, clock, store, clients, queues, secret_ids).await {
+            Ok(world) => Ok(world),
+            Err((venue, e)) => {
+                venue.stop().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn wire(
+        venue: PaperExchange,
+        clock: Arc<ManualClock>,
+        store: Arc<DynamoStore>,
+        clients: Clients,
+        queues: driftline_aws::LocalQueues,
+        secret_ids: Vec<(String, String)>,
+    ) -> Result<Self, (PaperExchange, SandboxError)> {
+        let Clients {
+            sqs,
+            counted_sqs,
+            secrets,
+            aws_calls,
+            exchange_calls,
+            notifier,
+        } = clients;
+        let notices = Arc::new(RecordedNotices::default());
+        let notifier: Arc<dyn Notifier> = Arc::new(Kept {
+            kept: notices.clone(),
+            also: notifier,
+        });
+        let placements = Placements::default();
+        let clock_port: Arc<dyn Clock> = clock.clone();
+        // The accounts are wired as the Lambdas wire theirs (SecretAccounts: keys from
+        // Secrets Manager, re-read after the exchange refuses them), with the sandbox's quick
+        // client settings and every client's calls counted.
+        let Some((_, first_secret_id)) = secret_ids.first() else {
+            return Err((venue, SandboxError::NoAccount));
+        };
+        let calls = exchange_calls.clone();
+        let logged = placements.clone();
+        let count: WrapClient = Arc::new(move |client| {
+            Arc::new(Layered(CountingExchange::new(
+                logged.wrap(client),
+                calls.clone(),
+            ))) as Arc<dyn Exchange>
+        });
+        // Portfolios without an account trade on the venue's first one.
+        let accounts = match SecretAccounts::with_settings(
+            CredentialsCache::new(secrets.clone(), Duration::from_secs(300)),
+            first_secret_id.clone(),
+            Self::client_settings(&venue),
+            clock_port.clone(),
+            Some(count),
+        ) {
+            Ok(a) => Arc::new(a),
+            Err(e) => return Err((venue, SandboxError::Wiring(e))),
+        };
+        // Every account's secret is read now, so one that cannot be read fails the launch.
+        for (_, secret_id) in &secret_ids {
+            if let Err(e) = accounts.exchange(Some(secret_id)).await {
+                let e = SandboxError::Secret {
+                    name: secret_id.clone(),
+                    reason: e.to_string(),
+                };
+                return Err((venue, e));
+            }
+        }
+        let queue = Arc::new(
+            SqsIntentQueue::new(counted_sqs, queues.queue_url.clone()).with_backoff(BACKOFF),
+        );
+        let metrics = Captured::default();
+        let emf = Arc::new(EmfMetrics::new(
+            "Driftline",
+            metrics.clone(),
+            clock_port.clone(),
+        ));
+        // Wired as the Lambdas wire theirs, from the same adapters; the scheduler and the
+        // executor each draw their own deterministic jitter.
+        let adapters = Adapters {
+            ports: Ports {
+                store: StorePorts::on(store.clone()),
+                queue: queue.clone(),
+                exchanges: accounts,
+                clock: clock_port,
+                random: Arc::new(Counter(AtomicU64::new(1))),
+                metrics: emf,
+                notifier,
+            },
+            dead_letters: Arc::new(SqsDeadLetters::new(
+                sqs.clone(),
+                Some(queues.dead_letter_url.clone()),
+            )),
+        };
+        let mut for_scheduler = adapters.clone();
+        for_scheduler.ports.random = Arc::new(Counter(AtomicU64::new(2)));
+        let scheduler = wiring::scheduler(
+            &for_scheduler,
+            SchedulerSettings::for_period(PERIOD_SECONDS),
+        );
+        let executor = wiring::executor(
+            &adapters,
+            ExecutorSettings {
+                backoff: BACKOFF,
+                follow_up_delay_secs: FOLLOW_UP_DELAY_SECS,
+                ..ExecutorSettings::default()
+            },
+        );
+        Ok(Self {
+            dead_letters: adapters.dead_letters,
+            venue,
+            clock,
+            store,
+            queue,
+            sqs,
+            queue_url: queues.queue_url,
+            dead_letter_url: queues.dead_letter_url,
+            secret_ids,
+            secrets,
+            scheduler,
+            executor,
+            metrics,
+            http: reqwest::Client::new(),
+            aws_calls,
+            exchange_calls,
+            placements,
+            notices,
+            invocation: AtomicU64::new(0),
+        })
+    }
+
+    /// The settings of every exchange client: the local venue, quick retries and timeouts.
+    pub(crate) fn client_settings(venue: &PaperExchange) -> BinanceConfig {
+        let mut config = BinanceConfig::new(venue.base_url(), None);
+        config.retry = RetryPolicy {
+            max_retries: 2,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        };
+        config.request_timeout = Duration::from_secs(3);
+        config.max_rate_limit_wait = Duration::from_millis(200);
+        config
+    }
+}

@@ -1,0 +1,187 @@
+//! The paper venue of a world, through its admin API: orders, faults, mids, weight, keys.
+
+use serde_json::{json, Value};
+
+use crate::{SandboxError, World};
+
+impl World {
+    /// Every order on the paper exchange.
+    pub async fn venue_orders(&self) -> Vec<Value> {
+        self.admin_get("/admin/orders").await
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Vec<Value> {
+        match self.try_admin_get(path).await {
+            Ok(Value::Array(v)) => v,
+            Ok(other) => panic!("{path} answered {other}, not an array"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A GET on the paper exchange's admin API.
+    ///
+    /// # Errors
+    /// [`SandboxError::Admin`] when the call fails or the answer is not JSON.
+    pub async fn try_admin_get(&self, path: &str) -> Result<Value, SandboxError> {
+        let admin = |reason: String| SandboxError::Admin {
+            path: path.to_owned(),
+            reason,
+        };
+        self.http
+            .get(format!("{}{path}", self.venue.base_url()))
+            .send()
+            .await
+            .map_err(|e| admin(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| admin(e.to_string()))
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> Value {
+        match self
+            .try_admin_send(reqwest::Method::POST, path, &body)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A POST or PUT on the paper exchange's admin API; the answer's JSON, or null.
+    ///
+    /// # Errors
+    /// [`SandboxError::Admin`] when the call fails or is refused.
+    pub async fn try_admin_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, SandboxError> {
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.venue.base_url()))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| SandboxError::Admin {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+        if !r.status().is_success() {
+            return Err(SandboxError::Admin {
+                path: path.to_owned(),
+                reason: format!("{body} refused: {}", r.status()),
+            });
+        }
+        Ok(r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The Secrets Manager id of a venue account's secret.
+    pub fn secret_id(&self, account: &str) -> Option<&str> {
+        self.secret_ids
+            .iter()
+            .find(|(name, _)| name == account)
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// Gives a venue account a new API key and secret: from now on the venue refuses the old
+    /// key (-2015), as after an operator rotates or revokes keys at the exchange.
+    ///
+    /// # Errors
+    /// [`SandboxError::Admin`] when the venue refuses the rotation.
+    pub async fn rotate_venue_keys(
+        &self,
+        account: &str,
+        api_key: &str,
+        secret: &str,
+    ) -> Result<(), SandboxError> {
+        let body = json!({"api_key": api_key, "secret": secret});
+        let path = format!("/admin/accounts/{account}/keys");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.venue.base_url()))
+            .json(&body)
+            .send()
+            .await;
+        // Never the body in the error: it holds the keys.
+        match r {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(SandboxError::Admin {
+                path,
+                reason: format!("refused: {}", r.status()),
+            }),
+            Err(e) => Err(SandboxError::Admin {
+                path,
+                reason: e.without_url().to_string(),
+            }),
+        }
+    }
+
+    /// Stores new keys as a new version of a venue account's secret (`PutSecretValue`), as an
+    /// operator does after rotating them.
+    ///
+    /// # Errors
+    /// [`SandboxError::Secret`] when the account has no secret or Secrets Manager refuses.
+    pub async fn put_account_secret(
+        &self,
+        account: &str,
+        api_key: &str,
+        secret: &str,
+    ) -> Result<(), SandboxError> {
+        let id = self
+            .secret_id(account)
+            .ok_or_else(|| SandboxError::Secret {
+                name: account.to_owned(),
+                reason: "no such venue account".to_owned(),
+            })?;
+        self.secrets
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(json!({"api_key": api_key, "api_secret": secret}).to_string())
+            .send()
+            .await
+            .map_err(|e| SandboxError::Secret {
+                name: id.to_owned(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(())
+    }
+
+    pub async fn set_faults(&self, faults: Value) {
+        if let Err(e) = self
+            .try_admin_send(reqwest::Method::PUT, "/admin/faults", &faults)
+            .await
+        {
+            panic!("{e}");
+        }
+    }
+
+    /// The request weight the exchange has counted from this machine in the current minute
+    /// (the clock is manual, so a test's whole run is one minute), less the one this asks.
+    pub async fn used_weight(&self) -> u64 {
+        let r = self
+            .http
+            .get(format!("{}/api/v3/time", self.venue.base_url()))
+            .send()
+            .await
+            .expect("time call");
+        let used: u64 = r
+            .headers()
+            .get("x-mbx-used-weight-1m")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("the exchange reports the used weight");
+        used - 1
+    }
+
+    /// Sets a symbol's mid (resting orders it crosses fill).
+    pub async fn set_mid(&self, symbol: &str, price: &str) {
+        self.admin_post("/admin/mid", json!({"symbol": symbol, "price": price}))
+            .await;
+    }
+
+    /// Stops the paper exchange. The emulator's resources are uniquely named and left to it.
+    pub async fn stop(self) {
+        self.venue.stop().await;
+    }
+}
