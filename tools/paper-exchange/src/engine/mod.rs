@@ -1,6 +1,10 @@
 //! The exchange itself, pure and synchronous: markets with a simulated book around a seeded
 //! random-walk mid, resting orders in price-time priority, matching, balances with locks, and
 //! fees in the asset received. The HTTP layer is a thin shell over [`Engine`].
+//!
+//! This module holds the venue's state and its queries; `order` the order vocabulary and
+//! errors, `book` the simulated market, `orders` placing and cancelling, `settlement` the
+//! money moved by a fill.
 
 mod book;
 mod order;

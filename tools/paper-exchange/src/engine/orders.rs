@@ -311,6 +311,8 @@ impl Engine {
     }
 }
 
+/// A checked new order: its planned fills, whether planning ran out of book, whether it expires
+/// unfilled (a FOK the book cannot fill in full), its quantity and the amount it locks.
 struct Prepared {
     fills: Vec<PlannedFill>,
     book_exhausted: bool,
