@@ -42,6 +42,19 @@ export const CONSOLE_OUTPUT = {
   notificationsTopicArn: 'NotificationsTopicArn',
 } as const;
 
+/**
+ * What the functions and the operator do on the table: the halt and the breaker are read
+ * together (BatchGetItem), a cycle's records go in one TransactWriteItems (governed by PutItem).
+ */
+export const TABLE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+] as const;
+
 /** The message attribute carrying the reason an unreadable message was dead-lettered. */
 export const DEAD_LETTER_REASON_ATTRIBUTE = 'driftline-error';
 

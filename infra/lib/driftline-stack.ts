@@ -12,7 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { CONSOLE_OUTPUT, ENV, type FunctionName, TABLE } from './contract';
+import { CONSOLE_OUTPUT, ENV, type FunctionName, TABLE, TABLE_ACTIONS } from './contract';
 import { Observability } from './observability';
 import { OperatorPolicy } from './operator';
 import type { DriftlineSettings } from './settings';
@@ -108,14 +108,7 @@ export class DriftlineStack extends Stack {
           sid: 'Ledger',
           // A cycle's records go in one TransactWriteItems; IAM governs its puts by PutItem.
           // The halt and the breaker are read together, once an invocation: BatchGetItem.
-          actions: [
-            'dynamodb:BatchGetItem',
-            'dynamodb:GetItem',
-            'dynamodb:PutItem',
-            'dynamodb:UpdateItem',
-            'dynamodb:DeleteItem',
-            'dynamodb:Query',
-          ],
+          actions: [...TABLE_ACTIONS],
           resources: [this.table.tableArn],
         }),
         new iam.PolicyStatement({

@@ -6,6 +6,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { TABLE_ACTIONS } from './contract';
 
 export interface OperatorPolicyProps {
   readonly table: dynamodb.ITable;
@@ -39,14 +40,7 @@ export class OperatorPolicy extends Construct {
         sid: 'Ledger',
         // Portfolios (apply, pause, remove), the halt and the breakers (one BatchGetItem),
         // orders, cycles and drift history.
-        actions: [
-          'dynamodb:BatchGetItem',
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:Query',
-        ],
+        actions: [...TABLE_ACTIONS],
         resources: [props.table.tableArn],
       }),
       new iam.PolicyStatement({

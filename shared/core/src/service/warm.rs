@@ -136,6 +136,18 @@ mod tests {
         .unwrap()
     }
 
+    /// What `warm` answers for `symbol` at `now`, and how many reads the shared cache has had.
+    async fn read(
+        warm: &WarmFilters,
+        shared: &Counted,
+        exchange: &str,
+        symbol: &Symbol,
+        now: EpochMillis,
+    ) -> (Option<MarketFilters>, usize) {
+        let answer = warm.filters(exchange, symbol, now).await.unwrap();
+        (answer, shared.reads.load(Ordering::SeqCst))
+    }
+
     #[tokio::test]
     async fn answers_from_memory_for_its_lifetime_then_reads_the_shared_cache_again() {
         let shared = counted();
@@ -144,29 +156,15 @@ mod tests {
         shared.inner.put_filters("binance", &f, 0).await.unwrap();
         let warm = WarmFilters::new(shared.clone(), 1_000);
 
-        assert_eq!(
-            warm.filters("binance", &btc, 10).await.unwrap(),
-            Some(f.clone())
-        );
-        assert_eq!(
-            warm.filters("binance", &btc, 1_009).await.unwrap(),
-            Some(f.clone())
-        );
-        assert_eq!(
-            shared.reads.load(Ordering::SeqCst),
-            1,
-            "second read from memory"
-        );
-
-        assert_eq!(warm.filters("binance", &btc, 1_010).await.unwrap(), Some(f));
-        assert_eq!(
-            shared.reads.load(Ordering::SeqCst),
-            2,
-            "lifetime over: shared again"
-        );
+        let first = read(&warm, &shared, "binance", &btc, 10).await;
+        assert_eq!(first, (Some(f.clone()), 1));
+        let second = read(&warm, &shared, "binance", &btc, 1_009).await;
+        assert_eq!(second, (Some(f.clone()), 1), "second read from memory");
+        let later = read(&warm, &shared, "binance", &btc, 1_010).await;
+        assert_eq!(later, (Some(f), 2), "lifetime over: shared again");
         // Another exchange's filters are another entry.
-        assert_eq!(warm.filters("other", &btc, 1_010).await.unwrap(), None);
-        assert_eq!(shared.reads.load(Ordering::SeqCst), 3);
+        let other = read(&warm, &shared, "other", &btc, 1_010).await;
+        assert_eq!(other, (None, 3));
     }
 
     #[tokio::test]
@@ -174,19 +172,15 @@ mod tests {
         let shared = counted();
         let eth: Symbol = "ETH/USDT".parse().unwrap();
         let warm = WarmFilters::new(shared.clone(), WarmFilters::LIFETIME_MS);
-        assert_eq!(warm.filters("binance", &eth, 0).await.unwrap(), None);
-        assert_eq!(warm.filters("binance", &eth, 0).await.unwrap(), None);
-        assert_eq!(shared.reads.load(Ordering::SeqCst), 2);
+        assert_eq!(read(&warm, &shared, "binance", &eth, 0).await, (None, 1));
+        assert_eq!(read(&warm, &shared, "binance", &eth, 0).await, (None, 2));
 
         let f = filters(&eth);
         warm.put_filters("binance", &f, 5).await.unwrap();
+        let answer = read(&warm, &shared, "binance", &eth, 6).await;
         assert_eq!(
-            warm.filters("binance", &eth, 6).await.unwrap(),
-            Some(f.clone())
-        );
-        assert_eq!(
-            shared.reads.load(Ordering::SeqCst),
-            2,
+            answer,
+            (Some(f.clone()), 2),
             "the put is answered from memory"
         );
         assert_eq!(

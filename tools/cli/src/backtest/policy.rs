@@ -33,17 +33,14 @@ impl CalendarPeriod {
     }
 }
 
-/// Civil year and month (0-based) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+/// Civil year and month (0-based) of a day count since 1970-01-01 (1970-01 for a day count
+/// beyond chrono's range, which no history reaches).
 fn year_month(days: i64) -> (i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 2 } else { mp - 10 };
-    let year = yoe + era * 400 + i64::from(month <= 1);
-    (year, month)
+    use chrono::Datelike;
+    let date = chrono::DateTime::from_timestamp(days.saturating_mul(86_400), 0)
+        .unwrap_or_default()
+        .date_naive();
+    (i64::from(date.year()), i64::from(date.month0()))
 }
 
 /// When a policy plans.

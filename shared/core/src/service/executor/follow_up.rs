@@ -17,10 +17,7 @@ impl Executor {
     /// moved away, cancel and re-price only the remainder as the next leg.
     pub(super) async fn follow_up(&self, ex: &dyn Exchange, record: OrderRecord) -> Step<Decided> {
         let intent = record.intent.clone();
-        let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
-            Ok(r) => r,
-            Err(e) => return Err(self.exchange_failure(&record, e).await),
-        };
+        let report = self.report(ex, &record).await?;
         let record = match self.tracker.apply_report(ex, record.clone(), &report).await {
             Ok(r) => r,
             Err(e) => return Err(self.track_retry(&record, e).await),
@@ -80,20 +77,12 @@ impl Executor {
             Ok(r) => r,
             Err(instead) => return instead,
         };
-        let intent = &record.intent;
-        let cancelled = match ex
-            .cancel_order(&intent.symbol, &intent.client_order_id)
-            .await
-        {
-            Ok(r) => r,
-            Err(ExchangeError::NotFound { .. }) => {
-                // Filled or cancelled meanwhile: read it again next time.
-                return Err(Retry {
-                    delay_secs: 1,
-                    reason: "order changed while cancelling".into(),
-                });
-            }
-            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        let Some(cancelled) = self.cancel(ex, &record).await? else {
+            // Filled or cancelled meanwhile: read it again next time.
+            return Err(Retry {
+                delay_secs: 1,
+                reason: "order changed while cancelling".into(),
+            });
         };
         let record = match self
             .tracker
@@ -143,19 +132,9 @@ impl Executor {
             }
             TransitionOutcome::NotFound => return done("unknown order"),
         };
-        let intent = &record.intent;
-        let cancelled = match ex
-            .cancel_order(&intent.symbol, &intent.client_order_id)
-            .await
-        {
-            Ok(r) => r,
-            Err(ExchangeError::NotFound { .. }) => {
-                match ex.order(&intent.symbol, &intent.client_order_id).await {
-                    Ok(r) => r,
-                    Err(e) => return Err(self.exchange_failure(&record, e).await),
-                }
-            }
-            Err(e) => return Err(self.exchange_failure(&record, e).await),
+        let cancelled = match self.cancel(ex, &record).await? {
+            Some(r) => r,
+            None => self.report(ex, &record).await?,
         };
         self.finish_reprice(ex, record, cancelled, Some(price))
             .await
@@ -167,11 +146,7 @@ impl Executor {
         ex: &dyn Exchange,
         record: OrderRecord,
     ) -> Step<Decided> {
-        let intent = &record.intent;
-        let report = match ex.order(&intent.symbol, &intent.client_order_id).await {
-            Ok(r) => r,
-            Err(e) => return Err(self.exchange_failure(&record, e).await),
-        };
+        let report = self.report(ex, &record).await?;
         self.finish_reprice(ex, record, report, None).await
     }
 
@@ -249,6 +224,29 @@ impl Executor {
             delay_secs: self.settings.follow_up_delay_secs,
             what: "follow-up",
             note,
+        }
+    }
+
+    /// The exchange's report of `record`'s order, looked up by its client order id.
+    async fn report(&self, ex: &dyn Exchange, record: &OrderRecord) -> Step<OrderReport> {
+        let intent = &record.intent;
+        match ex.order(&intent.symbol, &intent.client_order_id).await {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.exchange_failure(record, e).await),
+        }
+    }
+
+    /// Cancels `record`'s order: the exchange's report of the cancel, or `None` when the
+    /// exchange no longer has it open (filled or cancelled meanwhile).
+    async fn cancel(&self, ex: &dyn Exchange, record: &OrderRecord) -> Step<Option<OrderReport>> {
+        let intent = &record.intent;
+        match ex
+            .cancel_order(&intent.symbol, &intent.client_order_id)
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            Err(ExchangeError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.exchange_failure(record, e).await),
         }
     }
 }
