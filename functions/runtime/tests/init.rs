@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// A complete environment for both functions; each case spoils one variable.
 fn env(changes: &[(&str, Option<&str>)]) -> Env {
-    let mut env: Env = [
+    let base = [
         ("DRIFTLINE_TABLE_NAME", "driftline"),
         (
             "DRIFTLINE_INTENTS_QUEUE_URL",
@@ -22,17 +22,10 @@ fn env(changes: &[(&str, Option<&str>)]) -> Env {
             "arn:aws:secretsmanager:us-east-1:000000000000:secret:driftline/exchange",
         ),
         ("DRIFTLINE_SCHEDULE_PERIOD_SECONDS", "300"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    for (name, value) in changes {
-        match value {
-            Some(v) => env.insert((*name).to_owned(), (*v).to_owned()),
-            None => env.remove(*name),
-        };
-    }
-    env
+    ];
+    driftline_lambda_local::environment(&base, changes)
+        .into_iter()
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy)]

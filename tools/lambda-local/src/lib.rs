@@ -32,3 +32,22 @@ pub fn lambda_dir(workspace_root: &Path) -> PathBuf {
 pub fn bootstrap_path(workspace_root: &Path, name: &str) -> PathBuf {
     lambda_dir(workspace_root).join(name).join("bootstrap")
 }
+
+/// An environment for a function: `base` with `changes` applied (a value sets the variable,
+/// `None` removes it). Tests start a function with one variable of a valid environment spoilt.
+pub fn environment(
+    base: &[(&str, &str)],
+    changes: &[(&str, Option<&str>)],
+) -> std::collections::BTreeMap<String, String> {
+    let mut env: std::collections::BTreeMap<String, String> = base
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    for (name, value) in changes {
+        match value {
+            Some(v) => env.insert((*name).to_owned(), (*v).to_owned()),
+            None => env.remove(*name),
+        };
+    }
+    env
+}

@@ -351,7 +351,7 @@ async fn a_bootstrap_with_a_missing_or_bad_variable_reports_an_init_error_naming
     };
     // Everything else is valid; nothing is reached over the network before the check fails.
     let env = |changes: &[(&str, Option<&str>)]| {
-        let mut env: BTreeMap<String, String> = [
+        let base = [
             ("DRIFTLINE_TABLE_NAME", "driftline"),
             (
                 "DRIFTLINE_INTENTS_QUEUE_URL",
@@ -361,17 +361,10 @@ async fn a_bootstrap_with_a_missing_or_bad_variable_reports_an_init_error_naming
             ("DRIFTLINE_EXCHANGE_SECRET_ID", "driftline/exchange"),
             ("DRIFTLINE_SCHEDULE_PERIOD_SECONDS", "300"),
             ("RUST_LOG", "info"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        for (name, value) in changes {
-            match value {
-                Some(v) => env.insert((*name).to_owned(), (*v).to_owned()),
-                None => env.remove(*name),
-            };
-        }
-        env.into_iter().collect::<Vec<_>>()
+        ];
+        driftline_lambda_local::environment(&base, changes)
+            .into_iter()
+            .collect::<Vec<_>>()
     };
     let cases = [
         ("scheduler", &scheduler_bin, "DRIFTLINE_TABLE_NAME", None),
