@@ -123,68 +123,58 @@ export class Observability extends Construct {
         period: fiveMinutes,
         label,
       });
+    // A graph of the dashboard: the widths of a row add up to 24.
+    const graph = (title: string, width: number, props: Omit<cloudwatch.GraphWidgetProps, 'title' | 'width'>) =>
+      new cloudwatch.GraphWidget({ title, width, ...props });
+    const alarmLine = (value: number) => [{ value, label: 'alarm', color: cloudwatch.Color.RED }];
     const stack = Stack.of(this);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${stack.stackName}-driftline`,
       defaultInterval: Duration.hours(24),
       widgets: [
         [
-          new cloudwatch.GraphWidget({
-            title: 'Drift per asset (pp)',
+          graph('Drift per asset (pp)', 12, {
             left: [search(METRIC.driftPp, 'Asset,Portfolio', 'Average', '')],
             leftAnnotations: [{ value: 0, label: 'target' }],
-            width: 12,
           }),
-          new cloudwatch.GraphWidget({
-            title: 'Execution latency (ms)',
+          graph('Execution latency (ms)', 12, {
             left: [
               metric(METRIC.executionLatencyMs, 'p50', fiveMinutes, 'p50'),
               metric(METRIC.executionLatencyMs, 'p95', fiveMinutes, 'p95'),
             ],
-            width: 12,
           }),
         ],
         [
-          new cloudwatch.GraphWidget({
-            title: 'Fill rate (filled / ordered)',
+          graph('Fill rate (filled / ordered)', 8, {
             left: [metric(METRIC.fillRatio, 'Average', fiveMinutes, 'fill ratio')],
             leftYAxis: { min: 0, max: 1 },
-            width: 8,
           }),
-          new cloudwatch.GraphWidget({
-            title: 'Slippage (bps vs mid)',
+          graph('Slippage (bps vs mid)', 8, {
             left: [
               metric(METRIC.slippageBps, 'Average', fiveMinutes, 'average'),
               metric(METRIC.slippageBps, 'p95', fiveMinutes, 'p95'),
             ],
-            leftAnnotations: [{ value: THRESHOLDS.slippageBps, label: 'alarm', color: cloudwatch.Color.RED }],
-            width: 8,
+            leftAnnotations: alarmLine(THRESHOLDS.slippageBps),
           }),
-          new cloudwatch.GraphWidget({
-            title: 'Execution failure rate (%)',
+          graph('Execution failure rate (%)', 8, {
             left: [failureRate],
-            leftAnnotations: [{ value: THRESHOLDS.executionFailureRatePercent, label: 'alarm', color: cloudwatch.Color.RED }],
-            width: 8,
+            leftAnnotations: alarmLine(THRESHOLDS.executionFailureRatePercent),
           }),
         ],
         [
-          new cloudwatch.GraphWidget({
-            title: 'Intents queue depth',
+          graph('Intents queue depth', 8, {
             left: [
               props.intentsQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'waiting' }),
               props.intentsQueue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'in flight or delayed' }),
               props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'dead letters' }),
             ],
-            width: 8,
           }),
-          new cloudwatch.GraphWidget({
-            title: 'Cycles, orders and rate limits',
+          graph('Cycles, orders and rate limits', 8, {
             left: [
               metric(METRIC.cyclesCompleted, 'Sum', fiveMinutes, 'cycles completed'),
               metric(METRIC.rateLimitHits, 'Sum', fiveMinutes, 'rate-limit hits'),
             ],
             right: [search(METRIC.ordersByOutcome, 'Outcome', 'Sum', '')],
-            width: 8,
           }),
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
