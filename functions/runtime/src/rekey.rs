@@ -162,7 +162,7 @@ mod tests {
         Balance, ExchangeOrderStatus, Fill, Layered, LimitOrderRequest, OrderReport, TimeInForce,
     };
     use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
-    use driftline_core::{MarketFiltersFields, Price, Side, TradingStatus};
+    use driftline_core::{Price, Side};
     use rstest::rstest;
     use rust_decimal_macros::dec;
 
@@ -260,16 +260,9 @@ mod tests {
     #[async_trait]
     impl Exchange for Client {
         async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
-            let filters = MarketFilters::new(MarketFiltersFields {
-                symbol: symbol.clone(),
-                tick_size: dec!(0.01),
-                step_size: dec!(0.00001),
-                min_qty: dec!(0.00001),
-                max_qty: None,
-                min_notional: dec!(5),
-                status: TradingStatus::Trading,
-            })
-            .unwrap();
+            let filters =
+                MarketFilters::new(driftline_core::testing::spot_filter_fields(symbol.clone()))
+                    .unwrap();
             self.answer("market_filters", filters)
         }
         async fn order_book(&self, symbol: &Symbol, _: u16) -> Result<OrderBook, ExchangeError> {

@@ -23,8 +23,8 @@ use crate::ports::{
     SendReport, StoreError, StoredPortfolio, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
 use crate::{
-    BreakerState, ClientOrderId, CycleId, DriftSnapshot, EpochMillis, MarketFilters, OrderIntent,
-    PortfolioId, Symbol,
+    BreakerState, ClientOrderId, CycleId, DriftSnapshot, EpochMillis, MarketFilters,
+    MarketFiltersFields, OrderIntent, PortfolioId, Symbol, TradingStatus,
 };
 
 /// How many cases a property test runs: `default` (what `make test` runs, on the fixed seed it
@@ -38,6 +38,20 @@ pub fn property_cases(default: u32) -> u32 {
         .unwrap_or(1)
         .max(1);
     default.saturating_mul(scale)
+}
+
+/// Spot filters of `symbol` as a Binance BTC market has them: tick 0.01, step and minimum
+/// quantity 0.00001, minimum notional 5, no maximum, trading.
+pub fn spot_filter_fields(symbol: Symbol) -> MarketFiltersFields {
+    MarketFiltersFields {
+        symbol,
+        tick_size: rust_decimal::Decimal::new(1, 2),
+        step_size: rust_decimal::Decimal::new(1, 5),
+        min_qty: rust_decimal::Decimal::new(1, 5),
+        max_qty: None,
+        min_notional: rust_decimal::Decimal::new(5, 0),
+        status: TradingStatus::Trading,
+    }
 }
 
 /// A clock tests move by hand.

@@ -22,15 +22,7 @@ pub fn market_with(
     edit: impl FnOnce(MarketFiltersFields) -> MarketFiltersFields,
 ) -> MarketSnapshot {
     let symbol = Symbol::new(asset(base), asset("USDT")).unwrap();
-    let fields = edit(MarketFiltersFields {
-        symbol: symbol.clone(),
-        tick_size: dec!(0.01),
-        step_size: dec!(0.00001),
-        min_qty: dec!(0.00001),
-        max_qty: None,
-        min_notional: dec!(5),
-        status: TradingStatus::Trading,
-    });
+    let fields = edit(driftline_core::testing::spot_filter_fields(symbol.clone()));
     let filters = MarketFilters::new(fields).unwrap();
     let book = DepthProfile {
         levels: 10,
