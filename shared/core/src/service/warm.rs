@@ -17,6 +17,8 @@ use crate::{EpochMillis, MarketFilters, Symbol};
 pub struct WarmFilters {
     shared: Arc<dyn MarketFilterCache>,
     lifetime_ms: i64,
+    /// Whether filters put here are also put in the shared cache (not by a read-only look).
+    write_through: bool,
     seen: Mutex<HashMap<(String, Symbol), (MarketFilters, EpochMillis)>>,
 }
 
@@ -28,7 +30,17 @@ impl WarmFilters {
         Self {
             shared,
             lifetime_ms,
+            write_through: true,
             seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reads `shared` but never writes it: filters put here are kept in memory only (the
+    /// operator's `plan --live`, which must leave the deployment's table as it found it).
+    pub fn read_only(shared: Arc<dyn MarketFilterCache>) -> Self {
+        Self {
+            write_through: false,
+            ..Self::new(shared, Self::LIFETIME_MS)
         }
     }
 
@@ -75,6 +87,9 @@ impl MarketFilterCache for WarmFilters {
         now: EpochMillis,
     ) -> Result<(), StoreError> {
         self.remember(exchange, filters, now);
+        if !self.write_through {
+            return Ok(());
+        }
         self.shared.put_filters(exchange, filters, now).await
     }
 }
@@ -186,6 +201,25 @@ mod tests {
         assert_eq!(
             shared.inner.filters("binance", &eth, 6).await.unwrap(),
             Some(f)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_only_cache_reads_the_shared_one_and_never_writes_it() {
+        let shared = counted();
+        let btc: Symbol = "BTC/USDT".parse().unwrap();
+        let eth: Symbol = "ETH/USDT".parse().unwrap();
+        let f = filters(&btc);
+        shared.inner.put_filters("binance", &f, 0).await.unwrap();
+        let look = WarmFilters::read_only(shared.clone());
+        assert_eq!(read(&look, &shared, "binance", &btc, 1).await, (Some(f), 1));
+
+        let g = filters(&eth);
+        look.put_filters("binance", &g, 2).await.unwrap();
+        assert_eq!(read(&look, &shared, "binance", &eth, 3).await, (Some(g), 1));
+        assert_eq!(
+            shared.inner.filters("binance", &eth, 3).await.unwrap(),
+            None
         );
     }
 }

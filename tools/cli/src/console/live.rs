@@ -6,24 +6,23 @@
 //!
 //! Nothing is written and nothing placed: the preview takes no lease, reconciles nothing,
 //! records nothing and stores no snapshot; its queue refuses every call ([`NothingSent`]) and its
-//! filter cache keeps what it reads from the exchange to itself ([`FiltersReadOnly`]), so a
+//! filter cache keeps what it reads from the exchange to itself (`WarmFilters::read_only`), so a
 //! mistake in that promise fails loudly instead of trading.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use driftline_aws::{CredentialsCache, DynamoStore};
+use driftline_aws::CredentialsCache;
 use driftline_core::control::Stop;
 use driftline_core::orders::{ExecutionQuality, IntentEnvelope};
 use driftline_core::ports::{
-    IntentQueue, MarketFilterCache, MetricsSink, Ports, ReceivedIntent, SendReport, StoreError,
-    StorePorts,
+    IntentQueue, MetricsSink, Ports, ReceivedIntent, SendReport, StoreError, StorePorts,
 };
 use driftline_core::service::scheduler::{CycleError, Scheduler, SchedulerSettings};
+use driftline_core::service::warm::WarmFilters;
 use driftline_core::{
-    Asset, CycleId, DecisionReason, EpochMillis, InFlightOrder, MarketFilters, OrderStatus,
-    PortfolioId, RebalancePlan, Symbol,
+    Asset, CycleId, DecisionReason, InFlightOrder, OrderStatus, PortfolioId, RebalancePlan,
 };
 use driftline_functions::wiring::{Jitter, SecretAccounts, WallClock};
 
@@ -54,30 +53,6 @@ impl IntentQueue for NothingSent {
     }
     async fn delete(&self, _: &str) -> Result<(), StoreError> {
         Err(refused("DeleteMessage"))
-    }
-}
-
-/// The table's filter cache, read but never written: filters the preview fetches from the
-/// exchange are used and forgotten.
-pub struct FiltersReadOnly(pub Arc<DynamoStore>);
-
-#[async_trait]
-impl MarketFilterCache for FiltersReadOnly {
-    async fn filters(
-        &self,
-        exchange: &str,
-        symbol: &Symbol,
-        now: EpochMillis,
-    ) -> Result<Option<MarketFilters>, StoreError> {
-        self.0.filters(exchange, symbol, now).await
-    }
-    async fn put_filters(
-        &self,
-        _: &str,
-        _: &MarketFilters,
-        _: EpochMillis,
-    ) -> Result<(), StoreError> {
-        Ok(())
     }
 }
 
@@ -123,7 +98,7 @@ fn scheduler(console: &Console) -> Result<Scheduler, ConsoleError> {
     Ok(Scheduler::new(
         Ports {
             store: StorePorts {
-                filters: Arc::new(FiltersReadOnly(store.clone())),
+                filters: Arc::new(WarmFilters::read_only(store.clone())),
                 ..StorePorts::on(store)
             },
             exchanges: Arc::new(accounts),

@@ -16,8 +16,9 @@ impl Scheduler {
     /// spec, the account's balances, filters and books, the orders in flight, the drift
     /// history), with nothing placed and no lease, reconciliation, record, message or snapshot
     /// (`driftline plan --live`). The one write left is the filter port's: filters missing
-    /// from the cache are fetched and handed to it as a cycle does (the console's port keeps
-    /// nothing). Its exchange calls go to the account's client directly, not through the
+    /// from the cache are fetched and handed to it as a cycle does (the console's port,
+    /// [`WarmFilters::read_only`](crate::service::warm::WarmFilters::read_only), keeps them in
+    /// memory and never writes the table). Its exchange calls go to the account's client directly, not through the
     /// shared breaker, so that an operator's look never counts toward opening it; a paused
     /// portfolio is planned all the same, and the pause returned.
     ///
