@@ -1,5 +1,5 @@
 //! An order's record in the ledger and the rules that move it: claim, transition, fill. Pure
-//! functions over records, so the in-memory ledger ([`crate::testing`]) and the DynamoDB adapter
+//! functions over records, so the in-memory ledger (`crate::testing`) and the DynamoDB adapter
 //! (which turns them into condition expressions and classifies the `ALL_OLD` item of a failed
 //! condition with them) agree.
 

@@ -1,5 +1,5 @@
 //! Ports: what core needs from the outside world, one file per port. Adapters implement them
-//! (`shared/exchange`, `shared/aws`, the in-memory ones of [`crate::testing`]); functions and
+//! (`shared/exchange`, `shared/aws`, the in-memory ones of `crate::testing`); functions and
 //! tools wire adapters to core's services.
 //!
 //! - [`exchange`]: a venue's market data, orders and balances; [`layer`]: a wrapper that sees

@@ -6,7 +6,7 @@
 //! [`ExchangeError::BreakerOpen`] without sending anything while it is open; after each call it
 //! records what the answer says of the venue ([`VenueHealth`]). The first call after a cooldown
 //! is the probe: it owns the breaker until its deadline, so a probe that dies lapses and the
-//! next caller probes instead. The rule itself is [`crate::breaker`].
+//! next caller probes instead. The rule itself is `core::breaker`.
 //!
 //! The container whose conditional write opens the breaker (from closed) or closes it tells
 //! the owner ([`Notice::BreakerOpened`], [`Notice::BreakerClosed`]): one message per
