@@ -117,9 +117,15 @@ pub struct InMemoryStore {
     configs: Mutex<BTreeMap<PortfolioId, StoredPortfolio>>,
     cycles: Mutex<HashMap<PortfolioId, CycleRecord>>,
     halt: Mutex<Option<Stop>>,
+    filter_reads: std::sync::atomic::AtomicUsize,
 }
 
 impl InMemoryStore {
+    /// How many times the market filters were read (hits and misses alike).
+    pub fn filter_reads(&self) -> usize {
+        self.filter_reads.load(Ordering::SeqCst)
+    }
+
     /// Stores (or replaces) a portfolio's configuration.
     ///
     /// # Panics
@@ -374,6 +380,7 @@ impl MarketFilterCache for InMemoryStore {
         symbol: &Symbol,
         now: EpochMillis,
     ) -> Result<Option<MarketFilters>, StoreError> {
+        self.filter_reads.fetch_add(1, Ordering::SeqCst);
         Ok(lock(&self.filters)
             .get(&(exchange.to_owned(), symbol.clone()))
             .filter(|(_, expires)| *expires > now)

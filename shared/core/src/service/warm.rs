@@ -96,46 +96,14 @@ impl MarketFilterCache for WarmFilters {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use super::*;
     use crate::testing::InMemoryStore;
     use crate::{MarketFiltersFields, TradingStatus};
     use rust_decimal_macros::dec;
 
-    /// The shared cache, counting the reads that reach it.
-    struct Counted {
-        inner: InMemoryStore,
-        reads: AtomicUsize,
-    }
-
-    #[async_trait]
-    impl MarketFilterCache for Counted {
-        async fn filters(
-            &self,
-            exchange: &str,
-            symbol: &Symbol,
-            now: EpochMillis,
-        ) -> Result<Option<MarketFilters>, StoreError> {
-            self.reads.fetch_add(1, Ordering::SeqCst);
-            self.inner.filters(exchange, symbol, now).await
-        }
-
-        async fn put_filters(
-            &self,
-            exchange: &str,
-            filters: &MarketFilters,
-            now: EpochMillis,
-        ) -> Result<(), StoreError> {
-            self.inner.put_filters(exchange, filters, now).await
-        }
-    }
-
-    fn counted() -> Arc<Counted> {
-        Arc::new(Counted {
-            inner: InMemoryStore::default(),
-            reads: AtomicUsize::new(0),
-        })
+    /// The shared cache; it counts the reads that reach it.
+    fn counted() -> Arc<InMemoryStore> {
+        Arc::new(InMemoryStore::default())
     }
 
     fn filters(symbol: &Symbol) -> MarketFilters {
@@ -154,13 +122,13 @@ mod tests {
     /// What `warm` answers for `symbol` at `now`, and how many reads the shared cache has had.
     async fn read(
         warm: &WarmFilters,
-        shared: &Counted,
+        shared: &InMemoryStore,
         exchange: &str,
         symbol: &Symbol,
         now: EpochMillis,
     ) -> (Option<MarketFilters>, usize) {
         let answer = warm.filters(exchange, symbol, now).await.unwrap();
-        (answer, shared.reads.load(Ordering::SeqCst))
+        (answer, shared.filter_reads())
     }
 
     #[tokio::test]
@@ -168,7 +136,7 @@ mod tests {
         let shared = counted();
         let btc: Symbol = "BTC/USDT".parse().unwrap();
         let f = filters(&btc);
-        shared.inner.put_filters("binance", &f, 0).await.unwrap();
+        shared.put_filters("binance", &f, 0).await.unwrap();
         let warm = WarmFilters::new(shared.clone(), 1_000);
 
         let first = read(&warm, &shared, "binance", &btc, 10).await;
@@ -198,10 +166,7 @@ mod tests {
             (Some(f.clone()), 2),
             "the put is answered from memory"
         );
-        assert_eq!(
-            shared.inner.filters("binance", &eth, 6).await.unwrap(),
-            Some(f)
-        );
+        assert_eq!(shared.filters("binance", &eth, 6).await.unwrap(), Some(f));
     }
 
     #[tokio::test]
@@ -210,16 +175,13 @@ mod tests {
         let btc: Symbol = "BTC/USDT".parse().unwrap();
         let eth: Symbol = "ETH/USDT".parse().unwrap();
         let f = filters(&btc);
-        shared.inner.put_filters("binance", &f, 0).await.unwrap();
+        shared.put_filters("binance", &f, 0).await.unwrap();
         let look = WarmFilters::read_only(shared.clone());
         assert_eq!(read(&look, &shared, "binance", &btc, 1).await, (Some(f), 1));
 
         let g = filters(&eth);
         look.put_filters("binance", &g, 2).await.unwrap();
         assert_eq!(read(&look, &shared, "binance", &eth, 3).await, (Some(g), 1));
-        assert_eq!(
-            shared.inner.filters("binance", &eth, 3).await.unwrap(),
-            None
-        );
+        assert_eq!(shared.filters("binance", &eth, 3).await.unwrap(), None);
     }
 }
