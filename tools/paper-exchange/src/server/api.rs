@@ -21,7 +21,7 @@ use super::order_request::{check_client_id, order_ref, parse_new_order, RespType
 use super::{AppState, Venue, REQUEST_LOG_CAPACITY};
 use crate::api_error::ApiError;
 use crate::engine::{venue_decimal as d8, Engine, OrderRef, OrderType};
-use crate::faults::happens;
+use crate::faults::{happens, Faults};
 use crate::params::{mandatory, Params};
 use crate::rate_limit::Verdict;
 
@@ -129,7 +129,9 @@ fn with_weight(mut r: Response, used: u32) -> Response {
     r
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One `/api/v3` request, as a list of steps: route it, weigh it and log it through the
+/// limiter, refuse it (maintenance, over the limit, banned), inject the configured faults
+/// (latency, a server error), answer it, and maybe drop a placement's answer.
 pub(super) async fn api(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -150,70 +152,11 @@ pub(super) async fn api(
     let now = state.clock.now_ms();
     let params = Params::parse(&query, &body);
     let weight = params.as_ref().map_or(1, |p| endpoint.weight(p));
-    let (verdict, faults) = {
-        let mut v = state.venue();
-        let verdict = v.limiter.admit(peer.ip(), weight, now);
-        // Every request that reached the venue, with what the limiter said: tests check from
-        // it that a banned client stays silent until its ban ends.
-        if v.requests.len() >= REQUEST_LOG_CAPACITY {
-            v.requests.drain(..REQUEST_LOG_CAPACITY / 2);
-        }
-        let status = match verdict {
-            Verdict::Allowed { .. } => 200,
-            Verdict::TooMany { .. } => 429,
-            Verdict::Banned { .. } => 418,
-        };
-        let mut entry = json!({"time": now, "method": method.as_str(), "endpoint": format!("{endpoint:?}"),
-                               "weight": weight, "limiter": status});
-        // Whose key the request carried (null: a key the venue does not know), never the key
-        // itself: tests see from it which keys a client used, e.g. after a rotation.
-        if let Some(key) = headers.get("X-MBX-APIKEY") {
-            let account = key
-                .to_str()
-                .ok()
-                .and_then(|k| v.engine.account_for_key(k))
-                .map(|(name, _)| name.to_owned());
-            entry["account"] = json!(account);
-        }
-        v.requests.push(entry);
-        (verdict, v.faults.clone())
-    };
+    let (verdict, faults) = admit(&state, peer, &method, endpoint, weight, &headers, now);
     let limit = state.config.rate_limits.request_weight_per_minute;
-    let used = match verdict {
-        Verdict::Allowed { used } if faults.maintenance => {
-            let e = ApiError::with_status(
-                StatusCode::SERVICE_UNAVAILABLE,
-                -1008,
-                "Server is currently overloaded with other requests. Please try again in a few minutes.",
-            );
-            return with_weight(error_response(&e), used);
-        }
-        Verdict::Allowed { used } => used,
-        Verdict::TooMany {
-            used,
-            retry_after_s,
-        } => {
-            let mut e = ApiError::with_status(
-                StatusCode::TOO_MANY_REQUESTS,
-                -1003,
-                format!("Too much request weight used; current limit is {limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."),
-            );
-            e.retry_after_s = Some(retry_after_s);
-            return with_weight(error_response(&e), used);
-        }
-        Verdict::Banned {
-            used,
-            until_ms,
-            retry_after_s,
-        } => {
-            let mut e = ApiError::with_status(
-                StatusCode::IM_A_TEAPOT,
-                -1003,
-                format!("Way too much request weight used; IP banned until {until_ms}. Please use WebSocket Streams for live updates to avoid bans."),
-            );
-            e.retry_after_s = Some(retry_after_s);
-            return with_weight(error_response(&e), used);
-        }
+    let used = match allowed(verdict, &faults, limit) {
+        Ok(used) => used,
+        Err((refused, used)) => return with_weight(error_response(&refused), used),
     };
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
@@ -232,28 +175,111 @@ pub(super) async fn api(
     }
     let outcome = params.and_then(|p| handle(&state, endpoint, &p, &headers, &query, &body, now));
     let response = match outcome {
-        Ok((value, placed)) => {
-            let dropped = placed && {
-                let mut v = state.venue();
-                let Venue { faults, dice, .. } = &mut *v;
-                faults.take_order_response_drop(dice)
-            };
-            if dropped {
-                if faults.drop_response_delay_ms > 0 {
-                    tokio::time::sleep(Duration::from_millis(faults.drop_response_delay_ms)).await;
-                }
-                error_response(&ApiError::with_status(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    -1007,
-                    "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
-                ))
-            } else {
-                (StatusCode::OK, Json(value)).into_response()
-            }
-        }
+        Ok((value, placed)) => answer(&state, &faults, value, placed).await,
         Err(e) => error_response(&e),
     };
     with_weight(response, used)
+}
+
+/// The limiter's verdict on a request of `weight` from `peer`, with the faults in force; the
+/// request is logged with the verdict (never its key: the account the key belongs to).
+fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    method: &Method,
+    endpoint: Endpoint,
+    weight: u32,
+    headers: &HeaderMap,
+    now: EpochMillis,
+) -> (Verdict, Faults) {
+    let mut v = state.venue();
+    let verdict = v.limiter.admit(peer.ip(), weight, now);
+    // Every request that reached the venue, with what the limiter said: tests check from
+    // it that a banned client stays silent until its ban ends.
+    if v.requests.len() >= REQUEST_LOG_CAPACITY {
+        v.requests.drain(..REQUEST_LOG_CAPACITY / 2);
+    }
+    let status = match verdict {
+        Verdict::Allowed { .. } => 200,
+        Verdict::TooMany { .. } => 429,
+        Verdict::Banned { .. } => 418,
+    };
+    let mut entry = json!({"time": now, "method": method.as_str(), "endpoint": format!("{endpoint:?}"),
+                           "weight": weight, "limiter": status});
+    // Whose key the request carried (null: a key the venue does not know), never the key
+    // itself: tests see from it which keys a client used, e.g. after a rotation.
+    if let Some(key) = headers.get("X-MBX-APIKEY") {
+        let account = key
+            .to_str()
+            .ok()
+            .and_then(|k| v.engine.account_for_key(k))
+            .map(|(name, _)| name.to_owned());
+        entry["account"] = json!(account);
+    }
+    v.requests.push(entry);
+    (verdict, v.faults.clone())
+}
+
+/// The weight used so far when the request may go on; else why it is refused (the venue under
+/// maintenance, over its weight `limit`, or the caller banned) and the weight used.
+fn allowed(verdict: Verdict, faults: &Faults, limit: u32) -> Result<u32, (ApiError, u32)> {
+    match verdict {
+        Verdict::Allowed { used } if faults.maintenance => {
+            let e = ApiError::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                -1008,
+                "Server is currently overloaded with other requests. Please try again in a few minutes.",
+            );
+            Err((e, used))
+        }
+        Verdict::Allowed { used } => Ok(used),
+        Verdict::TooMany {
+            used,
+            retry_after_s,
+        } => {
+            let mut e = ApiError::with_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                -1003,
+                format!("Too much request weight used; current limit is {limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."),
+            );
+            e.retry_after_s = Some(retry_after_s);
+            Err((e, used))
+        }
+        Verdict::Banned {
+            used,
+            until_ms,
+            retry_after_s,
+        } => {
+            let mut e = ApiError::with_status(
+                StatusCode::IM_A_TEAPOT,
+                -1003,
+                format!("Way too much request weight used; IP banned until {until_ms}. Please use WebSocket Streams for live updates to avoid bans."),
+            );
+            e.retry_after_s = Some(retry_after_s);
+            Err((e, used))
+        }
+    }
+}
+
+/// The endpoint's answer, unless it `placed` an order whose answer the faults drop (the order
+/// stands; the caller hears -1007, status unknown).
+async fn answer(state: &AppState, faults: &Faults, value: Value, placed: bool) -> Response {
+    let dropped = placed && {
+        let mut v = state.venue();
+        let Venue { faults, dice, .. } = &mut *v;
+        faults.take_order_response_drop(dice)
+    };
+    if !dropped {
+        return (StatusCode::OK, Json(value)).into_response();
+    }
+    if faults.drop_response_delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.drop_response_delay_ms)).await;
+    }
+    error_response(&ApiError::with_status(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -1007,
+        "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+    ))
 }
 
 /// What an endpoint's handler is given: the request's parameters, the account that signed it
