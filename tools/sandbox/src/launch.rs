@@ -253,41 +253,19 @@ impl World {
         });
         let placements = Placements::default();
         let clock_port: Arc<dyn Clock> = clock.clone();
-        // The accounts are wired as the Lambdas wire theirs (SecretAccounts: keys from
-        // Secrets Manager, re-read after the exchange refuses them), with the sandbox's quick
-        // client settings and every client's calls counted.
-        let Some((_, first_secret_id)) = secret_ids.first() else {
-            return Err((venue, SandboxError::NoAccount));
+        let accounts = match Self::accounts(
+            &venue,
+            &clock_port,
+            &secrets,
+            &secret_ids,
+            &exchange_calls,
+            &placements,
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(e) => return Err((venue, e)),
         };
-        let calls = exchange_calls.clone();
-        let logged = placements.clone();
-        let count: WrapClient = Arc::new(move |client| {
-            Arc::new(Layered(CountingExchange::new(
-                logged.wrap(client),
-                calls.clone(),
-            ))) as Arc<dyn Exchange>
-        });
-        // Portfolios without an account trade on the venue's first one.
-        let accounts = match SecretAccounts::with_settings(
-            CredentialsCache::new(secrets.clone(), Duration::from_secs(300)),
-            first_secret_id.clone(),
-            Self::client_settings(&venue),
-            clock_port.clone(),
-            Some(count),
-        ) {
-            Ok(a) => Arc::new(a),
-            Err(e) => return Err((venue, SandboxError::Wiring(e))),
-        };
-        // Every account's secret is read now, so one that cannot be read fails the launch.
-        for (_, secret_id) in &secret_ids {
-            if let Err(e) = accounts.exchange(Some(secret_id)).await {
-                let e = SandboxError::Secret {
-                    name: secret_id.clone(),
-                    reason: e.to_string(),
-                };
-                return Err((venue, e));
-            }
-        }
         let queue = Arc::new(
             SqsIntentQueue::new(counted_sqs, queues.queue_url.clone()).with_backoff(BACKOFF),
         );
@@ -349,6 +327,48 @@ impl World {
             notices,
             invocation: AtomicU64::new(0),
         })
+    }
+
+    /// The venue's accounts, wired as the Lambdas wire theirs (`SecretAccounts`: keys from
+    /// Secrets Manager, re-read after the exchange refuses them), with the sandbox's quick
+    /// client settings and every client's calls counted and its placements logged. Portfolios
+    /// without an account trade on the first one. Every account's secret is read now, so one
+    /// that cannot be read fails the launch.
+    async fn accounts(
+        venue: &PaperExchange,
+        clock: &Arc<dyn Clock>,
+        secrets: &aws_sdk_secretsmanager::Client,
+        secret_ids: &[(String, String)],
+        exchange_calls: &Tally,
+        placements: &Placements,
+    ) -> Result<Arc<SecretAccounts>, SandboxError> {
+        let Some((_, first_secret_id)) = secret_ids.first() else {
+            return Err(SandboxError::NoAccount);
+        };
+        let calls = exchange_calls.clone();
+        let logged = placements.clone();
+        let count: WrapClient = Arc::new(move |client| {
+            Arc::new(Layered(CountingExchange::new(
+                logged.wrap(client),
+                calls.clone(),
+            ))) as Arc<dyn Exchange>
+        });
+        let accounts = Arc::new(SecretAccounts::with_settings(
+            CredentialsCache::new(secrets.clone(), Duration::from_secs(300)),
+            first_secret_id.clone(),
+            Self::client_settings(venue),
+            clock.clone(),
+            Some(count),
+        )?);
+        for (_, secret_id) in secret_ids {
+            if let Err(e) = accounts.exchange(Some(secret_id)).await {
+                return Err(SandboxError::Secret {
+                    name: secret_id.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(accounts)
     }
 
     /// The settings of every exchange client: the local venue, quick retries and timeouts.
