@@ -15,7 +15,7 @@ use driftline_core::orders::{
     OrderUpdate, RecordOutcome, Transition, TransitionOutcome,
 };
 use driftline_core::ports::{
-    BreakerSave, BreakerStore, CycleLeases, DriftHistory, IntentQueue, LeaseOutcome,
+    BreakerSave, BreakerStore, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome,
     MarketFilterCache, OrderLedger, MARKET_FILTER_TTL_MS,
 };
 use driftline_core::{
@@ -503,7 +503,10 @@ async fn ten_concurrent_lease_acquirers_get_one_owner() {
             let (store, cycle) = (store.clone(), cycle.clone());
             tokio::spawn(async move {
                 store
-                    .acquire(&portfolio(), &format!("owner-{n}"), &cycle, 1_000, 30_000)
+                    .acquire(
+                        &Lease::wanted(&portfolio(), &format!("owner-{n}"), &cycle, 1_000, 30_000),
+                        1_000,
+                    )
                     .await
             })
         })
@@ -541,13 +544,19 @@ async fn ten_concurrent_lease_acquirers_get_one_owner() {
     assert_eq!(renewed.expires_at_ms, 32_000);
     assert!(matches!(
         store
-            .acquire(&portfolio(), "late", &cycle, 31_999, 30_000)
+            .acquire(
+                &Lease::wanted(&portfolio(), "late", &cycle, 31_999, 30_000),
+                31_999
+            )
             .await
             .unwrap(),
         LeaseOutcome::HeldBy(_)
     ));
     let LeaseOutcome::Acquired(taken) = store
-        .acquire(&portfolio(), "late", &cycle, 32_000, 30_000)
+        .acquire(
+            &Lease::wanted(&portfolio(), "late", &cycle, 32_000, 30_000),
+            32_000,
+        )
         .await
         .unwrap()
     else {
@@ -574,7 +583,10 @@ async fn ten_concurrent_lease_acquirers_get_one_owner() {
     );
     assert!(matches!(
         store
-            .acquire(&portfolio(), "next", &cycle, 33_000, 30_000)
+            .acquire(
+                &Lease::wanted(&portfolio(), "next", &cycle, 33_000, 30_000),
+                33_000
+            )
             .await
             .unwrap(),
         LeaseOutcome::Acquired(_)

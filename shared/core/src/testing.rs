@@ -23,8 +23,8 @@ use crate::ports::{
     SendReport, StoreError, StoredPortfolio, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
 use crate::{
-    BreakerState, ClientOrderId, CycleId, DriftSnapshot, EpochMillis, MarketFilters,
-    MarketFiltersFields, OrderIntent, PortfolioId, Symbol, TradingStatus,
+    BreakerState, ClientOrderId, DriftSnapshot, EpochMillis, MarketFilters, MarketFiltersFields,
+    OrderIntent, PortfolioId, Symbol, TradingStatus,
 };
 
 /// How many cases a property test runs: `default` (what `make test` runs, on the fixed seed it
@@ -280,28 +280,15 @@ impl OrderLedger for InMemoryStore {
 
 #[async_trait]
 impl CycleLeases for InMemoryStore {
-    async fn acquire(
-        &self,
-        portfolio: &PortfolioId,
-        owner: &str,
-        cycle: &CycleId,
-        now: EpochMillis,
-        ttl_ms: i64,
-    ) -> Result<LeaseOutcome, StoreError> {
+    async fn acquire(&self, wanted: &Lease, now: EpochMillis) -> Result<LeaseOutcome, StoreError> {
         let mut leases = lock(&self.leases);
-        if let Some(held) = leases.get(portfolio) {
+        if let Some(held) = leases.get(&wanted.portfolio_id) {
             if held.expires_at_ms > now {
                 return Ok(LeaseOutcome::HeldBy(held.clone()));
             }
         }
-        let lease = Lease {
-            portfolio_id: portfolio.clone(),
-            owner: owner.to_owned(),
-            cycle_id: cycle.clone(),
-            expires_at_ms: now + ttl_ms,
-        };
-        leases.insert(portfolio.clone(), lease.clone());
-        Ok(LeaseOutcome::Acquired(lease))
+        leases.insert(wanted.portfolio_id.clone(), wanted.clone());
+        Ok(LeaseOutcome::Acquired(wanted.clone()))
     }
 
     async fn renew(
@@ -554,6 +541,7 @@ mod tests {
     use super::*;
     use crate::orders::OrderUpdate;
     use crate::ports::RetryBackoff;
+    use crate::CycleId;
     use crate::{ClientOrderId, OrderStatus, Price, Side};
     use rust_decimal_macros::dec;
 
@@ -655,15 +643,25 @@ mod tests {
     async fn in_memory_lease_has_one_owner_until_it_expires() {
         let store = InMemoryStore::default();
         let (p, c) = (PortfolioId::new("p1").unwrap(), CycleId::new("c1").unwrap());
-        let LeaseOutcome::Acquired(a) = store.acquire(&p, "a", &c, 0, 100).await.unwrap() else {
+        let LeaseOutcome::Acquired(a) = store
+            .acquire(&Lease::wanted(&p, "a", &c, 0, 100), 0)
+            .await
+            .unwrap()
+        else {
             panic!()
         };
         assert_eq!(
-            store.acquire(&p, "b", &c, 99, 100).await.unwrap(),
+            store
+                .acquire(&Lease::wanted(&p, "b", &c, 99, 100), 99)
+                .await
+                .unwrap(),
             LeaseOutcome::HeldBy(a.clone())
         );
         assert!(matches!(
-            store.acquire(&p, "b", &c, 100, 100).await.unwrap(),
+            store
+                .acquire(&Lease::wanted(&p, "b", &c, 100, 100), 100)
+                .await
+                .unwrap(),
             LeaseOutcome::Acquired(_)
         ));
         let record = CycleRecord {

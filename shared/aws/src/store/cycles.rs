@@ -48,24 +48,17 @@ fn lease_ttl(expires_at_ms: EpochMillis) -> AttributeValue {
 
 #[async_trait]
 impl CycleLeases for DynamoStore {
-    async fn acquire(
-        &self,
-        portfolio: &PortfolioId,
-        owner: &str,
-        cycle: &CycleId,
-        now: EpochMillis,
-        ttl_ms: i64,
-    ) -> Result<LeaseOutcome, StoreError> {
-        let expires = now + ttl_ms;
+    async fn acquire(&self, wanted: &Lease, now: EpochMillis) -> Result<LeaseOutcome, StoreError> {
+        let expires = wanted.expires_at_ms;
         let op = self
-            .update(lease_key(portfolio))
+            .update(lease_key(&wanted.portfolio_id))
             .update_expression(
                 "SET lease_owner = :owner, cycle_id = :cycle, lease_expires_at_ms = :expires, \
                  ttl_epoch_s = :ttl",
             )
             .condition_expression("attribute_not_exists(pk) OR lease_expires_at_ms <= :now")
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":cycle", s(cycle.as_str()))
+            .expression_attribute_values(":owner", s(wanted.owner.clone()))
+            .expression_attribute_values(":cycle", s(wanted.cycle_id.as_str()))
             .expression_attribute_values(":expires", n(expires))
             .expression_attribute_values(":ttl", lease_ttl(expires))
             .expression_attribute_values(":now", n(now));

@@ -100,6 +100,24 @@ pub struct Lease {
     pub expires_at_ms: EpochMillis,
 }
 
+impl Lease {
+    /// The lease `owner` asks for at `now`: `cycle` of `portfolio`, for `ttl_ms`.
+    pub fn wanted(
+        portfolio: &PortfolioId,
+        owner: &str,
+        cycle: &CycleId,
+        now: EpochMillis,
+        ttl_ms: i64,
+    ) -> Self {
+        Self {
+            portfolio_id: portfolio.clone(),
+            owner: owner.to_owned(),
+            cycle_id: cycle.clone(),
+            expires_at_ms: now + ttl_ms,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {
     Acquired(Lease),
@@ -117,15 +135,9 @@ pub enum LeaseOutcome {
 /// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait CycleLeases: Send + Sync {
-    /// Takes the lease if it is absent or expired.
-    async fn acquire(
-        &self,
-        portfolio: &PortfolioId,
-        owner: &str,
-        cycle: &CycleId,
-        now: EpochMillis,
-        ttl_ms: i64,
-    ) -> Result<LeaseOutcome, StoreError>;
+    /// Takes `wanted` (its owner, cycle and expiry) if the portfolio's lease is absent or
+    /// expired at `now`.
+    async fn acquire(&self, wanted: &Lease, now: EpochMillis) -> Result<LeaseOutcome, StoreError>;
     /// Extends a lease its owner still holds.
     async fn renew(
         &self,

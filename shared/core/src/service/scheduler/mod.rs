@@ -284,13 +284,9 @@ impl Scheduler {
                 reason: pause.reason,
             };
         }
-        let lease = match self
-            .ports
-            .store
-            .leases
-            .acquire(id, owner, cycle, self.now(), self.settings.lease_ttl_ms)
-            .await
-        {
+        let now = self.now();
+        let wanted = Lease::wanted(id, owner, cycle, now, self.settings.lease_ttl_ms);
+        let lease = match self.ports.store.leases.acquire(&wanted, now).await {
             Ok(LeaseOutcome::Acquired(lease)) => lease,
             Ok(LeaseOutcome::HeldBy(l)) => {
                 info!(owner = %l.owner, "lease held by another invocation: skipped");
