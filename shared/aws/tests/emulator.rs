@@ -373,6 +373,7 @@ fn fill(qty: Decimal, status: OrderStatus) -> FillProgress {
         fee_asset: Some(Asset::new("BTC").unwrap()),
         fees_quote: qty * dec!(0.001) * dec!(64000.1),
         status,
+        now_ms: 0,
     }
 }
 
@@ -387,7 +388,16 @@ async fn the_same_fill_applied_twice_changes_nothing() {
     let partial = fill(dec!(0.2), OrderStatus::PartiallyFilled);
     assert!(
         matches!(
-            store.apply_fill(&key, &partial, 1_500).await.unwrap(),
+            store
+                .apply_fill(
+                    &key,
+                    &FillProgress {
+                        now_ms: 1_500,
+                        ..partial.clone()
+                    }
+                )
+                .await
+                .unwrap(),
             FillOutcome::Conflict(_)
         ),
         "no fills before placing"
@@ -400,7 +410,16 @@ async fn the_same_fill_applied_twice_changes_nothing() {
         .transition(&key, &transition(c.version, OrderStatus::Placed, 2_500))
         .await
         .unwrap();
-    let FillOutcome::Applied(after_first) = store.apply_fill(&key, &partial, 3_000).await.unwrap()
+    let FillOutcome::Applied(after_first) = store
+        .apply_fill(
+            &key,
+            &FillProgress {
+                now_ms: 3_000,
+                ..partial.clone()
+            },
+        )
+        .await
+        .unwrap()
     else {
         panic!()
     };
@@ -410,7 +429,16 @@ async fn the_same_fill_applied_twice_changes_nothing() {
     );
     assert_eq!(after_first.cumulative_quote_qty, dec!(12800.02));
     assert_eq!(
-        store.apply_fill(&key, &partial, 3_100).await.unwrap(),
+        store
+            .apply_fill(
+                &key,
+                &FillProgress {
+                    now_ms: 3_100,
+                    ..partial.clone()
+                }
+            )
+            .await
+            .unwrap(),
         FillOutcome::AlreadyApplied(after_first.clone())
     );
     assert_eq!(
@@ -421,23 +449,60 @@ async fn the_same_fill_applied_twice_changes_nothing() {
     // An older report arriving late changes nothing either.
     let older = fill(dec!(0.1), OrderStatus::PartiallyFilled);
     assert!(matches!(
-        store.apply_fill(&key, &older, 3_200).await.unwrap(),
+        store
+            .apply_fill(
+                &key,
+                &FillProgress {
+                    now_ms: 3_200,
+                    ..older.clone()
+                }
+            )
+            .await
+            .unwrap(),
         FillOutcome::AlreadyApplied(_)
     ));
     // 0.2 → 0.15 would be a backwards step for strings compared naively ("0.2" > "0.15");
     // 0.2 → 0.25 and then 0.5 are forward.
     let more = fill(dec!(0.25), OrderStatus::PartiallyFilled);
     assert!(matches!(
-        store.apply_fill(&key, &more, 3_300).await.unwrap(),
+        store
+            .apply_fill(
+                &key,
+                &FillProgress {
+                    now_ms: 3_300,
+                    ..more.clone()
+                }
+            )
+            .await
+            .unwrap(),
         FillOutcome::Applied(_)
     ));
     let done = fill(dec!(0.5), OrderStatus::Filled);
-    let FillOutcome::Applied(filled) = store.apply_fill(&key, &done, 4_000).await.unwrap() else {
+    let FillOutcome::Applied(filled) = store
+        .apply_fill(
+            &key,
+            &FillProgress {
+                now_ms: 4_000,
+                ..done.clone()
+            },
+        )
+        .await
+        .unwrap()
+    else {
         panic!()
     };
     assert_eq!(filled.status, OrderStatus::Filled);
     assert_eq!(
-        store.apply_fill(&key, &done, 4_100).await.unwrap(),
+        store
+            .apply_fill(
+                &key,
+                &FillProgress {
+                    now_ms: 4_100,
+                    ..done.clone()
+                }
+            )
+            .await
+            .unwrap(),
         FillOutcome::AlreadyApplied(filled.clone())
     );
     assert_eq!(store.order(&key).await.unwrap(), Some(filled));

@@ -243,7 +243,6 @@ impl OrderLedger for InMemoryStore {
         &self,
         key: &OrderKey,
         fill: &FillProgress,
-        now: EpochMillis,
     ) -> Result<FillOutcome, StoreError> {
         let mut orders = lock(&self.orders);
         let Some(current) = orders.get(key).cloned() else {
@@ -252,7 +251,7 @@ impl OrderLedger for InMemoryStore {
         if !fill_allowed(&current, fill)? {
             return Ok(classify_failed_fill(current, fill));
         }
-        let next = apply_fill(current, fill, now);
+        let next = apply_fill(current, fill);
         orders.insert(key.clone(), next.clone());
         Ok(FillOutcome::Applied(next))
     }
@@ -628,12 +627,32 @@ mod tests {
             fees_quote: dec!(0.01),
             fee_asset: None,
             status: OrderStatus::Filled,
+            now_ms: 0,
         };
-        let FillOutcome::Applied(filled) = store.apply_fill(&key, &f, 4).await.unwrap() else {
+        let FillOutcome::Applied(filled) = store
+            .apply_fill(
+                &key,
+                &FillProgress {
+                    now_ms: 4,
+                    ..f.clone()
+                },
+            )
+            .await
+            .unwrap()
+        else {
             panic!()
         };
         assert_eq!(
-            store.apply_fill(&key, &f, 5).await.unwrap(),
+            store
+                .apply_fill(
+                    &key,
+                    &FillProgress {
+                        now_ms: 5,
+                        ..f.clone()
+                    }
+                )
+                .await
+                .unwrap(),
             FillOutcome::AlreadyApplied(filled)
         );
         assert!(store.open_orders(&i.portfolio_id).await.unwrap().is_empty());

@@ -98,7 +98,6 @@ impl OrderLedger for Paused {
         &self,
         key: &OrderKey,
         fill: &FillProgress,
-        now: EpochMillis,
     ) -> Result<FillOutcome, StoreError> {
         if fill.status == OrderStatus::Cancelled {
             let leg = self.inner.order(key).await?.map(|r| r.intent.leg);
@@ -107,7 +106,7 @@ impl OrderLedger for Paused {
                 self.pause().await;
             }
         }
-        self.inner.apply_fill(key, fill, now).await
+        self.inner.apply_fill(key, fill).await
     }
     async fn open_orders(&self, p: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError> {
         self.inner.open_orders(p).await

@@ -10,7 +10,7 @@ use driftline_core::orders::{
     ClaimOutcome, FillOutcome, FillProgress, OrderKey, OrderRecord, RecordOutcome, Transition,
     TransitionOutcome, CLAIMABLE,
 };
-use driftline_core::ports::{OrderLedger, StoreError};
+use driftline_core::ports::{record_each, OrderLedger, StoreError};
 use driftline_core::{EpochMillis, OrderIntent, OrderStatus, PortfolioId};
 
 use super::order_item::{order_item, order_key, order_record};
@@ -206,11 +206,7 @@ impl OrderLedger for DynamoStore {
             };
             match together {
                 Some(records) => outcomes.extend(records.into_iter().map(RecordOutcome::Recorded)),
-                None => {
-                    for intent in chunk {
-                        outcomes.push(self.record(intent, now).await?);
-                    }
-                }
+                None => outcomes.extend(record_each(self, chunk, now).await?),
             }
         }
         Ok(outcomes)
@@ -291,10 +287,9 @@ impl OrderLedger for DynamoStore {
         &self,
         key: &OrderKey,
         fill: &FillProgress,
-        now: EpochMillis,
     ) -> Result<FillOutcome, StoreError> {
         let mut change = self
-            .order_change(key, fill.status, now)
+            .order_change(key, fill.status, fill.now_ms)
             .set("filled_qty = :filled")
             .value(":filled", dec(fill.executed_qty))
             .set("fill_progress = :progress")

@@ -124,6 +124,7 @@ pub fn report_change(record: &OrderRecord, report: &OrderReport, now: EpochMilli
             fee_asset: record.fee_asset.clone(),
             fees_quote: record.fees_quote,
             status,
+            now_ms: now,
         },
         new_fills: report.executed_qty > record.filled_qty,
     }

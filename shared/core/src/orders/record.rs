@@ -221,6 +221,8 @@ pub struct FillProgress {
     /// `PARTIALLY_FILLED`, `FILLED`, or a final state an order with fills may end in
     /// (`CANCELLED`, `EXPIRED`).
     pub status: OrderStatus,
+    /// When the report was applied: the record's `updated_at_ms`.
+    pub now_ms: EpochMillis,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,7 +312,7 @@ pub fn classify_failed_fill(current: OrderRecord, fill: &FillProgress) -> FillOu
     }
 }
 
-pub fn apply_fill(mut current: OrderRecord, fill: &FillProgress, now: EpochMillis) -> OrderRecord {
+pub fn apply_fill(mut current: OrderRecord, fill: &FillProgress) -> OrderRecord {
     current.status = fill.status;
     current.version += 1;
     current.filled_qty = fill.executed_qty;
@@ -321,7 +323,7 @@ pub fn apply_fill(mut current: OrderRecord, fill: &FillProgress, now: EpochMilli
     current.exchange_order_id = Some(fill.exchange_order_id);
     current.claim_owner = None;
     current.claim_expires_at_ms = None;
-    current.updated_at_ms = now;
+    current.updated_at_ms = fill.now_ms;
     current
 }
 
@@ -455,6 +457,7 @@ pub(crate) mod tests {
             fee_asset: None,
             fees_quote: dec!(0),
             status,
+            now_ms: 0,
         }
     }
 
@@ -463,7 +466,13 @@ pub(crate) mod tests {
         let placed = record(OrderStatus::Placed, None);
         let f = fill(dec!(0.2), OrderStatus::PartiallyFilled);
         assert!(fill_allowed(&placed, &f).unwrap());
-        let after = apply_fill(placed, &f, 1);
+        let after = apply_fill(
+            placed,
+            &FillProgress {
+                now_ms: 1,
+                ..f.clone()
+            },
+        );
         assert!(!fill_allowed(&after, &f).unwrap(), "the same report twice");
         assert!(matches!(
             classify_failed_fill(after.clone(), &f),
@@ -476,7 +485,13 @@ pub(crate) mod tests {
             FillOutcome::AlreadyApplied(_)
         ));
         let done = fill(dec!(0.5), OrderStatus::Filled);
-        let filled = apply_fill(after, &done, 2);
+        let filled = apply_fill(
+            after,
+            &FillProgress {
+                now_ms: 2,
+                ..done.clone()
+            },
+        );
         assert!(!fill_allowed(&filled, &done).unwrap());
         assert!(!fill_allowed(&filled, &f).unwrap());
         let more_after_final = fill(dec!(0.6), OrderStatus::Filled);
@@ -485,7 +500,13 @@ pub(crate) mod tests {
             "a final state is never left"
         );
         let cancelled_same_qty = fill(dec!(0.2), OrderStatus::Cancelled);
-        let partial = apply_fill(record(OrderStatus::Placed, None), &f, 1);
+        let partial = apply_fill(
+            record(OrderStatus::Placed, None),
+            &FillProgress {
+                now_ms: 1,
+                ..f.clone()
+            },
+        );
         assert!(
             fill_allowed(&partial, &cancelled_same_qty).unwrap(),
             "cancel with the fills so far"

@@ -112,7 +112,7 @@ impl OrderTracker {
             progress.fee_asset = tally.fee_asset;
             progress.fees_quote = tally.fees_quote;
         }
-        Ok(match self.ledger.apply_fill(&key, &progress, now).await? {
+        Ok(match self.ledger.apply_fill(&key, &progress).await? {
             FillOutcome::Applied(r) => {
                 info!(status = %r.status, filled = %r.filled_qty, fees_quote = %r.fees_quote, "fills recorded");
                 if r.status.is_final() {

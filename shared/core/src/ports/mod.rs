@@ -32,9 +32,9 @@ pub use metrics::MetricsSink;
 pub use notifier::{Notifier, Silent};
 pub use queue::{DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport};
 pub use store::{
-    BreakerSave, BreakerStore, CycleLeases, DriftHistory, Lease, LeaseOutcome, MarketFilterCache,
-    OrderLedger, PortfolioConfigs, RecordedSnapshot, StoreError, StoredPortfolio, VersionedBreaker,
-    MARKET_FILTER_TTL_MS,
+    record_each, BreakerSave, BreakerStore, CycleLeases, DriftHistory, Lease, LeaseOutcome,
+    MarketFilterCache, OrderLedger, PortfolioConfigs, RecordedSnapshot, StoreError,
+    StoredPortfolio, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
 
 use std::sync::Arc;

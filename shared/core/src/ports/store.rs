@@ -64,11 +64,7 @@ pub trait OrderLedger: Send + Sync {
         intents: &[OrderIntent],
         now: EpochMillis,
     ) -> Result<Vec<RecordOutcome>, StoreError> {
-        let mut outcomes = Vec::with_capacity(intents.len());
-        for intent in intents {
-            outcomes.push(self.record(intent, now).await?);
-        }
-        Ok(outcomes)
+        record_each(self, intents, now).await
     }
     async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError>;
     /// Claims the order for execution (`PLACING`); see [`claim_allowed`](crate::orders::claim_allowed).
@@ -82,13 +78,30 @@ pub trait OrderLedger: Send + Sync {
         &self,
         key: &OrderKey,
         fill: &FillProgress,
-        now: EpochMillis,
     ) -> Result<FillOutcome, StoreError>;
     /// The portfolio's orders not yet in a final state.
     async fn open_orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError>;
     /// Every order of the portfolio the ledger still holds, final ones included (they expire
     /// 90 days after they end). On DynamoDB the same request as [`Self::open_orders`].
     async fn orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError>;
+}
+
+/// Records `intents` one [`OrderLedger::record`] at a time: one outcome per intent, in order.
+/// What [`OrderLedger::record_all`] does unless a store writes many items in one request, and
+/// what such a store falls back to when that request is refused.
+///
+/// # Errors
+/// The first error a record meets; the intents before it are recorded.
+pub async fn record_each<L: OrderLedger + ?Sized>(
+    ledger: &L,
+    intents: &[OrderIntent],
+    now: EpochMillis,
+) -> Result<Vec<RecordOutcome>, StoreError> {
+    let mut outcomes = Vec::with_capacity(intents.len());
+    for intent in intents {
+        outcomes.push(ledger.record(intent, now).await?);
+    }
+    Ok(outcomes)
 }
 
 /// Who runs a portfolio's cycle, until when.
