@@ -205,18 +205,14 @@ pub fn apply_transition(mut current: OrderRecord, t: &Transition) -> OrderRecord
 /// An order's cumulative execution as the exchange reports it. Fills are applied by this
 /// cumulative quantity, which only moves forward, so the same report applied twice (or an
 /// older report after a newer one) changes nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FillProgress {
     pub exchange_order_id: u64,
-    #[serde(with = "crate::exact")]
     pub executed_qty: Decimal,
-    #[serde(with = "crate::exact")]
     pub cumulative_quote_qty: Decimal,
-    #[serde(with = "crate::exact")]
     pub fees: Decimal,
     pub fee_asset: Option<Asset>,
     /// All commissions in the quote asset (see [`OrderRecord::fees_quote`]).
-    #[serde(with = "crate::exact", default)]
     pub fees_quote: Decimal,
     /// `PARTIALLY_FILLED`, `FILLED`, or a final state an order with fills may end in
     /// (`CANCELLED`, `EXPIRED`).
