@@ -620,7 +620,7 @@ async fn a_tick_delivered_again_after_two_later_cycles_plans_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn buys_paid_by_resting_sells_wait_for_their_fills_and_every_one_fills() {
     // Almost all BTC, no ETH, little cash: the rebalance sells BTC to buy ETH.
-    let venue = driftline_e2e::article_venue_holding(r#"{ BTC = "3", ETH = "0", USDT = "1000" }"#);
+    let venue = driftline_e2e::article_venue!(balances = { BTC = "3", ETH = "0", USDT = "1000" });
     // The article's policy without the velocity rule, other targets.
     let mut spec = article_spec();
     spec.id = "rotate".to_owned();
@@ -628,7 +628,7 @@ async fn buys_paid_by_resting_sells_wait_for_their_fills_and_every_one_fills() {
         .map(|(asset, weight)| (asset.to_owned(), weight.to_owned()))
         .into();
     spec.policy.velocity = None;
-    let Some(w) = first_tick_plans_two(World::start(&venue, &[spec]).await).await else {
+    let Some(w) = first_tick_plans_two(World::start(venue, &[spec]).await).await else {
         return;
     };
     let buy = |orders: &[driftline_core::orders::OrderRecord]| {

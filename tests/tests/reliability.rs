@@ -19,7 +19,7 @@ use driftline_core::{
     Asset, BreakerState, ClientOrderId, CycleId, OrderIntent, OrderStatus, PortfolioId, Price,
     Side, Symbol,
 };
-use driftline_e2e::{article_spec, article_venue_holding, World, KEY, SECRET};
+use driftline_e2e::{article_spec, article_venue, World, KEY, SECRET};
 use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -45,7 +45,7 @@ fn size(published: usize, reduced: usize) -> usize {
 /// own, so every order counted here is one of the suite's intents), a weight limit and a ban
 /// length chosen per scenario.
 fn venue(weight_per_minute: u32, ban_seconds: u32) -> String {
-    article_venue_holding(r#"{ BTC = "40", ETH = "650", USDT = "1600000" }"#)
+    article_venue!(balances = { BTC = "40", ETH = "650", USDT = "1600000" })
         .replace(
             "request_weight_per_minute = 6000",
             &format!("request_weight_per_minute = {weight_per_minute}"),

@@ -12,17 +12,6 @@ use driftline_functions::config::{
     Env, EnvVar, ExecutorConfig, SchedulerConfig, COMMON_ENV, EXECUTOR_ENV, SCHEDULER_ENV,
 };
 
-/// Variables infra may set that no configuration struct reads, each with its reader.
-const SET_BUT_NOT_CONFIGURATION: &[&str] = &[
-    // The log filter of `init_logging` (tracing's EnvFilter), read outside src/config.rs.
-    "RUST_LOG",
-];
-
-/// Differences known today between what the functions read and what contract.ts declares: the
-/// variable and why it may stay so for now. Each must still be a difference (so that fixing one
-/// removes it here), and no other may appear.
-const KNOWN_UNDECLARED: &[(&str, &str)] = &[];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Function {
     Scheduler,
@@ -223,10 +212,7 @@ fn the_stack_sets_each_function_what_it_requires_and_only_what_it_reads() {
         let unread: Vec<String> = set
             .all()
             .into_iter()
-            .filter(|n| {
-                !reads.iter().any(|v| v.name == n)
-                    && !SET_BUT_NOT_CONFIGURATION.contains(&n.as_str())
-            })
+            .filter(|n| !reads.iter().any(|v| v.name == n))
             .collect();
         assert!(
             unread.is_empty(),
@@ -250,11 +236,9 @@ fn contract_ts_declares_what_the_functions_read_and_nothing_else() {
         "declared in contract.ts, read by no function: {unread:?}"
     );
     let undeclared: Vec<&str> = read.difference(&declared).map(String::as_str).collect();
-    let known: Vec<&str> = KNOWN_UNDECLARED.iter().map(|(n, _)| *n).collect();
-    assert_eq!(
-        undeclared, known,
-        "read by a function but not declared in contract.ts (KNOWN_UNDECLARED lists the \
-         accepted ones: add to contract.ts or update that list)"
+    assert!(
+        undeclared.is_empty(),
+        "read by a function but not declared in contract.ts: {undeclared:?}"
     );
 }
 
@@ -319,4 +303,16 @@ fn the_published_lists_are_what_from_env_reads() {
             assert_eq!(read, listed, "{}: reads {name}", f.name());
         }
     }
+}
+
+#[test]
+fn the_dead_letter_reason_attribute_is_the_one_contract_ts_names() {
+    let line = format!(
+        "export const DEAD_LETTER_REASON_ATTRIBUTE = '{}';",
+        driftline_aws::DEAD_LETTER_REASON_ATTRIBUTE
+    );
+    assert!(
+        infra_file("contract.ts").lines().any(|l| l == line),
+        "contract.ts must say: {line}"
+    );
 }

@@ -19,7 +19,10 @@ mod table;
 pub use config::{sdk_config, AwsClients};
 pub use notify::SnsNotifier;
 pub use portfolios::ConfigWrite;
-pub use queue::{create_queue_with_dlq, LocalQueues, SqsDeadLetters, SqsIntentQueue};
+pub use queue::{
+    create_queue_with_dlq, LocalQueues, SqsDeadLetters, SqsIntentQueue,
+    DEAD_LETTER_REASON_ATTRIBUTE,
+};
 pub use secrets::{CredentialsCache, SecretError};
 pub use store::DynamoStore;
 pub use table::{create_table, TTL_ATTRIBUTE};

@@ -294,8 +294,12 @@ impl IntentQueue for SqsIntentQueue {
     }
 }
 
+/// The message attribute an unreadable message's reason travels in to the dead-letter queue
+/// (`DEAD_LETTER_REASON_ATTRIBUTE` in infra/lib/contract.ts).
+pub const DEAD_LETTER_REASON_ATTRIBUTE: &str = "driftline-error";
+
 /// The dead-letter queue on SQS: the message body as it came, its reason in the
-/// `driftline-error` attribute (the first 1,024 characters).
+/// [`DEAD_LETTER_REASON_ATTRIBUTE`] attribute (the first 1,024 characters).
 #[derive(Debug, Clone)]
 pub struct SqsDeadLetters {
     sqs: Client,
@@ -327,7 +331,7 @@ impl DeadLetters for SqsDeadLetters {
             .send_message()
             .queue_url(url)
             .message_body(body)
-            .message_attributes("driftline-error", reason_attr)
+            .message_attributes(DEAD_LETTER_REASON_ATTRIBUTE, reason_attr)
             .send()
             .await
         {

@@ -364,7 +364,7 @@ async fn transitions_follow_the_state_machine_and_the_version_in_the_store() {
     );
 }
 
-fn fill(qty: Decimal, status: OrderStatus) -> FillProgress {
+fn fill(qty: Decimal, status: OrderStatus, now_ms: EpochMillis) -> FillProgress {
     FillProgress {
         exchange_order_id: 42,
         executed_qty: qty,
@@ -373,7 +373,7 @@ fn fill(qty: Decimal, status: OrderStatus) -> FillProgress {
         fee_asset: Some(Asset::new("BTC").unwrap()),
         fees_quote: qty * dec!(0.001) * dec!(64000.1),
         status,
-        now_ms: 0,
+        now_ms,
     }
 }
 
@@ -385,19 +385,10 @@ async fn the_same_fill_applied_twice_changes_nothing() {
     let i = intent(0, 100_000);
     let key = OrderKey::of(&i);
     store.record(&i, 1_000).await.unwrap();
-    let partial = fill(dec!(0.2), OrderStatus::PartiallyFilled);
+    let partial = |at| fill(dec!(0.2), OrderStatus::PartiallyFilled, at);
     assert!(
         matches!(
-            store
-                .apply_fill(
-                    &key,
-                    &FillProgress {
-                        now_ms: 1_500,
-                        ..partial.clone()
-                    }
-                )
-                .await
-                .unwrap(),
+            store.apply_fill(&key, &partial(1_500)).await.unwrap(),
             FillOutcome::Conflict(_)
         ),
         "no fills before placing"
@@ -410,16 +401,7 @@ async fn the_same_fill_applied_twice_changes_nothing() {
         .transition(&key, &transition(c.version, OrderStatus::Placed, 2_500))
         .await
         .unwrap();
-    let FillOutcome::Applied(after_first) = store
-        .apply_fill(
-            &key,
-            &FillProgress {
-                now_ms: 3_000,
-                ..partial.clone()
-            },
-        )
-        .await
-        .unwrap()
+    let FillOutcome::Applied(after_first) = store.apply_fill(&key, &partial(3_000)).await.unwrap()
     else {
         panic!()
     };
@@ -429,16 +411,7 @@ async fn the_same_fill_applied_twice_changes_nothing() {
     );
     assert_eq!(after_first.cumulative_quote_qty, dec!(12800.02));
     assert_eq!(
-        store
-            .apply_fill(
-                &key,
-                &FillProgress {
-                    now_ms: 3_100,
-                    ..partial.clone()
-                }
-            )
-            .await
-            .unwrap(),
+        store.apply_fill(&key, &partial(3_100)).await.unwrap(),
         FillOutcome::AlreadyApplied(after_first.clone())
     );
     assert_eq!(
@@ -447,62 +420,25 @@ async fn the_same_fill_applied_twice_changes_nothing() {
         "same state after the duplicate"
     );
     // An older report arriving late changes nothing either.
-    let older = fill(dec!(0.1), OrderStatus::PartiallyFilled);
+    let older = |at| fill(dec!(0.1), OrderStatus::PartiallyFilled, at);
     assert!(matches!(
-        store
-            .apply_fill(
-                &key,
-                &FillProgress {
-                    now_ms: 3_200,
-                    ..older.clone()
-                }
-            )
-            .await
-            .unwrap(),
+        store.apply_fill(&key, &older(3_200)).await.unwrap(),
         FillOutcome::AlreadyApplied(_)
     ));
     // 0.2 → 0.15 would be a backwards step for strings compared naively ("0.2" > "0.15");
     // 0.2 → 0.25 and then 0.5 are forward.
-    let more = fill(dec!(0.25), OrderStatus::PartiallyFilled);
+    let more = |at| fill(dec!(0.25), OrderStatus::PartiallyFilled, at);
     assert!(matches!(
-        store
-            .apply_fill(
-                &key,
-                &FillProgress {
-                    now_ms: 3_300,
-                    ..more.clone()
-                }
-            )
-            .await
-            .unwrap(),
+        store.apply_fill(&key, &more(3_300)).await.unwrap(),
         FillOutcome::Applied(_)
     ));
-    let done = fill(dec!(0.5), OrderStatus::Filled);
-    let FillOutcome::Applied(filled) = store
-        .apply_fill(
-            &key,
-            &FillProgress {
-                now_ms: 4_000,
-                ..done.clone()
-            },
-        )
-        .await
-        .unwrap()
-    else {
+    let done = |at| fill(dec!(0.5), OrderStatus::Filled, at);
+    let FillOutcome::Applied(filled) = store.apply_fill(&key, &done(4_000)).await.unwrap() else {
         panic!()
     };
     assert_eq!(filled.status, OrderStatus::Filled);
     assert_eq!(
-        store
-            .apply_fill(
-                &key,
-                &FillProgress {
-                    now_ms: 4_100,
-                    ..done.clone()
-                }
-            )
-            .await
-            .unwrap(),
+        store.apply_fill(&key, &done(4_100)).await.unwrap(),
         FillOutcome::AlreadyApplied(filled.clone())
     );
     assert_eq!(store.order(&key).await.unwrap(), Some(filled));

@@ -15,9 +15,8 @@ use driftline_core::orders::OrderRecord;
 use driftline_core::ports::{PortfolioConfigs, StoredPortfolio};
 use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::{OrderStatus, PortfolioId};
-use driftline_functions::scheduled::SchedulerResponse;
 use driftline_lambda_local::{bootstrap_path, InvokeApi, LocalFunction};
-use driftline_sandbox::World;
+use driftline_sandbox::{first_tick_plans_two, planned, World};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -155,21 +154,6 @@ fn pid(id: &str) -> PortfolioId {
 /// The portfolio `id` as the table holds it now, if it does.
 async fn stored(w: &World, id: &str) -> Option<StoredPortfolio> {
     w.store.portfolio(&pid(id)).await.unwrap()
-}
-
-fn planned(response: &SchedulerResponse) -> usize {
-    match &response.portfolios[0].outcome {
-        PortfolioOutcome::Planned { orders, .. } => *orders,
-        other => panic!("expected a planned cycle, got {other:?}"),
-    }
-}
-
-/// The article deployment after its first cycle planned its two intents (queued, not yet on
-/// the exchange); `None` without the emulator.
-async fn article_after_first_cycle() -> Option<World> {
-    let w = World::article().await?;
-    assert_eq!(planned(&w.tick().await), 2);
-    Some(w)
 }
 
 fn statuses(orders: &[OrderRecord]) -> Vec<OrderStatus> {
@@ -316,7 +300,7 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_portfolio_is_planned_by_no_cycle_and_resume_plans_it_again() {
-    let Some(w) = article_after_first_cycle().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
 
@@ -385,7 +369,7 @@ async fn a_paused_portfolio_is_planned_by_no_cycle_and_resume_plans_it_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn remove_is_refused_with_open_orders_and_cancel_open_cancels_them_with_their_fills() {
-    let Some(w) = article_after_first_cycle().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
     w.drain(10).await;
@@ -467,7 +451,7 @@ async fn remove_is_refused_with_open_orders_and_cancel_open_cancels_them_with_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn halt_holds_the_queued_intents_resume_lets_them_run_and_cancel_open_takes_them_off() {
-    let Some(w) = article_after_first_cycle().await else {
+    let Some(w) = first_tick_plans_two(World::article().await).await else {
         return;
     };
 

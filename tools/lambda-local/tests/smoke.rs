@@ -320,7 +320,7 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
     let reason = dead[0]
         .message_attributes
         .as_ref()
-        .and_then(|a| a.get("driftline-error"))
+        .and_then(|a| a.get(driftline_aws::DEAD_LETTER_REASON_ATTRIBUTE))
         .and_then(|v| v.string_value.clone())
         .unwrap_or_default();
     assert!(

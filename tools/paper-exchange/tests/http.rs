@@ -43,9 +43,7 @@ impl Reply {
             .parse()
             .unwrap()
     }
-}
 
-impl Reply {
     /// The body's string fields, in order (`None` where a field is missing or not a string).
     fn strs<const N: usize>(&self, fields: [&str; N]) -> [Option<&str>; N] {
         fields.map(|f| self.body[f].as_str())

@@ -252,7 +252,7 @@ impl World {
             .map(|m| {
                 let reason = m
                     .message_attributes()
-                    .and_then(|a| a.get("driftline-error"))
+                    .and_then(|a| a.get(driftline_aws::DEAD_LETTER_REASON_ATTRIBUTE))
                     .and_then(|v| v.string_value())
                     .map(str::to_owned);
                 (m.body().unwrap_or_default().to_owned(), reason)

@@ -24,6 +24,7 @@ pub mod inbox;
 mod launch;
 pub mod overhead;
 pub mod placements;
+pub mod steps;
 mod venue;
 
 use std::sync::atomic::AtomicU64;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 
 use driftline_aws::{DynamoStore, SqsIntentQueue};
 use driftline_core::config::PortfolioSpec;
-use driftline_core::ports::{DeadLetters, OrderLedger, RetryBackoff};
+use driftline_core::ports::{DeadLetters, RetryBackoff};
 
 use crate::accounting::{AwsCalls, Tally};
 use crate::placements::Placements;
@@ -46,6 +47,7 @@ use thiserror::Error;
 
 pub use capture::{captured_logs, Captured, Counter};
 pub use launch::{emulator, emulator_config};
+pub use steps::{first_orders_placed, first_tick_plans_two, planned};
 
 pub const KEY: &str = "demo-key";
 pub const SECRET: &str = "demo-secret-value-never-logged";
@@ -58,12 +60,22 @@ pub const PERIOD_SECONDS: u32 = 300;
 /// `concat!(article_market!(), paper_account!(...))`.
 pub use paper_exchange::{article_market, paper_account};
 
+/// The article's market with its one account, `demo` ([`KEY`], [`SECRET`]), holding
+/// `balances`: `article_venue!(balances = { BTC = "3", ETH = "0", USDT = "1000" })`.
+#[macro_export]
+macro_rules! article_venue {
+    (balances = { $($asset:ident = $amount:literal),+ }) => {
+        concat!(
+            $crate::article_market!(),
+            $crate::paper_account!("demo", key = "demo-key", secret = "demo-secret-value-never-logged",
+                balances = { $($asset = $amount),+ }),
+        )
+    };
+}
+
 /// The article's market with one account holding the article's portfolio.
-pub const ARTICLE_VENUE: &str = concat!(
-    article_market!(),
-    paper_account!("demo", key = "demo-key", secret = "demo-secret-value-never-logged",
-        balances = { BTC = "1.5", ETH = "25", USDT = "20000" }),
-);
+pub const ARTICLE_VENUE: &str =
+    article_venue!(balances = { BTC = "1.5", ETH = "25", USDT = "20000" });
 
 /// The article's portfolio as stored configuration.
 pub fn article_spec() -> PortfolioSpec {
@@ -174,8 +186,3 @@ pub const BACKOFF: RetryBackoff = RetryBackoff {
 pub const FOLLOW_UP_DELAY_SECS: u32 = 1;
 /// How long a received message stays invisible when nobody says otherwise.
 pub const VISIBILITY_TIMEOUT_SECS: u32 = 30;
-
-/// Keeps `OrderLedger` in scope for callers that use the store's trait methods.
-pub fn ledger(world: &World) -> &dyn OrderLedger {
-    world.store.as_ref()
-}

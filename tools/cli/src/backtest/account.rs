@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::market::StepMarkets;
-use super::{BacktestError, PolicyRun, PriceHistory, RunOptions, Scenario, Schedule};
+use super::{BacktestError, PolicyRun, RunOptions, Scenario, Schedule};
 
 /// Costs are charged in whole units of 10^-8 quote, rounded up: the exchange's precision, and
 /// what keeps `value before = value after + cost` exact.
@@ -109,7 +109,7 @@ impl PolicyResult {
 
 /// One policy's account as the simulation runs.
 pub(super) struct Account<'a> {
-    run: &'a PolicyRun,
+    pub(super) run: &'a PolicyRun,
     cost_model: BookWalkCostModel,
     portfolio: Portfolio,
     holdings: BTreeMap<Asset, Decimal>,
@@ -198,11 +198,6 @@ impl<'a> Account<'a> {
             weighted_time: 0.0,
             cost_so_far: Decimal::ZERO,
         })
-    }
-
-    /// Whether this account's policy plans at `step`.
-    pub(super) fn due(&self, history: &PriceHistory, step: usize) -> bool {
-        self.run.due(history, step)
     }
 
     /// The largest buy, priced by the same cost model, that `cash` pays for with its costs.

@@ -99,7 +99,7 @@ pub fn run(
             _ => 0.0,
         };
         for account in &mut accounts {
-            if account.due(history, step) {
+            if account.run.due(history, step) {
                 account.rebalance(step, &mut markets, scenario.fees, &cycle, options)?;
             }
             account.record(&markets.touch, quote, dt);

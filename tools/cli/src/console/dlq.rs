@@ -30,8 +30,6 @@ use super::{block_on, outputs, Console, ConsoleError, Target};
 pub const HOLD_SECS: i32 = 60;
 /// The most messages one command looks at (a hundred receives of ten).
 const MOST: usize = 1000;
-/// The attribute the executor gives an unreadable message's reason in.
-pub const ERROR_ATTRIBUTE: &str = "driftline-error";
 
 #[derive(Debug, Args)]
 pub struct DlqArgs {
@@ -109,7 +107,7 @@ impl DeadLetter {
                 .map(rfc3339),
             error: m
                 .message_attributes()
-                .and_then(|a| a.get(ERROR_ATTRIBUTE))
+                .and_then(|a| a.get(driftline_aws::DEAD_LETTER_REASON_ATTRIBUTE))
                 .and_then(|v| v.string_value())
                 .map(str::to_owned),
             body: intent.is_none().then(|| body.to_owned()),
