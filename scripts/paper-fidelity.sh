@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs each third-party client check in tools/paper-exchange/fidelity against its own fresh
-# paper exchange (the binary, on a free loopback port), stopping each server by PID.
+# paper exchange (the binary, on a free loopback port), stopping each server by PID. A check
+# names the venue file it runs against in a line `# paper-venue: <file>` (default venue.toml),
+# which sets the dialect.
 # Usage: scripts/paper-fidelity.sh <paper-exchange binary> <python>
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,7 +13,8 @@ mkdir -p "$root/.local"
 pid=""
 trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true' EXIT
 for check in "$root"/tools/paper-exchange/fidelity/*_check.py; do
-  "$bin" --config "$root/tools/paper-exchange/fidelity/venue.toml" > "$out" 2>&1 &
+  venue="$(sed -n 's/^# paper-venue: *//p' "$check" | head -1)"
+  "$bin" --config "$root/tools/paper-exchange/fidelity/${venue:-venue.toml}" > "$out" 2>&1 &
   pid=$!
   url=""
   for _ in $(seq 100); do

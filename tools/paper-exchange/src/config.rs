@@ -15,6 +15,9 @@ use crate::faults::Faults;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeConfig {
+    /// The venue dialect the listener speaks (`binance`, the default, `kraken` or `coinbase`).
+    #[serde(default)]
+    pub dialect: Dialect,
     /// Seed of the random walk and of the fault dice: the same seed gives the same market.
     #[serde(default)]
     pub seed: u64,
@@ -29,6 +32,19 @@ pub struct ExchangeConfig {
     pub faults: Faults,
     pub symbols: Vec<SymbolConfig>,
     pub accounts: Vec<AccountConfig>,
+}
+
+/// The REST dialect a listener speaks; one engine serves them all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Binance spot (`/api/v3`), also Binance.US and the testnet.
+    #[default]
+    Binance,
+    /// Kraken spot (`/0/public`, `/0/private`).
+    Kraken,
+    /// Coinbase Advanced Trade (`/api/v3/brokerage`).
+    Coinbase,
 }
 
 /// Commission rates as fractions of the traded amount (`"0.001"` is 10 bps).

@@ -1,4 +1,5 @@
-//! A local exchange that speaks the Binance spot REST dialect: order books around a seeded
+//! A local exchange that speaks the Binance spot, Kraken spot and Coinbase Advanced Trade REST
+//! dialects (one per listener) over one engine: order books around a seeded
 //! random-walk mid, price-time matching, balances with locks, fees, request-weight limits and
 //! injected faults. [`engine`] is the pure venue; [`server`] is the thin HTTP layer over it.
 #![deny(clippy::float_arithmetic)]

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::json as shapes;
+use super::binance::json as shapes;
 use super::AppState;
 use crate::engine::{venue_decimal as d8, KeyRotationError};
 use crate::faults::Faults;

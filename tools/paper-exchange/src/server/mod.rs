@@ -1,13 +1,15 @@
-//! The HTTP face of the venue: `/api/v3` in the Binance spot dialect, and `/admin` for tests
-//! and operators (unsigned, loopback only). Thin: parse, authenticate, meter, inject faults,
-//! call the [`Engine`], shape the JSON. This module holds the shared state and starts the
-//! server; `api` serves `/api/v3`, `admin` serves `/admin`, `json` writes the answers' shapes
-//! and `order_request` reads what an order request says.
+//! The HTTP face of the venue: one venue dialect per listener (the config's `dialect`), and
+//! `/admin` for tests and operators (unsigned, loopback only), the same for every dialect.
+//! Thin: parse, authenticate, meter, inject faults, call the [`Engine`], shape the JSON. This
+//! module holds the shared state and starts the server; `gate` holds the steps every dialect's
+//! request goes through; `binance`, `kraken` and `coinbase` each serve one dialect; `admin`
+//! serves `/admin`.
 
 mod admin;
-mod api;
-mod json;
-mod order_request;
+mod binance;
+mod coinbase;
+mod gate;
+mod kraken;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,13 +20,13 @@ use axum::Router;
 use driftline_core::ports::Clock;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::SystemClock;
-use crate::config::{ConfigError, ExchangeConfig};
+use crate::config::{ConfigError, Dialect, ExchangeConfig};
 use crate::engine::Engine;
 use crate::faults::Faults;
 use crate::rate_limit::WeightLimiter;
@@ -86,12 +88,14 @@ impl AppState {
     }
 }
 
-/// The router of a venue: `/api/v3/...` and `/admin/...`.
+/// The router of a venue: its dialect's public API and `/admin/...`.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/api/v3/{*endpoint}", any(api::api))
-        .nest("/admin", admin::routes())
-        .with_state(state)
+    let api = match state.config.dialect {
+        Dialect::Binance => Router::new().route("/api/v3/{*endpoint}", any(binance::api)),
+        Dialect::Kraken => kraken::routes(),
+        Dialect::Coinbase => coinbase::routes(),
+    };
+    api.nest("/admin", admin::routes()).with_state(state)
 }
 
 /// A running exchange on a TCP port.

@@ -169,7 +169,7 @@ pub(super) fn trade(f: &Fill) -> Value {
     })
 }
 
-pub(super) fn admin_order(o: &Order) -> Value {
+pub(in crate::server) fn admin_order(o: &Order) -> Value {
     let mut v = query(o);
     if let Value::Object(map) = &mut v {
         map.insert("account".into(), json!(o.account));
@@ -179,7 +179,7 @@ pub(super) fn admin_order(o: &Order) -> Value {
 }
 
 /// A fill as the admin API lists it: both sides' view, with the account.
-pub(super) fn admin_fill(f: &Fill) -> Value {
+pub(in crate::server) fn admin_fill(f: &Fill) -> Value {
     json!({"tradeId": f.trade_id, "orderId": f.order_id, "symbol": f.symbol, "account": f.account,
            "side": f.side.as_str(), "price": d8(f.price), "qty": d8(f.qty), "quoteQty": d8(f.quote_qty),
            "commission": d8(f.commission), "commissionAsset": f.commission_asset.as_str(),

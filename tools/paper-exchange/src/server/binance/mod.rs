@@ -1,10 +1,9 @@
-//! The public API (`/api/v3/...`) in the Binance spot dialect: route, meter the request
-//! weight, inject faults, authenticate signed endpoints, then one handler per endpoint over the
-//! [`Engine`].
+//! The Binance spot dialect (`/api/v3/...`): route, pass the [`gate`], authenticate signed
+//! endpoints (HMAC-SHA256 over the query and body), then one handler per endpoint over the
+//! [`Engine`]. `json` writes the answers' shapes, `order_request` reads an order request.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -16,14 +15,19 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::json as shapes;
-use super::order_request::{check_client_id, order_ref, parse_new_order, RespType};
-use super::{AppState, Venue, REQUEST_LOG_CAPACITY};
+use self::json as shapes;
+use self::order_request::{check_client_id, order_ref, parse_new_order, RespType};
+use super::gate::{self, Arrival, Refusal};
+use super::AppState;
 use crate::api_error::ApiError;
 use crate::engine::{venue_decimal as d8, Engine, OrderRef, OrderType};
-use crate::faults::{happens, Faults};
 use crate::params::{mandatory, Params};
-use crate::rate_limit::Verdict;
+
+pub(super) mod json;
+mod order_request;
+
+/// The header that carries the API key.
+const API_KEY_HEADER: &str = "X-MBX-APIKEY";
 
 /// The default and largest `recvWindow`, in milliseconds.
 const DEFAULT_RECV_WINDOW_MS: Decimal = Decimal::from_parts(5000, 0, 0, false, 0);
@@ -129,9 +133,8 @@ fn with_weight(mut r: Response, used: u32) -> Response {
     r
 }
 
-/// One `/api/v3` request, as a list of steps: route it, weigh it and log it through the
-/// limiter, refuse it (maintenance, over the limit, banned), inject the configured faults
-/// (latency, a server error), answer it, and maybe drop a placement's answer.
+/// One `/api/v3` request: route it, pass it through the [`gate`] (weight, log, refusals,
+/// faults), answer it, and maybe drop a placement's answer.
 pub(super) async fn api(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -151,135 +154,69 @@ pub(super) async fn api(
     let query = query.unwrap_or_default();
     let now = state.clock.now_ms();
     let params = Params::parse(&query, &body);
-    let weight = params.as_ref().map_or(1, |p| endpoint.weight(p));
-    let (verdict, faults) = admit(&state, peer, &method, endpoint, weight, &headers, now);
-    let limit = state.config.rate_limits.request_weight_per_minute;
-    let used = match allowed(verdict, &faults, limit) {
-        Ok(used) => used,
-        Err((refused, used)) => return with_weight(error_response(&refused), used),
+    let label = format!("{endpoint:?}");
+    let arrival = Arrival {
+        peer,
+        method: &method,
+        endpoint: &label,
+        weight: params.as_ref().map_or(1, |p| endpoint.weight(p)),
+        key: headers.get(API_KEY_HEADER).and_then(|k| k.to_str().ok()),
     };
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
-    let server_error = {
-        let mut v = state.venue();
-        happens(&mut v.dice, faults.server_error_rate)
+    let admitted = match gate::admit(&state, &arrival, now).await {
+        Ok(a) => a,
+        Err((refused, used)) => return with_weight(error_response(&refusal(refused)), used),
     };
-    if server_error {
-        let e = ApiError::with_status(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            -1000,
-            "An unknown error occurred while processing the request.",
-        );
-        return with_weight(error_response(&e), used);
-    }
     let outcome = params.and_then(|p| handle(&state, endpoint, &p, &headers, &query, &body, now));
     let response = match outcome {
-        Ok((value, placed)) => answer(&state, &faults, value, placed).await,
+        Ok((value, placed)) => {
+            if gate::answer_dropped(&state, &admitted, placed).await {
+                error_response(&refusal(Refusal::StatusUnknown))
+            } else {
+                (StatusCode::OK, Json(value)).into_response()
+            }
+        }
         Err(e) => error_response(&e),
     };
-    with_weight(response, used)
+    with_weight(response, admitted.used)
 }
 
-/// The limiter's verdict on a request of `weight` from `peer`, with the faults in force; the
-/// request is logged with the verdict (never its key: the account the key belongs to).
-fn admit(
-    state: &AppState,
-    peer: SocketAddr,
-    method: &Method,
-    endpoint: Endpoint,
-    weight: u32,
-    headers: &HeaderMap,
-    now: EpochMillis,
-) -> (Verdict, Faults) {
-    let mut v = state.venue();
-    let verdict = v.limiter.admit(peer.ip(), weight, now);
-    // Every request that reached the venue, with what the limiter said: tests check from
-    // it that a banned client stays silent until its ban ends.
-    if v.requests.len() >= REQUEST_LOG_CAPACITY {
-        v.requests.drain(..REQUEST_LOG_CAPACITY / 2);
-    }
-    let status = match verdict {
-        Verdict::Allowed { .. } => 200,
-        Verdict::TooMany { .. } => 429,
-        Verdict::Banned { .. } => 418,
-    };
-    let mut entry = json!({"time": now, "method": method.as_str(), "endpoint": format!("{endpoint:?}"),
-                           "weight": weight, "limiter": status});
-    // Whose key the request carried (null: a key the venue does not know), never the key
-    // itself: tests see from it which keys a client used, e.g. after a rotation.
-    if let Some(key) = headers.get("X-MBX-APIKEY") {
-        let account = key
-            .to_str()
-            .ok()
-            .and_then(|k| v.engine.account_for_key(k))
-            .map(|(name, _)| name.to_owned());
-        entry["account"] = json!(account);
-    }
-    v.requests.push(entry);
-    (verdict, v.faults.clone())
-}
-
-/// The weight used so far when the request may go on; else why it is refused (the venue under
-/// maintenance, over its weight `limit`, or the caller banned) and the weight used.
-fn allowed(verdict: Verdict, faults: &Faults, limit: u32) -> Result<u32, (ApiError, u32)> {
-    match verdict {
-        Verdict::Allowed { used } if faults.maintenance => {
-            let e = ApiError::with_status(
-                StatusCode::SERVICE_UNAVAILABLE,
-                -1008,
-                "Server is currently overloaded with other requests. Please try again in a few minutes.",
-            );
-            Err((e, used))
-        }
-        Verdict::Allowed { used } => Ok(used),
-        Verdict::TooMany {
-            used,
-            retry_after_s,
-        } => {
+/// A refusal as Binance writes it.
+fn refusal(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Maintenance => ApiError::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            -1008,
+            "Server is currently overloaded with other requests. Please try again in a few minutes.",
+        ),
+        Refusal::TooMany { limit, retry_after_s } => {
             let mut e = ApiError::with_status(
                 StatusCode::TOO_MANY_REQUESTS,
                 -1003,
                 format!("Too much request weight used; current limit is {limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."),
             );
             e.retry_after_s = Some(retry_after_s);
-            Err((e, used))
+            e
         }
-        Verdict::Banned {
-            used,
-            until_ms,
-            retry_after_s,
-        } => {
+        Refusal::Banned { until_ms, retry_after_s, .. } => {
             let mut e = ApiError::with_status(
                 StatusCode::IM_A_TEAPOT,
                 -1003,
                 format!("Way too much request weight used; IP banned until {until_ms}. Please use WebSocket Streams for live updates to avoid bans."),
             );
             e.retry_after_s = Some(retry_after_s);
-            Err((e, used))
+            e
         }
+        Refusal::ServerError => ApiError::with_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            -1000,
+            "An unknown error occurred while processing the request.",
+        ),
+        Refusal::StatusUnknown => ApiError::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            -1007,
+            "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+        ),
     }
-}
-
-/// The endpoint's answer, unless it `placed` an order whose answer the faults drop (the order
-/// stands; the caller hears -1007, status unknown).
-async fn answer(state: &AppState, faults: &Faults, value: Value, placed: bool) -> Response {
-    let dropped = placed && {
-        let mut v = state.venue();
-        let Venue { faults, dice, .. } = &mut *v;
-        faults.take_order_response_drop(dice)
-    };
-    if !dropped {
-        return (StatusCode::OK, Json(value)).into_response();
-    }
-    if faults.drop_response_delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.drop_response_delay_ms)).await;
-    }
-    error_response(&ApiError::with_status(
-        StatusCode::SERVICE_UNAVAILABLE,
-        -1007,
-        "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
-    ))
 }
 
 /// What an endpoint's handler is given: the request's parameters, the account that signed it
@@ -485,7 +422,7 @@ fn authenticate(
     now: EpochMillis,
 ) -> Result<String, ApiError> {
     let key = headers
-        .get("X-MBX-APIKEY")
+        .get(API_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty())
         .ok_or_else(|| {
