@@ -61,7 +61,7 @@ impl ClientFactory {
 }
 
 fn auth(message: String) -> ExchangeError {
-    ExchangeError::Auth { code: 0, message }
+    ExchangeError::Auth { message }
 }
 
 #[async_trait::async_trait]

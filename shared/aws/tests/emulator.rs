@@ -15,8 +15,8 @@ use driftline_core::orders::{
     OrderUpdate, RecordOutcome, Transition, TransitionOutcome,
 };
 use driftline_core::ports::{
-    BreakerSave, BreakerStore, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome,
-    MarketFilterCache, OrderLedger, MARKET_FILTER_TTL_MS,
+    BreakerSave, BreakerStore, CycleLeases, DriftHistory, ExchangeOrderId, IntentQueue, Lease,
+    LeaseOutcome, MarketFilterCache, OrderLedger, MARKET_FILTER_TTL_MS,
 };
 use driftline_core::{
     Asset, AssetDrift, BreakerConfig, BreakerState, ClientOrderId, CycleId, DriftSnapshot,
@@ -204,6 +204,53 @@ async fn recording_twice_keeps_the_first_record() {
     assert_eq!(store.order(&OrderKey::of(&i)).await.unwrap(), Some(first));
 }
 
+/// Records written before exchange order ids were text hold a number: they read back as its
+/// digits, and the next write stores a string.
+#[tokio::test]
+async fn an_exchange_order_id_stored_as_a_number_reads_back_as_text() {
+    let Some((store, client)) = store().await else {
+        return;
+    };
+    let i = intent(0, 1_000_000);
+    store.record(&i, 1_000).await.unwrap();
+    let key = OrderKey::of(&i);
+    client
+        .update_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S("PORTFOLIO#p1".into()))
+        .key(
+            "sk",
+            AttributeValue::S(format!("ORDER#{}", i.client_order_id)),
+        )
+        .update_expression("SET exchange_order_id = :id")
+        .expression_attribute_values(":id", AttributeValue::N("28".into()))
+        .send()
+        .await
+        .unwrap();
+    let old = store.order(&key).await.unwrap().unwrap();
+    assert_eq!(old.exchange_order_id, Some(ExchangeOrderId::new("28")));
+
+    let ClaimOutcome::Claimed(claimed) =
+        store.claim(&key, &claim("a", 2_000, 9_000)).await.unwrap()
+    else {
+        panic!()
+    };
+    let placed = Transition {
+        update: OrderUpdate {
+            exchange_order_id: Some(ExchangeOrderId::new("OQCLML-BW3P3-BUCMWZ")),
+            last_error: None,
+        },
+        ..transition(claimed.version, OrderStatus::Placed, 3_000)
+    };
+    let TransitionOutcome::Applied(rec) = store.transition(&key, &placed).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        rec.exchange_order_id,
+        Some(ExchangeOrderId::new("OQCLML-BW3P3-BUCMWZ"))
+    );
+}
+
 #[tokio::test]
 async fn a_cycle_records_in_transactions_of_a_hundred_and_never_overwrites() {
     let Some((store, _)) = store().await else {
@@ -296,7 +343,7 @@ async fn transitions_follow_the_state_machine_and_the_version_in_the_store() {
     ));
     let placed = Transition {
         update: OrderUpdate {
-            exchange_order_id: Some(42),
+            exchange_order_id: Some(42.into()),
             last_error: None,
         },
         ..transition(claimed.version, OrderStatus::Placed, 3_000)
@@ -306,7 +353,7 @@ async fn transitions_follow_the_state_machine_and_the_version_in_the_store() {
     };
     assert_eq!(
         (rec.status, rec.exchange_order_id, rec.claim_owner.clone()),
-        (OrderStatus::Placed, Some(42), None)
+        (OrderStatus::Placed, Some(42.into()), None)
     );
     let TransitionOutcome::Applied(done) = store
         .transition(
@@ -366,7 +413,7 @@ async fn transitions_follow_the_state_machine_and_the_version_in_the_store() {
 
 fn fill(qty: Decimal, status: OrderStatus, now_ms: EpochMillis) -> FillProgress {
     FillProgress {
-        exchange_order_id: 42,
+        exchange_order_id: 42.into(),
         executed_qty: qty,
         cumulative_quote_qty: qty * dec!(64000.1),
         fees: qty * dec!(0.001),
@@ -788,7 +835,7 @@ async fn batches_of_more_than_ten_all_arrive_as_versioned_envelopes() {
                     version: 4,
                     filled_qty: dec!(0.0001),
                     cumulative_quote_qty: dec!(6.5),
-                    exchange_order_id: Some(77),
+                    exchange_order_id: Some(77.into()),
                     ..OrderRecord::pending(i.clone(), 1_000)
                 };
                 IntentEnvelope::follow_up(&record)

@@ -95,12 +95,10 @@ impl VenueHealth {
                 ExchangeError::StatusUnknown { .. }
                 | ExchangeError::Retryable { .. }
                 | ExchangeError::Malformed { .. } => Self::Trouble,
-                ExchangeError::RateLimited { retry_after_ms } => Self::Stop {
+                ExchangeError::RateLimited { retry_after_ms }
+                | ExchangeError::Banned { retry_after_ms } => Self::Stop {
                     until_ms: now
                         .saturating_add(i64::try_from(*retry_after_ms).unwrap_or(i64::MAX)),
-                },
-                ExchangeError::Banned { until_ms } => Self::Stop {
-                    until_ms: *until_ms,
                 },
                 ExchangeError::BreakerOpen { .. } => Self::Silent,
                 ExchangeError::Rejected { .. }
@@ -299,7 +297,6 @@ mod tests {
         );
         assert_eq!(
             of(ExchangeError::Rejected {
-                code: -2010,
                 message: "insufficient balance".into()
             }),
             VenueHealth::Answered
@@ -317,7 +314,9 @@ mod tests {
             VenueHealth::Stop { until_ms: 1_500 }
         );
         assert_eq!(
-            of(ExchangeError::Banned { until_ms: 7_000 }),
+            of(ExchangeError::Banned {
+                retry_after_ms: 6_000
+            }),
             VenueHealth::Stop { until_ms: 7_000 }
         );
         assert_eq!(

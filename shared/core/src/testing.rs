@@ -606,7 +606,7 @@ mod tests {
             expected_version: c.version,
             to: OrderStatus::Placed,
             update: OrderUpdate {
-                exchange_order_id: Some(9),
+                exchange_order_id: Some(9.into()),
                 last_error: None,
             },
             now_ms: 3,
@@ -620,7 +620,7 @@ mod tests {
             TransitionOutcome::Conflict(_)
         ));
         let f = FillProgress {
-            exchange_order_id: 9,
+            exchange_order_id: 9.into(),
             executed_qty: dec!(1),
             cumulative_quote_qty: dec!(10),
             fees: dec!(0.01),

@@ -11,9 +11,10 @@ use async_trait::async_trait;
 use driftline_core::control::{ControlState, DeploymentControls, Stop};
 use driftline_core::orders::{IntentEnvelope, OrderKey, OrderRecord};
 use driftline_core::ports::{
-    Balance, BreakerSave, BreakerStore, Exchange, ExchangeError, ExchangeOrderStatus, Fill,
-    FixedAccounts, IntentQueue, LimitOrderRequest, MetricsSink, OrderLedger, OrderReport, Ports,
-    RandomSource, ReceivedIntent, SendReport, StoreError, StorePorts, VersionedBreaker,
+    Balance, BreakerSave, BreakerStore, Exchange, ExchangeError, ExchangeOrderId,
+    ExchangeOrderStatus, Fill, FixedAccounts, IntentQueue, LimitOrderRequest, MetricsSink,
+    OrderLedger, OrderReport, Ports, RandomSource, ReceivedIntent, SendReport, StoreError,
+    StorePorts, VersionedBreaker,
 };
 use driftline_core::service::executor::{Executor, ExecutorSettings, Invocation, MessageOutcome};
 use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock};
@@ -31,7 +32,7 @@ impl RestingVenue {
     fn report(&self, o: &LimitOrderRequest, id: u64) -> OrderReport {
         OrderReport {
             symbol: o.symbol.clone(),
-            exchange_order_id: id,
+            exchange_order_id: id.into(),
             client_order_id: o.client_order_id.clone(),
             side: o.side,
             price: o.price,
@@ -68,12 +69,15 @@ impl Exchange for RestingVenue {
             .enumerate()
             .find(|(_, o)| &o.client_order_id == id)
             .ok_or(ExchangeError::NotFound {
-                code: -2013,
                 message: "Order does not exist.".into(),
             })?;
         Ok(self.report(o, i as u64 + 1))
     }
-    async fn order_fills(&self, _: &Symbol, _: u64) -> Result<Vec<Fill>, ExchangeError> {
+    async fn order_fills(
+        &self,
+        _: &Symbol,
+        _: &ExchangeOrderId,
+    ) -> Result<Vec<Fill>, ExchangeError> {
         Ok(vec![])
     }
     async fn open_orders(&self, _: &Symbol) -> Result<Vec<OrderReport>, ExchangeError> {
@@ -391,7 +395,7 @@ async fn a_follow_up_never_cancels_on_its_own_copy_only_on_the_ledgers() {
     let copy = OrderRecord {
         status: OrderStatus::Placed,
         version: 3,
-        exchange_order_id: Some(2),
+        exchange_order_id: Some(2.into()),
         ..OrderRecord::pending(unknown, 1_000_000)
     };
     let body = IntentEnvelope::follow_up(&copy).to_json().unwrap();

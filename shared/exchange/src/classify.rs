@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use driftline_core::ports::ExchangeError;
-use driftline_core::EpochMillis;
 use serde::Deserialize;
 
 /// Whether a request can change state on the exchange. A mutation (place, cancel) whose
@@ -39,21 +38,19 @@ pub(crate) fn unknown_outcome(kind: RequestKind, reason: String) -> ExchangeErro
 /// Classifies an answer that is not a success, from its HTTP status and, where the body could be
 /// read, the exchange's error code.
 ///
-/// `retry_after` is the answer's `Retry-After`; `now_ms` is the time the ban of a 418 counts
-/// from. The mapping is the table in `docs/EXCHANGE.md`.
+/// `retry_after` is the answer's `Retry-After`. The venue's code is kept in the message
+/// (`-2010: Account has insufficient balance…`). The mapping is the table in `docs/EXCHANGE.md`.
 pub fn classify_api_error(
     kind: RequestKind,
     status: u16,
     body: Option<&ApiErrorBody>,
     retry_after: Option<Duration>,
-    now_ms: EpochMillis,
 ) -> ExchangeError {
     let code = body.map(|b| b.code);
     let message = body.map_or_else(|| format!("HTTP {status}"), |b| b.msg.clone());
     if status == 418 {
-        let wait = retry_after.unwrap_or(MIN_BAN);
         return ExchangeError::Banned {
-            until_ms: now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+            retry_after_ms: crate::limiter::millis(retry_after.unwrap_or(MIN_BAN)),
         };
     }
     if status == 429 || matches!(code, Some(-1003 | -1015)) {
@@ -68,10 +65,9 @@ pub fn classify_api_error(
     let Some(code) = code else {
         return match status {
             401 => ExchangeError::Auth {
-                code: 0,
                 message: format!("HTTP {status}"),
             },
-            _ => ExchangeError::Rejected { code: 0, message },
+            _ => ExchangeError::Rejected { message },
         };
     };
     match code {
@@ -81,12 +77,20 @@ pub fn classify_api_error(
         -1008 | -1021 => ExchangeError::Retryable {
             reason: format!("{code}: {message}"),
         },
-        -1002 | -1022 | -2014 | -2015 => ExchangeError::Auth { code, message },
+        -1002 | -1022 | -2014 | -2015 => ExchangeError::Auth {
+            message: format!("{code}: {message}"),
+        },
         -2010 if message == DUPLICATE_ORDER_MSG => ExchangeError::Duplicate { message },
-        -2013 => ExchangeError::NotFound { code, message },
+        -2013 => ExchangeError::NotFound {
+            message: format!("{code}: {message}"),
+        },
         // -2011 is every refused cancel; only "Unknown order sent." means there is no order.
-        -2011 if message.starts_with("Unknown order") => ExchangeError::NotFound { code, message },
-        _ => ExchangeError::Rejected { code, message },
+        -2011 if message.starts_with("Unknown order") => ExchangeError::NotFound {
+            message: format!("{code}: {message}"),
+        },
+        _ => ExchangeError::Rejected {
+            message: format!("{code}: {message}"),
+        },
     }
 }
 
@@ -95,7 +99,6 @@ pub(crate) fn classify_transport(kind: RequestKind, err: &reqwest::Error) -> Exc
     if err.is_builder() {
         // Never sent: a header or URL that cannot be built (such as a key with a newline in it).
         return ExchangeError::Rejected {
-            code: 0,
             message: "request could not be built: check the API key and base URL".to_owned(),
         };
     }

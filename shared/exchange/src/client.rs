@@ -197,8 +197,7 @@ impl BinanceSpot {
             .get(exchange_symbol)
             .cloned()
             .ok_or_else(|| ExchangeError::Rejected {
-                code: -1121,
-                message: format!("no market {exchange_symbol:?} in exchangeInfo"),
+                message: format!("-1121: no market {exchange_symbol:?} in exchangeInfo"),
             })
     }
 
@@ -209,8 +208,7 @@ impl BinanceSpot {
             .get(symbol)
             .cloned()
             .ok_or_else(|| ExchangeError::Rejected {
-                code: -1121,
-                message: format!("no market {symbol} in exchangeInfo"),
+                message: format!("-1121: no market {symbol} in exchangeInfo"),
             })
     }
 }

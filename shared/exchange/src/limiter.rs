@@ -185,7 +185,7 @@ struct Gate {
     paused_until: Option<Instant>,
     /// New orders wait (the exchange's order count near its limit); reads still go.
     orders_paused_until: Option<Instant>,
-    banned_until: Option<(Instant, EpochMillis)>,
+    banned_until: Option<Instant>,
 }
 
 /// What the gate says before a request.
@@ -265,10 +265,10 @@ impl Limiter {
     fn verdict(&self, places_orders: bool) -> Result<GateVerdict, ExchangeError> {
         let now = Instant::now();
         let gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((until, until_ms)) = gate.banned_until {
-            if until > now {
-                return Err(ExchangeError::Banned { until_ms });
-            }
+        if let Some(until) = gate.banned_until.filter(|until| *until > now) {
+            return Err(ExchangeError::Banned {
+                retry_after_ms: millis(until - now),
+            });
         }
         let orders_pause = gate.orders_paused_until.filter(|_| places_orders);
         match gate.paused_until.max(orders_pause) {
@@ -306,16 +306,15 @@ impl Limiter {
         *slot = Some(slot.map_or(until, |u| u.max(until)));
     }
 
-    /// Stops everything until a ban ends; returns when (epoch ms) that is.
-    pub(crate) fn ban(&self, wait: Duration, now_ms: EpochMillis) -> EpochMillis {
-        let wait = wait.min(LONGEST_HOLD);
-        let until = Instant::now() + wait;
-        let until_ms = now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+    /// Stops everything until a ban ends; returns how long that is from now (at most a week).
+    pub(crate) fn ban(&self, wait: Duration) -> Duration {
+        let now = Instant::now();
+        let until = now + wait.min(LONGEST_HOLD);
         let mut gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
-        if gate.banned_until.is_none_or(|(u, _)| u < until) {
-            gate.banned_until = Some((until, until_ms));
+        if gate.banned_until.is_none_or(|u| u < until) {
+            gate.banned_until = Some(until);
         }
-        gate.banned_until.map_or(until_ms, |(_, ms)| ms)
+        gate.banned_until.map_or(Duration::ZERO, |u| u - now)
     }
 
     /// Reads the exchange's counts from an answer's headers; when one is within a tenth of its
@@ -391,12 +390,16 @@ mod tests {
             limiter.acquire(1, 0).await,
             Err(ExchangeError::RateLimited { retry_after_ms }) if retry_after_ms > 29_000
         ));
-        let until = limiter.ban(Duration::from_secs(120), 1_000);
-        assert_eq!(until, 121_000);
         assert_eq!(
-            limiter.acquire(1, 0).await,
-            Err(ExchangeError::Banned { until_ms: 121_000 })
+            limiter.ban(Duration::from_secs(120)),
+            Duration::from_secs(120)
         );
+        assert!(matches!(
+            limiter.acquire(1, 0).await,
+            Err(ExchangeError::Banned { retry_after_ms }) if (119_000..=120_000).contains(&retry_after_ms)
+        ));
+        // A shorter ban later does not shorten the one in force.
+        assert!(limiter.ban(Duration::from_secs(5)) > Duration::from_secs(119));
     }
 
     #[test]
@@ -440,8 +443,7 @@ mod tests {
     fn an_absurd_retry_after_cannot_overflow_the_clock() {
         let limiter = Limiter::new(&RateLimits::binance_spot_defaults(), Duration::from_secs(1));
         limiter.pause(Duration::MAX);
-        let until = limiter.ban(Duration::MAX, 0);
-        assert_eq!(until, 7 * 86_400 * 1_000);
+        assert_eq!(limiter.ban(Duration::MAX), Duration::from_secs(7 * 86_400));
     }
     #[tokio::test]
     async fn a_spent_long_window_is_reported_not_waited_for() {

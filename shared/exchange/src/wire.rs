@@ -446,7 +446,7 @@ fn order_report(
         .ok_or_else(|| WireError::new(f("updateTime"), "none of updateTime, transactTime, time"))?;
     Ok(OrderReport {
         symbol: symbol.clone(),
-        exchange_order_id: o.order_id,
+        exchange_order_id: o.order_id.into(),
         client_order_id,
         side: o.side,
         price: price(&f("price"), &o.price)?,

@@ -114,7 +114,7 @@ fn account_keeps_held_assets_only() {
 #[test]
 fn a_full_placement_answer_carries_its_fills() {
     let r = parse_order(&fixture("order_full.json"), &btc(), "BTCUSDT").unwrap();
-    assert_eq!(r.exchange_order_id, 28);
+    assert_eq!(r.exchange_order_id, 28.into());
     assert_eq!(r.client_order_id.as_str(), "dl1-6gCrw2kRUAF9CvJDGP16IP");
     assert_eq!(r.side, Side::Buy);
     assert_eq!(r.status, ExchangeOrderStatus::PartiallyFilled);

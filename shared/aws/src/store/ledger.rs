@@ -257,10 +257,10 @@ impl OrderLedger for DynamoStore {
         let mut change = self
             .order_change(key, t.to, t.now_ms)
             .value(":expected", n(t.expected_version));
-        if let Some(id) = t.update.exchange_order_id {
+        if let Some(id) = &t.update.exchange_order_id {
             change = change
                 .set("exchange_order_id = :exchange_order_id")
-                .value(":exchange_order_id", n(id));
+                .value(":exchange_order_id", s(id.as_str()));
         }
         if let Some(e) = &t.update.last_error {
             change = change
@@ -301,7 +301,7 @@ impl OrderLedger for DynamoStore {
             .set("fees_quote = :fees_quote")
             .value(":fees_quote", dec(fill.fees_quote))
             .set("exchange_order_id = :exchange_order_id")
-            .value(":exchange_order_id", n(fill.exchange_order_id));
+            .value(":exchange_order_id", s(fill.exchange_order_id.as_str()));
         let mut remove = vec!["claim_owner", "claim_expires_at_ms"];
         match &fill.fee_asset {
             Some(a) => {

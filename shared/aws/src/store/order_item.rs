@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use driftline_core::orders::{fill_progress_key, OrderKey, OrderRecord};
-use driftline_core::ports::StoreError;
+use driftline_core::ports::{ExchangeOrderId, StoreError};
 use driftline_core::OrderStatus;
 
 use super::{portfolio_pk, DynamoStore};
@@ -35,8 +35,8 @@ pub(super) fn order_item(r: &OrderRecord, ttl: Option<AttributeValue>) -> Result
     if let Some(a) = &r.fee_asset {
         item.insert("fee_asset".into(), s(a.as_str()));
     }
-    if let Some(id) = r.exchange_order_id {
-        item.insert("exchange_order_id".into(), n(id));
+    if let Some(id) = &r.exchange_order_id {
+        item.insert("exchange_order_id".into(), s(id.as_str()));
     }
     item.insert("attempts".into(), n(r.attempts));
     if let Some(o) = &r.claim_owner {
@@ -82,11 +82,22 @@ pub(super) fn order_record(item: &Item) -> Result<OrderRecord, StoreError> {
                 })
             })
             .transpose()?,
-        exchange_order_id: opt_n(item, ORDER, "exchange_order_id")?,
+        exchange_order_id: exchange_order_id(item)?,
         attempts: req_n(item, ORDER, "attempts")?,
         claim_owner: opt_s(item, ORDER, "claim_owner")?.map(str::to_owned),
         claim_expires_at_ms: opt_n(item, ORDER, "claim_expires_at_ms")?,
         last_error: opt_s(item, ORDER, "last_error")?.map(str::to_owned),
         updated_at_ms: req_n(item, ORDER, "updated_at_ms")?,
+    })
+}
+
+/// The venue's order id: a string; records written before ids were text hold a number, which
+/// reads back as its digits (no migration of stored items is needed).
+fn exchange_order_id(item: &Item) -> Result<Option<ExchangeOrderId>, StoreError> {
+    Ok(match item.get("exchange_order_id") {
+        Some(AttributeValue::N(_)) => {
+            opt_n::<u64>(item, ORDER, "exchange_order_id")?.map(ExchangeOrderId::from)
+        }
+        _ => opt_s(item, ORDER, "exchange_order_id")?.map(ExchangeOrderId::new),
     })
 }

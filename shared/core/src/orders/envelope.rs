@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::OrderRecord;
-use crate::ports::StoreError;
+use crate::ports::{ExchangeOrderId, StoreError};
 use crate::{Asset, EpochMillis, OrderIntent, OrderStatus};
 
 /// What a follow-up message knows of its placed order: the ledger record as the executor left
@@ -25,7 +25,7 @@ pub struct PlacedOrder {
     pub fee_asset: Option<Asset>,
     #[serde(with = "crate::exact", default)]
     pub fees_quote: Decimal,
-    pub exchange_order_id: Option<u64>,
+    pub exchange_order_id: Option<ExchangeOrderId>,
     pub attempts: u32,
     pub updated_at_ms: EpochMillis,
 }
@@ -42,7 +42,7 @@ impl PlacedOrder {
             fees: record.fees,
             fee_asset: record.fee_asset.clone(),
             fees_quote: record.fees_quote,
-            exchange_order_id: record.exchange_order_id,
+            exchange_order_id: record.exchange_order_id.clone(),
             attempts: record.attempts,
             updated_at_ms: record.updated_at_ms,
         })
@@ -72,7 +72,7 @@ impl PlacedOrder {
             fees: self.fees,
             fee_asset: self.fee_asset,
             fees_quote: self.fees_quote,
-            exchange_order_id: self.exchange_order_id,
+            exchange_order_id: self.exchange_order_id.clone(),
             attempts: self.attempts,
             claim_owner: None,
             claim_expires_at_ms: None,

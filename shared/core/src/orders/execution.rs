@@ -109,7 +109,7 @@ pub fn report_change(record: &OrderRecord, report: &OrderReport, now: EpochMilli
             expected_version: record.version,
             to: OrderStatus::Placed,
             update: OrderUpdate {
-                exchange_order_id: Some(report.exchange_order_id),
+                exchange_order_id: Some(report.exchange_order_id.clone()),
                 last_error: None,
             },
             now_ms: now,
@@ -117,7 +117,7 @@ pub fn report_change(record: &OrderRecord, report: &OrderReport, now: EpochMilli
     }
     ReportChange::Progress {
         progress: FillProgress {
-            exchange_order_id: report.exchange_order_id,
+            exchange_order_id: report.exchange_order_id.clone(),
             executed_qty: report.executed_qty,
             cumulative_quote_qty: report.cumulative_quote_qty,
             fees: record.fees,

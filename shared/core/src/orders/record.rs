@@ -6,7 +6,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ports::StoreError;
+use crate::ports::{ExchangeOrderId, StoreError};
 use crate::{Asset, ClientOrderId, EpochMillis, OrderIntent, OrderStatus, PortfolioId};
 
 /// Where an order lives in the ledger.
@@ -46,7 +46,7 @@ pub struct OrderRecord {
     /// order cost in fees, whatever asset the exchange charged them in.
     #[serde(with = "crate::exact", default)]
     pub fees_quote: Decimal,
-    pub exchange_order_id: Option<u64>,
+    pub exchange_order_id: Option<ExchangeOrderId>,
     /// How many times the order was claimed for execution.
     pub attempts: u32,
     /// Who holds the execution claim, and until when (epoch ms, from the Lambda deadline).
@@ -159,7 +159,7 @@ pub fn apply_claim(mut current: OrderRecord, claim: &Claim) -> OrderRecord {
 /// What a transition records besides the new status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderUpdate {
-    pub exchange_order_id: Option<u64>,
+    pub exchange_order_id: Option<ExchangeOrderId>,
     pub last_error: Option<String>,
 }
 
@@ -188,8 +188,8 @@ pub fn transition_allowed(current: &OrderRecord, t: &Transition) -> bool {
 pub fn apply_transition(mut current: OrderRecord, t: &Transition) -> OrderRecord {
     current.status = t.to;
     current.version += 1;
-    if let Some(id) = t.update.exchange_order_id {
-        current.exchange_order_id = Some(id);
+    if let Some(id) = &t.update.exchange_order_id {
+        current.exchange_order_id = Some(id.clone());
     }
     if let Some(e) = &t.update.last_error {
         current.last_error = Some(e.clone());
@@ -207,7 +207,7 @@ pub fn apply_transition(mut current: OrderRecord, t: &Transition) -> OrderRecord
 /// older report after a newer one) changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FillProgress {
-    pub exchange_order_id: u64,
+    pub exchange_order_id: ExchangeOrderId,
     pub executed_qty: Decimal,
     pub cumulative_quote_qty: Decimal,
     pub fees: Decimal,
@@ -316,7 +316,7 @@ pub fn apply_fill(mut current: OrderRecord, fill: &FillProgress) -> OrderRecord 
     current.fees = fill.fees;
     current.fee_asset.clone_from(&fill.fee_asset);
     current.fees_quote = fill.fees_quote;
-    current.exchange_order_id = Some(fill.exchange_order_id);
+    current.exchange_order_id = Some(fill.exchange_order_id.clone());
     current.claim_owner = None;
     current.claim_expires_at_ms = None;
     current.updated_at_ms = fill.now_ms;
@@ -446,7 +446,7 @@ pub(crate) mod tests {
 
     fn fill(qty: Decimal, status: OrderStatus) -> FillProgress {
         FillProgress {
-            exchange_order_id: 7,
+            exchange_order_id: 7.into(),
             executed_qty: qty,
             cumulative_quote_qty: qty * dec!(100),
             fees: dec!(0),

@@ -98,7 +98,7 @@ impl OrderTracker {
             let fills = if fills_cover(&report.fills, report.executed_qty) {
                 report.fills.clone()
             } else {
-                ex.order_fills(&report.symbol, report.exchange_order_id)
+                ex.order_fills(&report.symbol, &report.exchange_order_id)
                     .await?
             };
             let prices = self.fee_asset_prices(ex, &report.symbol, &fills).await;

@@ -39,7 +39,6 @@ impl ExchangeAccounts for FixedAccounts {
             .get(&account.map(str::to_owned))
             .cloned()
             .ok_or_else(|| ExchangeError::Auth {
-                code: 0,
                 message: format!(
                     "no exchange account {:?} configured",
                     account.unwrap_or("default")

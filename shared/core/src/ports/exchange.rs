@@ -1,5 +1,7 @@
 //! The exchange port: what core asks of a venue, and how a venue's answers and failures look to it.
 
+use std::fmt;
+
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -66,11 +68,56 @@ pub struct Fill {
     pub commission_asset: Asset,
 }
 
+/// The venue's own id of an order, as text: Binance's numbers, Kraken's txids
+/// (`OQCLML-BW3P3-BUCMWZ`), Coinbase's UUIDs. Records written before ids were text hold a
+/// number; it reads back as its decimal digits, so old records keep working.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ExchangeOrderId(String);
+
+impl ExchangeOrderId {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ExchangeOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<u64> for ExchangeOrderId {
+    fn from(id: u64) -> Self {
+        Self(id.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ExchangeOrderId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Queue messages and records from before ids were text carry a JSON number.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Text(String),
+            Number(u64),
+        }
+        Ok(match Stored::deserialize(d)? {
+            Stored::Text(id) => Self(id),
+            Stored::Number(id) => id.into(),
+        })
+    }
+}
+
 /// What the exchange knows about an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderReport {
     pub symbol: Symbol,
-    pub exchange_order_id: u64,
+    pub exchange_order_id: ExchangeOrderId,
     pub client_order_id: ClientOrderId,
     pub side: Side,
     pub price: Price,
@@ -98,6 +145,8 @@ pub struct Balance {
 }
 
 /// What went wrong talking to an exchange, classified by what the caller must do about it.
+/// Venue-neutral: each adapter maps its venue's codes and statuses onto these, and keeps the
+/// venue's own code in the message for people to read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ExchangeError {
     /// Nothing took effect; safe to try again after a backoff.
@@ -108,22 +157,24 @@ pub enum ExchangeError {
     #[error("status unknown: {reason}")]
     StatusUnknown { reason: String },
     /// The exchange refused the request; retrying the same request cannot succeed.
-    #[error("rejected ({code}): {message}")]
-    Rejected { code: i64, message: String },
+    #[error("rejected: {message}")]
+    Rejected { message: String },
     /// An open order already has this client order id.
     #[error("duplicate order: {message}")]
     Duplicate { message: String },
-    #[error("not found ({code}): {message}")]
-    NotFound { code: i64, message: String },
+    /// The exchange knows no such order (or market).
+    #[error("not found: {message}")]
+    NotFound { message: String },
     /// Keys, signature or permissions are wrong: an operator must act.
-    #[error("authentication failed ({code}): {message}")]
-    Auth { code: i64, message: String },
+    #[error("authentication failed: {message}")]
+    Auth { message: String },
     /// Over the request-weight or order-count limit: wait `retry_after_ms`.
     #[error("rate limited: retry after {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u64 },
-    /// Banned (HTTP 418): nothing may be sent until `until_ms`.
-    #[error("banned until {until_ms}")]
-    Banned { until_ms: EpochMillis },
+    /// Banned or locked out (Binance's HTTP 418, Kraken's temporary lockout): nothing may be
+    /// sent for `retry_after_ms`.
+    #[error("banned: nothing may be sent for {retry_after_ms} ms")]
+    Banned { retry_after_ms: u64 },
     /// The exchange answered something this client cannot read.
     #[error("malformed response: {reason}")]
     Malformed { reason: String },
@@ -154,7 +205,7 @@ pub trait Exchange: Send + Sync {
     async fn order_fills(
         &self,
         symbol: &Symbol,
-        exchange_order_id: u64,
+        exchange_order_id: &ExchangeOrderId,
     ) -> Result<Vec<Fill>, ExchangeError>;
     async fn open_orders(&self, symbol: &Symbol) -> Result<Vec<OrderReport>, ExchangeError>;
     async fn cancel_order(
@@ -163,4 +214,21 @@ pub trait Exchange: Send + Sync {
         client_order_id: &ClientOrderId,
     ) -> Result<OrderReport, ExchangeError>;
     async fn server_time(&self) -> Result<EpochMillis, ExchangeError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exchange_order_id_reads_from_text_and_from_the_numbers_older_messages_carry() {
+        let text: ExchangeOrderId = serde_json::from_str("\"OQCLML-BW3P3-BUCMWZ\"").unwrap();
+        assert_eq!(text.as_str(), "OQCLML-BW3P3-BUCMWZ");
+        let number: ExchangeOrderId = serde_json::from_str("28").unwrap();
+        assert_eq!(number, ExchangeOrderId::new("28"));
+        // Written back, it is text.
+        assert_eq!(serde_json::to_string(&number).unwrap(), "\"28\"");
+        assert!(serde_json::from_str::<ExchangeOrderId>("-1").is_err());
+        assert!(serde_json::from_str::<ExchangeOrderId>("null").is_err());
+    }
 }

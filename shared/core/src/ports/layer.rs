@@ -5,7 +5,9 @@
 
 use async_trait::async_trait;
 
-use super::{Balance, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport};
+use super::{
+    Balance, Exchange, ExchangeError, ExchangeOrderId, Fill, LimitOrderRequest, OrderReport,
+};
 use crate::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
 
 /// One call of the [`Exchange`] port, with its arguments.
@@ -16,7 +18,7 @@ pub enum ExchangeCall<'a> {
     Balances,
     PlaceLimitOrder(&'a LimitOrderRequest),
     Order(&'a Symbol, &'a ClientOrderId),
-    OrderFills(&'a Symbol, u64),
+    OrderFills(&'a Symbol, &'a ExchangeOrderId),
     OpenOrders(&'a Symbol),
     CancelOrder(&'a Symbol, &'a ClientOrderId),
     ServerTime,
@@ -130,7 +132,7 @@ impl<L: ExchangeLayer> Exchange for Layered<L> {
     async fn order_fills(
         &self,
         symbol: &Symbol,
-        exchange_order_id: u64,
+        exchange_order_id: &ExchangeOrderId,
     ) -> Result<Vec<Fill>, ExchangeError> {
         answer!(
             self,

@@ -24,8 +24,8 @@ pub mod store;
 pub use accounts::{ExchangeAccounts, FixedAccounts};
 pub use clock::{Clock, RandomSource};
 pub use exchange::{
-    Balance, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, OrderReport,
-    TimeInForce,
+    Balance, Exchange, ExchangeError, ExchangeOrderId, ExchangeOrderStatus, Fill,
+    LimitOrderRequest, OrderReport, TimeInForce,
 };
 pub use layer::{ExchangeAnswer, ExchangeCall, ExchangeLayer, Layered};
 pub use metrics::MetricsSink;

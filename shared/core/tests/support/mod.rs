@@ -128,7 +128,8 @@ pub mod venue {
 
     use async_trait::async_trait;
     use driftline_core::ports::{
-        Balance, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, OrderReport,
+        Balance, Exchange, ExchangeError, ExchangeOrderId, ExchangeOrderStatus, Fill,
+        LimitOrderRequest, OrderReport,
     };
     use driftline_core::*;
     use rust_decimal::Decimal;
@@ -255,7 +256,6 @@ pub mod venue {
                 .find(|o| &o.report.client_order_id == id)
                 .map(|o| o.report.clone())
                 .ok_or(ExchangeError::NotFound {
-                    code: -2013,
                     message: "Order does not exist.".into(),
                 })
         }
@@ -270,7 +270,6 @@ pub mod venue {
                 .get(symbol)
                 .map(|m| m.filters.clone())
                 .ok_or(ExchangeError::Rejected {
-                    code: -1121,
                     message: "Invalid symbol.".into(),
                 })
         }
@@ -281,7 +280,6 @@ pub mod venue {
                 .get(symbol)
                 .map(|m| m.book.clone())
                 .ok_or(ExchangeError::Rejected {
-                    code: -1121,
                     message: "Invalid symbol.".into(),
                 })
         }
@@ -318,14 +316,13 @@ pub mod venue {
             let free = s.free.entry(locks).or_default();
             if *free < amount {
                 return Err(ExchangeError::Rejected {
-                    code: -2010,
                     message: "Account has insufficient balance for requested action.".into(),
                 });
             }
             *free -= amount;
             let report = OrderReport {
                 symbol: o.symbol.clone(),
-                exchange_order_id: s.orders.len() as u64 + 1,
+                exchange_order_id: (s.orders.len() as u64 + 1).into(),
                 client_order_id: o.client_order_id.clone(),
                 side: o.side,
                 price: o.price,
@@ -353,13 +350,13 @@ pub mod venue {
         async fn order_fills(
             &self,
             _: &Symbol,
-            exchange_order_id: u64,
+            exchange_order_id: &ExchangeOrderId,
         ) -> Result<Vec<Fill>, ExchangeError> {
             self.gate().await?;
             let s = self.state.lock().unwrap();
             Ok(s.orders
                 .iter()
-                .find(|o| o.report.exchange_order_id == exchange_order_id)
+                .find(|o| &o.report.exchange_order_id == exchange_order_id)
                 .map(|o| o.fills.clone())
                 .unwrap_or_default())
         }
@@ -380,7 +377,6 @@ pub mod venue {
                 .find(|o| &o.report.client_order_id == id)
                 .filter(|o| !o.report.status.is_final())
                 .ok_or(ExchangeError::NotFound {
-                    code: -2011,
                     message: "Unknown order sent.".into(),
                 })?;
             o.report.status = ExchangeOrderStatus::Canceled;

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use driftline_core::ports::{
-    Balance, Exchange, ExchangeError, Fill, LimitOrderRequest, OrderReport, TimeInForce,
+    Balance, Exchange, ExchangeError, ExchangeOrderId, Fill, LimitOrderRequest, OrderReport,
+    TimeInForce,
 };
 use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
 
@@ -64,7 +65,6 @@ impl Exchange for BinanceSpot {
     ) -> Result<OrderReport, ExchangeError> {
         if order.quantity <= rust_decimal::Decimal::ZERO {
             return Err(ExchangeError::Rejected {
-                code: 0,
                 message: format!(
                     "quantity of {} must be greater than zero, got {}",
                     order.client_order_id, order.quantity
@@ -122,19 +122,27 @@ impl Exchange for BinanceSpot {
     async fn order_fills(
         &self,
         symbol: &Symbol,
-        exchange_order_id: u64,
+        exchange_order_id: &ExchangeOrderId,
     ) -> Result<Vec<Fill>, ExchangeError> {
+        // Binance's order ids are numbers; another venue's id cannot be one of its orders.
+        let number: u64 =
+            exchange_order_id
+                .as_str()
+                .parse()
+                .map_err(|_| ExchangeError::NotFound {
+                    message: format!("{exchange_order_id} is not a Binance order id"),
+                })?;
         let (answer, name) = self
             .order_call(ORDER_TRADES, symbol, |name| {
                 vec![
                     ("symbol", name),
-                    ("orderId", exchange_order_id.to_string()),
+                    ("orderId", number.to_string()),
                     // An order of driftline's is one of a few thousand fills at most.
                     ("limit", "1000".to_owned()),
                 ]
             })
             .await?;
-        wire::parse_trades(&answer.body, &name, exchange_order_id)
+        wire::parse_trades(&answer.body, &name, number)
             .map_err(|e| unreadable(RequestKind::Read, &e))
     }
 

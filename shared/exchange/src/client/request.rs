@@ -180,7 +180,6 @@ impl BinanceSpot {
             (Some(credentials), true) => Some(credentials),
             (None, true) => {
                 return Err(AttemptError::Failed(ExchangeError::Auth {
-                    code: 0,
                     message: format!("{} needs API credentials; none configured", endpoint.path),
                 }))
             }
@@ -241,18 +240,15 @@ impl BinanceSpot {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let now_ms = self.clock.now_ms();
         let error = classify_api_error(
             endpoint.kind,
             status.as_u16(),
             api_error.as_ref(),
             retry_after,
-            now_ms,
         );
         match &error {
-            ExchangeError::Banned { until_ms } => {
-                let wait = u64::try_from(until_ms - now_ms).unwrap_or(0);
-                self.limiter.ban(Duration::from_millis(wait), now_ms);
+            ExchangeError::Banned { retry_after_ms } => {
+                self.limiter.ban(Duration::from_millis(*retry_after_ms));
             }
             // The order count is per account, the weight per IP: only the first holds reads back.
             ExchangeError::RateLimited { retry_after_ms }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use driftline_core::orders::{execution_quality, OrderRecord};
-use driftline_core::ports::{OrderLedger, PortfolioConfigs};
+use driftline_core::ports::{ExchangeOrderId, OrderLedger, PortfolioConfigs};
 use driftline_core::{EpochMillis, PortfolioId};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -87,7 +87,7 @@ pub struct LegView {
     /// Against the plan's mid; positive is worse for us. Absent while nothing filled.
     #[serde(with = "driftline_core::exact::option")]
     pub slippage_bps: Option<Decimal>,
-    pub exchange_order_id: Option<u64>,
+    pub exchange_order_id: Option<ExchangeOrderId>,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub updated_at: String,
@@ -138,7 +138,7 @@ fn leg_view(r: &OrderRecord) -> LegView {
         fee_asset: r.fee_asset.as_ref().map(ToString::to_string),
         fees_quote: r.fees_quote.normalize(),
         slippage_bps: quality.slippage_bps.map(|d| d.normalize()),
-        exchange_order_id: r.exchange_order_id,
+        exchange_order_id: r.exchange_order_id.clone(),
         attempts: r.attempts,
         last_error: r.last_error.clone(),
         updated_at: rfc3339(r.updated_at_ms),
@@ -378,7 +378,8 @@ pub fn csv(orders: &[OrderView]) -> Result<String, ConsoleError> {
                 l.fees_quote.to_string(),
                 opt(l.slippage_bps),
                 l.exchange_order_id
-                    .map(|i| i.to_string())
+                    .as_ref()
+                    .map(ToString::to_string)
                     .unwrap_or_default(),
                 l.attempts.to_string(),
                 l.last_error.clone().unwrap_or_default(),

@@ -319,9 +319,9 @@ impl Executor {
                     Err(e) => Err(self.exchange_failure(&record, e).await),
                 }
             }
-            Err(ExchangeError::Rejected { code, message }) => {
+            Err(ExchangeError::Rejected { message }) => {
                 metrics.execution_attempt(true, Some(latency));
-                let why = format!("exchange rejected ({code}): {message}");
+                let why = format!("exchange rejected: {message}");
                 self.close(&record, OrderStatus::Rejected, &why).await?;
                 done("rejected")
             }
@@ -344,9 +344,10 @@ impl Executor {
                 let after = i64::try_from(*retry_after_ms).unwrap_or(i64::MAX / 2);
                 secs_until(now.saturating_add(after), now)
             }
-            ExchangeError::Banned { until_ms } => {
+            ExchangeError::Banned { retry_after_ms } => {
                 self.ports.metrics.rate_limit_hit();
-                secs_until(*until_ms, now)
+                let after = i64::try_from(*retry_after_ms).unwrap_or(i64::MAX / 2);
+                secs_until(now.saturating_add(after), now)
             }
             ExchangeError::BreakerOpen { retry_at_ms } => secs_until(*retry_at_ms, now),
             _ => self.backoff(record.attempts.max(1)),
