@@ -15,7 +15,9 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use driftline_core::ports::{Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer};
+use driftline_core::ports::{
+    Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer, Venue,
+};
 use driftline_core::ApiCredentials;
 
 /// Where an account's credentials are kept and how a client is made from them.
@@ -147,6 +149,9 @@ impl RekeyingExchange {
 
 #[async_trait]
 impl ExchangeLayer for RekeyingExchange {
+    fn venue(&self) -> Venue {
+        self.current().client.venue()
+    }
     async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
         self.call(|c| async move { call.send(c.as_ref()).await })
             .await
@@ -259,6 +264,9 @@ mod tests {
 
     #[async_trait]
     impl Exchange for Client {
+        fn venue(&self) -> driftline_core::ports::Venue {
+            driftline_core::ports::Venue::Binance
+        }
         async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
             let filters =
                 MarketFilters::new(driftline_core::testing::spot_filter_fields(symbol.clone()))

@@ -14,7 +14,7 @@ use driftline_core::ports::{
     Balance, BreakerSave, BreakerStore, Exchange, ExchangeError, ExchangeOrderId,
     ExchangeOrderStatus, Fill, FixedAccounts, IntentQueue, LimitOrderRequest, MetricsSink,
     OrderLedger, OrderReport, Ports, RandomSource, ReceivedIntent, SendReport, StoreError,
-    StorePorts, VersionedBreaker,
+    StorePorts, Venue, VersionedBreaker,
 };
 use driftline_core::service::executor::{Executor, ExecutorSettings, Invocation, MessageOutcome};
 use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock};
@@ -48,6 +48,9 @@ impl RestingVenue {
 
 #[async_trait]
 impl Exchange for RestingVenue {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
     async fn market_filters(&self, _: &Symbol) -> Result<MarketFilters, ExchangeError> {
         Ok(self.market.filters.clone())
     }

@@ -39,7 +39,9 @@ use aws_smithy_runtime_api::client::runtime_components::{
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
-use driftline_core::ports::{Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer};
+use driftline_core::ports::{
+    Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer, Venue,
+};
 use rust_decimal::Decimal;
 
 /// Counts per key, shared by clones.
@@ -498,6 +500,9 @@ impl CountingExchange {
 
 #[async_trait]
 impl ExchangeLayer for CountingExchange {
+    fn venue(&self) -> Venue {
+        self.inner.venue()
+    }
     async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
         self.timed(call.name(), call.send(self.inner.as_ref()))
             .await

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use driftline_core::ports::{
-    Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer, Layered,
+    Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer, Layered, Venue,
 };
 use driftline_core::ClientOrderId;
 
@@ -54,6 +54,9 @@ struct Logged {
 
 #[async_trait]
 impl ExchangeLayer for Logged {
+    fn venue(&self) -> Venue {
+        self.inner.venue()
+    }
     async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
         if let ExchangeCall::PlaceLimitOrder(order) = call {
             self.log

@@ -46,8 +46,6 @@ pub struct OrderTracker {
     pub filters: Arc<dyn MarketFilterCache>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn MetricsSink>,
-    /// Names the exchange in the filter cache's keys.
-    pub exchange_name: String,
 }
 
 /// How a re-price ended.
@@ -205,7 +203,8 @@ impl OrderTracker {
         symbol: &Symbol,
     ) -> Result<MarketFilters, ExchangeError> {
         let now = self.now();
-        let name = &self.exchange_name;
+        // Filters are the venue's, whichever account asks.
+        let name = ex.venue().as_str();
         if let Ok(Some(f)) = self.filters.filters(name, symbol, now).await {
             return Ok(f);
         }

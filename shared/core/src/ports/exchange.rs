@@ -9,6 +9,53 @@ use thiserror::Error;
 
 use crate::{Asset, ClientOrderId, EpochMillis, MarketFilters, OrderBook, Price, Side, Symbol};
 
+/// A venue driftline has an adapter for. An account's secret names its venue; the breaker and
+/// the market-filter cache are kept per venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Venue {
+    /// Binance spot, and every venue of its dialect (Binance.US, the testnet).
+    Binance,
+    /// Kraken spot.
+    Kraken,
+    /// Coinbase Advanced Trade.
+    Coinbase,
+}
+
+impl Venue {
+    pub const ALL: [Self; 3] = [Self::Binance, Self::Kraken, Self::Coinbase];
+
+    /// The venue's name in secrets, store keys and metrics: `binance`, `kraken`, `coinbase`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Binance => "binance",
+            Self::Kraken => "kraken",
+            Self::Coinbase => "coinbase",
+        }
+    }
+}
+
+impl fmt::Display for Venue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A venue name that is not one of [`Venue::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown venue {0:?}: expected binance, kraken or coinbase")]
+pub struct UnknownVenue(pub String);
+
+impl std::str::FromStr for Venue {
+    type Err = UnknownVenue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownVenue(s.to_owned()))
+    }
+}
+
 /// How long a limit order rests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -187,6 +234,8 @@ pub enum ExchangeError {
 /// A spot exchange, as far as driftline uses one.
 #[async_trait]
 pub trait Exchange: Send + Sync {
+    /// The venue this client trades on.
+    fn venue(&self) -> Venue;
     async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError>;
     /// The top `depth` levels of each side.
     async fn order_book(&self, symbol: &Symbol, depth: u16) -> Result<OrderBook, ExchangeError>;

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use super::{
-    Balance, Exchange, ExchangeError, ExchangeOrderId, Fill, LimitOrderRequest, OrderReport,
+    Balance, Exchange, ExchangeError, ExchangeOrderId, Fill, LimitOrderRequest, OrderReport, Venue,
 };
 use crate::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
 
@@ -81,6 +81,8 @@ impl ExchangeCall<'_> {
 /// [`ExchangeCall::send`] (as often as it needs: re-keying sends it again with a new client).
 #[async_trait]
 pub trait ExchangeLayer: Send + Sync {
+    /// The venue of the client it wraps.
+    fn venue(&self) -> Venue;
     async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError>;
 }
 
@@ -107,6 +109,9 @@ macro_rules! answer {
 
 #[async_trait]
 impl<L: ExchangeLayer> Exchange for Layered<L> {
+    fn venue(&self) -> Venue {
+        self.0.venue()
+    }
     async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
         answer!(self, ExchangeCall::MarketFilters(symbol), MarketFilters)
     }
@@ -171,6 +176,9 @@ mod tests {
 
     #[async_trait]
     impl ExchangeLayer for Recorder {
+        fn venue(&self) -> Venue {
+            Venue::Kraken
+        }
         async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
             self.0.lock().unwrap().push(call.name());
             Ok(ExchangeAnswer::ServerTime(42))

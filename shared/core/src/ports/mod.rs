@@ -25,7 +25,7 @@ pub use accounts::{ExchangeAccounts, FixedAccounts};
 pub use clock::{Clock, RandomSource};
 pub use exchange::{
     Balance, Exchange, ExchangeError, ExchangeOrderId, ExchangeOrderStatus, Fill,
-    LimitOrderRequest, OrderReport, TimeInForce,
+    LimitOrderRequest, OrderReport, TimeInForce, UnknownVenue, Venue,
 };
 pub use layer::{ExchangeAnswer, ExchangeCall, ExchangeLayer, Layered};
 pub use metrics::MetricsSink;

@@ -24,7 +24,7 @@ use crate::breaker::VenueHealth;
 use crate::notify::{BreakerCause, Notice};
 use crate::ports::{
     BreakerSave, BreakerStore, Clock, Exchange, ExchangeAnswer, ExchangeCall, ExchangeError,
-    ExchangeLayer, Layered, Notifier, RandomSource, StoreError, VersionedBreaker,
+    ExchangeLayer, Layered, Notifier, RandomSource, StoreError, Venue, VersionedBreaker,
 };
 use crate::{BreakerConfig, BreakerPermit, BreakerState, EpochMillis};
 
@@ -288,6 +288,55 @@ fn cause(e: &ExchangeError, failures: u32) -> BreakerCause {
     }
 }
 
+/// The breakers of every venue, one each (keyed in the store by the venue's name): a ban on
+/// one venue stops nothing on another.
+pub struct Breakers(Vec<(Venue, Arc<BreakerGuard>)>);
+
+impl Breakers {
+    pub fn new(
+        store: &Arc<dyn BreakerStore>,
+        clock: &Arc<dyn Clock>,
+        random: &dyn RandomSource,
+        config: BreakerConfig,
+        reuse_ms: i64,
+        notifier: &Arc<dyn Notifier>,
+    ) -> Self {
+        Self(
+            Venue::ALL
+                .into_iter()
+                .map(|venue| {
+                    let guard = BreakerGuard::new(
+                        store.clone(),
+                        clock.clone(),
+                        random,
+                        venue.as_str(),
+                        config,
+                        reuse_ms,
+                        notifier.clone(),
+                    );
+                    (venue, Arc::new(guard))
+                })
+                .collect(),
+        )
+    }
+
+    /// The breaker of `venue`.
+    pub fn of(&self, venue: Venue) -> &Arc<BreakerGuard> {
+        // Every venue has one: `new` makes one per `Venue::ALL`.
+        let (_, guard) = self
+            .0
+            .iter()
+            .find(|(v, _)| *v == venue)
+            .unwrap_or(&self.0[0]);
+        guard
+    }
+
+    /// `client` behind its venue's breaker.
+    pub fn guard(&self, client: Arc<dyn Exchange>) -> Arc<dyn Exchange> {
+        self.of(client.venue()).guard(client)
+    }
+}
+
 /// An exchange client behind the breaker.
 struct Guarded {
     inner: Arc<dyn Exchange>,
@@ -296,6 +345,9 @@ struct Guarded {
 
 #[async_trait]
 impl ExchangeLayer for Guarded {
+    fn venue(&self) -> Venue {
+        self.inner.venue()
+    }
     async fn around(&self, call: ExchangeCall<'_>) -> Result<ExchangeAnswer, ExchangeError> {
         self.guard.call(call.send(self.inner.as_ref())).await
     }

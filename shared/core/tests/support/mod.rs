@@ -129,7 +129,7 @@ pub mod venue {
     use async_trait::async_trait;
     use driftline_core::ports::{
         Balance, Exchange, ExchangeError, ExchangeOrderId, ExchangeOrderStatus, Fill,
-        LimitOrderRequest, OrderReport,
+        LimitOrderRequest, OrderReport, Venue,
     };
     use driftline_core::*;
     use rust_decimal::Decimal;
@@ -263,6 +263,9 @@ pub mod venue {
 
     #[async_trait]
     impl Exchange for SimVenue {
+        fn venue(&self) -> Venue {
+            Venue::Binance
+        }
         async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
             self.gate().await?;
             let s = self.state.lock().unwrap();

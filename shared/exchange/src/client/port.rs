@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use driftline_core::ports::{
     Balance, Exchange, ExchangeError, ExchangeOrderId, Fill, LimitOrderRequest, OrderReport,
-    TimeInForce,
+    TimeInForce, Venue,
 };
 use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
 
@@ -34,6 +34,9 @@ impl BinanceSpot {
 
 #[async_trait]
 impl Exchange for BinanceSpot {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
     async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
         self.market(symbol)
             .await?

@@ -26,7 +26,6 @@ use driftline_core::ports::{
     Exchange, ExchangeAccounts, ExchangeError, IntentQueue, MetricsSink, OrderLedger,
     ReceivedIntent, SendReport, StoreError, StoredPortfolio,
 };
-use driftline_core::service::scheduler::SchedulerSettings;
 use driftline_core::{Asset, OrderStatus, PortfolioId};
 use driftline_functions::wiring::{SecretAccounts, WallClock};
 use rust_decimal::Decimal;
@@ -178,7 +177,6 @@ impl Canceller {
             filters: store.clone(),
             clock,
             metrics: Arc::new(NoMetrics),
-            exchange_name: SchedulerSettings::default().exchange_name,
         };
         Ok(Self {
             store,

@@ -18,8 +18,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
 use driftline_core::control::{CycleRecord, DeploymentControls, Stop};
+use driftline_core::ports::Venue;
 use driftline_core::ports::{CycleLeases, OrderLedger, PortfolioConfigs};
-use driftline_core::service::scheduler::{PortfolioOutcome, SchedulerSettings};
+use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::BreakerState;
 use serde::Serialize;
 
@@ -161,9 +162,9 @@ pub struct AlarmView {
     pub since: Option<String>,
 }
 
-/// The venues whose breakers the functions keep: one today, the scheduler's.
+/// The venues whose breakers the functions keep: one each.
 fn venues() -> Vec<String> {
-    vec![SchedulerSettings::default().exchange_name]
+    Venue::ALL.iter().map(|v| v.as_str().to_owned()).collect()
 }
 
 /// A queue's depths: GetQueueAttributes of its three approximate counts.

@@ -17,14 +17,13 @@ mod follow_up;
 mod place;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use tracing::{error, info, warn, Instrument};
 
-use super::guard::BreakerGuard;
+use super::guard::Breakers;
 use crate::control::Stop;
 use crate::orders::{IntentEnvelope, OrderRecord, OrderTracker, TrackError};
-use crate::ports::{Ports, RetryBackoff, StoreError};
+use crate::ports::{Ports, RetryBackoff, StoreError, Venue};
 use crate::{BreakerConfig, ClientOrderId, EpochMillis};
 
 /// What the caller does with the message that carried the intent.
@@ -48,8 +47,8 @@ pub struct Invocation {
 
 #[derive(Debug, Clone)]
 pub struct ExecutorSettings {
-    /// Names the exchange in the breaker and filter-cache keys.
-    pub exchange_name: String,
+    /// The venue of the deployment's default account: its breaker is read with the halt.
+    pub venue: Venue,
     pub backoff: RetryBackoff,
     pub breaker: BreakerConfig,
     /// How long after placement a resting order is checked again (and how often a buy waiting
@@ -66,7 +65,7 @@ pub struct ExecutorSettings {
 impl Default for ExecutorSettings {
     fn default() -> Self {
         Self {
-            exchange_name: "binance".into(),
+            venue: Venue::Binance,
             backoff: RetryBackoff::default(),
             breaker: BreakerConfig::default(),
             follow_up_delay_secs: 30,
@@ -80,7 +79,7 @@ pub struct Executor {
     ports: Ports,
     settings: ExecutorSettings,
     tracker: OrderTracker,
-    breaker: Arc<BreakerGuard>,
+    breakers: Breakers,
 }
 
 /// The longest delay SQS gives a message it sends: a longer wait is taken in steps.
@@ -128,17 +127,13 @@ type Step<T> = Result<T, Retry>;
 
 impl Executor {
     pub fn new(ports: Ports, settings: ExecutorSettings) -> Self {
-        let (tracker, breaker) = super::lifecycle(
-            &ports,
-            &settings.exchange_name,
-            settings.breaker,
-            settings.breaker_reuse_ms,
-        );
+        let (tracker, breakers) =
+            super::lifecycle(&ports, settings.breaker, settings.breaker_reuse_ms);
         Self {
             ports,
             settings,
             tracker,
-            breaker,
+            breakers,
         }
     }
 
@@ -164,11 +159,13 @@ impl Executor {
             .ports
             .store
             .controls
-            .read(&self.settings.exchange_name)
+            .read(self.settings.venue.as_str())
             .await
         {
             Ok(state) => {
-                self.breaker.check_read(state.breaker);
+                self.breakers
+                    .of(self.settings.venue)
+                    .check_read(state.breaker);
                 state.halt
             }
             Err(e) => {

@@ -22,10 +22,12 @@ impl Executor {
         envelope: IntentEnvelope,
         inv: &Invocation,
     ) -> Step<Decided> {
-        // While the breaker is open nothing is claimed or sent, and the message waits as a new
-        // one, so a long ban does not walk it to the dead-letter queue.
+        let ex = self.exchange_for(&envelope.intent).await?;
+        // While the venue's breaker is open nothing is claimed or sent, and the message waits as
+        // a new one, so a long ban does not walk it to the dead-letter queue.
         if let Some(retry_at) = self
-            .breaker
+            .breakers
+            .of(ex.venue())
             .check()
             .await
             .map_err(|e| self.store_retry(&e))?
@@ -38,20 +40,19 @@ impl Executor {
             // A follow-up of an order resting on the exchange: no claim, no read.
             Some(placed) if placed.fits(&envelope.intent) => {
                 let record = placed.into_record(envelope.intent);
-                let ex = self.exchange_for(&record.intent).await?;
                 self.follow_up(ex.as_ref(), record).await
             }
             placed => {
                 if placed.is_some() {
                     warn!("the message's copy of the order is not a resting order: following it up through the ledger");
                 }
-                self.claim_and_execute(IntentEnvelope::new(envelope.intent), inv)
+                self.claim_and_execute(ex.as_ref(), IntentEnvelope::new(envelope.intent), inv)
                     .await
             }
         }
     }
 
-    /// The account's exchange client, behind the shared breaker.
+    /// The account's exchange client, behind its venue's breaker.
     pub(super) async fn exchange_for(&self, intent: &OrderIntent) -> Step<Arc<dyn Exchange>> {
         let client = self
             .ports
@@ -65,17 +66,16 @@ impl Executor {
                     reason: e.to_string(),
                 }
             })?;
-        Ok(self.breaker.guard(client))
+        Ok(self.breakers.guard(client))
     }
 
     pub(super) async fn claim_and_execute(
         &self,
+        ex: &dyn Exchange,
         envelope: IntentEnvelope,
         inv: &Invocation,
     ) -> Step<Decided> {
         let intent = &envelope.intent;
-        let exchange = self.exchange_for(intent).await?;
-        let ex = exchange.as_ref();
         if intent.funded_by_sells {
             if let Some(wait) = self.wait_for_sells(&envelope).await? {
                 return Ok(wait);

@@ -10,20 +10,20 @@
 mod planning;
 mod reconcile;
 
-use std::sync::Arc;
-
 use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tracing::{info, warn, Instrument};
 
-use super::guard::BreakerGuard;
+use super::guard::Breakers;
 use crate::config::{ConfigError, PortfolioSpec};
 use crate::control::{CycleRecord, Stop};
 use crate::notify::{ended_since, CycleReport, Notice};
 use crate::orders::{OrderRecord, OrderTracker, RecordOutcome, TrackError};
-use crate::ports::{ExchangeError, Lease, LeaseOutcome, Ports, RecordedSnapshot, StoreError};
+use crate::ports::{
+    ExchangeError, Lease, LeaseOutcome, Ports, RecordedSnapshot, StoreError, Venue,
+};
 use crate::{
     BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees, InFlightOrder,
     OrderIntent, OrderStatus, PortfolioId, RebalancePlan,
@@ -31,7 +31,8 @@ use crate::{
 
 #[derive(Debug, Clone)]
 pub struct SchedulerSettings {
-    pub exchange_name: String,
+    /// The venue of the deployment's default account: its breaker is read with the halt.
+    pub venue: Venue,
     /// How long a cycle may hold a portfolio's lease before another may take it.
     pub lease_ttl_ms: i64,
     /// Portfolios planned at once.
@@ -49,7 +50,7 @@ pub struct SchedulerSettings {
 impl Default for SchedulerSettings {
     fn default() -> Self {
         Self {
-            exchange_name: "binance".into(),
+            venue: Venue::Binance,
             lease_ttl_ms: 120_000,
             concurrency: 4,
             book_depth: 20,
@@ -172,22 +173,18 @@ pub struct Scheduler {
     ports: Ports,
     settings: SchedulerSettings,
     tracker: OrderTracker,
-    breaker: Arc<BreakerGuard>,
+    breakers: Breakers,
 }
 
 impl Scheduler {
     pub fn new(ports: Ports, settings: SchedulerSettings) -> Self {
-        let (tracker, breaker) = super::lifecycle(
-            &ports,
-            &settings.exchange_name,
-            settings.breaker,
-            settings.breaker_reuse_ms,
-        );
+        let (tracker, breakers) =
+            super::lifecycle(&ports, settings.breaker, settings.breaker_reuse_ms);
         Self {
             ports,
             settings,
             tracker,
-            breaker,
+            breakers,
         }
     }
 
@@ -212,9 +209,10 @@ impl Scheduler {
             .ports
             .store
             .controls
-            .read(&self.settings.exchange_name)
+            .read(self.settings.venue.as_str())
             .await?;
-        let stopped = match (controls.halt, self.breaker.check_read(controls.breaker)) {
+        let default_breaker = self.breakers.of(self.settings.venue);
+        let stopped = match (controls.halt, default_breaker.check_read(controls.breaker)) {
             (Some(halt), _) => {
                 warn!(reason = %halt.reason, by = %halt.by, "deployment halted: no cycle runs");
                 Some(PortfolioOutcome::Halted {
@@ -358,7 +356,7 @@ impl Scheduler {
             )
         });
         let client = self.ports.exchanges.exchange(account.as_deref()).await?;
-        let exchange = self.breaker.guard(client);
+        let exchange = self.breakers.guard(client);
         let ex = exchange.as_ref();
 
         let reconciled = self.reconcile(ex, id).await?;
