@@ -381,6 +381,26 @@ async fn klines_refuse_bad_parameters_with_the_venue_codes() {
             "{params:?}"
         );
     }
+    // Times outside 0 to the end of year 9999 are refused before any arithmetic on them.
+    let huge = i64::MAX.to_string();
+    for (name, value) in [
+        ("startTime", huge.as_str()),
+        ("endTime", huge.as_str()),
+        ("startTime", "-1"),
+    ] {
+        let params = [("symbol", "BTCUSDT"), ("interval", "1m"), (name, value)];
+        assert_eq!(
+            v.refused("/api/v3/klines", &params).await,
+            (bad, -1100),
+            "{params:?}"
+        );
+        let params = [("symbol", "BTCUSDT"), (name, value)];
+        assert_eq!(
+            v.refused("/api/v3/aggTrades", &params).await,
+            (bad, -1100),
+            "{params:?}"
+        );
+    }
     let early = v
         .public(
             "/api/v3/klines",

@@ -28,14 +28,31 @@ pub(super) fn limit(p: &Params, default: usize, max: usize) -> Result<usize, Api
     Ok(limit)
 }
 
+/// The last millisecond of year 9999: later times (and negative ones) are refused, which also
+/// keeps interval arithmetic far from overflow.
+const MAX_TIME: i64 = 253_402_300_799_999;
+
+/// A time parameter in milliseconds since the epoch; -1100 outside `0..=MAX_TIME`.
+fn timestamp(p: &Params, name: &str) -> Result<Option<i64>, ApiError> {
+    match p.integer::<i64>(name)? {
+        Some(t) if !(0..=MAX_TIME).contains(&t) => Err(ApiError::bad(
+            -1100,
+            format!(
+                "Illegal characters found in parameter '{name}'; legal range is '0-{MAX_TIME}'."
+            ),
+        )),
+        t => Ok(t),
+    }
+}
+
 /// `startTime` and `endTime`, checked: -1023 when the start is after the end, -1127 when they
 /// are further apart than `max_span_ms`.
 pub(super) fn time_range(
     p: &Params,
     max_span_ms: Option<i64>,
 ) -> Result<(Option<i64>, Option<i64>), ApiError> {
-    let start = p.integer::<i64>("startTime")?;
-    let end = p.integer::<i64>("endTime")?;
+    let start = timestamp(p, "startTime")?;
+    let end = timestamp(p, "endTime")?;
     if let (Some(s), Some(e)) = (start, end) {
         if s > e {
             return Err(ApiError::bad(-1023, "Start time is greater than end time."));
