@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{per_symbol, Call};
 use crate::api_error::ApiError;
-use crate::engine::{venue_decimal as d8, Candle, Engine, EngineError, MarketHistory};
+use crate::engine::{venue_decimal as d8, Candle, Engine, EngineError, MarketHistory, PublicTrade};
 use crate::params::Params;
 
 const MINUTE_MS: i64 = 60_000;
@@ -116,16 +116,17 @@ impl Window {
             None => current_price(engine, symbol)?,
         };
         let candle = h.candle(from, to).unwrap_or_else(|| Candle::flat(standing));
-        let trades: Vec<_> = h.trades_between(from, to).collect();
-        let id = |t: Option<&&crate::engine::PublicTrade>| {
-            t.map_or(-1, |t| i64::try_from(t.id).unwrap_or(i64::MAX))
-        };
+        let mut trades = h.trades_between(from, to);
+        let first = trades.next();
+        let last = trades.next_back().or(first);
+        let id =
+            |t: Option<&PublicTrade>| t.map_or(-1, |t| i64::try_from(t.id).unwrap_or(i64::MAX));
         Ok(Self {
             symbol: symbol.to_owned(),
             prev_close: before.unwrap_or(candle.open),
-            first_id: id(trades.first()),
-            last_id: id(trades.last()),
-            last_qty: trades.last().map_or(Decimal::ZERO, |t| t.qty),
+            first_id: id(first),
+            last_id: id(last),
+            last_qty: last.map_or(Decimal::ZERO, |t| t.qty),
             candle,
             open_time: from,
             close_time: to,
@@ -293,7 +294,7 @@ pub(super) fn avg_price(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiE
     Ok(json!({"mins": 5, "price": d8(price), "closeTime": last.unwrap_or(c.now)}))
 }
 
-fn trade(t: &crate::engine::PublicTrade) -> Value {
+fn trade(t: &PublicTrade) -> Value {
     json!({
         "id": t.id, "price": d8(t.price), "qty": d8(t.qty), "quoteQty": d8(t.qty * t.price),
         "time": t.time, "isBuyerMaker": t.is_buyer_maker, "isBestMatch": true
@@ -418,9 +419,9 @@ enum Interval {
 impl Interval {
     fn parse(text: &str) -> Option<Self> {
         const S: i64 = 1000;
-        const M: i64 = 60 * S;
-        const H: i64 = 60 * M;
-        const D: i64 = 24 * H;
+        const M: i64 = MINUTE_MS;
+        const H: i64 = HOUR_MS;
+        const D: i64 = DAY_MS;
         Some(match text {
             "1s" => Self::Fixed(S),
             "1m" => Self::Fixed(M),
