@@ -83,6 +83,7 @@ impl Engine {
                 let tick = m.filters.tick_size();
                 let moved = m.mid * (Decimal::ONE + m.volatility_bps / BPS * draw);
                 m.mid = floor_to_step(moved, tick).max(tick);
+                m.history.record_price(now, m.mid);
                 let keep = Decimal::ONE - m.replenish_per_tick;
                 let step = m.filters.step_size();
                 m.consumed = std::mem::take(&mut m.consumed)
@@ -114,6 +115,7 @@ impl Engine {
             return Err(EngineError::InvalidPrice);
         }
         m.mid = mid;
+        m.history.record_price(now, mid);
         self.match_resting(symbol, now);
         self.update_id += 1;
         Ok(())

@@ -3,10 +3,11 @@
 //! fees in the asset received. The HTTP layer is a thin shell over [`Engine`].
 //!
 //! This module holds the venue's state and its queries; `order` the order vocabulary and
-//! errors, `book` the simulated market, `orders` placing and cancelling, `settlement` the
-//! money moved by a fill.
+//! errors, `history` each market's tape and price path, `book` the simulated market, `orders`
+//! placing and cancelling, `settlement` the money moved by a fill.
 
 mod book;
+mod history;
 mod order;
 mod orders;
 mod settlement;
@@ -20,6 +21,7 @@ use rust_decimal::Decimal;
 
 use crate::config::{ExchangeConfig, FeeConfig};
 
+pub use history::{Candle, MarketHistory, PublicTrade};
 pub use order::*;
 
 /// Price levels of one side of a book, best first: (price, quantity).
@@ -43,6 +45,7 @@ struct Market {
     /// Simulated depth taken at each (is bid, price) and not yet replenished.
     consumed: BTreeMap<(bool, Decimal), Decimal>,
     last_price: Option<Decimal>,
+    history: MarketHistory,
 }
 
 struct Account {
@@ -105,6 +108,7 @@ impl Engine {
                     depth_factor: config.faults.depth_factor(&s.symbol),
                     consumed: BTreeMap::new(),
                     last_price: None,
+                    history: MarketHistory::default(),
                     filters,
                 },
             );
@@ -211,6 +215,14 @@ impl Engine {
     /// The last trade price, or the mid before any trade.
     pub fn last_price(&self, symbol: &str) -> Result<Decimal, EngineError> {
         self.market(symbol).map(|m| m.last_price.unwrap_or(m.mid))
+    }
+
+    /// The market's public tape and price path.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownSymbol`].
+    pub fn history(&self, symbol: &str) -> Result<&MarketHistory, EngineError> {
+        self.market(symbol).map(|m| &m.history)
     }
 
     /// The id of the book's current state; changes with every change to it.

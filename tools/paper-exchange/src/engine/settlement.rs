@@ -4,7 +4,7 @@
 use driftline_core::{Asset, EpochMillis, Side};
 use rust_decimal::Decimal;
 
-use super::{dp, Engine, Fill, Maker, PlannedFill, VenueStatus};
+use super::{dp, Engine, Fill, Maker, PlannedFill, PublicTrade, VenueStatus};
 
 impl Engine {
     pub(super) fn move_to_locked(&mut self, account: &str, asset: &Asset, amount: Decimal) {
@@ -118,6 +118,18 @@ impl Engine {
         let trade_id = trade_id.unwrap_or_else(|| {
             let id = self.next_trade_id;
             self.next_trade_id += 1;
+            // A new trade id is a new trade on the tape (a resting maker's side of an account's
+            // trade comes in with the taker's id and is already there).
+            if let Some(m) = self.markets.get_mut(&o.symbol) {
+                m.history.record_trade(PublicTrade {
+                    id,
+                    price,
+                    qty,
+                    time: now,
+                    is_buyer_maker: (o.side == Side::Buy) == is_maker,
+                    taker_order: (!is_maker).then_some(order_id),
+                });
+            }
             id
         });
         if let Some(order) = self.orders.get_mut(&order_id) {

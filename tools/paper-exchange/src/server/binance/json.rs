@@ -26,9 +26,28 @@ pub(super) fn exchange_info(
             engine.filters(s)?;
         }
     }
+    let permissions = permission_list(p)?;
+    let status = p.get("symbolStatus");
+    if wanted.is_some() && (permissions.is_some() || status.is_some()) {
+        return Err(ApiError::bad(
+            -1128,
+            "Combination of optional parameters invalid.",
+        ));
+    }
+    if status.is_some_and(|s| !matches!(s, "TRADING" | "HALT" | "BREAK")) {
+        return Err(ApiError::bad(-1122, "Invalid symbolStatus."));
+    }
+    // Every market is a spot market: asked-for permissions without SPOT list none of them.
+    let spot_wanted = permissions.is_none_or(|list| list.iter().any(|x| x == "SPOT"));
+    let permission_sets = if p.get("showPermissionSets") == Some("false") {
+        json!([])
+    } else {
+        json!([["SPOT"]])
+    };
     let symbols: Vec<Value> = engine
         .markets()
         .filter(|(name, _)| wanted.as_ref().is_none_or(|w| w.iter().any(|s| s == name)))
+        .filter(|(_, f)| spot_wanted && status.is_none_or(|s| f.status().as_str() == s))
         .map(|(name, f)| {
             json!({
                 "symbol": name, "status": f.status().as_str(),
@@ -45,7 +64,7 @@ pub(super) fn exchange_info(
                     {"filterType": "MARKET_LOT_SIZE", "minQty": d8(f.min_qty()), "maxQty": d8(f.max_qty().unwrap_or_default()), "stepSize": d8(f.step_size())},
                     {"filterType": "NOTIONAL", "minNotional": d8(f.min_notional()), "applyMinToMarket": true, "maxNotional": "9000000.00000000", "applyMaxToMarket": false, "avgPriceMins": 5}
                 ],
-                "permissions": [], "permissionSets": [["SPOT"]],
+                "permissions": [], "permissionSets": permission_sets,
                 "defaultSelfTradePreventionMode": "NONE", "allowedSelfTradePreventionModes": ["NONE"]
             })
         })
@@ -55,6 +74,34 @@ pub(super) fn exchange_info(
         "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": weight_limit}],
         "exchangeFilters": [], "symbols": symbols
     }))
+}
+
+/// `permissions`: one (`SPOT`) or a JSON list (`["MARGIN","LEVERAGED"]`) of permission names.
+///
+/// # Errors
+/// -1100 for anything else.
+fn permission_list(p: &Params) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(text) = p.get("permissions") else {
+        return Ok(None);
+    };
+    let list = if text.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(text).ok()
+    } else {
+        Some(vec![text.to_owned()])
+    };
+    list.filter(|l| {
+        !l.is_empty()
+            && l.iter().all(|x| {
+                !x.is_empty() && x.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            })
+    })
+    .map(Some)
+    .ok_or_else(|| {
+        ApiError::bad(
+            -1100,
+            "Illegal characters found in parameter 'permissions'; legal range is 'a permission or a JSON list of permissions'.",
+        )
+    })
 }
 
 pub(super) fn account(

@@ -24,6 +24,7 @@ use crate::engine::{venue_decimal as d8, Engine, OrderRef, OrderType};
 use crate::params::{mandatory, Params};
 
 pub(super) mod json;
+mod market_data;
 mod order_request;
 
 /// The header that carries the API key.
@@ -41,7 +42,18 @@ enum Endpoint {
     Depth,
     TickerPrice,
     BookTicker,
+    Ticker24hr,
+    TickerRolling,
+    TickerTradingDay,
+    AvgPrice,
+    Trades,
+    HistoricalTrades,
+    AggTrades,
+    Klines,
+    UiKlines,
     Account,
+    Commission,
+    AllOrders,
     NewOrder,
     TestOrder,
     QueryOrder,
@@ -60,7 +72,18 @@ impl Endpoint {
             ("GET", "depth") => Self::Depth,
             ("GET", "ticker/price") => Self::TickerPrice,
             ("GET", "ticker/bookTicker") => Self::BookTicker,
+            ("GET", "ticker/24hr") => Self::Ticker24hr,
+            ("GET", "ticker") => Self::TickerRolling,
+            ("GET", "ticker/tradingDay") => Self::TickerTradingDay,
+            ("GET", "avgPrice") => Self::AvgPrice,
+            ("GET", "trades") => Self::Trades,
+            ("GET", "historicalTrades") => Self::HistoricalTrades,
+            ("GET", "aggTrades") => Self::AggTrades,
+            ("GET", "klines") => Self::Klines,
+            ("GET", "uiKlines") => Self::UiKlines,
             ("GET", "account") => Self::Account,
+            ("GET", "account/commission") => Self::Commission,
+            ("GET", "allOrders") => Self::AllOrders,
             ("POST", "order") => Self::NewOrder,
             ("POST", "order/test") => Self::TestOrder,
             ("GET", "order") => Self::QueryOrder,
@@ -76,6 +99,8 @@ impl Endpoint {
         matches!(
             self,
             Self::Account
+                | Self::Commission
+                | Self::AllOrders
                 | Self::NewOrder
                 | Self::TestOrder
                 | Self::QueryOrder
@@ -89,6 +114,15 @@ impl Endpoint {
     /// Request weight as the venue documents it.
     fn weight(self, p: &Params) -> u32 {
         let one_or_all = |one, all| if p.get("symbol").is_some() { one } else { all };
+        // Symbols named by `symbol` or `symbols` (0: neither, or a list that does not parse).
+        let named = if p.get("symbol").is_some() {
+            1
+        } else {
+            p.symbol_list("symbols")
+                .ok()
+                .flatten()
+                .map_or(0, |l| l.len())
+        };
         match self {
             Self::Ping
             | Self::Time
@@ -99,7 +133,20 @@ impl Endpoint {
             // The venue charges less for one order's trades than for the whole list.
             Self::MyTrades if p.get("orderId").is_some() => 5,
             Self::MyTrades => 20,
-            Self::ExchangeInfo | Self::Account => 20,
+            Self::ExchangeInfo | Self::Account | Self::Commission | Self::AllOrders => 20,
+            Self::Ticker24hr => match named {
+                0 | 101.. => 80,
+                1..=20 => 2,
+                21..=100 => 40,
+            },
+            // 4 a symbol, capped at 200 past 50 symbols.
+            Self::TickerRolling | Self::TickerTradingDay => match u32::try_from(named) {
+                Ok(n @ 1..=50) => 4 * n,
+                _ => 200,
+            },
+            Self::AvgPrice | Self::Klines | Self::UiKlines => 2,
+            Self::Trades | Self::HistoricalTrades => 25,
+            Self::AggTrades => 4,
             Self::Depth => match p.integer::<u32>("limit").ok().flatten().unwrap_or(100) {
                 0..=100 => 5,
                 101..=500 => 25,
@@ -239,7 +286,17 @@ impl Endpoint {
             Self::Depth => depth,
             Self::TickerPrice => ticker_price,
             Self::BookTicker => book_ticker,
+            Self::Ticker24hr => market_data::ticker_24hr,
+            Self::TickerRolling => market_data::ticker_rolling,
+            Self::TickerTradingDay => market_data::ticker_trading_day,
+            Self::AvgPrice => market_data::avg_price,
+            Self::Trades => market_data::recent_trades,
+            Self::HistoricalTrades => market_data::historical_trades,
+            Self::AggTrades => market_data::agg_trades,
+            Self::Klines | Self::UiKlines => market_data::klines,
             Self::Account => account,
+            Self::Commission => commission,
+            Self::AllOrders => all_orders,
             Self::NewOrder => new_order,
             Self::TestOrder => test_order,
             Self::QueryOrder => query_order,
@@ -408,6 +465,54 @@ fn my_trades(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     Ok(Value::Array(trades))
 }
 
+fn commission(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
+    let symbol = c.p.require("symbol")?;
+    engine.filters(symbol)?;
+    let fees = engine.fees();
+    let zero = "0.00000000";
+    let rates = |maker: Decimal, taker: Decimal| json!({"maker": d8(maker), "taker": d8(taker), "buyer": zero, "seller": zero});
+    Ok(json!({
+        "symbol": symbol,
+        "standardCommission": rates(fees.maker, fees.taker),
+        "specialCommission": rates(Decimal::ZERO, Decimal::ZERO),
+        "taxCommission": rates(Decimal::ZERO, Decimal::ZERO),
+        "discount": {"enabledForAccount": false, "enabledForSymbol": false, "discountAsset": "BNB", "discount": zero}
+    }))
+}
+
+/// An account's orders on a symbol, open and closed, oldest first: from `orderId` on, within
+/// `startTime`..`endTime` (at most 24 hours apart), the first `limit` of them when a start is
+/// given, else the latest `limit`.
+fn all_orders(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
+    let symbol = c.p.require("symbol")?;
+    engine.filters(symbol)?;
+    let order_id = c.p.integer::<u64>("orderId")?;
+    let (start, end) = market_data::time_range(c.p, Some(24 * 60 * 60 * 1000))?;
+    let limit = market_data::limit(c.p, 500, 1000)?;
+    let mine: Vec<_> = engine
+        .orders()
+        .filter(|o| {
+            o.account == c.account
+                && o.symbol == symbol
+                && order_id.is_none_or(|id| o.order_id >= id)
+                && start.is_none_or(|t| o.time >= t)
+                && end.is_none_or(|t| o.time <= t)
+        })
+        .collect();
+    let chosen = if order_id.is_some() || start.is_some() {
+        mine.get(..limit.min(mine.len()))
+    } else {
+        mine.get(mine.len().saturating_sub(limit)..)
+    };
+    Ok(Value::Array(
+        chosen
+            .unwrap_or_default()
+            .iter()
+            .map(|o| shapes::query(o))
+            .collect(),
+    ))
+}
+
 fn open_orders(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     let orders = engine.open_orders(c.account, c.p.get("symbol"))?;
     Ok(Value::Array(orders.iter().map(shapes::query).collect()))
@@ -493,7 +598,19 @@ fn per_symbol(
         return Ok(one(engine, s)?);
     }
     let names: Vec<String> = match p.symbol_list("symbols")? {
-        Some(list) => list,
+        Some(list) => {
+            if list
+                .iter()
+                .enumerate()
+                .any(|(i, s)| list.get(..i).is_some_and(|seen| seen.contains(s)))
+            {
+                return Err(ApiError::bad(
+                    -1151,
+                    "Symbol is present multiple times in the list.",
+                ));
+            }
+            list
+        }
         None => engine.markets().map(|(n, _)| n.to_owned()).collect(),
     };
     let values = names
