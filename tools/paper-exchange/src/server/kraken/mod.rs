@@ -623,11 +623,10 @@ fn bound(
         return at.map(Some).ok_or_else(|| KrakenError::invalid(name));
     }
     let secs: Decimal = text.parse().map_err(|_| KrakenError::invalid(name))?;
-    (secs * Decimal::ONE_THOUSAND)
-        .trunc()
-        .try_into()
+    secs.checked_mul(Decimal::ONE_THOUSAND)
+        .and_then(|ms| ms.trunc().try_into().ok())
         .map(Some)
-        .map_err(|_| KrakenError::invalid(name))
+        .ok_or_else(|| KrakenError::invalid(name))
 }
 
 fn offset(p: &Params) -> Result<usize, KrakenError> {
