@@ -285,6 +285,15 @@ impl ExchangeConfig {
                     "must not be empty",
                 ));
             }
+            // Kraken signs with the base64-decoded secret: a secret that does not decode
+            // could sign nothing.
+            if self.dialect == Dialect::Kraken && !is_base64(&a.secret) {
+                return Err(invalid(
+                    format!("accounts.{}.secret", a.name),
+                    "<redacted>".into(),
+                    "must be base64 for the kraken dialect (Kraken's secrets are)",
+                ));
+            }
             if !keys.insert(a.api_key.clone()) {
                 return Err(invalid(
                     format!("accounts.{}.api_key", a.name),
@@ -302,6 +311,14 @@ impl ExchangeConfig {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is standard base64 (with padding), as Kraken issues secrets.
+fn is_base64(text: &str) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .is_ok()
 }
 
 impl SymbolConfig {
