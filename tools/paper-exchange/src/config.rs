@@ -301,6 +301,14 @@ impl ExchangeConfig {
                     "is used by two accounts",
                 ));
             }
+            // A Coinbase listener verifies ES256 tokens with the key the account's secret holds.
+            if self.dialect == Dialect::Coinbase && ec_private_key(&a.secret).is_none() {
+                return Err(invalid(
+                    format!("accounts.{}.secret", a.name),
+                    "<redacted>".into(),
+                    "must be a PEM EC P-256 private key (as Coinbase hands out) for the coinbase dialect",
+                ));
+            }
             if let Some((asset, amount)) = a.balances.iter().find(|(_, b)| b.0 < Decimal::ZERO) {
                 return Err(invalid(
                     format!("accounts.{}.balances.{asset}", a.name),
@@ -319,6 +327,16 @@ fn is_base64(text: &str) -> bool {
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .is_ok()
+}
+
+/// The P-256 private key of a PEM secret: SEC1 (`BEGIN EC PRIVATE KEY`, what Coinbase hands
+/// out) or PKCS#8 (`BEGIN PRIVATE KEY`).
+pub fn ec_private_key(pem: &str) -> Option<p256::SecretKey> {
+    use p256::pkcs8::DecodePrivateKey;
+    let pem = pem.trim();
+    p256::SecretKey::from_sec1_pem(pem)
+        .or_else(|_| p256::SecretKey::from_pkcs8_pem(pem))
+        .ok()
 }
 
 impl SymbolConfig {
