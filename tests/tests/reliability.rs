@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use driftline_aws::CredentialsCache;
+use driftline_aws::AccountSecrets;
 use driftline_core::orders::{IntentEnvelope, OrderRecord};
 use driftline_core::ports::{BreakerStore, DriftHistory, IntentQueue, OrderLedger};
 use driftline_core::service::executor::{Invocation, MessageOutcome};
@@ -808,7 +808,7 @@ async fn a_missing_or_garbled_secret_is_a_clear_error_without_its_value() {
             .send()
             .await
             .expect("secret created");
-        let cache = CredentialsCache::new(secrets, Duration::from_secs(60));
+        let cache = AccountSecrets::new(secrets, Duration::from_secs(60));
         let mut errors = Vec::new();
         for id in [
             garbled.as_str(),

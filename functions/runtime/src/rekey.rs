@@ -1,6 +1,6 @@
 //! An account's exchange client that survives a key rotation: when the exchange refuses the
-//! keys ([`ExchangeError::Auth`]), the account's credentials are read again (past any cache),
-//! and if they changed the client is rebuilt with them and the call is made once more.
+//! keys ([`ExchangeError::Auth`]), the account's secret is read again (past any cache), and if
+//! it changed the client is rebuilt from it and the call is made once more.
 //!
 //! Why once, and why even for a placement: an authentication refusal means the exchange did
 //! nothing with the request, so sending it again cannot place an order twice; and if the new
@@ -18,25 +18,25 @@ use async_trait::async_trait;
 use driftline_core::ports::{
     Exchange, ExchangeAnswer, ExchangeCall, ExchangeError, ExchangeLayer, Venue,
 };
-use driftline_core::ApiCredentials;
+use driftline_core::AccountSecret;
 
-/// Where an account's credentials are kept and how a client is made from them.
+/// Where an account's secret is kept and how a client is made from them.
 #[async_trait]
 pub trait AccountKeys: Send + Sync {
-    /// The account's credentials as stored now, never a cached copy.
+    /// The account's secret as stored now, never a cached copy.
     ///
     /// # Errors
     /// [`ExchangeError::Auth`] naming the account (never a key) when they cannot be read.
-    async fn reread(&self, account: &str) -> Result<ApiCredentials, ExchangeError>;
+    async fn reread(&self, account: &str) -> Result<AccountSecret, ExchangeError>;
 
-    /// A client of the account that signs with `credentials`.
+    /// A client of the account that signs with the credentials of `secret`.
     ///
     /// # Errors
     /// [`ExchangeError::Auth`] naming the account when no client can be built.
     fn client(
         &self,
         account: &str,
-        credentials: ApiCredentials,
+        secret: AccountSecret,
     ) -> Result<Arc<dyn Exchange>, ExchangeError>;
 }
 
@@ -44,7 +44,7 @@ pub trait AccountKeys: Send + Sync {
 struct Keyed {
     /// Counts rebuilds, so a call refused on an older client knows the keys have since changed.
     generation: u64,
-    credentials: ApiCredentials,
+    secret: AccountSecret,
     client: Arc<dyn Exchange>,
 }
 
@@ -59,10 +59,10 @@ pub struct RekeyingExchange {
 }
 
 impl RekeyingExchange {
-    /// `client` signs with `credentials`, the account's keys as read when it was built.
+    /// `client` signs with `secret`'s credentials, the account's keys as read when it was built.
     pub fn new(
         account: impl Into<String>,
-        credentials: ApiCredentials,
+        secret: AccountSecret,
         client: Arc<dyn Exchange>,
         keys: Arc<dyn AccountKeys>,
     ) -> Self {
@@ -71,7 +71,7 @@ impl RekeyingExchange {
             keys,
             current: RwLock::new(Arc::new(Keyed {
                 generation: 0,
-                credentials,
+                secret,
                 client,
             })),
             renewal: tokio::sync::Mutex::new(()),
@@ -112,18 +112,18 @@ impl RekeyingExchange {
             return Some(current);
         }
         let account = self.account.as_str();
-        let credentials = match self.keys.reread(account).await {
+        let secret = match self.keys.reread(account).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(account, error = %e, "exchange refused the account's keys and they could not be read again");
                 return None;
             }
         };
-        if credentials == current.credentials {
+        if secret == current.secret {
             tracing::warn!(account, "exchange refused the account's keys and the stored keys are the same: not retrying");
             return None;
         }
-        let client = match self.keys.client(account, credentials.clone()) {
+        let client = match self.keys.client(account, secret.clone()) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(account, error = %e, "exchange refused the account's keys and no client could be built with the new ones");
@@ -136,7 +136,7 @@ impl RekeyingExchange {
         );
         let fresh = Arc::new(Keyed {
             generation: current.generation + 1,
-            credentials,
+            secret,
             client,
         });
         *self
@@ -174,21 +174,25 @@ mod tests {
 
     use super::*;
 
-    fn creds(key: &str, secret: &str) -> ApiCredentials {
-        ApiCredentials::new(key, secret)
+    fn creds(key: &str, secret: &str) -> AccountSecret {
+        AccountSecret {
+            venue: driftline_core::ports::Venue::Binance,
+            base_url: None,
+            credentials: driftline_core::ApiCredentials::new(key, secret),
+        }
     }
 
     /// A venue that accepts some keys, and records every call with the key it carried.
     #[derive(Default)]
     struct Venue {
-        accepted: Mutex<Vec<ApiCredentials>>,
+        accepted: Mutex<Vec<AccountSecret>>,
         /// Answered to every call instead, when set (a failure other than authentication).
         failure: Mutex<Option<ExchangeError>>,
         calls: Mutex<Vec<(&'static str, String)>>,
     }
 
     impl Venue {
-        fn accept(&self, keys: &[&ApiCredentials]) {
+        fn accept(&self, keys: &[&AccountSecret]) {
             *self.accepted.lock().unwrap() = keys.iter().map(|c| (*c).clone()).collect();
         }
         fn calls(&self) -> Vec<(&'static str, String)> {
@@ -201,23 +205,17 @@ mod tests {
 
     struct Client {
         venue: Arc<Venue>,
-        credentials: ApiCredentials,
+        secret: AccountSecret,
     }
 
     impl Client {
         fn answer<T>(&self, method: &'static str, ok: T) -> Result<T, ExchangeError> {
-            let key = self.credentials.api_key().to_owned();
+            let key = self.secret.credentials.api_key().to_owned();
             self.venue.calls.lock().unwrap().push((method, key));
             if let Some(e) = self.venue.failure.lock().unwrap().clone() {
                 return Err(e);
             }
-            if self
-                .venue
-                .accepted
-                .lock()
-                .unwrap()
-                .contains(&self.credentials)
-            {
+            if self.venue.accepted.lock().unwrap().contains(&self.secret) {
                 Ok(ok)
             } else {
                 Err(ExchangeError::Auth {
@@ -314,14 +312,14 @@ mod tests {
     /// The secret store: what it holds now, and how often it was read.
     struct Store {
         venue: Arc<Venue>,
-        stored: Mutex<ApiCredentials>,
+        stored: Mutex<AccountSecret>,
         unreadable: AtomicBool,
         rereads: AtomicUsize,
     }
 
     #[async_trait]
     impl AccountKeys for Store {
-        async fn reread(&self, account: &str) -> Result<ApiCredentials, ExchangeError> {
+        async fn reread(&self, account: &str) -> Result<AccountSecret, ExchangeError> {
             self.rereads.fetch_add(1, Ordering::SeqCst);
             // Lets calls refused at the same time meet at the renewal.
             tokio::task::yield_now().await;
@@ -335,11 +333,11 @@ mod tests {
         fn client(
             &self,
             _: &str,
-            credentials: ApiCredentials,
+            secret: AccountSecret,
         ) -> Result<Arc<dyn Exchange>, ExchangeError> {
             Ok(Arc::new(Client {
                 venue: self.venue.clone(),
-                credentials,
+                secret,
             }))
         }
     }
@@ -358,7 +356,7 @@ mod tests {
 
     /// An account whose client was built with `old`, which the venue accepts until told
     /// otherwise.
-    fn account(old: &ApiCredentials) -> Account {
+    fn account(old: &AccountSecret) -> Account {
         let venue = Arc::new(Venue::default());
         venue.accept(&[old]);
         let store = Arc::new(Store {

@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use driftline_aws::{
-    metrics::EmfMetrics, AwsClients, CredentialsCache, DynamoStore, SnsNotifier, SqsDeadLetters,
+    metrics::EmfMetrics, AccountSecrets, AwsClients, DynamoStore, SnsNotifier, SqsDeadLetters,
     SqsIntentQueue,
 };
 use driftline_core::ports::{
     Clock, DeadLetters, Exchange, ExchangeAccounts, ExchangeError, Layered, Notifier, Ports,
-    RandomSource, RetryBackoff, Silent, StorePorts,
+    RandomSource, RetryBackoff, Silent, StorePorts, Venue,
 };
 use driftline_core::service::executor::{Executor, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;
-use driftline_core::{ApiCredentials, EpochMillis};
+use driftline_core::{AccountSecret, EpochMillis};
 use driftline_exchange::{BinanceConfig, BinanceSpot};
 use thiserror::Error;
 
@@ -27,6 +27,8 @@ use crate::rekey::{AccountKeys, RekeyingExchange};
 pub enum WiringError {
     #[error("exchange client: {0}")]
     Exchange(#[from] driftline_exchange::ConfigError),
+    #[error("venue {0} has no adapter in this build")]
+    NoAdapter(Venue),
 }
 
 /// Wraps each exchange client an account gets (the sandbox counts calls with it).
@@ -34,29 +36,74 @@ pub type WrapClient = Arc<dyn Fn(Arc<dyn Exchange>) -> Arc<dyn Exchange> + Send 
 
 /// Exchange clients per account, built on first use from the account's secret and kept for
 /// the container's life. An account is the id of its secret; `None` is the default account.
-/// Each client is a [`RekeyingExchange`]: after the exchange refuses the keys, the secret is
-/// read again and, if it changed, the client is rebuilt with it (see [`crate::rekey`]).
+/// The secret names the account's venue (Binance when it does not), and the client is that
+/// venue's adapter. Each client is a [`RekeyingExchange`]: after the exchange refuses the keys,
+/// the secret is read again and, if it changed, the client is rebuilt with it (see
+/// [`crate::rekey`]).
 pub struct SecretAccounts {
     factory: Arc<ClientFactory>,
     default_secret_id: String,
     clients: tokio::sync::Mutex<std::collections::HashMap<String, Arc<Layered<RekeyingExchange>>>>,
 }
 
-/// Builds an account's client from its secret: the settings every client shares, with the
-/// account's credentials.
+/// What every account's client is built from besides its secret: per venue, the settings its
+/// clients share (the base URL a secret that names none uses, timeouts, retries).
+#[derive(Clone)]
+pub struct ClientSettings {
+    pub binance: BinanceConfig,
+}
+
+impl ClientSettings {
+    /// The venues' production settings, with Binance at `binance_base_url` (the deployment's
+    /// `DRIFTLINE_EXCHANGE_BASE_URL`).
+    pub fn new(binance_base_url: impl Into<String>) -> Self {
+        Self {
+            binance: BinanceConfig::new(binance_base_url, None),
+        }
+    }
+
+    /// A client of the account whose secret is `secret`.
+    fn client(
+        &self,
+        secret: &AccountSecret,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<Arc<dyn Exchange>, WiringError> {
+        match secret.venue {
+            Venue::Binance => {
+                let mut config = self.binance.clone();
+                if let Some(url) = &secret.base_url {
+                    config.base_url.clone_from(url);
+                }
+                config.credentials = Some(secret.credentials.clone());
+                Ok(Arc::new(BinanceSpot::with_clock(config, clock.clone())?))
+            }
+            venue @ (Venue::Kraken | Venue::Coinbase) => Err(WiringError::NoAdapter(venue)),
+        }
+    }
+
+    /// Checks every venue's settings once, without credentials, before any order.
+    fn validate(&self, clock: &Arc<dyn Clock>) -> Result<(), WiringError> {
+        let mut binance = self.binance.clone();
+        binance.credentials = None;
+        BinanceSpot::with_clock(binance, clock.clone())?;
+        Ok(())
+    }
+}
+
+/// Builds an account's client from its secret.
 struct ClientFactory {
-    secrets: CredentialsCache,
-    template: BinanceConfig,
+    secrets: AccountSecrets,
+    settings: ClientSettings,
     clock: Arc<dyn Clock>,
     wrap: Option<WrapClient>,
 }
 
 impl ClientFactory {
-    async fn credentials(&self, account: &str) -> Result<ApiCredentials, ExchangeError> {
+    async fn secret(&self, account: &str) -> Result<AccountSecret, ExchangeError> {
         self.secrets
             .get(account)
             .await
-            .map_err(|e| auth(format!("credentials of account {account}: {e}")))
+            .map_err(|e| auth(format!("secret of account {account}: {e}")))
     }
 }
 
@@ -66,22 +113,20 @@ fn auth(message: String) -> ExchangeError {
 
 #[async_trait::async_trait]
 impl AccountKeys for ClientFactory {
-    async fn reread(&self, account: &str) -> Result<ApiCredentials, ExchangeError> {
+    async fn reread(&self, account: &str) -> Result<AccountSecret, ExchangeError> {
         self.secrets.invalidate(account).await;
-        self.credentials(account).await
+        self.secret(account).await
     }
 
     fn client(
         &self,
         account: &str,
-        credentials: ApiCredentials,
+        secret: AccountSecret,
     ) -> Result<Arc<dyn Exchange>, ExchangeError> {
-        let mut config = self.template.clone();
-        config.credentials = Some(credentials);
-        let client: Arc<dyn Exchange> = Arc::new(
-            BinanceSpot::with_clock(config, self.clock.clone())
-                .map_err(|e| auth(format!("exchange client of account {account}: {e}")))?,
-        );
+        let client = self
+            .settings
+            .client(&secret, &self.clock)
+            .map_err(|e| auth(format!("exchange client of account {account}: {e}")))?;
         Ok(match &self.wrap {
             Some(wrap) => wrap(client),
             None => client,
@@ -90,44 +135,42 @@ impl AccountKeys for ClientFactory {
 }
 
 impl SecretAccounts {
-    /// Clients of the exchange at `base_url` with the default settings.
+    /// Clients with the venues' default settings, Binance at `binance_base_url`.
     ///
     /// # Errors
     /// [`WiringError::Exchange`] when the base URL is not usable (checked before any order).
     pub fn new(
-        secrets: CredentialsCache,
+        secrets: AccountSecrets,
         default_secret_id: String,
-        base_url: String,
+        binance_base_url: String,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, WiringError> {
         Self::with_settings(
             secrets,
             default_secret_id,
-            BinanceConfig::new(base_url, None),
+            ClientSettings::new(binance_base_url),
             clock,
             None,
         )
     }
 
-    /// Clients built from `template` (its credentials are ignored: each account's come from
+    /// Clients built from `settings` (their credentials are ignored: each account's come from
     /// its secret), each wrapped by `wrap` when given.
     ///
     /// # Errors
-    /// [`WiringError::Exchange`] when the template is not usable (checked before any order).
+    /// [`WiringError::Exchange`] when the settings are not usable (checked before any order).
     pub fn with_settings(
-        secrets: CredentialsCache,
+        secrets: AccountSecrets,
         default_secret_id: String,
-        mut template: BinanceConfig,
+        settings: ClientSettings,
         clock: Arc<dyn Clock>,
         wrap: Option<WrapClient>,
     ) -> Result<Self, WiringError> {
-        template.credentials = None;
-        // Validate the URL and settings once, without credentials.
-        BinanceSpot::with_clock(template.clone(), clock.clone())?;
+        settings.validate(&clock)?;
         Ok(Self {
             factory: Arc::new(ClientFactory {
                 secrets,
-                template,
+                settings,
                 clock,
                 wrap,
             }),
@@ -145,12 +188,12 @@ impl ExchangeAccounts for SecretAccounts {
         if let Some(client) = clients.get(&id) {
             return Ok(client.clone());
         }
-        let credentials = self.factory.credentials(&id).await?;
-        let client = self.factory.client(&id, credentials.clone())?;
+        let secret = self.factory.secret(&id).await?;
+        let client = self.factory.client(&id, secret.clone())?;
         let keys: Arc<dyn AccountKeys> = self.factory.clone();
         let client = Arc::new(Layered(RekeyingExchange::new(
             id.clone(),
-            credentials,
+            secret,
             client,
             keys,
         )));
@@ -201,7 +244,7 @@ pub async fn adapters(
     dead_letter_queue_url: Option<String>,
 ) -> Result<Adapters, WiringError> {
     let aws = AwsClients::from_env().await;
-    let secrets = CredentialsCache::new(aws.secrets.clone(), Duration::from_secs(300));
+    let secrets = AccountSecrets::new(aws.secrets.clone(), Duration::from_secs(300));
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let exchanges = SecretAccounts::new(
         secrets,

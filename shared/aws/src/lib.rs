@@ -23,6 +23,6 @@ pub use queue::{
     create_queue_with_dlq, LocalQueues, SqsDeadLetters, SqsIntentQueue,
     DEAD_LETTER_REASON_ATTRIBUTE,
 };
-pub use secrets::{CredentialsCache, SecretError};
+pub use secrets::{AccountSecrets, SecretError};
 pub use store::DynamoStore;
 pub use table::{create_table, TTL_ATTRIBUTE};

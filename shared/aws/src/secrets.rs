@@ -1,12 +1,17 @@
-//! Exchange credentials from Secrets Manager, cached for a while: a warm Lambda reads the
+//! Exchange accounts' secrets from Secrets Manager, cached for a while: a warm Lambda reads the
 //! secret once per TTL, not once per order. The secret is JSON:
-//! `{"api_key": "...", "api_secret": "..."}`. Values never reach an error message.
+//! `{"venue": "kraken", "base_url": "...", "api_key": "...", "api_secret": "..."}`; `venue` is
+//! `binance` when absent (secrets written before there were other venues), `base_url` is the
+//! venue's default when absent. A Coinbase key may also be stored as Coinbase hands it out,
+//! `{"venue": "coinbase", "name": "organizations/…/apiKeys/…", "privateKey": "-----BEGIN EC…"}`.
+//! Values never reach an error message.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::Client;
-use driftline_core::ApiCredentials;
+use driftline_core::ports::Venue;
+use driftline_core::{AccountSecret, ApiCredentials};
 use thiserror::Error;
 use tokio::sync::Mutex;
 
@@ -22,16 +27,16 @@ pub enum SecretError {
     },
 }
 
-/// Credentials per secret id, each kept for `ttl` after it was read.
+/// Account secrets per secret id, each kept for `ttl` after it was read.
 #[derive(Debug)]
-pub struct CredentialsCache {
+pub struct AccountSecrets {
     client: Client,
     ttl: Duration,
     // One lock for all: a cold cache reads each secret once, not once per caller.
-    entries: Mutex<HashMap<String, (Instant, ApiCredentials)>>,
+    entries: Mutex<HashMap<String, (Instant, AccountSecret)>>,
 }
 
-impl CredentialsCache {
+impl AccountSecrets {
     pub fn new(client: Client, ttl: Duration) -> Self {
         Self {
             client,
@@ -40,12 +45,12 @@ impl CredentialsCache {
         }
     }
 
-    /// The credentials of `secret_id`, from the cache while fresh.
+    /// The account secret `secret_id`, from the cache while fresh.
     ///
     /// # Errors
     /// [`SecretError::Unavailable`] when Secrets Manager cannot be read or has no such secret,
     /// [`SecretError::Malformed`] when the secret is not the expected JSON.
-    pub async fn get(&self, secret_id: &str) -> Result<ApiCredentials, SecretError> {
+    pub async fn get(&self, secret_id: &str) -> Result<AccountSecret, SecretError> {
         let mut entries = self.entries.lock().await;
         if let Some((read_at, creds)) = entries.get(secret_id) {
             if read_at.elapsed() < self.ttl {
@@ -62,7 +67,7 @@ impl CredentialsCache {
         self.entries.lock().await.remove(secret_id);
     }
 
-    async fn fetch(&self, secret_id: &str) -> Result<ApiCredentials, SecretError> {
+    async fn fetch(&self, secret_id: &str) -> Result<AccountSecret, SecretError> {
         let out = self
             .client
             .get_secret_value()
@@ -80,21 +85,47 @@ impl CredentialsCache {
         let text = out
             .secret_string()
             .ok_or_else(|| malformed("no secret string"))?;
-        parse_credentials(text).map_err(malformed)
+        parse_account_secret(text).map_err(malformed)
     }
 }
 
-/// Reads `{"api_key", "api_secret"}`. Errors are static so no part of the secret can leak
-/// through them (serde's messages quote the offending input).
-fn parse_credentials(text: &str) -> Result<ApiCredentials, &'static str> {
+/// Reads an account secret (the module's doc has the shape). Errors are static so no part of
+/// the secret can leak through them (serde's messages quote the offending input).
+fn parse_account_secret(text: &str) -> Result<AccountSecret, &'static str> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|_| "not JSON")?;
     let field = |name| value.get(name).and_then(serde_json::Value::as_str);
-    let key = field("api_key").ok_or("no string field api_key")?;
-    let secret = field("api_secret").ok_or("no string field api_secret")?;
+    let venue = match value.get("venue") {
+        None => Venue::Binance,
+        Some(v) => v
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .ok_or("venue must be \"binance\", \"kraken\" or \"coinbase\"")?,
+    };
+    let base_url = match value.get("base_url") {
+        None => None,
+        Some(url) => Some(url.as_str().ok_or("base_url must be a string")?.to_owned()),
+    };
+    // Coinbase hands a key out as {"name", "privateKey"}: it may be stored as it came.
+    let downloaded = venue == Venue::Coinbase && field("api_key").is_none();
+    let (key, secret) = if downloaded {
+        (
+            field("name").ok_or("no string field api_key (or Coinbase's name)")?,
+            field("privateKey").ok_or("no string field api_secret (or Coinbase's privateKey)")?,
+        )
+    } else {
+        (
+            field("api_key").ok_or("no string field api_key")?,
+            field("api_secret").ok_or("no string field api_secret")?,
+        )
+    };
     if key.is_empty() || secret.is_empty() {
         return Err("api_key and api_secret must not be empty");
     }
-    Ok(ApiCredentials::new(key, secret))
+    Ok(AccountSecret {
+        venue,
+        base_url,
+        credentials: ApiCredentials::new(key, secret),
+    })
 }
 
 #[cfg(test)]
@@ -114,8 +145,20 @@ mod tests {
         r#"{"api_key": "leaky-value", "api_secret": ""}"#,
         "api_key and api_secret must not be empty"
     )]
+    #[case::unknown_venue(
+        r#"{"venue": "leaky-value", "api_key": "k", "api_secret": "s"}"#,
+        "venue must be \"binance\", \"kraken\" or \"coinbase\""
+    )]
+    #[case::coinbase_half_downloaded(
+        r#"{"venue": "coinbase", "name": "leaky-value"}"#,
+        "no string field api_secret (or Coinbase's privateKey)"
+    )]
+    #[case::base_url_not_text(
+        r#"{"api_key": "leaky-value", "api_secret": "s", "base_url": 5}"#,
+        "base_url must be a string"
+    )]
     fn malformed_secrets_are_named_without_their_content(#[case] text: &str, #[case] want: &str) {
-        let err = parse_credentials(text).unwrap_err();
+        let err = parse_account_secret(text).unwrap_err();
         assert_eq!(err, want);
         let shown = SecretError::Malformed {
             secret_id: "prod/binance".into(),
@@ -126,8 +169,44 @@ mod tests {
     }
 
     #[test]
-    fn well_formed_secret_reads() {
-        let c = parse_credentials(r#"{"api_key": "k1", "api_secret": "s1"}"#).unwrap();
+    fn a_secret_without_a_venue_is_a_binance_account_as_before() {
+        let a = parse_account_secret(r#"{"api_key": "k1", "api_secret": "s1"}"#).unwrap();
+        assert_eq!((a.venue, a.base_url), (Venue::Binance, None));
+        let c = a.credentials;
         assert_eq!((c.api_key(), c.expose_secret()), ("k1", "s1"));
+    }
+
+    #[rstest]
+    #[case::kraken(
+        r#"{"venue": "kraken", "base_url": "http://127.0.0.1:9", "api_key": "k", "api_secret": "c2VjcmV0"}"#,
+        Venue::Kraken, Some("http://127.0.0.1:9"), "k", "c2VjcmV0"
+    )]
+    #[case::coinbase(
+        r#"{"venue": "coinbase", "api_key": "organizations/o/apiKeys/k", "api_secret": "PEM"}"#,
+        Venue::Coinbase,
+        None,
+        "organizations/o/apiKeys/k",
+        "PEM"
+    )]
+    #[case::coinbase_as_downloaded(
+        r#"{"venue": "coinbase", "name": "organizations/o/apiKeys/k", "privateKey": "PEM"}"#,
+        Venue::Coinbase,
+        None,
+        "organizations/o/apiKeys/k",
+        "PEM"
+    )]
+    fn a_secret_names_its_venue_and_may_name_its_base_url(
+        #[case] text: &str,
+        #[case] venue: Venue,
+        #[case] base_url: Option<&str>,
+        #[case] key: &str,
+        #[case] secret: &str,
+    ) {
+        let a = parse_account_secret(text).unwrap();
+        assert_eq!((a.venue, a.base_url.as_deref()), (venue, base_url));
+        assert_eq!(
+            (a.credentials.api_key(), a.credentials.expose_secret()),
+            (key, secret)
+        );
     }
 }

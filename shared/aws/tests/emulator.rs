@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use driftline_aws::{
-    create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SecretError, SqsIntentQueue,
+    create_queue_with_dlq, create_table, AccountSecrets, DynamoStore, SecretError, SqsIntentQueue,
 };
 use driftline_core::orders::{
     Claim, ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope, OrderKey, OrderRecord,
@@ -963,14 +963,16 @@ async fn credentials_come_from_secrets_manager_cached_and_never_shown() {
         .await
         .unwrap();
 
-    let cache = CredentialsCache::new(client.clone(), Duration::from_secs(3600));
-    let creds = cache.get(&id).await.unwrap();
+    let cache = AccountSecrets::new(client.clone(), Duration::from_secs(3600));
+    let account = cache.get(&id).await.unwrap();
+    assert_eq!(account.venue, driftline_core::ports::Venue::Binance);
+    let creds = &account.credentials;
     assert_eq!(
         (creds.api_key(), creds.expose_secret()),
         ("key-one", "secret-one-9f2c")
     );
     for shown in [
-        format!("{creds:?}"),
+        format!("{account:?}"),
         format!("{creds}"),
         format!("{cache:?}"),
     ] {
@@ -988,13 +990,16 @@ async fn credentials_come_from_secrets_manager_cached_and_never_shown() {
         .await
         .unwrap();
     assert_eq!(
-        cache.get(&id).await.unwrap().api_key(),
+        cache.get(&id).await.unwrap().credentials.api_key(),
         "key-one",
         "cached within its TTL"
     );
     cache.invalidate(&id).await;
-    assert_eq!(cache.get(&id).await.unwrap().api_key(), "key-two");
-    let uncached = CredentialsCache::new(client.clone(), Duration::ZERO);
+    assert_eq!(
+        cache.get(&id).await.unwrap().credentials.api_key(),
+        "key-two"
+    );
+    let uncached = AccountSecrets::new(client.clone(), Duration::ZERO);
     client
         .put_secret_value()
         .secret_id(&id)
@@ -1003,7 +1008,7 @@ async fn credentials_come_from_secrets_manager_cached_and_never_shown() {
         .await
         .unwrap();
     assert_eq!(
-        uncached.get(&id).await.unwrap().api_key(),
+        uncached.get(&id).await.unwrap().credentials.api_key(),
         "key-three",
         "re-read after the TTL"
     );

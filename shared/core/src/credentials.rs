@@ -1,10 +1,24 @@
-//! Exchange API credentials: held in a type that never shows them.
+//! Exchange API credentials: held in a type that never shows them, and an account's secret:
+//! its venue, where that venue is reached, and the credentials.
 
 use std::fmt;
 
-/// An API key and its secret. `Debug` and `Display` redact both, so neither can reach a log
-/// line, an error message or test output by accident; [`ApiCredentials::expose_secret`] is the
-/// one, greppable, way to read the secret (for signing).
+use crate::ports::Venue;
+
+/// What an account's secret holds: the venue it trades on, the venue's base URL when it is not
+/// the deployment's default for that venue (the testnet, Binance.US, a paper exchange), and the
+/// credentials. `Debug` shows the venue and URL, never the credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSecret {
+    pub venue: Venue,
+    pub base_url: Option<String>,
+    pub credentials: ApiCredentials,
+}
+
+/// An API key and its secret: Binance's and Kraken's key and secret, or Coinbase's key name and
+/// PEM private key. `Debug` and `Display` redact both, so neither can reach a log line, an error
+/// message or test output by accident; [`ApiCredentials::expose_secret`] is the one, greppable,
+/// way to read the secret (for signing).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiCredentials {
     api_key: String,

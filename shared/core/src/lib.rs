@@ -51,7 +51,7 @@ pub mod testing;
 pub use asset::{Asset, Symbol};
 pub use breaker::{BreakerConfig, BreakerPermit, BreakerState, VenueHealth};
 pub use cost::{BookWalkCostModel, CostError, CostEstimate, CostModel, Fees};
-pub use credentials::ApiCredentials;
+pub use credentials::{AccountSecret, ApiCredentials};
 pub use drift::{AssetDrift, DriftSnapshot, VelocityWindow};
 pub use error::DomainError;
 pub use market::{

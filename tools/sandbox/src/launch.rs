@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use driftline_aws::metrics::EmfMetrics;
 use driftline_aws::{
-    create_queue_with_dlq, create_table, CredentialsCache, DynamoStore, SqsDeadLetters,
+    create_queue_with_dlq, create_table, AccountSecrets, DynamoStore, SqsDeadLetters,
     SqsIntentQueue,
 };
 use driftline_core::config::PortfolioSpec;
@@ -21,8 +21,8 @@ use driftline_core::testing::RecordedNotices;
 
 use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
 use crate::placements::Placements;
-use driftline_exchange::{BinanceConfig, RetryPolicy};
-use driftline_functions::wiring::{self, Adapters, SecretAccounts, WrapClient};
+use driftline_exchange::RetryPolicy;
+use driftline_functions::wiring::{self, Adapters, ClientSettings, SecretAccounts, WrapClient};
 use paper_exchange::clock::ManualClock;
 use paper_exchange::{ExchangeConfig, PaperExchange};
 use serde_json::json;
@@ -354,7 +354,7 @@ impl World {
             ))) as Arc<dyn Exchange>
         });
         let accounts = Arc::new(SecretAccounts::with_settings(
-            CredentialsCache::new(secrets.clone(), Duration::from_secs(300)),
+            AccountSecrets::new(secrets.clone(), Duration::from_secs(300)),
             first_secret_id.clone(),
             Self::client_settings(venue),
             clock.clone(),
@@ -372,15 +372,16 @@ impl World {
     }
 
     /// The settings of every exchange client: the local venue, quick retries and timeouts.
-    pub(crate) fn client_settings(venue: &PaperExchange) -> BinanceConfig {
-        let mut config = BinanceConfig::new(venue.base_url(), None);
-        config.retry = RetryPolicy {
+    pub(crate) fn client_settings(venue: &PaperExchange) -> ClientSettings {
+        let mut settings = ClientSettings::new(venue.base_url());
+        let binance = &mut settings.binance;
+        binance.retry = RetryPolicy {
             max_retries: 2,
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
         };
-        config.request_timeout = Duration::from_secs(3);
-        config.max_rate_limit_wait = Duration::from_millis(200);
-        config
+        binance.request_timeout = Duration::from_secs(3);
+        binance.max_rate_limit_wait = Duration::from_millis(200);
+        settings
     }
 }

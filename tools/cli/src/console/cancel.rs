@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use driftline_aws::{CredentialsCache, DynamoStore};
+use driftline_aws::{AccountSecrets, DynamoStore};
 use driftline_core::orders::{ExecutionQuality, IntentEnvelope, OrderRecord, OrderTracker};
 use driftline_core::ports::{
     Exchange, ExchangeAccounts, ExchangeError, IntentQueue, MetricsSink, OrderLedger,
@@ -149,7 +149,7 @@ impl Canceller {
         let exchanges: Option<Arc<dyn ExchangeAccounts>> = match scope {
             Scope::Unplaced => None,
             Scope::Everything => {
-                let secrets = CredentialsCache::new(
+                let secrets = AccountSecrets::new(
                     aws_sdk_secretsmanager::Client::new(&console.sdk),
                     Duration::from_secs(300),
                 );

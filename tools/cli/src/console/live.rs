@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use driftline_aws::CredentialsCache;
+use driftline_aws::AccountSecrets;
 use driftline_core::control::Stop;
 use driftline_core::orders::{ExecutionQuality, IntentEnvelope};
 use driftline_core::ports::{
@@ -86,7 +86,7 @@ fn scheduler(console: &Console) -> Result<Scheduler, ConsoleError> {
     let base_url = console.deployment.require(outputs::EXCHANGE_BASE_URL)?;
     let clock: Arc<dyn driftline_core::ports::Clock> = Arc::new(WallClock);
     let accounts = SecretAccounts::new(
-        CredentialsCache::new(
+        AccountSecrets::new(
             aws_sdk_secretsmanager::Client::new(&console.sdk),
             Duration::from_secs(300),
         ),
