@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Creates (once) the project's Python virtualenv under .local/venv and installs the pinned
-# tools of scripts/requirements.txt into it; reinstalls only when that file changes.
-# Prints the venv's path.
+# Creates (once) a Python virtualenv under .local and installs pinned tools into it;
+# reinstalls only when the requirements file changes. Prints the venv's path.
+#   scripts/ensure-venv.sh          .local/venv from scripts/requirements.txt (the tools)
+#   scripts/ensure-venv.sh <name>   .local/venv-<name> from scripts/requirements-<name>.txt, for
+#                                   a client whose pins cannot share the first (coinbase-advanced-py
+#                                   wants websockets<14, python-kraken-sdk >=14.1)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-venv="$root/.local/venv"
-req="$root/scripts/requirements.txt"
+name="${1:-}"
+venv="$root/.local/venv${name:+-$name}"
+req="$root/scripts/requirements${name:+-$name}.txt"
+[[ -f "$req" ]] || { echo "ensure-venv: no $req" >&2; exit 1; }
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 if [[ ! -x "$venv/bin/python" ]]; then

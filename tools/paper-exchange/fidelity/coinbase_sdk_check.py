@@ -14,6 +14,7 @@ Uses the account of tools/paper-exchange/fidelity/coinbase_venue.toml. Exits non
 mismatch.
 """
 # paper-venue: coinbase_venue.toml
+# paper-venv: coinbase
 
 import os
 import sys

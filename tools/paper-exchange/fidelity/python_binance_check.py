@@ -41,6 +41,9 @@ def main(base_url):
     assert filled["status"] == "FILLED" and filled["fills"][0]["commissionAsset"] == "USDT", filled
     balances = {b["asset"]: b for b in client.get_account()["balances"]}
     assert Decimal(balances["BTC"]["free"]) == Decimal("0.99"), balances["BTC"]
+    # python-binance asks for recent trades at /api/v1/trades: the sell just made is the latest.
+    trades = client.get_recent_trades(symbol="BTCUSDT", limit=5)
+    assert trades and Decimal(trades[-1]["qty"]) == Decimal("0.01"), trades
 
     expect_error(-2013, client.get_order, symbol="BTCUSDT", orderId=424242)
     expect_error(-2011, client.cancel_order, symbol="BTCUSDT", orderId=424242)

@@ -703,6 +703,16 @@ async fn the_tape_lists_each_trade_once_with_who_made_it() {
         .public("/api/v3/trades", &[("symbol", "BTCUSDT"), ("limit", "2")])
         .await;
     assert_eq!(two.body, json!([all[2], all[3]]));
+    // The same market data at /api/v1 (python-binance asks there), and nothing signed.
+    let v1 = v
+        .public("/api/v1/trades", &[("symbol", "BTCUSDT"), ("limit", "2")])
+        .await;
+    assert_eq!(v1.body, json!([all[2], all[3]]));
+    let signed_v1 = v.signed(Method::GET, "/api/v1/account", &[]).await;
+    assert_eq!(
+        (signed_v1.status.as_u16(), &signed_v1.body["code"]),
+        (404, &json!(-1000))
+    );
     let (old, weight) = v
         .weighed(
             "/api/v3/historicalTrades",

@@ -91,7 +91,9 @@ impl AppState {
 /// The router of a venue: its dialect's public API and `/admin/...`.
 pub fn router(state: Arc<AppState>) -> Router {
     let api = match state.config.dialect {
-        Dialect::Binance => Router::new().route("/api/v3/{*endpoint}", any(binance::api)),
+        Dialect::Binance => Router::new()
+            .route("/api/v3/{*endpoint}", any(binance::api))
+            .route("/api/v1/{*endpoint}", any(binance::api_v1)),
         Dialect::Kraken => kraken::routes(),
         Dialect::Coinbase => coinbase::routes(),
     };

@@ -191,7 +191,43 @@ pub(super) async fn api(
     RawQuery(query): RawQuery,
     body: String,
 ) -> Response {
-    let Some(endpoint) = Endpoint::route(&method, &endpoint) else {
+    serve(
+        &state,
+        peer,
+        Endpoint::route(&method, &endpoint),
+        method,
+        headers,
+        query,
+        body,
+    )
+    .await
+}
+
+/// `/api/v1/...`: the public market-data endpoints Binance still serves there (python-binance
+/// asks for recent trades there); nothing signed.
+pub(super) async fn api_v1(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(endpoint): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: String,
+) -> Response {
+    let endpoint = Endpoint::route(&method, &endpoint).filter(|e| !e.signed());
+    serve(&state, peer, endpoint, method, headers, query, body).await
+}
+
+async fn serve(
+    state: &AppState,
+    peer: SocketAddr,
+    endpoint: Option<Endpoint>,
+    method: Method,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: String,
+) -> Response {
+    let Some(endpoint) = endpoint else {
         return error_response(&ApiError::with_status(
             StatusCode::NOT_FOUND,
             -1000,
@@ -209,14 +245,14 @@ pub(super) async fn api(
         weight: params.as_ref().map_or(1, |p| endpoint.weight(p)),
         key: headers.get(API_KEY_HEADER).and_then(|k| k.to_str().ok()),
     };
-    let admitted = match gate::admit(&state, &arrival, now).await {
+    let admitted = match gate::admit(state, &arrival, now).await {
         Ok(a) => a,
         Err((refused, used)) => return with_weight(error_response(&refusal(refused)), used),
     };
-    let outcome = params.and_then(|p| handle(&state, endpoint, &p, &headers, &query, &body, now));
+    let outcome = params.and_then(|p| handle(state, endpoint, &p, &headers, &query, &body, now));
     let response = match outcome {
         Ok((value, placed)) => {
-            if gate::answer_dropped(&state, &admitted, placed).await {
+            if gate::answer_dropped(state, &admitted, placed).await {
                 error_response(&refusal(Refusal::StatusUnknown))
             } else {
                 (StatusCode::OK, Json(value)).into_response()
