@@ -47,6 +47,16 @@ pub enum Dialect {
     Coinbase,
 }
 
+impl From<Dialect> for driftline_core::ports::Venue {
+    fn from(d: Dialect) -> Self {
+        match d {
+            Dialect::Binance => Self::Binance,
+            Dialect::Kraken => Self::Kraken,
+            Dialect::Coinbase => Self::Coinbase,
+        }
+    }
+}
+
 /// Commission rates as fractions of the traded amount (`"0.001"` is 10 bps).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,7 +206,7 @@ impl ExchangeConfig {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |field: String, value: String, reason| ConfigError::Invalid {
             field,
             value,

@@ -5,6 +5,7 @@
 //! Every line a test edits by text (`seed = 42`, `request_weight_per_minute = 6000`,
 //! `volatility_bps = "0"`, `balances = { ... }`, ...) is written out, defaults included.
 
+use crate::config::{ConfigError, Dialect};
 use crate::ExchangeConfig;
 
 /// A venue's head: the seed, the maker and taker fees, and the rate limits (6000 weight a
@@ -122,4 +123,69 @@ pub fn parse_edited(venue: &str, edits: &[(&str, &str)]) -> ExchangeConfig {
         text = text.replacen(from, to, 1);
     }
     ExchangeConfig::parse(&text).expect("the edited venue is valid")
+}
+
+/// The P-256 key every account of a venue [`in_dialect`] Coinbase signs with: generated for
+/// tests only (`openssl ecparam -name prime256v1 -genkey -noout`); it guards nothing.
+pub const COINBASE_TEST_KEY: &str = "-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIHcWqrpR1o6XZhY8QFSiMwYFisaHuucB6LYv4TtIC8T/oAoGCCqGSM49
+AwEHoUQDQgAESKFfEHmqPymEiIWPqRxkwVtXGwJxlLQKyI5CKOdF9kcrBxNhvl2O
+Y0ooB/YCEAJTf1GR1023EPHay1QYe/LKoQ==
+-----END EC PRIVATE KEY-----
+";
+
+/// `config` spoken in `dialect`, each account's credentials in that venue's form: Kraken's
+/// secret is the base64 of the account's secret; Coinbase's key name is
+/// `organizations/paper/apiKeys/<api_key>` and its key [`COINBASE_TEST_KEY`]. The same venue
+/// (markets, balances, fees) can then be run in each dialect.
+///
+/// # Errors
+/// [`ConfigError`] when the result is not a valid venue.
+pub fn in_dialect(
+    mut config: ExchangeConfig,
+    dialect: Dialect,
+) -> Result<ExchangeConfig, ConfigError> {
+    use base64::Engine as _;
+    config.dialect = dialect;
+    for account in &mut config.accounts {
+        match dialect {
+            Dialect::Binance => {}
+            Dialect::Kraken => {
+                account.secret =
+                    base64::engine::general_purpose::STANDARD.encode(account.secret.as_bytes());
+            }
+            Dialect::Coinbase => {
+                account.api_key = format!("organizations/paper/apiKeys/{}", account.api_key);
+                COINBASE_TEST_KEY.clone_into(&mut account.secret);
+            }
+        }
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_venue_in_each_dialect_keeps_its_markets_and_gives_its_accounts_that_venues_credentials() {
+        let binance = ExchangeConfig::parse(small_venue!()).unwrap();
+        let kraken = in_dialect(binance.clone(), Dialect::Kraken).unwrap();
+        assert_eq!(kraken.dialect, Dialect::Kraken);
+        assert_eq!(kraken.accounts[0].api_key, "alice-key");
+        // base64("alice-secret")
+        assert_eq!(kraken.accounts[0].secret, "YWxpY2Utc2VjcmV0");
+        let coinbase = in_dialect(binance.clone(), Dialect::Coinbase).unwrap();
+        assert_eq!(
+            coinbase.accounts[0].api_key,
+            "organizations/paper/apiKeys/alice-key"
+        );
+        assert!(crate::config::ec_private_key(&coinbase.accounts[0].secret).is_some());
+        assert_eq!(coinbase.symbols.len(), binance.symbols.len());
+        assert_eq!(
+            in_dialect(binance, Dialect::Binance).unwrap().accounts[0].secret,
+            "alice-secret"
+        );
+    }
 }

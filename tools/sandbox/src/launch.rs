@@ -24,8 +24,17 @@ use crate::placements::Placements;
 use driftline_exchange::RetryPolicy;
 use driftline_functions::wiring::{self, Adapters, ClientSettings, SecretAccounts, WrapClient};
 use paper_exchange::clock::ManualClock;
+use paper_exchange::config::Dialect;
 use paper_exchange::{ExchangeConfig, PaperExchange};
 use serde_json::json;
+
+/// An account's secret as an operator stores it: the venue the paper exchange speaks, where it
+/// listens, and the keys.
+pub(crate) fn account_secret(venue: &PaperExchange, api_key: &str, secret: &str) -> String {
+    let speaks: driftline_core::ports::Venue = venue.dialect().into();
+    json!({"venue": speaks.as_str(), "base_url": venue.base_url(), "api_key": api_key, "api_secret": secret})
+        .to_string()
+}
 
 /// Keeps every notice and passes it on.
 struct Kept {
@@ -104,6 +113,19 @@ impl World {
         Self::start(ARTICLE_VENUE, &[article_spec()]).await
     }
 
+    /// The article's world with its venue speaking `dialect` (the same markets, balances and
+    /// fees; the account's keys in that venue's form).
+    pub async fn article_on(dialect: Dialect) -> Option<Self> {
+        let config = ExchangeConfig::parse(ARTICLE_VENUE)
+            .and_then(|c| paper_exchange::venues::in_dialect(c, dialect))
+            .unwrap_or_else(|e| panic!("the article's venue in {dialect:?}: {e}"));
+        let sdk = emulator().await?;
+        match Self::launch_config(&sdk, config, &[article_spec()], None).await {
+            Ok(world) => Some(world),
+            Err(e) => panic!("the world does not start: {e}"),
+        }
+    }
+
     /// For tests: `None` (skipped) without an emulator; panics when set-up fails.
     pub async fn start(venue_toml: &str, portfolios: &[PortfolioSpec]) -> Option<Self> {
         Self::started(venue_toml, portfolios, None).await
@@ -153,8 +175,21 @@ impl World {
         portfolios: &[PortfolioSpec],
         notifier: Option<Arc<dyn Notifier>>,
     ) -> Result<Self, SandboxError> {
-        let clock = Arc::new(ManualClock::new(T0));
         let config = ExchangeConfig::parse(venue_toml)?;
+        Self::launch_config(sdk, config, portfolios, notifier).await
+    }
+
+    /// As [`Self::launch_notifying`], from a parsed venue.
+    ///
+    /// # Errors
+    /// [`SandboxError`] naming the resource that could not be created.
+    pub async fn launch_config(
+        sdk: &aws_config::SdkConfig,
+        config: ExchangeConfig,
+        portfolios: &[PortfolioSpec],
+        notifier: Option<Arc<dyn Notifier>>,
+    ) -> Result<Self, SandboxError> {
+        let clock = Arc::new(ManualClock::new(T0));
         let accounts = config.accounts.clone();
 
         // The handlers' DynamoDB and SQS clients count their calls (docs/BENCHMARKS.md); the
@@ -178,41 +213,19 @@ impl World {
         create_table(&dynamodb, &table).await?;
         let queues =
             create_queue_with_dlq(&sqs, &unique("intents"), 10, VISIBILITY_TIMEOUT_SECS).await?;
-        let mut secret_ids = Vec::with_capacity(accounts.len());
-        for account in &accounts {
-            let name = unique(&format!("driftline/exchange/{}", account.name));
-            let value = json!({"api_key": account.api_key, "api_secret": account.secret});
-            secrets
-                .create_secret()
-                .name(&name)
-                .secret_string(value.to_string())
-                .send()
-                .await
-                .map_err(|e| SandboxError::Secret {
-                    name: name.clone(),
-                    reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-                })?;
-            secret_ids.push((account.name.clone(), name));
-        }
         let store = Arc::new(DynamoStore::new(dynamodb, table));
-        for spec in portfolios {
-            // A portfolio names a venue account; the deployment knows it by its secret's id.
-            let mut stored = spec.clone();
-            if let Some(name) = &spec.account {
-                let secret_id = secret_ids
-                    .iter()
-                    .find(|(account, _)| account == name)
-                    .map(|(_, id)| id.clone())
-                    .ok_or_else(|| SandboxError::UnknownAccount(name.clone()))?;
-                stored.account = Some(secret_id);
-            }
-            store.put_portfolio(&stored).await?;
-        }
-
         let venue =
             PaperExchange::start_with_clock(config, ([127, 0, 0, 1], 0).into(), clock.clone())
                 .await?;
         // From here on the venue runs: stop it on any error.
+        let secret_ids =
+            match Self::store_accounts(&secrets, &store, &venue, &accounts, portfolios).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    venue.stop().await;
+                    return Err(e);
+                }
+            };
         let clients = Clients {
             sqs,
             counted_sqs,
@@ -228,6 +241,47 @@ impl World {
                 Err(e)
             }
         }
+    }
+
+    /// One secret per venue account (naming the venue and where it listens), and the
+    /// portfolios, each naming its account by that secret's id; the secret ids by account name.
+    async fn store_accounts(
+        secrets: &aws_sdk_secretsmanager::Client,
+        store: &DynamoStore,
+        venue: &PaperExchange,
+        accounts: &[paper_exchange::config::AccountConfig],
+        portfolios: &[PortfolioSpec],
+    ) -> Result<Vec<(String, String)>, SandboxError> {
+        let mut secret_ids = Vec::with_capacity(accounts.len());
+        for account in accounts {
+            let name = unique(&format!("driftline/exchange/{}", account.name));
+            let value = account_secret(venue, &account.api_key, &account.secret);
+            secrets
+                .create_secret()
+                .name(&name)
+                .secret_string(value)
+                .send()
+                .await
+                .map_err(|e| SandboxError::Secret {
+                    name: name.clone(),
+                    reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                })?;
+            secret_ids.push((account.name.clone(), name));
+        }
+        for spec in portfolios {
+            // A portfolio names a venue account; the deployment knows it by its secret's id.
+            let mut stored = spec.clone();
+            if let Some(name) = &spec.account {
+                let secret_id = secret_ids
+                    .iter()
+                    .find(|(account, _)| account == name)
+                    .map(|(_, id)| id.clone())
+                    .ok_or_else(|| SandboxError::UnknownAccount(name.clone()))?;
+                stored.account = Some(secret_id);
+            }
+            store.put_portfolio(&stored).await?;
+        }
+        Ok(secret_ids)
     }
 
     async fn wire(

@@ -137,7 +137,7 @@ impl World {
         self.secrets
             .put_secret_value()
             .secret_id(id)
-            .secret_string(json!({"api_key": api_key, "api_secret": secret}).to_string())
+            .secret_string(crate::launch::account_secret(&self.venue, api_key, secret))
             .send()
             .await
             .map_err(|e| SandboxError::Secret {

@@ -181,6 +181,11 @@ impl PaperExchange {
         self.addr
     }
 
+    /// The dialect this listener speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.state.config.dialect
+    }
+
     /// `http://127.0.0.1:<port>`: what a client takes as its base URL.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
