@@ -63,13 +63,13 @@ impl Default for Options {
     }
 }
 
-/// The demo's world: the sandbox with the demo's venue and portfolios.
+/// The demo's world: the sandbox with the demo's venues and portfolios.
 ///
 /// # Errors
 /// [`DemoError`] when the emulator is not there or a resource cannot be created.
 pub async fn start(portfolios: &[PortfolioSpec]) -> Result<World, DemoError> {
     let sdk = driftline_sandbox::emulator_config().await?;
-    Ok(World::launch(&sdk, scenario::VENUE, portfolios).await?)
+    Ok(World::launch_venues(&sdk, scenario::venues()?, portfolios, None).await?)
 }
 
 /// Runs the cycles on `world`, printing as it goes to `out`; returns the report.
@@ -167,7 +167,10 @@ fn final_state(
         let account = account_of(spec);
         let mut values = Vec::new();
         for (asset, target) in portfolio.targets().iter() {
-            let (qty, price) = world.venue.with_engine(|e| {
+            let venue = world
+                .venue_holding(&account)
+                .ok_or_else(|| DemoError::Venue(format!("no venue holds account {account}")))?;
+            let (qty, price) = venue.with_engine(|e| {
                 let qty = e
                     .balances(&account)
                     .ok()

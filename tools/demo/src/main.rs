@@ -56,9 +56,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let venues: Vec<String> = world
+        .venues()
+        .map(|v| format!("{:?} {}", v.dialect(), v.base_url()).to_lowercase())
+        .collect();
     println!(
-        "driftline demo · paper exchange {} · {} portfolio(s): {}",
-        world.venue.base_url(),
+        "driftline demo · paper exchanges {} · {} portfolio(s): {}",
+        venues.join(", "),
         specs.len(),
         specs
             .iter()

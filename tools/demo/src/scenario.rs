@@ -1,26 +1,62 @@
-//! What the demo runs: the venue, the portfolios (one paper-exchange account each) and the
-//! scripted market. The market is scripted, not random, so every run tells the same story:
+//! What the demo runs: the venues (one per dialect), the portfolios (one paper-exchange
+//! account each, each account on its own venue) and the scripted market. The market is scripted, not random, so every run tells the same story:
 //! one asset's book goes thin while the first orders arrive, and one asset jumps enough to push
 //! portfolios out of their bands.
 
 use driftline_core::config::PortfolioSpec;
 use driftline_sandbox::paper_account;
+use paper_exchange::config::Dialect;
+use paper_exchange::venues::in_dialect;
+use paper_exchange::ExchangeConfig;
 use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::DemoError;
 
-/// The venue: the article's market (BTC around 64,230, ETH around 3,450, deep books, no random
-/// walk: the demo moves the mids itself) and one account per portfolio.
-pub const VENUE: &str = concat!(
-    driftline_sandbox::article_market!(),
-    paper_account!("article", key = "demo-article-key", secret = "demo-article-secret-never-logged",
-        balances = { BTC = "1.5", ETH = "25", USDT = "20000" }),
-    paper_account!("steady", key = "demo-steady-key", secret = "demo-steady-secret-never-logged",
-        balances = { BTC = "0.5", USDT = "32000" }),
-    paper_account!("cash-heavy", key = "demo-cash-heavy-key",
-        secret = "demo-cash-heavy-secret-never-logged", balances = { BTC = "0.1", ETH = "1", USDT = "30000" }),
-);
+/// The venues, each the article's market (BTC around 64,230, ETH around 3,450, deep books, no
+/// random walk: the demo moves the mids itself) with one portfolio's account: the article's on
+/// a Binance venue, steady's on a Kraken venue, cash-heavy's on a Coinbase venue.
+const VENUES: [(Dialect, &str); 3] = [
+    (
+        Dialect::Binance,
+        concat!(
+            driftline_sandbox::article_market!(),
+            paper_account!("article", key = "demo-article-key", secret = "demo-article-secret-never-logged",
+                balances = { BTC = "1.5", ETH = "25", USDT = "20000" }),
+        ),
+    ),
+    (
+        Dialect::Kraken,
+        concat!(
+            driftline_sandbox::article_market!(),
+            paper_account!("steady", key = "demo-steady-key", secret = "demo-steady-secret-never-logged",
+                balances = { BTC = "0.5", USDT = "32000" }),
+        ),
+    ),
+    (
+        Dialect::Coinbase,
+        concat!(
+            driftline_sandbox::article_market!(),
+            paper_account!("cash-heavy", key = "demo-cash-heavy-key",
+                secret = "demo-cash-heavy-secret-never-logged", balances = { BTC = "0.1", ETH = "1", USDT = "30000" }),
+        ),
+    ),
+];
+
+/// The demo's venues, each in its dialect.
+///
+/// # Errors
+/// [`DemoError::Setup`] if a venue does not parse (a bug in this file).
+pub fn venues() -> Result<Vec<ExchangeConfig>, DemoError> {
+    VENUES
+        .into_iter()
+        .map(|(dialect, text)| {
+            ExchangeConfig::parse(text)
+                .and_then(|c| in_dialect(c, dialect))
+                .map_err(|e| DemoError::Setup(format!("demo venue {dialect:?}: {e}")))
+        })
+        .collect()
+}
 
 pub const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 

@@ -28,6 +28,12 @@ use paper_exchange::config::Dialect;
 use paper_exchange::{ExchangeConfig, PaperExchange};
 use serde_json::json;
 
+async fn stop_all(venues: impl IntoIterator<Item = PaperExchange>) {
+    for venue in venues {
+        venue.stop().await;
+    }
+}
+
 /// An account's secret as an operator stores it: the venue the paper exchange speaks, where it
 /// listens, and the keys.
 pub(crate) fn account_secret(venue: &PaperExchange, api_key: &str, secret: &str) -> String {
@@ -189,8 +195,28 @@ impl World {
         portfolios: &[PortfolioSpec],
         notifier: Option<Arc<dyn Notifier>>,
     ) -> Result<Self, SandboxError> {
+        Self::launch_venues(sdk, vec![config], portfolios, notifier).await
+    }
+
+    /// As [`Self::launch_notifying`], with several venues (the first is [`World::venue`]), each
+    /// started on its own port; every account name must be unique across them, and a portfolio
+    /// without an account trades on the first venue's first account.
+    ///
+    /// # Errors
+    /// [`SandboxError`] naming the resource that could not be created.
+    pub async fn launch_venues(
+        sdk: &aws_config::SdkConfig,
+        configs: Vec<ExchangeConfig>,
+        portfolios: &[PortfolioSpec],
+        notifier: Option<Arc<dyn Notifier>>,
+    ) -> Result<Self, SandboxError> {
         let clock = Arc::new(ManualClock::new(T0));
-        let accounts = config.accounts.clone();
+        let mut names = std::collections::BTreeSet::new();
+        for account in configs.iter().flat_map(|c| &c.accounts) {
+            if !names.insert(account.name.clone()) {
+                return Err(SandboxError::AccountOnTwoVenues(account.name.clone()));
+            }
+        }
 
         // The handlers' DynamoDB and SQS clients count their calls (docs/BENCHMARKS.md); the
         // event source mapping stand-in uses the uncounted `sqs`.
@@ -214,18 +240,33 @@ impl World {
         let queues =
             create_queue_with_dlq(&sqs, &unique("intents"), 10, VISIBILITY_TIMEOUT_SECS).await?;
         let store = Arc::new(DynamoStore::new(dynamodb, table));
-        let venue =
-            PaperExchange::start_with_clock(config, ([127, 0, 0, 1], 0).into(), clock.clone())
-                .await?;
-        // From here on the venue runs: stop it on any error.
-        let secret_ids =
-            match Self::store_accounts(&secrets, &store, &venue, &accounts, portfolios).await {
-                Ok(ids) => ids,
+        let mut venues = Vec::with_capacity(configs.len());
+        for config in configs {
+            let accounts = config.accounts.clone();
+            let started =
+                PaperExchange::start_with_clock(config, ([127, 0, 0, 1], 0).into(), clock.clone())
+                    .await;
+            match started {
+                Ok(venue) => venues.push((venue, accounts)),
                 Err(e) => {
-                    venue.stop().await;
-                    return Err(e);
+                    stop_all(venues.into_iter().map(|(v, _)| v)).await;
+                    return Err(e.into());
                 }
-            };
+            }
+        }
+        // From here on the venues run: stop them on any error.
+        let secret_ids = match Self::store_accounts(&secrets, &store, &venues, portfolios).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                stop_all(venues.into_iter().map(|(v, _)| v)).await;
+                return Err(e);
+            }
+        };
+        let mut venues = venues.into_iter().map(|(v, _)| v);
+        let Some(venue) = venues.next() else {
+            return Err(SandboxError::NoAccount);
+        };
+        let more_venues: Vec<PaperExchange> = venues.collect();
         let clients = Clients {
             sqs,
             counted_sqs,
@@ -235,9 +276,12 @@ impl World {
             notifier,
         };
         match Self::wire(venue, clock, store, clients, queues, secret_ids).await {
-            Ok(world) => Ok(world),
+            Ok(mut world) => {
+                world.more_venues = more_venues;
+                Ok(world)
+            }
             Err((venue, e)) => {
-                venue.stop().await;
+                stop_all(std::iter::once(venue).chain(more_venues)).await;
                 Err(e)
             }
         }
@@ -248,12 +292,14 @@ impl World {
     async fn store_accounts(
         secrets: &aws_sdk_secretsmanager::Client,
         store: &DynamoStore,
-        venue: &PaperExchange,
-        accounts: &[paper_exchange::config::AccountConfig],
+        venues: &[(PaperExchange, Vec<paper_exchange::config::AccountConfig>)],
         portfolios: &[PortfolioSpec],
     ) -> Result<Vec<(String, String)>, SandboxError> {
-        let mut secret_ids = Vec::with_capacity(accounts.len());
-        for account in accounts {
+        let mut secret_ids = Vec::new();
+        for (venue, account) in venues
+            .iter()
+            .flat_map(|(venue, accounts)| accounts.iter().map(move |a| (venue, a)))
+        {
             let name = unique(&format!("driftline/exchange/{}", account.name));
             let value = account_secret(venue, &account.api_key, &account.secret);
             secrets
@@ -363,6 +409,7 @@ impl World {
         Ok(Self {
             dead_letters: adapters.dead_letters,
             venue,
+            more_venues: Vec::new(),
             clock,
             store,
             queue,

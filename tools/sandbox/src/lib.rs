@@ -1,6 +1,7 @@
 //! A whole driftline on one machine, for `make demo` and the end-to-end tests: the local AWS
 //! emulator (one table, the intents queue and its dead-letter queue, one Secrets Manager secret
-//! per exchange account, all uniquely named), the paper exchange in-process on a loopback port,
+//! per exchange account, all uniquely named), the paper exchange in-process on a loopback port
+//! (or several, one per venue dialect, each with its own accounts),
 //! and the scheduler and executor handlers wired to the real adapters. The exchange accounts are
 //! the Lambdas' own `SecretAccounts`: keys read from Secrets Manager, and read again when the
 //! venue refuses them ([`World::rotate_venue_keys`], [`World::put_account_secret`]).
@@ -125,6 +126,8 @@ pub enum SandboxError {
     NoAccount,
     #[error("a portfolio names account {0:?}, which the venue config does not have")]
     UnknownAccount(String),
+    #[error("account {0:?} is on two venues: account names must be unique across them")]
+    AccountOnTwoVenues(String),
     #[error("SQS {operation}: {reason}")]
     Sqs {
         operation: &'static str,
@@ -148,7 +151,10 @@ fn sqs_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
 }
 
 pub struct World {
+    /// The world's first venue (the only one, unless it was launched with several).
     pub venue: PaperExchange,
+    /// Its other venues, each a paper exchange of its own dialect with its own accounts.
+    pub more_venues: Vec<PaperExchange>,
     pub clock: Arc<ManualClock>,
     pub store: Arc<DynamoStore>,
     pub queue: Arc<SqsIntentQueue>,

@@ -1,6 +1,10 @@
-//! The paper venue of a world, through its admin API: orders, faults, mids, weight, keys.
+//! The paper venues of a world, through their admin API: orders, faults, mids, weight, keys.
+//! A world with several venues is one market to these helpers: a read gathers every venue's
+//! answer (lists are joined), a write (a mid, faults) goes to every venue.
 
 use serde_json::{json, Value};
+
+use paper_exchange::PaperExchange;
 
 use crate::{SandboxError, World};
 
@@ -18,23 +22,46 @@ impl World {
         }
     }
 
-    /// A GET on the paper exchange's admin API.
+    /// Every venue of the world: the first, then the others.
+    pub fn venues(&self) -> impl Iterator<Item = &PaperExchange> {
+        std::iter::once(&self.venue).chain(&self.more_venues)
+    }
+
+    /// The venue that holds the paper account `account`.
+    pub fn venue_holding(&self, account: &str) -> Option<&PaperExchange> {
+        self.venues()
+            .find(|v| v.with_engine(|e| e.balances(account).is_ok()))
+    }
+
+    /// A GET on the paper exchanges' admin API: the first venue's answer, with the lists of
+    /// the others joined onto it.
     ///
     /// # Errors
-    /// [`SandboxError::Admin`] when the call fails or the answer is not JSON.
+    /// [`SandboxError::Admin`] when a call fails or an answer is not JSON.
     pub async fn try_admin_get(&self, path: &str) -> Result<Value, SandboxError> {
         let admin = |reason: String| SandboxError::Admin {
             path: path.to_owned(),
             reason,
         };
-        self.http
-            .get(format!("{}{path}", self.venue.base_url()))
-            .send()
-            .await
-            .map_err(|e| admin(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| admin(e.to_string()))
+        let mut joined: Option<Value> = None;
+        for venue in self.venues() {
+            let answer: Value = self
+                .http
+                .get(format!("{}{path}", venue.base_url()))
+                .send()
+                .await
+                .map_err(|e| admin(e.to_string()))?
+                .json()
+                .await
+                .map_err(|e| admin(e.to_string()))?;
+            match (&mut joined, answer) {
+                (None, first) => joined = Some(first),
+                (Some(Value::Array(all)), Value::Array(more)) => all.extend(more),
+                // Not a list: the first venue's answer stands.
+                (Some(_), _) => {}
+            }
+        }
+        Ok(joined.unwrap_or(Value::Null))
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> Value {
@@ -47,33 +74,39 @@ impl World {
         }
     }
 
-    /// A POST or PUT on the paper exchange's admin API; the answer's JSON, or null.
+    /// A POST or PUT on every paper exchange's admin API; the first venue's answer's JSON, or
+    /// null.
     ///
     /// # Errors
-    /// [`SandboxError::Admin`] when the call fails or is refused.
+    /// [`SandboxError::Admin`] when a call fails or is refused.
     pub async fn try_admin_send(
         &self,
         method: reqwest::Method,
         path: &str,
         body: &Value,
     ) -> Result<Value, SandboxError> {
-        let r = self
-            .http
-            .request(method, format!("{}{path}", self.venue.base_url()))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| SandboxError::Admin {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
-        if !r.status().is_success() {
-            return Err(SandboxError::Admin {
-                path: path.to_owned(),
-                reason: format!("{body} refused: {}", r.status()),
-            });
+        let mut first = None;
+        for venue in self.venues() {
+            let r = self
+                .http
+                .request(method.clone(), format!("{}{path}", venue.base_url()))
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| SandboxError::Admin {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            if !r.status().is_success() {
+                return Err(SandboxError::Admin {
+                    path: path.to_owned(),
+                    reason: format!("{body} refused: {}", r.status()),
+                });
+            }
+            let answer = r.json().await.unwrap_or(Value::Null);
+            first.get_or_insert(answer);
         }
-        Ok(r.json().await.unwrap_or(Value::Null))
+        Ok(first.unwrap_or(Value::Null))
     }
 
     /// The Secrets Manager id of a venue account's secret.
@@ -180,8 +213,11 @@ impl World {
             .await;
     }
 
-    /// Stops the paper exchange. The emulator's resources are uniquely named and left to it.
+    /// Stops the paper exchanges. The emulator's resources are uniquely named and left to it.
     pub async fn stop(self) {
         self.venue.stop().await;
+        for venue in self.more_venues {
+            venue.stop().await;
+        }
     }
 }
