@@ -1,13 +1,24 @@
 //! The scheduler and executor end to end: real handlers, real adapters, the local AWS emulator
-//! and the paper exchange. Each test is named after the failure it prevents.
+//! and the paper exchange. Each test is named after the failure it prevents; the scenarios that
+//! prove exactly-once (the happy path, a thin book, a partial fill re-priced, triple delivery, a
+//! dropped answer, a 5xx storm) run on every venue: the paper exchange speaking Binance's,
+//! Kraken's and Coinbase's dialect, through driftline's adapter for each.
 
 use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::OrderStatus;
 use driftline_e2e::{first_orders_placed, first_tick_plans_two, planned, World};
+use paper_exchange::config::Dialect;
+use rstest::rstest;
 
+#[rstest]
+#[case::binance(Dialect::Binance)]
+#[case::kraken(Dialect::Kraken)]
+#[case::coinbase(Dialect::Coinbase)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn happy_path_off_target_orders_fill_and_the_next_cycle_places_nothing() {
-    let Some(w) = World::article().await else {
+async fn happy_path_off_target_orders_fill_and_the_next_cycle_places_nothing(
+    #[case] venue: Dialect,
+) {
+    let Some(w) = World::article_on(venue).await else {
         return;
     };
     let first = w.tick().await;
@@ -52,9 +63,15 @@ async fn fill_resting_sells(w: &World) {
     w.drain(20).await;
 }
 
+#[rstest]
+#[case::binance(Dialect::Binance)]
+#[case::kraken(Dialect::Kraken)]
+#[case::coinbase(Dialect::Coinbase)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thin_book_the_order_is_queued_retried_with_delay_and_filled_when_depth_returns() {
-    let Some(w) = first_tick_plans_two(World::article().await).await else {
+async fn thin_book_the_order_is_queued_retried_with_delay_and_filled_when_depth_returns(
+    #[case] venue: Dialect,
+) {
+    let Some(w) = first_tick_plans_two(World::article_on(venue).await).await else {
         return;
     };
     // The BTC book goes thin after the plan: 0.05% of its depth is far from 0.0806 BTC.
@@ -91,9 +108,15 @@ async fn thin_book_the_order_is_queued_retried_with_delay_and_filled_when_depth_
     w.stop().await;
 }
 
+#[rstest]
+#[case::binance(Dialect::Binance)]
+#[case::kraken(Dialect::Kraken)]
+#[case::coinbase(Dialect::Coinbase)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_the_fills() {
-    let Some(w) = first_orders_placed(World::article().await).await else {
+async fn partial_fill_only_the_remainder_is_repriced_and_the_next_cycle_counts_the_fills(
+    #[case] venue: Dialect,
+) {
+    let Some(w) = first_orders_placed(World::article_on(venue).await).await else {
         return;
     };
     // A thin market rises just through the BTC sell: one thin level fills part of it.
@@ -240,9 +263,13 @@ async fn redeliver(w: &World, bodies: &[String]) {
     }
 }
 
+#[rstest]
+#[case::binance(Dialect::Binance)]
+#[case::kraken(Dialect::Kraken)]
+#[case::coinbase(Dialect::Coinbase)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_message_delivered_three_times_places_one_order_each() {
-    let Some(w) = first_tick_plans_two(World::article().await).await else {
+async fn every_message_delivered_three_times_places_one_order_each(#[case] venue: Dialect) {
+    let Some(w) = first_tick_plans_two(World::article_on(venue).await).await else {
         return;
     };
     // Duplicate every queued message twice more, as at-least-once delivery may.
@@ -309,9 +336,15 @@ async fn the_scheduler_invoked_five_times_at_once_for_one_tick_makes_one_set_of_
     w.stop().await;
 }
 
+#[rstest]
+#[case::binance(Dialect::Binance)]
+#[case::kraken(Dialect::Kraken)]
+#[case::coinbase(Dialect::Coinbase)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_exchange_accepts_an_order_and_drops_the_response_recovered_by_client_order_id() {
-    let Some(w) = first_tick_plans_two(World::article().await).await else {
+async fn the_exchange_accepts_an_order_and_drops_the_response_recovered_by_client_order_id(
+    #[case] venue: Dialect,
+) {
+    let Some(w) = first_tick_plans_two(World::article_on(venue).await).await else {
         return;
     };
     w.set_faults(json!({"drop_next_order_responses": 2})).await;
@@ -321,20 +354,20 @@ async fn the_exchange_accepts_an_order_and_drops_the_response_recovered_by_clien
     let orders = w.orders("article").await;
     for o in &orders {
         assert_eq!(o.status, OrderStatus::Placed, "{o:?}");
-        let on_venue = venue
-            .iter()
-            .filter(|v| v["clientOrderId"] == o.intent.client_order_id.as_str())
-            .count();
-        assert_eq!(on_venue, 1);
+        assert_eq!(w.venue_orders_of(&o.intent.client_order_id).await.len(), 1);
     }
     w.set_faults(json!({})).await;
     fill_resting_sells_and_expect_all_filled(&w).await;
     w.stop().await;
 }
 
+#[rstest]
+#[case::binance(Dialect::Binance)]
+#[case::kraken(Dialect::Kraken)]
+#[case::coinbase(Dialect::Coinbase)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_5xx_storm_ends_with_every_order_final_and_none_duplicated() {
-    let Some(w) = first_tick_plans_two(World::article().await).await else {
+async fn a_5xx_storm_ends_with_every_order_final_and_none_duplicated(#[case] venue: Dialect) {
+    let Some(w) = first_tick_plans_two(World::article_on(venue).await).await else {
         return;
     };
     w.set_faults(json!({"server_error_rate": "0.3", "drop_order_response_rate": "0.3"}))
@@ -348,12 +381,8 @@ async fn a_5xx_storm_ends_with_every_order_final_and_none_duplicated() {
         orders.iter().all(|o| o.status == OrderStatus::Filled),
         "{orders:#?}"
     );
-    let venue = w.venue_orders().await;
     for o in &orders {
-        let n = venue
-            .iter()
-            .filter(|v| v["clientOrderId"] == o.intent.client_order_id.as_str())
-            .count();
+        let n = w.venue_orders_of(&o.intent.client_order_id).await.len();
         assert_eq!(n, 1, "{}", o.intent.client_order_id);
     }
     w.stop().await;

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use driftline_core::ClientOrderId;
 use paper_exchange::PaperExchange;
 
 use crate::{SandboxError, World};
@@ -20,6 +21,21 @@ impl World {
             Ok(other) => panic!("{path} answered {other}, not an array"),
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// The venues' copies of the order driftline calls `id`, whatever form the venue keeps its
+    /// client id in (Kraken keeps `dl1-<hex>` as the UUID of the hex digits).
+    pub async fn venue_orders_of(&self, id: &ClientOrderId) -> Vec<Value> {
+        let hex = id.as_str().trim_start_matches("dl1-");
+        self.venue_orders()
+            .await
+            .into_iter()
+            .filter(|o| {
+                o["clientOrderId"]
+                    .as_str()
+                    .is_some_and(|c| c == id.as_str() || c.replace('-', "") == hex)
+            })
+            .collect()
     }
 
     /// Every venue of the world: the first, then the others.
