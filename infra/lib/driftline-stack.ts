@@ -232,7 +232,7 @@ export class DriftlineStack extends Stack {
    */
   private createEmptySecret(): secretsmanager.Secret {
     const secret = new secretsmanager.Secret(this, 'ExchangeSecret', {
-      description: 'driftline exchange API credentials: {"api_key": "...", "api_secret": "..."}',
+      description: 'driftline exchange account: {"venue": "binance", "api_key": "...", "api_secret": "..."}',
     });
     // The L2 construct generates a random value when given none; CloudFormation creates an
     // empty secret when both SecretString and GenerateSecretString are absent.
