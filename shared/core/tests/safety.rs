@@ -17,7 +17,7 @@ use driftline_core::orders::{
 };
 use driftline_core::ports::{
     BreakerStore, Clock, FixedAccounts, IntentQueue, MetricsSink, OrderLedger, Ports, RandomSource,
-    StoreError, StorePorts,
+    StoreError, StorePorts, Venue,
 };
 use driftline_core::service::executor::{Executor, ExecutorSettings, Invocation, MessageOutcome};
 use driftline_core::service::scheduler::{
@@ -494,6 +494,63 @@ async fn a_probe_that_dies_lapses_at_its_deadline_and_the_next_caller_probes() {
         r.store.load("binance").await.unwrap().state,
         BreakerState::default()
     );
+}
+
+/// A ban on one venue stops that venue's portfolios only: a portfolio whose account is on
+/// another venue is planned and its order placed while the first venue's breaker is open.
+#[tokio::test]
+async fn an_open_breaker_on_one_venue_stops_nothing_on_another() {
+    let r = btc_rig();
+    let mut kraken = SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]);
+    kraken.venue = Some(Venue::Kraken);
+    let kraken = Arc::new(kraken);
+    let mut on_kraken = spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({}));
+    on_kraken.id = "k".into();
+    on_kraken.account = Some("kraken-account".into());
+    r.store.put_portfolio(on_kraken);
+    let accounts = Arc::new(
+        FixedAccounts::single(r.venue.clone()).with(Some("kraken-account"), kraken.clone()),
+    );
+    let ports = Ports {
+        store: StorePorts::on(r.store.clone()),
+        exchanges: accounts,
+        queue: r.queue.clone(),
+        clock: r.clock.clone(),
+        random: Arc::new(Seven),
+        metrics: r.finals.clone(),
+        notifier: r.notices.clone(),
+    };
+    let scheduler = Scheduler::new(ports.clone(), SchedulerSettings::default());
+    let executor = Executor::new(ports, ExecutorSettings::default());
+    let until = r.now() + 60_000;
+    r.store
+        .save("binance", BreakerState::Open { until_ms: until }, 0)
+        .await
+        .unwrap();
+
+    let ran = scheduler
+        .run(&cycle_at(r.now()), None, "tick")
+        .await
+        .unwrap();
+    let outcome = |id: &str| &ran.iter().find(|s| s.portfolio_id == id).unwrap().outcome;
+    assert!(
+        matches!(outcome("p"), PortfolioOutcome::BreakerOpen { retry_at_ms } if *retry_at_ms == until),
+        "{ran:?}"
+    );
+    assert!(
+        matches!(outcome("k"), PortfolioOutcome::Planned { orders: 1, .. }),
+        "{ran:?}"
+    );
+    assert_eq!(r.venue.calls(), 0, "nothing sent to the banned venue");
+    let received = r.queue.receive(10, 0).await.unwrap();
+    assert_eq!(received.len(), 1);
+    let body = received[0].envelope.to_json().unwrap();
+    assert_eq!(
+        executor.handle(&body, &r.invocation()).await,
+        MessageOutcome::Done("placed; follow-up queued")
+    );
+    assert_eq!(kraken.placed().len(), 1);
+    assert_eq!(r.venue.calls(), 0);
 }
 
 /// A resting sell whose price the market leaves behind: the follow-up re-prices it.

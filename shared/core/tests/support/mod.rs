@@ -154,6 +154,8 @@ pub mod venue {
         pub hang: AtomicBool,
         /// Every call fails with this answer while set (the venue in trouble, a rate limit).
         pub failing: Mutex<Option<ExchangeError>>,
+        /// The venue it says it is (Binance unless told).
+        pub venue: Option<Venue>,
     }
 
     impl SimVenue {
@@ -264,7 +266,7 @@ pub mod venue {
     #[async_trait]
     impl Exchange for SimVenue {
         fn venue(&self) -> Venue {
-            Venue::Binance
+            self.venue.unwrap_or(Venue::Binance)
         }
         async fn market_filters(&self, symbol: &Symbol) -> Result<MarketFilters, ExchangeError> {
             self.gate().await?;

@@ -1,14 +1,17 @@
 //! The scheduler: for each portfolio, one cycle per tick. Take the lease, refuse a tick that is
 //! not newer than the last cycle, reconcile the orders not yet final with the exchange, read
 //! balances, books and filters, plan with core's planner, record the intents and queue them,
-//! store the drift snapshot, release the lease. Every exchange call goes through the shared
-//! circuit breaker: while it is open the cycle sends nothing. A cycle that planned orders, or
+//! store the drift snapshot, release the lease. Every exchange call goes through the breaker of
+//! the account's venue: while it is open that venue's portfolios are not looked at and send
+//! nothing; other venues' portfolios go on. A cycle that planned orders, or
 //! found orders ended since the previous one, tells the owner ([`crate::notify`]).
 //! [`Scheduler::preview`] is the same planning step with nothing written or placed, for
 //! `driftline plan --live`.
 
 mod planning;
 mod reconcile;
+
+use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use rust_decimal::Decimal;
@@ -22,7 +25,7 @@ use crate::control::{CycleRecord, Stop};
 use crate::notify::{ended_since, CycleReport, Notice};
 use crate::orders::{OrderRecord, OrderTracker, RecordOutcome, TrackError};
 use crate::ports::{
-    ExchangeError, Lease, LeaseOutcome, Ports, RecordedSnapshot, StoreError, Venue,
+    Exchange, ExchangeError, Lease, LeaseOutcome, Ports, RecordedSnapshot, StoreError, Venue,
 };
 use crate::{
     BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees, InFlightOrder,
@@ -203,28 +206,24 @@ impl Scheduler {
             Some(ids) => ids.to_vec(),
             None => self.ports.store.configs.portfolio_ids().await?,
         };
-        // The halt and the breaker, in one read at the start of every invocation: while either
-        // stops trading no portfolio is looked at, not even a lease is taken.
+        // The halt and the default account's venue's breaker, in one read at the start of
+        // every invocation: while the halt stands no portfolio is looked at, not even a lease
+        // is taken. A venue's open breaker stops that venue's portfolios (`run_portfolio`).
         let controls = self
             .ports
             .store
             .controls
             .read(self.settings.venue.as_str())
             .await?;
-        let default_breaker = self.breakers.of(self.settings.venue);
-        let stopped = match (controls.halt, default_breaker.check_read(controls.breaker)) {
-            (Some(halt), _) => {
-                warn!(reason = %halt.reason, by = %halt.by, "deployment halted: no cycle runs");
-                Some(PortfolioOutcome::Halted {
-                    reason: halt.reason,
-                })
+        self.breakers
+            .of(self.settings.venue)
+            .check_read(controls.breaker);
+        let stopped = controls.halt.map(|halt| {
+            warn!(reason = %halt.reason, by = %halt.by, "deployment halted: no cycle runs");
+            PortfolioOutcome::Halted {
+                reason: halt.reason,
             }
-            (None, Some(retry_at_ms)) => {
-                warn!(retry_at_ms, "circuit breaker open: no cycle runs");
-                Some(PortfolioOutcome::BreakerOpen { retry_at_ms })
-            }
-            (None, None) => None,
-        };
+        });
         if let Some(outcome) = stopped {
             return Ok(ids
                 .iter()
@@ -282,6 +281,27 @@ impl Scheduler {
                 reason: pause.reason,
             };
         }
+        // While the account's venue's breaker is open the portfolio is not looked at: no lease,
+        // no request. (A client that cannot be had fails the cycle below, with its record.)
+        let client = self
+            .ports
+            .exchanges
+            .exchange(stored.spec.account.as_deref())
+            .await;
+        if let Ok(client) = &client {
+            match self.breakers.of(client.venue()).check().await {
+                Ok(None) => {}
+                Ok(Some(retry_at_ms)) => {
+                    warn!(retry_at_ms, venue = %client.venue(), "circuit breaker open: no cycle runs");
+                    return PortfolioOutcome::BreakerOpen { retry_at_ms };
+                }
+                Err(e) => {
+                    return PortfolioOutcome::Failed {
+                        error: format!("breaker: {e}"),
+                    }
+                }
+            }
+        }
         let now = self.now();
         let wanted = Lease::wanted(id, owner, cycle, now, self.settings.lease_ttl_ms);
         let lease = match self.ports.store.leases.acquire(&wanted, now).await {
@@ -302,7 +322,7 @@ impl Scheduler {
                 };
             }
         };
-        let outcome = match self.cycle(id, cycle, stored.spec).await {
+        let outcome = match self.cycle(id, cycle, stored.spec, client).await {
             Ok(outcome) => outcome,
             Err(CycleError::Exchange(ExchangeError::BreakerOpen { retry_at_ms })) => {
                 warn!(retry_at_ms, "circuit breaker open: the cycle stopped");
@@ -340,6 +360,7 @@ impl Scheduler {
         id: &PortfolioId,
         cycle: &CycleId,
         spec: PortfolioSpec,
+        client: Result<Arc<dyn Exchange>, ExchangeError>,
     ) -> Result<PortfolioOutcome, CycleError> {
         let account = spec.account.clone();
         let (configured, policy) = spec.into_domain()?;
@@ -355,8 +376,7 @@ impl Scheduler {
                 h.open_orders.clone(),
             )
         });
-        let client = self.ports.exchanges.exchange(account.as_deref()).await?;
-        let exchange = self.breakers.guard(client);
+        let exchange = self.breakers.guard(client?);
         let ex = exchange.as_ref();
 
         let reconciled = self.reconcile(ex, id).await?;
