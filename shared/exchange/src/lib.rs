@@ -10,6 +10,7 @@
 mod classify;
 mod client;
 mod config;
+mod http;
 mod limiter;
 mod signing;
 mod wire;
