@@ -320,8 +320,13 @@ pub fn balances(wallets: &[(String, Decimal, Decimal)]) -> Result<Vec<Balance>, 
     let mut by_asset: BTreeMap<&str, (Decimal, Decimal)> = BTreeMap::new();
     for (currency, free, locked) in wallets {
         let total = by_asset.entry(currency).or_default();
-        total.0 += free;
-        total.1 += locked;
+        let sum = total.0.checked_add(*free).zip(total.1.checked_add(*locked));
+        *total = sum.ok_or_else(|| {
+            WireError::new(
+                format!("accounts[{currency}]"),
+                "balances too large to add up",
+            )
+        })?;
     }
     by_asset
         .into_iter()
