@@ -106,6 +106,16 @@ impl CoinbaseAdvanced {
         product_id: &str,
         order_id: &str,
     ) -> Result<OrderReport, ExchangeError> {
+        // The id goes into the path (and the token's uri): only a UUID-like id is sent.
+        if order_id.is_empty()
+            || !order_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ExchangeError::Malformed {
+                reason: format!("order id {order_id:?} is not a Coinbase order id"),
+            });
+        }
         let body = self
             .call(
                 &Endpoint::read(format!("orders/historical/{order_id}")),
