@@ -35,6 +35,16 @@ pub(crate) fn unknown_outcome(kind: RequestKind, reason: String) -> ExchangeErro
     }
 }
 
+/// An answer this client cannot read. After a mutation it may still have taken effect.
+pub(crate) fn unreadable(kind: RequestKind, e: &crate::wire::WireError) -> ExchangeError {
+    match kind {
+        RequestKind::Read => ExchangeError::Malformed {
+            reason: e.to_string(),
+        },
+        RequestKind::Mutation => unknown_outcome(kind, format!("unreadable answer: {e}")),
+    }
+}
+
 /// Classifies an answer that is not a success, from its HTTP status and, where the body could be
 /// read, the exchange's error code.
 ///

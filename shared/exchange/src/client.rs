@@ -46,6 +46,9 @@ pub enum ConfigError {
     RecvWindow { value: u64 },
     #[error("HTTP client could not be built: {reason}")]
     HttpClient { reason: String },
+    /// The API secret cannot be used to sign (its value is never shown).
+    #[error("credentials cannot be used: {reason}")]
+    Credentials { reason: String },
 }
 
 struct MarketCache {
@@ -90,27 +93,13 @@ impl BinanceSpot {
     /// # Errors
     /// [`ConfigError`] naming the setting that is wrong.
     pub fn with_clock(config: BinanceConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
-        let base_url = config.base_url.trim_end_matches('/').to_owned();
-        let valid_url = reqwest::Url::parse(&base_url).is_ok_and(|u| {
-            matches!(u.scheme(), "http" | "https") && u.has_host() && u.path() == "/"
-        });
-        if !valid_url {
-            return Err(ConfigError::BaseUrl {
-                value: config.base_url.clone(),
-            });
-        }
+        let base_url = crate::http::base_url(&config.base_url)?;
         if !(1..=60_000).contains(&config.recv_window_ms) {
             return Err(ConfigError::RecvWindow {
                 value: config.recv_window_ms,
             });
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| ConfigError::HttpClient {
-                reason: e.to_string(),
-            })?;
+        let http = crate::http::http_client(config.request_timeout, config.connect_timeout)?;
         Ok(Self {
             limiter: Limiter::new(&config.initial_limits, config.max_rate_limit_wait),
             base_url,

@@ -10,6 +10,7 @@
 mod classify;
 mod client;
 mod config;
+mod http;
 mod limiter;
 mod signing;
 mod wire;
@@ -23,3 +24,7 @@ pub use wire::{
     parse_account, parse_depth, parse_exchange_info, parse_order, parse_orders, parse_server_time,
     parse_trades, ExchangeInfo, MarketEntry, WireError,
 };
+
+// Coinbase Advanced Trade.
+mod coinbase;
+pub use coinbase::{wire as coinbase_wire, CoinbaseAdvanced, CoinbaseConfig};

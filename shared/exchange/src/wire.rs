@@ -23,7 +23,7 @@ pub struct WireError {
 }
 
 impl WireError {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             reason: reason.into(),
@@ -31,7 +31,7 @@ impl WireError {
     }
 }
 
-fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
+pub(crate) fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -48,12 +48,12 @@ fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
 }
 
 /// A decimal from the exchange's string, exactly (no silent rounding of extra digits).
-fn decimal(field: &str, value: &str) -> Result<Decimal, WireError> {
+pub(crate) fn decimal(field: &str, value: &str) -> Result<Decimal, WireError> {
     Decimal::from_str_exact(value)
         .map_err(|e| WireError::new(field, format!("{value:?} is not a decimal: {e}")))
 }
 
-fn price(field: &str, value: &str) -> Result<Price, WireError> {
+pub(crate) fn price(field: &str, value: &str) -> Result<Price, WireError> {
     Price::new(decimal(field, value)?).map_err(|e| WireError::new(field, format!("{value:?}: {e}")))
 }
 

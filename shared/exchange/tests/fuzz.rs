@@ -1,5 +1,5 @@
 //! Fuzzing of everything driftline parses from outside: intent messages, portfolio configs
-//! (JSON and TOML) and the exchange's answers. cargo-fuzz needs a nightly toolchain for its
+//! (JSON and TOML) and the exchanges' answers (Binance's and Coinbase's). cargo-fuzz needs a nightly toolchain for its
 //! sanitizers, which this project's toolchain (stable) does not have, so the fuzzing is
 //! proptest-driven: each case picks a valid seed document and a random seed, and from them
 //! derives `MUTATIONS_PER_CASE` byte-level mutations (flips, inserted JSON/TOML tokens,
@@ -17,6 +17,7 @@ use std::time::Instant;
 use driftline_core::config::PortfolioSpec;
 use driftline_core::orders::IntentEnvelope;
 use driftline_core::{Asset, Symbol};
+use driftline_exchange::coinbase_wire as coinbase;
 use driftline_exchange::{
     parse_account, parse_depth, parse_exchange_info, parse_order, parse_orders, parse_server_time,
 };
@@ -258,6 +259,85 @@ fn fuzz_exchange_responses() {
             parse_server_time(b).err(),
         ];
         for e in errors.into_iter().flatten() {
+            assert!(!e.field.is_empty() && !e.reason.is_empty(), "{e:?}");
+        }
+    });
+}
+
+const CB_ORDER: &str = r#"{"order_id":"7061706e-7065-4000-8000-000000000001","product_id":"BTC-USDT","user_id":"alice","order_configuration":{"limit_limit_gtc":{"base_size":"0.001","limit_price":"64230","post_only":false}},"side":"SELL","client_order_id":"dl1-0123456789abcdef0123456789abcdef","status":"OPEN","time_in_force":"GOOD_UNTIL_CANCELLED","created_time":"2027-01-15T08:00:00.000Z","completion_percentage":"40","filled_size":"0.0004","average_filled_price":"64230","fee":"","number_of_fills":"1","filled_value":"25.692","total_fees":"0.1","last_fill_time":"2027-01-15T08:00:01.000Z"}"#;
+const CB_PRODUCTS: &str = r#"{"num_products":1,"products":[{"product_id":"BTC-USDT","price":"64230","base_increment":"0.00000001","quote_increment":"0.01","quote_min_size":"1","quote_max_size":"1000000","base_min_size":"0.00000001","base_max_size":"3400","base_name":"Bitcoin","quote_name":"Tether","status":"online","cancel_only":false,"limit_only":false,"post_only":false,"trading_disabled":false,"auction_mode":false,"product_type":"SPOT","quote_currency_id":"USDT","base_currency_id":"BTC","price_increment":"0.01","is_disabled":false}]}"#;
+const CB_BOOK: &str = r#"{"pricebook":{"product_id":"BTC-USDT","bids":[{"price":"64223.58","size":"0.5"},{"price":"64217.16","size":"0.5"}],"asks":[{"price":"64236.42","size":"0.5"}],"time":"2027-01-15T08:00:00.000Z"},"last":"64230","mid_market":"64230","spread_bps":"2","spread_absolute":"12.84"}"#;
+const CB_ACCOUNTS: &str = r#"{"accounts":[{"uuid":"8bfc20d7-f7c6-4422-bf07-8243ca4169fe","name":"BTC Wallet","currency":"BTC","available_balance":{"value":"1.5","currency":"BTC"},"hold":{"value":"0","currency":"BTC"}},{"uuid":"x","name":"USDT Wallet","currency":"USDT","available_balance":{"value":"20000","currency":"USDT"},"hold":{"value":"64.23","currency":"USDT"}}],"has_next":false,"cursor":"","size":2}"#;
+const CB_CREATED: &str = r#"{"success":true,"success_response":{"order_id":"7061706e-7065-4000-8000-000000000001","product_id":"BTC-USDT","side":"SELL","client_order_id":"dl1-0123456789abcdef0123456789abcdef"},"order_configuration":{"limit_limit_gtc":{"base_size":"0.001","limit_price":"64230","post_only":false}}}"#;
+const CB_REFUSED: &str = r#"{"success":false,"failure_reason":"UNKNOWN_FAILURE_REASON","order_id":"","error_response":{"error":"UNKNOWN_FAILURE_REASON","message":"Order size is below the product's minimum","error_details":"Order size is below the product's minimum","preview_failure_reason":"PREVIEW_INVALID_BASE_SIZE_TOO_SMALL","new_order_failure_reason":"UNKNOWN_FAILURE_REASON"}}"#;
+const CB_CANCEL: &str = r#"{"results":[{"success":true,"failure_reason":"UNKNOWN_CANCEL_FAILURE_REASON","order_id":"7061706e-7065-4000-8000-000000000001"}]}"#;
+const CB_FILLS: &str = r#"{"fills":[{"entry_id":"3-sell","trade_id":"3","order_id":"7061706e-7065-4000-8000-000000000001","trade_time":"2027-01-15T08:00:01.000Z","trade_type":"FILL","price":"64230","size":"0.0004","commission":"0.1","product_id":"BTC-USDT","liquidity_indicator":"TAKER","size_in_quote":false,"side":"SELL"}],"cursor":""}"#;
+const CB_TIME: &str = r#"{"iso":"2027-01-15T08:00:00.000Z","epochSeconds":"1800000000","epochMillis":"1800000000000"}"#;
+
+#[test]
+fn fuzz_coinbase_responses() {
+    let symbol: Symbol = "BTC/USDT".parse().expect("symbol");
+    let (product, order_id) = ("BTC-USDT", "7061706e-7065-4000-8000-000000000001");
+    let one = format!(r#"{{"order":{CB_ORDER}}}"#);
+    let page = format!(
+        r#"{{"orders":[{CB_ORDER},{CB_ORDER}],"sequence":"0","has_next":true,"cursor":"100"}}"#
+    );
+    coinbase::parse_order(one.as_bytes(), &symbol, product).expect("valid order seed");
+    assert_eq!(
+        coinbase::parse_orders(page.as_bytes(), &symbol, product).map(|o| o.len()),
+        Ok(2)
+    );
+    let products = coinbase::parse_products(CB_PRODUCTS.as_bytes()).expect("valid products seed");
+    assert!(
+        products.iter().all(|p| p.filters.is_ok()),
+        "seed products parse"
+    );
+    coinbase::parse_product_book(CB_BOOK.as_bytes(), &symbol, product, 20)
+        .expect("valid book seed");
+    let wallets = coinbase::parse_accounts(CB_ACCOUNTS.as_bytes()).expect("valid accounts seed");
+    coinbase::balances(&wallets.wallets).expect("valid balances");
+    coinbase::parse_create_order(CB_CREATED.as_bytes()).expect("valid placement seed");
+    coinbase::parse_create_order(CB_REFUSED.as_bytes()).expect("valid refusal seed");
+    assert_eq!(
+        coinbase::parse_cancel(CB_CANCEL.as_bytes(), order_id),
+        Ok(Ok(()))
+    );
+    coinbase::parse_fills(CB_FILLS.as_bytes(), &symbol, product, order_id)
+        .expect("valid fills seed");
+    coinbase::parse_time(CB_TIME.as_bytes()).expect("valid time seed");
+    let seeds: Vec<&[u8]> = vec![
+        one.as_bytes(),
+        page.as_bytes(),
+        CB_PRODUCTS.as_bytes(),
+        CB_BOOK.as_bytes(),
+        CB_ACCOUNTS.as_bytes(),
+        CB_CREATED.as_bytes(),
+        CB_REFUSED.as_bytes(),
+        CB_CANCEL.as_bytes(),
+        CB_FILLS.as_bytes(),
+        CB_TIME.as_bytes(),
+    ];
+    fuzz("coinbase responses", &seeds, |b| {
+        let wallets = coinbase::parse_accounts(b);
+        let errors = [
+            coinbase::parse_order(b, &symbol, product).err(),
+            coinbase::parse_orders(b, &symbol, product).err(),
+            coinbase::parse_product_book(b, &symbol, product, 20).err(),
+            wallets.as_ref().err().cloned(),
+            wallets
+                .ok()
+                .and_then(|w| coinbase::balances(&w.wallets).err()),
+            coinbase::parse_create_order(b).err(),
+            coinbase::parse_cancel(b, order_id).err(),
+            coinbase::parse_fills(b, &symbol, product, order_id).err(),
+            coinbase::parse_time(b).err(),
+        ];
+        let products = coinbase::parse_products(b);
+        let product_errors = products
+            .as_ref()
+            .map(|ps| ps.iter().filter_map(|p| p.filters.clone().err()).collect())
+            .unwrap_or_else(|e| vec![e.clone()]);
+        for e in errors.into_iter().flatten().chain(product_errors) {
             assert!(!e.field.is_empty() && !e.reason.is_empty(), "{e:?}");
         }
     });

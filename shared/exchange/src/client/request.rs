@@ -5,18 +5,15 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use backon::Retryable;
 use driftline_core::ports::ExchangeError;
 use driftline_core::EpochMillis;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::Method;
 
 use super::BinanceSpot;
-use crate::classify::{
-    classify_api_error, classify_transport, unknown_outcome, ApiErrorBody, RequestKind,
-};
+use crate::classify::{classify_api_error, classify_transport, ApiErrorBody, RequestKind};
 use crate::signing::{encode_params, signature};
-use crate::wire::{self, WireError};
+use crate::wire;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
@@ -161,14 +158,7 @@ impl BinanceSpot {
                 }
             }
         };
-        once.retry(self.config.retry.delays())
-            .sleep(tokio::time::sleep)
-            .when(|e| match e {
-                ExchangeError::Retryable { .. } => true,
-                ExchangeError::RateLimited { .. } => endpoint.kind == RequestKind::Read,
-                _ => false,
-            })
-            .await
+        crate::http::with_retries(&self.config.retry, endpoint.kind, once).await
     }
 
     async fn attempt(
@@ -235,11 +225,7 @@ impl BinanceSpot {
             return Ok(Answer { headers, body });
         }
         let api_error: Option<ApiErrorBody> = serde_json::from_slice(&body).ok();
-        let retry_after = headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::http::retry_after(&headers);
         let error = classify_api_error(
             endpoint.kind,
             status.as_u16(),
@@ -269,12 +255,4 @@ impl BinanceSpot {
     }
 }
 
-/// An answer this client cannot read. After a mutation it may still have taken effect.
-pub(super) fn unreadable(kind: RequestKind, e: &WireError) -> ExchangeError {
-    match kind {
-        RequestKind::Read => ExchangeError::Malformed {
-            reason: e.to_string(),
-        },
-        RequestKind::Mutation => unknown_outcome(kind, format!("unreadable answer: {e}")),
-    }
-}
+pub(super) use crate::classify::unreadable;

@@ -1,0 +1,200 @@
+//! [`CoinbaseAdvanced`]: Coinbase Advanced Trade's REST API behind the [`Exchange`] port. The
+//! client and what it keeps between calls (settings, signer, the two rate limiters, the product
+//! cache) live here; `auth` signs each request's JWT; `request` sends one request and
+//! classifies its failure; `wire` reads the answers; `port` is the port's methods, including
+//! the lookup of an order by client order id.
+//!
+//! [`Exchange`]: driftline_core::ports::Exchange
+
+mod auth;
+mod config;
+mod port;
+mod request;
+pub mod wire;
+
+pub use config::CoinbaseConfig;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use driftline_core::ports::{Clock, ExchangeError};
+use driftline_core::Symbol;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::classify::{unreadable, RequestKind};
+use crate::client::{ConfigError, SystemClock};
+use crate::limiter::{LimitKind, Limiter, RateLimitWindow, RateLimits};
+use request::Endpoint;
+use wire::Product;
+
+struct ProductCache {
+    fetched_at: Instant,
+    by_symbol: HashMap<Symbol, Product>,
+}
+
+/// A Coinbase Advanced Trade REST client. Share one per process (behind an `Arc`): its rate
+/// limiters and product cache serve every caller.
+pub struct CoinbaseAdvanced {
+    config: CoinbaseConfig,
+    base_url: String,
+    /// The host (and port, when the URL names one) every JWT's `uri` claim names.
+    host: String,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    signer: Option<auth::Signer>,
+    /// Private endpoints: Coinbase counts them per user.
+    private: Limiter,
+    /// Public endpoints: Coinbase counts them per IP.
+    public: Limiter,
+    products: Mutex<Option<Arc<ProductCache>>>,
+}
+
+impl std::fmt::Debug for CoinbaseAdvanced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoinbaseAdvanced")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `per_second` requests a second as the shared limiter's one window.
+fn per_second(per_second: u32) -> RateLimits {
+    let window = RateLimitWindow::new(LimitKind::RequestWeight, "SECOND", 1, per_second.max(1));
+    RateLimits::new(window.into_iter().collect())
+}
+
+impl CoinbaseAdvanced {
+    /// A client with the system clock.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting that is wrong (never showing the secret).
+    pub fn new(config: CoinbaseConfig) -> Result<Self, ConfigError> {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// A client reading time (each JWT's `nbf` and `exp`, the lookup window) from `clock`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting that is wrong (never showing the secret).
+    pub fn with_clock(config: CoinbaseConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        let base_url = crate::http::base_url(&config.base_url)?;
+        let url = reqwest::Url::parse(&base_url).map_err(|_| ConfigError::BaseUrl {
+            value: config.base_url.clone(),
+        })?;
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => {
+                return Err(ConfigError::BaseUrl {
+                    value: config.base_url.clone(),
+                })
+            }
+        };
+        let signer = config
+            .credentials
+            .as_ref()
+            .map(|c| auth::Signer::new(c.api_key(), c.expose_secret()))
+            .transpose()
+            .map_err(|e| ConfigError::Credentials {
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            http: crate::http::http_client(config.request_timeout, config.connect_timeout)?,
+            private: Limiter::new(
+                &per_second(config.private_requests_per_second),
+                config.max_rate_limit_wait,
+            ),
+            public: Limiter::new(
+                &per_second(config.public_requests_per_second),
+                config.max_rate_limit_wait,
+            ),
+            base_url,
+            host,
+            clock,
+            signer,
+            products: Mutex::new(None),
+            config,
+        })
+    }
+
+    /// Reads the product list again on the next call that needs it.
+    pub async fn forget_markets(&self) {
+        *self.products.lock().await = None;
+    }
+
+    async fn product_cache(&self) -> Result<Arc<ProductCache>, ExchangeError> {
+        // Held across the fetch: concurrent callers wait for one product list, not send many.
+        let mut cached = self.products.lock().await;
+        if let Some(cache) = cached.as_ref() {
+            if cache.fetched_at.elapsed() < self.config.markets_ttl {
+                return Ok(Arc::clone(cache));
+            }
+        }
+        let fetched = match self
+            .call(
+                &Endpoint::public("market/products"),
+                &[("product_type", "SPOT".to_owned())],
+                None,
+            )
+            .await
+        {
+            Ok(body) => wire::parse_products(&body).map_err(|e| unreadable(RequestKind::Read, &e)),
+            Err(e) => Err(e),
+        };
+        let products = match (fetched, cached.as_ref()) {
+            (Ok(products), _) => products,
+            // Products and their rules rarely change: a stale copy beats failing every call.
+            (Err(_), Some(stale)) => return Ok(Arc::clone(stale)),
+            (Err(e), None) => return Err(e),
+        };
+        let cache = Arc::new(ProductCache {
+            fetched_at: Instant::now(),
+            by_symbol: products
+                .into_iter()
+                .map(|p| (p.symbol.clone(), p))
+                .collect(),
+        });
+        *cached = Some(Arc::clone(&cache));
+        Ok(cache)
+    }
+
+    async fn product(&self, symbol: &Symbol) -> Result<Product, ExchangeError> {
+        let cache = self.product_cache().await?;
+        cache
+            .by_symbol
+            .get(symbol)
+            .cloned()
+            .ok_or_else(|| ExchangeError::Rejected {
+                message: format!(
+                    "INVALID_PRODUCT_ID: no spot product for {symbol} in the product list"
+                ),
+            })
+    }
+
+    /// Coinbase's product id of `symbol` (`BTC/USDT` -> `BTC-USDT`), from the product list.
+    ///
+    /// # Errors
+    /// [`ExchangeError::Rejected`] when Coinbase lists no such spot product.
+    pub async fn product_id(&self, symbol: &Symbol) -> Result<String, ExchangeError> {
+        Ok(self.product(symbol).await?.product_id)
+    }
+
+    /// The canonical symbol of a product id (`BTC-USDT` -> `BTC/USDT`), from the product list.
+    ///
+    /// # Errors
+    /// [`ExchangeError::Rejected`] when Coinbase lists no such spot product.
+    pub async fn symbol_of(&self, product_id: &str) -> Result<Symbol, ExchangeError> {
+        let cache = self.product_cache().await?;
+        cache
+            .by_symbol
+            .values()
+            .find(|p| p.product_id == product_id)
+            .map(|p| p.symbol.clone())
+            .ok_or_else(|| ExchangeError::Rejected {
+                message: format!(
+                    "INVALID_PRODUCT_ID: no spot product {product_id:?} in the product list"
+                ),
+            })
+    }
+}
