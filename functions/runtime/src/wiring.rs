@@ -17,7 +17,7 @@ use driftline_core::service::executor::{Executor, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;
 use driftline_core::{AccountSecret, EpochMillis};
-use driftline_exchange::{BinanceConfig, BinanceSpot};
+use driftline_exchange::{BinanceConfig, BinanceSpot, CoinbaseAdvanced, CoinbaseConfig};
 use thiserror::Error;
 
 use crate::config::CommonConfig;
@@ -51,6 +51,7 @@ pub struct SecretAccounts {
 #[derive(Clone)]
 pub struct ClientSettings {
     pub binance: BinanceConfig,
+    pub coinbase: CoinbaseConfig,
 }
 
 impl ClientSettings {
@@ -59,6 +60,7 @@ impl ClientSettings {
     pub fn new(binance_base_url: impl Into<String>) -> Self {
         Self {
             binance: BinanceConfig::new(binance_base_url, None),
+            coinbase: CoinbaseConfig::new(CoinbaseConfig::PRODUCTION_URL, None),
         }
     }
 
@@ -77,7 +79,18 @@ impl ClientSettings {
                 config.credentials = Some(secret.credentials.clone());
                 Ok(Arc::new(BinanceSpot::with_clock(config, clock.clone())?))
             }
-            venue @ (Venue::Kraken | Venue::Coinbase) => Err(WiringError::NoAdapter(venue)),
+            Venue::Coinbase => {
+                let mut config = self.coinbase.clone();
+                if let Some(url) = &secret.base_url {
+                    config.base_url.clone_from(url);
+                }
+                config.credentials = Some(secret.credentials.clone());
+                Ok(Arc::new(CoinbaseAdvanced::with_clock(
+                    config,
+                    clock.clone(),
+                )?))
+            }
+            venue @ Venue::Kraken => Err(WiringError::NoAdapter(venue)),
         }
     }
 
@@ -86,6 +99,9 @@ impl ClientSettings {
         let mut binance = self.binance.clone();
         binance.credentials = None;
         BinanceSpot::with_clock(binance, clock.clone())?;
+        let mut coinbase = self.coinbase.clone();
+        coinbase.credentials = None;
+        CoinbaseAdvanced::with_clock(coinbase, clock.clone())?;
         Ok(())
     }
 }

@@ -475,14 +475,24 @@ impl World {
     /// The settings of every exchange client: the local venue, quick retries and timeouts.
     pub(crate) fn client_settings(venue: &PaperExchange) -> ClientSettings {
         let mut settings = ClientSettings::new(venue.base_url());
-        let binance = &mut settings.binance;
-        binance.retry = RetryPolicy {
+        let retry = RetryPolicy {
             max_retries: 2,
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
         };
-        binance.request_timeout = Duration::from_secs(3);
-        binance.max_rate_limit_wait = Duration::from_millis(200);
+        let (timeout, wait) = (Duration::from_secs(3), Duration::from_millis(200));
+        let binance = &mut settings.binance;
+        (
+            binance.retry,
+            binance.request_timeout,
+            binance.max_rate_limit_wait,
+        ) = (retry.clone(), timeout, wait);
+        let coinbase = &mut settings.coinbase;
+        (
+            coinbase.retry,
+            coinbase.request_timeout,
+            coinbase.max_rate_limit_wait,
+        ) = (retry, timeout, wait);
         settings
     }
 }
