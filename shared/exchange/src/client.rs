@@ -19,11 +19,11 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::classify::RequestKind;
+use crate::classify::{unreadable, RequestKind};
 use crate::config::BinanceConfig;
 use crate::limiter::Limiter;
 use crate::wire::{self, MarketEntry};
-use request::{unreadable, EXCHANGE_INFO};
+use request::EXCHANGE_INFO;
 
 /// The system clock, for timestamps of signed requests.
 #[derive(Debug, Clone, Copy, Default)]
@@ -90,27 +90,13 @@ impl BinanceSpot {
     /// # Errors
     /// [`ConfigError`] naming the setting that is wrong.
     pub fn with_clock(config: BinanceConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
-        let base_url = config.base_url.trim_end_matches('/').to_owned();
-        let valid_url = reqwest::Url::parse(&base_url).is_ok_and(|u| {
-            matches!(u.scheme(), "http" | "https") && u.has_host() && u.path() == "/"
-        });
-        if !valid_url {
-            return Err(ConfigError::BaseUrl {
-                value: config.base_url.clone(),
-            });
-        }
+        let base_url = crate::http::base_url(&config.base_url)?;
         if !(1..=60_000).contains(&config.recv_window_ms) {
             return Err(ConfigError::RecvWindow {
                 value: config.recv_window_ms,
             });
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| ConfigError::HttpClient {
-                reason: e.to_string(),
-            })?;
+        let http = crate::http::client(config.request_timeout, config.connect_timeout)?;
         Ok(Self {
             limiter: Limiter::new(&config.initial_limits, config.max_rate_limit_wait),
             base_url,

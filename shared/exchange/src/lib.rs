@@ -10,6 +10,8 @@
 mod classify;
 mod client;
 mod config;
+mod decode;
+mod http;
 mod limiter;
 mod signing;
 mod wire;

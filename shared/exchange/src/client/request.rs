@@ -5,7 +5,6 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use backon::Retryable;
 use driftline_core::ports::ExchangeError;
 use driftline_core::EpochMillis;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
@@ -13,10 +12,10 @@ use reqwest::Method;
 
 use super::BinanceSpot;
 use crate::classify::{
-    classify_api_error, classify_transport, unknown_outcome, ApiErrorBody, RequestKind,
+    classify_api_error, classify_transport, unreadable, ApiErrorBody, RequestKind,
 };
 use crate::signing::{encode_params, signature};
-use crate::wire::{self, WireError};
+use crate::wire;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
@@ -161,14 +160,7 @@ impl BinanceSpot {
                 }
             }
         };
-        once.retry(self.config.retry.delays())
-            .sleep(tokio::time::sleep)
-            .when(|e| match e {
-                ExchangeError::Retryable { .. } => true,
-                ExchangeError::RateLimited { .. } => endpoint.kind == RequestKind::Read,
-                _ => false,
-            })
-            .await
+        crate::http::retrying(&self.config.retry, endpoint.kind, once).await
     }
 
     async fn attempt(
@@ -266,15 +258,5 @@ impl BinanceSpot {
             return Err(AttemptError::ClockSkew(error));
         }
         Err(AttemptError::Failed(error))
-    }
-}
-
-/// An answer this client cannot read. After a mutation it may still have taken effect.
-pub(super) fn unreadable(kind: RequestKind, e: &WireError) -> ExchangeError {
-    match kind {
-        RequestKind::Read => ExchangeError::Malformed {
-            reason: e.to_string(),
-        },
-        RequestKind::Mutation => unknown_outcome(kind, format!("unreadable answer: {e}")),
     }
 }
