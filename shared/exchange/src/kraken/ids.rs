@@ -7,7 +7,8 @@
 //! Reading back: a UUID in either form and any case is `dl1-` and its digits in lowercase;
 //! free text that is a valid `ClientOrderId` is itself; an order without a `cl_ord_id`, or with
 //! one driftline cannot represent, takes its txid (`OQCLML-BW3P3-BUCMWZ`, 19 characters: never
-//! free text, never a `dl1-` id), and a lookup by such an id goes by txid.
+//! free text, never a `dl1-` id), and a lookup by such an id goes by txid. Any other id names no
+//! Kraken order.
 
 use driftline_core::ClientOrderId;
 
@@ -16,33 +17,30 @@ const PREFIX: &str = "dl1-";
 /// How the venue finds an order driftline names by its client order id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderRef {
-    /// By `cl_ord_id` (a UUID or free text).
+    /// By `cl_ord_id` (a UUID or free text): the only form a new order can carry.
     ClOrdId(String),
     /// By txid: an order that carried no `cl_ord_id` driftline could read.
     Txid(String),
+    /// No Kraken order can have this id (19 to 36 characters that are neither a `dl1-` id of
+    /// lowercase hex nor a txid): it can be neither placed nor found.
+    Nothing,
 }
 
 /// What Kraken knows `id` by.
-///
-/// # Errors
-/// A message when the id has no Kraken form (19 to 36 characters that are neither a `dl1-` id
-/// of lowercase hex nor a txid).
-pub fn order_ref(id: &ClientOrderId) -> Result<OrderRef, String> {
+pub fn order_ref(id: &ClientOrderId) -> OrderRef {
     let text = id.as_str();
     if let Some(hex) = text.strip_prefix(PREFIX) {
         if hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Ok(OrderRef::ClOrdId(long_uuid(hex)));
+            return OrderRef::ClOrdId(long_uuid(hex));
         }
     }
     if text.len() <= 18 {
-        return Ok(OrderRef::ClOrdId(text.to_owned()));
+        return OrderRef::ClOrdId(text.to_owned());
     }
     if is_txid(text) {
-        return Ok(OrderRef::Txid(text.to_owned()));
+        return OrderRef::Txid(text.to_owned());
     }
-    Err(format!(
-        "client order id {text} has no Kraken form: cl_ord_id takes a UUID or up to 18 characters"
-    ))
+    OrderRef::Nothing
 }
 
 /// The client order id of an order Kraken reports with `cl_ord_id` (if any) and `txid`.
@@ -109,7 +107,7 @@ mod tests {
     #[test]
     fn a_driftline_id_is_the_uuid_of_its_digits_and_comes_back() {
         let ours = id("dl1-0123456789abcdef0123456789abcdef");
-        let sent = order_ref(&ours).unwrap();
+        let sent = order_ref(&ours);
         assert_eq!(
             sent,
             OrderRef::ClOrdId("01234567-89ab-cdef-0123-456789abcdef".into())
@@ -139,7 +137,7 @@ mod tests {
         let cycle = CycleId::new("20261121T090500Z").unwrap();
         for leg in 0..200 {
             let ours = ClientOrderId::derive(&portfolio, &cycle, &symbol, Side::Buy, leg);
-            let OrderRef::ClOrdId(uuid) = order_ref(&ours).unwrap() else {
+            let OrderRef::ClOrdId(uuid) = order_ref(&ours) else {
                 panic!("{ours} goes by cl_ord_id")
             };
             assert_eq!(uuid.len(), 36);
@@ -152,7 +150,7 @@ mod tests {
     #[case("a", "a")]
     #[case("exactly-18-chars-x", "exactly-18-chars-x")]
     fn short_ids_go_as_free_text(#[case] ours: &str, #[case] sent: &str) {
-        assert_eq!(order_ref(&id(ours)), Ok(OrderRef::ClOrdId(sent.into())));
+        assert_eq!(order_ref(&id(ours)), OrderRef::ClOrdId(sent.into()));
         assert_eq!(
             client_order_id(Some(sent), "OQCLML-BW3P3-BUCMWZ"),
             Ok(id(ours))
@@ -163,8 +161,9 @@ mod tests {
     #[case::upper_case_hex("dl1-0123456789ABCDEF0123456789ABCDEF")]
     #[case::nineteen_chars("nineteen-characters")]
     #[case::not_hex("dl1-0123456789abcdef0123456789abcdeg")]
-    fn ids_without_a_kraken_form_are_refused(#[case] ours: &str) {
-        assert!(order_ref(&id(ours)).is_err());
+    #[case::txid_of_another_shape("OQCLML-BW3P63-BUCMWZ")]
+    fn ids_without_a_kraken_form_name_no_order(#[case] ours: &str) {
+        assert_eq!(order_ref(&id(ours)), OrderRef::Nothing);
     }
 
     #[rstest]
@@ -177,7 +176,7 @@ mod tests {
         assert_eq!(got, id("OQCLML-BW3P3-BUCMWZ"));
         assert_eq!(
             order_ref(&got),
-            Ok(OrderRef::Txid("OQCLML-BW3P3-BUCMWZ".into()))
+            OrderRef::Txid("OQCLML-BW3P3-BUCMWZ".into())
         );
     }
 

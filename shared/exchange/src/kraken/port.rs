@@ -34,6 +34,15 @@ fn rejected(message: String) -> ExchangeError {
     ExchangeError::Rejected { message }
 }
 
+/// An id no Kraken order can carry: no such order, without asking.
+fn no_such_order(id: &ClientOrderId) -> ExchangeError {
+    ExchangeError::NotFound {
+        message: format!(
+            "EOrder:Unknown order: {id} is neither a cl_ord_id Kraken takes nor a txid"
+        ),
+    }
+}
+
 /// Whether Kraken's `order` is the one driftline calls `id`.
 fn is_ours(order: &KrakenOrder, id: &ClientOrderId) -> bool {
     ids::client_order_id(order.cl_ord_id.as_deref(), &order.txid).as_ref() == Ok(id)
@@ -150,9 +159,11 @@ impl KrakenSpot {
         market: &KrakenMarket,
         id: &ClientOrderId,
     ) -> Result<OrderReport, ExchangeError> {
-        match ids::order_ref(id).map_err(rejected)? {
+        match ids::order_ref(id) {
             OrderRef::ClOrdId(sent) => self.find(market, id, &sent).await,
             OrderRef::Txid(txid) => self.query(market, &txid).await,
+            // It could not have been placed: true without asking.
+            OrderRef::Nothing => Err(no_such_order(id)),
         }
     }
 }
@@ -195,11 +206,10 @@ impl Exchange for KrakenSpot {
                 order.client_order_id, order.quantity
             )));
         }
-        let OrderRef::ClOrdId(cl_ord_id) =
-            ids::order_ref(&order.client_order_id).map_err(rejected)?
-        else {
+        let OrderRef::ClOrdId(cl_ord_id) = ids::order_ref(&order.client_order_id) else {
             return Err(rejected(format!(
-                "{} is a Kraken txid, not an id a new order can carry",
+                "client order id {} has no cl_ord_id form: Kraken takes a UUID or up to 18 \
+                 characters",
                 order.client_order_id
             )));
         };
@@ -318,9 +328,10 @@ impl Exchange for KrakenSpot {
         client_order_id: &ClientOrderId,
     ) -> Result<OrderReport, ExchangeError> {
         let market = self.market(symbol).await?;
-        let target = match ids::order_ref(client_order_id).map_err(rejected)? {
+        let target = match ids::order_ref(client_order_id) {
             OrderRef::ClOrdId(c) => ("cl_ord_id", c),
             OrderRef::Txid(t) => ("txid", t),
+            OrderRef::Nothing => return Err(no_such_order(client_order_id)),
         };
         match self.call(CANCEL_ORDER, &[target]).await {
             Ok(body) => {
