@@ -8,6 +8,7 @@
 //! act on. [`KrakenSpot`] speaks Kraken's spot REST API (HMAC-SHA512 with a nonce per call)
 //! with the same guarantees. See `docs/EXCHANGE.md`.
 
+mod cache;
 mod classify;
 mod client;
 mod config;

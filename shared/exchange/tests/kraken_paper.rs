@@ -3,23 +3,24 @@
 //! its admin API shows what really happened behind each answer. The client's nonces come from
 //! the system clock, as in production.
 
+mod support;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use driftline_core::ports::{
-    Balance, Clock, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest,
-    TimeInForce, Venue as VenueName,
+    Clock, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, TimeInForce,
+    Venue as VenueName,
 };
 use driftline_core::{
-    ApiCredentials, Asset, ClientOrderId, EpochMillis, Level, MarketFilters, MarketFiltersFields,
-    Price, Side, Symbol, TradingStatus,
+    ApiCredentials, ClientOrderId, EpochMillis, MarketFilters, MarketFiltersFields, Price, Side,
+    TradingStatus,
 };
 use driftline_exchange::{
     KrakenConfig, KrakenSpot, LimitKind, RateLimitWindow, RateLimits, RetryPolicy, SystemClock,
 };
 use futures::future::join_all;
-use paper_exchange::clock::ManualClock;
 use paper_exchange::{
     paper_account, paper_market, paper_venue_head, ExchangeConfig, PaperExchange,
 };
@@ -27,9 +28,8 @@ use rstest::rstest;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
+use support::{asset, balance, btc_usdt, levels, symbol, Venue, T0};
 
-/// A minute boundary, so the venue's weight window starts here.
-const T0: EpochMillis = 1_800_000_000_000;
 const KEY: &str = "alice-key";
 /// Kraken's published example secret (base64, as Kraken's are).
 const SECRET: &str =
@@ -73,17 +73,7 @@ fn windowed_config(window: u64) -> ExchangeConfig {
         .expect("the venue is valid")
 }
 
-struct Venue {
-    exchange: PaperExchange,
-    clock: Arc<ManualClock>,
-    http: reqwest::Client,
-}
-
 impl Venue {
-    async fn start(config: ExchangeConfig) -> Self {
-        Self::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
-    }
-
     async fn standard() -> Self {
         Self::start(venue_config(&[])).await
     }
@@ -92,22 +82,6 @@ impl Venue {
         let venue = Self::standard().await;
         let client = venue.client();
         (venue, client)
-    }
-
-    async fn start_on(config: ExchangeConfig, addr: SocketAddr) -> Self {
-        let clock = Arc::new(ManualClock::new(T0));
-        let exchange = PaperExchange::start_with_clock(config, addr, clock.clone())
-            .await
-            .expect("the paper exchange starts");
-        Self {
-            exchange,
-            clock,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.exchange.base_url())
     }
 
     fn client(&self) -> KrakenSpot {
@@ -130,67 +104,47 @@ impl Venue {
             RateLimitWindow::decaying(LimitKind::RequestWeight, 1_000, 1_000_000),
             RateLimitWindow::decaying(LimitKind::Orders, 1_000, 1_000_000),
         ]);
-        config.retry = RetryPolicy {
-            max_retries: 2,
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-        };
+        config.retry = support::fast_retries();
         config.request_timeout = Duration::from_secs(5);
         config.max_rate_limit_wait = Duration::from_millis(200);
         config
     }
 
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+    /// How many calls of `method` reached the venue.
+    async fn count(&self, method: &str) -> usize {
+        self.calls().await.iter().filter(|c| *c == method).count()
     }
 
-    /// Every order the venue holds (`GET /admin/orders`).
-    async fn orders(&self) -> Vec<Value> {
-        serde_json::from_value(self.get("/admin/orders").await).unwrap()
-    }
-
-    /// The calls that reached the venue, by method name (`GET /admin/requests`).
+    /// The calls that reached the venue, by method name.
     async fn calls(&self) -> Vec<String> {
-        let log: Vec<Value> = serde_json::from_value(self.get("/admin/requests").await).unwrap();
-        log.iter()
+        self.requests()
+            .await
+            .iter()
             .map(|r| r["endpoint"].as_str().unwrap().to_owned())
             .collect()
     }
 
-    async fn set_faults(&self, faults: Value) {
+    /// A public call from the same IP (another process), spending the venue's weight.
+    async fn spend(&self) {
         let r = self
             .http
-            .put(self.url("/admin/faults"))
-            .json(&faults)
+            .get(self.url("/0/public/Time"))
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "faults {faults} refused");
+        assert!(r.status().is_success());
     }
 
-    /// A public call from the same IP (another process), spending the venue's weight.
-    async fn spend(&self) -> Value {
-        self.get("/0/public/Time").await
+    /// With the faults cleared, the lookup the caller must do after an unknown outcome: the
+    /// venue's refusal came before its engine, so order `n` does not exist, and no order does.
+    async fn assert_nothing_placed(&self, client: &KrakenSpot, n: u32) {
+        self.set_faults(json!({})).await;
+        assert!(matches!(
+            client.order(&btc_usdt(), &id(n)).await,
+            Err(ExchangeError::NotFound { .. })
+        ));
+        assert!(self.orders().await.is_empty());
     }
-}
-
-fn asset(code: &str) -> Asset {
-    Asset::new(code).unwrap()
-}
-
-fn symbol(base: &str, quote: &str) -> Symbol {
-    Symbol::new(asset(base), asset(quote)).unwrap()
-}
-
-fn btc_usdt() -> Symbol {
-    symbol("BTC", "USDT")
 }
 
 /// driftline's id number `n`: `dl1-` and 32 hex digits, as the executor derives them.
@@ -218,14 +172,7 @@ fn limit(
     price: Decimal,
     time_in_force: TimeInForce,
 ) -> LimitOrderRequest {
-    LimitOrderRequest {
-        client_order_id: id(n),
-        symbol: btc_usdt(),
-        side,
-        quantity,
-        price: Price::new(price).unwrap(),
-        time_in_force,
-    }
+    support::limit_order(id(n), side, quantity, price, time_in_force)
 }
 
 /// A resting buy well below the book.
@@ -245,23 +192,6 @@ async fn refused(client: &KrakenSpot, order: &LimitOrderRequest) -> ExchangeErro
 fn rejected(message: &str) -> ExchangeError {
     ExchangeError::Rejected {
         message: message.into(),
-    }
-}
-
-fn levels(raw: &[(Decimal, Decimal)]) -> Vec<Level> {
-    raw.iter()
-        .map(|(p, q)| Level {
-            price: Price::new(*p).unwrap(),
-            quantity: *q,
-        })
-        .collect()
-}
-
-fn balance(code: &str, free: Decimal, locked: Decimal) -> Balance {
-    Balance {
-        asset: asset(code),
-        free,
-        locked,
     }
 }
 
@@ -320,16 +250,7 @@ async fn reads_parse_into_domain_types_with_the_venues_values() {
         assert_eq!(client.asset_key(&asset(code)).await.unwrap(), key);
     }
 
-    let book = client.order_book(&btc_usdt(), 2).await.unwrap();
-    assert_eq!(book.symbol(), &btc_usdt());
-    assert_eq!(
-        book.bids(),
-        levels(&[(dec!(99.9), dec!(1)), (dec!(99.8), dec!(1))])
-    );
-    assert_eq!(
-        book.asks(),
-        levels(&[(dec!(100.1), dec!(1)), (dec!(100.2), dec!(1))])
-    );
+    support::assert_small_book(&client).await;
 
     // Balances come keyed XXBT, ZUSD, USDT and read as driftline's assets; ETH holds nothing.
     assert_eq!(
@@ -361,21 +282,7 @@ async fn places_queries_lists_and_cancels_orders() {
     let (venue, client) = Venue::standard_with_alice().await;
 
     let placed = client.place_limit_order(&resting_buy(1)).await.unwrap();
-    assert_eq!(placed.status, ExchangeOrderStatus::New);
-    assert_eq!(placed.client_order_id, id(1));
-    assert_eq!(placed.symbol, btc_usdt());
-    assert_eq!(placed.side, Side::Buy);
-    assert_eq!(placed.price.value(), dec!(99));
-    assert_eq!(
-        (
-            placed.orig_qty,
-            placed.executed_qty,
-            placed.cumulative_quote_qty
-        ),
-        (dec!(0.5), dec!(0), dec!(0))
-    );
-    assert!(placed.fills.is_empty());
-    assert_eq!(placed.updated_at_ms, T0);
+    support::assert_resting_buy(&placed, &id(1));
     let txid = placed.exchange_order_id.as_str().to_owned();
     assert!(txid.starts_with('O') && txid.len() == 19, "{txid}");
 
@@ -688,8 +595,7 @@ async fn a_rate_limit_pauses_and_a_lockout_bans_without_sending_anything_more() 
 #[tokio::test]
 async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
     let (venue, client) = Venue::standard_with_alice().await;
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue.set_faults(json!({"server_error_rate": "1"})).await;
+    support::with_faults(&venue, &client, json!({"server_error_rate": "1"})).await;
 
     assert_eq!(
         client.balances().await.unwrap_err(),
@@ -698,49 +604,23 @@ async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
         }
     );
     // Resent twice (the test's policy): three BalanceEx reached the venue.
-    assert_eq!(
-        venue
-            .calls()
-            .await
-            .iter()
-            .filter(|c| *c == "BalanceEx")
-            .count(),
-        3
-    );
+    assert_eq!(venue.count("BalanceEx").await, 3);
     assert_eq!(
         refused(&client, &resting_buy(1)).await,
         ExchangeError::StatusUnknown {
             reason: "EService:Busy".into()
         }
     );
-    assert_eq!(
-        venue
-            .calls()
-            .await
-            .iter()
-            .filter(|c| *c == "AddOrder")
-            .count(),
-        1,
-        "never resent"
-    );
+    assert_eq!(venue.count("AddOrder").await, 1, "never resent");
 
-    // The lookup the caller must do: this venue's error came before the engine, so no order.
-    venue.set_faults(json!({})).await;
-    assert!(matches!(
-        client.order(&btc_usdt(), &id(1)).await,
-        Err(ExchangeError::NotFound { .. })
-    ));
-    assert!(venue.orders().await.is_empty());
+    venue.assert_nothing_placed(&client, 1).await;
     venue.exchange.stop().await;
 }
 
 #[tokio::test]
 async fn a_dropped_placement_answer_is_unknown_and_the_lookup_finds_the_one_order() {
     let (venue, client) = Venue::standard_with_alice().await;
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue
-        .set_faults(json!({"drop_next_order_responses": 1}))
-        .await;
+    support::with_faults(&venue, &client, json!({"drop_next_order_responses": 1})).await;
 
     assert_eq!(
         refused(&client, &resting_buy(1)).await,
@@ -770,10 +650,12 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
     // Long enough for a loaded machine's loopback answers, well under the answer's delay.
     config.request_timeout = Duration::from_secs(1);
     let client = KrakenSpot::with_clock(config, Arc::new(SystemClock)).unwrap();
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue
-        .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}))
-        .await;
+    support::with_faults(
+        &venue,
+        &client,
+        json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}),
+    )
+    .await;
 
     assert_eq!(
         refused(&client, &resting_buy(1)).await,
@@ -794,10 +676,7 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
 #[tokio::test]
 async fn a_filled_order_whose_answer_was_lost_is_found_among_the_closed_orders() {
     let (venue, client) = Venue::standard_with_alice().await;
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue
-        .set_faults(json!({"drop_next_order_responses": 1}))
-        .await;
+    support::with_faults(&venue, &client, json!({"drop_next_order_responses": 1})).await;
 
     assert!(matches!(
         refused(&client, &taking_buy(1)).await,
@@ -869,14 +748,9 @@ async fn a_cancelled_order_is_found_among_the_closed_orders() {
 #[tokio::test]
 async fn a_maintenance_window_fails_every_call_and_places_nothing() {
     let (venue, client) = Venue::standard_with_alice().await;
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue.set_faults(json!({"maintenance": true})).await;
+    support::with_faults(&venue, &client, json!({"maintenance": true})).await;
 
-    for err in [
-        client.server_time().await.unwrap_err(),
-        client.balances().await.unwrap_err(),
-        client.open_orders(&btc_usdt()).await.unwrap_err(),
-    ] {
+    for err in support::failed_reads(&client).await {
         assert_eq!(
             err,
             ExchangeError::Retryable {
@@ -888,36 +762,14 @@ async fn a_maintenance_window_fails_every_call_and_places_nothing() {
         refused(&client, &resting_buy(1)).await,
         ExchangeError::StatusUnknown { .. }
     ));
-
-    venue.set_faults(json!({})).await;
-    assert!(matches!(
-        client.order(&btc_usdt(), &id(1)).await,
-        Err(ExchangeError::NotFound { .. })
-    ));
-    assert!(venue.orders().await.is_empty());
+    venue.assert_nothing_placed(&client, 1).await;
     venue.exchange.stop().await;
 }
 
 #[tokio::test]
 async fn a_thin_book_shows_in_order_book() {
     let (venue, client) = Venue::standard_with_alice().await;
-    let full = client.order_book(&btc_usdt(), 3).await.unwrap();
-    assert_eq!(full.depth_within(Side::Buy, dec!(100.3)), dec!(3));
-    venue
-        .set_faults(json!({"thin_books": {"BTCUSDT": "0.05"}}))
-        .await;
-    let thin = client.order_book(&btc_usdt(), 3).await.unwrap();
-    assert_eq!(
-        thin.asks(),
-        levels(&[
-            (dec!(100.1), dec!(0.05)),
-            (dec!(100.2), dec!(0.05)),
-            (dec!(100.3), dec!(0.05))
-        ])
-    );
-    assert_eq!(thin.best_bid(), full.best_bid());
-    let eth = client.order_book(&symbol("ETH", "USDT"), 1).await.unwrap();
-    assert_eq!(eth.asks()[0].quantity, dec!(5));
+    support::assert_thin_book_shows(&venue, &client).await;
     venue.exchange.stop().await;
 }
 

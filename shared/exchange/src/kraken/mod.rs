@@ -19,20 +19,18 @@ use std::sync::Arc;
 
 use driftline_core::ports::{Clock, ExchangeError};
 use driftline_core::{Asset, Symbol};
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 use self::auth::Nonces;
 pub use self::config::{KrakenConfig, KrakenTier};
 use self::request::{ASSETS, ASSET_PAIRS};
 use self::wire::KrakenMarket;
+use crate::cache::Cached;
 use crate::classify::{unreadable, RequestKind};
 use crate::client::{ConfigError, SystemClock};
 use crate::limiter::Limiter;
 
-/// `Assets` and `AssetPairs` as read at `fetched_at`.
+/// `Assets` and `AssetPairs`.
 struct Markets {
-    fetched_at: Instant,
     by_symbol: HashMap<Symbol, KrakenMarket>,
     /// Kraken's asset keys (`XXBT`) as driftline's assets (`BTC`).
     assets: BTreeMap<String, Asset>,
@@ -50,7 +48,8 @@ pub struct KrakenSpot {
     /// Public calls, limited per IP.
     public: Limiter,
     nonces: Nonces,
-    markets: Mutex<Option<Arc<Markets>>>,
+    /// Stale ones are served when they cannot be read again.
+    markets: Cached<Markets>,
 }
 
 impl std::fmt::Debug for KrakenSpot {
@@ -82,7 +81,7 @@ impl KrakenSpot {
             private: Limiter::new(&config.rate_limits, config.max_rate_limit_wait),
             public: Limiter::new(&config.public_rate_limits, config.max_rate_limit_wait),
             nonces: Nonces::default(),
-            markets: Mutex::new(None),
+            markets: Cached::new(config.markets_ttl),
             base_url,
             http,
             clock,
@@ -92,26 +91,11 @@ impl KrakenSpot {
 
     /// Reads `Assets` and `AssetPairs` again on the next call that needs them.
     pub async fn forget_markets(&self) {
-        *self.markets.lock().await = None;
+        self.markets.forget().await;
     }
 
     async fn markets(&self) -> Result<Arc<Markets>, ExchangeError> {
-        // Held across the fetch: concurrent callers wait for one read, not send many.
-        let mut cached = self.markets.lock().await;
-        if let Some(m) = cached.as_ref() {
-            if m.fetched_at.elapsed() < self.config.markets_ttl {
-                return Ok(Arc::clone(m));
-            }
-        }
-        let fetched = self.fetch_markets().await;
-        let markets = match (fetched, cached.as_ref()) {
-            (Ok(m), _) => Arc::new(m),
-            // Names and rules rarely change: a stale copy beats failing every call.
-            (Err(_), Some(stale)) => return Ok(Arc::clone(stale)),
-            (Err(e), None) => return Err(e),
-        };
-        *cached = Some(Arc::clone(&markets));
-        Ok(markets)
+        self.markets.get(|| self.fetch_markets()).await
     }
 
     async fn fetch_markets(&self) -> Result<Markets, ExchangeError> {
@@ -120,7 +104,6 @@ impl KrakenSpot {
         let pairs = self.call(ASSET_PAIRS, &[]).await?;
         let markets = wire::parse_asset_pairs(&pairs, &assets).map_err(read)?;
         Ok(Markets {
-            fetched_at: Instant::now(),
             by_symbol: markets.into_iter().map(|m| (m.symbol.clone(), m)).collect(),
             assets,
         })

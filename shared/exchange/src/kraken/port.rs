@@ -49,20 +49,27 @@ fn is_ours(order: &KrakenOrder, id: &ClientOrderId) -> bool {
 }
 
 impl KrakenSpot {
+    /// Order `txid` as `QueryOrders` reports it, with its trades' ids when `trades`.
+    async fn query_order(&self, txid: &str, trades: bool) -> Result<KrakenOrder, ExchangeError> {
+        let mut params = vec![("txid", txid.to_owned())];
+        if trades {
+            params.push(("trades", "true".to_owned()));
+        }
+        let body = self.call(QUERY_ORDERS, &params).await?;
+        wire::parse_query_orders(&body)
+            .map_err(read_error)?
+            .orders
+            .into_iter()
+            .find(|o| o.txid == txid)
+            .ok_or_else(|| ExchangeError::NotFound {
+                message: format!("EOrder:Unknown order: QueryOrders has no {txid}"),
+            })
+    }
+
     /// The report of order `txid` of `market`.
     async fn query(&self, market: &KrakenMarket, txid: &str) -> Result<OrderReport, ExchangeError> {
-        let body = self
-            .call(QUERY_ORDERS, &[("txid", txid.to_owned())])
-            .await?;
-        let page = wire::parse_query_orders(&body).map_err(read_error)?;
-        let order =
-            page.orders
-                .iter()
-                .find(|o| o.txid == txid)
-                .ok_or_else(|| ExchangeError::NotFound {
-                    message: format!("EOrder:Unknown order: QueryOrders has no {txid}"),
-                })?;
-        self.report_of(market, order)
+        let order = self.query_order(txid, false).await?;
+        self.report_of(market, &order)
     }
 
     /// The report of `order`, which must be of `market`.
@@ -282,21 +289,8 @@ impl Exchange for KrakenSpot {
             });
         }
         let market = self.market(symbol).await?;
-        let body = self
-            .call(
-                QUERY_ORDERS,
-                &[("txid", txid.to_owned()), ("trades", "true".to_owned())],
-            )
-            .await?;
-        let page = wire::parse_query_orders(&body).map_err(read_error)?;
-        let order =
-            page.orders
-                .iter()
-                .find(|o| o.txid == txid)
-                .ok_or_else(|| ExchangeError::NotFound {
-                    message: format!("EOrder:Unknown order: QueryOrders has no {txid}"),
-                })?;
-        self.report_of(&market, order)?;
+        let order = self.query_order(txid, true).await?;
+        self.report_of(&market, &order)?;
         let mut fills = Vec::with_capacity(order.trades.len());
         for chunk in order.trades.chunks(TRADES_PER_QUERY) {
             let body = self

@@ -780,23 +780,24 @@ mod tests {
         assert_eq!(order.trades, ["TAAAAA-BBBBB-CCCCCC"]);
         assert!(!order.is_open());
         let symbol = Symbol::new(asset("BTC"), asset("USDT")).unwrap();
-        let report = order.report(&symbol).unwrap();
-        assert_eq!(
-            report.client_order_id.as_str(),
-            "dl1-0123456789abcdef0123456789abcdef"
-        );
-        assert_eq!(report.exchange_order_id.as_str(), "OQCLML-BW3P3-BUCMWZ");
-        assert_eq!(report.status, ExchangeOrderStatus::Filled);
-        assert_eq!(report.price.value(), dec!(64230));
-        assert_eq!(
-            (
-                report.orig_qty,
-                report.executed_qty,
-                report.cumulative_quote_qty
-            ),
-            (dec!(0.001), dec!(0.001), dec!(64.23))
-        );
-        assert_eq!(report.updated_at_ms, 1_800_000_001_250);
+        let expected = OrderReport {
+            symbol: symbol.clone(),
+            exchange_order_id: ExchangeOrderId::new("OQCLML-BW3P3-BUCMWZ"),
+            client_order_id: driftline_core::ClientOrderId::parse(
+                "dl1-0123456789abcdef0123456789abcdef",
+            )
+            .unwrap(),
+            side: Side::Buy,
+            price: driftline_core::Price::new(dec!(64230)).unwrap(),
+            orig_qty: dec!(0.001),
+            executed_qty: dec!(0.001),
+            cumulative_quote_qty: dec!(64.23),
+            status: ExchangeOrderStatus::Filled,
+            fills: Vec::new(),
+            // closetm, 1800000001.25 s.
+            updated_at_ms: 1_800_000_001_250,
+        };
+        assert_eq!(order.report(&symbol), Ok(expected));
     }
 
     #[test]
