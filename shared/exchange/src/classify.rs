@@ -5,6 +5,8 @@ use std::time::Duration;
 use driftline_core::ports::ExchangeError;
 use serde::Deserialize;
 
+use crate::decode::WireError;
+
 /// Whether a request can change state on the exchange. A mutation (place, cancel) whose
 /// outcome is unknown must be looked up, never resent; a read can simply be sent again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +38,7 @@ pub(crate) fn unknown_outcome(kind: RequestKind, reason: String) -> ExchangeErro
 }
 
 /// An answer this client cannot read. After a mutation it may still have taken effect.
-pub(crate) fn unreadable(kind: RequestKind, e: &crate::wire::WireError) -> ExchangeError {
+pub(crate) fn unreadable(kind: RequestKind, e: &WireError) -> ExchangeError {
     match kind {
         RequestKind::Read => ExchangeError::Malformed {
             reason: e.to_string(),

@@ -16,14 +16,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use driftline_core::ports::{Clock, ExchangeError};
 use driftline_core::{EpochMillis, Symbol};
 use thiserror::Error;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
-use crate::classify::RequestKind;
+use crate::cache::Cached;
+use crate::classify::{unreadable, RequestKind};
 use crate::config::BinanceConfig;
 use crate::limiter::Limiter;
 use crate::wire::{self, MarketEntry};
-use request::{unreadable, EXCHANGE_INFO};
+use request::EXCHANGE_INFO;
 
 /// The system clock, for timestamps of signed requests.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,7 +51,6 @@ pub enum ConfigError {
 }
 
 struct MarketCache {
-    fetched_at: Instant,
     by_symbol: HashMap<Symbol, MarketEntry>,
     by_exchange_symbol: HashMap<String, Symbol>,
 }
@@ -67,7 +65,8 @@ pub struct BinanceSpot {
     limiter: Limiter,
     /// Server time minus local time, learnt from `/api/v3/time` after a -1021.
     offset_ms: AtomicI64,
-    markets: Mutex<Option<Arc<MarketCache>>>,
+    /// exchangeInfo's markets; stale ones are served when exchangeInfo cannot be read.
+    markets: Cached<MarketCache>,
 }
 
 impl std::fmt::Debug for BinanceSpot {
@@ -106,7 +105,7 @@ impl BinanceSpot {
             http,
             clock,
             offset_ms: AtomicI64::new(0),
-            markets: Mutex::new(None),
+            markets: Cached::new(config.markets_ttl),
             config,
         })
     }
@@ -123,47 +122,32 @@ impl BinanceSpot {
 
     /// Reads exchangeInfo again on the next call that needs it.
     pub async fn forget_markets(&self) {
-        *self.markets.lock().await = None;
+        self.markets.forget().await;
     }
 
     async fn market_cache(&self) -> Result<Arc<MarketCache>, ExchangeError> {
-        // Held across the fetch: concurrent callers wait for one exchangeInfo, not send many.
-        let mut cached = self.markets.lock().await;
-        if let Some(cache) = cached.as_ref() {
-            if cache.fetched_at.elapsed() < self.config.markets_ttl {
-                return Ok(Arc::clone(cache));
-            }
-        }
-        let fetched = match self.call(EXCHANGE_INFO, &[]).await {
-            Ok(answer) => wire::parse_exchange_info(&answer.body)
-                .map(|info| (info, answer.headers))
-                .map_err(|e| unreadable(RequestKind::Read, &e)),
-            Err(e) => Err(e),
-        };
-        let (info, headers) = match (fetched, cached.as_ref()) {
-            (Ok(fetched), _) => fetched,
-            // Markets and their rules rarely change: a stale copy beats failing every call.
-            (Err(_), Some(stale)) => return Ok(Arc::clone(stale)),
-            (Err(e), None) => return Err(e),
-        };
-        if !info.rate_limits.windows().is_empty() {
-            self.limiter.reconfigure(&info.rate_limits, &headers);
-        }
-        let cache = Arc::new(MarketCache {
-            fetched_at: Instant::now(),
-            by_exchange_symbol: info
-                .markets
-                .iter()
-                .map(|m| (m.exchange_symbol.clone(), m.symbol.clone()))
-                .collect(),
-            by_symbol: info
-                .markets
-                .into_iter()
-                .map(|m| (m.symbol.clone(), m))
-                .collect(),
-        });
-        *cached = Some(Arc::clone(&cache));
-        Ok(cache)
+        self.markets
+            .get(|| async {
+                let answer = self.call(EXCHANGE_INFO, &[]).await?;
+                let info = wire::parse_exchange_info(&answer.body)
+                    .map_err(|e| unreadable(RequestKind::Read, &e))?;
+                if !info.rate_limits.windows().is_empty() {
+                    self.limiter.reconfigure(&info.rate_limits, &answer.headers);
+                }
+                Ok(MarketCache {
+                    by_exchange_symbol: info
+                        .markets
+                        .iter()
+                        .map(|m| (m.exchange_symbol.clone(), m.symbol.clone()))
+                        .collect(),
+                    by_symbol: info
+                        .markets
+                        .into_iter()
+                        .map(|m| (m.symbol.clone(), m))
+                        .collect(),
+                })
+            })
+            .await
     }
 
     /// The exchange's spelling of `symbol` (`BTC/USDT` -> `BTCUSDT`), from exchangeInfo.

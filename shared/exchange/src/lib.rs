@@ -5,12 +5,16 @@
 //! from the exchange's strings into `Decimal`, request weight and order counts limited before
 //! anything is sent, reads retried with exponential backoff and full jitter, and every failure
 //! classified into an [`ExchangeError`](driftline_core::ports::ExchangeError) the executor can
-//! act on. See `docs/EXCHANGE.md`.
+//! act on. [`KrakenSpot`] speaks Kraken's spot REST API (HMAC-SHA512 with a nonce per call)
+//! with the same guarantees. See `docs/EXCHANGE.md`.
 
+mod cache;
 mod classify;
 mod client;
 mod config;
+mod decode;
 mod http;
+pub mod kraken;
 mod limiter;
 mod signing;
 mod wire;
@@ -18,6 +22,7 @@ mod wire;
 pub use classify::{classify_api_error, ApiErrorBody, RequestKind};
 pub use client::{BinanceSpot, ConfigError, SystemClock};
 pub use config::{BinanceConfig, RetryPolicy};
+pub use kraken::{KrakenConfig, KrakenSpot, KrakenTier};
 pub use limiter::{LimitKind, RateLimitWindow, RateLimits};
 pub use signing::{decimal_param, encode_params, signature};
 pub use wire::{

@@ -77,6 +77,26 @@ impl RateLimitWindow {
         }
     }
 
+    /// A counter the venue keeps instead of windows (Kraken's): it may reach `max`, every
+    /// call adds its cost, and it falls by `decay_per_sec_milli` thousandths a second. As a
+    /// window: `2 × max` per the time the bucket's steady refill takes at the decay rate, so the
+    /// bucket's burst is half the counter's maximum and its refill never outpaces the decay —
+    /// the counter stays at or below half its maximum from this client's calls, whatever their
+    /// timing, and the other half is left to other clients of the same key. No response header
+    /// reports such a counter.
+    pub fn decaying(kind: LimitKind, max: u32, decay_per_sec_milli: u32) -> Self {
+        let limit = max.saturating_mul(2).max(1);
+        let (_, refill) = bucket_shape(limit);
+        let millis =
+            (u64::from(refill) * 1_000_000).div_ceil(u64::from(decay_per_sec_milli.max(1)));
+        Self {
+            kind,
+            interval: Duration::from_millis(millis),
+            limit,
+            header: String::new(),
+        }
+    }
+
     pub fn kind(&self) -> LimitKind {
         self.kind
     }
@@ -124,15 +144,20 @@ struct Bucket {
     limiter: DefaultDirectRateLimiter,
 }
 
+/// A bucket's burst and its refill per interval for a window of `limit`. GCRA admits at most
+/// burst + refill - 1 cells in any span of one interval when it refills `refill` cells per
+/// interval. A quarter of the limit as burst, and a refill that leaves a tenth spare (requests
+/// arrive a little after they leave, and may land in the exchange's next window), keeps under
+/// the limit wherever that window starts.
+fn bucket_shape(limit: u32) -> (u32, u32) {
+    let burst = (limit / 4).max(1);
+    let refill = limit.saturating_sub(burst + limit / 10).max(1);
+    (burst, refill)
+}
+
 impl Bucket {
     fn new(window: RateLimitWindow) -> Self {
-        // GCRA admits at most burst + refill - 1 cells in any span of one interval when it
-        // refills `refill` cells per interval. A quarter of the limit as burst, and a refill
-        // that leaves a tenth spare (requests arrive a little after they leave, and may land
-        // in the exchange's next window), keeps under the limit wherever that window starts.
-        let limit = window.limit;
-        let burst = (limit / 4).max(1);
-        let refill = limit.saturating_sub(burst + limit / 10).max(1);
+        let (burst, refill) = bucket_shape(window.limit);
         let period = window.interval / refill;
         let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
@@ -372,6 +397,28 @@ mod tests {
         let w = RateLimitWindow::new(kind, interval, num, 10).unwrap();
         assert_eq!(w.header(), header);
         assert_eq!(w.interval(), Duration::from_secs(secs));
+    }
+
+    #[rstest]
+    // Kraken's call counters (Starter, Intermediate, Pro) and a trading counter.
+    #[case(15, 330, 7, 20, 60_607)]
+    #[case(20, 500, 10, 26, 52_000)]
+    #[case(20, 1_000, 10, 26, 26_000)]
+    #[case(60, 1_000, 30, 78, 78_000)]
+    fn a_decaying_counter_becomes_a_window_whose_bucket_never_outpaces_the_decay(
+        #[case] max: u32,
+        #[case] decay_milli: u32,
+        #[case] burst: u32,
+        #[case] refill: u32,
+        #[case] interval_ms: u64,
+    ) {
+        let w = RateLimitWindow::decaying(LimitKind::RequestWeight, max, decay_milli);
+        assert_eq!(bucket_shape(w.limit()), (burst, refill));
+        assert_eq!(w.interval(), Duration::from_millis(interval_ms));
+        assert!(burst * 2 <= max, "the burst is at most half the counter");
+        // refill per interval, as a rate, is at most the decay rate.
+        assert!(u64::from(refill) * 1_000_000 <= interval_ms * u64::from(decay_milli));
+        assert_eq!(w.header(), "", "no header reports it");
     }
 
     #[test]

@@ -3,59 +3,15 @@
 
 use driftline_core::ports::{Balance, ExchangeOrderStatus, Fill, OrderReport};
 use driftline_core::{
-    Asset, ClientOrderId, EpochMillis, Level, MarketFilters, MarketFiltersFields, OrderBook, Price,
-    Side, Symbol, TradingStatus,
+    Asset, ClientOrderId, EpochMillis, Level, MarketFilters, MarketFiltersFields, OrderBook, Side,
+    Symbol, TradingStatus,
 };
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use thiserror::Error;
 
+pub use crate::decode::WireError;
+use crate::decode::{decimal, from_json, price};
 use crate::limiter::{LimitKind, RateLimitWindow, RateLimits};
-
-/// A response body this client cannot read.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{field}: {reason}")]
-pub struct WireError {
-    /// Where in the body: a JSON path like `fills[0].price`, or the document for bad JSON.
-    pub field: String,
-    pub reason: String,
-}
-
-impl WireError {
-    pub(crate) fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-pub(crate) fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        WireError::new(
-            // An error before any field is read (bad JSON at the top) has an empty path.
-            if path == "." || path.is_empty() {
-                "body".to_owned()
-            } else {
-                path
-            },
-            e.into_inner().to_string(),
-        )
-    })
-}
-
-/// A decimal from the exchange's string, exactly (no silent rounding of extra digits).
-pub(crate) fn decimal(field: &str, value: &str) -> Result<Decimal, WireError> {
-    Decimal::from_str_exact(value)
-        .map_err(|e| WireError::new(field, format!("{value:?} is not a decimal: {e}")))
-}
-
-pub(crate) fn price(field: &str, value: &str) -> Result<Price, WireError> {
-    Price::new(decimal(field, value)?).map_err(|e| WireError::new(field, format!("{value:?}: {e}")))
-}
 
 // ---------------------------------------------------------------------------------------------
 // GET /api/v3/time

@@ -18,6 +18,7 @@ use driftline_core::config::PortfolioSpec;
 use driftline_core::orders::IntentEnvelope;
 use driftline_core::{Asset, Symbol};
 use driftline_exchange::coinbase_wire as coinbase;
+use driftline_exchange::kraken::{ids, wire as kraken};
 use driftline_exchange::{
     parse_account, parse_depth, parse_exchange_info, parse_order, parse_orders, parse_server_time,
 };
@@ -338,6 +339,111 @@ fn fuzz_coinbase_responses() {
             .map(|ps| ps.iter().filter_map(|p| p.filters.clone().err()).collect())
             .unwrap_or_else(|e| vec![e.clone()]);
         for e in errors.into_iter().flatten().chain(product_errors) {
+            assert!(!e.field.is_empty() && !e.reason.is_empty(), "{e:?}");
+        }
+    });
+}
+
+const KRAKEN_ASSETS: &str = r#"{"error":[],"result":{"XXBT":{"aclass":"currency","altname":"XBT","decimals":10,"display_decimals":5,"status":"enabled"},"ZUSD":{"aclass":"currency","altname":"USD","decimals":4},"USDT":{"altname":"USDT"},"XETH":{"altname":"ETH"},"ETH2.S":{"altname":"ETH2.S"}}}"#;
+const KRAKEN_PAIRS: &str = r#"{"error":[],"result":{"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD","aclass_base":"currency","base":"XXBT","aclass_quote":"currency","quote":"ZUSD","lot":"unit","cost_decimals":5,"pair_decimals":1,"lot_decimals":8,"lot_multiplier":1,"fees":[[0,0.26]],"fees_maker":[[0,0.16]],"fee_volume_currency":"ZUSD","ordermin":"0.0001","costmin":"0.5","tick_size":"0.1","status":"online"},"XBTUSDT":{"altname":"XBTUSDT","wsname":"XBT/USDT","base":"XXBT","quote":"USDT","pair_decimals":1,"lot_decimals":8,"ordermin":"0.0001","costmin":"0.5","tick_size":"0.1","status":"online"}}}"#;
+const KRAKEN_DEPTH: &str = r#"{"error":[],"result":{"XBTUSDT":{"asks":[["64236.4","0.50000000",1800000000],["64242.8","0.50000000",1800000000]],"bids":[["64223.5","0.50000000",1800000000],["64217.1","0.50000000",1800000000]]}}}"#;
+const KRAKEN_BALANCES: &str = r#"{"error":[],"result":{"XXBT":{"balance":"1.50000000","hold_trade":"0.25000000","credit":"0.00000000","credit_used":"0.00000000"},"USDT":{"balance":"20000.00000000","hold_trade":"64.23000000"}}}"#;
+const KRAKEN_ORDER: &str = r#"{"refid":null,"userref":0,"status":"closed","opentm":1800000000.5,"closetm":1800000001.25,"starttm":0,"expiretm":0,"descr":{"pair":"XBTUSDT","type":"sell","ordertype":"limit","price":"64230.0","price2":"0","leverage":"none","order":"sell 0.00100000 XBTUSDT @ limit 64230.0","close":""},"vol":"0.00100000","vol_exec":"0.00100000","cost":"64.23000000","fee":"0.16700000","price":"64230.0","oflags":"fciq","cl_ord_id":"01234567-89ab-cdef-0123-456789abcdef","reason":null,"trades":["TQ4VUW-ABCDE-FGHIJK"]}"#;
+const KRAKEN_TRADES: &str = r#"{"error":[],"result":{"TQ4VUW-ABCDE-FGHIJK":{"ordertxid":"OQCLML-BW3P3-BUCMWZ","postxid":"","pair":"XBTUSDT","time":1800000001.25,"type":"sell","ordertype":"limit","price":"64230.0","cost":"64.23000000","fee":"0.16700000","vol":"0.00100000","margin":"0.00000000","misc":"","trade_id":7,"maker":false}}}"#;
+
+#[test]
+fn fuzz_kraken_responses() {
+    let symbol = Symbol::new(
+        Asset::new("BTC").expect("asset"),
+        Asset::new("USDT").expect("asset"),
+    )
+    .expect("symbol");
+    let assets = kraken::parse_assets(KRAKEN_ASSETS.as_bytes()).expect("valid Assets seed");
+    let markets =
+        kraken::parse_asset_pairs(KRAKEN_PAIRS.as_bytes(), &assets).expect("valid AssetPairs seed");
+    let market = markets
+        .into_iter()
+        .find(|m| m.symbol == symbol)
+        .expect("the seed lists BTC/USDT");
+    assert!(market.filters.is_ok(), "seed filters parse");
+    let query = format!(r#"{{"error":[],"result":{{"OQCLML-BW3P3-BUCMWZ":{KRAKEN_ORDER}}}}}"#);
+    let open =
+        format!(r#"{{"error":[],"result":{{"open":{{"OQCLML-BW3P3-BUCMWZ":{KRAKEN_ORDER}}}}}}}"#);
+    let closed = format!(
+        r#"{{"error":[],"result":{{"closed":{{"OQCLML-BW3P3-BUCMWZ":{KRAKEN_ORDER}}},"count":1}}}}"#
+    );
+    for page in [
+        kraken::parse_query_orders(query.as_bytes()),
+        kraken::parse_open_orders(open.as_bytes()),
+        kraken::parse_closed_orders(closed.as_bytes()),
+    ] {
+        let page = page.expect("valid order seed");
+        page.orders[0]
+            .report(&symbol)
+            .expect("the seed order reads");
+    }
+    kraken::parse_depth(KRAKEN_DEPTH.as_bytes(), &symbol, 20).expect("valid Depth seed");
+    kraken::parse_balance_ex(KRAKEN_BALANCES.as_bytes(), &assets).expect("valid BalanceEx seed");
+    kraken::parse_trades(KRAKEN_TRADES.as_bytes(), &market, "OQCLML-BW3P3-BUCMWZ")
+        .expect("valid QueryTrades seed");
+    let time = r#"{"error":[],"result":{"unixtime":1800000000,"rfc1123":"Fri, 15 Jan 27 08:00:00 +0000"}}"#;
+    let added = r#"{"error":[],"result":{"descr":{"order":"buy 1.25000000 XBTUSD @ limit 37500.0"},"txid":["OQCLML-BW3P3-BUCMWZ"],"cl_ord_id":"01234567-89ab-cdef-0123-456789abcdef"}}"#;
+    let cancelled = r#"{"error":[],"result":{"count":1,"pending":false}}"#;
+    let error = r#"{"error":["EOrder:Insufficient funds","WGeneral:Note"],"result":{}}"#;
+    let seeds: Vec<&[u8]> = vec![
+        KRAKEN_ASSETS.as_bytes(),
+        KRAKEN_PAIRS.as_bytes(),
+        KRAKEN_DEPTH.as_bytes(),
+        KRAKEN_BALANCES.as_bytes(),
+        KRAKEN_TRADES.as_bytes(),
+        query.as_bytes(),
+        open.as_bytes(),
+        closed.as_bytes(),
+        time.as_bytes(),
+        added.as_bytes(),
+        cancelled.as_bytes(),
+        error.as_bytes(),
+    ];
+    fuzz("kraken responses", &seeds, |b| {
+        // Every parser on every input: a mutated balance is also a malformed order page.
+        let mut errors = vec![
+            kraken::parse_errors(b).err(),
+            kraken::parse_time(b).err(),
+            kraken::parse_assets(b).err(),
+            kraken::parse_asset_pairs(b, &assets).err(),
+            kraken::parse_depth(b, &symbol, 20).err(),
+            kraken::parse_balance_ex(b, &assets).err(),
+            kraken::parse_trades(b, &market, "OQCLML-BW3P3-BUCMWZ").err(),
+            kraken::parse_add_order(b).err(),
+            kraken::parse_cancel(b).err(),
+        ];
+        if let Ok(markets) = kraken::parse_asset_pairs(b, &assets) {
+            errors.extend(markets.into_iter().map(|m| m.filters.err()));
+        }
+        for page in [
+            kraken::parse_query_orders(b),
+            kraken::parse_open_orders(b),
+            kraken::parse_closed_orders(b),
+        ] {
+            match page {
+                Ok(page) => {
+                    for order in &page.orders {
+                        errors.push(order.report(&symbol).err());
+                        errors.push(order.opened_at_ms().err());
+                        // An id read back names the same order again.
+                        if let Ok(id) =
+                            ids::client_order_id(order.cl_ord_id.as_deref(), &order.txid)
+                        {
+                            if let ids::OrderRef::ClOrdId(sent) = ids::order_ref(&id) {
+                                assert_eq!(ids::client_order_id(Some(&sent), &order.txid), Ok(id));
+                            }
+                        }
+                    }
+                }
+                Err(e) => errors.push(Some(e)),
+            }
+        }
+        for e in errors.into_iter().flatten() {
             assert!(!e.field.is_empty() && !e.reason.is_empty(), "{e:?}");
         }
     });

@@ -2,7 +2,8 @@
 //! loopback port with a manual clock (shared with the client, so timestamps and rate-limit windows
 //! are deterministic), and its admin API shows what really happened behind each answer.
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod support;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,19 +13,18 @@ use driftline_core::ports::{
     TimeInForce,
 };
 use driftline_core::{
-    ApiCredentials, Asset, ClientOrderId, EpochMillis, Level, MarketFilters, MarketFiltersFields,
-    Price, Side, Symbol, TradingStatus,
+    ApiCredentials, ClientOrderId, EpochMillis, MarketFilters, MarketFiltersFields, Price, Side,
+    Symbol, TradingStatus,
 };
-use driftline_exchange::{BinanceConfig, BinanceSpot, RetryPolicy};
+use driftline_exchange::{BinanceConfig, BinanceSpot};
 use paper_exchange::clock::ManualClock;
-use paper_exchange::{paper_market, small_venue, venues, ExchangeConfig, PaperExchange};
+use paper_exchange::{paper_market, small_venue, venues, ExchangeConfig};
 use rstest::rstest;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use serde_json::{json, Value};
+use serde_json::json;
+use support::{asset, balance, btc_usdt, eth_usdt, levels, Venue, T0};
 
-/// A minute boundary, so the venue's weight window starts here.
-const T0: EpochMillis = 1_800_000_000_000;
 const KEY: &str = "alice-key";
 const SECRET: &str = "alice-secret";
 
@@ -40,18 +40,7 @@ fn venue_config(replacements: &[(&str, &str)]) -> ExchangeConfig {
     venues::parse_edited(VENUE, replacements)
 }
 
-struct Venue {
-    exchange: PaperExchange,
-    clock: Arc<ManualClock>,
-    /// Admin calls and "other processes on the same IP".
-    http: reqwest::Client,
-}
-
 impl Venue {
-    async fn start(config: ExchangeConfig) -> Self {
-        Self::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
-    }
-
     /// The test venue as written.
     async fn standard() -> Self {
         Self::start(venue_config(&[])).await
@@ -62,22 +51,6 @@ impl Venue {
         let venue = Self::standard().await;
         let client = venue.client();
         (venue, client)
-    }
-
-    async fn start_on(config: ExchangeConfig, addr: SocketAddr) -> Self {
-        let clock = Arc::new(ManualClock::new(T0));
-        let exchange = PaperExchange::start_with_clock(config, addr, clock.clone())
-            .await
-            .expect("the paper exchange starts");
-        Self {
-            exchange,
-            clock,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.exchange.base_url())
     }
 
     /// alice's client, on the venue's clock.
@@ -96,37 +69,10 @@ impl Venue {
             self.exchange.base_url(),
             Some(ApiCredentials::new(key, secret)),
         );
-        config.retry = RetryPolicy {
-            max_retries: 2,
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-        };
+        config.retry = support::fast_retries();
         config.request_timeout = Duration::from_secs(5);
         config.max_rate_limit_wait = Duration::from_millis(200);
         config
-    }
-
-    /// Every order the venue holds (`GET /admin/orders`).
-    async fn orders(&self) -> Vec<Value> {
-        self.http
-            .get(self.url("/admin/orders"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn set_faults(&self, faults: Value) {
-        let r = self
-            .http
-            .put(self.url("/admin/faults"))
-            .json(&faults)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "faults {faults} refused");
     }
 
     /// An unsigned request from the same IP; returns the status and the venue's weight count.
@@ -141,18 +87,6 @@ impl Venue {
     }
 }
 
-fn asset(code: &str) -> Asset {
-    Asset::new(code).unwrap()
-}
-
-fn btc_usdt() -> Symbol {
-    Symbol::new(asset("BTC"), asset("USDT")).unwrap()
-}
-
-fn eth_usdt() -> Symbol {
-    Symbol::new(asset("ETH"), asset("USDT")).unwrap()
-}
-
 fn id(s: &str) -> ClientOrderId {
     ClientOrderId::parse(s).unwrap()
 }
@@ -164,14 +98,7 @@ fn limit(
     price: Decimal,
     time_in_force: TimeInForce,
 ) -> LimitOrderRequest {
-    LimitOrderRequest {
-        client_order_id: id(client_order_id),
-        symbol: btc_usdt(),
-        side,
-        quantity,
-        price: Price::new(price).unwrap(),
-        time_in_force,
-    }
+    support::limit_order(id(client_order_id), side, quantity, price, time_in_force)
 }
 
 /// A resting buy well below the book.
@@ -197,23 +124,6 @@ async fn refused_resting_buy(client: &BinanceSpot, client_order_id: &str) -> Exc
 fn not_found(code: i64, message: &str) -> ExchangeError {
     ExchangeError::NotFound {
         message: format!("{code}: {message}"),
-    }
-}
-
-fn levels(raw: &[(Decimal, Decimal)]) -> Vec<Level> {
-    raw.iter()
-        .map(|(p, q)| Level {
-            price: Price::new(*p).unwrap(),
-            quantity: *q,
-        })
-        .collect()
-}
-
-fn balance(code: &str, free: Decimal, locked: Decimal) -> Balance {
-    Balance {
-        asset: asset(code),
-        free,
-        locked,
     }
 }
 
@@ -248,16 +158,7 @@ async fn reads_parse_into_domain_types_with_the_venues_values() {
     );
     assert_eq!(client.symbol_of("BTCUSDT").await.unwrap(), btc_usdt());
 
-    let book = client.order_book(&btc_usdt(), 2).await.unwrap();
-    assert_eq!(book.symbol(), &btc_usdt());
-    assert_eq!(
-        book.bids(),
-        levels(&[(dec!(99.9), dec!(1)), (dec!(99.8), dec!(1))])
-    );
-    assert_eq!(
-        book.asks(),
-        levels(&[(dec!(100.1), dec!(1)), (dec!(100.2), dec!(1))])
-    );
+    support::assert_small_book(&client).await;
 
     // ETH is listed by the venue with a zero balance: left out.
     assert_eq!(
@@ -279,21 +180,7 @@ async fn places_queries_lists_and_cancels_orders() {
         .place_limit_order(&resting_buy("dl1-rest"))
         .await
         .unwrap();
-    assert_eq!(placed.status, ExchangeOrderStatus::New);
-    assert_eq!(placed.client_order_id, id("dl1-rest"));
-    assert_eq!(placed.symbol, btc_usdt());
-    assert_eq!(placed.side, Side::Buy);
-    assert_eq!(placed.price.value(), dec!(99));
-    assert_eq!(
-        (
-            placed.orig_qty,
-            placed.executed_qty,
-            placed.cumulative_quote_qty
-        ),
-        (dec!(0.5), dec!(0), dec!(0))
-    );
-    assert!(placed.fills.is_empty());
-    assert_eq!(placed.updated_at_ms, T0);
+    support::assert_resting_buy(&placed, &id("dl1-rest"));
 
     let queried = client.order(&btc_usdt(), &id("dl1-rest")).await.unwrap();
     assert_eq!(queried, placed);
@@ -668,8 +555,7 @@ async fn a_429_pauses_and_a_418_bans_without_sending_anything_more() {
 #[tokio::test]
 async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
     let (venue, client) = Venue::standard_with_alice().await;
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue.set_faults(json!({"server_error_rate": "1"})).await;
+    support::with_faults(&venue, &client, json!({"server_error_rate": "1"})).await;
 
     let err = client.server_time().await.unwrap_err();
     assert!(
@@ -695,10 +581,7 @@ async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
 #[tokio::test]
 async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_order() {
     let (venue, client) = Venue::standard_with_alice().await;
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue
-        .set_faults(json!({"drop_next_order_responses": 1}))
-        .await;
+    support::with_faults(&venue, &client, json!({"drop_next_order_responses": 1})).await;
 
     let err = refused_resting_buy(&client, "dl1-dropped").await;
     assert!(
@@ -732,10 +615,12 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
     // Long enough for a loaded machine's loopback answers, well under the answer's delay.
     config.request_timeout = Duration::from_secs(1);
     let client = BinanceSpot::with_clock(config, venue.clock.clone()).unwrap();
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue
-        .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}))
-        .await;
+    support::with_faults(
+        &venue,
+        &client,
+        json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}),
+    )
+    .await;
 
     let err = refused_resting_buy(&client, "dl1-late").await;
     assert_eq!(
@@ -758,14 +643,9 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
 #[tokio::test]
 async fn a_maintenance_window_fails_every_call_and_places_nothing() {
     let (venue, client) = Venue::standard_with_alice().await;
-    client.market_filters(&btc_usdt()).await.unwrap();
-    venue.set_faults(json!({"maintenance": true})).await;
+    support::with_faults(&venue, &client, json!({"maintenance": true})).await;
 
-    for err in [
-        client.server_time().await.unwrap_err(),
-        client.balances().await.unwrap_err(),
-        client.open_orders(&btc_usdt()).await.unwrap_err(),
-    ] {
+    for err in support::failed_reads(&client).await {
         assert!(
             matches!(&err, ExchangeError::Retryable { reason } if reason.contains("overloaded")),
             "{err:?}"
@@ -790,25 +670,6 @@ async fn a_maintenance_window_fails_every_call_and_places_nothing() {
 #[tokio::test]
 async fn a_thin_book_shows_in_order_book() {
     let (venue, client) = Venue::standard_with_alice().await;
-    let full = client.order_book(&btc_usdt(), 3).await.unwrap();
-    assert_eq!(full.depth_within(Side::Buy, dec!(100.3)), dec!(3));
-
-    venue
-        .set_faults(json!({"thin_books": {"BTCUSDT": "0.05"}}))
-        .await;
-    let thin = client.order_book(&btc_usdt(), 3).await.unwrap();
-    assert_eq!(
-        thin.asks(),
-        levels(&[
-            (dec!(100.1), dec!(0.05)),
-            (dec!(100.2), dec!(0.05)),
-            (dec!(100.3), dec!(0.05)),
-        ])
-    );
-    assert_eq!(thin.depth_within(Side::Buy, dec!(100.3)), dec!(0.15));
-    assert_eq!(thin.best_bid(), full.best_bid());
-    // ETHUSDT keeps its depth.
-    let eth = client.order_book(&eth_usdt(), 1).await.unwrap();
-    assert_eq!(eth.asks()[0].quantity, dec!(5));
+    support::assert_thin_book_shows(&venue, &client).await;
     venue.exchange.stop().await;
 }

@@ -30,6 +30,9 @@ pub struct ExchangeConfig {
     pub rate_limits: RateLimitConfig,
     #[serde(default)]
     pub faults: Faults,
+    /// Settings only the Kraken dialect reads (`[kraken]`).
+    #[serde(default)]
+    pub kraken: KrakenDialectConfig,
     pub symbols: Vec<SymbolConfig>,
     pub accounts: Vec<AccountConfig>,
 }
@@ -55,6 +58,16 @@ impl From<Dialect> for driftline_core::ports::Venue {
             Dialect::Coinbase => Self::Coinbase,
         }
     }
+}
+
+/// The Kraken dialect's settings.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KrakenDialectConfig {
+    /// Kraken's "nonce window" of every key, in the nonces' own units (5000 is five seconds of
+    /// millisecond nonces): a nonce up to this far below the highest one accepted still passes,
+    /// once. 0, the default and Kraken's, is strict: every nonce above the last.
+    pub nonce_window: u64,
 }
 
 /// Commission rates as fractions of the traded amount (`"0.001"` is 10 bps).

@@ -552,6 +552,55 @@ async fn nonces_must_strictly_increase_per_key_and_only_a_signed_call_spends_one
     assert_eq!(error(&missing), "EAPI:Invalid nonce");
 }
 
+/// A key with a nonce window (`[kraken] nonce_window`), as Kraken lets an operator set one:
+/// a nonce up to the window below the highest still passes, once; below it, or again, it is
+/// refused. Processes sharing a key rely on it.
+#[tokio::test]
+async fn a_nonce_window_lets_late_nonces_through_once() {
+    let config =
+        ExchangeConfig::parse(&format!("{VENUE}\n[kraken]\nnonce_window = 1000\n")).unwrap();
+    let v = Venue::start_config(config).await;
+    ok(&v.private_with_nonce(ALICE, "Balance", 5_000, &[]).await);
+    ok(&v.private_with_nonce(ALICE, "Balance", 4_500, &[]).await);
+    for refused in [4_500, 5_000, 4_000, 3_000] {
+        let again = v.private_with_nonce(ALICE, "Balance", refused, &[]).await;
+        assert_eq!(error(&again), "EAPI:Invalid nonce", "nonce {refused}");
+    }
+    ok(&v.private_with_nonce(ALICE, "Balance", 4_001, &[]).await);
+    ok(&v.private_with_nonce(ALICE, "Balance", 9_000, &[]).await);
+    assert_eq!(
+        error(&v.private_with_nonce(ALICE, "Balance", 7_999, &[]).await),
+        "EAPI:Invalid nonce",
+        "the window follows the highest"
+    );
+    // A late placement passes once and places one order; its replay is refused.
+    let place = [
+        ("pair", "XBTUSD"),
+        ("type", "buy"),
+        ("ordertype", "limit"),
+        ("price", "30000"),
+        ("volume", "0.01"),
+    ];
+    ok(&v.private_with_nonce(ALICE, "AddOrder", 8_500, &place).await);
+    let replay = v.private_with_nonce(ALICE, "AddOrder", 8_500, &place).await;
+    assert_eq!(error(&replay), "EAPI:Invalid nonce");
+    let open = v.private_with_nonce(ALICE, "OpenOrders", 9_001, &[]).await;
+    assert_eq!(ok(&open)["open"].as_object().unwrap().len(), 1);
+    // Without the setting the window is 0: strict, as Kraken's default.
+    let strict = Venue::start().await;
+    ok(&strict
+        .private_with_nonce(ALICE, "Balance", 5_000, &[])
+        .await);
+    assert_eq!(
+        error(
+            &strict
+                .private_with_nonce(ALICE, "Balance", 4_999, &[])
+                .await
+        ),
+        "EAPI:Invalid nonce"
+    );
+}
+
 #[tokio::test]
 async fn keys_and_signatures_are_checked_as_kraken_checks_them() {
     let v = Venue::start().await;

@@ -9,11 +9,11 @@ use driftline_core::ports::{
 use driftline_core::{ClientOrderId, EpochMillis, MarketFilters, OrderBook, Symbol};
 
 use super::request::{
-    depth_endpoint, unreadable, Answer, Endpoint, ACCOUNT, CANCEL_ORDER, MAX_DEPTH, NEW_ORDER,
-    OPEN_ORDERS, ORDER_TRADES, QUERY_ORDER, TIME,
+    depth_endpoint, Answer, Endpoint, ACCOUNT, CANCEL_ORDER, MAX_DEPTH, NEW_ORDER, OPEN_ORDERS,
+    ORDER_TRADES, QUERY_ORDER, TIME,
 };
 use super::BinanceSpot;
-use crate::classify::RequestKind;
+use crate::classify::{unreadable, RequestKind};
 use crate::signing::decimal_param;
 use crate::wire;
 

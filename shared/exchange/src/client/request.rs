@@ -11,7 +11,9 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::Method;
 
 use super::BinanceSpot;
-use crate::classify::{classify_api_error, classify_transport, ApiErrorBody, RequestKind};
+use crate::classify::{
+    classify_api_error, classify_transport, unreadable, ApiErrorBody, RequestKind,
+};
 use crate::signing::{encode_params, signature};
 use crate::wire;
 
@@ -254,5 +256,3 @@ impl BinanceSpot {
         Err(AttemptError::Failed(error))
     }
 }
-
-pub(super) use crate::classify::unreadable;

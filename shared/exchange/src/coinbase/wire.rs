@@ -18,8 +18,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub use crate::wire::WireError;
-use crate::wire::{decimal, from_json, price};
+pub use crate::decode::WireError;
+use crate::decode::{decimal, from_json, price};
 
 /// A decimal that Coinbase may leave empty (`""`) or out when it is zero.
 fn decimal_or_zero(field: &str, value: Option<&str>) -> Result<Decimal, WireError> {

@@ -4,7 +4,7 @@
 //! Checked in Kraken's order: the key, then the signature, then the nonce; a nonce counts as
 //! used only once its signature is valid.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use axum::http::HeaderMap;
@@ -20,25 +20,49 @@ use crate::server::AppState;
 pub(super) const API_KEY_HEADER: &str = "API-Key";
 const API_SIGN_HEADER: &str = "API-Sign";
 
-/// The last nonce accepted for each API key. Kept across `/admin/reset` as Kraken keeps it for
+/// The nonces one API key has spent: the highest, and those within the nonce window below it.
+#[derive(Debug, Default)]
+struct Spent {
+    highest: u64,
+    /// Every nonce spent above `highest - window` (with a window of 0, only the highest).
+    recent: BTreeSet<u64>,
+}
+
+/// The nonces accepted for each API key. Kept across `/admin/reset` as Kraken keeps them for
 /// the key's life; a rotated key starts afresh.
 #[derive(Debug, Default)]
-pub(in crate::server) struct Nonces(Mutex<HashMap<String, u64>>);
+pub(in crate::server) struct Nonces(Mutex<HashMap<String, Spent>>);
 
 impl Nonces {
-    /// Takes `nonce` for `key` if it is above the last one taken.
-    fn take(&self, key: &str, nonce: u64) -> bool {
-        let mut last = self
+    /// Takes `nonce` for `key` if it is above the highest one taken, or, with a nonce `window`,
+    /// above the highest less the window and not taken before.
+    fn take(&self, key: &str, nonce: u64, window: u64) -> bool {
+        let mut keys = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match last.get(key) {
-            Some(&seen) if nonce <= seen => false,
-            _ => {
-                last.insert(key.to_owned(), nonce);
-                true
-            }
+        let Some(spent) = keys.get_mut(key) else {
+            keys.insert(
+                key.to_owned(),
+                Spent {
+                    highest: nonce,
+                    recent: BTreeSet::from([nonce]),
+                },
+            );
+            return true;
+        };
+        let floor = spent.highest.saturating_sub(window);
+        let fresh = nonce > spent.highest
+            || (window > 0 && nonce > floor && !spent.recent.contains(&nonce));
+        if !fresh {
+            return false;
         }
+        spent.highest = spent.highest.max(nonce);
+        spent.recent.insert(nonce);
+        // Below the window nothing passes any more: forget it.
+        let keep_from = spent.highest.saturating_sub(window).saturating_add(1);
+        spent.recent = spent.recent.split_off(&keep_from.min(spent.highest));
+        true
     }
 }
 
@@ -96,7 +120,7 @@ pub(super) fn authenticate(
     let nonce: u64 = nonce_text
         .parse()
         .map_err(|_| KrakenError::new("EAPI:Invalid nonce"))?;
-    if !nonces.take(key, nonce) {
+    if !nonces.take(key, nonce, state.config.kraken.nonce_window) {
         return Err(KrakenError::new("EAPI:Invalid nonce"));
     }
     Ok(account)
@@ -131,10 +155,26 @@ mod tests {
     #[test]
     fn nonces_must_strictly_increase_per_key() {
         let n = Nonces::default();
-        assert!(n.take("a", 5));
-        assert!(!n.take("a", 5), "a repeated nonce");
-        assert!(!n.take("a", 4), "a lower nonce");
-        assert!(n.take("b", 1), "another key has its own sequence");
-        assert!(n.take("a", 6));
+        assert!(n.take("a", 5, 0));
+        assert!(!n.take("a", 5, 0), "a repeated nonce");
+        assert!(!n.take("a", 4, 0), "a lower nonce");
+        assert!(n.take("b", 1, 0), "another key has its own sequence");
+        assert!(n.take("a", 6, 0));
+    }
+
+    #[test]
+    fn a_nonce_window_lets_a_late_nonce_through_once() {
+        let n = Nonces::default();
+        assert!(n.take("a", 5_000, 1_000));
+        assert!(n.take("a", 4_500, 1_000), "late, within the window");
+        assert!(!n.take("a", 4_500, 1_000), "but only once");
+        assert!(!n.take("a", 5_000, 1_000), "the highest is spent too");
+        assert!(!n.take("a", 4_000, 1_000), "at the window's edge");
+        assert!(n.take("a", 4_001, 1_000));
+        assert!(n.take("a", 6_000, 1_000));
+        // The window moved up with the highest: 4,999 is now below it.
+        assert!(!n.take("a", 4_999, 1_000));
+        assert!(n.take("a", 5_001, 1_000));
+        assert!(!n.take("a", 5_001, 1_000));
     }
 }
