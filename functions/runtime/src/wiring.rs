@@ -17,7 +17,9 @@ use driftline_core::service::executor::{Executor, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
 use driftline_core::service::warm::WarmFilters;
 use driftline_core::{AccountSecret, EpochMillis};
-use driftline_exchange::{BinanceConfig, BinanceSpot, CoinbaseAdvanced, CoinbaseConfig};
+use driftline_exchange::{
+    BinanceConfig, BinanceSpot, CoinbaseAdvanced, CoinbaseConfig, KrakenConfig, KrakenSpot,
+};
 use thiserror::Error;
 
 use crate::config::CommonConfig;
@@ -27,8 +29,6 @@ use crate::rekey::{AccountKeys, RekeyingExchange};
 pub enum WiringError {
     #[error("exchange client: {0}")]
     Exchange(#[from] driftline_exchange::ConfigError),
-    #[error("venue {0} has no adapter in this build")]
-    NoAdapter(Venue),
 }
 
 /// Wraps each exchange client an account gets (the sandbox counts calls with it).
@@ -51,7 +51,25 @@ pub struct SecretAccounts {
 #[derive(Clone)]
 pub struct ClientSettings {
     pub binance: BinanceConfig,
+    pub kraken: KrakenConfig,
     pub coinbase: CoinbaseConfig,
+}
+
+/// A venue's client for one account: the venue's settings with the account's base URL (when
+/// its secret names one) and credentials, or without credentials to check the settings.
+macro_rules! venue_client {
+    ($client:ty, $settings:expr, $secret:expr, $clock:expr) => {{
+        let mut config = $settings.clone();
+        config.credentials = None;
+        if let Some(secret) = $secret {
+            let secret: &AccountSecret = secret;
+            if let Some(url) = &secret.base_url {
+                config.base_url.clone_from(url);
+            }
+            config.credentials = Some(secret.credentials.clone());
+        }
+        Arc::new(<$client>::with_clock(config, $clock.clone())?) as Arc<dyn Exchange>
+    }};
 }
 
 impl ClientSettings {
@@ -60,6 +78,7 @@ impl ClientSettings {
     pub fn new(binance_base_url: impl Into<String>) -> Self {
         Self {
             binance: BinanceConfig::new(binance_base_url, None),
+            kraken: KrakenConfig::new(KrakenConfig::PRODUCTION_URL, None),
             coinbase: CoinbaseConfig::new(CoinbaseConfig::PRODUCTION_URL, None),
         }
     }
@@ -70,38 +89,19 @@ impl ClientSettings {
         secret: &AccountSecret,
         clock: &Arc<dyn Clock>,
     ) -> Result<Arc<dyn Exchange>, WiringError> {
-        match secret.venue {
-            Venue::Binance => {
-                let mut config = self.binance.clone();
-                if let Some(url) = &secret.base_url {
-                    config.base_url.clone_from(url);
-                }
-                config.credentials = Some(secret.credentials.clone());
-                Ok(Arc::new(BinanceSpot::with_clock(config, clock.clone())?))
-            }
-            Venue::Coinbase => {
-                let mut config = self.coinbase.clone();
-                if let Some(url) = &secret.base_url {
-                    config.base_url.clone_from(url);
-                }
-                config.credentials = Some(secret.credentials.clone());
-                Ok(Arc::new(CoinbaseAdvanced::with_clock(
-                    config,
-                    clock.clone(),
-                )?))
-            }
-            venue @ Venue::Kraken => Err(WiringError::NoAdapter(venue)),
-        }
+        Ok(match secret.venue {
+            Venue::Binance => venue_client!(BinanceSpot, self.binance, Some(secret), clock),
+            Venue::Kraken => venue_client!(KrakenSpot, self.kraken, Some(secret), clock),
+            Venue::Coinbase => venue_client!(CoinbaseAdvanced, self.coinbase, Some(secret), clock),
+        })
     }
 
     /// Checks every venue's settings once, without credentials, before any order.
     fn validate(&self, clock: &Arc<dyn Clock>) -> Result<(), WiringError> {
-        let mut binance = self.binance.clone();
-        binance.credentials = None;
-        BinanceSpot::with_clock(binance, clock.clone())?;
-        let mut coinbase = self.coinbase.clone();
-        coinbase.credentials = None;
-        CoinbaseAdvanced::with_clock(coinbase, clock.clone())?;
+        let none: Option<&AccountSecret> = None;
+        venue_client!(BinanceSpot, self.binance, none, clock);
+        venue_client!(KrakenSpot, self.kraken, none, clock);
+        venue_client!(CoinbaseAdvanced, self.coinbase, none, clock);
         Ok(())
     }
 }

@@ -480,19 +480,15 @@ impl World {
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
         };
-        let (timeout, wait) = (Duration::from_secs(3), Duration::from_millis(200));
-        let binance = &mut settings.binance;
-        (
-            binance.retry,
-            binance.request_timeout,
-            binance.max_rate_limit_wait,
-        ) = (retry.clone(), timeout, wait);
-        let coinbase = &mut settings.coinbase;
-        (
-            coinbase.retry,
-            coinbase.request_timeout,
-            coinbase.max_rate_limit_wait,
-        ) = (retry, timeout, wait);
+        // Every venue's client the same: quick retries, short timeouts and waits.
+        macro_rules! quick {
+            ($($config:expr),+) => {$(
+                $config.retry = retry.clone();
+                $config.request_timeout = Duration::from_secs(3);
+                $config.max_rate_limit_wait = Duration::from_millis(200);
+            )+};
+        }
+        quick!(settings.binance, settings.kraken, settings.coinbase);
         settings
     }
 }
