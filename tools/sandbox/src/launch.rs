@@ -21,7 +21,7 @@ use driftline_core::testing::RecordedNotices;
 
 use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
 use crate::placements::Placements;
-use driftline_exchange::RetryPolicy;
+use driftline_exchange::{LimitKind, RateLimitWindow, RateLimits, RetryPolicy};
 use driftline_functions::wiring::{self, Adapters, ClientSettings, SecretAccounts, WrapClient};
 use paper_exchange::clock::ManualClock;
 use paper_exchange::config::Dialect;
@@ -489,6 +489,13 @@ impl World {
             )+};
         }
         quick!(settings.binance, settings.kraken, settings.coinbase);
+        // The paper venue's Kraken listener allows what its config says (6000 weight a minute),
+        // not a Starter key's decaying counter: the sandbox runs a period's calls in moments.
+        let paper = RateLimitWindow::new(LimitKind::RequestWeight, "MINUTE", 1, 6000)
+            .map(|w| RateLimits::new(vec![w]))
+            .expect("6000 a minute is a valid window");
+        settings.kraken.rate_limits = paper.clone();
+        settings.kraken.public_rate_limits = paper;
         settings
     }
 }
