@@ -241,7 +241,7 @@ fn final_state(
 }
 
 /// The paper-exchange account a portfolio trades on (the venue's first without one).
-fn account_of(spec: &PortfolioSpec) -> String {
+pub fn account_of(spec: &PortfolioSpec) -> String {
     spec.account.clone().unwrap_or_else(|| "article".into())
 }
 

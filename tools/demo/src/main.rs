@@ -70,6 +70,18 @@ async fn main() -> ExitCode {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let on: Vec<String> = specs
+        .iter()
+        .map(|s| {
+            let venue = world
+                .venue_holding(&driftline_demo::account_of(s))
+                .map_or("?".to_owned(), |v| {
+                    format!("{:?}", v.dialect()).to_lowercase()
+                });
+            format!("{} on {venue}", s.id)
+        })
+        .collect();
+    println!("each portfolio on its own venue: {}", on.join(", "));
     println!(
         "AWS emulator {} · table {} · queue {} · secrets {}",
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),

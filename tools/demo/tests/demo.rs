@@ -103,12 +103,15 @@ async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_ba
     // resting (maker fills): commissions in the base asset at their fill's price.
     let mut rested = 0;
     for o in read.orders.iter().filter(|o| !o.filled_qty.is_zero()) {
-        let id = venue_orders
+        // Each venue numbers its own orders: an order is its number on its account's venue.
+        let on_venue = venue_orders
             .iter()
-            .find(|v| v["clientOrderId"] == o.client_order_id.as_str())
-            .and_then(|v| v["orderId"].as_u64())
+            .find(|v| driftline_sandbox::is_copy_of(v, &o.client_order_id))
             .expect("the order is on the venue");
-        let fills: Vec<_> = venue_fills.iter().filter(|f| f["orderId"] == id).collect();
+        let fills: Vec<_> = venue_fills
+            .iter()
+            .filter(|f| f["orderId"] == on_venue["orderId"] && f["account"] == on_venue["account"])
+            .collect();
         let number = |v: &serde_json::Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
         let charged: Decimal = fills
             .iter()
@@ -125,6 +128,14 @@ async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_ba
         rested += usize::from(fills.iter().any(|f| f["isMaker"] == true));
     }
     assert!(rested > 0, "some orders filled while resting");
+    // Each portfolio traded on its own venue: the article's on Binance's dialect, steady's on
+    // Kraken's, cash-heavy's on Coinbase's.
+    for account in ["article", "steady", "cash-heavy"] {
+        assert!(
+            venue_orders.iter().any(|v| v["account"] == account),
+            "no order of {account} on its venue"
+        );
+    }
 
     // Every portfolio within its bands at the end.
     for p in &read.final_state {

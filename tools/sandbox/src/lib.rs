@@ -28,6 +28,8 @@ pub mod placements;
 pub mod steps;
 mod venue;
 
+pub use venue::is_copy_of;
+
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 

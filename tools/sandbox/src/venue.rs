@@ -26,15 +26,10 @@ impl World {
     /// The venues' copies of the order driftline calls `id`, whatever form the venue keeps its
     /// client id in (Kraken keeps `dl1-<hex>` as the UUID of the hex digits).
     pub async fn venue_orders_of(&self, id: &ClientOrderId) -> Vec<Value> {
-        let hex = id.as_str().trim_start_matches("dl1-");
         self.venue_orders()
             .await
             .into_iter()
-            .filter(|o| {
-                o["clientOrderId"]
-                    .as_str()
-                    .is_some_and(|c| c == id.as_str() || c.replace('-', "") == hex)
-            })
+            .filter(|o| is_copy_of(o, id.as_str()))
             .collect()
     }
 
@@ -236,4 +231,14 @@ impl World {
             venue.stop().await;
         }
     }
+}
+
+/// Whether `order` (as the admin API lists it) is the venue's copy of the order driftline calls
+/// `id`, whatever form the venue keeps the client id in (Kraken keeps `dl1-<hex>` as the UUID of
+/// the hex digits).
+pub fn is_copy_of(order: &Value, id: &str) -> bool {
+    let hex = id.trim_start_matches("dl1-");
+    order["clientOrderId"]
+        .as_str()
+        .is_some_and(|c| c == id || c.replace('-', "") == hex)
 }
