@@ -19,8 +19,11 @@ use driftline_core::{
     Asset, BreakerState, ClientOrderId, CycleId, OrderIntent, OrderStatus, PortfolioId, Price,
     Side, Symbol,
 };
-use driftline_e2e::{article_spec, article_venue, World, KEY, SECRET};
+use driftline_e2e::{
+    article_spec, article_venue, first_tick_plans_two, World, ARTICLE_VENUE, KEY, SECRET,
+};
 use futures::stream::{self, StreamExt};
+use paper_exchange::config::Dialect;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
@@ -1273,4 +1276,54 @@ async fn a_halt_mid_storm_stops_every_placement_holds_every_intent_and_resume_pl
         );
     })
     .await;
+}
+
+/// A Kraken or Coinbase account's keys — Kraken's base64 secret; Coinbase's key name, its PEM
+/// private key and the JWTs signed with it — never reach a log or metric line, through a storm
+/// of server errors and dropped answers.
+#[rstest::rstest]
+#[case::kraken(Dialect::Kraken)]
+#[case::coinbase(Dialect::Coinbase)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kraken_or_coinbase_accounts_keys_never_reach_a_log_line(#[case] venue: Dialect) {
+    logs();
+    let Some(w) = first_tick_plans_two(World::article_on(venue).await).await else {
+        return;
+    };
+    w.set_faults(json!({"server_error_rate": "0.3", "drop_order_response_rate": "0.3"}))
+        .await;
+    w.drain(20).await;
+    w.set_faults(json!({})).await;
+    w.drain(20).await;
+    let account = paper_exchange::ExchangeConfig::parse(ARTICLE_VENUE)
+        .and_then(|c| paper_exchange::venues::in_dialect(c, venue))
+        .expect("the article's venue in each dialect")
+        .accounts
+        .remove(0);
+    // The secret as the venue holds it (each line of a PEM body alone), the key, the raw secret
+    // it was made from, and a JWT's opening (`{"` in base64url).
+    let mut needles: Vec<String> = account
+        .secret
+        .lines()
+        .filter(|l| l.len() > 16 && !l.starts_with("-----"))
+        .map(str::to_owned)
+        .collect();
+    needles.extend([account.api_key.clone(), SECRET.to_owned(), "eyJ".to_owned()]);
+    let text = logs().text();
+    let metrics: Vec<String> = w.metrics.lines().iter().map(Value::to_string).collect();
+    let lines = text.lines().count() + metrics.len();
+    assert!(
+        lines > 0,
+        "nothing was logged: the scan would prove nothing"
+    );
+    for needle in &needles {
+        let hits = text.lines().chain(metrics.iter().map(String::as_str));
+        assert_eq!(
+            hits.filter(|l| l.contains(needle.as_str())).count(),
+            0,
+            "{venue:?}: a log line carries a secret"
+        );
+    }
+    eprintln!("FIGURE secrets {venue:?}: {lines} log and metric lines scanned, 0 hits");
+    w.stop().await;
 }
