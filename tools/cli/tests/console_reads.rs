@@ -303,9 +303,14 @@ fn status_shows_halt_breakers_last_cycles_open_orders_queue_depths_and_the_stack
 
     let s = ok_json(&d.driftline(&["status", "--json"]));
     assert_eq!(s["halt"], Value::Null, "{s:#}");
+    // One breaker per venue.
     assert_eq!(
         s["breakers"],
-        json!([{"venue": "binance", "state": "closed", "consecutive_failures": 0}])
+        json!([
+            {"venue": "binance", "state": "closed", "consecutive_failures": 0},
+            {"venue": "kraken", "state": "closed", "consecutive_failures": 0},
+            {"venue": "coinbase", "state": "closed", "consecutive_failures": 0}
+        ])
     );
     let ids: Vec<&str> = s["portfolios"]
         .as_array()
