@@ -82,10 +82,7 @@ impl Interval {
 /// the path's first second to now (an interval with no point repeats the close before it).
 /// `startTime` alone: the first `limit` from it; otherwise the latest `limit` up to `endTime`
 /// or now.
-pub(in crate::server::binance) fn klines(
-    engine: &mut Engine,
-    c: &Call<'_>,
-) -> Result<Value, ApiError> {
+pub(crate) fn klines(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     let symbol = c.p.require("symbol")?;
     let interval_text = c.p.require("interval")?;
     let limit = limit(c.p, 500, 1000)?;

@@ -17,6 +17,8 @@ mod klines;
 mod tickers;
 mod trades;
 
+// The handlers are `pub(crate)` inside private modules: these re-exports are what reaches
+// them, from the Binance dialect only.
 pub(super) use self::klines::klines;
 pub(super) use self::tickers::{avg_price, ticker_24hr, ticker_rolling, ticker_trading_day};
 pub(super) use self::trades::{agg_trades, historical_trades, recent_trades};

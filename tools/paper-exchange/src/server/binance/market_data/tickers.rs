@@ -111,10 +111,7 @@ impl Window {
 }
 
 /// `GET ticker/24hr`: the last 24 hours, one symbol, a list, or all.
-pub(in crate::server::binance) fn ticker_24hr(
-    engine: &mut Engine,
-    c: &Call<'_>,
-) -> Result<Value, ApiError> {
+pub(crate) fn ticker_24hr(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     let full = ticker_type(c.p)?;
     let (from, to) = (c.now - DAY_MS, c.now);
     per_symbol(engine, c.p, |e, s| {
@@ -186,10 +183,7 @@ fn window_size(p: &Params) -> Result<i64, ApiError> {
 }
 
 /// `GET ticker`: a rolling window (`windowSize`) ending now, opening at the start of a minute.
-pub(in crate::server::binance) fn ticker_rolling(
-    engine: &mut Engine,
-    c: &Call<'_>,
-) -> Result<Value, ApiError> {
+pub(crate) fn ticker_rolling(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     required_symbols(c.p)?;
     let full = ticker_type(c.p)?;
     let window = window_size(c.p)?;
@@ -201,10 +195,7 @@ pub(in crate::server::binance) fn ticker_rolling(
 }
 
 /// `GET ticker/tradingDay`: the current day in `timeZone` (default UTC), whole.
-pub(in crate::server::binance) fn ticker_trading_day(
-    engine: &mut Engine,
-    c: &Call<'_>,
-) -> Result<Value, ApiError> {
+pub(crate) fn ticker_trading_day(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     required_symbols(c.p)?;
     let full = ticker_type(c.p)?;
     let offset = time_zone(c.p)?;
@@ -217,10 +208,7 @@ pub(in crate::server::binance) fn ticker_trading_day(
 
 /// `GET avgPrice`: the volume-weighted price of the last 5 minutes' trades; the path's price
 /// when there were none.
-pub(in crate::server::binance) fn avg_price(
-    engine: &mut Engine,
-    c: &Call<'_>,
-) -> Result<Value, ApiError> {
+pub(crate) fn avg_price(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     let symbol = c.p.require("symbol")?;
     let h = engine.history(symbol)?;
     let from = c.now - 5 * MINUTE_MS;

@@ -25,20 +25,14 @@ fn latest(h: &MarketHistory, limit: usize) -> Vec<Value> {
 }
 
 /// `GET trades`: the market's latest trades (`limit`, default 500, max 1000).
-pub(in crate::server::binance) fn recent_trades(
-    engine: &mut Engine,
-    c: &Call<'_>,
-) -> Result<Value, ApiError> {
+pub(crate) fn recent_trades(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     let symbol = c.p.require("symbol")?;
     let limit = limit(c.p, 500, 1000)?;
     Ok(Value::Array(latest(engine.history(symbol)?, limit)))
 }
 
 /// `GET historicalTrades`: from trade `fromId` on, or the latest.
-pub(in crate::server::binance) fn historical_trades(
-    engine: &mut Engine,
-    c: &Call<'_>,
-) -> Result<Value, ApiError> {
+pub(crate) fn historical_trades(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     let symbol = c.p.require("symbol")?;
     let limit = limit(c.p, 500, 1000)?;
     let from_id = c.p.integer::<u64>("fromId")?;
@@ -98,10 +92,7 @@ fn aggregates(h: &MarketHistory) -> Vec<Aggregate> {
 
 /// `GET aggTrades`: by `fromId`, by `startTime`/`endTime` (at most an hour apart), or the
 /// latest.
-pub(in crate::server::binance) fn agg_trades(
-    engine: &mut Engine,
-    c: &Call<'_>,
-) -> Result<Value, ApiError> {
+pub(crate) fn agg_trades(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiError> {
     let symbol = c.p.require("symbol")?;
     let limit = limit(c.p, 500, 1000)?;
     let from_id = c.p.integer::<u64>("fromId")?;
