@@ -23,17 +23,19 @@ pub(super) fn month_open(ms: EpochMillis, months_later: u32) -> EpochMillis {
         })
 }
 
+/// Midnight UTC of a date, for tests that write instants as dates.
+#[cfg(test)]
+pub(super) fn midnight(y: i32, m: u32, d: u32) -> EpochMillis {
+    chrono::NaiveDate::from_ymd_opt(y, m, d)
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map_or(i64::MIN, |t| t.and_utc().timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-
-    fn midnight(y: i32, m: u32, d: u32) -> EpochMillis {
-        NaiveDate::from_ymd_opt(y, m, d)
-            .and_then(|date| date.and_hms_opt(0, 0, 0))
-            .map_or(i64::MIN, |t| t.and_utc().timestamp_millis())
-    }
 
     #[test]
     fn months_open_on_their_first_day_and_follow_each_other() {

@@ -143,16 +143,8 @@ pub(crate) fn klines(engine: &mut Engine, c: &Call<'_>) -> Result<Value, ApiErro
 
 #[cfg(test)]
 mod tests {
-    use chrono::NaiveDate;
-
     use super::*;
-
-    /// Midnight UTC of a date.
-    fn date(y: i32, m: u32, d: u32) -> EpochMillis {
-        NaiveDate::from_ymd_opt(y, m, d)
-            .and_then(|date| date.and_hms_opt(0, 0, 0))
-            .map_or(i64::MIN, |t| t.and_utc().timestamp_millis())
-    }
+    use crate::server::calendar::midnight as date;
 
     #[test]
     fn intervals_open_on_their_boundaries() {
