@@ -4,21 +4,10 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{Request, StatusCode};
-use hmac::{Hmac, Mac};
-use paper_exchange::clock::ManualClock;
-use paper_exchange::server::{router, AppState};
+use axum::http::StatusCode;
+use common::T0;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use sha2::Sha256;
-use tower::ServiceExt;
-
-const T0: i64 = 1_800_000_000_000;
 
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -64,12 +53,6 @@ fn param() -> impl Strategy<Value = (String, String)> {
     (name, value()).prop_map(|(n, v)| (n.to_owned(), v))
 }
 
-fn sign(payload: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"alice-secret").unwrap();
-    mac.update(payload.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(driftline_core::testing::property_cases(300)))]
 
@@ -91,8 +74,7 @@ proptest! {
             ]),
         ],
     ) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let state = Arc::new(AppState::new(common::venue_config(), Arc::new(ManualClock::new(T0))).unwrap());
+        let state = common::state_at_t0(common::venue_config());
         // A history to read: moves before and after T0's second, and a trade.
         state.with_engine(|e| {
             e.set_mid("BTCUSDT", Decimal::from(101), T0 - 90_000).unwrap();
@@ -101,22 +83,12 @@ proptest! {
         });
         // Most requests name the market and a valid interval, so the random parameters reach
         // the code past those checks.
-        let mut pairs: Vec<(String, String)> = symbol.map(|s| ("symbol".into(), s.into())).into_iter()
+        let pairs: Vec<(String, String)> = symbol.map(|s| ("symbol".into(), s.into())).into_iter()
             .chain(interval.map(|i| ("interval".into(), i.into())))
             .chain(edge.map(|(n, t)| (n.into(), t.to_string())))
             .chain(params.iter().filter(|(n, _)| n != "symbol" && n != "interval").cloned())
             .collect();
-        pairs.push(("timestamp".into(), T0.to_string()));
-        let query = serde_urlencoded::to_string(&pairs).unwrap();
-        let uri = format!("/api/v3/{path}?{query}&signature={}", sign(&query));
-        let app = router(state.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
-        let req = Request::builder().method("GET").uri(uri).header("X-MBX-APIKEY", "alice-key").body(Body::empty()).unwrap();
-        let (status, body) = rt.block_on(async {
-            let resp = app.oneshot(req).await.unwrap();
-            let status = resp.status();
-            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
-            (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
-        });
+        let (status, body) = common::answer(&state, common::alice_signed("GET", path, &pairs));
         prop_assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{status} {body} for {path} {params:?}");
         if status == StatusCode::BAD_REQUEST {
             let code = body["code"].as_i64().unwrap_or(0);

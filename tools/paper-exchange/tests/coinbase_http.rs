@@ -6,7 +6,8 @@
 //! The keys below were generated for these tests only (`openssl ecparam -name prime256v1
 //! -genkey`) and guard nothing.
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod common;
+
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,8 +20,6 @@ use paper_exchange::{paper_market, paper_venue_head, ExchangeConfig, PaperExchan
 use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-
-const T0: i64 = 1_800_000_000_000;
 
 const ALICE_KEY: &str = "organizations/test-org/apiKeys/alice";
 const ALICE_PEM: &str = "-----BEGIN EC PRIVATE KEY-----
@@ -121,14 +120,7 @@ struct Reply {
 
 impl Venue {
     async fn start(config: ExchangeConfig) -> Self {
-        let clock = Arc::new(ManualClock::new(T0));
-        let exchange = PaperExchange::start_with_clock(
-            config,
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            clock.clone(),
-        )
-        .await
-        .unwrap();
+        let (exchange, clock) = common::start(config).await;
         Self {
             exchange,
             clock,

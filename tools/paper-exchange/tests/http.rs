@@ -5,9 +5,7 @@ mod binance_venue;
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use paper_exchange::clock::ManualClock;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -832,13 +830,7 @@ async fn rotated_keys_refuse_the_old_key_and_sign_with_the_new_secret_only() {
 async fn the_admin_api_refuses_peers_that_are_not_loopback() {
     use axum::extract::connect_info::MockConnectInfo;
     use tower::ServiceExt;
-    let state = Arc::new(
-        paper_exchange::server::AppState::new(
-            common::venue_config(),
-            Arc::new(ManualClock::new(T0)),
-        )
-        .unwrap(),
-    );
+    let state = common::state_at_t0(common::venue_config());
     let call = |peer: [u8; 4]| {
         let app = paper_exchange::server::router(state.clone())
             .layer(MockConnectInfo(SocketAddr::from((peer, 5555))));

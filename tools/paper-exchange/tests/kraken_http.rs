@@ -3,62 +3,20 @@
 //! published signing example included), the nonce rule, the `cl_ord_id` and `userref` rules,
 //! Kraken's error strings, and the gate's refusals in Kraken's words.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+mod common;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use paper_exchange::clock::ManualClock;
-use paper_exchange::{
-    paper_account, paper_market, paper_venue_head, ExchangeConfig, PaperExchange,
-};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::kraken::{sign as kraken_sign, BOB_SECRET, EXAMPLE_SECRET, VENUE};
+use common::T0;
+use paper_exchange::{ExchangeConfig, PaperExchange};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256, Sha512};
-
-const T0: i64 = 1_800_000_000_000;
-
-/// Kraken's published example key (Spot REST Authentication).
-const EXAMPLE_SECRET: &str =
-    "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
-const BOB_SECRET: &str = "Ym9iLWtyYWtlbi1zZWNyZXQtZm9yLXRoZS1wYXBlci12ZW51ZQ==";
-
-/// BTC/USD (Kraken's XXBTZUSD) around 40,000 with asks 40,040 / 40,080 / 40,120 and bids
-/// 39,960 / 39,920 / 39,880 of 1 BTC each; ETH/USDT (ETHUSDT); alice signs with Kraken's
-/// example key.
-const VENUE: &str = concat!(
-    "dialect = \"kraken\"\n",
-    paper_venue_head!(seed = 42, maker = "0.001", taker = "0.002"),
-    paper_market!("BTC" / "USD": step = "0.0001", max_qty = "100", mid = "40000",
-        spread_bps = "20", depth = 3 x "1" every "10" bps),
-    paper_market!("ETH" / "USDT": step = "0.001", max_qty = "100", mid = "3000",
-        spread_bps = "20", depth = 3 x "5" every "10" bps),
-    paper_account!("alice", key = "alice-key",
-        secret = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==",
-        balances = { USD = "100000", BTC = "10", USDT = "1000" }),
-    paper_account!(
-        "bob",
-        key = "bob-key",
-        secret = "Ym9iLWtyYWtlbi1zZWNyZXQtZm9yLXRoZS1wYXBlci12ZW51ZQ==",
-        balances = { USD = "1000" }
-    ),
-);
 
 struct Venue {
     exchange: PaperExchange,
     http: reqwest::Client,
     nonce: AtomicU64,
-}
-
-/// Kraken's signature: base64(HMAC-SHA512(base64-decoded secret, path + SHA256(nonce + body))).
-fn kraken_sign(secret: &str, path: &str, nonce: &str, body: &str) -> String {
-    let key = STANDARD.decode(secret).unwrap();
-    let mut mac = Hmac::<Sha512>::new_from_slice(&key).unwrap();
-    mac.update(path.as_bytes());
-    mac.update(&Sha256::digest(format!("{nonce}{body}").as_bytes()));
-    STANDARD.encode(mac.finalize().into_bytes())
 }
 
 impl Venue {
@@ -72,13 +30,7 @@ impl Venue {
     }
 
     async fn start_config(config: ExchangeConfig) -> Self {
-        let exchange = PaperExchange::start_with_clock(
-            config,
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            Arc::new(ManualClock::new(T0)),
-        )
-        .await
-        .unwrap();
+        let (exchange, _) = common::start(config).await;
         Self {
             exchange,
             http: reqwest::Client::new(),
@@ -180,6 +132,35 @@ fn error(body: &Value) -> &str {
     let errors = body["error"].as_array().expect("an error array");
     assert_eq!(errors.len(), 1, "{body}");
     errors[0].as_str().unwrap()
+}
+
+/// `AddOrder`'s parameters: a `side` order of type `ordertype` on `pair`, then the rest (price,
+/// volume, flags, ids) in the order given.
+fn add_order<'a>(
+    pair: &'a str,
+    side: &'a str,
+    ordertype: &'a str,
+    rest: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("pair", pair), ("type", side), ("ordertype", ordertype)];
+    all.extend_from_slice(rest);
+    all
+}
+
+/// `AddOrder`'s parameters for a limit buy of `volume` XBTUSD at `price`, then the rest.
+fn xbt_limit_buy<'a>(
+    price: &'a str,
+    volume: &'a str,
+    rest: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut all = add_order(
+        "XBTUSD",
+        "buy",
+        "limit",
+        &[("price", price), ("volume", volume)],
+    );
+    all.extend_from_slice(rest);
+    all
 }
 
 fn the_txid(result: &Value) -> String {
@@ -289,12 +270,7 @@ async fn ticker_depth_and_trades_show_the_book_and_what_traded() {
     ok(&v
         .alice(
             "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "buy"),
-                ("ordertype", "market"),
-                ("volume", "1.5"),
-            ],
+            &add_order("XBTUSD", "buy", "market", &[("volume", "1.5")]),
         )
         .await);
     let trades = v.public("Trades", "pair=XXBTZUSD").await;
@@ -326,18 +302,7 @@ async fn balances_are_keyed_by_krakens_asset_keys_and_show_what_orders_hold() {
         ok(&balance),
         &json!({"USDT": "1000.00000000", "XXBT": "10.00000000", "ZUSD": "100000.00000000"})
     );
-    ok(&v
-        .alice(
-            "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "buy"),
-                ("ordertype", "limit"),
-                ("price", "30000"),
-                ("volume", "2"),
-            ],
-        )
-        .await);
+    ok(&v.alice("AddOrder", &xbt_limit_buy("30000", "2", &[])).await);
     let ex = v.alice("BalanceEx", &[]).await;
     assert_eq!(ok(&ex)["ZUSD"]["balance"], "100000.00000000");
     assert_eq!(ok(&ex)["ZUSD"]["hold_trade"], "60000.00000000");
@@ -350,14 +315,7 @@ async fn an_order_is_placed_queried_listed_cancelled_and_closed_by_txid_or_cl_or
     let placed = v
         .alice(
             "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "buy"),
-                ("ordertype", "limit"),
-                ("price", "39000"),
-                ("volume", "0.5"),
-                ("cl_ord_id", "rebalance-0001"),
-            ],
+            &xbt_limit_buy("39000", "0.5", &[("cl_ord_id", "rebalance-0001")]),
         )
         .await;
     let result = ok(&placed);
@@ -425,14 +383,16 @@ async fn fills_show_in_orders_and_trades_with_their_fees_in_the_quote_currency()
     let placed = v
         .alice(
             "AddOrder",
-            &[
-                ("pair", "XXBTZUSD"),
-                ("type", "buy"),
-                ("ordertype", "limit"),
-                ("price", "40100"),
-                ("volume", "1.5"),
-                ("timeinforce", "IOC"),
-            ],
+            &add_order(
+                "XXBTZUSD",
+                "buy",
+                "limit",
+                &[
+                    ("price", "40100"),
+                    ("volume", "1.5"),
+                    ("timeinforce", "IOC"),
+                ],
+            ),
         )
         .await;
     let txid = the_txid(ok(&placed));
@@ -476,38 +436,22 @@ async fn fills_show_in_orders_and_trades_with_their_fees_in_the_quote_currency()
 #[tokio::test]
 async fn validate_checks_an_order_without_placing_it() {
     let v = Venue::start().await;
-    let checked = v
-        .alice(
-            "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "sell"),
-                ("ordertype", "limit"),
-                ("price", "41000"),
-                ("volume", "1"),
-                ("validate", "true"),
-            ],
+    let validate_sell = |volume| {
+        add_order(
+            "XBTUSD",
+            "sell",
+            "limit",
+            &[("price", "41000"), ("volume", volume), ("validate", "true")],
         )
-        .await;
+    };
+    let checked = v.alice("AddOrder", &validate_sell("1")).await;
     assert_eq!(
         ok(&checked)["descr"]["order"],
         "sell 1.00000000 XBTUSD @ limit 41000.00"
     );
     assert!(ok(&checked).get("txid").is_none());
     assert_eq!(ok(&v.alice("OpenOrders", &[]).await)["open"], json!({}));
-    let too_big = v
-        .alice(
-            "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "sell"),
-                ("ordertype", "limit"),
-                ("price", "41000"),
-                ("volume", "11"),
-                ("validate", "true"),
-            ],
-        )
-        .await;
+    let too_big = v.alice("AddOrder", &validate_sell("11")).await;
     assert_eq!(error(&too_big), "EOrder:Insufficient funds");
 }
 
@@ -574,13 +518,7 @@ async fn a_nonce_window_lets_late_nonces_through_once() {
         "the window follows the highest"
     );
     // A late placement passes once and places one order; its replay is refused.
-    let place = [
-        ("pair", "XBTUSD"),
-        ("type", "buy"),
-        ("ordertype", "limit"),
-        ("price", "30000"),
-        ("volume", "0.01"),
-    ];
+    let place = xbt_limit_buy("30000", "0.01", &[]);
     ok(&v.private_with_nonce(ALICE, "AddOrder", 8_500, &place).await);
     let replay = v.private_with_nonce(ALICE, "AddOrder", 8_500, &place).await;
     assert_eq!(error(&replay), "EAPI:Invalid nonce");
@@ -640,16 +578,7 @@ async fn keys_and_signatures_are_checked_as_kraken_checks_them() {
 #[tokio::test]
 async fn a_cl_ord_id_is_unique_among_open_orders_only_and_a_userref_never() {
     let v = Venue::start().await;
-    let order = |cl: &'static str| {
-        [
-            ("pair", "XBTUSD"),
-            ("type", "buy"),
-            ("ordertype", "limit"),
-            ("price", "30000"),
-            ("volume", "0.1"),
-            ("cl_ord_id", cl),
-        ]
-    };
+    let order = |cl: &'static str| xbt_limit_buy("30000", "0.1", &[("cl_ord_id", cl)]);
     let first = v.alice("AddOrder", &order("c-1")).await;
     let first = the_txid(ok(&first));
     let dup = v.alice("AddOrder", &order("c-1")).await;
@@ -659,14 +588,7 @@ async fn a_cl_ord_id_is_unique_among_open_orders_only_and_a_userref_never() {
         .private_as(
             BOB,
             "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "buy"),
-                ("ordertype", "limit"),
-                ("price", "1000"),
-                ("volume", "0.01"),
-                ("cl_ord_id", "c-1"),
-            ],
+            &xbt_limit_buy("1000", "0.01", &[("cl_ord_id", "c-1")]),
         )
         .await);
     ok(&v.alice("CancelOrder", &[("txid", &first)]).await);
@@ -678,14 +600,7 @@ async fn a_cl_ord_id_is_unique_among_open_orders_only_and_a_userref_never() {
     let open: Vec<&String> = ok(&open)["open"].as_object().unwrap().keys().collect();
     assert_eq!(open, [&second]);
 
-    let by_ref = [
-        ("pair", "XBTUSD"),
-        ("type", "buy"),
-        ("ordertype", "limit"),
-        ("price", "30000"),
-        ("volume", "0.1"),
-        ("userref", "-42"),
-    ];
+    let by_ref = xbt_limit_buy("30000", "0.1", &[("userref", "-42")]);
     let a = the_txid(ok(&v.alice("AddOrder", &by_ref).await));
     let b = the_txid(ok(&v.alice("AddOrder", &by_ref).await));
     assert_ne!(a, b, "a userref is not deduplicated");
@@ -702,15 +617,7 @@ async fn a_cl_ord_id_is_unique_among_open_orders_only_and_a_userref_never() {
     let both = v
         .alice(
             "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "buy"),
-                ("ordertype", "limit"),
-                ("price", "30000"),
-                ("volume", "0.1"),
-                ("cl_ord_id", "c-2"),
-                ("userref", "1"),
-            ],
+            &xbt_limit_buy("30000", "0.1", &[("cl_ord_id", "c-2"), ("userref", "1")]),
         )
         .await;
     assert_eq!(
@@ -724,12 +631,6 @@ async fn a_cl_ord_id_is_unique_among_open_orders_only_and_a_userref_never() {
 #[tokio::test]
 async fn orders_are_refused_with_krakens_error_strings() {
     let v = Venue::start().await;
-    let base = [("pair", "XBTUSD"), ("type", "buy"), ("ordertype", "limit")];
-    let with = |extra: &[(&'static str, &'static str)]| {
-        let mut all = base.to_vec();
-        all.extend_from_slice(extra);
-        all
-    };
     for (extra, expected) in [
         (
             vec![("price", "30000"), ("volume", "4")],
@@ -773,35 +674,24 @@ async fn orders_are_refused_with_krakens_error_strings() {
             "EOrder:Post only order",
         ),
     ] {
-        let refused = v.alice("AddOrder", &with(&extra)).await;
+        let refused = v
+            .alice("AddOrder", &add_order("XBTUSD", "buy", "limit", &extra))
+            .await;
         assert_eq!(error(&refused), expected, "{extra:?}");
     }
-    let bad_type = v
-        .alice(
-            "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "hold"),
-                ("ordertype", "limit"),
-                ("price", "1"),
-                ("volume", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(error(&bad_type), "EGeneral:Invalid arguments:type");
-    let stop = v
-        .alice(
-            "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "buy"),
-                ("ordertype", "stop-loss"),
-                ("price", "1"),
-                ("volume", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(error(&stop), "EGeneral:Invalid arguments:ordertype");
+    for (side, ordertype, expected) in [
+        ("hold", "limit", "EGeneral:Invalid arguments:type"),
+        ("buy", "stop-loss", "EGeneral:Invalid arguments:ordertype"),
+    ] {
+        let order = add_order(
+            "XBTUSD",
+            side,
+            ordertype,
+            &[("price", "1"), ("volume", "1")],
+        );
+        let refused = v.alice("AddOrder", &order).await;
+        assert_eq!(error(&refused), expected, "{side} {ordertype}");
+    }
     assert_eq!(
         error(&v.alice("CancelOrder", &[]).await),
         "EGeneral:Invalid arguments:txid"
@@ -814,7 +704,7 @@ async fn orders_are_refused_with_krakens_error_strings() {
     let post = v
         .alice(
             "AddOrder",
-            &with(&[("price", "39000"), ("volume", "0.1"), ("oflags", "post")]),
+            &xbt_limit_buy("39000", "0.1", &[("oflags", "post")]),
         )
         .await;
     let txid = the_txid(ok(&post));
@@ -829,13 +719,7 @@ async fn orders_are_refused_with_krakens_error_strings() {
 #[tokio::test]
 async fn an_account_may_hold_sixty_open_orders_in_a_pair() {
     let v = Venue::start().await;
-    let order = [
-        ("pair", "XBTUSD"),
-        ("type", "buy"),
-        ("ordertype", "limit"),
-        ("price", "1000"),
-        ("volume", "0.01"),
-    ];
+    let order = xbt_limit_buy("1000", "0.01", &[]);
     for _ in 0..60 {
         ok(&v.alice("AddOrder", &order).await);
     }
@@ -847,13 +731,12 @@ async fn an_account_may_hold_sixty_open_orders_in_a_pair() {
     ok(&v
         .alice(
             "AddOrder",
-            &[
-                ("pair", "ETHUSDT"),
-                ("type", "buy"),
-                ("ordertype", "limit"),
-                ("price", "1000"),
-                ("volume", "0.01"),
-            ],
+            &add_order(
+                "ETHUSDT",
+                "buy",
+                "limit",
+                &[("price", "1000"), ("volume", "0.01")],
+            ),
         )
         .await);
     let closed_page = v.alice("ClosedOrders", &[]).await;
@@ -893,36 +776,13 @@ async fn the_gates_refusals_are_written_in_krakens_words() {
     assert_eq!(error(&v.alice("Balance", &[]).await), "EService:Busy");
     v.admin_put_faults(json!({"drop_next_order_responses": 1}))
         .await;
-    let dropped = v
-        .alice(
-            "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "buy"),
-                ("ordertype", "limit"),
-                ("price", "30000"),
-                ("volume", "0.1"),
-                ("cl_ord_id", "lost-answer"),
-            ],
-        )
-        .await;
+    let lost = xbt_limit_buy("30000", "0.1", &[("cl_ord_id", "lost-answer")]);
+    let dropped = v.alice("AddOrder", &lost).await;
     assert_eq!(error(&dropped), "EGeneral:Internal error");
     // The order stands: the client finds it by its cl_ord_id, and cannot place it twice.
     let found = v.alice("OpenOrders", &[("cl_ord_id", "lost-answer")]).await;
     assert_eq!(ok(&found)["open"].as_object().unwrap().len(), 1);
-    let retry = v
-        .alice(
-            "AddOrder",
-            &[
-                ("pair", "XBTUSD"),
-                ("type", "buy"),
-                ("ordertype", "limit"),
-                ("price", "30000"),
-                ("volume", "0.1"),
-                ("cl_ord_id", "lost-answer"),
-            ],
-        )
-        .await;
+    let retry = v.alice("AddOrder", &lost).await;
     assert_eq!(error(&retry), "EOrder:Duplicate order");
 }
 

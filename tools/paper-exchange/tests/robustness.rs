@@ -3,21 +3,8 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{Request, StatusCode};
-use hmac::{Hmac, Mac};
-use paper_exchange::clock::ManualClock;
-use paper_exchange::server::{router, AppState};
+use axum::http::StatusCode;
 use proptest::prelude::*;
-use rust_decimal::Decimal;
-use sha2::Sha256;
-use tower::ServiceExt;
-
-const T0: i64 = 1_800_000_000_000;
 
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -58,12 +45,6 @@ fn param() -> impl Strategy<Value = (String, String)> {
     (name, value()).prop_map(|(n, v)| (n.to_owned(), v))
 }
 
-fn sign(payload: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"alice-secret").unwrap();
-    mac.update(payload.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(driftline_core::testing::property_cases(300)))]
 
@@ -77,31 +58,13 @@ proptest! {
             Just(("GET", "exchangeInfo")), Just(("GET", "account")),
         ],
     ) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let state = Arc::new(AppState::new(common::venue_config(), Arc::new(ManualClock::new(T0))).unwrap());
-        let mut pairs = params.clone();
-        pairs.push(("timestamp".into(), T0.to_string()));
-        let query = serde_urlencoded::to_string(&pairs).unwrap();
-        let uri = format!("/api/v3/{path}?{query}&signature={}", sign(&query));
-        let app = router(state.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
-        let req = Request::builder().method(method).uri(uri).header("X-MBX-APIKEY", "alice-key").body(Body::empty()).unwrap();
-        let (status, body) = rt.block_on(async {
-            let resp = app.oneshot(req).await.unwrap();
-            let status = resp.status();
-            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-            (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
-        });
+        let state = common::state_at_t0(common::venue_config());
+        let (status, body) = common::answer(&state, common::alice_signed(method, path, &params));
         prop_assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{status} {body} for {params:?}");
         if status == StatusCode::BAD_REQUEST {
             let code = body["code"].as_i64().unwrap_or(0);
             prop_assert!(code < -1000 && body["msg"].is_string(), "{body}");
         }
-        state.with_engine(|e| {
-            for (_, balances) in e.all_balances() {
-                for b in balances.values() {
-                    assert!(b.free >= Decimal::ZERO && b.locked >= Decimal::ZERO);
-                }
-            }
-        });
+        common::assert_no_balance_negative(&state);
     }
 }

@@ -7,9 +7,11 @@
 
 mod admin;
 mod binance;
+mod calendar;
 mod coinbase;
 mod gate;
 mod kraken;
+mod request;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -3,17 +3,14 @@
 //! share.
 #![allow(dead_code)]
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
 use paper_exchange::clock::ManualClock;
 use paper_exchange::{ExchangeConfig, PaperExchange};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use sha2::Sha256;
 
-pub const T0: i64 = 1_800_000_000_000;
+pub use crate::common::{sign, T0};
 
 pub struct Venue {
     pub exchange: PaperExchange,
@@ -50,26 +47,13 @@ impl Reply {
     }
 }
 
-pub fn sign(secret: &str, payload: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(payload.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
 pub fn encode(params: &[(&str, String)]) -> String {
     serde_urlencoded::to_string(params).unwrap()
 }
 
 impl Venue {
     pub async fn start(config: ExchangeConfig) -> Self {
-        let clock = Arc::new(ManualClock::new(T0));
-        let exchange = PaperExchange::start_with_clock(
-            config,
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            clock.clone(),
-        )
-        .await
-        .unwrap();
+        let (exchange, clock) = crate::common::start(config).await;
         Self {
             exchange,
             clock,

@@ -3,12 +3,14 @@
 //! error body. Coinbase writes amounts as decimal strings and times as RFC 3339 UTC; its ids
 //! are UUID strings, which the venue derives from the engine's numbers and reads back.
 
+use chrono::SecondsFormat;
 use driftline_core::{Asset, EpochMillis, MarketFilters, Side};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{Fill, Order, OrderType, TimeInForce, VenueStatus, MAX_PRICE};
+use crate::server::calendar;
 
 /// The first 12 hex digits of every order id the venue hands out ("paper" "pe"), then a version
 /// 4 UUID's fixed digits around the engine's 64-bit id.
@@ -62,10 +64,7 @@ pub(super) fn wallet_uuid(account: &str, asset: &Asset) -> String {
 
 /// RFC 3339 UTC with milliseconds, as Coinbase writes times ("2026-12-02T15:04:05.123Z").
 pub(super) fn rfc3339(ms: EpochMillis) -> String {
-    let utc = driftline_core::notify::utc(ms);
-    let (date, rest) = utc.split_once(' ').unwrap_or((&utc, ""));
-    let time = rest.trim_end_matches(" UTC");
-    format!("{date}T{time}.{:03}Z", ms.rem_euclid(1000))
+    calendar::utc(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Coinbase's product id of a market ("BTC-USDT").
@@ -277,4 +276,29 @@ pub(super) fn not_created(failure: Failure, configuration: Value) -> Value {
         },
         "order_configuration": configuration
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_ids_go_to_uuids_and_back() {
+        for id in [0, 1, 42, 0xfff_fff, u64::MAX] {
+            let uuid = order_uuid(id);
+            assert_eq!(uuid.len(), 36, "{uuid}");
+            assert_eq!(engine_order_id(&uuid), Some(id), "{uuid}");
+        }
+        assert_eq!(order_uuid(1), "7061706e-7065-4000-8000-000000000001");
+        assert_eq!(
+            engine_order_id("7061706e-7065-4000-8000-00000000000g"),
+            None
+        );
+        assert_eq!(engine_order_id("not-an-order"), None);
+    }
+
+    #[test]
+    fn times_are_rfc3339() {
+        assert_eq!(rfc3339(1_800_000_300_123), "2027-01-15T08:05:00.123Z");
+    }
 }

@@ -6,6 +6,7 @@
 //! Fees: the engine takes a commission in the asset received (base for a buy); Kraken states a
 //! trade's `fee` in the quote currency, so a base commission is shown at the trade's price.
 
+use chrono::SecondsFormat;
 use driftline_core::{EpochMillis, MarketFilters, Side};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -14,6 +15,7 @@ use serde_json::{json, Map, Value};
 use super::names::{txid, IdKind, PairNames};
 use super::order_request::{cl_ord_id, userref};
 use crate::engine::{venue_decimal as d8, Fill, Order, OrderType, VenueStatus};
+use crate::server::calendar;
 
 /// Seconds since the epoch as Kraken writes times (`1688666559.8974`).
 pub(super) fn seconds(ms: EpochMillis) -> Value {
@@ -190,53 +192,16 @@ pub(super) fn keyed(entries: impl IntoIterator<Item = (String, Value)>) -> Value
     Value::Object(entries.into_iter().collect::<Map<String, Value>>())
 }
 
-/// The calendar date and time of an instant (UTC): year, month, day, hour, minute, second,
-/// weekday (0 = Sunday).
-fn civil(ms: EpochMillis) -> (i64, u32, u32, i64, i64, i64, usize) {
-    let secs = ms.div_euclid(1000);
-    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let weekday = usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0);
-    (
-        year,
-        month,
-        day,
-        day_secs / 3600,
-        day_secs % 3600 / 60,
-        day_secs % 60,
-        weekday,
-    )
-}
-
 /// `Sun, 21 Mar 21 14:23:14 +0000`, as Kraken's `Time` writes `rfc1123`.
 pub(super) fn rfc1123(ms: EpochMillis) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, mo, d, h, mi, s, wd) = civil(ms);
-    let month = usize::try_from(mo).unwrap_or(1).saturating_sub(1);
-    format!(
-        "{}, {d:02} {} {:02} {h:02}:{mi:02}:{s:02} +0000",
-        DAYS.get(wd).unwrap_or(&"Sun"),
-        MONTHS.get(month).unwrap_or(&"Jan"),
-        y.rem_euclid(100)
-    )
+    calendar::utc(ms)
+        .format("%a, %d %b %y %H:%M:%S +0000")
+        .to_string()
 }
 
 /// `2023-07-06T18:52:00Z`.
 pub(super) fn rfc3339(ms: EpochMillis) -> String {
-    let (y, mo, d, h, mi, s, _) = civil(ms);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    calendar::utc(ms).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
