@@ -113,13 +113,13 @@ impl Venue {
     /// Fast retries and a short limiter wait, so failures surface at once.
     fn config(&self, credentials: Option<ApiCredentials>) -> CoinbaseConfig {
         let mut config = CoinbaseConfig::new(self.exchange.base_url(), credentials);
-        config.retry = RetryPolicy {
+        config.client.retry = RetryPolicy {
             max_retries: 2,
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(2),
         };
-        config.request_timeout = Duration::from_secs(5);
-        config.max_rate_limit_wait = Duration::from_millis(200);
+        config.client.request_timeout = Duration::from_secs(5);
+        config.client.max_rate_limit_wait = Duration::from_millis(200);
         config
     }
 
@@ -785,7 +785,7 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
     let venue = Venue::open(venue_config(&[]), None).await;
     let mut config = venue.config(Some(ApiCredentials::new(KEY, PEM)));
     // Long enough for a loaded machine's loopback answers, well under the answer's delay.
-    config.request_timeout = Duration::from_secs(1);
+    config.client.request_timeout = Duration::from_secs(1);
     let client = venue.client_with(config);
     client.market_filters(&pair("BTC/USDT")).await.unwrap();
     venue

@@ -104,9 +104,9 @@ impl Venue {
             RateLimitWindow::decaying(LimitKind::RequestWeight, 1_000, 1_000_000),
             RateLimitWindow::decaying(LimitKind::Orders, 1_000, 1_000_000),
         ]);
-        config.retry = support::fast_retries();
-        config.request_timeout = Duration::from_secs(5);
-        config.max_rate_limit_wait = Duration::from_millis(200);
+        config.client.retry = support::fast_retries();
+        config.client.request_timeout = Duration::from_secs(5);
+        config.client.max_rate_limit_wait = Duration::from_millis(200);
         config
     }
 
@@ -648,7 +648,7 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
     let venue = Venue::standard().await;
     let mut config = venue.config(KEY, SECRET);
     // Long enough for a loaded machine's loopback answers, well under the answer's delay.
-    config.request_timeout = Duration::from_secs(1);
+    config.client.request_timeout = Duration::from_secs(1);
     let client = KrakenSpot::with_clock(config, Arc::new(SystemClock)).unwrap();
     support::with_faults(
         &venue,
@@ -793,7 +793,7 @@ async fn containers_sharing_a_key_all_succeed_and_place_each_order_once() {
         .into_iter()
         .map(|offset| {
             let mut config = venue.config(KEY, SECRET);
-            config.retry = RetryPolicy {
+            config.client.retry = RetryPolicy {
                 max_retries: 8,
                 min_delay: Duration::from_millis(1),
                 max_delay: Duration::from_millis(20),
@@ -901,7 +901,7 @@ async fn the_call_counter_budget_keeps_krakens_counter_under_its_maximum() {
         MAX,
         DECAY_MILLI,
     )]);
-    config.max_rate_limit_wait = Duration::from_secs(10);
+    config.client.max_rate_limit_wait = Duration::from_secs(10);
     let client = KrakenSpot::new(config).unwrap();
     client.market_filters(&btc_usdt()).await.unwrap();
     let results = join_all((0..30).map(|_| client.balances())).await;

@@ -69,9 +69,9 @@ impl Venue {
             self.exchange.base_url(),
             Some(ApiCredentials::new(key, secret)),
         );
-        config.retry = support::fast_retries();
-        config.request_timeout = Duration::from_secs(5);
-        config.max_rate_limit_wait = Duration::from_millis(200);
+        config.client.retry = support::fast_retries();
+        config.client.request_timeout = Duration::from_secs(5);
+        config.client.max_rate_limit_wait = Duration::from_millis(200);
         config
     }
 
@@ -613,7 +613,7 @@ async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
     let venue = Venue::standard().await;
     let mut config = venue.config(KEY, SECRET);
     // Long enough for a loaded machine's loopback answers, well under the answer's delay.
-    config.request_timeout = Duration::from_secs(1);
+    config.client.request_timeout = Duration::from_secs(1);
     let client = BinanceSpot::with_clock(config, venue.clock.clone()).unwrap();
     support::with_faults(
         &venue,
