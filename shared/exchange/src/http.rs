@@ -28,6 +28,7 @@ impl Transport {
     /// path; [`ConfigError::HttpClient`] when reqwest cannot build its client (no TLS backend,
     /// say).
     pub(crate) fn new(config: &ClientConfig) -> Result<Self, ConfigError> {
+        let base_url = base_url(&config.base_url)?;
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
@@ -35,10 +36,7 @@ impl Transport {
             .map_err(|e| ConfigError::HttpClient {
                 reason: e.to_string(),
             })?;
-        Ok(Self {
-            base_url: base_url(&config.base_url)?,
-            http,
-        })
+        Ok(Self { base_url, http })
     }
 }
 
