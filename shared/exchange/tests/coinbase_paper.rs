@@ -186,20 +186,7 @@ async fn places_queries_lists_and_cancels_orders() {
         .unwrap();
     support::assert_taken(&taken);
     assert_eq!(taken.updated_at_ms, T0 + 100);
-    assert_eq!(
-        client
-            .order_fills(&btc_usdt(), &taken.exchange_order_id)
-            .await
-            .unwrap(),
-        vec![support::usdt_fill(dec!(100.1), dec!(0.3), dec!(0.06006))]
-    );
-    assert_eq!(
-        client
-            .order_fills(&btc_usdt(), &placed.exchange_order_id)
-            .await
-            .unwrap(),
-        vec![]
-    );
+    support::assert_taker_fill_in_quote(&client, &taken, &placed).await;
 
     // A post-only order that would take is refused by the venue inside a 200.
     let would_take = refused(

@@ -260,22 +260,7 @@ async fn places_queries_lists_and_cancels_orders() {
     // quote currency as Kraken states it.
     let taken = client.place_limit_order(&taking_buy(2)).await.unwrap();
     support::assert_taken(&taken);
-    assert!(taken.fills.is_empty(), "a query carries no fills");
-    assert_eq!(
-        client
-            .order_fills(&btc_usdt(), &taken.exchange_order_id)
-            .await
-            .unwrap(),
-        // 0.2 % of 0.3 BTC, 0.0006 BTC, at 100.1.
-        vec![support::usdt_fill(dec!(100.1), dec!(0.3), dec!(0.06006))]
-    );
-    assert_eq!(
-        client
-            .order_fills(&btc_usdt(), &placed.exchange_order_id)
-            .await
-            .unwrap(),
-        vec![]
-    );
+    support::assert_taker_fill_in_quote(&client, &taken, &placed).await;
 
     // A post-only order that would take is refused.
     let would_take = refused(

@@ -303,6 +303,31 @@ pub fn assert_resting_buy(report: &OrderReport, client_order_id: &ClientOrderId)
     assert_eq!(report.updated_at_ms, T0);
 }
 
+/// Where an order's answer carries no fills and its fee is stated in the quote currency
+/// (Kraken, Coinbase): the [`taking_buy`] `taken`'s one fill comes from `order_fills`, its 0.2 %
+/// taker fee (0.0006 BTC) as 0.06006 USDT at 100.1, and the resting buy `placed` has none.
+pub async fn assert_taker_fill_in_quote(
+    client: &dyn Exchange,
+    taken: &OrderReport,
+    placed: &OrderReport,
+) {
+    assert!(taken.fills.is_empty(), "a query carries no fills");
+    assert_eq!(
+        client
+            .order_fills(&btc_usdt(), &taken.exchange_order_id)
+            .await
+            .unwrap(),
+        vec![usdt_fill(dec!(100.1), dec!(0.3), dec!(0.06006))]
+    );
+    assert_eq!(
+        client
+            .order_fills(&btc_usdt(), &placed.exchange_order_id)
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
 /// The resting buy `placed` reads back the same by its client order id and among the open
 /// orders, and its 0.5 BTC at 99 is the last of the book's bids.
 pub async fn assert_resting_buy_found(client: &dyn Exchange, placed: &OrderReport) {
