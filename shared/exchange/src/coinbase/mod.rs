@@ -17,13 +17,14 @@ pub use config::CoinbaseConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use driftline_core::ports::{Clock, ExchangeError};
+use driftline_core::Symbol;
+
 use crate::cache::Cached;
 use crate::classify::{unreadable, RequestKind};
 use crate::client::{ConfigError, SystemClock};
 use crate::http::Transport;
 use crate::limiter::{LimitKind, Limiter, RateLimitWindow, RateLimits};
-use driftline_core::ports::{Clock, ExchangeError};
-use driftline_core::Symbol;
 use request::Endpoint;
 use wire::Product;
 
