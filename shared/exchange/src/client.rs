@@ -20,6 +20,7 @@ use thiserror::Error;
 use crate::cache::Cached;
 use crate::classify::{unreadable, RequestKind};
 use crate::config::BinanceConfig;
+use crate::http::Transport;
 use crate::limiter::Limiter;
 use crate::wire::{self, MarketEntry};
 use request::EXCHANGE_INFO;
@@ -92,20 +93,19 @@ impl BinanceSpot {
     /// # Errors
     /// [`ConfigError`] naming the setting that is wrong.
     pub fn with_clock(config: BinanceConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
-        let base_url = crate::http::base_url(&config.base_url)?;
+        let Transport { base_url, http } = Transport::new(&config.client)?;
         if !(1..=60_000).contains(&config.recv_window_ms) {
             return Err(ConfigError::RecvWindow {
                 value: config.recv_window_ms,
             });
         }
-        let http = crate::http::http_client(config.request_timeout, config.connect_timeout)?;
         Ok(Self {
-            limiter: Limiter::new(&config.initial_limits, config.max_rate_limit_wait),
+            limiter: Limiter::new(&config.initial_limits, config.client.max_rate_limit_wait),
             base_url,
             http,
             clock,
             offset_ms: AtomicI64::new(0),
-            markets: Cached::new(config.markets_ttl),
+            markets: Cached::new(config.client.markets_ttl),
             config,
         })
     }

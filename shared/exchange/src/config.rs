@@ -44,24 +44,52 @@ fn full_jitter(ceiling: Duration) -> Duration {
     Duration::from_nanos(fastrand::u64(0..=nanos))
 }
 
-/// A Binance spot REST client's settings.
+/// The settings every venue's client has, whatever its dialect: where it talks to, with which
+/// keys, how patiently, and how long it trusts the venue's list of markets. Each venue's
+/// config holds one as `client`, next to what only that venue needs.
 #[derive(Debug, Clone)]
-pub struct BinanceConfig {
-    /// Scheme, host and port, no path: production, testnet or the paper exchange.
+pub struct ClientConfig {
+    /// Scheme, host and port, no path: production, a testnet or the paper exchange.
     pub base_url: String,
-    /// Needed for signed endpoints (account, orders); market data works without.
+    /// Needed for the account and order endpoints only; market data works without.
     pub credentials: Option<ApiCredentials>,
-    /// How long after `timestamp` the exchange may still accept a signed request (max 60,000).
-    pub recv_window_ms: u64,
-    /// Whole-request timeout; a placement that hits it has an unknown outcome.
+    /// Whole-request timeout; a placement or cancel that hits it has an unknown outcome.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
-    /// How long exchangeInfo (symbols, filters, limits) is kept before it is read again.
+    /// How long the venue's markets (names, filters, status) are kept before they are read
+    /// again.
     pub markets_ttl: Duration,
     /// The longest a caller waits for the limiter (a 429 pause, a spent bucket) before getting
     /// `RateLimited` back instead.
     pub max_rate_limit_wait: Duration,
+    /// Resends of what is safe to resend.
     pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    /// Settings for the venue at `base_url`: 10 s a request, 3 s to connect, markets kept 15
+    /// minutes, at most 10 s waiting for the limiter, [`RetryPolicy::default`].
+    pub fn new(base_url: impl Into<String>, credentials: Option<ApiCredentials>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            credentials,
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            markets_ttl: Duration::from_secs(15 * 60),
+            max_rate_limit_wait: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A Binance spot REST client's settings.
+#[derive(Debug, Clone)]
+pub struct BinanceConfig {
+    /// Where, with which keys (signed endpoints only: account, orders), how patiently;
+    /// `markets_ttl` is how long exchangeInfo (symbols, filters, limits) is kept.
+    pub client: ClientConfig,
+    /// How long after `timestamp` the exchange may still accept a signed request (max 60,000).
+    pub recv_window_ms: u64,
     /// The limits kept until exchangeInfo has been read.
     pub initial_limits: RateLimits,
 }
@@ -70,17 +98,12 @@ impl BinanceConfig {
     pub const PRODUCTION_URL: &'static str = "https://api.binance.com";
     pub const TESTNET_URL: &'static str = "https://testnet.binance.vision";
 
-    /// Settings for the exchange at `base_url`, with the defaults below.
+    /// Settings for the exchange at `base_url`: [`ClientConfig::new`]'s, a 5 s receive window,
+    /// and Binance spot's published limits.
     pub fn new(base_url: impl Into<String>, credentials: Option<ApiCredentials>) -> Self {
         Self {
-            base_url: base_url.into(),
-            credentials,
+            client: ClientConfig::new(base_url, credentials),
             recv_window_ms: 5_000,
-            request_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(3),
-            markets_ttl: Duration::from_secs(15 * 60),
-            max_rate_limit_wait: Duration::from_secs(10),
-            retry: RetryPolicy::default(),
             initial_limits: RateLimits::binance_spot_defaults(),
         }
     }

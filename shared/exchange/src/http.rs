@@ -1,7 +1,7 @@
-//! What every venue's client does the same way over HTTP: check its base URL, build its reqwest
-//! client with the configured timeouts, read a `Retry-After`, and resend what is safe to resend
-//! (anything `Retryable`; for reads also a rate limit the limiter has waited out) with the
-//! retry policy's backoff and jitter.
+//! What every venue's client does the same way over HTTP: check its base URL and build its
+//! reqwest client with the configured timeouts ([`Transport`]), read a `Retry-After`, and
+//! resend what is safe to resend (anything `Retryable`; for reads also a rate limit the limiter
+//! has waited out) with the retry policy's backoff and jitter.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,13 +12,36 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::classify::RequestKind;
 use crate::client::ConfigError;
-use crate::config::RetryPolicy;
+use crate::config::{ClientConfig, RetryPolicy};
+
+/// Where a client sends its requests and with what: the venue's base URL, checked, and a
+/// reqwest client with the configured timeouts.
+pub(crate) struct Transport {
+    /// Without a trailing slash: paths are appended to it.
+    pub(crate) base_url: String,
+    pub(crate) http: reqwest::Client,
+}
+
+impl Transport {
+    /// # Errors
+    /// [`ConfigError::BaseUrl`] naming the value unless it is `http(s)://host[:port]` with no
+    /// path; [`ConfigError::HttpClient`] when reqwest cannot build its client (no TLS backend,
+    /// say).
+    pub(crate) fn new(config: &ClientConfig) -> Result<Self, ConfigError> {
+        let base_url = base_url(&config.base_url)?;
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(|e| ConfigError::HttpClient {
+                reason: e.to_string(),
+            })?;
+        Ok(Self { base_url, http })
+    }
+}
 
 /// `base_url` without a trailing slash, if it is `http(s)://host[:port]` with no path.
-///
-/// # Errors
-/// [`ConfigError::BaseUrl`] naming the value otherwise.
-pub(crate) fn base_url(value: &str) -> Result<String, ConfigError> {
+fn base_url(value: &str) -> Result<String, ConfigError> {
     let trimmed = value.trim_end_matches('/').to_owned();
     let valid = reqwest::Url::parse(&trimmed)
         .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host() && u.path() == "/");
@@ -29,23 +52,6 @@ pub(crate) fn base_url(value: &str) -> Result<String, ConfigError> {
             value: value.to_owned(),
         })
     }
-}
-
-/// A reqwest client with a whole-request and a connect timeout.
-///
-/// # Errors
-/// [`ConfigError::HttpClient`] when reqwest cannot build it (no TLS backend, say).
-pub(crate) fn http_client(
-    request_timeout: Duration,
-    connect_timeout: Duration,
-) -> Result<reqwest::Client, ConfigError> {
-    reqwest::Client::builder()
-        .timeout(request_timeout)
-        .connect_timeout(connect_timeout)
-        .build()
-        .map_err(|e| ConfigError::HttpClient {
-            reason: e.to_string(),
-        })
 }
 
 /// An answer's `Retry-After`, in whole seconds as the venues send it.

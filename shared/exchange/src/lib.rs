@@ -21,7 +21,7 @@ mod wire;
 
 pub use classify::{classify_api_error, ApiErrorBody, RequestKind};
 pub use client::{BinanceSpot, ConfigError, SystemClock};
-pub use config::{BinanceConfig, RetryPolicy};
+pub use config::{BinanceConfig, ClientConfig, RetryPolicy};
 pub use kraken::{KrakenConfig, KrakenSpot, KrakenTier};
 pub use limiter::{LimitKind, RateLimitWindow, RateLimits};
 pub use signing::{decimal_param, encode_params, signature};

@@ -6,28 +6,21 @@
 //! The keys below were generated for these tests only (`openssl ecparam -name prime256v1
 //! -genkey`) and guard nothing.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
 use driftline_core::ports::{
-    Balance, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, TimeInForce,
+    Exchange, ExchangeError, ExchangeOrderStatus, LimitOrderRequest, TimeInForce,
     Venue as VenueName,
 };
-use driftline_core::{
-    ApiCredentials, ClientOrderId, EpochMillis, Level, MarketFilters, MarketFiltersFields, Price,
-    Side, Symbol, TradingStatus,
-};
-use driftline_exchange::{CoinbaseAdvanced, CoinbaseConfig, ConfigError, RetryPolicy};
-use paper_exchange::clock::ManualClock;
-use paper_exchange::{paper_market, paper_venue_head, venues, ExchangeConfig, PaperExchange};
+use driftline_core::{ApiCredentials, ClientOrderId, Side};
+use driftline_exchange::{CoinbaseAdvanced, CoinbaseConfig, ConfigError};
+use paper_exchange::{paper_market, paper_venue_head, venues, ExchangeConfig};
 use rstest::rstest;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
+use support::{balance, btc_usdt, eth_usdt, refused, rejected, symbol, Venue, T0};
 
-/// A minute boundary, so the venue's rate-limit window starts here.
-const T0: EpochMillis = 1_800_000_000_000;
 const KEY: &str = "organizations/test-org/apiKeys/alice";
 const PEM: &str = "-----BEGIN EC PRIVATE KEY-----
 MHcCAQEEIP9DKXFx9FBTuTlVCICS8v4A8CPyncGK8gm5sPkuCX/MoAoGCCqGSM49
@@ -66,38 +59,12 @@ fn venue_config(edits: &[(&str, &str)]) -> ExchangeConfig {
     venues::parse_edited(&venue_text(true), edits)
 }
 
-struct Venue {
-    exchange: PaperExchange,
-    clock: Arc<ManualClock>,
-    /// Admin calls and "other processes on the same IP".
-    http: reqwest::Client,
-}
-
 impl Venue {
-    /// The venue of `config` on `addr` (a free loopback port when `None`), its clock at `T0`.
-    async fn open(config: ExchangeConfig, addr: Option<SocketAddr>) -> Self {
-        let clock = Arc::new(ManualClock::new(T0));
-        let addr = addr.unwrap_or_else(|| (Ipv4Addr::LOCALHOST, 0).into());
-        let exchange = PaperExchange::start_with_clock(config, addr, Arc::clone(&clock) as _)
-            .await
-            .expect("the paper exchange starts");
-        let http = reqwest::Client::new();
-        Self {
-            exchange,
-            clock,
-            http,
-        }
-    }
-
     /// The test venue as written, and alice's client on it.
     async fn with_alice() -> (Self, CoinbaseAdvanced) {
-        let venue = Self::open(venue_config(&[]), None).await;
+        let venue = Self::start(venue_config(&[])).await;
         let alice = venue.client();
         (venue, alice)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.exchange.base_url())
     }
 
     /// alice's client, on the venue's clock.
@@ -113,60 +80,8 @@ impl Venue {
     /// Fast retries and a short limiter wait, so failures surface at once.
     fn config(&self, credentials: Option<ApiCredentials>) -> CoinbaseConfig {
         let mut config = CoinbaseConfig::new(self.exchange.base_url(), credentials);
-        config.retry = RetryPolicy {
-            max_retries: 2,
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-        };
-        config.request_timeout = Duration::from_secs(5);
-        config.max_rate_limit_wait = Duration::from_millis(200);
+        support::fail_fast(&mut config.client);
         config
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    /// Every order the venue holds (`GET /admin/orders`).
-    async fn orders(&self) -> Vec<Value> {
-        serde_json::from_value(self.get("/admin/orders").await).unwrap()
-    }
-
-    /// Every API request the venue received, by endpoint (`GET /admin/requests`).
-    async fn requests(&self) -> Vec<Value> {
-        serde_json::from_value(self.get("/admin/requests").await).unwrap()
-    }
-
-    /// How many requests reached `endpoint` (`CreateOrder`, `ListOrders`, ...).
-    async fn sent(&self, endpoint: &str) -> usize {
-        self.requests()
-            .await
-            .iter()
-            .filter(|r| r["endpoint"] == endpoint)
-            .count()
-    }
-
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) {
-        let r = self
-            .http
-            .request(method, self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path} {body} refused");
-    }
-
-    async fn set_faults(&self, faults: Value) {
-        self.admin(reqwest::Method::PUT, "/admin/faults", faults)
-            .await;
     }
 
     /// An unsigned request from the same IP; returns its status.
@@ -192,11 +107,6 @@ fn paper_uuid(id: &Value) -> String {
     )
 }
 
-/// `"BTC/USDT"` as a symbol.
-fn pair(text: &str) -> Symbol {
-    text.parse().unwrap()
-}
-
 fn cid(text: &str) -> ClientOrderId {
     ClientOrderId::parse(text).unwrap()
 }
@@ -204,55 +114,13 @@ fn cid(text: &str) -> ClientOrderId {
 /// A BTC-USDT limit order written as `"0.5 @ 99"`.
 fn order(client_order_id: &str, side: Side, size_at: &str, tif: TimeInForce) -> LimitOrderRequest {
     let (size, at) = size_at.split_once(" @ ").unwrap();
-    LimitOrderRequest {
-        client_order_id: cid(client_order_id),
-        symbol: pair("BTC/USDT"),
-        side,
-        quantity: Decimal::from_str_exact(size).unwrap(),
-        price: Price::new(Decimal::from_str_exact(at).unwrap()).unwrap(),
-        time_in_force: tif,
-    }
+    let decimal = |text: &str| Decimal::from_str_exact(text).unwrap();
+    support::limit_order(cid(client_order_id), side, decimal(size), decimal(at), tif)
 }
 
 /// A resting buy well below the book: 0.5 at 99.
 fn resting_buy(client_order_id: &str) -> LimitOrderRequest {
-    order(client_order_id, Side::Buy, "0.5 @ 99", TimeInForce::Gtc)
-}
-
-async fn refused_resting_buy(client: &CoinbaseAdvanced, client_order_id: &str) -> ExchangeError {
-    let refused = client
-        .place_limit_order(&resting_buy(client_order_id))
-        .await;
-    refused.unwrap_err()
-}
-
-fn rejected(message: &str) -> ExchangeError {
-    ExchangeError::Rejected {
-        message: message.into(),
-    }
-}
-
-/// A book side as (price, size) pairs.
-fn sizes_at(side: &[Level]) -> Vec<(Decimal, Decimal)> {
-    side.iter().map(|l| (l.price.value(), l.quantity)).collect()
-}
-
-/// Balances as (asset, free, locked).
-fn held(balances: Vec<Balance>) -> Vec<(String, Decimal, Decimal)> {
-    balances
-        .into_iter()
-        .map(|b| (b.asset.to_string(), b.free, b.locked))
-        .collect()
-}
-
-/// One fill of BTC-USDT, its commission in USDT.
-fn usdt_fill(price: Decimal, quantity: Decimal, commission: Decimal) -> Fill {
-    Fill {
-        price: Price::new(price).unwrap(),
-        quantity,
-        commission,
-        commission_asset: "USDT".parse().unwrap(),
-    }
+    support::resting_buy(cid(client_order_id))
 }
 
 #[tokio::test]
@@ -260,52 +128,26 @@ async fn reads_parse_into_domain_types_with_the_venues_values() {
     let (venue, client) = Venue::with_alice().await;
     assert_eq!(client.venue(), VenueName::Coinbase);
 
-    assert_eq!(client.server_time().await.unwrap(), T0);
-    venue.clock.advance(1234);
-    assert_eq!(client.server_time().await.unwrap(), T0 + 1234);
+    support::assert_server_time(&venue, &client, 1234, 1234).await;
 
-    let expected = MarketFilters::new(MarketFiltersFields {
-        symbol: pair("BTC/USDT"),
-        tick_size: dec!(0.01),
-        step_size: dec!(0.001),
-        min_qty: dec!(0.001),
-        max_qty: Some(dec!(100)),
-        min_notional: dec!(5),
-        status: TradingStatus::Trading,
-    })
-    .unwrap();
     assert_eq!(
-        client.market_filters(&pair("BTC/USDT")).await.unwrap(),
-        expected
+        client.market_filters(&btc_usdt()).await.unwrap(),
+        support::btc_usdt_filters(Some(dec!(100)))
     );
-    assert_eq!(
-        client.product_id(&pair("ETH/USDT")).await.unwrap(),
-        "ETH-USDT"
-    );
-    assert_eq!(
-        client.symbol_of("BTC-USDT").await.unwrap(),
-        pair("BTC/USDT")
-    );
+    assert_eq!(client.product_id(&eth_usdt()).await.unwrap(), "ETH-USDT");
+    assert_eq!(client.symbol_of("BTC-USDT").await.unwrap(), btc_usdt());
 
-    let book = client.order_book(&pair("BTC/USDT"), 2).await.unwrap();
-    assert_eq!(book.symbol(), &pair("BTC/USDT"));
-    assert_eq!(
-        (sizes_at(book.bids()), sizes_at(book.asks())),
-        (
-            vec![(dec!(99.9), dec!(1)), (dec!(99.8), dec!(1))],
-            vec![(dec!(100.1), dec!(1)), (dec!(100.2), dec!(1))]
-        )
-    );
+    support::assert_small_book(&client).await;
 
     // The venue lists an ETH wallet with nothing in it: left out.
     assert_eq!(
-        held(client.balances().await.unwrap()),
+        client.balances().await.unwrap(),
         vec![
-            ("BTC".into(), dec!(10), dec!(0)),
-            ("USDT".into(), dec!(10000), dec!(0)),
+            balance("BTC", dec!(10), dec!(0)),
+            balance("USDT", dec!(10000), dec!(0)),
         ]
     );
-    assert_eq!(client.open_orders(&pair("BTC/USDT")).await.unwrap(), vec![]);
+    assert_eq!(client.open_orders(&btc_usdt()).await.unwrap(), vec![]);
     // The product list was read once for all of it.
     assert_eq!(venue.sent("Products").await, 1);
     venue.exchange.stop().await;
@@ -318,54 +160,20 @@ async fn places_queries_lists_and_cancels_orders() {
     let placed = client.place_limit_order(&resting_buy("dl1-rest")).await;
     let placed = placed.unwrap();
     // Read back after the placement: resting, nothing filled, stamped with the venue's time.
-    assert_eq!(
-        (
-            placed.status,
-            placed.client_order_id.as_str(),
-            &placed.symbol,
-            placed.side
-        ),
-        (
-            ExchangeOrderStatus::New,
-            "dl1-rest",
-            &pair("BTC/USDT"),
-            Side::Buy
-        )
-    );
-    assert_eq!(
-        [
-            placed.price.value(),
-            placed.orig_qty,
-            placed.executed_qty,
-            placed.cumulative_quote_qty
-        ],
-        [dec!(99), dec!(0.5), dec!(0), dec!(0)]
-    );
-    assert_eq!((placed.fills.len(), placed.updated_at_ms), (0, T0));
+    support::assert_resting_buy(&placed, &cid("dl1-rest"));
     let orders = venue.orders().await;
     assert_eq!(
         placed.exchange_order_id.as_str(),
         paper_uuid(&orders[0]["orderId"])
     );
 
-    let queried = client
-        .order(&pair("BTC/USDT"), &cid("dl1-rest"))
-        .await
-        .unwrap();
-    assert_eq!(queried, placed);
+    // Found by client order id and among the open orders, shown in the book; its quote held.
+    support::assert_resting_buy_found(&client, &placed).await;
     assert_eq!(
-        client.open_orders(&pair("BTC/USDT")).await.unwrap(),
-        vec![queried]
-    );
-
-    // The resting order shows in the book and holds its quote.
-    let book = client.order_book(&pair("BTC/USDT"), 5).await.unwrap();
-    assert_eq!(sizes_at(book.bids()).pop(), Some((dec!(99), dec!(0.5))));
-    assert_eq!(
-        held(client.balances().await.unwrap()),
+        client.balances().await.unwrap(),
         vec![
-            ("BTC".into(), dec!(10), dec!(0)),
-            ("USDT".into(), dec!(9950.5), dec!(49.5)),
+            balance("BTC", dec!(10), dec!(0)),
+            balance("USDT", dec!(9950.5), dec!(49.5)),
         ]
     );
 
@@ -373,45 +181,19 @@ async fn places_queries_lists_and_cancels_orders() {
     // commission stated in the quote currency (0.2 % of 0.3 BTC, at 100.1).
     venue.clock.advance(100);
     let taken = client
-        .place_limit_order(&order(
-            "dl1-take",
-            Side::Buy,
-            "0.3 @ 100.1",
-            TimeInForce::Ioc,
-        ))
+        .place_limit_order(&support::taking_buy(cid("dl1-take")))
         .await
         .unwrap();
-    assert_eq!(taken.status, ExchangeOrderStatus::Filled);
-    assert_eq!(
-        (taken.executed_qty, taken.cumulative_quote_qty),
-        (dec!(0.3), dec!(30.03))
-    );
+    support::assert_taken(&taken);
     assert_eq!(taken.updated_at_ms, T0 + 100);
-    assert_eq!(
-        client
-            .order_fills(&pair("BTC/USDT"), &taken.exchange_order_id)
-            .await
-            .unwrap(),
-        vec![usdt_fill(dec!(100.1), dec!(0.3), dec!(0.06006))]
-    );
-    assert_eq!(
-        client
-            .order_fills(&pair("BTC/USDT"), &placed.exchange_order_id)
-            .await
-            .unwrap(),
-        vec![]
-    );
+    support::assert_taker_fill_in_quote(&client, &taken, &placed).await;
 
     // A post-only order that would take is refused by the venue inside a 200.
-    let would_take = client
-        .place_limit_order(&order(
-            "dl1-maker",
-            Side::Buy,
-            "0.1 @ 100.2",
-            TimeInForce::PostOnly,
-        ))
-        .await
-        .unwrap_err();
+    let would_take = refused(
+        &client,
+        &order("dl1-maker", Side::Buy, "0.1 @ 100.2", TimeInForce::PostOnly),
+    )
+    .await;
     assert_eq!(
         would_take,
         rejected(
@@ -419,36 +201,20 @@ async fn places_queries_lists_and_cancels_orders() {
         )
     );
 
-    venue.clock.advance(500);
-    let cancelled = client
-        .cancel_order(&pair("BTC/USDT"), &cid("dl1-rest"))
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status, ExchangeOrderStatus::Canceled);
-    assert_eq!(cancelled.client_order_id, cid("dl1-rest"));
-    assert_eq!(cancelled.exchange_order_id, placed.exchange_order_id);
-    assert_eq!(client.open_orders(&pair("BTC/USDT")).await.unwrap(), vec![]);
-    assert_eq!(
-        client
-            .order(&pair("BTC/USDT"), &cid("dl1-rest"))
-            .await
-            .unwrap()
-            .status,
-        ExchangeOrderStatus::Canceled
-    );
+    let cancelled = support::cancel_resting_buy(&venue, &client, &placed).await;
     // The taker fee was taken in BTC by the engine (0.3 less 0.0006).
     assert_eq!(
-        held(client.balances().await.unwrap()),
+        client.balances().await.unwrap(),
         vec![
-            ("BTC".into(), dec!(10.2994), dec!(0)),
-            ("USDT".into(), dec!(9969.97), dec!(0)),
+            balance("BTC", dec!(10.2994), dec!(0)),
+            balance("USDT", dec!(9969.97), dec!(0)),
         ]
     );
     // Cancelling a final order answers what it came to, without a cancel request.
     let cancels = venue.sent("BatchCancel").await;
     assert_eq!(
         client
-            .cancel_order(&pair("BTC/USDT"), &cid("dl1-rest"))
+            .cancel_order(&btc_usdt(), &cid("dl1-rest"))
             .await
             .unwrap(),
         cancelled
@@ -456,9 +222,7 @@ async fn places_queries_lists_and_cancels_orders() {
     assert_eq!(venue.sent("BatchCancel").await, cancels);
     // An order that never existed is NotFound.
     assert!(matches!(
-        client
-            .cancel_order(&pair("BTC/USDT"), &cid("dl1-never"))
-            .await,
+        client.cancel_order(&btc_usdt(), &cid("dl1-never")).await,
         Err(ExchangeError::NotFound { .. })
     ));
     assert_eq!(venue.orders().await.len(), 2);
@@ -505,12 +269,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
 
     // alice holds 10 BTC.
     let err = client
-        .place_limit_order(&order(
-            "dl1-broke",
-            Side::Sell,
-            "11 @ 101",
-            TimeInForce::Gtc,
-        ))
+        .place_limit_order(&support::oversized_sell(cid("dl1-broke")))
         .await
         .unwrap_err();
     assert_eq!(
@@ -521,7 +280,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
     // Unknown orders: NotFound for the lookup and the cancel.
     assert_eq!(
         client
-            .order(&pair("BTC/USDT"), &cid("dl1-never"))
+            .order(&btc_usdt(), &cid("dl1-never"))
             .await
             .unwrap_err(),
         ExchangeError::NotFound {
@@ -529,15 +288,13 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
         }
     );
     assert!(matches!(
-        client
-            .cancel_order(&pair("BTC/USDT"), &cid("dl1-never"))
-            .await,
+        client.cancel_order(&btc_usdt(), &cid("dl1-never")).await,
         Err(ExchangeError::NotFound { .. })
     ));
 
     // No request for a product the list does not have.
     let before = venue.requests().await.len();
-    let doge = pair("DOGE/USDT");
+    let doge = symbol("DOGE", "USDT");
     assert!(matches!(
         client.open_orders(&doge).await.unwrap_err(),
         ExchangeError::Rejected { message } if message.starts_with("INVALID_PRODUCT_ID:")
@@ -552,7 +309,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
 #[case::unknown_key_name("organizations/test-org/apiKeys/nobody", PEM)]
 #[tokio::test]
 async fn bad_credentials_are_auth_errors(#[case] key: &str, #[case] pem: &str) {
-    let venue = Venue::open(venue_config(&[]), None).await;
+    let venue = Venue::start(venue_config(&[])).await;
     let client = venue.client_with(venue.config(Some(ApiCredentials::new(key, pem))));
     let err = client.balances().await.unwrap_err();
     assert_eq!(
@@ -561,7 +318,7 @@ async fn bad_credentials_are_auth_errors(#[case] key: &str, #[case] pem: &str) {
             message: "HTTP 401".into()
         }
     );
-    let err = refused_resting_buy(&client, "dl1-auth").await;
+    let err = refused(&client, &resting_buy("dl1-auth")).await;
     assert_eq!(
         err,
         ExchangeError::Auth {
@@ -580,7 +337,7 @@ async fn bad_credentials_are_auth_errors(#[case] key: &str, #[case] pem: &str) {
 
 #[tokio::test]
 async fn a_secret_that_is_no_key_or_no_credentials_at_all() {
-    let venue = Venue::open(venue_config(&[]), None).await;
+    let venue = Venue::start(venue_config(&[])).await;
     let err =
         CoinbaseAdvanced::new(venue.config(Some(ApiCredentials::new(KEY, "hunter2")))).unwrap_err();
     assert!(matches!(err, ConfigError::Credentials { .. }), "{err:?}");
@@ -590,7 +347,7 @@ async fn a_secret_that_is_no_key_or_no_credentials_at_all() {
     let client = venue.client_with(venue.config(None));
     assert_eq!(
         client
-            .order_book(&pair("BTC/USDT"), 1)
+            .order_book(&btc_usdt(), 1)
             .await
             .unwrap()
             .asks()
@@ -611,20 +368,13 @@ async fn a_secret_that_is_no_key_or_no_credentials_at_all() {
 #[tokio::test]
 async fn a_product_the_venue_no_longer_lists_is_not_found() {
     let (venue, client) = Venue::with_alice().await;
-    assert_eq!(
-        client.product_id(&pair("ETH/USDT")).await.unwrap(),
-        "ETH-USDT"
-    );
+    assert_eq!(client.product_id(&eth_usdt()).await.unwrap(), "ETH-USDT");
     let addr = venue.exchange.addr();
     venue.exchange.stop().await;
 
-    let relisted = Venue::open(
-        ExchangeConfig::parse(&venue_text(false)).unwrap(),
-        Some(addr),
-    )
-    .await;
+    let relisted = Venue::start_on(ExchangeConfig::parse(&venue_text(false)).unwrap(), addr).await;
     assert_eq!(
-        client.order_book(&pair("ETH/USDT"), 5).await.unwrap_err(),
+        client.order_book(&eth_usdt(), 5).await.unwrap_err(),
         ExchangeError::NotFound {
             message: "NOT_FOUND: ProductID is invalid".into()
         }
@@ -638,16 +388,9 @@ async fn a_product_the_venue_no_longer_lists_is_not_found() {
 /// it sends no private request either. The venue's request log proves it.
 #[tokio::test]
 async fn a_429_holds_back_every_caller_of_that_limit() {
-    let venue = Venue::open(
-        venue_config(&[(
-            "request_weight_per_minute = 6000",
-            "request_weight_per_minute = 10",
-        )]),
-        None,
-    )
-    .await;
+    let venue = Venue::start(support::with_minute_weight(&venue_text(true), 10)).await;
     let client = venue.client();
-    client.market_filters(&pair("BTC/USDT")).await.unwrap(); // 1
+    client.market_filters(&btc_usdt()).await.unwrap(); // 1
     for _ in 0..9 {
         assert_eq!(venue.spend().await, 200);
     }
@@ -658,7 +401,7 @@ async fn a_429_holds_back_every_caller_of_that_limit() {
         "{err:?}"
     );
     assert!(matches!(
-        client.order_book(&pair("BTC/USDT"), 1).await,
+        client.order_book(&btc_usdt(), 1).await,
         Err(ExchangeError::RateLimited { .. })
     ));
     let err = client.balances().await.unwrap_err(); // 12: refused again, for the ban's length
@@ -671,7 +414,7 @@ async fn a_429_holds_back_every_caller_of_that_limit() {
         Err(ExchangeError::RateLimited { .. })
     ));
     assert!(matches!(
-        client.open_orders(&pair("BTC/USDT")).await,
+        client.open_orders(&btc_usdt()).await,
         Err(ExchangeError::RateLimited { .. })
     ));
 
@@ -695,8 +438,7 @@ async fn a_5xx_is_retried_on_reads_and_unknown_on_placement(
     #[case] reason: &str,
 ) {
     let (venue, client) = Venue::with_alice().await;
-    client.market_filters(&pair("BTC/USDT")).await.unwrap();
-    venue.set_faults(fault).await;
+    support::with_faults(&venue, &client, fault).await;
 
     let unknown_to_reads = ExchangeError::Retryable {
         reason: reason.into(),
@@ -709,7 +451,7 @@ async fn a_5xx_is_retried_on_reads_and_unknown_on_placement(
         (3, 3)
     );
     assert_eq!(
-        refused_resting_buy(&client, "dl1-5xx").await,
+        refused(&client, &resting_buy("dl1-5xx")).await,
         ExchangeError::StatusUnknown {
             reason: reason.into()
         }
@@ -720,12 +462,7 @@ async fn a_5xx_is_retried_on_reads_and_unknown_on_placement(
         "a placement is never resent"
     );
 
-    venue.set_faults(json!({})).await;
-    assert!(matches!(
-        client.order(&pair("BTC/USDT"), &cid("dl1-5xx")).await,
-        Err(ExchangeError::NotFound { .. })
-    ));
-    assert!(venue.orders().await.is_empty());
+    support::assert_nothing_placed(&venue, &client, &cid("dl1-5xx")).await;
     venue.exchange.stop().await;
 }
 
@@ -737,7 +474,7 @@ async fn the_lookup_finds_the_one_order(
     client_order_id: &str,
 ) -> driftline_core::ports::OrderReport {
     let found = client
-        .order(&pair("BTC/USDT"), &cid(client_order_id))
+        .order(&btc_usdt(), &cid(client_order_id))
         .await
         .unwrap();
     assert_eq!(found.status, ExchangeOrderStatus::New);
@@ -756,13 +493,10 @@ async fn the_lookup_finds_the_one_order(
 #[tokio::test]
 async fn a_dropped_placement_answer_is_unknown_and_the_lookup_finds_the_one_order() {
     let (venue, client) = Venue::with_alice().await;
-    client.market_filters(&pair("BTC/USDT")).await.unwrap();
-    venue
-        .set_faults(json!({"drop_next_order_responses": 1}))
-        .await;
+    support::with_faults(&venue, &client, json!({"drop_next_order_responses": 1})).await;
 
     assert_eq!(
-        refused_resting_buy(&client, "dl1-dropped").await,
+        refused(&client, &resting_buy("dl1-dropped")).await,
         ExchangeError::StatusUnknown {
             reason: "HTTP 504: DEADLINE_EXCEEDED: Request timed out; the order's status is unknown"
                 .into()
@@ -782,18 +516,14 @@ async fn a_dropped_placement_answer_is_unknown_and_the_lookup_finds_the_one_orde
 /// The venue accepts the order but answers only after the client has given up waiting.
 #[tokio::test]
 async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
-    let venue = Venue::open(venue_config(&[]), None).await;
+    let venue = Venue::start(venue_config(&[])).await;
     let mut config = venue.config(Some(ApiCredentials::new(KEY, PEM)));
-    // Long enough for a loaded machine's loopback answers, well under the answer's delay.
-    config.request_timeout = Duration::from_secs(1);
+    config.client.request_timeout = support::GIVE_UP_AFTER;
     let client = venue.client_with(config);
-    client.market_filters(&pair("BTC/USDT")).await.unwrap();
-    venue
-        .set_faults(json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}))
-        .await;
+    support::answer_late(&venue, &client).await;
 
     assert_eq!(
-        refused_resting_buy(&client, "dl1-late").await,
+        refused(&client, &resting_buy("dl1-late")).await,
         ExchangeError::StatusUnknown {
             reason: "timed out".into()
         }
@@ -825,7 +555,7 @@ async fn a_repeated_placement_with_the_same_client_order_id_places_nothing() {
     );
     // Once cancelled, the id still names it: a resend does not place it again.
     client
-        .cancel_order(&pair("BTC/USDT"), &cid("dl1-twice"))
+        .cancel_order(&btc_usdt(), &cid("dl1-twice"))
         .await
         .unwrap();
     let after = client
@@ -855,10 +585,7 @@ async fn a_filled_order_is_found_by_its_client_order_id() {
         ))
         .await
         .unwrap();
-    let found = client
-        .order(&pair("BTC/USDT"), &cid("dl1-ioc"))
-        .await
-        .unwrap();
+    let found = client.order(&btc_usdt(), &cid("dl1-ioc")).await.unwrap();
     assert_eq!(found, taken);
     assert_eq!(found.status, ExchangeOrderStatus::Filled);
 
@@ -875,16 +602,13 @@ async fn a_filled_order_is_found_by_its_client_order_id() {
     assert_eq!(resting.status, ExchangeOrderStatus::New);
     venue.clock.advance(60_000);
     venue
-        .admin(
+        .admin_write(
             reqwest::Method::POST,
             "/admin/mid",
             json!({"symbol": "BTCUSDT", "price": "99"}),
         )
         .await;
-    let filled = client
-        .order(&pair("BTC/USDT"), &cid("dl1-rests"))
-        .await
-        .unwrap();
+    let filled = client.order(&btc_usdt(), &cid("dl1-rests")).await.unwrap();
     assert_eq!(filled.status, ExchangeOrderStatus::Filled);
     assert_eq!(
         (filled.executed_qty, filled.cumulative_quote_qty),
@@ -894,12 +618,12 @@ async fn a_filled_order_is_found_by_its_client_order_id() {
     // The maker fee, 0.1 % of 0.5 BTC, stated in USDT at 99.5.
     assert_eq!(
         client
-            .order_fills(&pair("BTC/USDT"), &filled.exchange_order_id)
+            .order_fills(&btc_usdt(), &filled.exchange_order_id)
             .await
             .unwrap(),
-        vec![usdt_fill(dec!(99.5), dec!(0.5), dec!(0.04975))]
+        vec![support::usdt_fill(dec!(99.5), dec!(0.5), dec!(0.04975))]
     );
-    assert_eq!(client.open_orders(&pair("BTC/USDT")).await.unwrap(), vec![]);
+    assert_eq!(client.open_orders(&btc_usdt()).await.unwrap(), vec![]);
     venue.exchange.stop().await;
 }
 
@@ -907,25 +631,5 @@ async fn a_filled_order_is_found_by_its_client_order_id() {
 #[tokio::test]
 async fn a_thin_book_shows_in_order_book() {
     let (venue, client) = Venue::with_alice().await;
-    venue
-        .set_faults(json!({"thin_books": {"BTCUSDT": "0.05"}}))
-        .await;
-    let thin = client.order_book(&pair("BTC/USDT"), 3).await.unwrap();
-    let sizes = |levels: &[Level]| levels.iter().map(|l| l.quantity).collect::<Vec<_>>();
-    assert_eq!(sizes(thin.asks()), vec![dec!(0.05); 3]);
-    assert_eq!(sizes(thin.bids()), vec![dec!(0.05); 3]);
-    assert_eq!(thin.depth_within(Side::Buy, dec!(100.3)), dec!(0.15));
-    // Prices stay where they were; ETH-USDT keeps its depth.
-    assert_eq!(thin.best_ask().map(|p| p.value()), Some(dec!(100.1)));
-    assert_eq!(
-        sizes(
-            client
-                .order_book(&pair("ETH/USDT"), 1)
-                .await
-                .unwrap()
-                .asks()
-        ),
-        vec![dec!(5)]
-    );
-    venue.exchange.stop().await;
+    support::assert_thin_book_shows(venue, &client).await;
 }

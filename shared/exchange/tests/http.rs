@@ -237,8 +237,8 @@ impl Stub {
         );
         // Generous: a loaded CI machine must not turn a loopback answer into a timeout. The
         // timeout tests set their own, well under the stub's delay.
-        config.request_timeout = Duration::from_secs(10);
-        config.retry = RetryPolicy {
+        config.client.request_timeout = Duration::from_secs(10);
+        config.client.retry = RetryPolicy {
             max_retries: 2,
             min_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
@@ -253,7 +253,7 @@ impl Stub {
     /// A client that gives up on an answer after `timeout`.
     fn impatient_client(&self, timeout: Duration) -> BinanceSpot {
         let mut config = self.config();
-        config.request_timeout = timeout;
+        config.client.request_timeout = timeout;
         BinanceSpot::new(config).unwrap()
     }
 
@@ -442,7 +442,7 @@ async fn an_unknown_market_is_rejected_without_asking_for_it() {
 async fn a_signed_call_without_credentials_fails_before_sending() {
     let stub = Stub::default().await;
     let mut config = stub.config();
-    config.credentials = None;
+    config.client.credentials = None;
     let client = BinanceSpot::new(config).unwrap();
     let err = client.balances().await.unwrap_err();
     assert!(matches!(err, ExchangeError::Auth { .. }), "{err}");
@@ -453,7 +453,7 @@ async fn a_signed_call_without_credentials_fails_before_sending() {
 async fn a_key_that_cannot_be_a_header_is_rejected_without_sending_or_showing_it() {
     let stub = Stub::default().await;
     let mut config = stub.config();
-    config.credentials = Some(ApiCredentials::new("bad\nkey-0987", SECRET));
+    config.client.credentials = Some(ApiCredentials::new("bad\nkey-0987", SECRET));
     let client = BinanceSpot::new(config).unwrap();
     client.market_filters(&btc()).await.unwrap();
     let err = client

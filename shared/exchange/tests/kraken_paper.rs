@@ -10,13 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use driftline_core::ports::{
-    Clock, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest, TimeInForce,
+    Clock, Exchange, ExchangeError, ExchangeOrderStatus, LimitOrderRequest, TimeInForce,
     Venue as VenueName,
 };
-use driftline_core::{
-    ApiCredentials, ClientOrderId, EpochMillis, MarketFilters, MarketFiltersFields, Price, Side,
-    TradingStatus,
-};
+use driftline_core::{ApiCredentials, ClientOrderId, EpochMillis, Price, Side};
 use driftline_exchange::{
     KrakenConfig, KrakenSpot, LimitKind, RateLimitWindow, RateLimits, RetryPolicy, SystemClock,
 };
@@ -28,7 +25,7 @@ use rstest::rstest;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
-use support::{asset, balance, btc_usdt, levels, symbol, Venue, T0};
+use support::{asset, balance, btc_usdt, refused, rejected, symbol, Venue, T0};
 
 const KEY: &str = "alice-key";
 /// Kraken's published example secret (base64, as Kraken's are).
@@ -104,24 +101,8 @@ impl Venue {
             RateLimitWindow::decaying(LimitKind::RequestWeight, 1_000, 1_000_000),
             RateLimitWindow::decaying(LimitKind::Orders, 1_000, 1_000_000),
         ]);
-        config.retry = support::fast_retries();
-        config.request_timeout = Duration::from_secs(5);
-        config.max_rate_limit_wait = Duration::from_millis(200);
+        support::fail_fast(&mut config.client);
         config
-    }
-
-    /// How many calls of `method` reached the venue.
-    async fn count(&self, method: &str) -> usize {
-        self.calls().await.iter().filter(|c| *c == method).count()
-    }
-
-    /// The calls that reached the venue, by method name.
-    async fn calls(&self) -> Vec<String> {
-        self.requests()
-            .await
-            .iter()
-            .map(|r| r["endpoint"].as_str().unwrap().to_owned())
-            .collect()
     }
 
     /// A public call from the same IP (another process), spending the venue's weight.
@@ -133,17 +114,6 @@ impl Venue {
             .await
             .unwrap();
         assert!(r.status().is_success());
-    }
-
-    /// With the faults cleared, the lookup the caller must do after an unknown outcome: the
-    /// venue's refusal came before its engine, so order `n` does not exist, and no order does.
-    async fn assert_nothing_placed(&self, client: &KrakenSpot, n: u32) {
-        self.set_faults(json!({})).await;
-        assert!(matches!(
-            client.order(&btc_usdt(), &id(n)).await,
-            Err(ExchangeError::NotFound { .. })
-        ));
-        assert!(self.orders().await.is_empty());
     }
 }
 
@@ -177,22 +147,12 @@ fn limit(
 
 /// A resting buy well below the book.
 fn resting_buy(n: u32) -> LimitOrderRequest {
-    limit(n, Side::Buy, dec!(0.5), dec!(99), TimeInForce::Gtc)
+    support::resting_buy(id(n))
 }
 
 /// A buy that crosses the best ask and fills at once.
 fn taking_buy(n: u32) -> LimitOrderRequest {
-    limit(n, Side::Buy, dec!(0.3), dec!(100.1), TimeInForce::Ioc)
-}
-
-async fn refused(client: &KrakenSpot, order: &LimitOrderRequest) -> ExchangeError {
-    client.place_limit_order(order).await.unwrap_err()
-}
-
-fn rejected(message: &str) -> ExchangeError {
-    ExchangeError::Rejected {
-        message: message.into(),
-    }
+    support::taking_buy(id(n))
 }
 
 #[tokio::test]
@@ -201,21 +161,12 @@ async fn reads_parse_into_domain_types_with_the_venues_values() {
     assert_eq!(client.venue(), VenueName::Kraken);
 
     // Kraken's Time has whole seconds.
-    assert_eq!(client.server_time().await.unwrap(), T0);
-    venue.clock.advance(2_400);
-    assert_eq!(client.server_time().await.unwrap(), T0 + 2_000);
+    support::assert_server_time(&venue, &client, 2_400, 2_000).await;
 
-    let expected = MarketFilters::new(MarketFiltersFields {
-        symbol: btc_usdt(),
-        tick_size: dec!(0.01),
-        step_size: dec!(0.001),
-        min_qty: dec!(0.001),
-        max_qty: None,
-        min_notional: dec!(5),
-        status: TradingStatus::Trading,
-    })
-    .unwrap();
-    assert_eq!(client.market_filters(&btc_usdt()).await.unwrap(), expected);
+    assert_eq!(
+        client.market_filters(&btc_usdt()).await.unwrap(),
+        support::btc_usdt_filters(None)
+    );
 
     // Names both ways through AssetPairs and Assets: Kraken's XBT is BTC, classic pairs are
     // keyed by their assets' keys.
@@ -263,7 +214,7 @@ async fn reads_parse_into_domain_types_with_the_venues_values() {
     );
     assert_eq!(client.open_orders(&btc_usdt()).await.unwrap(), vec![]);
     // Assets and AssetPairs were read once, whatever was asked since.
-    let calls = venue.calls().await;
+    let calls = venue.endpoints().await;
     assert_eq!(
         calls.iter().filter(|c| *c == "AssetPairs").count(),
         1,
@@ -290,20 +241,12 @@ async fn places_queries_lists_and_cancels_orders() {
     let orders = venue.orders().await;
     assert_eq!(orders[0]["clientOrderId"], uuid(1));
 
-    let queried = client.order(&btc_usdt(), &id(1)).await.unwrap();
-    assert_eq!(queried, placed);
-    assert_eq!(
-        client.open_orders(&btc_usdt()).await.unwrap(),
-        vec![queried]
-    );
+    support::assert_resting_buy_found(&client, &placed).await;
     // Open orders of another pair are not this pair's.
     assert_eq!(
         client.open_orders(&symbol("BTC", "USD")).await.unwrap(),
         vec![]
     );
-
-    let book = client.order_book(&btc_usdt(), 5).await.unwrap();
-    assert_eq!(book.bids().last(), levels(&[(dec!(99), dec!(0.5))]).last());
     assert_eq!(
         client.balances().await.unwrap(),
         vec![
@@ -316,32 +259,8 @@ async fn places_queries_lists_and_cancels_orders() {
     // A crossing IOC fills at once; its fills come from the order's trades, the fee in the
     // quote currency as Kraken states it.
     let taken = client.place_limit_order(&taking_buy(2)).await.unwrap();
-    assert_eq!(taken.status, ExchangeOrderStatus::Filled);
-    assert_eq!(
-        (taken.executed_qty, taken.cumulative_quote_qty),
-        (dec!(0.3), dec!(30.03))
-    );
-    assert!(taken.fills.is_empty(), "a query carries no fills");
-    assert_eq!(
-        client
-            .order_fills(&btc_usdt(), &taken.exchange_order_id)
-            .await
-            .unwrap(),
-        vec![Fill {
-            price: Price::new(dec!(100.1)).unwrap(),
-            quantity: dec!(0.3),
-            // 0.2 % of 0.3 BTC, 0.0006 BTC, at 100.1.
-            commission: dec!(0.06006),
-            commission_asset: asset("USDT"),
-        }]
-    );
-    assert_eq!(
-        client
-            .order_fills(&btc_usdt(), &placed.exchange_order_id)
-            .await
-            .unwrap(),
-        vec![]
-    );
+    support::assert_taken(&taken);
+    support::assert_taker_fill_in_quote(&client, &taken, &placed).await;
 
     // A post-only order that would take is refused.
     let would_take = refused(
@@ -351,13 +270,8 @@ async fn places_queries_lists_and_cancels_orders() {
     .await;
     assert_eq!(would_take, rejected("EOrder:Post only order"));
 
-    venue.clock.advance(500);
-    let cancelled = client.cancel_order(&btc_usdt(), &id(1)).await.unwrap();
-    assert_eq!(cancelled.status, ExchangeOrderStatus::Canceled);
-    assert_eq!(cancelled.client_order_id, id(1));
-    assert_eq!(cancelled.exchange_order_id, placed.exchange_order_id);
+    let cancelled = support::cancel_resting_buy(&venue, &client, &placed).await;
     assert_eq!(cancelled.updated_at_ms, T0 + 500);
-    assert_eq!(client.open_orders(&btc_usdt()).await.unwrap(), vec![]);
     // Now among the closed orders.
     assert_eq!(client.order(&btc_usdt(), &id(1)).await.unwrap(), cancelled);
     assert_eq!(
@@ -419,11 +333,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
     let (venue, client) = Venue::standard_with_alice().await;
 
     // alice holds 10 BTC.
-    let err = refused(
-        &client,
-        &limit(1, Side::Sell, dec!(11), dec!(101), TimeInForce::Gtc),
-    )
-    .await;
+    let err = refused(&client, &support::oversized_sell(id(1))).await;
     assert_eq!(err, rejected("EOrder:Insufficient funds"));
 
     // Kraken refuses an open order's cl_ord_id again: Duplicate, and one order stands.
@@ -447,7 +357,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
     ));
 
     // Refused without a request: a pair AssetPairs does not list, an id Kraken cannot carry.
-    let before = venue.calls().await.len();
+    let before = venue.endpoints().await.len();
     let doge = symbol("DOGE", "USDT");
     assert!(matches!(
         client.open_orders(&doge).await.unwrap_err(),
@@ -466,7 +376,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
         client.order(&btc_usdt(), &long.client_order_id).await,
         Err(ExchangeError::NotFound { .. })
     ));
-    assert_eq!(venue.calls().await.len(), before);
+    assert_eq!(venue.endpoints().await.len(), before);
 
     assert_eq!(venue.orders().await.len(), 1);
     venue.exchange.stop().await;
@@ -500,14 +410,14 @@ async fn a_secret_that_is_not_base64_signs_nothing_and_sends_nothing() {
     let venue = Venue::standard().await;
     let client = venue.client_with(KEY, "not base64!", Arc::new(SystemClock));
     client.market_filters(&btc_usdt()).await.unwrap();
-    let before = venue.calls().await.len();
+    let before = venue.endpoints().await.len();
     let err = refused(&client, &resting_buy(1)).await;
     assert!(
         matches!(&err, ExchangeError::Auth { message } if message.contains("base64")),
         "{err:?}"
     );
     assert!(!format!("{err:?}").contains("not base64!"));
-    assert_eq!(venue.calls().await.len(), before);
+    assert_eq!(venue.endpoints().await.len(), before);
     venue.exchange.stop().await;
 }
 
@@ -541,11 +451,7 @@ async fn a_pair_the_venue_no_longer_lists_is_rejected_by_the_venue() {
 /// proves it.
 #[tokio::test]
 async fn a_rate_limit_pauses_and_a_lockout_bans_without_sending_anything_more() {
-    let venue = Venue::start(venue_config(&[(
-        "request_weight_per_minute = 6000",
-        "request_weight_per_minute = 20",
-    )]))
-    .await;
+    let venue = Venue::start(support::with_minute_weight(VENUE, 20)).await;
     let first = venue.client();
     first.market_filters(&btc_usdt()).await.unwrap(); // Assets, AssetPairs: 2
     for _ in 0..18 {
@@ -585,7 +491,7 @@ async fn a_rate_limit_pauses_and_a_lockout_bans_without_sending_anything_more() 
     ));
 
     // 2 + 18 + the refused BalanceEx + the locked-out Assets: nothing else reached the venue.
-    let calls = venue.calls().await;
+    let calls = venue.endpoints().await;
     assert_eq!(calls.len(), 22, "{calls:?}");
     assert_eq!(calls.iter().filter(|c| *c == "BalanceEx").count(), 1);
     assert!(venue.orders().await.is_empty());
@@ -604,16 +510,16 @@ async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
         }
     );
     // Resent twice (the test's policy): three BalanceEx reached the venue.
-    assert_eq!(venue.count("BalanceEx").await, 3);
+    assert_eq!(venue.sent("BalanceEx").await, 3);
     assert_eq!(
         refused(&client, &resting_buy(1)).await,
         ExchangeError::StatusUnknown {
             reason: "EService:Busy".into()
         }
     );
-    assert_eq!(venue.count("AddOrder").await, 1, "never resent");
+    assert_eq!(venue.sent("AddOrder").await, 1, "never resent");
 
-    venue.assert_nothing_placed(&client, 1).await;
+    support::assert_nothing_placed(&venue, &client, &id(1)).await;
     venue.exchange.stop().await;
 }
 
@@ -647,15 +553,9 @@ async fn a_dropped_placement_answer_is_unknown_and_the_lookup_finds_the_one_orde
 async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
     let venue = Venue::standard().await;
     let mut config = venue.config(KEY, SECRET);
-    // Long enough for a loaded machine's loopback answers, well under the answer's delay.
-    config.request_timeout = Duration::from_secs(1);
+    config.client.request_timeout = support::GIVE_UP_AFTER;
     let client = KrakenSpot::with_clock(config, Arc::new(SystemClock)).unwrap();
-    support::with_faults(
-        &venue,
-        &client,
-        json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}),
-    )
-    .await;
+    support::answer_late(&venue, &client).await;
 
     assert_eq!(
         refused(&client, &resting_buy(1)).await,
@@ -682,17 +582,13 @@ async fn a_filled_order_whose_answer_was_lost_is_found_among_the_closed_orders()
         refused(&client, &taking_buy(1)).await,
         ExchangeError::StatusUnknown { .. }
     ));
-    let before = venue.calls().await.len();
+    let before = venue.endpoints().await.len();
     let found = client.order(&btc_usdt(), &id(1)).await.unwrap();
-    assert_eq!(found.status, ExchangeOrderStatus::Filled);
-    assert_eq!(
-        (found.executed_qty, found.cumulative_quote_qty),
-        (dec!(0.3), dec!(30.03))
-    );
+    support::assert_taken(&found);
     assert_eq!(found.client_order_id, id(1));
     // Looked for among the open orders first, then found among the closed.
     assert_eq!(
-        venue.calls().await[before..],
+        venue.endpoints().await[before..],
         ["OpenOrders", "ClosedOrders"]
     );
     assert_eq!(
@@ -762,15 +658,14 @@ async fn a_maintenance_window_fails_every_call_and_places_nothing() {
         refused(&client, &resting_buy(1)).await,
         ExchangeError::StatusUnknown { .. }
     ));
-    venue.assert_nothing_placed(&client, 1).await;
+    support::assert_nothing_placed(&venue, &client, &id(1)).await;
     venue.exchange.stop().await;
 }
 
 #[tokio::test]
 async fn a_thin_book_shows_in_order_book() {
     let (venue, client) = Venue::standard_with_alice().await;
-    support::assert_thin_book_shows(&venue, &client).await;
-    venue.exchange.stop().await;
+    support::assert_thin_book_shows(venue, &client).await;
 }
 
 /// A container's clock: the system clock, `offset_ms` off.
@@ -793,7 +688,7 @@ async fn containers_sharing_a_key_all_succeed_and_place_each_order_once() {
         .into_iter()
         .map(|offset| {
             let mut config = venue.config(KEY, SECRET);
-            config.retry = RetryPolicy {
+            config.client.retry = RetryPolicy {
                 max_retries: 8,
                 min_delay: Duration::from_millis(1),
                 max_delay: Duration::from_millis(20),
@@ -901,7 +796,7 @@ async fn the_call_counter_budget_keeps_krakens_counter_under_its_maximum() {
         MAX,
         DECAY_MILLI,
     )]);
-    config.max_rate_limit_wait = Duration::from_secs(10);
+    config.client.max_rate_limit_wait = Duration::from_secs(10);
     let client = KrakenSpot::new(config).unwrap();
     client.market_filters(&btc_usdt()).await.unwrap();
     let results = join_all((0..30).map(|_| client.balances())).await;

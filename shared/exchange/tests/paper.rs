@@ -6,16 +6,12 @@ mod support;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use driftline_core::ports::{
     Balance, Clock, Exchange, ExchangeError, ExchangeOrderStatus, Fill, LimitOrderRequest,
     TimeInForce,
 };
-use driftline_core::{
-    ApiCredentials, ClientOrderId, EpochMillis, MarketFilters, MarketFiltersFields, Price, Side,
-    Symbol, TradingStatus,
-};
+use driftline_core::{ApiCredentials, ClientOrderId, EpochMillis, Price, Side, Symbol};
 use driftline_exchange::{BinanceConfig, BinanceSpot};
 use paper_exchange::clock::ManualClock;
 use paper_exchange::{paper_market, small_venue, venues, ExchangeConfig};
@@ -23,7 +19,7 @@ use rstest::rstest;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::json;
-use support::{asset, balance, btc_usdt, eth_usdt, levels, Venue, T0};
+use support::{asset, balance, btc_usdt, eth_usdt, Venue, T0};
 
 const KEY: &str = "alice-key";
 const SECRET: &str = "alice-secret";
@@ -69,9 +65,7 @@ impl Venue {
             self.exchange.base_url(),
             Some(ApiCredentials::new(key, secret)),
         );
-        config.retry = support::fast_retries();
-        config.request_timeout = Duration::from_secs(5);
-        config.max_rate_limit_wait = Duration::from_millis(200);
+        support::fail_fast(&mut config.client);
         config
     }
 
@@ -103,21 +97,7 @@ fn limit(
 
 /// A resting buy well below the book.
 fn resting_buy(client_order_id: &str) -> LimitOrderRequest {
-    limit(
-        client_order_id,
-        Side::Buy,
-        dec!(0.5),
-        dec!(99),
-        TimeInForce::Gtc,
-    )
-}
-
-/// The error a resting buy (see [`resting_buy`]) is refused with.
-async fn refused_resting_buy(client: &BinanceSpot, client_order_id: &str) -> ExchangeError {
-    client
-        .place_limit_order(&resting_buy(client_order_id))
-        .await
-        .unwrap_err()
+    support::resting_buy(id(client_order_id))
 }
 
 /// The venue's "no such order" answer, by its code and message.
@@ -137,21 +117,12 @@ async fn sorted_balances(client: &BinanceSpot) -> Vec<Balance> {
 async fn reads_parse_into_domain_types_with_the_venues_values() {
     let (venue, client) = Venue::standard_with_alice().await;
 
-    assert_eq!(client.server_time().await.unwrap(), T0);
-    venue.clock.advance(1234);
-    assert_eq!(client.server_time().await.unwrap(), T0 + 1234);
+    support::assert_server_time(&venue, &client, 1234, 1234).await;
 
-    let expected = MarketFilters::new(MarketFiltersFields {
-        symbol: btc_usdt(),
-        tick_size: dec!(0.01),
-        step_size: dec!(0.001),
-        min_qty: dec!(0.001),
-        max_qty: Some(dec!(100)),
-        min_notional: dec!(5),
-        status: TradingStatus::Trading,
-    })
-    .unwrap();
-    assert_eq!(client.market_filters(&btc_usdt()).await.unwrap(), expected);
+    assert_eq!(
+        client.market_filters(&btc_usdt()).await.unwrap(),
+        support::btc_usdt_filters(Some(dec!(100)))
+    );
     assert_eq!(
         client.exchange_symbol(&eth_usdt()).await.unwrap(),
         "ETHUSDT"
@@ -181,19 +152,10 @@ async fn places_queries_lists_and_cancels_orders() {
         .await
         .unwrap();
     support::assert_resting_buy(&placed, &id("dl1-rest"));
+    // openOrders reads into the same report as the query; the order shows in the book.
+    support::assert_resting_buy_found(&client, &placed).await;
 
-    let queried = client.order(&btc_usdt(), &id("dl1-rest")).await.unwrap();
-    assert_eq!(queried, placed);
-
-    // openOrders reads into the same report as the query.
-    assert_eq!(
-        client.open_orders(&btc_usdt()).await.unwrap(),
-        vec![queried]
-    );
-
-    // The resting order shows in the book and locks its quote.
-    let book = client.order_book(&btc_usdt(), 5).await.unwrap();
-    assert_eq!(book.bids().last(), levels(&[(dec!(99), dec!(0.5))]).last());
+    // The resting order locks its quote.
     assert_eq!(
         sorted_balances(&client).await,
         vec![
@@ -204,20 +166,10 @@ async fn places_queries_lists_and_cancels_orders() {
 
     // A crossing IOC takes from the best ask, taker fee in the asset received.
     let taken = client
-        .place_limit_order(&limit(
-            "dl1-take",
-            Side::Buy,
-            dec!(0.3),
-            dec!(100.1),
-            TimeInForce::Ioc,
-        ))
+        .place_limit_order(&support::taking_buy(id("dl1-take")))
         .await
         .unwrap();
-    assert_eq!(taken.status, ExchangeOrderStatus::Filled);
-    assert_eq!(
-        (taken.executed_qty, taken.cumulative_quote_qty),
-        (dec!(0.3), dec!(30.03))
-    );
+    support::assert_taken(&taken);
     assert_eq!(
         taken.fills,
         vec![Fill {
@@ -246,24 +198,8 @@ async fn places_queries_lists_and_cancels_orders() {
         }
     );
 
-    venue.clock.advance(500);
-    let cancelled = client
-        .cancel_order(&btc_usdt(), &id("dl1-rest"))
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status, ExchangeOrderStatus::Canceled);
-    assert_eq!(cancelled.client_order_id, id("dl1-rest"));
-    assert_eq!(cancelled.exchange_order_id, placed.exchange_order_id);
+    let cancelled = support::cancel_resting_buy(&venue, &client, &placed).await;
     assert_eq!(cancelled.updated_at_ms, T0 + 500);
-    assert_eq!(client.open_orders(&btc_usdt()).await.unwrap(), vec![]);
-    assert_eq!(
-        client
-            .order(&btc_usdt(), &id("dl1-rest"))
-            .await
-            .unwrap()
-            .status,
-        ExchangeOrderStatus::Canceled
-    );
     assert_eq!(
         sorted_balances(&client).await,
         vec![
@@ -322,13 +258,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
 
     // -2010: alice holds 10 BTC.
     let err = client
-        .place_limit_order(&limit(
-            "dl1-broke",
-            Side::Sell,
-            dec!(11),
-            dec!(101),
-            TimeInForce::Gtc,
-        ))
+        .place_limit_order(&support::oversized_sell(id("dl1-broke")))
         .await
         .unwrap_err();
     assert_eq!(
@@ -343,7 +273,7 @@ async fn each_refusal_of_the_venue_becomes_its_typed_error() {
         .place_limit_order(&resting_buy("dl1-dup"))
         .await
         .unwrap();
-    let err = refused_resting_buy(&client, "dl1-dup").await;
+    let err = support::refused(&client, &resting_buy("dl1-dup")).await;
     assert_eq!(
         err,
         ExchangeError::Duplicate {
@@ -412,7 +342,7 @@ async fn bad_credentials_are_auth_errors(
         matches!(&err, ExchangeError::Auth { message } if message.starts_with(&format!("{code}:"))),
         "{err:?}"
     );
-    let err = refused_resting_buy(&client, "dl1-auth").await;
+    let err = support::refused(&client, &resting_buy("dl1-auth")).await;
     assert!(
         matches!(&err, ExchangeError::Auth { message } if message.starts_with(&format!("{code}:"))),
         "{err:?}"
@@ -486,7 +416,7 @@ async fn a_skewed_clock_is_resynced_and_the_request_resent_once(
 async fn a_persistent_skew_surfaces_as_retryable_and_places_nothing() {
     let venue = Venue::standard().await;
     let client = venue.client_with(KEY, SECRET, Arc::new(FallingBehind(AtomicI64::new(T0))));
-    let err = refused_resting_buy(&client, "dl1-drift").await;
+    let err = support::refused(&client, &resting_buy("dl1-drift")).await;
     assert!(
         matches!(&err, ExchangeError::Retryable { reason } if reason.contains("-1021")),
         "{err:?}"
@@ -505,11 +435,7 @@ async fn a_persistent_skew_surfaces_as_retryable_and_places_nothing() {
 /// banned (418), after which it sends nothing either. The venue's weight count proves it.
 #[tokio::test]
 async fn a_429_pauses_and_a_418_bans_without_sending_anything_more() {
-    let venue = Venue::start(venue_config(&[(
-        "request_weight_per_minute = 6000",
-        "request_weight_per_minute = 100",
-    )]))
-    .await;
+    let venue = Venue::start(support::with_minute_weight(VENUE, 100)).await;
     let first = venue.client();
     first.market_filters(&btc_usdt()).await.unwrap(); // exchangeInfo: 20
     for expected in [40, 60, 80, 100] {
@@ -521,7 +447,7 @@ async fn a_429_pauses_and_a_418_bans_without_sending_anything_more() {
         matches!(err, ExchangeError::RateLimited { retry_after_ms } if retry_after_ms > 59_000),
         "{err:?}"
     );
-    let err = refused_resting_buy(&first, "dl1-paused").await;
+    let err = support::refused(&first, &resting_buy("dl1-paused")).await;
     assert!(matches!(err, ExchangeError::RateLimited { .. }), "{err:?}");
     assert!(matches!(
         first.balances().await.unwrap_err(),
@@ -562,19 +488,15 @@ async fn a_server_error_is_retried_on_reads_and_unknown_on_placement() {
         matches!(&err, ExchangeError::Retryable { reason } if reason.starts_with("HTTP 500")),
         "{err:?}"
     );
-    let err = refused_resting_buy(&client, "dl1-500").await;
+    let err = support::refused(&client, &resting_buy("dl1-500")).await;
     assert!(
         matches!(&err, ExchangeError::StatusUnknown { reason } if reason.starts_with("HTTP 500")),
         "{err:?}"
     );
 
     // The lookup the caller must do: this venue's 500 came before the engine, so no order.
-    venue.set_faults(json!({})).await;
-    assert!(matches!(
-        client.order(&btc_usdt(), &id("dl1-500")).await,
-        Err(ExchangeError::NotFound { message }) if message.starts_with("-2013:")
-    ));
-    assert!(venue.orders().await.is_empty());
+    let not_found = support::assert_nothing_placed(&venue, &client, &id("dl1-500")).await;
+    assert!(not_found.starts_with("-2013:"), "{not_found}");
     venue.exchange.stop().await;
 }
 
@@ -583,7 +505,7 @@ async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_or
     let (venue, client) = Venue::standard_with_alice().await;
     support::with_faults(&venue, &client, json!({"drop_next_order_responses": 1})).await;
 
-    let err = refused_resting_buy(&client, "dl1-dropped").await;
+    let err = support::refused(&client, &resting_buy("dl1-dropped")).await;
     assert!(
         matches!(&err, ExchangeError::StatusUnknown { reason } if reason.contains("execution status unknown")),
         "{err:?}"
@@ -612,17 +534,11 @@ async fn a_dropped_placement_response_is_unknown_and_the_lookup_finds_the_one_or
 async fn a_placement_timeout_is_unknown_and_the_lookup_finds_the_one_order() {
     let venue = Venue::standard().await;
     let mut config = venue.config(KEY, SECRET);
-    // Long enough for a loaded machine's loopback answers, well under the answer's delay.
-    config.request_timeout = Duration::from_secs(1);
+    config.client.request_timeout = support::GIVE_UP_AFTER;
     let client = BinanceSpot::with_clock(config, venue.clock.clone()).unwrap();
-    support::with_faults(
-        &venue,
-        &client,
-        json!({"drop_next_order_responses": 1, "drop_response_delay_ms": 3000}),
-    )
-    .await;
+    support::answer_late(&venue, &client).await;
 
-    let err = refused_resting_buy(&client, "dl1-late").await;
+    let err = support::refused(&client, &resting_buy("dl1-late")).await;
     assert_eq!(
         err,
         ExchangeError::StatusUnknown {
@@ -652,24 +568,18 @@ async fn a_maintenance_window_fails_every_call_and_places_nothing() {
         );
     }
     // A 5xx on placement is unknown by the published rule, even though this one was refused.
-    let err = refused_resting_buy(&client, "dl1-maint").await;
+    let err = support::refused(&client, &resting_buy("dl1-maint")).await;
     assert!(
         matches!(err, ExchangeError::StatusUnknown { .. }),
         "{err:?}"
     );
 
-    venue.set_faults(json!({})).await;
-    assert!(matches!(
-        client.order(&btc_usdt(), &id("dl1-maint")).await,
-        Err(ExchangeError::NotFound { .. })
-    ));
-    assert!(venue.orders().await.is_empty());
+    support::assert_nothing_placed(&venue, &client, &id("dl1-maint")).await;
     venue.exchange.stop().await;
 }
 
 #[tokio::test]
 async fn a_thin_book_shows_in_order_book() {
     let (venue, client) = Venue::standard_with_alice().await;
-    support::assert_thin_book_shows(&venue, &client).await;
-    venue.exchange.stop().await;
+    support::assert_thin_book_shows(venue, &client).await;
 }

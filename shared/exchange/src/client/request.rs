@@ -160,7 +160,7 @@ impl BinanceSpot {
                 }
             }
         };
-        crate::http::with_retries(&self.config.retry, endpoint.kind, once).await
+        crate::http::with_retries(&self.config.client.retry, endpoint.kind, once).await
     }
 
     async fn attempt(
@@ -168,7 +168,7 @@ impl BinanceSpot {
         endpoint: Endpoint,
         params: &[(&'static str, String)],
     ) -> Result<Answer, AttemptError> {
-        let credentials = match (&self.config.credentials, endpoint.signed) {
+        let credentials = match (&self.config.client.credentials, endpoint.signed) {
             (Some(credentials), true) => Some(credentials),
             (None, true) => {
                 return Err(AttemptError::Failed(ExchangeError::Auth {

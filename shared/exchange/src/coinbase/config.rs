@@ -5,26 +5,17 @@ use std::time::Duration;
 
 use driftline_core::ApiCredentials;
 
-use crate::config::RetryPolicy;
+use crate::config::ClientConfig;
 
 /// A Coinbase Advanced Trade REST client's settings.
 #[derive(Debug, Clone)]
 pub struct CoinbaseConfig {
-    /// Scheme, host and port, no path: production or the paper exchange. The host (and port)
-    /// is what every JWT's `uri` claim names.
-    pub base_url: String,
-    /// A CDP API key: `api_key` is the key name (`organizations/{org}/apiKeys/{id}`), the
-    /// secret its PEM EC private key (SEC1 or PKCS#8). Needed for accounts and orders only.
-    pub credentials: Option<ApiCredentials>,
-    /// Whole-request timeout; a placement or cancel that hits it has an unknown outcome.
-    pub request_timeout: Duration,
-    pub connect_timeout: Duration,
-    /// How long the product list (names, increments, minimums, status) is kept.
-    pub markets_ttl: Duration,
-    /// The longest a caller waits for the limiter (a 429 pause, a spent bucket) before getting
-    /// `RateLimited` back instead.
-    pub max_rate_limit_wait: Duration,
-    pub retry: RetryPolicy,
+    /// Where (production or the paper exchange: the host and port are what every JWT's `uri`
+    /// claim names), with which CDP API key (`api_key` the key name,
+    /// `organizations/{org}/apiKeys/{id}`, the secret its PEM EC private key, SEC1 or PKCS#8;
+    /// for accounts and orders only), how patiently; `markets_ttl` is how long the product list
+    /// (names, increments, minimums, status) is kept.
+    pub client: ClientConfig,
     /// Coinbase's limit on private endpoints, per user (API key's owner).
     pub private_requests_per_second: u32,
     /// Coinbase's limit on public endpoints, per IP.
@@ -40,13 +31,7 @@ impl CoinbaseConfig {
     /// Settings for the venue at `base_url`, with the defaults of `docs/EXCHANGE.md`.
     pub fn new(base_url: impl Into<String>, credentials: Option<ApiCredentials>) -> Self {
         Self {
-            base_url: base_url.into(),
-            credentials,
-            request_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(3),
-            markets_ttl: Duration::from_secs(15 * 60),
-            max_rate_limit_wait: Duration::from_secs(10),
-            retry: RetryPolicy::default(),
+            client: ClientConfig::new(base_url, credentials),
             private_requests_per_second: 30,
             public_requests_per_second: 10,
             order_lookup_window: Duration::from_secs(48 * 3600),
@@ -70,6 +55,6 @@ mod tests {
         ));
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("apiKeys/k"));
-        assert_eq!(c.base_url, "https://api.coinbase.com");
+        assert_eq!(c.client.base_url, "https://api.coinbase.com");
     }
 }

@@ -19,17 +19,17 @@ use std::sync::Arc;
 
 use driftline_core::ports::{Clock, ExchangeError};
 use driftline_core::Symbol;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
+use crate::cache::Cached;
 use crate::classify::{unreadable, RequestKind};
 use crate::client::{ConfigError, SystemClock};
+use crate::http::Transport;
 use crate::limiter::{LimitKind, Limiter, RateLimitWindow, RateLimits};
 use request::Endpoint;
 use wire::Product;
 
-struct ProductCache {
-    fetched_at: Instant,
+/// The product list's spot products, by symbol.
+struct Products {
     by_symbol: HashMap<Symbol, Product>,
 }
 
@@ -47,7 +47,8 @@ pub struct CoinbaseAdvanced {
     private: Limiter,
     /// Public endpoints: Coinbase counts them per IP.
     public: Limiter,
-    products: Mutex<Option<Arc<ProductCache>>>,
+    /// Stale ones are served when the product list cannot be read again.
+    products: Cached<Products>,
 }
 
 impl std::fmt::Debug for CoinbaseAdvanced {
@@ -78,20 +79,21 @@ impl CoinbaseAdvanced {
     /// # Errors
     /// [`ConfigError`] naming the setting that is wrong (never showing the secret).
     pub fn with_clock(config: CoinbaseConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
-        let base_url = crate::http::base_url(&config.base_url)?;
+        let Transport { base_url, http } = Transport::new(&config.client)?;
         let url = reqwest::Url::parse(&base_url).map_err(|_| ConfigError::BaseUrl {
-            value: config.base_url.clone(),
+            value: config.client.base_url.clone(),
         })?;
         let host = match (url.host_str(), url.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
             (None, _) => {
                 return Err(ConfigError::BaseUrl {
-                    value: config.base_url.clone(),
+                    value: config.client.base_url.clone(),
                 })
             }
         };
         let signer = config
+            .client
             .credentials
             .as_ref()
             .map(|c| auth::Signer::new(c.api_key(), c.expose_secret()))
@@ -99,69 +101,50 @@ impl CoinbaseAdvanced {
             .map_err(|e| ConfigError::Credentials {
                 reason: e.to_string(),
             })?;
+        let wait = config.client.max_rate_limit_wait;
         Ok(Self {
-            http: crate::http::http_client(config.request_timeout, config.connect_timeout)?,
-            private: Limiter::new(
-                &per_second(config.private_requests_per_second),
-                config.max_rate_limit_wait,
-            ),
-            public: Limiter::new(
-                &per_second(config.public_requests_per_second),
-                config.max_rate_limit_wait,
-            ),
+            http,
+            private: Limiter::new(&per_second(config.private_requests_per_second), wait),
+            public: Limiter::new(&per_second(config.public_requests_per_second), wait),
             base_url,
             host,
             clock,
             signer,
-            products: Mutex::new(None),
+            products: Cached::new(config.client.markets_ttl),
             config,
         })
     }
 
     /// Reads the product list again on the next call that needs it.
     pub async fn forget_markets(&self) {
-        *self.products.lock().await = None;
+        self.products.forget().await;
     }
 
-    async fn product_cache(&self) -> Result<Arc<ProductCache>, ExchangeError> {
-        // Held across the fetch: concurrent callers wait for one product list, not send many.
-        let mut cached = self.products.lock().await;
-        if let Some(cache) = cached.as_ref() {
-            if cache.fetched_at.elapsed() < self.config.markets_ttl {
-                return Ok(Arc::clone(cache));
-            }
-        }
-        let fetched = match self
-            .call(
-                &Endpoint::public("market/products"),
-                &[("product_type", "SPOT".to_owned())],
-                None,
-            )
+    async fn products(&self) -> Result<Arc<Products>, ExchangeError> {
+        self.products
+            .get(|| async {
+                let body = self
+                    .call(
+                        &Endpoint::public("market/products"),
+                        &[("product_type", "SPOT".to_owned())],
+                        None,
+                    )
+                    .await?;
+                let products =
+                    wire::parse_products(&body).map_err(|e| unreadable(RequestKind::Read, &e))?;
+                Ok(Products {
+                    by_symbol: products
+                        .into_iter()
+                        .map(|p| (p.symbol.clone(), p))
+                        .collect(),
+                })
+            })
             .await
-        {
-            Ok(body) => wire::parse_products(&body).map_err(|e| unreadable(RequestKind::Read, &e)),
-            Err(e) => Err(e),
-        };
-        let products = match (fetched, cached.as_ref()) {
-            (Ok(products), _) => products,
-            // Products and their rules rarely change: a stale copy beats failing every call.
-            (Err(_), Some(stale)) => return Ok(Arc::clone(stale)),
-            (Err(e), None) => return Err(e),
-        };
-        let cache = Arc::new(ProductCache {
-            fetched_at: Instant::now(),
-            by_symbol: products
-                .into_iter()
-                .map(|p| (p.symbol.clone(), p))
-                .collect(),
-        });
-        *cached = Some(Arc::clone(&cache));
-        Ok(cache)
     }
 
     async fn product(&self, symbol: &Symbol) -> Result<Product, ExchangeError> {
-        let cache = self.product_cache().await?;
-        cache
+        self.products()
+            .await?
             .by_symbol
             .get(symbol)
             .cloned()
@@ -185,8 +168,8 @@ impl CoinbaseAdvanced {
     /// # Errors
     /// [`ExchangeError::Rejected`] when Coinbase lists no such spot product.
     pub async fn symbol_of(&self, product_id: &str) -> Result<Symbol, ExchangeError> {
-        let cache = self.product_cache().await?;
-        cache
+        self.products()
+            .await?
             .by_symbol
             .values()
             .find(|p| p.product_id == product_id)

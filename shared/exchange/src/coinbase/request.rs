@@ -73,7 +73,7 @@ impl CoinbaseAdvanced {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Bytes, ExchangeError> {
-        crate::http::with_retries(&self.config.retry, endpoint.kind, || {
+        crate::http::with_retries(&self.config.client.retry, endpoint.kind, || {
             self.attempt(endpoint, query, body)
         })
         .await

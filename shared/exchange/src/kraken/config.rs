@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use driftline_core::ApiCredentials;
 
-use crate::config::RetryPolicy;
+use crate::config::ClientConfig;
 use crate::limiter::{LimitKind, RateLimitWindow, RateLimits};
 
 /// A Kraken account's verification tier: it sets the key's call counter and the trading
@@ -66,19 +66,10 @@ impl KrakenTier {
 /// A Kraken spot REST client's settings.
 #[derive(Debug, Clone)]
 pub struct KrakenConfig {
-    /// Scheme, host and port, no path: production or the paper exchange.
-    pub base_url: String,
-    /// An API key and its base64 secret; needed for private calls only.
-    pub credentials: Option<ApiCredentials>,
-    /// Whole-request timeout; a placement or cancel that hits it has an unknown outcome.
-    pub request_timeout: Duration,
-    pub connect_timeout: Duration,
-    /// How long AssetPairs and Assets (names, filters) are kept before they are read again.
-    pub markets_ttl: Duration,
-    /// The longest a caller waits for the limiter before getting `RateLimited` back instead.
-    pub max_rate_limit_wait: Duration,
-    /// Resends of what is safe to resend, a refused nonce included.
-    pub retry: RetryPolicy,
+    /// Where (production or the paper exchange), with which key (an API key and its base64
+    /// secret, for private calls only), how patiently; `markets_ttl` is how long `Assets` and
+    /// `AssetPairs` (names, filters) are kept; `retry` resends a refused nonce too.
+    pub client: ClientConfig,
     /// The account's verification tier: the defaults of `rate_limits` and the pauses after
     /// Kraken says a counter is full.
     pub tier: KrakenTier,
@@ -94,17 +85,12 @@ pub struct KrakenConfig {
 impl KrakenConfig {
     pub const PRODUCTION_URL: &'static str = "https://api.kraken.com";
 
-    /// Settings for the venue at `base_url`, for a Starter account, with the defaults below.
+    /// Settings for the venue at `base_url`, for a Starter account: [`ClientConfig::new`]'s,
+    /// about one public call a second, a week of closed orders.
     pub fn new(base_url: impl Into<String>, credentials: Option<ApiCredentials>) -> Self {
         let tier = KrakenTier::default();
         Self {
-            base_url: base_url.into(),
-            credentials,
-            request_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(3),
-            markets_ttl: Duration::from_secs(15 * 60),
-            max_rate_limit_wait: Duration::from_secs(10),
-            retry: RetryPolicy::default(),
+            client: ClientConfig::new(base_url, credentials),
             tier,
             rate_limits: tier.rate_limits(),
             public_rate_limits: RateLimits::new(vec![RateLimitWindow::decaying(

@@ -27,6 +27,7 @@ use self::wire::KrakenMarket;
 use crate::cache::Cached;
 use crate::classify::{unreadable, RequestKind};
 use crate::client::{ConfigError, SystemClock};
+use crate::http::Transport;
 use crate::limiter::Limiter;
 
 /// `Assets` and `AssetPairs`.
@@ -75,13 +76,13 @@ impl KrakenSpot {
     /// # Errors
     /// [`ConfigError`] naming the setting that is wrong.
     pub fn with_clock(config: KrakenConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
-        let base_url = crate::http::base_url(&config.base_url)?;
-        let http = crate::http::http_client(config.request_timeout, config.connect_timeout)?;
+        let Transport { base_url, http } = Transport::new(&config.client)?;
+        let wait = config.client.max_rate_limit_wait;
         Ok(Self {
-            private: Limiter::new(&config.rate_limits, config.max_rate_limit_wait),
-            public: Limiter::new(&config.public_rate_limits, config.max_rate_limit_wait),
+            private: Limiter::new(&config.rate_limits, wait),
+            public: Limiter::new(&config.public_rate_limits, wait),
             nonces: Nonces::default(),
-            markets: Cached::new(config.markets_ttl),
+            markets: Cached::new(config.client.markets_ttl),
             base_url,
             http,
             clock,

@@ -89,7 +89,7 @@ impl KrakenSpot {
         method: Method,
         params: &[(&'static str, String)],
     ) -> Result<Bytes, ExchangeError> {
-        crate::http::with_retries(&self.config.retry, method.kind, || {
+        crate::http::with_retries(&self.config.client.retry, method.kind, || {
             self.attempt(method, params)
         })
         .await
@@ -105,7 +105,7 @@ impl KrakenSpot {
         } else {
             &self.public
         };
-        let credentials = match (&self.config.credentials, method.private) {
+        let credentials = match (&self.config.client.credentials, method.private) {
             (Some(c), true) => Some(c),
             (None, true) => {
                 return Err(ExchangeError::Auth {
