@@ -60,13 +60,13 @@ pub struct ClientSettings {
 macro_rules! venue_client {
     ($client:ty, $settings:expr, $secret:expr, $clock:expr) => {{
         let mut config = $settings.clone();
-        config.credentials = None;
+        config.client.credentials = None;
         if let Some(secret) = $secret {
             let secret: &AccountSecret = secret;
             if let Some(url) = &secret.base_url {
-                config.base_url.clone_from(url);
+                config.client.base_url.clone_from(url);
             }
-            config.credentials = Some(secret.credentials.clone());
+            config.client.credentials = Some(secret.credentials.clone());
         }
         Arc::new(<$client>::with_clock(config, $clock.clone())?) as Arc<dyn Exchange>
     }};

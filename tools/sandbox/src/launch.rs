@@ -481,14 +481,15 @@ impl World {
             max_delay: Duration::from_millis(5),
         };
         // Every venue's client the same: quick retries, short timeouts and waits.
-        macro_rules! quick {
-            ($($config:expr),+) => {$(
-                $config.retry = retry.clone();
-                $config.request_timeout = Duration::from_secs(3);
-                $config.max_rate_limit_wait = Duration::from_millis(200);
-            )+};
+        for client in [
+            &mut settings.binance.client,
+            &mut settings.kraken.client,
+            &mut settings.coinbase.client,
+        ] {
+            client.retry = retry.clone();
+            client.request_timeout = Duration::from_secs(3);
+            client.max_rate_limit_wait = Duration::from_millis(200);
         }
-        quick!(settings.binance, settings.kraken, settings.coinbase);
         // The paper venue's Kraken listener allows what its config says (6000 weight a minute),
         // not a Starter key's decaying counter: the sandbox runs a period's calls in moments.
         let paper = RateLimitWindow::new(LimitKind::RequestWeight, "MINUTE", 1, 6000)
