@@ -96,12 +96,12 @@ impl ClientSettings {
         })
     }
 
-    /// Checks every venue's settings once, without credentials, before any order.
+    /// Checks the deployment's Binance settings (its configured base URL) once, without
+    /// credentials, before any order. Kraken's and Coinbase's defaults are the venues' own
+    /// URLs; a secret's own base URL is checked when its account's client is built.
     fn validate(&self, clock: &Arc<dyn Clock>) -> Result<(), WiringError> {
         let none: Option<&AccountSecret> = None;
         venue_client!(BinanceSpot, self.binance, none, clock);
-        venue_client!(KrakenSpot, self.kraken, none, clock);
-        venue_client!(CoinbaseAdvanced, self.coinbase, none, clock);
         Ok(())
     }
 }

@@ -125,16 +125,12 @@ impl World {
         let config = ExchangeConfig::parse(ARTICLE_VENUE)
             .and_then(|c| paper_exchange::venues::in_dialect(c, dialect))
             .unwrap_or_else(|e| panic!("the article's venue in {dialect:?}: {e}"));
-        let sdk = emulator().await?;
-        match Self::launch_config(&sdk, config, &[article_spec()], None).await {
-            Ok(world) => Some(world),
-            Err(e) => panic!("the world does not start: {e}"),
-        }
+        Self::started(Ok(config), &[article_spec()], None).await
     }
 
     /// For tests: `None` (skipped) without an emulator; panics when set-up fails.
     pub async fn start(venue_toml: &str, portfolios: &[PortfolioSpec]) -> Option<Self> {
-        Self::started(venue_toml, portfolios, None).await
+        Self::started(ExchangeConfig::parse(venue_toml), portfolios, None).await
     }
 
     /// As [`Self::start`], the services also telling `notifier` every notice.
@@ -143,16 +139,25 @@ impl World {
         portfolios: &[PortfolioSpec],
         notifier: Arc<dyn Notifier>,
     ) -> Option<Self> {
-        Self::started(venue_toml, portfolios, Some(notifier)).await
+        Self::started(
+            ExchangeConfig::parse(venue_toml),
+            portfolios,
+            Some(notifier),
+        )
+        .await
     }
 
     pub(crate) async fn started(
-        venue_toml: &str,
+        venue: Result<ExchangeConfig, paper_exchange::config::ConfigError>,
         portfolios: &[PortfolioSpec],
         notifier: Option<Arc<dyn Notifier>>,
     ) -> Option<Self> {
         let sdk = emulator().await?;
-        match Self::launch_notifying(&sdk, venue_toml, portfolios, notifier).await {
+        let launched = match venue {
+            Ok(config) => Self::launch_config(&sdk, config, portfolios, notifier).await,
+            Err(e) => Err(e.into()),
+        };
+        match launched {
             Ok(world) => Some(world),
             Err(e) => panic!("the world does not start: {e}"),
         }

@@ -23,6 +23,7 @@ pub enum Venue {
 }
 
 impl Venue {
+    /// Every venue, in declaration order (a venue's place here is `venue as usize`).
     pub const ALL: [Self; 3] = [Self::Binance, Self::Kraken, Self::Coinbase];
 
     /// The venue's name in secrets, store keys and metrics: `binance`, `kraken`, `coinbase`.
@@ -268,6 +269,15 @@ pub trait Exchange: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_venue_is_listed_at_its_place_and_reads_back_from_its_name() {
+        for (place, venue) in Venue::ALL.into_iter().enumerate() {
+            assert_eq!(venue as usize, place);
+            assert_eq!(venue.as_str().parse::<Venue>(), Ok(venue));
+        }
+        assert!("bitstamp".parse::<Venue>().is_err());
+    }
 
     #[test]
     fn an_exchange_order_id_reads_from_text_and_from_the_numbers_older_messages_carry() {

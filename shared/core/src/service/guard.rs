@@ -290,7 +290,7 @@ fn cause(e: &ExchangeError, failures: u32) -> BreakerCause {
 
 /// The breakers of every venue, one each (keyed in the store by the venue's name): a ban on
 /// one venue stops nothing on another.
-pub struct Breakers(Vec<(Venue, Arc<BreakerGuard>)>);
+pub struct Breakers([Arc<BreakerGuard>; Venue::ALL.len()]);
 
 impl Breakers {
     pub fn new(
@@ -301,34 +301,23 @@ impl Breakers {
         reuse_ms: i64,
         notifier: &Arc<dyn Notifier>,
     ) -> Self {
-        Self(
-            Venue::ALL
-                .into_iter()
-                .map(|venue| {
-                    let guard = BreakerGuard::new(
-                        store.clone(),
-                        clock.clone(),
-                        random,
-                        venue.as_str(),
-                        config,
-                        reuse_ms,
-                        notifier.clone(),
-                    );
-                    (venue, Arc::new(guard))
-                })
-                .collect(),
-        )
+        Self(Venue::ALL.map(|venue| {
+            Arc::new(BreakerGuard::new(
+                store.clone(),
+                clock.clone(),
+                random,
+                venue.as_str(),
+                config,
+                reuse_ms,
+                notifier.clone(),
+            ))
+        }))
     }
 
     /// The breaker of `venue`.
     pub fn of(&self, venue: Venue) -> &Arc<BreakerGuard> {
-        // Every venue has one: `new` makes one per `Venue::ALL`.
-        let (_, guard) = self
-            .0
-            .iter()
-            .find(|(v, _)| *v == venue)
-            .unwrap_or(&self.0[0]);
-        guard
+        // `Venue::ALL` lists the venues in declaration order, so a venue's index is its place.
+        &self.0[venue as usize]
     }
 
     /// `client` behind its venue's breaker.

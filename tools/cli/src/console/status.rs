@@ -18,9 +18,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
 use driftline_core::control::{CycleRecord, DeploymentControls, Stop};
-use driftline_core::ports::Venue;
-use driftline_core::ports::{CycleLeases, OrderLedger, PortfolioConfigs};
-use driftline_core::service::scheduler::PortfolioOutcome;
+use driftline_core::ports::{BreakerStore, CycleLeases, OrderLedger, PortfolioConfigs, Venue};
+use driftline_core::service::scheduler::{PortfolioOutcome, SchedulerSettings};
 use driftline_core::BreakerState;
 use serde::Serialize;
 
@@ -162,11 +161,6 @@ pub struct AlarmView {
     pub since: Option<String>,
 }
 
-/// The venues whose breakers the functions keep: one each.
-fn venues() -> Vec<String> {
-    Venue::ALL.iter().map(|v| v.as_str().to_owned()).collect()
-}
-
 /// A queue's depths: GetQueueAttributes of its three approximate counts.
 ///
 /// # Errors
@@ -273,12 +267,19 @@ async fn alarms(console: &Console) -> Alarms {
 pub async fn read(console: &Console) -> Result<Status, ConsoleError> {
     let store = console.store()?;
     let sqs = aws_sdk_sqs::Client::new(&console.sdk);
-    let mut halt = None;
-    let mut breakers = Vec::new();
-    for venue in venues() {
-        let controls = DeploymentControls::read(&store, &venue).await?;
-        halt = controls.halt.as_ref().map(StopView::from);
-        breakers.push(BreakerView::new(&venue, &controls.breaker.state));
+    // The halt with the default account's venue's breaker, in one read as the functions read
+    // them; then the breaker of each other venue (the functions keep one per venue).
+    let default_venue = SchedulerSettings::default().venue;
+    let controls = DeploymentControls::read(&store, default_venue.as_str()).await?;
+    let halt = controls.halt.as_ref().map(StopView::from);
+    let mut breakers = Vec::with_capacity(Venue::ALL.len());
+    for venue in Venue::ALL {
+        let state = if venue == default_venue {
+            controls.breaker.state.clone()
+        } else {
+            store.load(venue.as_str()).await?.state
+        };
+        breakers.push(BreakerView::new(venue.as_str(), &state));
     }
     let mut portfolios = Vec::new();
     for id in store.portfolio_ids().await? {
