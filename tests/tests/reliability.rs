@@ -78,7 +78,7 @@ fn intent(w: &World, scenario: &str, n: usize) -> OrderIntent {
     let symbol = Symbol::new(asset(base), asset("USDT")).expect("valid symbol");
     let now = w.now();
     OrderIntent {
-        client_order_id: ClientOrderId::derive(&portfolio, &cycle, &symbol, Side::Sell, 0),
+        client_order_id: ClientOrderId::derive(None, &portfolio, &cycle, &symbol, Side::Sell, 0),
         portfolio_id: portfolio,
         cycle_id: cycle,
         symbol,

@@ -82,7 +82,7 @@ fn intent(leg: u32, expires_at_ms: EpochMillis) -> OrderIntent {
         "BTC/USDT".parse().unwrap(),
     );
     OrderIntent {
-        client_order_id: ClientOrderId::derive(&p, &c, &s, Side::Buy, leg),
+        client_order_id: ClientOrderId::derive(None, &p, &c, &s, Side::Buy, leg),
         portfolio_id: p,
         cycle_id: c,
         symbol: s,

@@ -9,6 +9,8 @@ use rust_decimal::Decimal;
 
 struct Fixture {
     portfolio: Portfolio,
+    /// The same targets holding nothing off the exchange: the plan's portfolio.
+    off_exchange: Portfolio,
     markets: Markets,
     policy: RebalancePolicy,
 }
@@ -72,6 +74,7 @@ fn fixture(id: usize, n: usize) -> Fixture {
         ..RebalancePolicy::default()
     };
     Fixture {
+        off_exchange: portfolio.with_holdings(Holdings::default()).unwrap(),
         portfolio,
         markets,
         policy,
@@ -80,24 +83,27 @@ fn fixture(id: usize, n: usize) -> Fixture {
 
 fn plan_one(f: &Fixture, cycle: &CycleId) -> RebalancePlan {
     let fees = Fees::default();
-    let request = PlanRequest {
-        portfolio: &f.portfolio,
-        in_flight: &[],
-        markets: &f.markets,
-        policy: &f.policy,
+    let model = BookWalkCostModel {
         fees,
+        liquidity: Liquidity::Taker,
+    };
+    let accounts = [PlanAccount::single(
+        f.portfolio.quote(),
+        f.portfolio.holdings(),
+        &f.markets,
+        fees,
+        &model,
+    )];
+    let request = PlanRequest {
+        portfolio: &f.off_exchange,
+        accounts: &accounts,
+        in_flight: &[],
+        policy: &f.policy,
         history: &[],
         cycle,
         now_ms: 1_700_000_000_000,
     };
-    plan(
-        &request,
-        &BookWalkCostModel {
-            fees,
-            liquidity: Liquidity::Taker,
-        },
-    )
-    .unwrap()
+    plan(&request).unwrap()
 }
 
 fn planning(c: &mut Criterion) {

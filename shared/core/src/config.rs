@@ -1,14 +1,18 @@
 //! Portfolio specifications as people write them (TOML or JSON files, the stored config item)
 //! and their validation into domain values, with errors that name the field and the value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{Asset, DomainError, Holdings, Portfolio, PortfolioId, RebalancePolicy, TargetWeights};
+use crate::accounts::{CashRate, CashRule, PortfolioAccount, PortfolioAccounts};
+use crate::{
+    Asset, DomainError, Fees, Holdings, Portfolio, PortfolioId, RebalancePolicy, Symbol,
+    TargetWeights,
+};
 
 /// A field of a specification that is wrong, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -33,21 +37,70 @@ impl ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct PortfolioSpec {
     pub id: String,
-    /// The asset equity is counted in; it settles every trade.
+    /// The asset equity is counted in; its target is the cash target, whatever cash asset
+    /// each account holds.
     pub quote: String,
     /// The exchange account the portfolio trades on: the id of the secret holding its API key.
     /// Absent: the deployment's default account. Two portfolios must not share an account,
-    /// or each would count the other's balances as its own.
+    /// or each would count the other's balances as its own. For several accounts, `accounts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// The accounts a portfolio spread over several venues trades on (instead of `account`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountSpec>,
     /// Target weight per asset, the quote asset included, summing to exactly 1.
     #[serde(deserialize_with = "assets_once")]
     pub targets: BTreeMap<String, String>,
-    /// Quantities held. Optional: where the exchange reports balances, they come from there.
+    /// Quantities held on the one account, for a plan made offline. Where the exchange
+    /// reports balances, they come from there.
     #[serde(default, deserialize_with = "assets_once")]
     pub holdings: BTreeMap<String, String>,
+    /// Amounts held off every exchange (cold storage): counted in equity and drift, never
+    /// traded.
+    #[serde(
+        default,
+        deserialize_with = "assets_once",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub off_exchange: BTreeMap<String, String>,
+    /// How the accounts' cash assets count in `quote`; equal by default.
+    #[serde(default, skip_serializing_if = "CashRule::is_equal")]
+    pub cash: CashRule,
     #[serde(default)]
     pub policy: RebalancePolicy,
+}
+
+/// One account of a portfolio spread over several, as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSpec {
+    /// The id of the secret holding its API key; absent for the deployment's default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The cash asset this account trades against (`USD` on Kraken, say); absent: the
+    /// portfolio's quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// Amounts per asset never sold (or, for cash, never spent) on this account.
+    #[serde(
+        default,
+        deserialize_with = "assets_once",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub reserve: BTreeMap<String, String>,
+    /// Assets on this account the portfolio neither counts nor trades.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// This account's fee tier in bps; absent: the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fees: Option<Fees>,
+    /// Balances for a plan made offline.
+    #[serde(
+        default,
+        deserialize_with = "assets_once",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub holdings: BTreeMap<String, String>,
 }
 
 /// A map of asset to amount in which each asset appears once. JSON allows a key twice and a
@@ -96,7 +149,40 @@ fn parse_asset(field: &str, code: &str) -> Result<Asset, ConfigError> {
     Asset::new(code).map_err(|e| ConfigError::new(field, e.to_string()))
 }
 
+/// Amounts per asset, each parsed and never negative, each asset accepted by `allowed`.
+fn parse_amounts(
+    field: &str,
+    amounts: &BTreeMap<String, String>,
+    allowed: impl Fn(&Asset) -> bool,
+    why_not: &str,
+) -> Result<Holdings, ConfigError> {
+    let mut parsed = Vec::with_capacity(amounts.len());
+    for (a, q) in amounts {
+        let field = format!("{field}.{a}");
+        let asset = parse_asset(&field, a)?;
+        if !allowed(&asset) {
+            return Err(ConfigError::new(field, format!("asset {asset} {why_not}")));
+        }
+        parsed.push((asset, parse_decimal(&field, q)?));
+    }
+    Holdings::new(parsed).map_err(|e| match &e {
+        DomainError::NegativeHolding { asset, .. } => {
+            ConfigError::new(format!("{field}.{asset}"), e.to_string())
+        }
+        _ => ConfigError::new(field, e.to_string()),
+    })
+}
+
 impl PortfolioSpec {
+    /// The accounts the portfolio trades on, as written: `accounts`, or the one `account`.
+    pub fn account_ids(&self) -> Vec<Option<&str>> {
+        if self.accounts.is_empty() {
+            vec![self.account.as_deref()]
+        } else {
+            self.accounts.iter().map(|a| a.account.as_deref()).collect()
+        }
+    }
+
     /// Validates the specification into a portfolio and its policy.
     ///
     /// # Errors
@@ -118,27 +204,21 @@ impl PortfolioSpec {
             }
             _ => ConfigError::new("targets", e.to_string()),
         })?;
-        let holdings = self
-            .holdings
-            .iter()
-            .map(|(a, q)| {
-                let field = format!("holdings.{a}");
-                Ok((parse_asset(&field, a)?, parse_decimal(&field, q)?))
-            })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
-        let holdings = Holdings::new(holdings).map_err(|e| match &e {
-            DomainError::NegativeHolding { asset, .. } => {
-                ConfigError::new(format!("holdings.{asset}"), e.to_string())
-            }
-            _ => ConfigError::new("holdings", e.to_string()),
-        })?;
+        // The portfolio's own holdings are those off every exchange; each account's are its own.
+        let holdings = parse_amounts(
+            "off_exchange",
+            &self.off_exchange,
+            |a| targets.contains(a),
+            "is not in the portfolio's targets",
+        )?;
         let portfolio = Portfolio::new(id, quote, holdings, targets).map_err(|e| match &e {
             DomainError::QuoteWithoutTarget { .. } => ConfigError::new("targets", e.to_string()),
             DomainError::UnknownAsset { asset, .. } => {
-                ConfigError::new(format!("holdings.{asset}"), e.to_string())
+                ConfigError::new(format!("off_exchange.{asset}"), e.to_string())
             }
             _ => ConfigError::new("portfolio", e.to_string()),
         })?;
+        self.accounts(&portfolio)?;
         let policy = self.policy;
         policy.validate().map_err(|e| match &e {
             DomainError::InvalidPolicy { field, .. } => {
@@ -158,6 +238,155 @@ impl PortfolioSpec {
         }
         Ok((portfolio, policy))
     }
+
+    /// The accounts the portfolio trades on, what it holds off every exchange and how their
+    /// cash counts, checked against the portfolio's targets and quote.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found, naming the field and the value.
+    pub fn accounts(&self, portfolio: &Portfolio) -> Result<PortfolioAccounts, ConfigError> {
+        let quote = portfolio.quote();
+        let targets = portfolio.targets();
+        let written: Vec<AccountSpec> = if self.accounts.is_empty() {
+            vec![AccountSpec {
+                account: self.account.clone(),
+                holdings: self.holdings.clone(),
+                ..AccountSpec::default()
+            }]
+        } else {
+            if self.account.is_some() {
+                return Err(ConfigError::new(
+                    "account",
+                    "give the account inside `accounts`, not beside it",
+                ));
+            }
+            if !self.holdings.is_empty() {
+                return Err(ConfigError::new(
+                    "holdings",
+                    "with several accounts, give each account's holdings inside it",
+                ));
+            }
+            self.accounts.clone()
+        };
+        let mut accounts: Vec<PortfolioAccount> = Vec::with_capacity(written.len());
+        let mut cash_rates = Vec::with_capacity(written.len());
+        for (i, spec) in written.into_iter().enumerate() {
+            let at = |name: &str| format!("accounts[{i}].{name}");
+            if let Some(id) = &spec.account {
+                let valid = (1..=128).contains(&id.len())
+                    && id.bytes().all(|b| b.is_ascii_graphic() && b != b'"');
+                if !valid {
+                    return Err(ConfigError::new(
+                        at("account"),
+                        format!("{id:?} is not a secret id"),
+                    ));
+                }
+            }
+            if accounts.iter().any(|a| a.account == spec.account) {
+                return Err(ConfigError::new(
+                    at("account"),
+                    format!(
+                        "account {:?} is listed twice",
+                        spec.account.as_deref().unwrap_or("default")
+                    ),
+                ));
+            }
+            let cash = match &spec.quote {
+                Some(q) => parse_asset(&at("quote"), q)?,
+                None => quote.clone(),
+            };
+            if &cash != quote && targets.contains(&cash) {
+                return Err(ConfigError::new(
+                    at("quote"),
+                    format!(
+                        "{cash} is this account's cash, counted in the {quote} target; it cannot have a target of its own"
+                    ),
+                ));
+            }
+            let ignore = spec
+                .ignore
+                .iter()
+                .enumerate()
+                .map(|(j, a)| parse_asset(&format!("{}[{j}]", at("ignore")), a))
+                .collect::<Result<BTreeSet<Asset>, ConfigError>>()?;
+            let counted = |a: &Asset| a == &cash || targets.contains(a);
+            let reserve = parse_amounts(
+                &at("reserve"),
+                &spec.reserve,
+                counted,
+                "is neither a target nor this account's cash",
+            )?;
+            let holdings = parse_amounts(
+                &at("holdings"),
+                &spec.holdings,
+                counted,
+                "is neither a target nor this account's cash",
+            )
+            .map_err(|e| {
+                // The one account's holdings are written at the top level.
+                if self.accounts.is_empty() {
+                    ConfigError::new(e.field.replacen("accounts[0].", "", 1), e.message)
+                } else {
+                    e
+                }
+            })?;
+            if let Some(fees) = spec.fees {
+                for (name, bps) in [("maker_bps", fees.maker_bps), ("taker_bps", fees.taker_bps)] {
+                    if bps < Decimal::ZERO || bps > crate::money::BPS {
+                        return Err(ConfigError::new(
+                            format!("{}.{name}", at("fees")),
+                            format!("{bps} is not a fee in bps (0 to 10000)"),
+                        ));
+                    }
+                }
+            }
+            cash_rates.push(self.cash_rate(&cash, quote)?);
+            accounts.push(PortfolioAccount {
+                account: spec.account,
+                quote: cash,
+                reserve,
+                ignore,
+                fees: spec.fees,
+                holdings,
+            });
+        }
+        Ok(PortfolioAccounts {
+            accounts,
+            off_exchange: portfolio.holdings().clone(),
+            cash_rates,
+        })
+    }
+
+    /// Where the value of `cash` in `quote` comes from under the spec's cash rule.
+    fn cash_rate(&self, cash: &Asset, quote: &Asset) -> Result<CashRate, ConfigError> {
+        let CashRule::Market { markets } = &self.cash else {
+            return Ok(CashRate::Par);
+        };
+        if cash == quote {
+            return Ok(CashRate::Par);
+        }
+        let field = format!("cash.markets.{cash}");
+        let Some(written) = markets.get(cash.as_str()) else {
+            return Err(ConfigError::new(
+                field,
+                format!("the market rule needs a market that prices {cash} in {quote}, like \"{cash}/{quote}\""),
+            ));
+        };
+        let symbol: Symbol = written
+            .parse()
+            .map_err(|e: DomainError| ConfigError::new(&field, e.to_string()))?;
+        let inverted = match (symbol.base() == cash, symbol.quote() == cash) {
+            (true, false) if symbol.quote() == quote => false,
+            (false, true) if symbol.base() == quote => true,
+            _ => {
+                return Err(ConfigError::new(
+                    field,
+                    format!("{symbol} does not price {cash} in {quote}"),
+                ))
+            }
+        };
+        Ok(CashRate::Market { symbol, inverted })
+    }
 }
 
 #[cfg(test)]
@@ -172,12 +401,15 @@ mod tests {
             id: "article".into(),
             quote: "USDT".into(),
             account: None,
+            accounts: Vec::new(),
             targets: [("BTC", "0.40"), ("ETH", "0.35"), ("USDT", "0.25")]
                 .map(|(a, w)| (a.to_owned(), w.to_owned()))
                 .into(),
             holdings: [("BTC", "1.5"), ("ETH", "25"), ("USDT", "20000")]
                 .map(|(a, w)| (a.to_owned(), w.to_owned()))
                 .into(),
+            off_exchange: BTreeMap::new(),
+            cash: CashRule::Equal,
             policy: RebalancePolicy::default(),
         };
         edit(&mut s);

@@ -82,6 +82,20 @@ impl DriftSnapshot {
                 drift: Decimal::ZERO,
             });
         }
+        Self::weigh(portfolio.id(), cycle, quote, assets)
+    }
+
+    /// Weights and drift of assets already valued in the portfolio's quote (each `value`
+    /// set), in asset order.
+    ///
+    /// # Errors
+    /// [`DomainError::ZeroEquity`] when there is nothing to weigh.
+    pub(crate) fn weigh(
+        portfolio_id: &PortfolioId,
+        cycle: &CycleId,
+        quote: &crate::Asset,
+        mut assets: Vec<AssetDrift>,
+    ) -> Result<Self, DomainError> {
         let equity: Decimal = assets.iter().map(|a| a.value).sum();
         if equity.is_zero() {
             return Err(DomainError::ZeroEquity);
@@ -100,7 +114,7 @@ impl DriftSnapshot {
             a.drift = a.weight - a.target;
         }
         Ok(Self {
-            portfolio_id: portfolio.id().clone(),
+            portfolio_id: portfolio_id.clone(),
             cycle_id: cycle.clone(),
             equity,
             assets,

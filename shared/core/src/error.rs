@@ -48,6 +48,8 @@ pub enum DomainError {
         symbol: String,
         quote: String,
     },
+    #[error("a plan needs at least one account to trade on")]
+    NoAccount,
     #[error("portfolio equity is zero: nothing to weigh")]
     ZeroEquity,
     #[error("{symbol} filter {field} is {value}: {reason}")]

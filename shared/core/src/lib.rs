@@ -26,6 +26,7 @@
 
 #![deny(clippy::float_arithmetic)]
 
+pub mod accounts;
 mod asset;
 mod breaker;
 pub mod config;
@@ -44,6 +45,7 @@ mod policy;
 mod portfolio;
 pub mod ports;
 pub mod pricing;
+mod route;
 pub mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -61,7 +63,8 @@ pub use market::{
 pub use money::Price;
 pub use orders::{ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, Side};
 pub use plan::{
-    plan, AssetDecision, InFlightOrder, PlanRequest, PlanTotals, PlannedOrder, RebalancePlan,
+    plan, AssetDecision, InFlightOrder, PlanAccount, PlanNote, PlanRequest, PlanTotals,
+    PlannedOrder, RebalancePlan, RouteQuote,
 };
 pub use policy::{Band, DecisionReason, Destination, Liquidity, RebalancePolicy, VelocityRule};
 pub use portfolio::{Holdings, Portfolio, PortfolioId, TargetWeights};

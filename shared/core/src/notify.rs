@@ -342,12 +342,12 @@ pub fn slippage_quote(r: &OrderRecord) -> Decimal {
 pub fn ended_since(orders: &[OrderRecord], open_before: &[ClientOrderId]) -> Vec<OrderRecord> {
     let known: HashSet<&ClientOrderId> = open_before.iter().collect();
     // Per order family (one plan's order and its re-priced legs), the newest leg open then.
-    let mut newest_leg: HashMap<(&CycleId, &Symbol, Side), u32> = HashMap::new();
+    let mut newest_leg: HashMap<(Option<&str>, &CycleId, &Symbol, Side), u32> = HashMap::new();
     for r in orders {
         let i = &r.intent;
         if known.contains(&i.client_order_id) {
             let leg = newest_leg
-                .entry((&i.cycle_id, &i.symbol, i.side))
+                .entry((i.account.as_deref(), &i.cycle_id, &i.symbol, i.side))
                 .or_default();
             *leg = (*leg).max(i.leg);
         }
@@ -359,7 +359,7 @@ pub fn ended_since(orders: &[OrderRecord], open_before: &[ClientOrderId]) -> Vec
             r.status.is_final()
                 && (known.contains(&i.client_order_id)
                     || newest_leg
-                        .get(&(&i.cycle_id, &i.symbol, i.side))
+                        .get(&(i.account.as_deref(), &i.cycle_id, &i.symbol, i.side))
                         .is_some_and(|leg| i.leg > *leg))
         })
         .cloned()
@@ -503,7 +503,7 @@ mod tests {
         let cycle = CycleId::new("20270115T080000Z").unwrap();
         let symbol: Symbol = symbol.parse().unwrap();
         OrderIntent {
-            client_order_id: ClientOrderId::derive(&portfolio, &cycle, &symbol, side, leg),
+            client_order_id: ClientOrderId::derive(None, &portfolio, &cycle, &symbol, side, leg),
             portfolio_id: portfolio,
             cycle_id: cycle,
             symbol,

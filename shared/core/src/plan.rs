@@ -1,16 +1,18 @@
-//! The planner: decides every asset and turns the trades worth making into order intents.
+//! The planner: decides every asset, routes each trade worth making to the account where it
+//! costs least ([`crate::route`]), and turns the routed trades into order intents.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::money::{floor_to_step, BPS};
-use crate::pricing::{limit_price, worst_price};
+use crate::ports::Venue;
+use crate::route::{self, Routing};
 use crate::{
-    Asset, ClientOrderId, CostError, CostEstimate, CostModel, CycleId, DecisionReason, Destination,
-    DomainError, DriftSnapshot, EpochMillis, Fees, MarketSnapshot, Markets, OrderIntent, Portfolio,
-    Price, RebalancePolicy, Side, Symbol,
+    Asset, AssetDrift, ClientOrderId, CostEstimate, CostModel, CycleId, DecisionReason,
+    DomainError, DriftSnapshot, EpochMillis, Fees, Holdings, MarketSnapshot, Markets, OrderIntent,
+    Portfolio, Price, RebalancePolicy, Side, Symbol,
 };
 
 /// An order already placed or queued whose remainder has not filled yet.
@@ -21,36 +23,152 @@ pub struct InFlightOrder {
     #[serde(with = "crate::exact")]
     pub remaining: Decimal,
     pub limit_price: Price,
+    /// The account it was placed on; `None` for the deployment's default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
-/// Everything a plan is made from. Holdings are what is free to trade now: amounts locked in
-/// open orders are the caller's to leave out, and come back through `in_flight`.
-#[derive(Debug, Clone, Copy)]
+/// One account's part in a plan: what it holds now, its markets and what trading there costs.
+#[derive(Clone, Copy)]
+pub struct PlanAccount<'a> {
+    /// The secret id of the account; `None` for the deployment's default account.
+    pub account: Option<&'a str>,
+    pub venue: Venue,
+    /// The cash asset it trades against: every market in `markets` is `ASSET/quote`.
+    pub quote: &'a Asset,
+    /// The value of one unit of `quote` in the portfolio's quote.
+    pub cash_rate: Decimal,
+    /// Free balances of what the portfolio counts here, its cash included. Amounts locked in
+    /// open orders are the caller's to leave out; they come back through `in_flight`.
+    pub holdings: &'a Holdings,
+    /// Amounts never sold (for the cash: never spent) here.
+    pub reserve: &'a Holdings,
+    /// The market of each asset this account's venue lists, in `quote`.
+    pub markets: &'a Markets,
+    pub fees: Fees,
+    pub cost_model: &'a dyn CostModel,
+}
+
+impl<'a> PlanAccount<'a> {
+    /// The one account of a portfolio that trades in its own quote asset: the deployment's
+    /// default account, nothing reserved.
+    pub fn single(
+        quote: &'a Asset,
+        holdings: &'a Holdings,
+        markets: &'a Markets,
+        fees: Fees,
+        cost_model: &'a dyn CostModel,
+    ) -> Self {
+        Self {
+            account: None,
+            venue: Venue::Binance,
+            quote,
+            cash_rate: Decimal::ONE,
+            holdings,
+            reserve: &NOTHING,
+            markets,
+            fees,
+            cost_model,
+        }
+    }
+
+    /// The account's name as people read it: its secret id, or `default`.
+    pub fn name(&self) -> &str {
+        self.account.unwrap_or("default")
+    }
+
+    /// `amount` of this account's quote, in the portfolio's quote.
+    pub(crate) fn in_portfolio_quote(&self, amount: Decimal) -> Decimal {
+        if self.cash_rate == Decimal::ONE {
+            amount
+        } else {
+            amount * self.cash_rate
+        }
+    }
+}
+
+/// Nothing reserved.
+static NOTHING: Holdings = Holdings::EMPTY;
+
+/// Everything a plan is made from.
+#[derive(Clone, Copy)]
 pub struct PlanRequest<'a> {
+    /// The targets and the quote asset equity is counted in. Its holdings are those off every
+    /// exchange: counted in equity and drift, never traded.
     pub portfolio: &'a Portfolio,
+    /// Where the portfolio trades: at least one. A trade goes where it costs least; the first
+    /// account wins a tie.
+    pub accounts: &'a [PlanAccount<'a>],
     /// Orders not yet final: drift is measured as if they fill, and their assets get no new
     /// order until they are final.
     pub in_flight: &'a [InFlightOrder],
-    pub markets: &'a Markets,
     pub policy: &'a RebalancePolicy,
-    pub fees: Fees,
     /// Earlier drift snapshots of this portfolio, newest first.
     pub history: &'a [DriftSnapshot],
     pub cycle: &'a CycleId,
     pub now_ms: EpochMillis,
 }
 
-/// The order a decision to trade leads to.
+/// The order a decision to trade leads to, on one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedOrder {
     pub side: Side,
     #[serde(with = "crate::exact")]
     pub quantity: Decimal,
+    /// In the account's quote asset, as are `worst_price` and `cost.notional`.
     pub limit_price: Price,
     pub worst_price: Price,
     pub cost: CostEstimate,
-    /// The quantity was reduced to what the quote balance and the sells' proceeds can pay.
+    /// The quantity was reduced to what the account's cash and its sells' proceeds can pay.
     pub capped_by_budget: bool,
+    /// The account it goes to (`None`: the default account) and that account's venue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    pub venue: Venue,
+    pub symbol: Symbol,
+    /// The value of one unit of the account's quote in the portfolio's quote.
+    #[serde(with = "crate::exact")]
+    pub cash_rate: Decimal,
+    /// The index of the account in the request.
+    #[serde(skip)]
+    pub(crate) slot: usize,
+}
+
+impl PlannedOrder {
+    /// The notional at the limit price, in the portfolio's quote.
+    pub fn notional(&self) -> Decimal {
+        let at_limit = self.quantity * self.limit_price.value();
+        if self.cash_rate == Decimal::ONE {
+            at_limit
+        } else {
+            at_limit * self.cash_rate
+        }
+    }
+
+    /// The predicted cost, in the portfolio's quote.
+    pub fn predicted_cost(&self) -> Decimal {
+        let cost = self.cost.total_quote();
+        if self.cash_rate == Decimal::ONE {
+            cost
+        } else {
+            cost * self.cash_rate
+        }
+    }
+}
+
+/// What a trade would cost on one account, for the plan's routing table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteQuote {
+    pub account: String,
+    pub venue: Venue,
+    /// The predicted cost of the whole trade there, when it could be made there.
+    #[serde(with = "crate::exact::option")]
+    pub cost_bps: Option<Decimal>,
+    /// Why not, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Part or all of the trade goes there.
+    pub chosen: bool,
 }
 
 /// The decision on one asset, with the figures it was made from.
@@ -70,7 +188,64 @@ pub struct AssetDecision {
     #[serde(with = "crate::exact::option")]
     pub velocity: Option<Decimal>,
     pub reason: DecisionReason,
+    /// The trade, on the account where it costs least.
     pub order: Option<PlannedOrder>,
+    /// The rest of the trade on other accounts, cheapest first, when that account's balance,
+    /// cash or book was not enough.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<PlannedOrder>,
+    /// With several accounts: the trade's cost on each account that lists the asset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteQuote>,
+}
+
+impl AssetDecision {
+    /// Every order of the decision: the main one, then the split.
+    pub fn orders(&self) -> impl Iterator<Item = &PlannedOrder> {
+        self.order.iter().chain(&self.split)
+    }
+}
+
+/// Something about the plan as a whole a person should know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "note", rename_all = "snake_case")]
+pub enum PlanNote {
+    /// Buys wanted more than the cash on the accounts that list them: `unfunded` (in the
+    /// portfolio's quote) is not bought. Cash is never moved between accounts.
+    BuysShortOfCash {
+        #[serde(with = "crate::exact")]
+        unfunded: Decimal,
+    },
+    /// Cash the plan could not spend on the buys it wanted, on this account.
+    IdleCash {
+        account: String,
+        venue: Venue,
+        asset: Asset,
+        #[serde(with = "crate::exact")]
+        amount: Decimal,
+    },
+}
+
+impl std::fmt::Display for PlanNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BuysShortOfCash { unfunded } => write!(
+                f,
+                "buys short of cash by {} where they trade; no transfer is made between accounts",
+                unfunded.round_dp(2)
+            ),
+            Self::IdleCash {
+                account,
+                venue,
+                asset,
+                amount,
+            } => write!(
+                f,
+                "{} {asset} on {account} ({venue}) cannot pay for buys routed elsewhere",
+                amount.round_dp(2)
+            ),
+        }
+    }
 }
 
 /// The outcome of planning one portfolio for one cycle.
@@ -79,11 +254,13 @@ pub struct RebalancePlan {
     pub snapshot: DriftSnapshot,
     /// One per target asset, in asset order.
     pub decisions: Vec<AssetDecision>,
-    /// Sells first, then buys; in asset order within each.
+    /// Sells first, then buys; in asset order within each, cheapest account first.
     pub intents: Vec<OrderIntent>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<PlanNote>,
 }
 
-/// Sums over a plan's intents, in the quote asset.
+/// Sums over a plan's orders, in the portfolio's quote asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanTotals {
     #[serde(with = "crate::exact")]
@@ -99,18 +276,17 @@ pub struct PlanTotals {
 
 impl RebalancePlan {
     pub fn totals(&self) -> PlanTotals {
+        let orders = || self.decisions.iter().flat_map(AssetDecision::orders);
         let notional = |side| {
-            self.intents
-                .iter()
-                .filter(|i| i.side == side)
-                .map(OrderIntent::notional)
+            orders()
+                .filter(|o| o.side == side)
+                .map(PlannedOrder::notional)
                 .sum()
         };
-        let traded = self.decisions.iter().filter_map(|d| d.order.as_ref());
         PlanTotals {
             sell_notional: notional(Side::Sell),
             buy_notional: notional(Side::Buy),
-            predicted_cost: traded.map(|o| o.cost.total_quote()).sum(),
+            predicted_cost: orders().map(PlannedOrder::predicted_cost).sum(),
             orders: self.intents.len(),
             skipped: self
                 .decisions
@@ -121,55 +297,52 @@ impl RebalancePlan {
     }
 }
 
-/// Decides every asset of the portfolio and plans the orders worth placing.
+/// Decides every asset of the portfolio, routes the trades worth making and plans their
+/// orders.
 ///
 /// # Errors
-/// [`DomainError`] when the policy is invalid, an asset has no market (or a market in another
-/// quote asset), or the portfolio has no value.
-pub fn plan(
-    request: &PlanRequest<'_>,
-    cost_model: &dyn CostModel,
-) -> Result<RebalancePlan, DomainError> {
+/// [`DomainError`] when the policy is invalid, there is no account, an asset has no market on
+/// any account (or a market in another quote asset than its account's), an in-flight order
+/// matches no account, or the portfolio has no value.
+pub fn plan(request: &PlanRequest<'_>) -> Result<RebalancePlan, DomainError> {
     let PlanRequest {
         portfolio,
+        accounts,
         in_flight,
-        markets,
         policy,
-        fees,
         history,
         cycle,
         now_ms,
     } = *request;
     policy.validate()?;
+    if accounts.is_empty() {
+        return Err(DomainError::NoAccount);
+    }
     let quote = portfolio.quote();
-    let traded = markets_of_targets(portfolio, markets)?;
-    let projected = project_in_flight(portfolio, in_flight)?;
-    let snapshot = DriftSnapshot::compute_with(&projected, traded.iter().copied(), cycle)?;
+    let traded = accounts
+        .iter()
+        .map(|a| markets_of_targets(portfolio, a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let held = project_in_flight(portfolio, accounts, in_flight)?;
+    let snapshot = combined_snapshot(portfolio, accounts, &held, &traded, cycle)?;
     let window = policy.velocity.map(|v| v.window).unwrap_or_default();
 
+    let routing = Routing {
+        policy,
+        accounts,
+        traded: &traded,
+        equity: snapshot.equity,
+    };
     let mut decisions: Vec<AssetDecision> = Vec::with_capacity(snapshot.assets.len());
-    for ((a, market), (_, _, held)) in snapshot
-        .assets
-        .iter()
-        .zip(&traded)
-        .zip(portfolio.positions())
-    {
+    for (k, a) in snapshot.assets.iter().enumerate() {
         let band = policy.band_for(&a.asset, a.target);
         let velocity = window.velocity_at(a.drift, history, &a.asset);
-        let (reason, order) = if &a.asset == quote {
-            (DecisionReason::QuoteAsset, None)
+        let routed = if &a.asset == quote {
+            route::Routed::reason(DecisionReason::QuoteAsset)
         } else if a.drift.abs() > band && in_flight.iter().any(|o| o.symbol.base() == &a.asset) {
-            (DecisionReason::OrderInFlight, None)
+            route::Routed::reason(DecisionReason::OrderInFlight)
         } else {
-            // Every non-quote asset has a market: the snapshot priced it at its mid.
-            let Some(market) = market else {
-                return Err(DomainError::MissingMarket {
-                    asset: a.asset.to_string(),
-                });
-            };
-            decide(
-                policy, cost_model, &snapshot, a.target, a.drift, band, velocity, market, held,
-            )
+            routing.decide(k, &a.asset, a.target, a.drift, band, velocity)?
         };
         decisions.push(AssetDecision {
             asset: a.asset.clone(),
@@ -178,77 +351,85 @@ pub fn plan(
             drift: a.drift,
             band,
             velocity,
-            reason,
-            order,
+            reason: routed.reason,
+            order: routed.order,
+            split: routed.split,
+            routes: routed.routes,
         });
     }
 
-    let buys_need_proceeds = cap_buys_to_budget(
-        policy.max_cost_bps,
-        &mut decisions,
-        &traded,
-        portfolio.holdings().of(quote),
-        fees,
-        cost_model,
-    );
+    let funding = routing.fund_buys(&mut decisions);
 
     let expires_at_ms = now_ms + i64::from(policy.order_ttl_seconds) * 1000;
     let mut intents: Vec<OrderIntent> =
-        Vec::with_capacity(decisions.iter().filter(|d| d.order.is_some()).count());
-    // Sells first: their proceeds pay for the buys. Decisions are in asset order.
+        Vec::with_capacity(decisions.iter().map(|d| d.orders().count()).sum::<usize>());
+    // Sells first: their proceeds pay for the buys on their account. Decisions are in asset
+    // order.
     for side in [Side::Sell, Side::Buy] {
-        for (d, market) in decisions.iter().zip(&traded) {
-            let (Some(o), Some(market)) = (d.order.as_ref().filter(|o| o.side == side), market)
-            else {
-                continue;
-            };
-            let Some(reference_price) = market.book.mid() else {
-                continue;
-            };
-            let symbol = market.filters.symbol().clone();
-            intents.push(OrderIntent {
-                client_order_id: ClientOrderId::derive(portfolio.id(), cycle, &symbol, o.side, 0),
-                portfolio_id: portfolio.id().clone(),
-                cycle_id: cycle.clone(),
-                symbol,
-                side: o.side,
-                leg: 0,
-                quantity: o.quantity,
-                limit_price: o.limit_price,
-                limit_offset: policy.limit_offset,
-                funded_by_sells: o.side == Side::Buy && buys_need_proceeds,
-                reference_price,
-                worst_price: o.worst_price,
-                predicted_cost_bps: o.cost.total_bps(),
-                created_at_ms: now_ms,
-                expires_at_ms,
-                account: None,
-            });
+        for (k, d) in decisions.iter().enumerate() {
+            for o in d.orders().filter(|o| o.side == side) {
+                let Some(market) = traded[o.slot][k] else {
+                    continue;
+                };
+                let Some(reference_price) = market.book.mid() else {
+                    continue;
+                };
+                let account = accounts[o.slot].account;
+                let symbol = market.filters.symbol().clone();
+                intents.push(OrderIntent {
+                    client_order_id: ClientOrderId::derive(
+                        account,
+                        portfolio.id(),
+                        cycle,
+                        &symbol,
+                        o.side,
+                        0,
+                    ),
+                    portfolio_id: portfolio.id().clone(),
+                    cycle_id: cycle.clone(),
+                    symbol,
+                    side: o.side,
+                    leg: 0,
+                    quantity: o.quantity,
+                    limit_price: o.limit_price,
+                    limit_offset: policy.limit_offset,
+                    funded_by_sells: o.side == Side::Buy && funding.needs_proceeds[o.slot],
+                    reference_price,
+                    worst_price: o.worst_price,
+                    predicted_cost_bps: o.cost.total_bps(),
+                    created_at_ms: now_ms,
+                    expires_at_ms,
+                    account: account.map(str::to_owned),
+                });
+            }
         }
     }
     Ok(RebalancePlan {
         snapshot,
         decisions,
         intents,
+        notes: funding.notes,
     })
 }
 
-/// The market of every target asset, in asset order (`None` for the quote asset and for an
-/// asset without one), each checked to be that asset's market in the portfolio's quote.
+/// The market of every target asset on `account`, in asset order (`None` for the portfolio's
+/// quote asset and for an asset the account's venue does not list), each checked to be that
+/// asset's market in the account's quote.
 ///
 /// # Errors
 /// [`DomainError::MarketMismatch`] for the first market (in asset order) that is not.
 fn markets_of_targets<'m>(
     portfolio: &Portfolio,
-    markets: &'m Markets,
+    account: &PlanAccount<'m>,
 ) -> Result<Vec<Option<&'m MarketSnapshot>>, DomainError> {
-    let quote = portfolio.quote();
-    let mut listed = markets.iter().peekable();
+    let quote = account.quote;
+    let mut listed = account.markets.iter().peekable();
     let mut found = Vec::with_capacity(portfolio.targets().len());
     for asset in portfolio.targets().assets() {
         // Both maps are in asset order: one pass, skipping markets the portfolio does not hold.
         while listed.next_if(|(a, _)| *a < asset).is_some() {}
         let market = listed.next_if(|(a, _)| *a == asset).map(|(_, m)| m);
+        let market = market.filter(|_| asset != portfolio.quote());
         if let Some(market) = market {
             let symbol = market.filters.symbol();
             if symbol.base() != asset || symbol.quote() != quote || market.book.symbol() != symbol {
@@ -264,279 +445,128 @@ fn markets_of_targets<'m>(
     Ok(found)
 }
 
-/// The portfolio as it will be once the in-flight orders fill: a buy adds its remainder (its
-/// quote is already locked, so not in the free balance), a sell adds its proceeds at its limit.
-/// The portfolio itself, not a copy, when nothing is in flight.
+/// Each account's holdings as they will be once the in-flight orders fill: a buy adds its
+/// remainder (its cash is already locked, so not in the free balance), a sell adds its
+/// proceeds at its limit. An account's holdings themselves, not a copy, when nothing of it is
+/// in flight.
 fn project_in_flight<'p>(
-    portfolio: &'p Portfolio,
+    portfolio: &Portfolio,
+    accounts: &'p [PlanAccount<'p>],
     in_flight: &[InFlightOrder],
-) -> Result<Cow<'p, Portfolio>, DomainError> {
+) -> Result<Vec<Cow<'p, Holdings>>, DomainError> {
+    let mut held: Vec<Cow<'p, Holdings>> =
+        accounts.iter().map(|a| Cow::Borrowed(a.holdings)).collect();
     if in_flight.is_empty() {
-        return Ok(Cow::Borrowed(portfolio));
+        return Ok(held);
     }
-    let quote = portfolio.quote();
-    let mut held: std::collections::BTreeMap<Asset, Decimal> = portfolio
-        .holdings()
-        .iter()
-        .map(|(a, q)| (a.clone(), q))
-        .collect();
+    let mut projected: Vec<Option<BTreeMap<Asset, Decimal>>> = vec![None; accounts.len()];
     for o in in_flight {
-        if o.symbol.quote() != quote || !portfolio.targets().contains(o.symbol.base()) {
+        // The order's account; an order placed before the portfolio listed its account goes to
+        // the first account that settles in the order's quote.
+        let slot = accounts
+            .iter()
+            .position(|a| a.account == o.account.as_deref() && a.quote == o.symbol.quote())
+            .or_else(|| accounts.iter().position(|a| a.quote == o.symbol.quote()));
+        let Some(slot) = slot.filter(|_| portfolio.targets().contains(o.symbol.base())) else {
             return Err(DomainError::UnknownAsset {
                 asset: o.symbol.to_string(),
                 context: "in-flight orders",
             });
-        }
+        };
+        let map = projected[slot].get_or_insert_with(|| {
+            accounts[slot]
+                .holdings
+                .iter()
+                .map(|(a, q)| (a.clone(), q))
+                .collect()
+        });
         let (asset, amount) = match o.side {
             Side::Buy => (o.symbol.base().clone(), o.remaining),
-            Side::Sell => (quote.clone(), o.remaining * o.limit_price.value()),
+            Side::Sell => (
+                o.symbol.quote().clone(),
+                o.remaining * o.limit_price.value(),
+            ),
         };
-        *held.entry(asset).or_default() += amount;
+        *map.entry(asset).or_default() += amount;
     }
-    Portfolio::new(
-        portfolio.id().clone(),
-        quote.clone(),
-        crate::Holdings::new(held)?,
-        portfolio.targets().clone(),
-    )
-    .map(Cow::Owned)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn decide(
-    policy: &RebalancePolicy,
-    cost_model: &dyn CostModel,
-    snapshot: &DriftSnapshot,
-    target: Decimal,
-    drift: Decimal,
-    band: Decimal,
-    velocity: Option<Decimal>,
-    market: &MarketSnapshot,
-    held: Decimal,
-) -> (DecisionReason, Option<PlannedOrder>) {
-    let filters = &market.filters;
-    if drift.abs() <= band {
-        return (DecisionReason::InBand, None);
-    }
-    if !filters.status().is_trading() {
-        return (
-            DecisionReason::NotTrading {
-                status: filters.status().to_string(),
-            },
-            None,
-        );
-    }
-    if let (Some(rule), Some(v)) = (policy.velocity, velocity) {
-        let projected = drift + v * rule.horizon_cycles;
-        let moving_back = v.is_sign_negative() != drift.is_sign_negative() && !v.is_zero();
-        let back_inside =
-            projected.abs() <= band || projected.is_sign_negative() != drift.is_sign_negative();
-        if moving_back && back_inside {
-            return (
-                DecisionReason::DeferredByVelocity {
-                    velocity: v,
-                    projected_drift: projected,
-                },
-                None,
-            );
+    for (slot, map) in projected.into_iter().enumerate() {
+        if let Some(map) = map {
+            held[slot] = Cow::Owned(Holdings::new(map)?);
         }
     }
-    let side = if drift > Decimal::ZERO {
-        Side::Sell
-    } else {
-        Side::Buy
-    };
-    // A target of zero is an exit: the whole position goes, whatever the destination policy,
-    // since a band edge above zero would keep for good a position the user wants out of.
-    let exit = target.is_zero();
-    let trade_weight = match policy.destination {
-        Destination::BandEdge if !exit => drift.abs() - band,
-        _ => drift.abs(),
-    };
-    let notional = trade_weight * snapshot.equity;
-    if notional < policy.min_trade_notional {
-        return (
-            DecisionReason::BelowMinimum {
-                notional,
-                minimum: policy.min_trade_notional,
-            },
-            None,
-        );
-    }
-    // The book is not empty on either side: the snapshot priced this asset at its mid.
-    let (Some(mid), Some(bid), Some(ask)) = (
-        market.book.mid(),
-        market.book.best_bid(),
-        market.book.best_ask(),
-    ) else {
-        return (
-            DecisionReason::BookTooThin {
-                visible: Decimal::ZERO,
-                needed: notional,
-            },
-            None,
-        );
-    };
-    let tick = filters.tick_size();
-    let worst = worst_price(side, mid.value(), policy.slippage_budget_bps, tick);
-    let limit = limit_price(
-        side,
-        bid.value(),
-        ask.value(),
-        policy.limit_offset,
-        worst,
-        tick,
-    );
-    let mut quantity = filters.round_quantity(notional / mid.value());
-    if side == Side::Sell {
-        let sellable = filters.round_quantity(held);
-        if exit || leaves_dust(filters, held - quantity, limit) {
-            quantity = sellable;
-        }
-        quantity = quantity.min(sellable);
-    }
-    price_order(
-        policy.max_cost_bps,
-        cost_model,
-        market,
-        side,
-        quantity,
-        limit,
-        worst,
-        false,
-    )
+    Ok(held)
 }
 
-/// Whether the `leftover` a sell leaves could never be sold on its own: something on the step
-/// grid, but under the exchange's minimum quantity or notional at `price`. Such a sell takes
-/// the whole holding instead; otherwise the leftover would stay as dust for good.
-fn leaves_dust(filters: &crate::MarketFilters, leftover: Decimal, price: Decimal) -> bool {
-    let sellable = filters.round_quantity(leftover);
-    !sellable.is_zero() && !filters.accepts(sellable, price)
-}
-
-/// Checks an order against the exchange's minimums and the cost cap, and prices it.
-#[allow(clippy::too_many_arguments)]
-fn price_order(
-    max_cost_bps: Decimal,
-    cost_model: &dyn CostModel,
-    market: &MarketSnapshot,
-    side: Side,
-    quantity: Decimal,
-    limit: Decimal,
-    worst: Decimal,
-    capped_by_budget: bool,
-) -> (DecisionReason, Option<PlannedOrder>) {
-    let filters = &market.filters;
-    if !filters.accepts(quantity, limit) {
-        return (
-            DecisionReason::BelowExchangeMinimum {
-                quantity,
-                notional: quantity * limit,
-                min_notional: filters.min_notional(),
-            },
-            None,
-        );
-    }
-    let cost = match cost_model.predict(side, quantity, &market.book) {
-        Ok(cost) => cost,
-        Err(CostError::InsufficientDepth {
-            visible, needed, ..
-        }) => return (DecisionReason::BookTooThin { visible, needed }, None),
-        Err(CostError::NoMid) => {
-            return (
-                DecisionReason::BookTooThin {
-                    visible: Decimal::ZERO,
-                    needed: quantity,
-                },
-                None,
+/// The portfolio's weights and drift over every account and what is held off every exchange:
+/// each holding valued at its own account's mid (in that account's cash, counted in the
+/// portfolio's quote); a holding off every exchange, or on an account whose venue does not
+/// list it, at the first account's mid that lists it; every account's cash at its rate.
+fn combined_snapshot(
+    portfolio: &Portfolio,
+    accounts: &[PlanAccount<'_>],
+    held: &[Cow<'_, Holdings>],
+    traded: &[Vec<Option<&MarketSnapshot>>],
+    cycle: &CycleId,
+) -> Result<DriftSnapshot, DomainError> {
+    let quote = portfolio.quote();
+    let off = portfolio.holdings();
+    let mut assets = Vec::with_capacity(portfolio.targets().len());
+    // Sums start from their first term, so a one-account portfolio's figures are exactly the
+    // account's (no `0 +` changing a scale).
+    let add = |sum: Option<Decimal>, term: Decimal| Some(sum.map_or(term, |s| s + term));
+    for (k, (asset, target)) in portfolio.targets().iter().enumerate() {
+        let (quantity, price, value) = if asset == quote {
+            let mut cash = None;
+            for (a, h) in accounts.iter().zip(held) {
+                cash = add(cash, a.in_portfolio_quote(h.of(a.quote)));
+            }
+            let off_held = off.of(asset);
+            if !off_held.is_zero() {
+                cash = add(cash, off_held);
+            }
+            let cash = cash.unwrap_or_default();
+            (cash, Price::new(Decimal::ONE)?, cash)
+        } else {
+            let prices: Vec<Option<Decimal>> = accounts
+                .iter()
+                .zip(traded)
+                .map(|(a, markets)| {
+                    markets[k]
+                        .and_then(|m| m.book.mid())
+                        .map(|mid| a.in_portfolio_quote(mid.value()))
+                })
+                .collect();
+            let Some(reference) = prices.iter().flatten().next().copied() else {
+                return Err(DomainError::MissingMarket {
+                    asset: asset.to_string(),
+                });
+            };
+            let (mut quantity, mut value) = (None, None);
+            for (h, price) in held.iter().zip(&prices) {
+                let q = h.of(asset);
+                quantity = add(quantity, q);
+                value = add(value, q * price.unwrap_or(reference));
+            }
+            let off_held = off.of(asset);
+            if !off_held.is_zero() {
+                quantity = add(quantity, off_held);
+                value = add(value, off_held * reference);
+            }
+            (
+                quantity.unwrap_or_default(),
+                Price::new(reference)?,
+                value.unwrap_or_default(),
             )
-        }
-    };
-    if cost.total_bps() > max_cost_bps {
-        return (
-            DecisionReason::CostTooHigh {
-                predicted_bps: cost.total_bps(),
-                cap_bps: max_cost_bps,
-            },
-            None,
-        );
-    }
-    // Prices came from positive bid, ask and mid, rounded on a positive tick; a tick larger
-    // than the price itself is the only way to reach zero, and such a market cannot trade.
-    let (Ok(limit_price), Ok(worst_price)) = (Price::new(limit), Price::new(worst)) else {
-        return (
-            DecisionReason::BelowExchangeMinimum {
-                quantity,
-                notional: Decimal::ZERO,
-                min_notional: filters.min_notional(),
-            },
-            None,
-        );
-    };
-    (
-        DecisionReason::Trade,
-        Some(PlannedOrder {
-            side,
-            quantity,
-            limit_price,
-            worst_price,
-            cost,
-            capped_by_budget,
-        }),
-    )
-}
-
-/// Buys are paid by the free quote balance plus the sells' proceeds net of fees. When they
-/// want more, every buy is scaled down by the same factor and re-checked. True when the buys
-/// need more than the free quote balance: they wait for the sells (see
-/// [`OrderIntent::funded_by_sells`]).
-fn cap_buys_to_budget(
-    max_cost_bps: Decimal,
-    decisions: &mut [AssetDecision],
-    traded: &[Option<&MarketSnapshot>],
-    quote_free: Decimal,
-    fees: Fees,
-    cost_model: &dyn CostModel,
-) -> bool {
-    let fee_rate = fees.maker_bps.max(fees.taker_bps) / BPS;
-    let orders = || decisions.iter().filter_map(|d| d.order.as_ref());
-    let proceeds: Decimal = orders()
-        .filter(|o| o.side == Side::Sell)
-        .map(|o| o.quantity * o.limit_price.value() * (Decimal::ONE - fee_rate))
-        .sum();
-    let wanted: Decimal = orders()
-        .filter(|o| o.side == Side::Buy)
-        .map(|o| o.quantity * o.limit_price.value())
-        .sum();
-    let budget = quote_free + proceeds;
-    if wanted <= budget {
-        return wanted > quote_free;
-    }
-    let factor = budget / wanted;
-    for (d, market) in decisions.iter_mut().zip(traded) {
-        let (Some(o), Some(market)) = (d.order.as_ref().filter(|o| o.side == Side::Buy), market)
-        else {
-            continue;
         };
-        let quantity = floor_to_step(o.quantity * factor, market.filters.step_size());
-        let (reason, order) = price_order(
-            max_cost_bps,
-            cost_model,
-            market,
-            Side::Buy,
+        assets.push(AssetDrift {
+            asset: asset.clone(),
             quantity,
-            o.limit_price.value(),
-            o.worst_price.value(),
-            true,
-        );
-        d.reason = reason;
-        d.order = order;
+            price,
+            value,
+            weight: Decimal::ZERO,
+            target,
+            drift: Decimal::ZERO,
+        });
     }
-    let capped: Decimal = decisions
-        .iter()
-        .filter_map(|d| d.order.as_ref().filter(|o| o.side == Side::Buy))
-        .map(|o| o.quantity * o.limit_price.value())
-        .sum();
-    capped > quote_free
+    DriftSnapshot::weigh(portfolio.id(), cycle, quote, assets)
 }

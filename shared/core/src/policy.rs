@@ -263,6 +263,12 @@ pub enum DecisionReason {
     },
     /// An earlier order for this asset is not final yet; drift already counts it.
     OrderInFlight,
+    /// A buy no account that lists the asset has the cash for: cash is not moved between
+    /// accounts.
+    NotFunded {
+        #[serde(with = "crate::exact")]
+        notional: Decimal,
+    },
     Trade,
 }
 
@@ -284,6 +290,7 @@ impl DecisionReason {
             Self::DeferredByVelocity { .. } => "deferred by velocity",
             Self::NotTrading { .. } => "market not trading",
             Self::OrderInFlight => "order in flight",
+            Self::NotFunded { .. } => "no cash where it trades",
             Self::Trade => "trade",
         }
     }
@@ -328,6 +335,11 @@ impl fmt::Display for DecisionReason {
             ),
             Self::NotTrading { status } => write!(f, "market not trading ({status})"),
             Self::OrderInFlight => f.write_str("an earlier order for this asset is not final yet"),
+            Self::NotFunded { notional } => write!(
+                f,
+                "no account that lists it holds the cash for {} (cash is not moved between accounts)",
+                notional.round_dp(2)
+            ),
             Self::Trade => f.write_str("trade"),
         }
     }

@@ -119,6 +119,9 @@ impl TargetWeights {
 pub struct Holdings(BTreeMap<Asset, Decimal>);
 
 impl Holdings {
+    /// Nothing held.
+    pub const EMPTY: Self = Self(BTreeMap::new());
+
     /// # Errors
     /// [`DomainError::NegativeHolding`] or [`DomainError::DuplicateAsset`].
     pub fn new(items: impl IntoIterator<Item = (Asset, Decimal)>) -> Result<Self, DomainError> {
@@ -191,6 +194,20 @@ impl Portfolio {
 
     pub fn id(&self) -> &PortfolioId {
         &self.id
+    }
+
+    /// The same portfolio holding `holdings` (nothing, say, to plan one whose holdings are an
+    /// account's: [`crate::PlanRequest::portfolio`] holds only what is off every exchange).
+    ///
+    /// # Errors
+    /// [`DomainError::UnknownAsset`] for a holding without a target.
+    pub fn with_holdings(&self, holdings: Holdings) -> Result<Self, DomainError> {
+        Self::new(
+            self.id.clone(),
+            self.quote.clone(),
+            holdings,
+            self.targets.clone(),
+        )
     }
 
     pub fn quote(&self) -> &Asset {

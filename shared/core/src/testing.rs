@@ -551,7 +551,7 @@ mod tests {
             "BTC/USDT".parse().unwrap(),
         );
         OrderIntent {
-            client_order_id: ClientOrderId::derive(&p, &c, &s, Side::Sell, leg),
+            client_order_id: ClientOrderId::derive(None, &p, &c, &s, Side::Sell, leg),
             portfolio_id: p,
             cycle_id: c,
             symbol: s,

@@ -232,7 +232,7 @@ async fn recorded(r: &Rig, leg: u32) -> (OrderIntent, String) {
     let cycle = CycleId::new("c1").unwrap();
     let symbol: Symbol = "BTC/USDT".parse().unwrap();
     let intent = OrderIntent {
-        client_order_id: ClientOrderId::derive(&portfolio, &cycle, &symbol, Side::Sell, leg),
+        client_order_id: ClientOrderId::derive(None, &portfolio, &cycle, &symbol, Side::Sell, leg),
         portfolio_id: portfolio,
         cycle_id: cycle,
         symbol,
@@ -374,6 +374,7 @@ async fn a_follow_up_never_cancels_on_its_own_copy_only_on_the_ledgers() {
     let cycle = CycleId::new("c9").unwrap();
     let unknown = OrderIntent {
         client_order_id: ClientOrderId::derive(
+            None,
             &intent.portfolio_id,
             &cycle,
             &intent.symbol,

@@ -279,6 +279,7 @@ fn client_order_ids_are_the_same_on_a_rerun() {
     let b = case.plan();
     assert_eq!(a, b);
     let expected = ClientOrderId::derive(
+        None,
         &PortfolioId::new("test").unwrap(),
         &CycleId::new("c1").unwrap(),
         &"BTC/USDT".parse().unwrap(),
@@ -323,6 +324,7 @@ fn in_flight_orders_count_in_drift_and_block_a_second_order() {
         side: Side::Sell,
         remaining: dec!(3),
         limit_price: Price::new(dec!(100)).unwrap(),
+        account: None,
     };
     // The free balance no longer holds the 3 BTC locked in the order.
     let mut case = Case::new(

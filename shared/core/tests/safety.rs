@@ -625,7 +625,7 @@ fn a_leg_being_repriced_counts_in_flight_once() {
         "BTC/USDT".parse::<Symbol>().unwrap(),
     );
     let intent = |leg: u32, qty: Decimal| OrderIntent {
-        client_order_id: ClientOrderId::derive(&p, &c, &s, Side::Sell, leg),
+        client_order_id: ClientOrderId::derive(None, &p, &c, &s, Side::Sell, leg),
         portfolio_id: p.clone(),
         cycle_id: c.clone(),
         symbol: s.clone(),

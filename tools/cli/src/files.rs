@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use driftline_core::accounts::PortfolioAccounts;
 use driftline_core::config::{parse_decimal, ConfigError, PortfolioSpec};
 use driftline_core::{
     Asset, DepthProfile, DomainError, Fees, Level, MarketFilters, MarketFiltersFields,
@@ -76,13 +77,23 @@ fn read<T: DeserializeOwned>(path: &Path) -> Result<T, FileError> {
     }
 }
 
-/// Reads a portfolio file into its portfolio and policy.
+/// Reads a portfolio file into its portfolio (holding what is off every exchange), its
+/// accounts (with their holdings) and its policy.
 ///
 /// # Errors
 /// [`FileError`] naming the file, the field and the value.
-pub fn read_portfolio(path: &Path) -> Result<(Portfolio, RebalancePolicy), FileError> {
+pub fn read_portfolio(
+    path: &Path,
+) -> Result<(Portfolio, PortfolioAccounts, RebalancePolicy), FileError> {
     let spec: PortfolioSpec = read(path)?;
-    spec.into_domain().map_err(|e| FileError::config(path, e))
+    let (portfolio, policy) = spec
+        .clone()
+        .into_domain()
+        .map_err(|e| FileError::config(path, e))?;
+    let accounts = spec
+        .accounts(&portfolio)
+        .map_err(|e| FileError::config(path, e))?;
+    Ok((portfolio, accounts, policy))
 }
 
 /// Reads a portfolio file for the console to store: validated exactly as the scheduler validates

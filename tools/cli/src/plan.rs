@@ -10,8 +10,8 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use driftline_cli::console::Target;
 use driftline_core::control::Stop;
 use driftline_core::{
-    plan, AssetDecision, BookWalkCostModel, CycleId, InFlightOrder, PlanRequest, PlanTotals,
-    RebalancePlan,
+    plan, AssetDecision, BookWalkCostModel, CycleId, InFlightOrder, PlanAccount, PlanRequest,
+    PlanTotals, RebalancePlan,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -63,7 +63,7 @@ pub fn run(args: &PlanArgs, target: &Target) -> Result<(), Box<dyn std::error::E
     let Some(portfolio_path) = &args.portfolio else {
         return Err("give --portfolio FILE, or --live PORTFOLIO_ID".into());
     };
-    let (portfolio, policy) = read_portfolio(portfolio_path)?;
+    let (portfolio, placed, policy) = read_portfolio(portfolio_path)?;
     let market_path = match &args.market {
         Some(p) => p.clone(),
         None => {
@@ -80,21 +80,29 @@ pub fn run(args: &PlanArgs, target: &Target) -> Result<(), Box<dyn std::error::E
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let request = PlanRequest {
-        portfolio: &portfolio,
-        in_flight: &[],
-        markets: &data.markets,
-        policy: &policy,
-        fees: data.fees,
-        history: &[],
-        cycle: &cycle,
-        now_ms,
-    };
     let model = BookWalkCostModel {
         fees: data.fees,
         liquidity: policy.fee_liquidity,
     };
-    let plan = plan(&request, &model).map_err(|e| format!("{}: {e}", market_path.display()))?;
+    let accounts: Vec<PlanAccount<'_>> = placed
+        .accounts
+        .iter()
+        .map(|a| PlanAccount {
+            account: a.account.as_deref(),
+            reserve: &a.reserve,
+            ..PlanAccount::single(&a.quote, &a.holdings, &data.markets, data.fees, &model)
+        })
+        .collect();
+    let request = PlanRequest {
+        portfolio: &portfolio,
+        accounts: &accounts,
+        in_flight: &[],
+        policy: &policy,
+        history: &[],
+        cycle: &cycle,
+        now_ms,
+    };
+    let plan = plan(&request).map_err(|e| format!("{}: {e}", market_path.display()))?;
     let totals = plan.totals();
     if args.json {
         println!(

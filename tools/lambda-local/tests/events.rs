@@ -47,7 +47,8 @@ fn the_intent_batch_carries_valid_envelopes_for_the_article_portfolio() {
         let i = envelope.intent;
         assert_eq!(i.portfolio_id.as_str(), "article");
         // The id the scheduler would derive, so the executor treats it as one of its own.
-        let derived = ClientOrderId::derive(&i.portfolio_id, &i.cycle_id, &i.symbol, i.side, i.leg);
+        let derived =
+            ClientOrderId::derive(None, &i.portfolio_id, &i.cycle_id, &i.symbol, i.side, i.leg);
         assert_eq!(i.client_order_id, derived);
         assert!(i.expires_at_ms > i.created_at_ms);
     }

@@ -280,7 +280,7 @@ mod tests {
     fn intent(side: Side, qty: Decimal, worst: Decimal) -> OrderIntent {
         let (p, c) = (PortfolioId::new("p").unwrap(), CycleId::new("c").unwrap());
         OrderIntent {
-            client_order_id: ClientOrderId::derive(&p, &c, &symbol(), side, 0),
+            client_order_id: ClientOrderId::derive(None, &p, &c, &symbol(), side, 0),
             portfolio_id: p,
             cycle_id: c,
             symbol: symbol(),

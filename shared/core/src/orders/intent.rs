@@ -90,7 +90,11 @@ impl ClientOrderId {
     const PREFIX: &'static str = "dl1-";
 
     /// `dl1-` and the first 128 bits of SHA-256 over the order's identity, in hex: 36 characters.
+    /// The identity is the account (when it is not the default one: a portfolio spread over
+    /// several accounts may trade one symbol on two of them in a cycle), the portfolio, the
+    /// cycle, the symbol, the side and the leg.
     pub fn derive(
+        account: Option<&str>,
         portfolio: &PortfolioId,
         cycle: &CycleId,
         symbol: &Symbol,
@@ -116,6 +120,11 @@ impl ClientOrderId {
             decimal_digits(leg, &mut [0u8; 10]),
         ] {
             hasher.update(piece);
+        }
+        if let Some(account) = account {
+            // After the leg, so ids of the default account's orders are what they always were.
+            hasher.update(b"\n@");
+            hasher.update(account.as_bytes());
         }
         let digest = hasher.finalize();
         const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -367,17 +376,17 @@ mod tests {
     #[test]
     fn client_order_id_is_stable_short_and_on_the_exchange_alphabet() {
         let (p, c, s) = ids();
-        let a = ClientOrderId::derive(&p, &c, &s, Side::Sell, 0);
-        let b = ClientOrderId::derive(&p, &c, &s, Side::Sell, 0);
+        let a = ClientOrderId::derive(None, &p, &c, &s, Side::Sell, 0);
+        let b = ClientOrderId::derive(None, &p, &c, &s, Side::Sell, 0);
         assert_eq!(a, b);
         assert_eq!(a.as_str().len(), 36);
         assert!(ClientOrderId::parse(a.as_str()).is_ok());
-        assert_ne!(a, ClientOrderId::derive(&p, &c, &s, Side::Buy, 0));
-        assert_ne!(a, ClientOrderId::derive(&p, &c, &s, Side::Sell, 1));
+        assert_ne!(a, ClientOrderId::derive(None, &p, &c, &s, Side::Buy, 0));
+        assert_ne!(a, ClientOrderId::derive(None, &p, &c, &s, Side::Sell, 1));
         let other_cycle = CycleId::new("2026-11-21T09:05Z").unwrap();
         assert_ne!(
             a,
-            ClientOrderId::derive(&p, &other_cycle, &s, Side::Sell, 0)
+            ClientOrderId::derive(None, &p, &other_cycle, &s, Side::Sell, 0)
         );
     }
 
@@ -394,7 +403,7 @@ mod tests {
             let digest = Sha256::digest(identity.as_bytes());
             let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(
-                ClientOrderId::derive(&p, &c, &s, side, leg).as_str(),
+                ClientOrderId::derive(None, &p, &c, &s, side, leg).as_str(),
                 format!("dl1-{hex}")
             );
         }

@@ -336,7 +336,14 @@ pub(crate) mod tests {
         let cycle_id = CycleId::new("c1").unwrap();
         let symbol: Symbol = "BTC/USDT".parse().unwrap();
         OrderIntent {
-            client_order_id: ClientOrderId::derive(&portfolio_id, &cycle_id, &symbol, Side::Buy, 0),
+            client_order_id: ClientOrderId::derive(
+                None,
+                &portfolio_id,
+                &cycle_id,
+                &symbol,
+                Side::Buy,
+                0,
+            ),
             portfolio_id,
             cycle_id,
             symbol,

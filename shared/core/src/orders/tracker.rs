@@ -295,6 +295,7 @@ pub fn next_leg(
 ) -> OrderIntent {
     OrderIntent {
         client_order_id: ClientOrderId::derive(
+            intent.account.as_deref(),
             &intent.portfolio_id,
             &intent.cycle_id,
             &intent.symbol,

@@ -89,23 +89,29 @@ impl Case {
 
     pub fn try_plan(&self) -> Result<RebalancePlan, DomainError> {
         let cycle = CycleId::new("c1").unwrap();
-        let request = PlanRequest {
-            portfolio: &self.portfolio,
-            in_flight: &self.in_flight,
-            markets: &self.markets,
-            policy: &self.policy,
+        let model = BookWalkCostModel {
             fees: self.fees,
+            liquidity: self.policy.fee_liquidity,
+        };
+        // The case's holdings are its one account's.
+        let off_exchange = self.portfolio.with_holdings(Holdings::default())?;
+        let accounts = [PlanAccount::single(
+            self.portfolio.quote(),
+            self.portfolio.holdings(),
+            &self.markets,
+            self.fees,
+            &model,
+        )];
+        let request = PlanRequest {
+            portfolio: &off_exchange,
+            accounts: &accounts,
+            in_flight: &self.in_flight,
+            policy: &self.policy,
             history: &self.history,
             cycle: &cycle,
             now_ms: 1_700_000_000_000,
         };
-        plan(
-            &request,
-            &BookWalkCostModel {
-                fees: self.fees,
-                liquidity: self.policy.fee_liquidity,
-            },
-        )
+        plan(&request)
     }
 }
 

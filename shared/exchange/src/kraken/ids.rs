@@ -136,7 +136,7 @@ mod tests {
         let portfolio = PortfolioId::new("article").unwrap();
         let cycle = CycleId::new("20261121T090500Z").unwrap();
         for leg in 0..200 {
-            let ours = ClientOrderId::derive(&portfolio, &cycle, &symbol, Side::Buy, leg);
+            let ours = ClientOrderId::derive(None, &portfolio, &cycle, &symbol, Side::Buy, leg);
             let OrderRef::ClOrdId(uuid) = order_ref(&ours) else {
                 panic!("{ours} goes by cl_ord_id")
             };

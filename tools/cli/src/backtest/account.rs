@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, VecDeque};
 use driftline_core::money::{ceil_to_step, BPS};
 use driftline_core::{
     plan, Asset, BookWalkCostModel, CostEstimate, CostModel, CycleId, DecisionReason,
-    DriftSnapshot, Fees, Holdings, MarketSnapshot, Markets, PlanRequest, Portfolio, PortfolioId,
-    Side,
+    DriftSnapshot, Fees, Holdings, MarketSnapshot, Markets, PlanAccount, PlanRequest, Portfolio,
+    PortfolioId, Side,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -111,7 +111,10 @@ impl PolicyResult {
 pub(super) struct Account<'a> {
     pub(super) run: &'a PolicyRun,
     cost_model: BookWalkCostModel,
+    /// The targets, and the holdings of the one simulated account.
     portfolio: Portfolio,
+    /// The targets holding nothing off the exchange: the planner's portfolio.
+    off_exchange: Portfolio,
     holdings: BTreeMap<Asset, Decimal>,
     /// Scratch space for the value of each holding, reused every step.
     values: Vec<Decimal>,
@@ -181,6 +184,7 @@ impl<'a> Account<'a> {
                 fees: scenario.fees,
                 liquidity: run.policy.fee_liquidity,
             },
+            off_exchange: portfolio.with_holdings(Holdings::default())?,
             portfolio,
             holdings: start.clone(),
             values: Vec::with_capacity(start.len()),
@@ -240,17 +244,23 @@ impl<'a> Account<'a> {
     ) -> Result<(), BacktestError> {
         let history = self.history.make_contiguous();
         let plan_against = |markets: &Markets| {
+            let accounts = [PlanAccount::single(
+                self.portfolio.quote(),
+                self.portfolio.holdings(),
+                markets,
+                fees,
+                &self.cost_model,
+            )];
             let request = PlanRequest {
                 in_flight: &[],
-                portfolio: &self.portfolio,
-                markets,
+                portfolio: &self.off_exchange,
+                accounts: &accounts,
                 policy: &self.run.policy,
-                fees,
                 history,
                 cycle,
                 now_ms: 0,
             };
-            plan(&request, &self.cost_model).map_err(|source| BacktestError::Plan { step, source })
+            plan(&request).map_err(|source| BacktestError::Plan { step, source })
         };
         let mut plan = None;
         if !options.always_full_books {

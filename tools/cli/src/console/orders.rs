@@ -429,7 +429,14 @@ mod tests {
         let cycle_id = CycleId::new("c1").unwrap();
         let symbol: Symbol = symbol.parse().unwrap();
         OrderIntent {
-            client_order_id: ClientOrderId::derive(&portfolio_id, &cycle_id, &symbol, side, 0),
+            client_order_id: ClientOrderId::derive(
+                None,
+                &portfolio_id,
+                &cycle_id,
+                &symbol,
+                side,
+                0,
+            ),
             portfolio_id,
             cycle_id,
             symbol,

@@ -281,14 +281,15 @@ impl Scheduler {
                 reason: pause.reason,
             };
         }
-        // While the account's venue's breaker is open the portfolio is not looked at: no lease,
-        // no request. (A client that cannot be had fails the cycle below, with its record.)
-        let client = self
-            .ports
-            .exchanges
-            .exchange(stored.spec.account.as_deref())
-            .await;
-        if let Ok(client) = &client {
+        // While any of its accounts' venues' breakers is open the portfolio is not looked at:
+        // no lease, no request. (A client that cannot be had fails the cycle below, with its
+        // record.)
+        let mut clients = Vec::new();
+        for account in stored.spec.account_ids() {
+            let client = self.ports.exchanges.exchange(account).await;
+            clients.push((account.map(str::to_owned), client));
+        }
+        for client in clients.iter().filter_map(|(_, c)| c.as_ref().ok()) {
             match self.breakers.of(client.venue()).check().await {
                 Ok(None) => {}
                 Ok(Some(retry_at_ms)) => {
@@ -322,7 +323,7 @@ impl Scheduler {
                 };
             }
         };
-        let outcome = match self.cycle(id, cycle, stored.spec, client).await {
+        let outcome = match self.cycle(id, cycle, stored.spec, clients).await {
             Ok(outcome) => outcome,
             Err(CycleError::Exchange(ExchangeError::BreakerOpen { retry_at_ms })) => {
                 warn!(retry_at_ms, "circuit breaker open: the cycle stopped");
@@ -360,10 +361,10 @@ impl Scheduler {
         id: &PortfolioId,
         cycle: &CycleId,
         spec: PortfolioSpec,
-        client: Result<Arc<dyn Exchange>, ExchangeError>,
+        clients: Vec<AccountClient>,
     ) -> Result<PortfolioOutcome, CycleError> {
-        let account = spec.account.clone();
-        let (configured, policy) = spec.into_domain()?;
+        let (configured, policy) = spec.clone().into_domain()?;
+        let placed = spec.accounts(&configured)?;
         let history = self.history(id, &policy).await?;
         if let Some(outcome) = already_done(&history, cycle) {
             return Ok(outcome);
@@ -376,10 +377,14 @@ impl Scheduler {
                 h.open_orders.clone(),
             )
         });
-        let exchange = self.breakers.guard(client?);
-        let ex = exchange.as_ref();
+        let mut clients = AccountClients(
+            clients
+                .into_iter()
+                .map(|(account, client)| client.map(|c| (account, self.breakers.guard(c))))
+                .collect::<Result<_, _>>()?,
+        );
 
-        let reconciled = self.reconcile(ex, id).await?;
+        let reconciled = self.reconcile(&mut clients, id).await?;
         // One read of the portfolio's orders after the reconcile, final ones included (the same
         // query as the open ones alone): the open ones for the plan, the ended ones for the
         // owner.
@@ -390,7 +395,15 @@ impl Scheduler {
             .cloned()
             .collect();
         let Planned { plan, now, .. } = self
-            .plan_now(ex, id, cycle, &configured, &policy, account, history, &open)
+            .plan_now(
+                &clients,
+                cycle,
+                &configured,
+                &placed,
+                &policy,
+                history,
+                &open,
+            )
             .await?;
         let queued = self.record_and_queue(&plan.intents, now).await?;
         self.keep_snapshot(id, &plan, &open, now).await?;
@@ -514,6 +527,7 @@ pub fn in_flight(open: &[OrderRecord]) -> Vec<InFlightOrder> {
         open.iter().any(|next| {
             let (a, b) = (&r.intent, &next.intent);
             b.leg == a.leg + 1
+                && b.account == a.account
                 && b.cycle_id == a.cycle_id
                 && b.symbol == a.symbol
                 && b.side == a.side
@@ -527,6 +541,27 @@ pub fn in_flight(open: &[OrderRecord]) -> Vec<InFlightOrder> {
             side: r.intent.side,
             remaining: (r.intent.quantity - r.filled_qty).max(Decimal::ZERO),
             limit_price: r.intent.limit_price,
+            account: r.intent.account.clone(),
         })
         .collect()
+}
+
+/// An account of a portfolio and its client, or why there is none.
+type AccountClient = (Option<String>, Result<Arc<dyn Exchange>, ExchangeError>);
+
+/// A portfolio's exchange clients, behind their venues' breakers: one per account it lists,
+/// and any an order of it rests on.
+pub(crate) struct AccountClients(Vec<(Option<String>, Arc<dyn Exchange>)>);
+
+impl AccountClients {
+    fn of(&self, account: Option<&str>) -> Option<Arc<dyn Exchange>> {
+        self.0
+            .iter()
+            .find(|(a, _)| a.as_deref() == account)
+            .map(|(_, ex)| ex.clone())
+    }
+
+    fn add(&mut self, account: Option<String>, ex: Arc<dyn Exchange>) {
+        self.0.push((account, ex));
+    }
 }

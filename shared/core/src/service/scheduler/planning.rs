@@ -3,12 +3,15 @@
 
 use tracing::warn;
 
-use super::{in_flight, CycleError, Planned, Preview, Scheduler};
+use rust_decimal::Decimal;
+
+use super::{in_flight, AccountClients, CycleError, Planned, Preview, Scheduler};
+use crate::accounts::{CashRate, PortfolioAccount, PortfolioAccounts};
 use crate::orders::{IntentEnvelope, OrderRecord};
-use crate::ports::{Exchange, RecordedSnapshot, StoreError};
+use crate::ports::{Exchange, ExchangeError, RecordedSnapshot, StoreError, Venue};
 use crate::{
-    plan, BookWalkCostModel, CycleId, Holdings, MarketSnapshot, Markets, OrderIntent, Portfolio,
-    PortfolioId, Symbol,
+    plan, BookWalkCostModel, CycleId, DomainError, Fees, Holdings, MarketSnapshot, Markets,
+    OrderIntent, PlanAccount, Portfolio, PortfolioId, Symbol,
 };
 
 impl Scheduler {
@@ -32,21 +35,24 @@ impl Scheduler {
             .portfolio(id)
             .await?
             .ok_or(CycleError::NotConfigured)?;
-        let account = stored.spec.account.clone();
-        let (configured, policy) = stored.spec.into_domain()?;
+        let (configured, policy) = stored.spec.clone().into_domain()?;
+        let placed = stored.spec.accounts(&configured)?;
         let history = self.history(id, &policy).await?;
-        let client = self.ports.exchanges.exchange(account.as_deref()).await?;
+        let mut clients = AccountClients(Vec::new());
+        for account in stored.spec.account_ids() {
+            let client = self.ports.exchanges.exchange(account).await?;
+            clients.add(account.map(str::to_owned), client);
+        }
         let open = self.ports.store.ledger.open_orders(id).await?;
         let Planned {
             plan, in_flight, ..
         } = self
             .plan_now(
-                client.as_ref(),
-                id,
+                &clients,
                 cycle,
                 &configured,
+                &placed,
                 &policy,
-                account,
                 history,
                 &open,
             )
@@ -72,59 +78,126 @@ impl Scheduler {
             .await
     }
 
-    /// The planning step of a cycle, after reconciliation: from the orders not yet final, the
-    /// free balances and the markets, the plan made with the drift history.
+    /// The planning step of a cycle, after reconciliation: from the orders not yet final, each
+    /// account's free balances, markets and cash rate, the plan made with the drift history.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn plan_now(
         &self,
-        ex: &dyn Exchange,
-        id: &PortfolioId,
+        clients: &AccountClients,
         cycle: &CycleId,
         configured: &Portfolio,
+        placed: &PortfolioAccounts,
         policy: &crate::RebalancePolicy,
-        account: Option<String>,
         history: Vec<RecordedSnapshot>,
         open: &[OrderRecord],
     ) -> Result<Planned, CycleError> {
         let in_flight = in_flight(open);
-        let balances = ex.balances().await?;
-        let holdings = Holdings::new(
-            balances
-                .into_iter()
-                .filter(|b| configured.targets().contains(&b.asset))
-                .map(|b| (b.asset, b.free)),
-        )?;
-        let portfolio = Portfolio::new(
-            id.clone(),
-            configured.quote().clone(),
-            holdings,
-            configured.targets().clone(),
-        )?;
-        let markets = self.markets(ex, &portfolio).await?;
+        let mut gathered = Vec::with_capacity(placed.accounts.len());
+        for (account, rate) in placed.iter() {
+            let ex = clients
+                .of(account.account.as_deref())
+                .ok_or_else(|| ExchangeError::Auth {
+                    message: format!("no client for account {}", account.name()),
+                })?;
+            let spread = placed.is_spread();
+            gathered.push(
+                self.gather(ex.as_ref(), configured, account, rate, spread)
+                    .await?,
+            );
+        }
+        let models: Vec<BookWalkCostModel> = gathered
+            .iter()
+            .map(|g| BookWalkCostModel {
+                fees: g.fees,
+                liquidity: policy.fee_liquidity,
+            })
+            .collect();
+        let accounts: Vec<PlanAccount<'_>> = placed
+            .accounts
+            .iter()
+            .zip(&gathered)
+            .zip(&models)
+            .map(|((a, g), model)| PlanAccount {
+                account: a.account.as_deref(),
+                venue: g.venue,
+                quote: &a.quote,
+                cash_rate: g.cash_rate,
+                holdings: &g.holdings,
+                reserve: &a.reserve,
+                markets: &g.markets,
+                fees: g.fees,
+                cost_model: model,
+            })
+            .collect();
         let snapshots: Vec<_> = history.into_iter().map(|h| h.snapshot).collect();
         let now = self.now();
         let request = crate::PlanRequest {
-            portfolio: &portfolio,
+            portfolio: configured,
+            accounts: &accounts,
             in_flight: &in_flight,
-            markets: &markets,
             policy,
-            fees: self.settings.fees,
             history: &snapshots,
             cycle,
             now_ms: now,
         };
-        let model = BookWalkCostModel {
-            fees: self.settings.fees,
-            liquidity: policy.fee_liquidity,
-        };
-        let mut plan = plan(&request, &model)?;
-        for intent in &mut plan.intents {
-            intent.account.clone_from(&account);
-        }
+        let plan = plan(&request)?;
         Ok(Planned {
             plan,
             in_flight,
             now,
+        })
+    }
+
+    /// What one account brings to a plan: its free balances of what the portfolio counts, its
+    /// markets, its fees and its cash rate. With several accounts, an asset the venue does not
+    /// list is simply not traded there.
+    async fn gather(
+        &self,
+        ex: &dyn Exchange,
+        configured: &Portfolio,
+        account: &PortfolioAccount,
+        rate: &CashRate,
+        spread: bool,
+    ) -> Result<Gathered, CycleError> {
+        let balances = ex.balances().await?;
+        let holdings = Holdings::new(
+            balances
+                .into_iter()
+                .filter(|b| account.counts(&b.asset, configured.targets()))
+                .map(|b| (b.asset, b.free)),
+        )?;
+        let mut markets = Markets::new();
+        for asset in configured
+            .targets()
+            .assets()
+            .filter(|a| *a != configured.quote())
+        {
+            let symbol = Symbol::new(asset.clone(), account.quote.clone())?;
+            let filters = match self.tracker.filters(ex, &symbol).await {
+                Ok(filters) => filters,
+                Err(ExchangeError::Rejected { .. }) if spread => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let book = ex.order_book(&symbol, self.settings.book_depth).await?;
+            markets.insert(asset.clone(), MarketSnapshot { filters, book });
+        }
+        let cash_rate = match rate {
+            CashRate::Par => Decimal::ONE,
+            CashRate::Market { symbol, .. } => {
+                let book = ex.order_book(symbol, 5).await?;
+                rate.rate(book.mid().map(|m| m.value())).ok_or_else(|| {
+                    DomainError::MissingMarket {
+                        asset: symbol.to_string(),
+                    }
+                })?
+            }
+        };
+        Ok(Gathered {
+            venue: ex.venue(),
+            holdings,
+            markets,
+            fees: account.fees.unwrap_or(self.settings.fees),
+            cash_rate,
         })
     }
 
@@ -148,23 +221,13 @@ impl Scheduler {
             }
         }
     }
+}
 
-    pub(super) async fn markets(
-        &self,
-        ex: &dyn Exchange,
-        portfolio: &Portfolio,
-    ) -> Result<Markets, CycleError> {
-        let mut markets = Markets::new();
-        for asset in portfolio
-            .targets()
-            .assets()
-            .filter(|a| *a != portfolio.quote())
-        {
-            let symbol = Symbol::new(asset.clone(), portfolio.quote().clone())?;
-            let filters = self.tracker.filters(ex, &symbol).await?;
-            let book = ex.order_book(&symbol, self.settings.book_depth).await?;
-            markets.insert(asset.clone(), MarketSnapshot { filters, book });
-        }
-        Ok(markets)
-    }
+/// One account's inputs to a plan.
+struct Gathered {
+    venue: Venue,
+    holdings: Holdings,
+    markets: Markets,
+    fees: Fees,
+    cash_rate: Decimal,
 }

@@ -3,7 +3,7 @@
 
 use tracing::{info, warn};
 
-use super::{CycleError, Scheduler};
+use super::{AccountClients, CycleError, Scheduler};
 use crate::orders::OrderRecord;
 use crate::ports::{Exchange, ExchangeError, OrderReport, StoreError};
 use crate::{OrderStatus, PortfolioId};
@@ -15,7 +15,7 @@ impl Scheduler {
     /// Returns how many records changed. Stops at once when the breaker refuses a call.
     pub(super) async fn reconcile(
         &self,
-        ex: &dyn Exchange,
+        clients: &mut AccountClients,
         id: &PortfolioId,
     ) -> Result<usize, CycleError> {
         let now = self.now();
@@ -23,6 +23,21 @@ impl Scheduler {
         let mut resend = Vec::new();
         for record in self.ports.store.ledger.open_orders(id).await? {
             let intent = record.intent.clone();
+            // The order's own account, even one the portfolio no longer lists.
+            let ex = match clients.of(intent.account.as_deref()) {
+                Some(ex) => ex,
+                None => {
+                    let ex = self.breakers.guard(
+                        self.ports
+                            .exchanges
+                            .exchange(intent.account.as_deref())
+                            .await?,
+                    );
+                    clients.add(intent.account.clone(), ex.clone());
+                    ex
+                }
+            };
+            let ex = ex.as_ref();
             let expired = now >= intent.expires_at_ms;
             let outcome: Result<bool, CycleError> = match record.status {
                 OrderStatus::Pending | OrderStatus::Queued if expired => {
