@@ -21,7 +21,19 @@ pub fn market_with(
     depth: Decimal,
     edit: impl FnOnce(MarketFiltersFields) -> MarketFiltersFields,
 ) -> MarketSnapshot {
-    let symbol = Symbol::new(asset(base), asset("USDT")).unwrap();
+    market_in("USDT", base, mid, spread_bps, depth, edit)
+}
+
+/// A market for `base`/`quote`, as [`market_with`] builds one.
+pub fn market_in(
+    quote: &str,
+    base: &str,
+    mid: Decimal,
+    spread_bps: Decimal,
+    depth: Decimal,
+    edit: impl FnOnce(MarketFiltersFields) -> MarketFiltersFields,
+) -> MarketSnapshot {
+    let symbol = Symbol::new(asset(base), asset(quote)).unwrap();
     let fields = edit(driftline_core::testing::spot_filter_fields(symbol.clone()));
     let filters = MarketFilters::new(fields).unwrap();
     let book = DepthProfile {
