@@ -234,8 +234,9 @@ impl Routing<'_, '_> {
                         .market(i, k)
                         .map_or(Decimal::ONE, |m| m.filters.step_size());
                     let affordable = floor_to_step(cash / o.limit_price.value(), step);
+                    let cap = visible.map_or(affordable, |v| v.min(affordable));
                     leg = self
-                        .quote(i, k, asset, side, left, exit, Some(affordable))
+                        .quote(i, k, asset, side, left, exit, Some(cap))
                         .1
                         .map(|o| PlannedOrder {
                             capped_by_budget: true,
@@ -450,14 +451,14 @@ impl Routing<'_, '_> {
         }
         let mut unfunded = Decimal::ZERO;
         for (k, d) in decisions.iter_mut().enumerate() {
-            let Some(wanted) = d
-                .order
-                .as_ref()
-                .filter(|o| o.side == Side::Buy)
-                .map(|o| self.accounts[o.slot].in_portfolio_quote(o.cost.notional))
-            else {
+            if d.order.as_ref().is_none_or(|o| o.side != Side::Buy) {
                 continue;
-            };
+            }
+            // The whole trade, over every leg the books allowed.
+            let wanted: Decimal = d
+                .orders()
+                .map(|o| self.accounts[o.slot].in_portfolio_quote(o.cost.notional))
+                .sum();
             let quotes: Vec<(usize, Quote)> = (0..n)
                 .filter(|&i| self.market(i, k).is_some())
                 .map(|i| {

@@ -121,7 +121,11 @@ impl Spread {
             TargetWeights::new(self.targets.iter().map(|(a, w)| (asset(a), *w))).unwrap(),
         )?;
         let quotes: Vec<Asset> = self.accounts.iter().map(|a| asset(a.quote)).collect();
-        let held: Vec<Holdings> = self.accounts.iter().map(|a| holdings(&a.holdings)).collect();
+        let held: Vec<Holdings> = self
+            .accounts
+            .iter()
+            .map(|a| holdings(&a.holdings))
+            .collect();
         let reserves: Vec<Holdings> = self.accounts.iter().map(|a| holdings(&a.reserve)).collect();
         let markets: Vec<Markets> = self
             .accounts
@@ -226,7 +230,10 @@ fn the_buy_goes_to_the_account_where_it_costs_least(
     let chosen: Vec<&RouteQuote> = routes.iter().filter(|r| r.chosen).collect();
     assert_eq!(chosen.len(), 1);
     let other = routes.iter().find(|r| !r.chosen).unwrap();
-    assert!(chosen[0].cost_bps.unwrap() < other.cost_bps.unwrap(), "{routes:?}");
+    assert!(
+        chosen[0].cost_bps.unwrap() < other.cost_bps.unwrap(),
+        "{routes:?}"
+    );
     assert!(plan.notes.is_empty());
 }
 
@@ -296,7 +303,10 @@ fn off_exchange_holdings_count_in_drift_and_are_never_sold() {
     spread.off_exchange = vec![("BTC", dec!(1))];
     let plan = spread.plan();
     assert_eq!(plan.snapshot.equity, dec!(7500));
-    assert_eq!(plan.snapshot.get(&asset("BTC")).unwrap().quantity, dec!(1.3));
+    assert_eq!(
+        plan.snapshot.get(&asset("BTC")).unwrap().quantity,
+        dec!(1.3)
+    );
     assert_eq!(plan.intents.len(), 1);
     assert_eq!(
         (plan.intents[0].side, plan.intents[0].quantity),
@@ -378,24 +388,34 @@ fn each_account_is_valued_at_its_own_mid_and_cash_rate() {
     assert_eq!(plan.snapshot.equity, dec!(2500));
 }
 
-#[test]
-fn a_sell_too_big_for_either_book_is_split_over_both() {
-    // Each book shows 10 levels of 0.05 BTC (0.5 BTC); the sell is 0.9 BTC.
+#[rstest]
+#[case::sell(Side::Sell, "BTC", dec!(1))]
+#[case::buy(Side::Buy, "USDT", dec!(5000))]
+fn a_trade_too_big_for_either_book_is_split_over_both(
+    #[case] side: Side,
+    #[case] held: &'static str,
+    #[case] amount: Decimal,
+) {
+    // Each book shows 10 levels of 0.05 BTC (0.5 BTC); the trade is 0.9 BTC: a sell of 2 BTC
+    // held, or a buy with 10000 in cash, to the band edge.
     let a = Acct::new(None, Venue::Binance, "USDT")
-        .holding("BTC", dec!(1))
+        .holding(held, amount)
         .listing_with("BTC", dec!(5000), dec!(0.05))
         .fee_bps(dec!(5));
     let b = Acct::new(Some("kraken-1"), Venue::Kraken, "USD")
-        .holding("BTC", dec!(1))
+        .holding(if held == "USDT" { "USD" } else { held }, amount)
         .listing_with("BTC", dec!(5000), dec!(0.05))
         .fee_bps(dec!(20));
     let mut spread = Spread::new(&HALF, vec![a, b]);
     spread.policy.slippage_budget_bps = dec!(500);
     let plan = spread.plan();
-    let sold: Vec<Decimal> = plan.intents.iter().map(|i| i.quantity).collect();
-    assert_eq!(sold.len(), 2, "{:?}", decision(&plan, "BTC"));
-    assert!(sold.iter().all(|q| *q <= dec!(0.5)), "{sold:?}");
-    assert_eq!(sold.iter().sum::<Decimal>(), dec!(0.9));
+    let legs: Vec<(Side, Decimal)> = plan.intents.iter().map(|i| (i.side, i.quantity)).collect();
+    assert_eq!(legs.len(), 2, "{:?}", decision(&plan, "BTC"));
+    assert!(
+        legs.iter().all(|(s, q)| *s == side && *q <= dec!(0.5)),
+        "{legs:?}"
+    );
+    assert_eq!(legs.iter().map(|(_, q)| q).sum::<Decimal>(), dec!(0.9));
 }
 
 // --- The spec ---
@@ -425,7 +445,10 @@ fn a_spec_over_several_accounts_reads_into_accounts_off_exchange_and_cash_rates(
     assert_eq!(placed.accounts.len(), 2);
     assert_eq!(placed.off_exchange.of(&asset("BTC")), dec!(0.25));
     let kraken = &placed.accounts[1];
-    assert_eq!((kraken.name(), kraken.quote.as_str()), ("kraken-main", "USD"));
+    assert_eq!(
+        (kraken.name(), kraken.quote.as_str()),
+        ("kraken-main", "USD")
+    );
     assert_eq!(kraken.fees.unwrap().taker_bps, dec!(26));
     assert_eq!(
         placed.cash_rates[1],
@@ -581,7 +604,11 @@ impl GenSpread {
                 let mut a = Acct::new(NAMES[i], Venue::ALL[i], quote)
                     .fee_bps(g.fee_bps)
                     .holding(quote, g.cash)
-                    .rate(if quote == "USDT" { Decimal::ONE } else { g.rate });
+                    .rate(if quote == "USDT" {
+                        Decimal::ONE
+                    } else {
+                        g.rate
+                    });
                 for (k, base) in BASES.iter().enumerate() {
                     if !g.held[k].is_zero() {
                         a = a.holding(base, g.held[k]);
@@ -617,10 +644,7 @@ impl GenSpread {
 }
 
 fn held_by(list: &[(&str, Decimal)], a: &str) -> Decimal {
-    list.iter()
-        .filter(|(x, _)| *x == a)
-        .map(|(_, q)| *q)
-        .sum()
+    list.iter().filter(|(x, _)| *x == a).map(|(_, q)| *q).sum()
 }
 
 proptest! {
