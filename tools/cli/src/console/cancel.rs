@@ -199,7 +199,9 @@ impl Canceller {
         let id = PortfolioId::new(&portfolio.spec.id)
             .map_err(|e| ConsoleError::Input(format!("portfolio id: {e}")))?;
         let open = self.store.open_orders(&id).await?;
-        let mut exchange: Option<Result<Arc<dyn Exchange>, String>> = None;
+        // One client per account an order rests on: a portfolio spread over several accounts
+        // has orders on each, and each is cancelled where it rests.
+        let mut exchanges: Vec<(Option<String>, Result<Arc<dyn Exchange>, String>)> = Vec::new();
         let mut actions = Vec::with_capacity(open.len());
         for record in open {
             let on_exchange = !matches!(record.status, OrderStatus::Pending | OrderStatus::Queued);
@@ -212,10 +214,16 @@ impl Canceller {
                     Outcome::LeftResting
                 }
             } else {
-                if exchange.is_none() {
-                    exchange = Some(self.exchange(portfolio.spec.account.as_deref()).await);
+                let account = record.intent.account.clone();
+                if !exchanges.iter().any(|(a, _)| *a == account) {
+                    let client = self.exchange(account.as_deref()).await;
+                    exchanges.push((account.clone(), client));
                 }
-                match exchange.as_ref() {
+                match exchanges
+                    .iter()
+                    .find(|(a, _)| *a == account)
+                    .map(|(_, c)| c)
+                {
                     Some(Ok(ex)) => self.cancel_on_exchange(ex.as_ref(), &record).await,
                     Some(Err(why)) => Outcome::Failed(why.clone()),
                     None => Outcome::Failed("no exchange client".to_owned()),

@@ -278,7 +278,20 @@ struct Listed {
     paused: Option<Stop>,
     version: u64,
     account: Option<String>,
+    /// A portfolio spread over several accounts: their names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    accounts: Vec<String>,
     targets: BTreeMap<String, String>,
+}
+
+/// The accounts a spec trades on, as people read them: secret ids, `default` for the
+/// deployment's.
+fn accounts_of(spec: &PortfolioSpec) -> String {
+    spec.account_ids()
+        .iter()
+        .map(|a| a.unwrap_or("default"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn list(target: &Target, json: bool) -> Result<(), ConsoleError> {
@@ -288,10 +301,17 @@ async fn list(target: &Target, json: bool) -> Result<(), ConsoleError> {
     for id in store.portfolio_ids().await? {
         if let Some(p) = store.portfolio(&id).await? {
             rows.push(Listed {
-                id: p.spec.id,
+                id: p.spec.id.clone(),
                 paused: p.paused,
                 version: p.version,
-                account: p.spec.account,
+                accounts: p
+                    .spec
+                    .account_ids()
+                    .iter()
+                    .filter(|_| !p.spec.accounts.is_empty())
+                    .map(|a| a.unwrap_or("default").to_owned())
+                    .collect(),
+                account: p.spec.account.clone(),
                 targets: p.spec.targets,
             });
         }
@@ -319,7 +339,11 @@ async fn list(target: &Target, json: bool) -> Result<(), ConsoleError> {
                 .as_ref()
                 .map_or("active".to_owned(), |p| format!("paused: {}", p.reason)),
             r.version.to_string(),
-            r.account.clone().unwrap_or_else(|| "default".to_owned()),
+            if r.accounts.is_empty() {
+                r.account.clone().unwrap_or_else(|| "default".to_owned())
+            } else {
+                r.accounts.join(", ")
+            },
             r.targets
                 .iter()
                 .map(|(a, w)| format!("{a} {w}"))
@@ -387,13 +411,29 @@ async fn show(target: &Target, id: &str, json: bool) -> Result<(), ConsoleError>
         format!("paused {}", operator::describe(s))
     });
     println!("portfolio {id} · version {} · {state}", p.version);
-    println!(
-        "account: {}",
-        p.spec
-            .account
-            .as_deref()
-            .unwrap_or("default (the deployment's exchange secret)")
-    );
+    if p.spec.accounts.is_empty() {
+        println!(
+            "account: {}",
+            p.spec
+                .account
+                .as_deref()
+                .unwrap_or("default (the deployment's exchange secret)")
+        );
+    } else {
+        println!("accounts: {}", accounts_of(&p.spec));
+    }
+    if !p.spec.off_exchange.is_empty() {
+        let off: Vec<String> = p
+            .spec
+            .off_exchange
+            .iter()
+            .map(|(a, q)| format!("{q} {a}"))
+            .collect();
+        println!(
+            "off every exchange (counted, never traded): {}",
+            off.join(", ")
+        );
+    }
     match &last {
         Some(c) => println!(
             "last cycle: {} at {}: {}",
