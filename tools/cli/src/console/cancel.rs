@@ -32,6 +32,9 @@ use rust_decimal::Decimal;
 
 use super::{outputs, Console, ConsoleError};
 
+/// An account's exchange client, or why there is none.
+type Client = Result<Arc<dyn Exchange>, String>;
+
 /// Which open orders to take off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -201,7 +204,7 @@ impl Canceller {
         let open = self.store.open_orders(&id).await?;
         // One client per account an order rests on: a portfolio spread over several accounts
         // has orders on each, and each is cancelled where it rests.
-        let mut exchanges: Vec<(Option<String>, Result<Arc<dyn Exchange>, String>)> = Vec::new();
+        let mut exchanges: Vec<(Option<String>, Client)> = Vec::new();
         let mut actions = Vec::with_capacity(open.len());
         for record in open {
             let on_exchange = !matches!(record.status, OrderStatus::Pending | OrderStatus::Queued);
@@ -237,7 +240,7 @@ impl Canceller {
         Ok(actions)
     }
 
-    async fn exchange(&self, account: Option<&str>) -> Result<Arc<dyn Exchange>, String> {
+    async fn exchange(&self, account: Option<&str>) -> Client {
         match &self.exchanges {
             Some(accounts) => accounts
                 .exchange(account)
