@@ -10,15 +10,20 @@ LOCAL := .local
 ## test: formatting, lints and every test tier (the smoke test runs the release bootstraps).
 ## Property tests run on one fixed seed, plus the committed proptest-regressions files, so a
 ## run is reproducible; `make reliability` searches long on random seeds.
+## The end-to-end scenarios over the paper venues (tests/Cargo.toml: `test = false`) run apart,
+## with more threads than cores: they wait on SQS delays and long polls, not on the CPU.
 PROPTEST_SEED ?= 20261202
+SCENARIOS := --test pipeline
+SCENARIO_THREADS ?= 6
 test: lint build test-paper-fidelity infra-test
 	PROPTEST_RNG_SEED=$(PROPTEST_SEED) DRIFTLINE_REQUIRE_LAMBDA_BINARIES=1 \
 	  scripts/with-moto.sh $(CARGO) test --workspace --all-targets
+	scripts/with-moto.sh $(CARGO) test --workspace $(SCENARIOS) -- --test-threads=$(SCENARIO_THREADS)
 	$(CARGO) test --workspace --doc
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(SCENARIOS) -- -D warnings
 
 ## test-paper-fidelity: widely used third-party Binance clients (PyPI, pinned) against the paper
 ## exchange binary on a free loopback port, with nothing changed but the base URL
