@@ -650,6 +650,7 @@ fn released(cycle: &CycleId) -> driftline_core::control::CycleRecord {
             queued: 2,
             reconciled: 0,
             skipped: vec![],
+            notes: vec![],
         },
     }
 }

@@ -43,6 +43,7 @@ pub fn describe_outcome(outcome: &PortfolioOutcome) -> String {
             queued,
             reconciled,
             skipped,
+            notes,
         } => {
             let mut s =
                 format!("planned {orders} order(s), {queued} queued, {reconciled} reconciled");
@@ -52,6 +53,9 @@ pub fn describe_outcome(outcome: &PortfolioOutcome) -> String {
                     .map(|k| format!("{}: {}", k.asset, k.reason))
                     .collect();
                 s.push_str(&format!("; skipped {}", why.join("; ")));
+            }
+            for note in notes {
+                s.push_str(&format!("; {note}"));
             }
             s
         }

@@ -119,6 +119,10 @@ pub enum PortfolioOutcome {
         queued: usize,
         reconciled: usize,
         skipped: Vec<Skipped>,
+        /// What the plan says of the portfolio as a whole (cash on an account that cannot
+        /// pay for the buys, say).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<String>,
     },
     /// Another invocation holds this portfolio's lease.
     LeaseHeld {
@@ -410,6 +414,9 @@ impl Scheduler {
         for i in &plan.intents {
             info!(client_order_id = %i.client_order_id, symbol = %i.symbol, side = %i.side, quantity = %i.quantity, limit = %i.limit_price, "intent planned");
         }
+        for note in &plan.notes {
+            warn!(%note, "plan note");
+        }
         info!(
             orders = plan.intents.len(),
             queued, reconciled, "cycle planned"
@@ -436,6 +443,7 @@ impl Scheduler {
             queued,
             reconciled,
             skipped: skipped(&plan),
+            notes: plan.notes.iter().map(ToString::to_string).collect(),
         })
     }
 
