@@ -450,14 +450,15 @@ impl Routing<'_, '_> {
         }
         let mut unfunded = Decimal::ZERO;
         for (k, d) in decisions.iter_mut().enumerate() {
-            let Some(wanted) = d
-                .order
-                .as_ref()
-                .filter(|o| o.side == Side::Buy)
-                .map(|o| self.accounts[o.slot].in_portfolio_quote(o.cost.notional))
-            else {
+            if d.order.as_ref().is_none_or(|o| o.side != Side::Buy) {
                 continue;
-            };
+            }
+            // The whole trade, split legs included (a buy too big for every book is split
+            // across them), at mid in the portfolio's quote.
+            let wanted: Decimal = d
+                .orders()
+                .map(|o| self.accounts[o.slot].in_portfolio_quote(o.cost.notional))
+                .sum();
             let quotes: Vec<(usize, Quote)> = (0..n)
                 .filter(|&i| self.market(i, k).is_some())
                 .map(|i| {
