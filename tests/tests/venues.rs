@@ -513,3 +513,45 @@ async fn cash_on_a_venue_without_the_market_buys_nothing_there_and_the_plan_says
     assert!(held(&w, "alpha", "USDT") < dec("2000"));
     w.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+
+/// Alpha (first, so it wins a tie) keeps a BTC stash the portfolio ignores; both have cash.
+const ALPHA_IGNORES_BTC: [(Dialect, &str); 2] = [
+    (
+        Dialect::Binance,
+        venue!(spread_bps = "2", "alpha" holds { BTC = "1", USDT = "10000" }),
+    ),
+    (
+        Dialect::Kraken,
+        venue!(spread_bps = "2", "beta" holds { USDT = "10000" }),
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_asset_an_account_ignores_is_neither_counted_nor_bought_there() {
+    let stash = spec(json!({
+        "id": "stash",
+        "targets": {"BTC": "0.5", "USDT": "0.5"},
+        "accounts": [{"account": "alpha", "ignore": ["BTC"]}, {"account": "beta"}]
+    }));
+    let Some(w) = World::start_venues(&ALPHA_IGNORES_BTC, &[stash]).await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 1);
+    let snapshot = last_snapshot(&w, "stash").await;
+    let btc = snapshot.get(&"BTC".parse().unwrap()).unwrap();
+    assert_eq!(btc.quantity, Decimal::ZERO, "alpha's stash is not counted");
+    // 20,000 USDT, no BTC counted: the buy goes where BTC is counted, beta, though alpha
+    // would win the tie.
+    let orders = w.orders("stash").await;
+    let [buy] = &orders[..] else {
+        panic!("one buy: {orders:#?}")
+    };
+    assert_eq!(buy.intent.side, Side::Buy);
+    assert_eq!(
+        buy.intent.account.as_deref(),
+        Some(secret(&w, "beta").as_str())
+    );
+    w.stop().await;
+}
