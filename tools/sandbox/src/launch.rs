@@ -133,6 +133,28 @@ impl World {
         Self::started(ExchangeConfig::parse(venue_toml), portfolios, None).await
     }
 
+    /// For tests: a world over several venues, each written as TOML and run in its dialect
+    /// (see [`Self::launch_venues`]); `None` (skipped) without an emulator; panics when set-up
+    /// fails.
+    pub async fn start_venues(
+        venues: &[(Dialect, &str)],
+        portfolios: &[PortfolioSpec],
+    ) -> Option<Self> {
+        let sdk = emulator().await?;
+        let configs = venues
+            .iter()
+            .map(|(dialect, toml)| {
+                ExchangeConfig::parse(toml)
+                    .and_then(|c| paper_exchange::venues::in_dialect(c, *dialect))
+                    .unwrap_or_else(|e| panic!("venue in {dialect:?}: {e}"))
+            })
+            .collect();
+        match Self::launch_venues(&sdk, configs, portfolios, None).await {
+            Ok(world) => Some(world),
+            Err(e) => panic!("the world does not start: {e}"),
+        }
+    }
+
     /// As [`Self::start`], the services also telling `notifier` every notice.
     pub async fn start_notifying(
         venue_toml: &str,
@@ -293,7 +315,8 @@ impl World {
     }
 
     /// One secret per venue account (naming the venue and where it listens), and the
-    /// portfolios, each naming its account by that secret's id; the secret ids by account name.
+    /// portfolios, each naming its accounts (`account`, or each of `accounts`) by their secrets' ids;
+    /// the secret ids by account name.
     async fn store_accounts(
         secrets: &aws_sdk_secretsmanager::Client,
         store: &DynamoStore,
@@ -319,16 +342,23 @@ impl World {
                 })?;
             secret_ids.push((account.name.clone(), name));
         }
+        // A portfolio names venue accounts; the deployment knows each by its secret's id.
+        let secret_id = |name: &Option<String>| -> Result<Option<String>, SandboxError> {
+            name.as_ref()
+                .map(|name| {
+                    secret_ids
+                        .iter()
+                        .find(|(account, _)| account == name)
+                        .map(|(_, id)| id.clone())
+                        .ok_or_else(|| SandboxError::UnknownAccount(name.clone()))
+                })
+                .transpose()
+        };
         for spec in portfolios {
-            // A portfolio names a venue account; the deployment knows it by its secret's id.
             let mut stored = spec.clone();
-            if let Some(name) = &spec.account {
-                let secret_id = secret_ids
-                    .iter()
-                    .find(|(account, _)| account == name)
-                    .map(|(_, id)| id.clone())
-                    .ok_or_else(|| SandboxError::UnknownAccount(name.clone()))?;
-                stored.account = Some(secret_id);
+            stored.account = secret_id(&spec.account)?;
+            for account in &mut stored.accounts {
+                account.account = secret_id(&account.account)?;
             }
             store.put_portfolio(&stored).await?;
         }

@@ -218,10 +218,26 @@ impl World {
         used - 1
     }
 
-    /// Sets a symbol's mid (resting orders it crosses fill).
+    /// Sets a symbol's mid on every venue that lists it (resting orders it crosses fill).
+    ///
+    /// # Panics
+    /// When no venue lists the symbol, or the price is not a positive decimal.
     pub async fn set_mid(&self, symbol: &str, price: &str) {
-        self.admin_post("/admin/mid", json!({"symbol": symbol, "price": price}))
-            .await;
+        let price: rust_decimal::Decimal = match price.parse() {
+            Ok(p) => p,
+            Err(e) => panic!("mid {price:?} of {symbol}: {e}"),
+        };
+        let now = self.now();
+        let mut listed = 0;
+        for venue in self.venues() {
+            if venue.with_engine(|e| e.filters(symbol).is_ok()) {
+                listed += 1;
+                if let Err(e) = venue.with_engine(|e| e.set_mid(symbol, price, now)) {
+                    panic!("cannot set the mid of {symbol} to {price}: {e}");
+                }
+            }
+        }
+        assert!(listed > 0, "no venue lists {symbol}");
     }
 
     /// Stops the paper exchanges. The emulator's resources are uniquely named and left to it.

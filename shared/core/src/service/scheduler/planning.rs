@@ -149,8 +149,8 @@ impl Scheduler {
     }
 
     /// What one account brings to a plan: its free balances of what the portfolio counts, its
-    /// markets, its fees and its cash rate. With several accounts, an asset the venue does not
-    /// list is simply not traded there.
+    /// markets, its fees and its cash rate. An asset the account ignores, and with several
+    /// accounts one its venue does not list, is not traded there.
     async fn gather(
         &self,
         ex: &dyn Exchange,
@@ -167,10 +167,12 @@ impl Scheduler {
                 .map(|b| (b.asset, b.free)),
         )?;
         let mut markets = Markets::new();
+        // An asset the account ignores has no market there: a buy routed to it would land
+        // where it is not counted, and be bought again every cycle.
         for asset in configured
             .targets()
             .assets()
-            .filter(|a| *a != configured.quote())
+            .filter(|a| *a != configured.quote() && !account.ignore.contains(a))
         {
             let symbol = Symbol::new(asset.clone(), account.quote.clone())?;
             let filters = match self.tracker.filters(ex, &symbol).await {
