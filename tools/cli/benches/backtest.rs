@@ -25,6 +25,8 @@ fn year_of_twenty() -> Scenario {
         targets: equal_targets(&history, Decimal::new(2, 2)).expect("2% cash is a valid target"),
         initial_equity: Decimal::from(1_000_000),
         fees: Fees::default(),
+        venues: Vec::new(),
+        off_exchange: Decimal::ZERO,
         history,
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use driftline_cli::backtest::{
     self, chart, CalendarPeriod, GeneratorConfig, MarketConfig, PolicyResult, PolicyRun,
-    RunOptions, Scenario,
+    RunOptions, Scenario, VenueConfig,
 };
 use driftline_core::{Asset, Band, Destination, Fees, RebalancePolicy, VelocityRule};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -90,6 +90,16 @@ pub struct BacktestArgs {
     /// Quote value of each level at the first price.
     #[arg(long, default_value = "25000")]
     level_notional: Decimal,
+    /// A venue the portfolio is spread over, as NAME[:KEY=VALUE,...] (repeat): binance,
+    /// kraken or coinbase, and any of fee (maker and taker bps), maker, taker, spread and depth
+    /// (multipliers of the books above) and share (of the starting holdings; equal without).
+    /// Example: --venue binance --venue kraken:fee=26,spread=1.5. Without it, one account on
+    /// the books and fees above.
+    #[arg(long = "venue", value_name = "NAME[:KEY=VALUE,...]")]
+    venues: Vec<String>,
+    /// Share of every asset but the cash held off every exchange (counted, never traded).
+    #[arg(long, default_value = "0")]
+    off_exchange: Decimal,
     /// driftline: no-trade band half-width (absolute weight, 0.05 = 5 pp).
     #[arg(long, default_value = "0.05")]
     band: Decimal,
@@ -133,6 +143,7 @@ pub struct BacktestArgs {
 struct Output<'a> {
     steps: usize,
     assets: Vec<String>,
+    venues: Vec<String>,
     results: &'a [PolicyResult],
     #[serde(skip_serializing_if = "Option::is_none")]
     frontier: Option<backtest::Frontier>,
@@ -195,13 +206,20 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         backtest::history_from_klines(&quote, &series, &market)?
     };
+    let fees = Fees {
+        maker_bps: args.maker_bps,
+        taker_bps: args.taker_bps,
+    };
     let scenario = Scenario {
         targets: backtest::equal_targets(&history, args.cash)?,
         initial_equity: args.equity,
-        fees: Fees {
-            maker_bps: args.maker_bps,
-            taker_bps: args.taker_bps,
-        },
+        fees,
+        venues: args
+            .venues
+            .iter()
+            .map(|spec| VenueConfig::parse(spec, fees).map_err(|e| format!("--venue: {e}")))
+            .collect::<Result<_, _>>()?,
+        off_exchange: args.off_exchange,
         history,
     };
 
@@ -270,6 +288,11 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .iter()
                 .map(|m| m.asset.to_string())
                 .collect(),
+            venues: scenario
+                .venues
+                .iter()
+                .map(|v| v.venue.to_string())
+                .collect(),
             results: main,
             frontier: frontier.clone(),
         };
@@ -277,13 +300,40 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         let first = scenario.history.times_ms.first().copied().unwrap_or(0);
         let last = scenario.history.times_ms.last().copied().unwrap_or(0);
+        let venues: Vec<String> = scenario
+            .venues
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} ({} bps taker, spread ×{}, depth ×{})",
+                    v.venue,
+                    v.fees.taker_bps.normalize(),
+                    v.spread_multiplier.normalize(),
+                    v.depth_multiplier.normalize()
+                )
+            })
+            .collect();
         println!(
-            "{} assets · {steps} steps over {:.1} days · start {:.2} {quote_code}",
+            "{} assets · {steps} steps over {:.1} days · start {:.2} {quote_code}{}{}",
             scenario.history.markets.len(),
             (last - first) as f64 / 86_400_000.0,
             scenario.initial_equity,
+            if venues.is_empty() {
+                String::new()
+            } else {
+                format!(" · on {}", venues.join(", "))
+            },
+            if scenario.off_exchange.is_zero() {
+                String::new()
+            } else {
+                format!(" · {} off exchange", pct(scenario.off_exchange))
+            },
         );
         print!("{}", backtest::render_table(main, quote_code));
+        if !scenario.venues.is_empty() || !scenario.off_exchange.is_zero() {
+            println!("per venue: where each policy's orders went and what they cost");
+            print!("{}", backtest::render_venues(main, quote_code));
+        }
         if let Some(f) = &frontier {
             println!(
                 "sweep: band × cost cap, cheapest first (● = on the cost/tracking-error frontier)"

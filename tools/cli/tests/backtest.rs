@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use driftline_cli::backtest::{
     self, equal_targets, CalendarPeriod, GeneratorConfig, MarketConfig, PolicyResult, PolicyRun,
-    RunOptions, Scenario,
+    RunOptions, Scenario, VenueConfig, VenueResult,
 };
 use driftline_core::{Band, Destination, Fees, RebalancePolicy};
 use rust_decimal::Decimal;
@@ -17,6 +17,8 @@ fn scenario(config: &GeneratorConfig, fees: Fees) -> Scenario {
         targets: equal_targets(&history, dec!(0.02)).unwrap(),
         initial_equity: dec!(1000000),
         fees,
+        venues: Vec::new(),
+        off_exchange: Decimal::ZERO,
         history,
     }
 }
@@ -365,4 +367,261 @@ fn a_portfolio_without_value_is_refused_by_name() {
         .unwrap_err()
         .to_string();
     assert_eq!(err, "equity: 0 must be positive");
+}
+
+fn venue(spec: &str) -> VenueConfig {
+    VenueConfig::parse(spec, Fees::default()).unwrap()
+}
+
+/// The small scenario spread equally over a Binance account at the base tier and a Kraken
+/// account at 26 bps with a 1.5× wider spread.
+fn two_venues(off_exchange: Decimal) -> Scenario {
+    Scenario {
+        venues: vec![venue("binance"), venue("kraken:fee=26,spread=1.5")],
+        off_exchange,
+        ..scenario(&small(), Fees::default())
+    }
+}
+
+/// Every trading step conserves value across the venues; the venues' figures add up to the
+/// policy's.
+fn assert_conserved_across_venues(r: &PolicyResult) {
+    let series = r.series.as_ref().unwrap();
+    for l in &series.ledgers {
+        assert_eq!(
+            l.value_before,
+            l.value_after + l.cost,
+            "{} at step {}",
+            r.name,
+            l.step
+        );
+    }
+    let charged: Decimal = series.ledgers.iter().map(|l| l.cost).sum();
+    assert_eq!(charged, r.cost_quote, "{}", r.name);
+    let sum = |f: fn(&VenueResult) -> Decimal| r.venues.iter().map(f).sum::<Decimal>();
+    assert_eq!(sum(|v| v.cost_quote), r.cost_quote, "{}", r.name);
+    assert_eq!(sum(|v| v.turnover_quote), r.turnover_quote, "{}", r.name);
+    assert_eq!(sum(|v| v.fee_quote), r.fee_quote, "{}", r.name);
+    assert_eq!(
+        r.venues.iter().map(|v| v.buys + v.sells).sum::<u64>(),
+        r.trades,
+        "{}",
+        r.name
+    );
+    assert_eq!(
+        sum(|v| v.final_value) + r.off_exchange_value,
+        r.final_value,
+        "{}",
+        r.name
+    );
+    assert_eq!(series.equity.last(), Some(&r.final_value), "{}", r.name);
+}
+
+#[test]
+fn the_cheaper_venue_gets_most_of_the_trades_and_value_is_conserved_across_venues() {
+    let s = two_venues(Decimal::ZERO);
+    for r in run(&s, &all_policies()) {
+        assert_conserved_across_venues(&r);
+        let [binance, kraken] = &r.venues[..] else {
+            panic!("{}: {} venues", r.name, r.venues.len());
+        };
+        assert_eq!(
+            (binance.venue.as_str(), kraken.venue.as_str()),
+            ("binance", "kraken")
+        );
+        assert!(r.trades > 0, "{} never traded", r.name);
+        assert!(
+            binance.buys > kraken.buys && binance.sells > kraken.sells,
+            "{}: binance {}/{} kraken {}/{} (buys/sells)",
+            r.name,
+            binance.buys,
+            binance.sells,
+            kraken.buys,
+            kraken.sells
+        );
+        assert!(binance.turnover_quote > kraken.turnover_quote, "{}", r.name);
+        // What Kraken did trade paid its own fee tier.
+        if !kraken.turnover_quote.is_zero() {
+            assert!(kraken.fee_quote * dec!(10000) / kraken.turnover_quote >= dec!(26));
+        }
+    }
+}
+
+#[test]
+fn the_same_trades_cost_more_on_a_dearer_venue() {
+    let cheap = run(&scenario(&small(), Fees::default()), &all_policies());
+    let dear = run(
+        &Scenario {
+            venues: vec![venue("kraken:fee=26,spread=1.5")],
+            ..scenario(&small(), Fees::default())
+        },
+        &all_policies(),
+    );
+    let daily = |rs: &[PolicyResult]| rs.iter().find(|r| r.name == "calendar daily").cloned();
+    let (cheap, dear) = (daily(&cheap).unwrap(), daily(&dear).unwrap());
+    // 26 bps and a 1.5× spread against 10 bps: about 27.5 against 11 bps a trade.
+    assert!(
+        dear.cost_quote > cheap.cost_quote * dec!(2),
+        "{} against {}",
+        dear.cost_quote,
+        cheap.cost_quote
+    );
+}
+
+#[test]
+fn one_named_venue_on_the_scenario_books_gives_the_single_account_figures() {
+    let key = |rs: &[PolicyResult]| -> Vec<(u64, u64, Decimal, Decimal, Decimal, Decimal, f64)> {
+        rs.iter()
+            .map(|r| {
+                (
+                    r.trades,
+                    r.deferred_by_velocity,
+                    r.turnover_quote,
+                    r.cost_quote,
+                    r.max_drift,
+                    r.final_value,
+                    r.tracking_error,
+                )
+            })
+            .collect()
+    };
+    let single = run(&scenario(&small(), Fees::default()), &all_policies());
+    let named = run(
+        &Scenario {
+            venues: vec![venue("binance")],
+            ..scenario(&small(), Fees::default())
+        },
+        &all_policies(),
+    );
+    assert_eq!(key(&single), key(&named));
+    for r in &single {
+        assert_eq!(r.venues.len(), 1);
+        assert_eq!(r.venues[0].cost_quote, r.cost_quote);
+        assert_eq!(r.off_exchange_value, Decimal::ZERO);
+    }
+}
+
+#[test]
+fn holdings_off_the_exchanges_are_counted_and_never_traded() {
+    let s = two_venues(dec!(0.3));
+    let results = run(&s, &all_policies());
+    for r in &results {
+        assert_conserved_across_venues(r);
+        // 30% of the 98% held in assets sits off the exchanges at the start; prices move it.
+        assert!(
+            r.off_exchange_value > r.final_value * dec!(0.2)
+                && r.off_exchange_value < r.final_value * dec!(0.4),
+            "{}: {} of {}",
+            r.name,
+            r.off_exchange_value,
+            r.final_value
+        );
+    }
+    // The cold share is the same quantities for every policy: its value at the last mids too.
+    let off: Vec<Decimal> = results.iter().map(|r| r.off_exchange_value).collect();
+    assert!(off.windows(2).all(|w| w[0] == w[1]), "{off:?}");
+}
+
+#[test]
+fn bad_venues_are_refused_by_name() {
+    let mut s = two_venues(Decimal::ZERO);
+    s.venues[1].share = Some(dec!(0.4));
+    let err = backtest::run(&s, &all_policies(), RunOptions::default(), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "venue share: give a share on every venue or on none (equal shares)"
+    );
+}
+
+#[test]
+fn cli_reports_each_venue_in_tables_and_json() {
+    let args = [
+        "backtest",
+        "--days",
+        "10",
+        "--assets",
+        "3",
+        "--no-chart",
+        "--venue",
+        "binance",
+        "--venue",
+        "kraken:fee=26,spread=1.5",
+    ];
+    let o = driftline(&args);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("per venue"), "{stdout}");
+    assert!(stdout.contains("kraken"), "{stdout}");
+
+    let o = driftline(&[&args[..], &["--json"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["venues"], serde_json::json!(["binance", "kraken"]));
+    let venues = json["results"][0]["venues"].as_array().unwrap();
+    assert_eq!(venues.len(), 2);
+    assert_eq!(venues[1]["venue"], "kraken");
+    assert!(venues[1]["cost_quote"].is_string());
+
+    let o = driftline(&["backtest", "--no-chart", "--venue", "bitstamp"]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("--venue: venue \"bitstamp\": is not a venue (binance, kraken, coinbase)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_cheap_venue_short_of_holdings_passes_the_rest_to_the_dear_one() {
+    let s = Scenario {
+        venues: vec![
+            venue("binance:share=0.1"),
+            venue("kraken:fee=26,spread=1.5,share=0.9"),
+        ],
+        ..scenario(&small(), Fees::default())
+    };
+    let results = run(&s, &all_policies());
+    for r in &results {
+        assert_conserved_across_venues(r);
+        assert_eq!(
+            r.rejected, 0,
+            "{}: every routed order could be filled",
+            r.name
+        );
+    }
+    let daily = &results[0];
+    assert_eq!(daily.name, "calendar daily");
+    let (binance, kraken) = (&daily.venues[0], &daily.venues[1]);
+    assert!(binance.sells > 0 && binance.buys > 0);
+    assert!(
+        kraken.sells > 0 && kraken.buys > 0,
+        "kraken {}/{}",
+        kraken.buys,
+        kraken.sells
+    );
+}
+
+#[test]
+fn planning_against_the_touch_first_changes_no_result_across_venues() {
+    let s = two_venues(dec!(0.1));
+    /// Trades, cost and final value, and each venue's buys, sells and cost.
+    type Key = (u64, Decimal, Decimal, Vec<(u64, u64, Decimal)>);
+    let key = |rs: &[PolicyResult]| -> Vec<Key> {
+        rs.iter()
+            .map(|r| {
+                let venues = r
+                    .venues
+                    .iter()
+                    .map(|v| (v.buys, v.sells, v.cost_quote))
+                    .collect();
+                (r.trades, r.cost_quote, r.final_value, venues)
+            })
+            .collect()
+    };
+    assert_eq!(
+        key(&run_with(&s, &all_policies(), false)),
+        key(&run_with(&s, &all_policies(), true))
+    );
 }

@@ -1,26 +1,24 @@
-//! One policy's simulated account: its holdings, the fills of each plan at the cost model's
-//! figures, the ledger of what they cost, and the statistics it reports at the end.
+//! One policy's simulation: its accounts on every venue (see [`super::venues`]), the plans core
+//! makes for them and routes across them, the ledger of what the fills cost, and the
+//! statistics it reports at the end.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use driftline_core::money::{ceil_to_step, BPS};
+use driftline_core::money::BPS;
 use driftline_core::{
-    plan, Asset, BookWalkCostModel, CostEstimate, CostModel, CycleId, DecisionReason,
-    DriftSnapshot, Fees, Holdings, MarketSnapshot, Markets, PlanAccount, PlanRequest, Portfolio,
-    PortfolioId, Side,
+    plan, Asset, BookWalkCostModel, CycleId, DecisionReason, DriftSnapshot, Holdings, Markets,
+    PlanAccount, PlanRequest, Portfolio, PortfolioId,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::market::StepMarkets;
+use super::venues::{VenueAccount, VenueConfig, VenueResult};
 use super::{BacktestError, PolicyRun, RunOptions, Scenario, Schedule};
 
-/// Costs are charged in whole units of 10^-8 quote, rounded up: the exchange's precision, and
-/// what keeps `value before = value after + cost` exact.
-const CHARGE_PRECISION: Decimal = Decimal::from_parts(1, 0, 0, false, 8);
-
-/// One trading step's books, for the conservation check: both values at the step's mids.
+/// One trading step's books, for the conservation check: both values at the step's mids, over
+/// every account and what is held off the exchanges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepLedger {
     pub step: usize,
@@ -56,6 +54,9 @@ pub struct PolicyResult {
     /// Out-of-band decisions not traded because the predicted cost exceeded the cap.
     pub skipped_cost_cap: u64,
     pub deferred_by_velocity: u64,
+    /// Buys no account that lists the asset had the cash for (cash is never moved between
+    /// venues).
+    pub not_funded: u64,
     #[serde(with = "driftline_core::exact")]
     pub turnover_quote: Decimal,
     /// Turnover over average equity (1 = the whole portfolio traded once).
@@ -75,8 +76,14 @@ pub struct PolicyResult {
     /// Largest absolute drift of any asset after any step, as a weight.
     #[serde(with = "driftline_core::exact")]
     pub max_drift: Decimal,
+    /// Every account's holdings at its venue's last mids, and what is held off the exchanges.
     #[serde(with = "driftline_core::exact")]
     pub final_value: Decimal,
+    /// The part of `final_value` held off every exchange.
+    #[serde(with = "driftline_core::exact")]
+    pub off_exchange_value: Decimal,
+    /// What each venue's account traded and paid, in the scenario's venue order.
+    pub venues: Vec<VenueResult>,
     #[serde(skip)]
     pub series: Option<Series>,
 }
@@ -93,6 +100,7 @@ impl PolicyResult {
             reduced_to_cash: 0,
             skipped_cost_cap: 0,
             deferred_by_velocity: 0,
+            not_funded: 0,
             turnover_quote: Decimal::ZERO,
             turnover_ratio: Decimal::ZERO,
             cost_quote: Decimal::ZERO,
@@ -102,21 +110,22 @@ impl PolicyResult {
             tracking_error: 0.0,
             max_drift: Decimal::ZERO,
             final_value: Decimal::ZERO,
+            off_exchange_value: Decimal::ZERO,
+            venues: Vec::new(),
             series: None,
         }
     }
 }
 
-/// One policy's account as the simulation runs.
-pub(super) struct Account<'a> {
+/// One policy's simulation: its accounts on every venue, what it holds off every exchange,
+/// and its running statistics.
+pub(super) struct Simulation<'a> {
     pub(super) run: &'a PolicyRun,
-    cost_model: BookWalkCostModel,
-    /// The targets, and the holdings of the one simulated account.
+    /// The targets and what is held off every exchange: the planner's portfolio.
     portfolio: Portfolio,
-    /// The targets holding nothing off the exchange: the planner's portfolio.
-    off_exchange: Portfolio,
-    holdings: BTreeMap<Asset, Decimal>,
-    /// Scratch space for the value of each holding, reused every step.
+    /// One account per venue, in the scenario's venue order.
+    accounts: Vec<VenueAccount>,
+    /// Scratch space for the value of each target asset, reused every step.
     values: Vec<Decimal>,
     history: VecDeque<DriftSnapshot>,
     history_len: usize,
@@ -135,6 +144,7 @@ fn needs_depth(reason: &DecisionReason) -> bool {
             | DecisionReason::CostTooHigh { .. }
             | DecisionReason::BookTooThin { .. }
             | DecisionReason::BelowExchangeMinimum { .. }
+            | DecisionReason::NotFunded { .. }
     )
 }
 
@@ -158,36 +168,46 @@ fn value_of(holdings: &BTreeMap<Asset, Decimal>, markets: &Markets, quote: &Asse
         .sum()
 }
 
-/// What a fill is charged: the predicted cost, rounded up to the charge precision.
-fn charge_of(cost: &CostEstimate) -> Decimal {
-    ceil_to_step(cost.total_quote(), CHARGE_PRECISION)
+/// Where a simulation starts: each venue's account and its holdings (in the scenario's venue
+/// order), and what is held off every exchange.
+pub(super) struct Start<'s> {
+    pub(super) venues: &'s [(Option<String>, VenueConfig)],
+    pub(super) accounts: &'s [BTreeMap<Asset, Decimal>],
+    pub(super) off_exchange: &'s BTreeMap<Asset, Decimal>,
 }
 
-impl<'a> Account<'a> {
-    /// `run`'s account at the first step: `start` held, nothing traded yet.
+impl<'a> Simulation<'a> {
+    /// `run`'s simulation at the first step: `start` held, nothing traded yet.
     pub(super) fn open(
         run: &'a PolicyRun,
         id: &PortfolioId,
         scenario: &Scenario,
-        start: &BTreeMap<Asset, Decimal>,
+        start: &Start<'_>,
         options: RunOptions,
     ) -> Result<Self, BacktestError> {
-        let portfolio = Portfolio::new(
-            id.clone(),
-            scenario.history.quote.clone(),
-            Holdings::new(start.clone())?,
-            scenario.targets.clone(),
-        )?;
-        Ok(Account {
+        let accounts = start
+            .venues
+            .iter()
+            .zip(start.accounts)
+            .map(|((name, venue), holdings)| {
+                let cost_model = BookWalkCostModel {
+                    fees: venue.fees,
+                    liquidity: run.policy.fee_liquidity,
+                };
+                VenueAccount::open(name.clone(), venue, cost_model, holdings.clone())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let off_exchange = start.off_exchange.iter().map(|(a, q)| (a.clone(), *q));
+        Ok(Simulation {
             run,
-            cost_model: BookWalkCostModel {
-                fees: scenario.fees,
-                liquidity: run.policy.fee_liquidity,
-            },
-            off_exchange: portfolio.with_holdings(Holdings::default())?,
-            portfolio,
-            holdings: start.clone(),
-            values: Vec::with_capacity(start.len()),
+            portfolio: Portfolio::new(
+                id.clone(),
+                scenario.history.quote.clone(),
+                Holdings::new(off_exchange)?,
+                scenario.targets.clone(),
+            )?,
+            accounts,
+            values: Vec::with_capacity(scenario.targets.len()),
             history: VecDeque::new(),
             history_len: run
                 .policy
@@ -204,56 +224,50 @@ impl<'a> Account<'a> {
         })
     }
 
-    /// The largest buy, priced by the same cost model, that `cash` pays for with its costs.
-    fn affordable_buy(
-        &self,
-        market: &MarketSnapshot,
-        cash: Decimal,
-    ) -> Option<(Decimal, CostEstimate)> {
-        let mid = market.book.mid()?.value();
-        let mut quantity = market.filters.round_quantity(cash / mid);
-        // Each pass prices the quantity and shrinks it by its cost; two or three suffice.
-        for _ in 0..4 {
-            if !market.filters.accepts(quantity, mid) {
-                return None;
+    /// What every account and the holdings off every exchange are worth, each account at its
+    /// own venue's mids (`markets`, one per account), off the exchanges at the first venue's.
+    fn value(&self, markets: &[Markets]) -> Decimal {
+        let quote = self.portfolio.quote();
+        let on: Decimal = self
+            .accounts
+            .iter()
+            .zip(markets)
+            .map(|(a, m)| value_of(&a.holdings, m, quote))
+            .sum();
+        match markets.first() {
+            Some(m) if self.portfolio.holdings().iter().next().is_some() => {
+                on + self
+                    .portfolio
+                    .holdings()
+                    .iter()
+                    .map(|(asset, held)| value_in_quote(asset, held, m, quote))
+                    .sum::<Decimal>()
             }
-            let cost = self
-                .cost_model
-                .predict(Side::Buy, quantity, &market.book)
-                .ok()?;
-            if cost.notional + charge_of(&cost) <= cash {
-                return Some((quantity, cost));
-            }
-            let per_unit = mid * (Decimal::ONE + cost.total_bps() / BPS);
-            quantity = market
-                .filters
-                .round_quantity((cash / per_unit).min(quantity - market.filters.step_size()));
+            _ => on,
         }
-        None
     }
 
-    /// Plans `step` with core's planner, as the scheduler would, and fills its intents at the
-    /// cost model's figures, sells first.
+    /// Plans `step` with core's planner, as the scheduler would, and fills its intents on the
+    /// account each was routed to, at the cost model's figures, sells first.
     pub(super) fn rebalance(
         &mut self,
         step: usize,
         step_markets: &mut StepMarkets<'_>,
-        fees: Fees,
         cycle: &CycleId,
         options: RunOptions,
     ) -> Result<(), BacktestError> {
         let history = self.history.make_contiguous();
-        let plan_against = |markets: &Markets| {
-            let accounts = [PlanAccount::single(
-                self.portfolio.quote(),
-                self.portfolio.holdings(),
-                markets,
-                fees,
-                &self.cost_model,
-            )];
+        let quote = self.portfolio.quote().clone();
+        let plan_against = |markets: &[Markets]| {
+            let accounts: Vec<PlanAccount<'_>> = self
+                .accounts
+                .iter()
+                .zip(markets)
+                .map(|(a, m)| a.plan_account(&quote, m))
+                .collect();
             let request = PlanRequest {
                 in_flight: &[],
-                portfolio: &self.off_exchange,
+                portfolio: &self.portfolio,
                 accounts: &accounts,
                 policy: &self.run.policy,
                 history,
@@ -283,86 +297,54 @@ impl<'a> Account<'a> {
                 DecisionReason::DeferredByVelocity { .. } => {
                     self.result.deferred_by_velocity += 1;
                 }
+                DecisionReason::NotFunded { .. } => self.result.not_funded += 1,
                 _ => {}
             }
         }
-        let quote = self.portfolio.quote().clone();
-        let value_before = self
-            .result
-            .series
-            .is_some()
-            .then(|| value_of(&self.holdings, markets, &quote));
+        let value_before = self.result.series.is_some().then(|| self.value(markets));
         let mut step_cost = Decimal::ZERO;
         let mut fills = 0;
-        // Intents come sells first: their proceeds pay for the buys.
+        // Intents come sells first: their proceeds pay for the buys on their account.
         for intent in &plan.intents {
             let asset = intent.symbol.base();
+            let Some(slot) = self.accounts.iter().position(|a| a.name == intent.account) else {
+                continue;
+            };
             let Some(order) = plan
                 .decisions
                 .iter()
                 .find(|d| d.asset == *asset)
-                .and_then(|d| d.order.as_ref())
+                .and_then(|d| d.orders().find(|o| o.account == intent.account))
             else {
                 continue;
             };
-            let Some(market) = markets.get(asset) else {
+            let Some(market) = markets.get(slot).and_then(|m| m.get(asset)) else {
                 continue;
             };
-            let cash = self.holdings.get(&quote).copied().unwrap_or_default();
-            let mut fill = (order.quantity, order.cost);
-            if order.side == Side::Buy && order.cost.notional + charge_of(&order.cost) > cash {
-                // The planner budgets buys at their limit price without their own costs: the
-                // executor sizes the order down to the cash it finds.
-                match self.affordable_buy(market, cash) {
-                    Some(smaller) => {
-                        fill = smaller;
-                        self.result.reduced_to_cash += 1;
-                    }
-                    None => {
-                        self.result.rejected += 1;
-                        continue;
-                    }
-                }
+            if let Some(charge) = self.accounts[slot].fill(order, market, &quote, &mut self.result)
+            {
+                step_cost += charge;
+                fills += 1;
             }
-            let (quantity, cost) = fill;
-            let notional = cost.notional;
-            let charge = charge_of(&cost);
-            let held = self.holdings.get(asset).copied().unwrap_or_default();
-            let (cash_after, held_after) = match order.side {
-                Side::Buy => (cash - notional - charge, held + quantity),
-                Side::Sell => (cash + notional - charge, held - quantity),
-            };
-            if cash_after < Decimal::ZERO || held_after < Decimal::ZERO {
-                self.result.rejected += 1;
-                continue;
-            }
-            self.holdings.insert(quote.clone(), cash_after);
-            self.holdings.insert(asset.clone(), held_after);
-            self.result.trades += 1;
-            self.result.turnover_quote += notional;
-            self.result.cost_quote += charge;
-            self.result.fee_quote += notional * cost.fee_bps / BPS;
-            step_cost += charge;
-            fills += 1;
         }
         if fills > 0 {
             self.result.rebalances += 1;
             self.cost_so_far += step_cost;
-            self.portfolio = Portfolio::new(
-                self.portfolio.id().clone(),
-                quote.clone(),
-                Holdings::new(self.holdings.iter().map(|(a, q)| (a.clone(), *q)))?,
-                self.portfolio.targets().clone(),
-            )?;
+            for account in &mut self.accounts {
+                account.settle()?;
+            }
         }
-        if let (Some(series), Some(value_before)) = (self.result.series.as_mut(), value_before) {
+        if let Some(value_before) = value_before {
             if fills > 0 {
-                series.ledgers.push(StepLedger {
-                    step,
-                    value_before,
-                    value_after: value_of(&self.holdings, markets, &quote),
-                    cost: step_cost,
-                });
+                let value_after = self.value(markets);
+                if let Some(series) = self.result.series.as_mut() {
+                    series.ledgers.push(StepLedger {
+                        step,
+                        value_before,
+                        value_after,
+                        cost: step_cost,
+                    });
+                }
             }
         }
         if self.history_len > 0 {
@@ -375,13 +357,24 @@ impl<'a> Account<'a> {
     }
 
     /// Statistics of the holdings after this step, held for `dt` milliseconds.
-    pub(super) fn record(&mut self, markets: &Markets, quote: &Asset, dt: f64) {
-        // Holdings and targets have the same assets (initial_holdings gives every target one,
-        // fills only change them), both in asset order.
+    pub(super) fn record(&mut self, markets: &[Markets], quote: &Asset, dt: f64) {
+        // Each target asset's value over every account (each at its venue's mid) and off the
+        // exchanges (at the first venue's), in target order. Sums start from their first term,
+        // so one account's figures are exactly its own.
         self.values.clear();
-        for (asset, held) in &self.holdings {
-            self.values
-                .push(value_in_quote(asset, *held, markets, quote));
+        let add = |sum: Option<Decimal>, term: Decimal| Some(sum.map_or(term, |s| s + term));
+        for (asset, _) in self.portfolio.targets().iter() {
+            let mut value = None;
+            for (account, m) in self.accounts.iter().zip(markets) {
+                if let Some(held) = account.holdings.get(asset) {
+                    value = add(value, value_in_quote(asset, *held, m, quote));
+                }
+            }
+            let off = self.portfolio.holdings().of(asset);
+            if let (false, Some(m)) = (off.is_zero(), markets.first()) {
+                value = add(value, value_in_quote(asset, off, m, quote));
+            }
+            self.values.push(value.unwrap_or_default());
         }
         let equity: Decimal = self.values.iter().sum();
         self.equity_sum += equity;
@@ -414,8 +407,23 @@ impl<'a> Account<'a> {
         }
     }
 
-    /// The result over all `steps`, valued at the last step's `markets`.
-    pub(super) fn finish(mut self, steps: usize, markets: &Markets, quote: &Asset) -> PolicyResult {
+    /// The result over all `steps`, valued at the last step's `markets` (one per account).
+    pub(super) fn finish(
+        mut self,
+        steps: usize,
+        markets: &[Markets],
+        quote: &Asset,
+    ) -> PolicyResult {
+        let final_value = self.value(markets);
+        let off_exchange = match markets.first() {
+            Some(m) => self
+                .portfolio
+                .holdings()
+                .iter()
+                .map(|(asset, held)| value_in_quote(asset, held, m, quote))
+                .sum(),
+            None => Decimal::ZERO,
+        };
         let r = &mut self.result;
         r.average_equity = self.equity_sum / Decimal::from(steps);
         if !r.average_equity.is_zero() {
@@ -427,7 +435,17 @@ impl<'a> Account<'a> {
         } else {
             0.0
         };
-        r.final_value = value_of(&self.holdings, markets, quote);
+        r.final_value = final_value;
+        r.off_exchange_value = off_exchange;
+        r.venues = self
+            .accounts
+            .into_iter()
+            .zip(markets)
+            .map(|(a, m)| VenueResult {
+                final_value: value_of(&a.holdings, m, quote),
+                ..a.result
+            })
+            .collect();
         self.result
     }
 }

@@ -1,17 +1,21 @@
 //! The simulation loop: at each step, every policy due to run plans with core's planner
-//! against the simulated books, and its intents fill at the cost model's figures (each
-//! policy's account keeps its own holdings and costs: [`super::account`]).
+//! against the simulated books of every venue, and its intents fill at the cost model's
+//! figures on the account each was routed to (each policy keeps its own accounts, holdings and
+//! costs: [`super::account`]).
 
 use std::collections::BTreeMap;
 
+use driftline_core::ports::Venue;
 use driftline_core::{Asset, CycleId, Fees, Markets, PortfolioId, TargetWeights};
 use rust_decimal::Decimal;
 
-use super::account::Account;
+use super::account::{Simulation, Start};
 use super::market::StepMarkets;
+use super::venues::{shares_of, split_start, VenueConfig};
 use super::{BacktestError, Depth, PolicyResult, PolicyRun, PriceHistory};
 
-/// What a backtest replays: prices, the portfolio's targets and starting value, the fees.
+/// What a backtest replays: prices, the portfolio's targets and starting value, the fees, and
+/// the venues the portfolio is spread over.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub history: PriceHistory,
@@ -20,7 +24,13 @@ pub struct Scenario {
     /// Starting value in the quote asset, allocated at the targets at the first mids for free
     /// (every policy starts from the same holdings).
     pub initial_equity: Decimal,
+    /// The fees of the one account when `venues` is empty.
     pub fees: Fees,
+    /// The venues, each with its own account, fees and books; none for one account on the
+    /// history's books with `fees` (the deployment's default account).
+    pub venues: Vec<VenueConfig>,
+    /// The share of every asset but the cash held off every exchange: counted, never traded.
+    pub off_exchange: Decimal,
 }
 
 /// How [`run`] runs: what it keeps and how it plans.
@@ -83,35 +93,59 @@ pub fn run(
     let cycle = CycleId::new("backtest")?;
     let first = history.markets_at(0, Depth::Touch)?;
     let start = initial_holdings(scenario, &first)?;
-    let mut accounts: Vec<Account<'_>> = runs
+    let venues: Vec<(Option<String>, VenueConfig)> = if scenario.venues.is_empty() {
+        vec![(None, VenueConfig::plain(Venue::Binance, scenario.fees))]
+    } else {
+        let named = |v: &VenueConfig| (Some(v.venue.as_str().to_owned()), v.clone());
+        scenario.venues.iter().map(named).collect()
+    };
+    let configs: Vec<VenueConfig> = venues.iter().map(|(_, v)| v.clone()).collect();
+    let shares = shares_of(&configs, scenario.off_exchange)?;
+    let venue_markets = configs
         .iter()
-        .map(|run| Account::open(run, &id, scenario, &start, options))
+        .map(|v| v.markets(&history.markets))
+        .collect::<Result<Vec<_>, _>>()?;
+    let steps_of = history
+        .markets
+        .iter()
+        .map(|m| (m.asset.clone(), m.filters.step_size()))
+        .collect();
+    let (account_holdings, off_exchange) =
+        split_start(&start, quote, &steps_of, &shares, scenario.off_exchange);
+    let start = Start {
+        venues: &venues,
+        accounts: &account_holdings,
+        off_exchange: &off_exchange,
+    };
+    let mut simulations: Vec<Simulation<'_>> = runs
+        .iter()
+        .map(|run| Simulation::open(run, &id, scenario, &start, options))
         .collect::<Result<_, BacktestError>>()?;
 
-    let mut markets = StepMarkets::new(history, 0, first);
+    let mut markets = StepMarkets::new(history, &venue_markets, 0)?;
     for step in 0..steps {
         if step > 0 {
-            markets = StepMarkets::new(history, step, history.markets_at(step, Depth::Touch)?);
+            markets = StepMarkets::new(history, &venue_markets, step)?;
         }
         // The state after this step holds until the next one.
         let dt = match (history.times_ms.get(step), history.times_ms.get(step + 1)) {
             (Some(a), Some(b)) => (b - a) as f64,
             _ => 0.0,
         };
-        for account in &mut accounts {
-            if account.run.due(history, step) {
-                account.rebalance(step, &mut markets, scenario.fees, &cycle, options)?;
+        for simulation in &mut simulations {
+            if simulation.run.due(history, step) {
+                simulation.rebalance(step, &mut markets, &cycle, options)?;
             }
-            account.record(&markets.touch, quote, dt);
+            simulation.record(&markets.touch, quote, dt);
         }
         if step % 512 == 511 {
             progress(step + 1);
         }
     }
     progress(steps);
-    Ok(accounts
+    Ok(simulations
         .into_iter()
-        .map(|a| a.finish(steps, &markets.touch, quote))
+        .map(|s| s.finish(steps, &markets.touch, quote))
         .collect())
 }
 

@@ -174,49 +174,85 @@ impl PriceHistory {
     /// # Errors
     /// [`BacktestError::Plan`] when a book cannot be built.
     pub fn markets_at(&self, step: usize, depth: Depth) -> Result<Markets, BacktestError> {
-        let closes = self
-            .closes
+        books_at(&self.markets, self.closes_at(step)?, step, depth)
+    }
+
+    /// Every market's price at `step`.
+    fn closes_at(&self, step: usize) -> Result<&[Price], BacktestError> {
+        self.closes
             .get(step)
-            .ok_or_else(|| BacktestError::invalid("step", format!("{step} is past the end")))?;
-        self.markets
-            .iter()
-            .zip(closes)
-            .map(|(m, p)| {
-                m.snapshot(*p, depth)
-                    .map(|s| (m.asset.clone(), s))
-                    .map_err(|source| BacktestError::Plan { step, source })
-            })
-            .collect()
+            .map(Vec::as_slice)
+            .ok_or_else(|| BacktestError::invalid("step", format!("{step} is past the end")))
     }
 }
 
-/// A step's books: touch-only for every valuation, full depth built once when a plan needs it.
-pub(super) struct StepMarkets<'h> {
-    history: &'h PriceHistory,
+/// The book of each of `markets` at its price in `closes` (in the same order), at `step`.
+fn books_at(
+    markets: &[AssetMarket],
+    closes: &[Price],
     step: usize,
-    pub(super) touch: Markets,
-    full: Option<Markets>,
+    depth: Depth,
+) -> Result<Markets, BacktestError> {
+    markets
+        .iter()
+        .zip(closes)
+        .map(|(m, p)| {
+            m.snapshot(*p, depth)
+                .map(|s| (m.asset.clone(), s))
+                .map_err(|source| BacktestError::Plan { step, source })
+        })
+        .collect()
+}
+
+/// A step's books on every venue: touch-only for every valuation, full depth built once when a
+/// plan needs it.
+pub(super) struct StepMarkets<'h> {
+    /// Each venue's markets (the same assets, in the same order, as the history's).
+    venues: &'h [Vec<AssetMarket>],
+    closes: &'h [Price],
+    step: usize,
+    /// Each venue's touch-only books, in the order of `venues`.
+    pub(super) touch: Vec<Markets>,
+    full: Option<Vec<Markets>>,
 }
 
 impl<'h> StepMarkets<'h> {
-    /// `step`'s books, from its touch-only books.
-    pub(super) fn new(history: &'h PriceHistory, step: usize, touch: Markets) -> Self {
-        Self {
-            history,
+    /// `step`'s touch-only books on every venue of `venues`.
+    ///
+    /// # Errors
+    /// [`BacktestError`] when the step is past the end or a book cannot be built.
+    pub(super) fn new(
+        history: &'h PriceHistory,
+        venues: &'h [Vec<AssetMarket>],
+        step: usize,
+    ) -> Result<Self, BacktestError> {
+        let closes = history.closes_at(step)?;
+        let touch = venues
+            .iter()
+            .map(|markets| books_at(markets, closes, step, Depth::Touch))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            venues,
+            closes,
             step,
             touch,
             full: None,
-        }
+        })
     }
 
-    /// The full-depth books, built on first use.
-    pub(super) fn full(&mut self) -> Result<&Markets, BacktestError> {
+    /// Every venue's full-depth books, built on first use.
+    pub(super) fn full(&mut self) -> Result<&[Markets], BacktestError> {
         if self.full.is_none() {
-            self.full = Some(self.history.markets_at(self.step, Depth::Full)?);
+            self.full = Some(
+                self.venues
+                    .iter()
+                    .map(|markets| books_at(markets, self.closes, self.step, Depth::Full))
+                    .collect::<Result<_, _>>()?,
+            );
         }
         // Filled just above.
         self.full
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| BacktestError::invalid("books", "full depth missing"))
     }
 }

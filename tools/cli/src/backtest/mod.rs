@@ -13,6 +13,7 @@ pub mod klines;
 pub mod market;
 pub mod policy;
 pub mod report;
+pub mod venues;
 
 pub use account::{PolicyResult, Series, StepLedger};
 pub use engine::{run, RunOptions, Scenario};
@@ -20,7 +21,8 @@ pub use generator::{generate, GeneratorConfig};
 pub use klines::{history_from_klines, read_klines, Kline, KlineError};
 pub use market::{AssetMarket, Depth, MarketConfig, PriceHistory};
 pub use policy::{CalendarPeriod, PolicyRun, Schedule};
-pub use report::{frontier, render_frontier, render_table, Frontier};
+pub use report::{frontier, render_frontier, render_table, render_venues, Frontier};
+pub use venues::{VenueConfig, VenueResult};
 
 use thiserror::Error;
 

@@ -59,6 +59,56 @@ pub fn render_table(results: &[PolicyResult], quote: &str) -> String {
     format!("{table}\n")
 }
 
+/// One row per policy and venue: where the orders went, what they traded and what they cost.
+pub fn render_venues(results: &[PolicyResult], quote: &str) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "policy".to_owned(),
+        "venue".to_owned(),
+        "buys".to_owned(),
+        "sells".to_owned(),
+        format!("traded ({quote})"),
+        format!("cost ({quote})"),
+        "cost (bps of traded)".to_owned(),
+        format!("final value ({quote})"),
+    ]);
+    for r in results {
+        for v in &r.venues {
+            let bps = if v.turnover_quote.is_zero() {
+                "–".to_owned()
+            } else {
+                fixed(
+                    v.cost_quote / v.turnover_quote * driftline_core::money::BPS,
+                    1,
+                )
+            };
+            table.add_row(vec![
+                Cell::new(&r.name),
+                Cell::new(v.venue.as_str()),
+                right(v.buys.to_string()),
+                right(v.sells.to_string()),
+                right(fixed(v.turnover_quote, 2)),
+                right(fixed(v.cost_quote, 2)),
+                right(bps),
+                right(fixed(v.final_value, 2)),
+            ]);
+        }
+        if !r.off_exchange_value.is_zero() {
+            table.add_row(vec![
+                Cell::new(&r.name),
+                Cell::new("off exchange"),
+                right(String::new()),
+                right(String::new()),
+                right(String::new()),
+                right(String::new()),
+                right(String::new()),
+                right(fixed(r.off_exchange_value, 2)),
+            ]);
+        }
+    }
+    format!("{table}\n")
+}
+
 /// A sweep point: which band and cost cap, and what it cost and tracked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrontierPoint {
