@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use driftline_core::accounts::PortfolioAccounts;
+use driftline_core::accounts::{CashRate, PortfolioAccount, PortfolioAccounts};
 use driftline_core::config::{parse_decimal, ConfigError, PortfolioSpec};
+use driftline_core::ports::Venue;
 use driftline_core::{
-    Asset, DepthProfile, DomainError, Fees, Level, MarketFilters, MarketFiltersFields,
-    MarketSnapshot, Markets, OrderBook, Portfolio, Price, RebalancePolicy, Symbol, TradingStatus,
+    DepthProfile, DomainError, Fees, Level, MarketFilters, MarketFiltersFields, MarketSnapshot,
+    Markets, OrderBook, Portfolio, Price, RebalancePolicy, Symbol, TradingStatus,
 };
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
@@ -116,6 +117,23 @@ pub fn read_portfolio_spec(path: &Path) -> Result<PortfolioSpec, FileError> {
             ),
         ));
     }
+    if let Some((i, account)) = spec
+        .accounts
+        .iter()
+        .enumerate()
+        .find(|(_, a)| !a.holdings.is_empty())
+    {
+        let assets: Vec<&str> = account.holdings.keys().map(String::as_str).collect();
+        return Err(FileError::invalid(
+            path,
+            format!("accounts[{i}].holdings"),
+            format!(
+                "{} given, but a deployed portfolio's holdings are its exchange accounts' \
+                 balances: remove `holdings` from the account",
+                assets.join(", ")
+            ),
+        ));
+    }
     spec.clone()
         .into_domain()
         .map_err(|e| FileError::config(path, e))?;
@@ -152,36 +170,202 @@ struct FiltersSpec {
     status: Option<String>,
 }
 
+/// A market file: one account's venue, fees and markets at the top level, or, for a portfolio
+/// over several accounts, one `[[accounts]]` section each, named by the account's secret id as
+/// the portfolio file names it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MarketFile {
     #[serde(default)]
-    fees: Fees,
+    venue: Option<Venue>,
+    #[serde(default)]
+    fees: Option<Fees>,
+    #[serde(default)]
+    markets: Option<Vec<MarketSpec>>,
+    #[serde(default)]
+    accounts: Vec<AccountMarketSpec>,
+}
+
+/// One account's section of a market file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountMarketSpec {
+    /// The account as the portfolio file names it; absent: the default account.
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    venue: Option<Venue>,
+    #[serde(default)]
+    fees: Option<Fees>,
     markets: Vec<MarketSpec>,
 }
 
-/// The markets and fees of a market file, for a portfolio quoted in `quote`.
-pub struct MarketData {
-    pub markets: Markets,
+/// What one account of a portfolio trades on, read from a market file.
+#[derive(Debug)]
+pub struct AccountMarkets {
+    /// Shown in the plan; Binance when the file does not say.
+    pub venue: Venue,
+    /// The portfolio account's own fees when it gives them, else the market file's.
     pub fees: Fees,
+    /// Each asset's market in the account's cash asset.
+    pub markets: Markets,
+    /// The value of one unit of the account's cash in the portfolio's quote.
+    pub cash_rate: Decimal,
 }
 
-/// Reads a market file.
+/// A section of the market file, where it is in the file (`""` or `accounts[i].`).
+struct Section {
+    at: String,
+    venue: Option<Venue>,
+    fees: Option<Fees>,
+    markets: Vec<MarketSpec>,
+}
+
+/// Reads a market file for a portfolio's accounts: one [`AccountMarkets`] per account, in the
+/// portfolio's order.
 ///
 /// # Errors
-/// [`FileError`] naming the file, the field and the value.
-pub fn read_markets(path: &Path, quote: &Asset) -> Result<MarketData, FileError> {
+/// [`FileError`] naming the file, the field and the value: a market not in its account's cash,
+/// a market twice, an account of the portfolio without a section or a section for none, the
+/// cash rule's market missing.
+pub fn read_account_markets(
+    path: &Path,
+    placed: &PortfolioAccounts,
+) -> Result<Vec<AccountMarkets>, FileError> {
     let file: MarketFile = read(path)?;
+    let names: Vec<&str> = placed.accounts.iter().map(PortfolioAccount::name).collect();
+    let mut sections: Vec<(Option<String>, Section)> = Vec::new();
+    if file.accounts.is_empty() {
+        let Some(markets) = file.markets else {
+            return Err(FileError::invalid(
+                path,
+                "markets",
+                "missing: give the markets, or one `[[accounts]]` section per account",
+            ));
+        };
+        if placed.accounts.len() > 1 {
+            return Err(FileError::invalid(
+                path,
+                "accounts",
+                format!(
+                    "the portfolio has {} accounts ({}): give each its venue, fees and markets \
+                     in an `[[accounts]]` section naming it, like `account = \"{}\"`",
+                    names.len(),
+                    names.join(", "),
+                    names[0]
+                ),
+            ));
+        }
+        let account = placed.accounts.first().and_then(|a| a.account.clone());
+        sections.push((
+            account,
+            Section {
+                at: String::new(),
+                venue: file.venue,
+                fees: file.fees,
+                markets,
+            },
+        ));
+    } else {
+        for (field, given) in [
+            ("venue", file.venue.is_some()),
+            ("fees", file.fees.is_some()),
+            ("markets", file.markets.is_some()),
+        ] {
+            if given {
+                return Err(FileError::invalid(
+                    path,
+                    field,
+                    "given beside `[[accounts]]`: give it inside each account's section",
+                ));
+            }
+        }
+        for (i, spec) in file.accounts.into_iter().enumerate() {
+            let at = format!("accounts[{i}].");
+            let name = spec.account.as_deref().unwrap_or("default");
+            if !names.contains(&name) {
+                return Err(FileError::invalid(
+                    path,
+                    format!("{at}account"),
+                    format!(
+                        "{name:?} is not an account of the portfolio ({})",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            if sections.iter().any(|(a, _)| *a == spec.account) {
+                return Err(FileError::invalid(
+                    path,
+                    format!("{at}account"),
+                    format!("{name:?} has two sections"),
+                ));
+            }
+            sections.push((
+                spec.account,
+                Section {
+                    at,
+                    venue: spec.venue,
+                    fees: spec.fees,
+                    markets: spec.markets,
+                },
+            ));
+        }
+    }
+    placed
+        .iter()
+        .map(|(account, rate)| {
+            let Some(i) = sections.iter().position(|(a, _)| *a == account.account) else {
+                return Err(FileError::invalid(
+                    path,
+                    "accounts",
+                    format!(
+                        "no section for the portfolio's account {:?}: every account needs its \
+                         markets (`[[accounts]]` with `account = {:?}`)",
+                        account.name(),
+                        account.name()
+                    ),
+                ));
+            };
+            let section = sections.swap_remove(i).1;
+            account_markets(path, section, account, rate)
+        })
+        .collect()
+}
+
+/// One account's section read: its markets in its cash, and its cash rate from the market the
+/// cash rule names (that market is read for its mid only, not traded).
+fn account_markets(
+    path: &Path,
+    section: Section,
+    account: &PortfolioAccount,
+    rate: &CashRate,
+) -> Result<AccountMarkets, FileError> {
+    let Section {
+        at,
+        venue,
+        fees,
+        markets: specs,
+    } = section;
+    let rate_symbol = match rate {
+        CashRate::Market { symbol, .. } => Some(symbol),
+        CashRate::Par => None,
+    };
+    let cash = &account.quote;
     let mut markets = BTreeMap::new();
-    for (i, spec) in file.markets.into_iter().enumerate() {
-        let at = format!("markets[{i}]");
+    let mut rate_mid = None;
+    for (i, spec) in specs.into_iter().enumerate() {
+        let at = format!("{at}markets[{i}]");
         let snapshot = market(&at, spec).map_err(|e| FileError::config(path, e))?;
         let symbol = snapshot.filters.symbol().clone();
-        if symbol.quote() != quote {
+        if Some(&symbol) == rate_symbol {
+            rate_mid = snapshot.book.mid().map(|m| m.value());
+            continue;
+        }
+        if symbol.quote() != cash {
             return Err(FileError::invalid(
                 path,
                 format!("{at}.symbol"),
-                format!("{symbol} is not quoted in the portfolio's quote asset {quote}"),
+                format!("{symbol} is not quoted in the account's cash asset {cash}"),
             ));
         }
         if markets.insert(symbol.base().clone(), snapshot).is_some() {
@@ -192,9 +376,22 @@ pub fn read_markets(path: &Path, quote: &Asset) -> Result<MarketData, FileError>
             ));
         }
     }
-    Ok(MarketData {
+    let cash_rate = rate.rate(rate_mid).ok_or_else(|| {
+        let symbol = rate_symbol.map(ToString::to_string).unwrap_or_default();
+        FileError::invalid(
+            path,
+            format!("{at}markets"),
+            format!(
+                "no market {symbol} with a book: the cash rule prices {cash} from its mid \
+                 (portfolio `cash.markets.{cash}`)"
+            ),
+        )
+    })?;
+    Ok(AccountMarkets {
+        venue: venue.unwrap_or(Venue::Binance),
+        fees: account.fees.or(fees).unwrap_or_default(),
         markets,
-        fees: file.fees,
+        cash_rate,
     })
 }
 

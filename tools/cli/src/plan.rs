@@ -10,13 +10,13 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use driftline_cli::console::Target;
 use driftline_core::control::Stop;
 use driftline_core::{
-    plan, AssetDecision, BookWalkCostModel, CycleId, InFlightOrder, PlanAccount, PlanRequest,
-    PlanTotals, RebalancePlan,
+    plan, AssetDecision, BookWalkCostModel, CycleId, Holdings, InFlightOrder, PlanAccount,
+    PlanRequest, PlanTotals, PlannedOrder, RebalancePlan, RouteQuote,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use driftline_cli::files::{read_markets, read_portfolio};
+use driftline_cli::files::{read_account_markets, read_portfolio};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -76,21 +76,47 @@ pub fn run(args: &PlanArgs, target: &Target) -> Result<(), Box<dyn std::error::E
             }
         }
     };
-    let data = read_markets(&market_path, portfolio.quote())?;
+    let data = read_account_markets(&market_path, &placed)?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let model = BookWalkCostModel {
-        fees: data.fees,
-        liquidity: policy.fee_liquidity,
-    };
+    let models: Vec<BookWalkCostModel> = data
+        .iter()
+        .map(|d| BookWalkCostModel {
+            fees: d.fees,
+            liquidity: policy.fee_liquidity,
+        })
+        .collect();
+    // What a cycle reads from the exchange it leaves out too: ignored assets.
+    let holdings = placed
+        .accounts
+        .iter()
+        .map(|a| {
+            Holdings::new(
+                a.holdings
+                    .iter()
+                    .filter(|(asset, _)| a.counts(asset, portfolio.targets()))
+                    .map(|(asset, q)| (asset.clone(), q)),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", portfolio_path.display()))?;
     let accounts: Vec<PlanAccount<'_>> = placed
         .accounts
         .iter()
-        .map(|a| PlanAccount {
+        .zip(&data)
+        .zip(&models)
+        .zip(&holdings)
+        .map(|(((a, d), model), holdings)| PlanAccount {
             account: a.account.as_deref(),
+            venue: d.venue,
+            quote: &a.quote,
+            cash_rate: d.cash_rate,
+            holdings,
             reserve: &a.reserve,
-            ..PlanAccount::single(&a.quote, &a.holdings, &data.markets, data.fees, &model)
+            markets: &d.markets,
+            fees: d.fees,
+            cost_model: model,
         })
         .collect();
     let request = PlanRequest {
@@ -181,22 +207,13 @@ fn pp(d: Decimal) -> String {
     format!("{:+.2} pp", fixed2(d * Decimal::ONE_HUNDRED))
 }
 
-fn row(d: &AssetDecision) -> Vec<Cell> {
-    let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
-    let order = d.order.as_ref();
+fn right(s: String) -> Cell {
+    Cell::new(s).set_alignment(CellAlignment::Right)
+}
+
+/// The side, quantity, limit price and predicted cost of an order, or four empty cells.
+fn order_cells(order: Option<&PlannedOrder>) -> Vec<Cell> {
     vec![
-        Cell::new(d.asset.as_str()),
-        right(pct(d.weight)),
-        right(pct(d.target)),
-        right(pp(d.drift)),
-        right(format!("±{:.2} pp", fixed2(d.band * Decimal::ONE_HUNDRED))),
-        Cell::new(d.reason.label()),
-        Cell::new(match &d.reason {
-            driftline_core::DecisionReason::Trade
-            | driftline_core::DecisionReason::InBand
-            | driftline_core::DecisionReason::QuoteAsset => String::new(),
-            other => other.to_string(),
-        }),
         Cell::new(order.map(|o| o.side.to_string()).unwrap_or_default()),
         right(order.map(|o| o.quantity.to_string()).unwrap_or_default()),
         right(order.map(|o| o.limit_price.to_string()).unwrap_or_default()),
@@ -214,10 +231,78 @@ fn row(d: &AssetDecision) -> Vec<Cell> {
     ]
 }
 
-/// The plan as a table and a totals line, as printed by `driftline plan`.
+fn row(d: &AssetDecision) -> Vec<Cell> {
+    let mut cells = vec![
+        Cell::new(d.asset.as_str()),
+        right(pct(d.weight)),
+        right(pct(d.target)),
+        right(pp(d.drift)),
+        right(format!("±{:.2} pp", fixed2(d.band * Decimal::ONE_HUNDRED))),
+        Cell::new(d.reason.label()),
+        Cell::new(match &d.reason {
+            driftline_core::DecisionReason::Trade
+            | driftline_core::DecisionReason::InBand
+            | driftline_core::DecisionReason::QuoteAsset => String::new(),
+            other => other.to_string(),
+        }),
+    ];
+    cells.extend(order_cells(d.order.as_ref()));
+    cells
+}
+
+/// An account as the routing columns name it: venue, then the account's name.
+fn place(venue: impl std::fmt::Display, account: &str) -> String {
+    format!("{venue} {account}")
+}
+
+/// The accounts a trade was not routed to, one a line: its cost there, or why not.
+fn elsewhere(routes: &[RouteQuote]) -> String {
+    routes
+        .iter()
+        .filter(|r| !r.chosen)
+        .map(|r| {
+            let at = place(r.venue, &r.account);
+            match (&r.refused, r.cost_bps) {
+                (Some(why), _) => format!("{at}: {why}"),
+                (None, Some(bps)) => format!("{at}: {:.2} bps", fixed2(bps)),
+                (None, None) => at,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The routed table's rows of one decision: the decision with its cheapest order and where it
+/// goes, then a row per further leg of a split trade.
+fn routed_rows(d: &AssetDecision) -> Vec<Vec<Cell>> {
+    let to = |o: &PlannedOrder| place(o.venue, o.account.as_deref().unwrap_or("default"));
+    let mut first = row(d);
+    first.push(Cell::new(d.order.as_ref().map(to).unwrap_or_default()));
+    first.push(Cell::new(elsewhere(&d.routes)));
+    let mut rows = vec![first];
+    for leg in &d.split {
+        let mut cells: Vec<Cell> = (0..5).map(|_| Cell::new("")).collect();
+        cells.push(Cell::new("split"));
+        cells.push(Cell::new("the rest of the trade"));
+        cells.extend(order_cells(Some(leg)));
+        cells.push(Cell::new(to(leg)));
+        cells.push(Cell::new(""));
+        rows.push(cells);
+    }
+    rows
+}
+
+/// The plan as a table and a totals line, as printed by `driftline plan`. A plan over several
+/// accounts has two more columns: where each trade goes (venue and account, a row per leg
+/// of a split trade) and what it would cost on the others, or why they could not take it;
+/// its notes (cash on the wrong account) follow the totals.
 pub fn render(plan: &RebalancePlan, totals: &PlanTotals, quote: &str) -> String {
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+    // Routes are quoted for every trade when, and only when, there are several accounts.
+    let routed = plan
+        .decisions
+        .iter()
+        .any(|d| !d.routes.is_empty() || !d.split.is_empty());
+    let mut header = vec![
         "asset",
         "weight",
         "target",
@@ -229,13 +314,25 @@ pub fn render(plan: &RebalancePlan, totals: &PlanTotals, quote: &str) -> String 
         "quantity",
         "limit price",
         "predicted cost",
-    ]);
-    for d in &plan.decisions {
-        table.add_row(row(d));
+    ];
+    if routed {
+        header.extend(["routed to", "elsewhere"]);
     }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    for d in &plan.decisions {
+        if routed {
+            for r in routed_rows(d) {
+                table.add_row(r);
+            }
+        } else {
+            table.add_row(row(d));
+        }
+    }
+    let notes: String = plan.notes.iter().map(|n| format!("note: {n}\n")).collect();
     format!(
         "portfolio {} · cycle {} · equity {:.2} {quote}\n{table}\n\
-         orders {} · sells {:.2} {quote} · buys {:.2} {quote} · predicted cost {:.2} {quote} · skipped {}\n",
+         orders {} · sells {:.2} {quote} · buys {:.2} {quote} · predicted cost {:.2} {quote} · skipped {}\n{notes}",
         plan.snapshot.portfolio_id,
         plan.snapshot.cycle_id,
         fixed2(plan.snapshot.equity),

@@ -243,6 +243,16 @@ async fn apply_shows_the_change_writes_on_the_version_read_and_refuses_a_stale_o
             "BTC given",
         ),
         (
+            "account-holdings.toml",
+            format!(
+                "{}\n[[accounts]]\naccount = \"a\"\n\n[[accounts]]\naccount = \"b\"\n\
+                 holdings = {{ BTC = \"1\" }}\n",
+                steady("0.5", "0.5")
+            ),
+            "accounts[1].holdings: ",
+            "BTC given",
+        ),
+        (
             "offset.json",
             r#"{"id":"steady","quote":"USDT","targets":{"BTC":"0.5","USDT":"0.5"},
                 "policy":{"limit_offset":"2"}}"#

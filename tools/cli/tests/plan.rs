@@ -53,6 +53,11 @@ fn article_plan_sells_btc_and_eth_to_the_band_edge() {
     let eth = text.lines().find(|l| l.contains(" ETH ")).unwrap();
     assert!(eth.contains("SELL") && eth.contains("1.5107"), "{eth}");
     assert!(text.contains("orders 2"), "{text}");
+    // One account: no routing columns, no notes.
+    assert!(
+        !text.contains("routed to") && !text.contains("note:"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -186,4 +191,143 @@ fn a_missing_file_is_named() {
         "{}",
         stderr(&out)
     );
+}
+
+const SPREAD_MARKET: &str = include_str!("../../../examples/spread/market.toml");
+const SPREAD_PORTFOLIO: &str = include_str!("../../../examples/spread/portfolio.toml");
+
+fn decimal(v: &serde_json::Value) -> rust_decimal::Decimal {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn spread_example_routes_the_btc_buy_to_the_cheapest_account_with_the_cash() {
+    let out = driftline(&[
+        "plan",
+        "--portfolio",
+        "examples/spread/portfolio.toml",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let decisions = v["plan"]["decisions"].as_array().unwrap();
+    let btc = decisions.iter().find(|d| d["asset"] == "BTC").unwrap();
+    let order = &btc["order"];
+    assert_eq!(order["side"], "BUY", "{btc:#}");
+    assert_eq!(order["venue"], "binance", "{btc:#}");
+    assert_eq!(order["account"], "binance-main", "{btc:#}");
+    assert!(btc.get("split").is_none(), "{btc:#}");
+    // Kraken is listed first; the buy goes to Binance because it costs least there.
+    let routes = btc["routes"].as_array().unwrap();
+    let cost = |venue: &str| {
+        let r = routes.iter().find(|r| r["venue"] == venue).unwrap();
+        (decimal(&r["cost_bps"]), r["chosen"].as_bool().unwrap())
+    };
+    let (binance, chosen) = cost("binance");
+    assert!(chosen);
+    for other in ["kraken", "coinbase"] {
+        let (bps, chosen) = cost(other);
+        assert!(!chosen && bps > binance, "{other}: {bps} vs {binance}");
+    }
+    // Coinbase is quoted at the account's own tier (40 bps taker), not the venue's 60.
+    let (coinbase, _) = cost("coinbase");
+    assert!(
+        coinbase > rust_decimal::Decimal::from(40) && coinbase < rust_decimal::Decimal::from(60),
+        "{coinbase}"
+    );
+    // Equity: Kraken's BTC and dollars, and the cold-storage BTC (valued at the first
+    // account listing BTC, Kraken), in USDT at the USDT/USD mid; the rest at par.
+    let d = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+    let on_kraken = (d("0.8") * d("64250") + d("20000")) / d("1.0003");
+    let expected = on_kraken + d("0.2") * d("64230") + d("14") * d("3450") + d("28000");
+    assert_eq!(
+        decimal(&v["plan"]["snapshot"]["equity"]).round_dp(12),
+        expected.round_dp(12)
+    );
+    let eth = decisions.iter().find(|d| d["asset"] == "ETH").unwrap();
+    assert_eq!(eth["order"]["side"], "SELL");
+    assert_eq!(eth["order"]["venue"], "binance");
+}
+
+#[test]
+fn spread_table_shows_where_each_trade_goes_and_the_cost_elsewhere() {
+    let out = driftline(&["plan", "--portfolio", "examples/spread/portfolio.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("routed to") && text.contains("elsewhere"),
+        "{text}"
+    );
+    let btc = text.lines().find(|l| l.contains(" BTC ")).unwrap();
+    assert!(
+        btc.contains("BUY")
+            && btc.contains("binance binance-main")
+            && btc.contains("kraken kraken-main: 26.02 bps"),
+        "{btc}"
+    );
+}
+
+/// The spread example's market file without the section of `account`.
+fn without_section(account: &str) -> String {
+    SPREAD_MARKET
+        .split("[[accounts]]")
+        .filter(|s| !s.contains(&format!("account = \"{account}\"")))
+        .collect::<Vec<_>>()
+        .join("[[accounts]]")
+}
+
+/// A bad market file for a portfolio over several accounts is refused by name.
+#[rstest]
+#[case::an_account_without_market_data(
+    "spread-missing",
+    without_section("coinbase-main"),
+    &["market.toml", "accounts", "\"coinbase-main\""]
+)]
+#[case::a_section_for_no_account_of_the_portfolio(
+    "spread-unknown",
+    SPREAD_MARKET.replace("account = \"coinbase-main\"", "account = \"coinbase-old\""),
+    &["accounts[2].account", "\"coinbase-old\""]
+)]
+#[case::one_account_markets_for_several_accounts(
+    "spread-single",
+    MARKET.to_owned(),
+    &["accounts", "3 accounts", "kraken-main"]
+)]
+#[case::the_cash_rule_market_missing(
+    "spread-rate",
+    SPREAD_MARKET.replace("symbol = \"USDT/USD\"", "symbol = \"USDC/USD\""),
+    &["accounts[0].markets", "USDT/USD", "cash.markets.USD"]
+)]
+#[case::a_market_not_in_the_account_cash(
+    "spread-quote",
+    SPREAD_MARKET.replacen("symbol = \"BTC/USD\"", "symbol = \"BTC/USDT\"", 1),
+    &["accounts[0].markets[0].symbol", "BTC/USDT", "cash asset USD"]
+)]
+#[case::an_unknown_venue(
+    "spread-venue",
+    SPREAD_MARKET.replacen("venue = \"kraken\"", "venue = \"krakn\"", 1),
+    &["accounts[0].venue", "krakn"]
+)]
+fn a_bad_spread_market_file_is_refused_by_name(
+    #[case] name: &str,
+    #[case] market: String,
+    #[case] named: &[&str],
+) {
+    let dir = scratch(
+        name,
+        &[
+            ("portfolio.toml", SPREAD_PORTFOLIO),
+            ("market.toml", &market),
+        ],
+    );
+    let out = driftline(&[
+        "plan",
+        "--portfolio",
+        dir.join("portfolio.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    for part in named {
+        assert!(err.contains(part), "{part}: {err}");
+    }
 }
