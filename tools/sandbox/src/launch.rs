@@ -320,15 +320,22 @@ impl World {
             secret_ids.push((account.name.clone(), name));
         }
         for spec in portfolios {
-            // A portfolio names a venue account; the deployment knows it by its secret's id.
-            let mut stored = spec.clone();
-            if let Some(name) = &spec.account {
-                let secret_id = secret_ids
+            // A portfolio names venue accounts; the deployment knows each by its secret's id.
+            let secret_of = |name: &String| {
+                secret_ids
                     .iter()
                     .find(|(account, _)| account == name)
                     .map(|(_, id)| id.clone())
-                    .ok_or_else(|| SandboxError::UnknownAccount(name.clone()))?;
-                stored.account = Some(secret_id);
+                    .ok_or_else(|| SandboxError::UnknownAccount(name.clone()))
+            };
+            let mut stored = spec.clone();
+            if let Some(name) = &spec.account {
+                stored.account = Some(secret_of(name)?);
+            }
+            for account in &mut stored.accounts {
+                if let Some(name) = &account.account {
+                    account.account = Some(secret_of(name)?);
+                }
             }
             store.put_portfolio(&stored).await?;
         }
