@@ -42,7 +42,7 @@ build:
 	$(CARGO) lambda build --release --bin scheduler --bin executor
 
 ## demo: the whole pipeline on this machine: the local AWS emulator (table, queues, secrets),
-## the paper exchange, the real scheduler and executor handlers, three portfolios over
+## the paper exchanges, the real scheduler and executor handlers, five portfolios (two over several venues) over
 ## DEMO_CYCLES scripted market cycles; report and chart in out/demo/. The emulator is stopped by
 ## PID at the end and on Ctrl-C (scripts/with-moto.sh); the demo stops its paper exchange.
 ## KEEP=1: everything stays up after the cycles until Ctrl-C, and the demo prints the line to

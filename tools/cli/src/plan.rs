@@ -1,4 +1,5 @@
-//! `driftline plan`: the decisions and orders for a portfolio file against a market file, or,
+//! `driftline plan`: the decisions and orders for a portfolio file against a market file (one
+//! section per account for a portfolio over several, each trade routed where it costs least), or,
 //! with `--live ID`, for a deployed portfolio against its account's real balances and books
 //! (`console::live`): the same table either way.
 
@@ -20,11 +21,13 @@ use driftline_cli::files::{read_account_markets, read_portfolio};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Portfolio file (TOML, or JSON by extension): id, quote, targets, holdings, policy.
+    /// Portfolio file (TOML, or JSON by extension): id, quote, targets, holdings (or
+    /// `[[accounts]]` with theirs), policy.
     #[arg(long, required_unless_present = "live", conflicts_with = "live")]
     portfolio: Option<PathBuf>,
-    /// Market file: fees and, per symbol, filters and a book. Defaults to market.toml (or
-    /// market.json) beside the portfolio file.
+    /// Market file: fees and, per symbol, filters and a book; for a portfolio over several
+    /// accounts, one `[[accounts]]` section per account (its `account`, `venue`, `fees` and
+    /// `markets`). Defaults to market.toml (or market.json) beside the portfolio file.
     #[arg(long, conflicts_with = "live")]
     market: Option<PathBuf>,
     /// A deployed portfolio: its stored spec against the account's real balances and books,

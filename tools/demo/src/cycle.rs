@@ -19,6 +19,7 @@ use crate::journal::Journal;
 use crate::render;
 use crate::report::{AssetRow, CycleReport, ExecutorWork, PortfolioCycle, Skip};
 use crate::scenario::{cycle_script, eth_recovering, CycleScript, SYMBOLS};
+use crate::spread;
 use crate::{snapshot_quote, DemoError, Options};
 
 /// What the market is doing: the mids the script holds each symbol at.
@@ -168,12 +169,32 @@ impl<'a> Session<'a> {
         let script = cycle_script(n, self.options.cycles);
         let mut notes = self.move_market(&script).await?;
         let world = self.world;
+        // Before the cycle: what each account of a spread portfolio weighs alone, and where
+        // the plan the cycle is about to make routes each trade.
+        let mut spread_views = BTreeMap::new();
+        for (spec, id) in self.specs.iter().zip(&self.ids) {
+            if !spread::is_spread(spec) {
+                continue;
+            }
+            let (portfolio, _) = spec
+                .clone()
+                .into_domain()
+                .map_err(|e| DemoError::Setup(format!("portfolio {}: {e}", spec.id)))?;
+            let alone = spread::alone(&spread::held(world, spec, &portfolio)?);
+            let routes = spread::routed(world, id).await?;
+            spread_views.insert(spec.id.clone(), (alone, routes));
+        }
         let response = world.run_cycle(Value::Object(Default::default())).await?;
         self.journal
             .observe(n, ledger_records(world, &self.ids).await?);
         let mut portfolios = Vec::new();
         for summary in &response.portfolios {
-            portfolios.push(self.portfolio_cycle(n, &response.cycle_id, summary).await?);
+            let mut p = self.portfolio_cycle(n, &response.cycle_id, summary).await?;
+            if let Some((alone, routes)) = spread_views.remove(&p.portfolio) {
+                p.alone = alone;
+                p.routes = routes;
+            }
+            portfolios.push(p);
         }
         render::cycle_header(self.out, n, self.options.cycles, &response.cycle_id, &notes);
         for p in &portfolios {
@@ -261,6 +282,8 @@ impl<'a> Session<'a> {
             orders_planned: planned,
             equity: snapshot.map(|s| s.equity),
             assets,
+            alone: Vec::new(),
+            routes: Vec::new(),
         })
     }
 
@@ -293,10 +316,11 @@ impl<'a> Session<'a> {
                     (
                         "trade".to_owned(),
                         Some(format!(
-                            "{} {} @ {}",
+                            "{} {} @ {} on {}",
                             i.side,
                             i.quantity.normalize(),
-                            i.limit_price
+                            i.limit_price,
+                            self.venue_of_secret(i.account.as_deref())
                         )),
                     )
                 } else if let Some((_, why)) = skip {
@@ -315,6 +339,18 @@ impl<'a> Session<'a> {
                 }
             })
             .collect()
+    }
+
+    /// The venue (and, for a named account, the account) behind an intent's secret id.
+    fn venue_of_secret(&self, secret_id: Option<&str>) -> String {
+        let account = secret_id.map_or_else(
+            || "article".to_owned(),
+            |id| spread::account_named(self.world, id),
+        );
+        match spread::venue_of(self.world, &account) {
+            Ok(venue) => format!("{venue} ({account})"),
+            Err(_) => account,
+        }
     }
 
     /// The executor, fed from SQS, while the market moves: a thin book that recovers once its

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod render;
 pub mod report;
 pub mod scenario;
+pub mod spread;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -98,6 +99,14 @@ pub async fn run(
     let final_state = final_state(world, specs, &policies)?;
     let orders: Vec<OrderReport> = journal.journeys.values().map(order_report).collect();
     let summary = summarize(world, &journal, &orders, skips).await?;
+    let spread = specs
+        .iter()
+        .filter(|s| spread::is_spread(s))
+        .map(|s| report::SpreadOutcome {
+            portfolio: s.id.clone(),
+            outcome: spread::outcome(&s.id, &cycles, &orders),
+        })
+        .collect();
     let report = Report {
         quote: "USDT".into(),
         timing: Timing {
@@ -113,6 +122,7 @@ pub async fn run(
         cycles,
         orders,
         final_state,
+        spread,
         summary,
     };
     render::closing(out, &report);
@@ -164,28 +174,21 @@ fn final_state(
             .into_domain()
             .map_err(|e| DemoError::Setup(e.to_string()))?;
         let quote = portfolio.quote().clone();
-        let account = account_of(spec);
-        let mut values = Vec::new();
-        for (asset, target) in portfolio.targets().iter() {
-            let venue = world
-                .venue_holding(&account)
-                .ok_or_else(|| DemoError::Venue(format!("no venue holds account {account}")))?;
-            let (qty, price) = venue.with_engine(|e| {
-                let qty = e
-                    .balances(&account)
-                    .ok()
-                    .and_then(|b| b.get(asset).map(|b| b.free + b.locked))
-                    .unwrap_or_default();
-                let price = if *asset == quote {
-                    Ok(Decimal::ONE)
-                } else {
-                    e.mid(&format!("{asset}{quote}"))
-                };
-                (qty, price)
-            });
-            let price = price.map_err(|e| DemoError::Venue(format!("{asset}: {e:?}")))?;
-            values.push((asset.clone(), target, qty * price));
-        }
+        // Every account's holdings and those off every exchange, at the venues' mids.
+        let held = spread::held(world, spec, &portfolio)?;
+        let off = spread::off_exchange(world, &portfolio, &held)?;
+        let values: Vec<(driftline_core::Asset, Decimal, Decimal)> = portfolio
+            .targets()
+            .iter()
+            .map(|(asset, target)| {
+                let value = held
+                    .iter()
+                    .filter_map(|h| h.values.get(asset))
+                    .chain(off.get(asset))
+                    .sum();
+                (asset.clone(), target, value)
+            })
+            .collect();
         let equity: Decimal = values.iter().map(|v| v.2).sum();
         let policy = policies.get(&spec.id).cloned().unwrap_or_default();
         let assets: Vec<AssetRow> = values
@@ -238,11 +241,6 @@ fn final_state(
         });
     }
     Ok(out)
-}
-
-/// The paper-exchange account a portfolio trades on (the venue's first without one).
-pub fn account_of(spec: &PortfolioSpec) -> String {
-    spec.account.clone().unwrap_or_else(|| "article".into())
 }
 
 async fn summarize(

@@ -73,15 +73,22 @@ async fn main() -> ExitCode {
     let on: Vec<String> = specs
         .iter()
         .map(|s| {
-            let venue = world
-                .venue_holding(&driftline_demo::account_of(s))
-                .map_or("?".to_owned(), |v| {
-                    format!("{:?}", v.dialect()).to_lowercase()
-                });
-            format!("{} on {venue}", s.id)
+            let venues: Vec<String> = driftline_demo::spread::accounts_of(s)
+                .iter()
+                .map(|a| {
+                    driftline_demo::spread::venue_of(&world, a)
+                        .map_or_else(|_| "?".to_owned(), |v| v.to_string())
+                })
+                .collect();
+            let off = if s.off_exchange.is_empty() {
+                ""
+            } else {
+                " + off exchange"
+            };
+            format!("{} on {}{off}", s.id, venues.join(" + "))
         })
         .collect();
-    println!("each portfolio on its own venue: {}", on.join(", "));
+    println!("portfolios and their venues: {}", on.join(", "));
     println!(
         "AWS emulator {} · table {} · queue {} · secrets {}",
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),

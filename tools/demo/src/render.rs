@@ -82,6 +82,12 @@ pub fn portfolio_table(out: &mut dyn Write, p: &PortfolioCycle) {
     if !p.assets.is_empty() {
         say!(out, "{}", asset_table(&p.assets));
     }
+    for a in &p.alone {
+        say!(out, "  {}", crate::spread::alone_line(a));
+    }
+    for t in &p.routes {
+        say!(out, "  routing: {}", crate::spread::routed_line(t));
+    }
 }
 
 pub fn note(out: &mut dyn Write, text: &str) {
@@ -159,6 +165,13 @@ pub fn closing(out: &mut dyn Write, report: &Report) {
             }
         );
         say!(out, "{}", asset_table(&p.assets));
+    }
+    if !report.spread.is_empty() {
+        say!(out, "");
+        say!(out, "━━ portfolios over several accounts");
+        for s in &report.spread {
+            say!(out, "portfolio {}: {}", s.portfolio, s.outcome);
+        }
     }
     say!(out, "");
     say!(out, "━━ summary");

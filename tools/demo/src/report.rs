@@ -35,6 +35,46 @@ pub struct PortfolioCycle {
     #[serde(with = "exact::option")]
     pub equity: Option<Decimal>,
     pub assets: Vec<AssetRow>,
+    /// Over several accounts: each account's weights alone, before the cycle.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alone: Vec<AccountAlone>,
+    /// Over several accounts: each trade of the cycle's plan, and its cost on every account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RoutedTrade>,
+}
+
+/// One account of a portfolio over several, weighed as if it were the whole portfolio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountAlone {
+    pub account: String,
+    pub venue: String,
+    #[serde(with = "exact")]
+    pub equity: Decimal,
+    /// Per target asset, in asset order.
+    pub weights: Vec<AssetWeight>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetWeight {
+    pub asset: String,
+    #[serde(with = "exact")]
+    pub weight: Decimal,
+}
+
+/// A trade the plan routed: the asset, the side (none when no account could take it), and
+/// the cost on each account that lists it, the chosen ones marked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutedTrade {
+    pub asset: String,
+    pub side: Option<String>,
+    pub routes: Vec<driftline_core::RouteQuote>,
+}
+
+/// What happened to a portfolio over several accounts over the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpreadOutcome {
+    pub portfolio: String,
+    pub outcome: String,
 }
 
 /// The executor's work in one cycle, as Lambda's SQS event source mapping would see it.
@@ -158,5 +198,7 @@ pub struct Report {
     pub cycles: Vec<CycleReport>,
     pub orders: Vec<OrderReport>,
     pub final_state: Vec<FinalPortfolio>,
+    /// The portfolios over several accounts: nothing traded, or where the trades went.
+    pub spread: Vec<SpreadOutcome>,
     pub summary: Summary,
 }

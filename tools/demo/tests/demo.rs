@@ -39,7 +39,7 @@ async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_ba
     assert_eq!(read.cycles.len(), 2);
     // Every portfolio's tables are there, and the article's first cycle trades BTC and ETH.
     let first = &read.cycles[0];
-    assert_eq!(first.portfolios.len(), 3, "{first:#?}");
+    assert_eq!(first.portfolios.len(), 5, "{first:#?}");
     let article = first
         .portfolios
         .iter()
@@ -136,6 +136,74 @@ async fn the_demo_fills_every_order_once_and_ends_with_every_portfolio_in_its_ba
             "no order of {account} on its venue"
         );
     }
+
+    // Over several venues: `combined` is on target together while each account alone is all
+    // BTC or all cash, and trades nothing; `routed` buys BTC on Binance, the cheaper venue
+    // (0.1 % against Kraken's 0.26 %), though Kraken is its first account.
+    assert!(
+        read.orders.iter().all(|o| o.portfolio != "combined"),
+        "{:#?}",
+        read.orders
+    );
+    let combined = first
+        .portfolios
+        .iter()
+        .find(|p| p.portfolio == "combined")
+        .expect("combined in cycle 1");
+    assert!(
+        combined.assets.iter().all(|a| a.decision != "trade"),
+        "{combined:#?}"
+    );
+    assert_eq!(combined.alone.len(), 3, "{combined:#?}");
+    for alone in &combined.alone {
+        assert!(
+            alone.weights.iter().any(|w| w.weight == Decimal::ONE),
+            "{alone:#?}"
+        );
+    }
+    let routed: Vec<_> = read
+        .orders
+        .iter()
+        .filter(|o| o.portfolio == "routed")
+        .collect();
+    assert!(!routed.is_empty());
+    for order in &routed {
+        // The buy and any re-priced leg of it, on Binance only.
+        assert_eq!(
+            (order.cycle, order.side.as_str(), order.symbol.as_str()),
+            (1, "BUY", "BTC/USDT")
+        );
+        let on_venue = venue_orders
+            .iter()
+            .find(|v| driftline_sandbox::is_copy_of(v, &order.client_order_id))
+            .expect("the routed order is on a venue");
+        assert_eq!(on_venue["account"], "routed-binance", "{on_venue:#}");
+    }
+    let route = &first
+        .portfolios
+        .iter()
+        .find(|p| p.portfolio == "routed")
+        .expect("routed in cycle 1")
+        .routes[0];
+    let cost = |account: &str| {
+        let r = route.routes.iter().find(|r| r.account == account).unwrap();
+        (r.cost_bps.unwrap(), r.chosen)
+    };
+    let (binance, kraken) = (cost("routed-binance"), cost("routed-kraken"));
+    assert!(binance.1 && !kraken.1 && binance.0 < kraken.0, "{route:#?}");
+    let outcomes: BTreeMap<&str, &str> = read
+        .spread
+        .iter()
+        .map(|s| (s.portfolio.as_str(), s.outcome.as_str()))
+        .collect();
+    assert!(
+        outcomes["combined"].starts_with("nothing traded"),
+        "{outcomes:#?}"
+    );
+    assert!(
+        outcomes["routed"].contains("BUY BTC routed to binance routed-binance"),
+        "{outcomes:#?}"
+    );
 
     // Every portfolio within its bands at the end.
     for p in &read.final_state {
