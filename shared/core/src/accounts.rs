@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::{Asset, Fees, Holdings, Symbol};
+use crate::ports::Venue;
+use crate::{Asset, DomainError, Fees, Holdings, Markets, Symbol, TargetWeights};
 
 /// One exchange account's part of a portfolio.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +36,38 @@ impl PortfolioAccount {
 
     /// Whether a balance of `asset` on this account belongs to the portfolio: a target asset
     /// or the account's cash, and not ignored.
-    pub fn counts(&self, asset: &Asset, targets: &crate::TargetWeights) -> bool {
+    pub fn counts(&self, asset: &Asset, targets: &TargetWeights) -> bool {
         !self.ignore.contains(asset) && (asset == &self.quote || targets.contains(asset))
     }
+
+    /// The balances the portfolio counts on this account, from all it holds there.
+    ///
+    /// # Errors
+    /// [`DomainError::NegativeHolding`] or [`DomainError::DuplicateAsset`].
+    pub fn counted(
+        &self,
+        balances: impl IntoIterator<Item = (Asset, Decimal)>,
+        targets: &TargetWeights,
+    ) -> Result<Holdings, DomainError> {
+        Holdings::new(
+            balances
+                .into_iter()
+                .filter(|(asset, _)| self.counts(asset, targets)),
+        )
+    }
+}
+
+/// What an account trades on, as a cycle reads it from the exchange or a plan made offline
+/// reads it from a market file.
+#[derive(Debug, Clone)]
+pub struct AccountMarkets {
+    pub venue: Venue,
+    /// The account's fee tier.
+    pub fees: Fees,
+    /// Each asset's market in the account's cash asset, for the assets its venue lists.
+    pub markets: Markets,
+    /// The value of one unit of the account's cash in the portfolio's quote.
+    pub cash_rate: Decimal,
 }
 
 /// How each account's cash asset is counted in the portfolio's quote asset.

@@ -188,6 +188,18 @@ impl PortfolioSpec {
     /// # Errors
     /// The first [`ConfigError`] found, naming the field and the value.
     pub fn into_domain(self) -> Result<(Portfolio, RebalancePolicy), ConfigError> {
+        self.into_planned()
+            .map(|(portfolio, _, policy)| (portfolio, policy))
+    }
+
+    /// [`PortfolioSpec::into_domain`] with the accounts it validated
+    /// ([`PortfolioSpec::accounts`]): what a plan is made from.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found, naming the field and the value.
+    pub fn into_planned(
+        self,
+    ) -> Result<(Portfolio, PortfolioAccounts, RebalancePolicy), ConfigError> {
         let id = PortfolioId::new(&self.id).map_err(|e| ConfigError::new("id", e.to_string()))?;
         let quote = parse_asset("quote", &self.quote)?;
         let targets = self
@@ -218,7 +230,7 @@ impl PortfolioSpec {
             }
             _ => ConfigError::new("portfolio", e.to_string()),
         })?;
-        self.accounts(&portfolio)?;
+        let accounts = self.accounts(&portfolio)?;
         let policy = self.policy;
         policy.validate().map_err(|e| match &e {
             DomainError::InvalidPolicy { field, .. } => {
@@ -236,7 +248,7 @@ impl PortfolioSpec {
                 format!("asset {asset} is not in the portfolio's targets"),
             ));
         }
-        Ok((portfolio, policy))
+        Ok((portfolio, accounts, policy))
     }
 
     /// The accounts the portfolio trades on, what it holds off every exchange and how their

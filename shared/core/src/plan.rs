@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::{AccountMarkets, PortfolioAccount};
 use crate::ports::Venue;
 use crate::route::{self, Routing};
 use crate::{
@@ -72,6 +73,26 @@ impl<'a> PlanAccount<'a> {
         }
     }
 
+    /// A portfolio's account with what it holds now and what it trades on.
+    pub fn new(
+        account: &'a PortfolioAccount,
+        holdings: &'a Holdings,
+        markets: &'a AccountMarkets,
+        cost_model: &'a dyn CostModel,
+    ) -> Self {
+        Self {
+            account: account.account.as_deref(),
+            venue: markets.venue,
+            quote: &account.quote,
+            cash_rate: markets.cash_rate,
+            holdings,
+            reserve: &account.reserve,
+            markets: &markets.markets,
+            fees: markets.fees,
+            cost_model,
+        }
+    }
+
     /// The account's name as people read it: its secret id, or `default`.
     pub fn name(&self) -> &str {
         self.account.unwrap_or("default")
@@ -79,11 +100,7 @@ impl<'a> PlanAccount<'a> {
 
     /// `amount` of this account's quote, in the portfolio's quote.
     pub(crate) fn in_portfolio_quote(&self, amount: Decimal) -> Decimal {
-        if self.cash_rate == Decimal::ONE {
-            amount
-        } else {
-            amount * self.cash_rate
-        }
+        at_rate(amount, self.cash_rate)
     }
 }
 
@@ -137,22 +154,22 @@ pub struct PlannedOrder {
 impl PlannedOrder {
     /// The notional at the limit price, in the portfolio's quote.
     pub fn notional(&self) -> Decimal {
-        let at_limit = self.quantity * self.limit_price.value();
-        if self.cash_rate == Decimal::ONE {
-            at_limit
-        } else {
-            at_limit * self.cash_rate
-        }
+        at_rate(self.quantity * self.limit_price.value(), self.cash_rate)
     }
 
     /// The predicted cost, in the portfolio's quote.
     pub fn predicted_cost(&self) -> Decimal {
-        let cost = self.cost.total_quote();
-        if self.cash_rate == Decimal::ONE {
-            cost
-        } else {
-            cost * self.cash_rate
-        }
+        at_rate(self.cost.total_quote(), self.cash_rate)
+    }
+}
+
+/// `amount` of an account's cash in the portfolio's quote, at `cash_rate`. At par the amount
+/// itself, so a one-account portfolio's figures keep their scale.
+fn at_rate(amount: Decimal, cash_rate: Decimal) -> Decimal {
+    if cash_rate == Decimal::ONE {
+        amount
+    } else {
+        amount * cash_rate
     }
 }
 
@@ -527,25 +544,23 @@ fn combined_snapshot(
             let cash = cash.unwrap_or_default();
             (cash, Price::new(Decimal::ONE)?, cash)
         } else {
-            let prices: Vec<Option<Decimal>> = accounts
-                .iter()
-                .zip(traded)
-                .map(|(a, markets)| {
-                    markets[k]
-                        .and_then(|m| m.book.mid())
-                        .map(|mid| a.in_portfolio_quote(mid.value()))
-                })
-                .collect();
-            let Some(reference) = prices.iter().flatten().next().copied() else {
+            // Each account's mid in the portfolio's quote; no list per asset, since this runs
+            // for every asset of every portfolio.
+            let price_on = |i: usize| {
+                traded[i][k]
+                    .and_then(|m| m.book.mid())
+                    .map(|mid| accounts[i].in_portfolio_quote(mid.value()))
+            };
+            let Some(reference) = (0..accounts.len()).find_map(price_on) else {
                 return Err(DomainError::MissingMarket {
                     asset: asset.to_string(),
                 });
             };
             let (mut quantity, mut value) = (None, None);
-            for (h, price) in held.iter().zip(&prices) {
+            for (i, h) in held.iter().enumerate() {
                 let q = h.of(asset);
                 quantity = add(quantity, q);
-                value = add(value, q * price.unwrap_or(reference));
+                value = add(value, q * price_on(i).unwrap_or(reference));
             }
             let off_held = off.of(asset);
             if !off_held.is_zero() {

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use driftline_core::accounts::{CashRate, PortfolioAccount, PortfolioAccounts};
+use driftline_core::accounts::{AccountMarkets, CashRate, PortfolioAccount, PortfolioAccounts};
 use driftline_core::config::{parse_decimal, ConfigError, PortfolioSpec};
 use driftline_core::ports::Venue;
 use driftline_core::{
     DepthProfile, DomainError, Fees, Level, MarketFilters, MarketFiltersFields, MarketSnapshot,
-    Markets, OrderBook, Portfolio, Price, RebalancePolicy, Symbol, TradingStatus,
+    OrderBook, Portfolio, Price, RebalancePolicy, Symbol, TradingStatus,
 };
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
@@ -87,14 +87,7 @@ pub fn read_portfolio(
     path: &Path,
 ) -> Result<(Portfolio, PortfolioAccounts, RebalancePolicy), FileError> {
     let spec: PortfolioSpec = read(path)?;
-    let (portfolio, policy) = spec
-        .clone()
-        .into_domain()
-        .map_err(|e| FileError::config(path, e))?;
-    let accounts = spec
-        .accounts(&portfolio)
-        .map_err(|e| FileError::config(path, e))?;
-    Ok((portfolio, accounts, policy))
+    spec.into_planned().map_err(|e| FileError::config(path, e))
 }
 
 /// Reads a portfolio file for the console to store: validated exactly as the scheduler validates
@@ -198,19 +191,6 @@ struct AccountMarketSpec {
     #[serde(default)]
     fees: Option<Fees>,
     markets: Vec<MarketSpec>,
-}
-
-/// What one account of a portfolio trades on, read from a market file.
-#[derive(Debug)]
-pub struct AccountMarkets {
-    /// Shown in the plan; Binance when the file does not say.
-    pub venue: Venue,
-    /// The portfolio account's own fees when it gives them, else the market file's.
-    pub fees: Fees,
-    /// Each asset's market in the account's cash asset.
-    pub markets: Markets,
-    /// The value of one unit of the account's cash in the portfolio's quote.
-    pub cash_rate: Decimal,
 }
 
 /// A section of the market file, where it is in the file (`""` or `accounts[i].`).

@@ -11,8 +11,8 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use driftline_cli::console::Target;
 use driftline_core::control::Stop;
 use driftline_core::{
-    plan, AssetDecision, BookWalkCostModel, CycleId, Holdings, InFlightOrder, PlanAccount,
-    PlanRequest, PlanTotals, PlannedOrder, RebalancePlan, RouteQuote,
+    plan, AssetDecision, BookWalkCostModel, CycleId, InFlightOrder, PlanAccount, PlanRequest,
+    PlanTotals, PlannedOrder, RebalancePlan, RouteQuote,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -95,11 +95,9 @@ pub fn run(args: &PlanArgs, target: &Target) -> Result<(), Box<dyn std::error::E
         .accounts
         .iter()
         .map(|a| {
-            Holdings::new(
-                a.holdings
-                    .iter()
-                    .filter(|(asset, _)| a.counts(asset, portfolio.targets()))
-                    .map(|(asset, q)| (asset.clone(), q)),
+            a.counted(
+                a.holdings.iter().map(|(x, q)| (x.clone(), q)),
+                portfolio.targets(),
             )
         })
         .collect::<Result<Vec<_>, _>>()
@@ -110,17 +108,7 @@ pub fn run(args: &PlanArgs, target: &Target) -> Result<(), Box<dyn std::error::E
         .zip(&data)
         .zip(&models)
         .zip(&holdings)
-        .map(|(((a, d), model), holdings)| PlanAccount {
-            account: a.account.as_deref(),
-            venue: d.venue,
-            quote: &a.quote,
-            cash_rate: d.cash_rate,
-            holdings,
-            reserve: &a.reserve,
-            markets: &d.markets,
-            fees: d.fees,
-            cost_model: model,
-        })
+        .map(|(((a, d), model), holdings)| PlanAccount::new(a, holdings, d, model))
         .collect();
     let request = PlanRequest {
         portfolio: &portfolio,

@@ -367,8 +367,7 @@ impl Scheduler {
         spec: PortfolioSpec,
         clients: Vec<AccountClient>,
     ) -> Result<PortfolioOutcome, CycleError> {
-        let (configured, policy) = spec.clone().into_domain()?;
-        let placed = spec.accounts(&configured)?;
+        let (configured, placed, policy) = spec.into_planned()?;
         let history = self.history(id, &policy).await?;
         if let Some(outcome) = already_done(&history, cycle) {
             return Ok(outcome);

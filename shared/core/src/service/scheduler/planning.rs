@@ -6,12 +6,12 @@ use tracing::warn;
 use rust_decimal::Decimal;
 
 use super::{in_flight, AccountClients, CycleError, Planned, Preview, Scheduler};
-use crate::accounts::{CashRate, PortfolioAccount, PortfolioAccounts};
+use crate::accounts::{AccountMarkets, CashRate, PortfolioAccount, PortfolioAccounts};
 use crate::orders::{IntentEnvelope, OrderRecord};
-use crate::ports::{Exchange, ExchangeError, RecordedSnapshot, StoreError, Venue};
+use crate::ports::{Exchange, ExchangeError, RecordedSnapshot, StoreError};
 use crate::{
-    plan, BookWalkCostModel, CycleId, DomainError, Fees, Holdings, MarketSnapshot, Markets,
-    OrderIntent, PlanAccount, Portfolio, PortfolioId, Symbol,
+    plan, BookWalkCostModel, CycleId, DomainError, Holdings, MarketSnapshot, Markets, OrderIntent,
+    PlanAccount, Portfolio, PortfolioId, Symbol,
 };
 
 impl Scheduler {
@@ -35,13 +35,16 @@ impl Scheduler {
             .portfolio(id)
             .await?
             .ok_or(CycleError::NotConfigured)?;
-        let (configured, policy) = stored.spec.clone().into_domain()?;
-        let placed = stored.spec.accounts(&configured)?;
+        let (configured, placed, policy) = stored.spec.into_planned()?;
         let history = self.history(id, &policy).await?;
         let mut clients = AccountClients(Vec::new());
-        for account in stored.spec.account_ids() {
-            let client = self.ports.exchanges.exchange(account).await?;
-            clients.add(account.map(str::to_owned), client);
+        for account in &placed.accounts {
+            let client = self
+                .ports
+                .exchanges
+                .exchange(account.account.as_deref())
+                .await?;
+            clients.add(account.account.clone(), client);
         }
         let open = self.ports.store.ledger.open_orders(id).await?;
         let Planned {
@@ -107,8 +110,8 @@ impl Scheduler {
         }
         let models: Vec<BookWalkCostModel> = gathered
             .iter()
-            .map(|g| BookWalkCostModel {
-                fees: g.fees,
+            .map(|(_, m)| BookWalkCostModel {
+                fees: m.fees,
                 liquidity: policy.fee_liquidity,
             })
             .collect();
@@ -117,17 +120,7 @@ impl Scheduler {
             .iter()
             .zip(&gathered)
             .zip(&models)
-            .map(|((a, g), model)| PlanAccount {
-                account: a.account.as_deref(),
-                venue: g.venue,
-                quote: &a.quote,
-                cash_rate: g.cash_rate,
-                holdings: &g.holdings,
-                reserve: &a.reserve,
-                markets: &g.markets,
-                fees: g.fees,
-                cost_model: model,
-            })
+            .map(|((a, (holdings, markets)), model)| PlanAccount::new(a, holdings, markets, model))
             .collect();
         let snapshots: Vec<_> = history.into_iter().map(|h| h.snapshot).collect();
         let now = self.now();
@@ -158,13 +151,11 @@ impl Scheduler {
         account: &PortfolioAccount,
         rate: &CashRate,
         spread: bool,
-    ) -> Result<Gathered, CycleError> {
+    ) -> Result<(Holdings, AccountMarkets), CycleError> {
         let balances = ex.balances().await?;
-        let holdings = Holdings::new(
-            balances
-                .into_iter()
-                .filter(|b| account.counts(&b.asset, configured.targets()))
-                .map(|b| (b.asset, b.free)),
+        let holdings = account.counted(
+            balances.into_iter().map(|b| (b.asset, b.free)),
+            configured.targets(),
         )?;
         let mut markets = Markets::new();
         // An asset the account ignores has no market there: a buy routed to it would land
@@ -194,13 +185,15 @@ impl Scheduler {
                 })?
             }
         };
-        Ok(Gathered {
-            venue: ex.venue(),
+        Ok((
             holdings,
-            markets,
-            fees: account.fees.unwrap_or(self.settings.fees),
-            cash_rate,
-        })
+            AccountMarkets {
+                venue: ex.venue(),
+                markets,
+                fees: account.fees.unwrap_or(self.settings.fees),
+                cash_rate,
+            },
+        ))
     }
 
     /// Sends intents to the queue; those that fail stay PENDING and are re-sent next cycle.
@@ -223,13 +216,4 @@ impl Scheduler {
             }
         }
     }
-}
-
-/// One account's inputs to a plan.
-struct Gathered {
-    venue: Venue,
-    holdings: Holdings,
-    markets: Markets,
-    fees: Fees,
-    cash_rate: Decimal,
 }
