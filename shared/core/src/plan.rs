@@ -2,7 +2,7 @@
 //! costs least ([`crate::route`]), and turns the routed trades into order intents.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,8 @@ pub struct PlanAccount<'a> {
     pub holdings: &'a Holdings,
     /// Amounts never sold (for the cash: never spent) here.
     pub reserve: &'a Holdings,
+    /// Assets the portfolio neither counts nor trades here: never routed to this account.
+    pub ignore: &'a BTreeSet<Asset>,
     /// The market of each asset this account's venue lists, in `quote`.
     pub markets: &'a Markets,
     pub fees: Fees,
@@ -67,6 +69,7 @@ impl<'a> PlanAccount<'a> {
             cash_rate: Decimal::ONE,
             holdings,
             reserve: &NOTHING,
+            ignore: &NONE_IGNORED,
             markets,
             fees,
             cost_model,
@@ -87,6 +90,7 @@ impl<'a> PlanAccount<'a> {
             cash_rate: markets.cash_rate,
             holdings,
             reserve: &account.reserve,
+            ignore: &account.ignore,
             markets: &markets.markets,
             fees: markets.fees,
             cost_model,
@@ -106,6 +110,8 @@ impl<'a> PlanAccount<'a> {
 
 /// Nothing reserved.
 static NOTHING: Holdings = Holdings::EMPTY;
+/// Nothing ignored.
+static NONE_IGNORED: BTreeSet<Asset> = BTreeSet::new();
 
 /// Everything a plan is made from.
 #[derive(Clone, Copy)]
@@ -430,7 +436,7 @@ pub fn plan(request: &PlanRequest<'_>) -> Result<RebalancePlan, DomainError> {
 }
 
 /// The market of every target asset on `account`, in asset order (`None` for the portfolio's
-/// quote asset and for an asset the account's venue does not list), each checked to be that
+/// quote asset, an asset the account's venue does not list, and one it ignores), each checked to be that
 /// asset's market in the account's quote.
 ///
 /// # Errors
@@ -446,7 +452,10 @@ fn markets_of_targets<'m>(
         // Both maps are in asset order: one pass, skipping markets the portfolio does not hold.
         while listed.next_if(|(a, _)| *a < asset).is_some() {}
         let market = listed.next_if(|(a, _)| *a == asset).map(|(_, m)| m);
-        let market = market.filter(|_| asset != portfolio.quote());
+        // An asset the account ignores is not traded there: what a buy there bought would not
+        // be counted, and would be bought again every cycle.
+        let market =
+            market.filter(|_| asset != portfolio.quote() && !account.ignore.contains(asset));
         if let Some(market) = market {
             let symbol = market.filters.symbol();
             if symbol.base() != asset || symbol.quote() != quote || market.book.symbol() != symbol {

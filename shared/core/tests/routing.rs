@@ -29,6 +29,7 @@ struct Acct {
     reserve: Vec<(&'static str, Decimal)>,
     markets: Vec<MarketSnapshot>,
     fees: Fees,
+    ignore: Vec<&'static str>,
 }
 
 impl Acct {
@@ -42,7 +43,13 @@ impl Acct {
             reserve: Vec::new(),
             markets: Vec::new(),
             fees: Fees::default(),
+            ignore: Vec::new(),
         }
+    }
+
+    fn ignoring(mut self, a: &'static str) -> Self {
+        self.ignore.push(a);
+        self
     }
 
     fn holding(mut self, a: &'static str, q: Decimal) -> Self {
@@ -145,6 +152,11 @@ impl Spread {
                 liquidity: self.policy.fee_liquidity,
             })
             .collect();
+        let ignored: Vec<BTreeSet<Asset>> = self
+            .accounts
+            .iter()
+            .map(|a| a.ignore.iter().map(|x| asset(x)).collect())
+            .collect();
         let accounts: Vec<PlanAccount<'_>> = self
             .accounts
             .iter()
@@ -156,6 +168,7 @@ impl Spread {
                 cash_rate: a.rate,
                 holdings: &held[i],
                 reserve: &reserves[i],
+                ignore: &ignored[i],
                 markets: &markets[i],
                 fees: a.fees,
                 cost_model: &models[i],
@@ -235,6 +248,25 @@ fn the_buy_goes_to_the_account_where_it_costs_least(
         "{routes:?}"
     );
     assert!(plan.notes.is_empty());
+}
+
+#[test]
+fn an_asset_an_account_ignores_is_never_routed_there() {
+    // The default account is cheaper and has the cash, but ignores BTC: what it bought there
+    // would not be counted. The buy goes to the other account.
+    let cheap = Acct::new(None, Venue::Binance, "USDT")
+        .holding("USDT", dec!(5000))
+        .listing("BTC", dec!(5000))
+        .fee_bps(dec!(1))
+        .ignoring("BTC");
+    let other = Acct::new(Some("kraken-1"), Venue::Kraken, "USD")
+        .holding("USD", dec!(5000))
+        .listing("BTC", dec!(5000))
+        .fee_bps(dec!(40));
+    let plan = Spread::new(&HALF, vec![cheap, other]).plan();
+    assert_eq!(plan.intents.len(), 1, "{:?}", plan.decisions);
+    assert_eq!(plan.intents[0].account.as_deref(), Some("kraken-1"));
+    assert_eq!(decision(&plan, "BTC").routes.len(), 1);
 }
 
 #[test]

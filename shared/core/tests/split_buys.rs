@@ -29,6 +29,7 @@ fn a_buy_split_across_two_thin_books_keeps_both_legs_after_funding() {
         fees: Fees::default(),
         liquidity: Liquidity::Taker,
     };
+    let ignored = std::collections::BTreeSet::new();
     let account = |name: &'static str| PlanAccount {
         account: Some(name),
         venue: Venue::Binance,
@@ -36,6 +37,7 @@ fn a_buy_split_across_two_thin_books_keeps_both_legs_after_funding() {
         cash_rate: dec!(1),
         holdings: &cash,
         reserve: &nothing,
+        ignore: &ignored,
         markets: &markets,
         fees: Fees::default(),
         cost_model: &model,

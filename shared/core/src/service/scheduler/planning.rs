@@ -158,8 +158,7 @@ impl Scheduler {
             configured.targets(),
         )?;
         let mut markets = Markets::new();
-        // An asset the account ignores has no market there: a buy routed to it would land
-        // where it is not counted, and be bought again every cycle.
+        // The planner never routes an ignored asset to this account: its market is not read.
         for asset in configured
             .targets()
             .assets()
