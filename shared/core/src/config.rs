@@ -404,6 +404,7 @@ impl PortfolioSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Destination;
     use rstest::rstest;
 
     fn spec(
@@ -436,6 +437,38 @@ mod tests {
         assert!(err.to_string().contains(why), "{err}");
     }
 
+    #[rstest]
+    #[case::band_edge(r#""band_edge""#, Destination::BandEdge)]
+    #[case::target(r#""target""#, Destination::Target)]
+    #[case::inside_band(
+        r#"{"inside_band":"0.5"}"#,
+        Destination::InsideBand(Decimal::new(5, 1))
+    )]
+    fn destinations_parse_as_written(#[case] written: &str, #[case] expected: Destination) {
+        let json = format!(
+            r#"{{"id":"a","quote":"USDT","targets":{{"BTC":"0.5","USDT":"0.5"}},"policy":{{"destination":{written}}}}}"#
+        );
+        let spec: PortfolioSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(spec.policy.destination, expected);
+        let (_, policy) = spec.into_domain().unwrap();
+        assert_eq!(policy.destination, expected);
+    }
+
+    #[rstest]
+    // A bare number may already have passed through a binary float.
+    #[case::a_float(r#"{"inside_band":0.5}"#)]
+    #[case::no_fraction(r#""inside_band""#)]
+    #[case::unknown(r#""halfway""#)]
+    fn a_malformed_destination_is_refused(#[case] written: &str) {
+        let json = format!(
+            r#"{{"id":"a","quote":"USDT","targets":{{"BTC":"0.5","USDT":"0.5"}},"policy":{{"destination":{written}}}}}"#
+        );
+        assert!(
+            serde_json::from_str::<PortfolioSpec>(&json).is_err(),
+            "{json}"
+        );
+    }
+
     #[test]
     fn the_article_portfolio_is_valid() {
         let (p, _) = spec(|_| {}).unwrap();
@@ -451,6 +484,7 @@ mod tests {
     #[case::bad_asset(|s: &mut PortfolioSpec| { s.targets.insert("btc".into(), "0".into()); }, "targets.btc", "\"btc\"")]
     #[case::bad_quote(|s: &mut PortfolioSpec| { s.quote = "usd t".into(); }, "quote", "\"usd t\"")]
     #[case::policy(|s: &mut PortfolioSpec| { s.policy.limit_offset = Decimal::TWO; }, "policy.limit_offset", "2")]
+    #[case::inside_band(|s: &mut PortfolioSpec| { s.policy.destination = Destination::InsideBand(Decimal::new(15, 1)); }, "policy.destination.inside_band", "1.5")]
     fn errors_name_the_field_and_the_value(
         #[case] edit: fn(&mut PortfolioSpec),
         #[case] field: &str,

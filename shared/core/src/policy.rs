@@ -55,15 +55,43 @@ impl Band {
     }
 }
 
-/// Where a trade takes an asset that left its band.
+/// Where a trade takes an asset that left its band. Written `"band_edge"`, `"target"`, or
+/// `{ inside_band = "0.5" }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Destination {
     /// Back to the nearest band edge: the optimum under proportional costs.
     #[default]
     BandEdge,
+    /// Inside the band, this fraction of the way from the nearest band edge to the target
+    /// (0 is the band edge, 1 the target): larger, rarer trades, the optimum when each trade
+    /// has a fixed cost or a minimum size (Dybvig and Pezzo).
+    InsideBand(#[serde(with = "crate::exact")] Decimal),
     /// All the way back to the target.
     Target,
+}
+
+impl Destination {
+    /// How far past the band edge toward the target a trade goes, as a fraction of the band:
+    /// 0 for the band edge, 1 for the target. An asset `drift` outside a band of half-width
+    /// `band` trades `|drift| − band × (1 − toward_target)`.
+    pub fn toward_target(&self) -> Decimal {
+        match self {
+            Self::BandEdge => Decimal::ZERO,
+            Self::InsideBand(fraction) => *fraction,
+            Self::Target => Decimal::ONE,
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BandEdge => f.write_str("band edge"),
+            Self::InsideBand(fraction) => write!(f, "inside band {}", fraction.normalize()),
+            Self::Target => f.write_str("target"),
+        }
+    }
 }
 
 /// Defer a trade when drift is already moving back toward the target fast enough that, at its
@@ -172,6 +200,15 @@ impl RebalancePolicy {
                 self.slippage_budget_bps,
                 "must be below 10000",
             ));
+        }
+        if let Destination::InsideBand(fraction) = self.destination {
+            if fraction < Decimal::ZERO || fraction > Decimal::ONE {
+                return Err(invalid(
+                    "destination.inside_band",
+                    fraction,
+                    "must be in [0, 1] (0 is the band edge, 1 the target)",
+                ));
+            }
         }
         if self.limit_offset < Decimal::ZERO || self.limit_offset > Decimal::ONE {
             return Err(invalid(
@@ -389,10 +426,34 @@ mod tests {
     #[case::band(RebalancePolicy { band: Band { absolute: Some(dec!(2)), relative: None }, ..RebalancePolicy::default() }, "band.absolute")]
     #[case::no_band(RebalancePolicy { band: Band::default(), ..RebalancePolicy::default() }, "band.absolute")]
     #[case::ttl(RebalancePolicy { order_ttl_seconds: 0, ..RebalancePolicy::default() }, "order_ttl_seconds")]
+    #[case::inside_above_one(RebalancePolicy { destination: Destination::InsideBand(dec!(1.5)), ..RebalancePolicy::default() }, "destination.inside_band")]
+    #[case::inside_negative(RebalancePolicy { destination: Destination::InsideBand(dec!(-0.1)), ..RebalancePolicy::default() }, "destination.inside_band")]
     fn invalid_policies_name_the_field(#[case] policy: RebalancePolicy, #[case] field: &str) {
         match policy.validate() {
             Err(DomainError::InvalidPolicy { field: f, .. }) => assert_eq!(f, field),
             other => panic!("expected an invalid {field}, got {other:?}"),
         }
+    }
+
+    #[rstest]
+    #[case::band_edge(Destination::BandEdge)]
+    #[case::inside_low(Destination::InsideBand(dec!(0)))]
+    #[case::inside_half(Destination::InsideBand(dec!(0.5)))]
+    #[case::inside_high(Destination::InsideBand(dec!(1)))]
+    #[case::target(Destination::Target)]
+    fn destinations_in_range_are_valid(#[case] destination: Destination) {
+        let policy = RebalancePolicy {
+            destination,
+            ..RebalancePolicy::default()
+        };
+        assert_eq!(policy.validate(), Ok(()));
+    }
+
+    #[rstest]
+    #[case(Destination::BandEdge, dec!(0))]
+    #[case(Destination::InsideBand(dec!(0.25)), dec!(0.25))]
+    #[case(Destination::Target, dec!(1))]
+    fn how_far_toward_the_target(#[case] destination: Destination, #[case] expected: Decimal) {
+        assert_eq!(destination.toward_target(), expected);
     }
 }

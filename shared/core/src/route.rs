@@ -11,8 +11,7 @@ use crate::money::{floor_to_step, BPS};
 use crate::plan::{AssetDecision, PlanAccount, PlanNote, PlannedOrder, RouteQuote};
 use crate::pricing::{limit_price, worst_price};
 use crate::{
-    Asset, CostError, DecisionReason, Destination, DomainError, MarketSnapshot, Price,
-    RebalancePolicy, Side,
+    Asset, CostError, DecisionReason, DomainError, MarketSnapshot, Price, RebalancePolicy, Side,
 };
 
 /// What routing works from: the policy, the accounts and each account's market of each target
@@ -114,9 +113,10 @@ impl Routing<'_, '_> {
         // A target of zero is an exit: the whole position goes, whatever the destination policy,
         // since a band edge above zero would keep for good a position the user wants out of.
         let exit = target.is_zero();
-        let trade_weight = match policy.destination {
-            Destination::BandEdge if !exit => drift.abs() - band,
-            _ => drift.abs(),
+        let trade_weight = if exit {
+            drift.abs()
+        } else {
+            drift.abs() - band * (Decimal::ONE - policy.destination.toward_target())
         };
         let notional = trade_weight * self.equity;
         if notional < policy.min_trade_notional {

@@ -105,6 +105,28 @@ fn destination_target_trades_all_the_way() {
     );
 }
 
+/// BTC 70% of 2000 against a 50% target, band 5 pp: the band edge sells 15% (3 BTC), the
+/// target 20% (4 BTC), halfway into the band 17.5% (3.5 BTC): the order the exchange receives.
+#[rstest::rstest]
+#[case::band_edge(Destination::BandEdge, dec!(3))]
+#[case::inside_band_at_zero_is_the_band_edge(Destination::InsideBand(dec!(0)), dec!(3))]
+#[case::inside_band_halfway(Destination::InsideBand(dec!(0.5)), dec!(3.5))]
+#[case::inside_band_a_quarter(Destination::InsideBand(dec!(0.25)), dec!(3.25))]
+#[case::inside_band_at_one_is_the_target(Destination::InsideBand(dec!(1)), dec!(4))]
+#[case::target(Destination::Target, dec!(4))]
+fn the_destination_sets_the_quantity_sent_to_the_exchange(
+    #[case] destination: Destination,
+    #[case] quantity: Decimal,
+) {
+    let plan = two_asset(dec!(14), dec!(600), dec!(0.5))
+        .policy(|p| p.destination = destination)
+        .plan();
+    let [intent] = &plan.intents[..] else {
+        panic!("{} intents", plan.intents.len());
+    };
+    assert_eq!((intent.side, intent.quantity), (Side::Sell, quantity));
+}
+
 #[test]
 fn every_skip_reason() {
     struct Row {
@@ -349,12 +371,18 @@ fn in_flight_orders_count_in_drift_and_block_a_second_order() {
 
 #[rstest::rstest]
 // The cases: ETH on the 0.0001 grid, target 0, band 0: all of it, not all but a step.
-#[case::band_zero(dec!(12.3457), dec!(0))]
-#[case::band_zero_other(dec!(7.1234), dec!(0))]
-#[case::band_zero_third(dec!(3.3333), dec!(0))]
+#[case::band_zero(dec!(12.3457), dec!(0), Destination::BandEdge)]
+#[case::band_zero_other(dec!(7.1234), dec!(0), Destination::BandEdge)]
+#[case::band_zero_third(dec!(3.3333), dec!(0), Destination::BandEdge)]
 // An exit trades to zero even when the policy's destination is the band edge.
-#[case::band_edge_policy(dec!(12.3457), dec!(0.05))]
-fn an_exit_sells_the_whole_holding(#[case] held: Decimal, #[case] band: Decimal) {
+#[case::band_edge_policy(dec!(12.3457), dec!(0.05), Destination::BandEdge)]
+// And when it is inside the band.
+#[case::inside_band_policy(dec!(12.3457), dec!(0.05), Destination::InsideBand(dec!(0.5)))]
+fn an_exit_sells_the_whole_holding(
+    #[case] held: Decimal,
+    #[case] band: Decimal,
+    #[case] destination: Destination,
+) {
     let case = Case::new(
         &[("ETH", held), ("USDT", dec!(10000))],
         &[("ETH", dec!(0)), ("USDT", dec!(1))],
@@ -371,6 +399,7 @@ fn an_exit_sells_the_whole_holding(#[case] held: Decimal, #[case] band: Decimal)
             absolute: Some(band),
             relative: None,
         };
+        p.destination = destination;
         p.max_cost_bps = dec!(100);
     });
     let plan = case.plan();

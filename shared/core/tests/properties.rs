@@ -53,7 +53,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             ),
             decimal(0, 50, 0),
             decimal(0, 1_000, 4),
-            prop::sample::select(vec![Destination::BandEdge, Destination::Target]),
+            prop::sample::select(vec![
+                Destination::BandEdge,
+                Destination::InsideBand(Decimal::new(5, 1)),
+                Destination::Target,
+            ]),
         )
             .prop_map(
                 |(holdings, cash, weights, mids, steps, spread_bps, band, destination)| Scenario {
@@ -164,7 +168,7 @@ proptest! {
     }
 
     #[test]
-    fn trades_land_at_the_band_edge_or_target_within_one_step(s in scenario()) {
+    fn trades_land_at_their_destination_within_one_step(s in scenario()) {
         let case = s.case();
         let Ok(plan) = case.try_plan() else { return Ok(()) };
         let equity = plan.snapshot.equity;
@@ -177,10 +181,9 @@ proptest! {
             // Orders shortened by the budget or by the holding do not reach their destination.
             let shortened = o.capped_by_budget || (i.side == Side::Sell && i.quantity + step > held);
             if shortened { continue; }
-            let destination = match case.policy.destination {
-                Destination::BandEdge => d.target + if d.drift > Decimal::ZERO { d.band } else { -d.band },
-                Destination::Target => d.target,
-            };
+            // The band edge, the target, or the given fraction of the way between.
+            let past_target = d.band * (Decimal::ONE - case.policy.destination.toward_target());
+            let destination = d.target + if d.drift > Decimal::ZERO { past_target } else { -past_target };
             let after = match i.side { Side::Buy => held + i.quantity, Side::Sell => held - i.quantity };
             // Applying the trade at the reference price leaves equity unchanged.
             let wanted_qty = destination * equity / mid;
