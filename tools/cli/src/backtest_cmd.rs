@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use driftline_cli::backtest::{
-    self, chart, CalendarPeriod, GeneratorConfig, MarketConfig, PolicyResult, PolicyRun,
-    RunOptions, Scenario, VenueConfig,
+    self, chart, equal_tracking, tracking_chart, CalendarPeriod, EqualTracking,
+    EqualTrackingConfig, GeneratorConfig, MarketConfig, PolicyResult, PolicyRun, RunOptions,
+    Scenario, VenueConfig,
 };
 use driftline_core::{Asset, Band, Destination, Fees, RebalancePolicy, VelocityRule};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -45,6 +46,8 @@ impl Interval {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum DestinationArg {
     BandEdge,
+    /// Inside the band, `--inside-fraction` of the way from the band edge to the target.
+    Inside,
     Target,
 }
 
@@ -109,6 +112,13 @@ pub struct BacktestArgs {
     /// driftline: where a trade takes an asset that left its band.
     #[arg(long, value_enum, default_value = "band-edge")]
     destination: DestinationArg,
+    /// With `--destination inside` and for `--equal-tracking`'s inside curve: how far from the
+    /// band edge (0) to the target (1) a trade goes.
+    #[arg(long, default_value = "0.5")]
+    inside_fraction: Decimal,
+    /// Every policy: trades smaller than this (quote asset) are not made.
+    #[arg(long, default_value = "10")]
+    min_notional: Decimal,
     /// driftline: velocity horizon in cycles (0 turns the velocity rule off).
     #[arg(long, default_value = "1")]
     velocity_horizon: Decimal,
@@ -128,6 +138,25 @@ pub struct BacktestArgs {
     /// Cost caps of the sweep, in bps.
     #[arg(long, value_delimiter = ',', default_value = "12,13,15,20,50")]
     sweep_caps: Vec<Decimal>,
+    /// Also match each calendar policy's tracking error with a band policy (band edge and
+    /// inside the band), by bisection on the band width, and compare cost and turnover.
+    #[arg(long)]
+    equal_tracking: bool,
+    /// Band widths run for every destination by `--equal-tracking`: its chart's curves and
+    /// the brackets of its bisection (a zero band is always added).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.0001,0.0025,0.005,0.0075,0.01,0.0125,0.015,0.02,0.025,0.03,0.04,0.05,0.065,0.08"
+    )]
+    tracking_bands: Vec<Decimal>,
+    /// `--equal-tracking`: a band matches when its tracking error is within this fraction of
+    /// the calendar's.
+    #[arg(long, default_value_t = 0.02)]
+    tracking_tolerance: f64,
+    /// Where `--equal-tracking`'s chart goes (default: frontier.png in `--out`).
+    #[arg(long, value_name = "PATH")]
+    frontier_chart: Option<PathBuf>,
     /// Print JSON (decimals as strings) instead of tables.
     #[arg(long)]
     json: bool,
@@ -147,6 +176,8 @@ struct Output<'a> {
     results: &'a [PolicyResult],
     #[serde(skip_serializing_if = "Option::is_none")]
     frontier: Option<backtest::Frontier>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    equal_tracking: Option<&'a EqualTracking>,
 }
 
 fn driftline_policy(args: &BacktestArgs, band: Decimal, cap: Decimal) -> RebalancePolicy {
@@ -157,8 +188,10 @@ fn driftline_policy(args: &BacktestArgs, band: Decimal, cap: Decimal) -> Rebalan
         },
         destination: match args.destination {
             DestinationArg::BandEdge => Destination::BandEdge,
+            DestinationArg::Inside => Destination::InsideBand(args.inside_fraction),
             DestinationArg::Target => Destination::Target,
         },
+        min_trade_notional: args.min_notional,
         max_cost_bps: cap,
         velocity: (args.velocity_horizon > Decimal::ZERO).then(|| VelocityRule {
             horizon_cycles: args.velocity_horizon,
@@ -172,9 +205,43 @@ fn pct(d: Decimal) -> String {
     format!("{}%", (d * Decimal::ONE_HUNDRED).normalize())
 }
 
+/// The flags `--destination inside`, `--min-notional` and `--equal-tracking` read, checked
+/// before anything runs.
+fn check_flags(args: &BacktestArgs) -> Result<(), String> {
+    if args.inside_fraction < Decimal::ZERO || args.inside_fraction > Decimal::ONE {
+        return Err(format!(
+            "--inside-fraction {}: must be in [0, 1] (0 is the band edge, 1 the target)",
+            args.inside_fraction
+        ));
+    }
+    if args.min_notional < Decimal::ZERO {
+        return Err(format!(
+            "--min-notional {}: must not be negative",
+            args.min_notional
+        ));
+    }
+    if !(args.tracking_tolerance.is_finite() && args.tracking_tolerance > 0.0) {
+        return Err(format!(
+            "--tracking-tolerance {}: must be a positive fraction (0.02 = 2%)",
+            args.tracking_tolerance
+        ));
+    }
+    if let Some(b) = args
+        .tracking_bands
+        .iter()
+        .find(|b| **b < Decimal::ZERO || **b > Decimal::ONE)
+    {
+        return Err(format!(
+            "--tracking-bands {b}: must be in [0, 1] (0.01 = 1 pp)"
+        ));
+    }
+    Ok(())
+}
+
 /// # Errors
 /// A message naming the argument, file, line or column that is wrong.
 pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
+    check_flags(args)?;
     let quote = Asset::new(&args.quote).map_err(|e| format!("--quote: {e}"))?;
     let market = MarketConfig {
         spread_bps: args.spread_bps,
@@ -223,20 +290,26 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         history,
     };
 
-    let mut runs = vec![
+    let mut runs: Vec<PolicyRun> = [
         PolicyRun::calendar(CalendarPeriod::Daily),
         PolicyRun::calendar(CalendarPeriod::Weekly),
         PolicyRun::calendar(CalendarPeriod::Monthly),
         PolicyRun::threshold(args.threshold),
-        PolicyRun::driftline(
-            format!(
-                "driftline ±{} cap {} bps",
-                pct(args.band),
-                args.cost_cap_bps.normalize()
-            ),
-            driftline_policy(args, args.band, args.cost_cap_bps),
+    ]
+    .into_iter()
+    .map(|mut r| {
+        r.policy.min_trade_notional = args.min_notional;
+        r
+    })
+    .collect();
+    runs.extend([PolicyRun::driftline(
+        format!(
+            "driftline ±{} cap {} bps",
+            pct(args.band),
+            args.cost_cap_bps.normalize()
         ),
-    ];
+        driftline_policy(args, args.band, args.cost_cap_bps),
+    )]);
     let headline = runs.len();
     let mut sweep_points = Vec::new();
     if args.sweep {
@@ -258,16 +331,41 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
             .progress_chars("=> "),
     );
     bar.set_message(format!("backtest: {} policies", runs.len()));
-    let results = backtest::run(
-        &scenario,
-        &runs,
-        RunOptions {
-            record_series: !args.no_chart,
-            ..RunOptions::default()
-        },
-        &mut |done| bar.set_position(done as u64),
-    )?;
+    let options = RunOptions {
+        record_series: !args.no_chart,
+        ..RunOptions::default()
+    };
+    let results = backtest::run(&scenario, &runs, options, &mut |done| {
+        bar.set_position(done as u64);
+    })?;
     bar.finish_and_clear();
+    let equal_tracking = if args.equal_tracking {
+        let started = std::time::Instant::now();
+        let config = EqualTrackingConfig {
+            destinations: vec![
+                Destination::BandEdge,
+                Destination::InsideBand(args.inside_fraction),
+            ],
+            sweep_bands: args.tracking_bands.clone(),
+            tolerance: args.tracking_tolerance,
+            min_trade_notional: args.min_notional,
+            ..EqualTrackingConfig::default()
+        };
+        // Sweeps keep no series: only the summary figures are compared.
+        let sweep_options = RunOptions {
+            record_series: false,
+            ..options
+        };
+        let result = backtest::equal_tracking(&scenario, &config, &sweep_options)?;
+        eprintln!(
+            "equal tracking: {} band policies in {:.1} s",
+            result.matches.iter().map(|m| m.evaluations).sum::<usize>(),
+            started.elapsed().as_secs_f64()
+        );
+        Some(result)
+    } else {
+        None
+    };
 
     let (main, swept) = results.split_at(headline.min(results.len()));
     let frontier = args.sweep.then(|| {
@@ -295,6 +393,7 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .collect(),
             results: main,
             frontier: frontier.clone(),
+            equal_tracking: equal_tracking.as_ref(),
         };
         println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
@@ -340,6 +439,15 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
             print!("{}", backtest::render_frontier(f));
         }
+        if let Some(e) = &equal_tracking {
+            println!(
+                "equal tracking error: each calendar policy against the band policy that tracks as closely \
+                 (within {}%; minimum trade {} {quote_code}; ratios: band / calendar)",
+                e.tolerance * 100.0,
+                e.min_trade_notional.normalize()
+            );
+            print!("{}", equal_tracking::render(e, quote_code));
+        }
     }
     if !args.no_chart {
         std::fs::create_dir_all(&args.out)
@@ -350,6 +458,19 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("chart: {}", path.display());
         if !with_text {
             eprintln!("note: no DejaVu Sans font found (Debian: fonts-dejavu-core); the chart has no text");
+        }
+        if let Some(e) = &equal_tracking {
+            let path = args
+                .frontier_chart
+                .clone()
+                .unwrap_or_else(|| args.out.join("frontier.png"));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+            }
+            tracking_chart::draw(&path, e, quote_code)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("chart: {}", path.display());
         }
     }
     Ok(())

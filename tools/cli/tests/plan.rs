@@ -160,6 +160,12 @@ fn btc_market_only() -> String {
     MARKET.to_owned(),
     &["max_cost_bsp"]
 )]
+#[case::an_inside_band_fraction_outside_0_to_1_is_named(
+    "inside-band",
+    PORTFOLIO.replace("destination = \"band_edge\"", "destination = { inside_band = \"1.5\" }"),
+    MARKET.to_owned(),
+    &["portfolio.toml", "policy.destination.inside_band", "1.5"]
+)]
 fn a_bad_file_is_refused_by_name(
     #[case] name: &str,
     #[case] portfolio: String,
@@ -180,6 +186,41 @@ fn a_bad_file_is_refused_by_name(
     for part in named {
         assert!(err.contains(part), "{part}: {err}");
     }
+}
+
+/// The BTC sell of the article's plan with `destination` written as `destination`.
+fn btc_sell_with_destination(name: &str, destination: &str) -> rust_decimal::Decimal {
+    let portfolio = PORTFOLIO.replace(
+        "destination = \"band_edge\"",
+        &format!("destination = {destination}"),
+    );
+    let dir = scratch(
+        name,
+        &[("portfolio.toml", &portfolio), ("market.toml", MARKET)],
+    );
+    let out = driftline(&[
+        "plan",
+        "--portfolio",
+        dir.join("portfolio.toml").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let intents = v["plan"]["intents"].as_array().unwrap();
+    let btc = intents
+        .iter()
+        .find(|i| i["symbol"].as_str().unwrap().starts_with("BTC"))
+        .unwrap();
+    assert_eq!(btc["side"], "SELL");
+    decimal(&btc["quantity"])
+}
+
+#[test]
+fn an_inside_band_destination_written_in_toml_sells_between_the_band_edge_and_the_target() {
+    let edge = btc_sell_with_destination("dest-edge", "\"band_edge\"");
+    let inside = btc_sell_with_destination("dest-inside", "{ inside_band = \"0.5\" }");
+    let target = btc_sell_with_destination("dest-target", "\"target\"");
+    assert!(edge < inside && inside < target, "{edge} {inside} {target}");
 }
 
 #[test]

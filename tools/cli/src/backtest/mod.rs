@@ -8,15 +8,18 @@
 pub mod account;
 pub mod chart;
 pub mod engine;
+pub mod equal_tracking;
 pub mod generator;
 pub mod klines;
 pub mod market;
 pub mod policy;
 pub mod report;
+pub mod tracking_chart;
 pub mod venues;
 
 pub use account::{PolicyResult, Series, StepLedger};
 pub use engine::{run, RunOptions, Scenario};
+pub use equal_tracking::{equal_tracking, EqualTracking, EqualTrackingConfig};
 pub use generator::{generate, GeneratorConfig};
 pub use klines::{history_from_klines, read_klines, Kline, KlineError};
 pub use market::{AssetMarket, Depth, MarketConfig, PriceHistory};
