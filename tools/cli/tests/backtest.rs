@@ -625,3 +625,112 @@ fn planning_against_the_touch_first_changes_no_result_across_venues() {
         key(&run_with(&s, &all_policies(), true))
     );
 }
+
+#[test]
+fn cli_equal_tracking_prints_json_and_writes_the_frontier_chart() {
+    let dir = scratch("backtest-equal-tracking");
+    let chart = dir.join("charts").join("frontier.png");
+    let o = driftline(&[
+        "backtest",
+        "--days",
+        "20",
+        "--assets",
+        "3",
+        "--json",
+        "--equal-tracking",
+        "--tracking-bands",
+        "0.01,0.04",
+        "--inside-fraction",
+        "0.25",
+        "--min-notional",
+        "100",
+        "--out",
+        dir.to_str().unwrap(),
+        "--frontier-chart",
+        chart.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &json["equal_tracking"];
+    assert_eq!(e["min_trade_notional"], "100");
+    let calendars: Vec<&str> = e["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["calendar"].as_str().unwrap())
+        .collect();
+    assert_eq!(calendars, ["daily", "weekly", "monthly"]);
+    let matches = e["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 6, "three calendars × two destinations");
+    assert_eq!(matches[0]["destination"], "band_edge");
+    assert_eq!(
+        matches[1]["destination"],
+        serde_json::json!({"inside_band": "0.25"})
+    );
+    for m in matches {
+        assert!(m["band"]["band"].is_string(), "{m}");
+        assert!(m["band"]["figures"]["cost_quote"].is_string(), "{m}");
+        assert!(m["target_tracking_error"].is_f64(), "{m}");
+    }
+    assert!(
+        stderr.contains(&format!("chart: {}", chart.display())),
+        "{stderr}"
+    );
+    let bytes = std::fs::read(&chart).unwrap();
+    assert_eq!(bytes.get(..8), Some(&b"\x89PNG\r\n\x1a\n"[..]));
+}
+
+#[rstest::rstest]
+#[case::fraction_above_one(&["--destination", "inside", "--inside-fraction", "1.5"], "--inside-fraction 1.5")]
+#[case::negative_fraction(&["--inside-fraction", "-0.1"], "--inside-fraction -0.1")]
+#[case::negative_minimum(&["--min-notional", "-1"], "--min-notional -1")]
+#[case::zero_tolerance(&["--equal-tracking", "--tracking-tolerance", "0"], "--tracking-tolerance 0")]
+#[case::band_above_one(&["--equal-tracking", "--tracking-bands", "0.01,2"], "--tracking-bands 2")]
+fn bad_flag_values_are_named(#[case] flags: &[&str], #[case] named: &str) {
+    let mut args = vec!["backtest", "--days", "2", "--assets", "2", "--no-chart"];
+    args.extend_from_slice(flags);
+    let o = driftline(&args);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains(named), "{stderr}");
+}
+
+/// The driftline policy's result of `driftline backtest` with `flags`, from its JSON.
+fn driftline_result(flags: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "backtest",
+        "--days",
+        "30",
+        "--assets",
+        "3",
+        "--band",
+        "0.01",
+        "--no-chart",
+        "--json",
+    ];
+    args.extend_from_slice(flags);
+    let o = driftline(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    json["results"][4].clone()
+}
+
+#[test]
+fn cli_destination_inside_trades_larger_and_fewer_than_to_the_band_edge() {
+    let edge = driftline_result(&["--destination", "band-edge"]);
+    let inside = driftline_result(&["--destination", "inside", "--inside-fraction", "0.5"]);
+    let average = |r: &serde_json::Value| {
+        r["turnover_quote"]
+            .as_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap()
+            / Decimal::from(r["trades"].as_u64().unwrap())
+    };
+    assert!(average(&inside) > average(&edge), "{inside} {edge}");
+    assert!(
+        inside["trades"].as_u64() < edge["trades"].as_u64(),
+        "{inside} {edge}"
+    );
+}

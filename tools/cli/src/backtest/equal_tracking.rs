@@ -455,8 +455,7 @@ pub fn render(result: &EqualTracking, quote: &str) -> String {
     use super::report::{fixed, right};
 
     let te = |f: &Figures| format!("{:.3} pp", f.tracking_error * 100.0);
-    let ratio =
-        |r: Option<Decimal>| r.map_or_else(|| "–".to_owned(), |r| format!("{}", fixed(r, 2)));
+    let ratio = |r: Option<Decimal>| r.map_or_else(|| "–".to_owned(), |r| fixed(r, 2));
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         "calendar".to_owned(),
