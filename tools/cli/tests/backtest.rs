@@ -683,8 +683,8 @@ fn cli_equal_tracking_prints_json_and_writes_the_frontier_chart() {
 
 #[rstest::rstest]
 #[case::fraction_above_one(&["--destination", "inside", "--inside-fraction", "1.5"], "--inside-fraction 1.5")]
-#[case::negative_fraction(&["--inside-fraction", "-0.1"], "--inside-fraction -0.1")]
-#[case::negative_minimum(&["--min-notional", "-1"], "--min-notional -1")]
+#[case::negative_fraction(&["--inside-fraction=-0.1"], "--inside-fraction -0.1")]
+#[case::negative_minimum(&["--min-notional=-1"], "--min-notional -1")]
 #[case::zero_tolerance(&["--equal-tracking", "--tracking-tolerance", "0"], "--tracking-tolerance 0")]
 #[case::band_above_one(&["--equal-tracking", "--tracking-bands", "0.01,2"], "--tracking-bands 2")]
 fn bad_flag_values_are_named(#[case] flags: &[&str], #[case] named: &str) {
