@@ -14,7 +14,7 @@ fn fixed(d: Decimal, dp: u32) -> String {
     )
 }
 
-fn right(s: String) -> Cell {
+pub(super) fn right(s: String) -> Cell {
     Cell::new(s).set_alignment(CellAlignment::Right)
 }
 
