@@ -225,7 +225,7 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         return Err("--seeds: replays generated prices only, not --klines".into());
     }
     let history = if args.klines.is_empty() {
-        backtest::generate(&generator_config(args, &quote, market.clone())?)?
+        backtest::generate(&generator_config(args, &quote, market)?)?
     } else {
         let mut series = Vec::new();
         for spec in &args.klines {
