@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use driftline_cli::backtest::{
-    self, chart, equal_tracking, tracking_chart, CalendarPeriod, EqualTracking,
+    self, chart, equal_tracking, tracking_chart, AcrossPaths, CalendarPeriod, EqualTracking,
     EqualTrackingConfig, GeneratorConfig, MarketConfig, PolicyResult, PolicyRun, RunOptions,
-    Scenario, VenueConfig,
+    Scenario, Schedule, SeedRun, VenueConfig,
 };
 use driftline_core::{Asset, Band, Destination, Fees, RebalancePolicy, VelocityRule};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -59,6 +59,10 @@ pub struct BacktestArgs {
     /// Seed of the generated prices.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Replay every policy over N generated paths (seeds --seed to --seed + N − 1), in
+    /// parallel, and report what each ends with across them (no chart).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: Option<u64>,
     /// Number of generated assets (1 to 20).
     #[arg(long, default_value_t = 5)]
     assets: usize,
@@ -173,11 +177,45 @@ struct Output<'a> {
     steps: usize,
     assets: Vec<String>,
     venues: Vec<String>,
+    quote: &'a str,
+    #[serde(with = "driftline_core::exact")]
+    initial_equity: Decimal,
     results: &'a [PolicyResult],
     #[serde(skip_serializing_if = "Option::is_none")]
     frontier: Option<backtest::Frontier>,
     #[serde(skip_serializing_if = "Option::is_none")]
     equal_tracking: Option<&'a EqualTracking>,
+}
+
+/// `--seeds --json`: the aggregate and every path's results.
+#[derive(Serialize)]
+struct SeedsOutput<'a> {
+    steps: usize,
+    assets: Vec<String>,
+    venues: Vec<String>,
+    quote: &'a str,
+    #[serde(with = "driftline_core::exact")]
+    initial_equity: Decimal,
+    across_paths: &'a AcrossPaths,
+    per_seed: &'a [SeedRun],
+}
+
+fn generator_config(
+    args: &BacktestArgs,
+    quote: &Asset,
+    market: MarketConfig,
+) -> Result<GeneratorConfig, Box<dyn std::error::Error>> {
+    let interval_ms = args.interval.millis();
+    let steps = usize::try_from(i64::from(args.days) * 86_400_000 / interval_ms)?;
+    Ok(GeneratorConfig {
+        seed: args.seed,
+        assets: args.assets,
+        steps,
+        interval_ms,
+        quote: quote.clone(),
+        market,
+        ..GeneratorConfig::default()
+    })
 }
 
 fn driftline_policy(args: &BacktestArgs, band: Decimal, cap: Decimal) -> RebalancePolicy {
@@ -250,18 +288,11 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         level_notional: args.level_notional,
         ..MarketConfig::default()
     };
+    if args.seeds.is_some() && !args.klines.is_empty() {
+        return Err("--seeds: replays generated prices only, not --klines".into());
+    }
     let history = if args.klines.is_empty() {
-        let interval_ms = args.interval.millis();
-        let steps = usize::try_from(i64::from(args.days) * 86_400_000 / interval_ms)?;
-        backtest::generate(&GeneratorConfig {
-            seed: args.seed,
-            assets: args.assets,
-            steps,
-            interval_ms,
-            quote: quote.clone(),
-            market,
-            ..GeneratorConfig::default()
-        })?
+        backtest::generate(&generator_config(args, &quote, market)?)?
     } else {
         let mut series = Vec::new();
         for spec in &args.klines {
@@ -324,6 +355,28 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    let options = RunOptions {
+        record_series: !args.no_chart,
+        ..RunOptions::default()
+    };
+    if let Some(count) = args.seeds {
+        // driftline's own policy is the last of the headline runs; sweep points follow it.
+        let driftline = runs.get(..headline).and_then(<[_]>::last);
+        let baselines: Vec<&str> = runs
+            .iter()
+            .find(|r| r.schedule == Schedule::Calendar(CalendarPeriod::Daily))
+            .into_iter()
+            .chain(driftline)
+            .map(|r| r.name.as_str())
+            .collect();
+        let seeds = Seeds {
+            count,
+            generator: generator_config(args, &quote, market)?,
+            template: &scenario,
+        };
+        return run_seeds(args, &seeds, &runs, &baselines, options);
+    }
+
     let steps = scenario.history.steps();
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
@@ -331,12 +384,8 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
             .progress_chars("=> "),
     );
     bar.set_message(format!("backtest: {} policies", runs.len()));
-    let options = RunOptions {
-        record_series: !args.no_chart,
-        ..RunOptions::default()
-    };
     let results = backtest::run(&scenario, &runs, options, &mut |done| {
-        bar.set_position(done as u64);
+        bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
     let equal_tracking = if args.equal_tracking {
@@ -391,6 +440,8 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .iter()
                 .map(|v| v.venue.to_string())
                 .collect(),
+            quote: quote_code,
+            initial_equity: scenario.initial_equity,
             results: main,
             frontier: frontier.clone(),
             equal_tracking: equal_tracking.as_ref(),
@@ -472,6 +523,87 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             eprintln!("chart: {}", path.display());
         }
+    }
+    Ok(())
+}
+
+/// `--seeds N`: the paths to replay, each `template` with the prices `generator` makes from
+/// its seed.
+struct Seeds<'a> {
+    count: u64,
+    generator: GeneratorConfig,
+    template: &'a Scenario,
+}
+
+/// Every policy of `runs` over every path of `seeds`, compared on each path with `baselines`.
+fn run_seeds(
+    args: &BacktestArgs,
+    seeds: &Seeds<'_>,
+    runs: &[PolicyRun],
+    baselines: &[&str],
+    options: RunOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let Seeds {
+        count,
+        ref generator,
+        template,
+    } = *seeds;
+    let last = args
+        .seed
+        .checked_add(count - 1)
+        .ok_or_else(|| format!("--seeds {count}: seeds from --seed {} overflow", args.seed))?;
+    let seed_list: Vec<u64> = (args.seed..=last).collect();
+    // Every path has the same assets, so the template's targets hold for each.
+    let scenario_of = |seed: u64| {
+        Ok(Scenario {
+            history: backtest::generate(&GeneratorConfig {
+                seed,
+                ..generator.clone()
+            })?,
+            ..template.clone()
+        })
+    };
+    let bar = ProgressBar::new(count);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} paths ({eta})")?
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("backtest: {} policies", runs.len()));
+    let paths = backtest::run_seeds(&seed_list, scenario_of, runs, options, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+
+    let summary = backtest::summarize(&paths, baselines)?;
+    let quote = template.history.quote.as_str();
+    let history = &template.history;
+    if args.json {
+        let output = SeedsOutput {
+            steps: history.steps(),
+            assets: history
+                .markets
+                .iter()
+                .map(|m| m.asset.to_string())
+                .collect(),
+            venues: template
+                .venues
+                .iter()
+                .map(|v| v.venue.to_string())
+                .collect(),
+            quote,
+            initial_equity: template.initial_equity,
+            across_paths: &summary,
+            per_seed: &paths,
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    } else {
+        println!(
+            "{count} paths (seeds {}–{last}) · {} assets · {} steps over {} days each · start {:.2} {quote}",
+            args.seed,
+            history.markets.len(),
+            history.steps(),
+            args.days,
+            template.initial_equity,
+        );
+        print!("{}", backtest::render_seeds(&summary, quote));
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod klines;
 pub mod market;
 pub mod policy;
 pub mod report;
+pub mod seeds;
 pub mod tracking_chart;
 pub mod venues;
 
@@ -25,6 +26,7 @@ pub use klines::{history_from_klines, read_klines, Kline, KlineError};
 pub use market::{AssetMarket, Depth, MarketConfig, PriceHistory};
 pub use policy::{CalendarPeriod, PolicyRun, Schedule};
 pub use report::{frontier, render_frontier, render_table, render_venues, Frontier};
+pub use seeds::{render_seeds, run_seeds, summarize, AcrossPaths, SeedRun};
 pub use venues::{VenueConfig, VenueResult};
 
 use thiserror::Error;
