@@ -853,3 +853,36 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn cli_runs_limit_orders_by_default_and_instant_taker_fills_on_request() {
+    let base = ["backtest", "--days", "10", "--assets", "3", "--no-chart"];
+    let json_of = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let limit = json_of(&driftline(&[&base[..], &["--json"]].concat()));
+    assert_eq!(limit["execution"], "limit");
+    let stats = &limit["results"][0]["execution"];
+    assert!(stats["orders"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["expired_notional"].is_string(), "{stats}");
+
+    let taker = json_of(&driftline(
+        &[&base[..], &["--json", "--execution", "instant-taker"]].concat(),
+    ));
+    assert_eq!(taker["execution"], "instant-taker");
+    let stats = &taker["results"][0]["execution"];
+    assert_eq!(stats["orders"], 0, "{stats}");
+    assert_eq!(stats["taker_fills"], taker["results"][0]["trades"]);
+
+    let o = driftline(&[&base[..], &["--order-ttl", "7200"]].concat());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("· limit orders of 7200 s"), "{stdout}");
+    assert!(stdout.contains("maker fills"), "{stdout}");
+
+    let o = driftline(&[&base[..], &["--order-ttl", "0"]].concat());
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("order_ttl_seconds"), "{stderr}");
+}
