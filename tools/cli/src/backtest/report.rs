@@ -72,6 +72,7 @@ pub fn render_execution(results: &[PolicyResult], quote: &str) -> String {
         format!("expired ({quote} unfilled)"),
         "dust dropped".to_owned(),
         "slippage vs decision mid (bps)".to_owned(),
+        format!("fees ({quote})"),
     ]);
     for r in results {
         let e = &r.execution;
@@ -88,6 +89,7 @@ pub fn render_execution(results: &[PolicyResult], quote: &str) -> String {
                 e.average_slippage_bps
                     .map_or("–".to_owned(), |b| fixed(b, 2)),
             ),
+            right(fixed(r.fee_quote, 2)),
         ]);
     }
     format!("{table}\n")
