@@ -3,7 +3,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use driftline_cli::backtest::{
-    self, equal_targets, CalendarPeriod, Depth, GeneratorConfig, PolicyRun, RunOptions, Scenario,
+    self, equal_targets, CalendarPeriod, Depth, ExecutionModel, GeneratorConfig, PolicyRun,
+    RunOptions, Scenario,
 };
 use driftline_core::{Fees, RebalancePolicy};
 use rust_decimal::Decimal;
@@ -34,6 +35,11 @@ fn year_of_twenty() -> Scenario {
 fn asset_hours(c: &mut Criterion) {
     let scenario = year_of_twenty();
     let asset_hours = (scenario.history.steps() * scenario.history.markets.len()) as u64;
+    // The instant-taker model, as docs/BENCHMARKS.md measured it.
+    let options = RunOptions {
+        execution: ExecutionModel::InstantTaker,
+        ..RunOptions::default()
+    };
     let mut group = c.benchmark_group("backtest");
     group.sample_size(10);
     group.throughput(Throughput::Elements(asset_hours));
@@ -42,11 +48,11 @@ fn asset_hours(c: &mut Criterion) {
         RebalancePolicy::default(),
     )];
     group.bench_function("year_hourly_20_assets_driftline", |b| {
-        b.iter(|| backtest::run(&scenario, &driftline, RunOptions::default(), &mut |_| {}))
+        b.iter(|| backtest::run(&scenario, &driftline, options, &mut |_| {}))
     });
     let calendar = [PolicyRun::calendar(CalendarPeriod::Daily)];
     group.bench_function("year_hourly_20_assets_calendar_daily", |b| {
-        b.iter(|| backtest::run(&scenario, &calendar, RunOptions::default(), &mut |_| {}))
+        b.iter(|| backtest::run(&scenario, &calendar, options, &mut |_| {}))
     });
     // The simulated books alone: every market's book at every step.
     group.bench_function("year_hourly_20_assets_books_only", |b| {

@@ -9,6 +9,7 @@ pub mod account;
 pub mod chart;
 pub mod engine;
 pub mod equal_tracking;
+pub mod execution;
 pub mod generator;
 pub mod klines;
 pub mod market;
@@ -21,11 +22,14 @@ pub mod venues;
 pub use account::{PolicyResult, Series, StepLedger};
 pub use engine::{run, RunOptions, Scenario};
 pub use equal_tracking::{equal_tracking, EqualTracking, EqualTrackingConfig};
+pub use execution::{ExecutionModel, ExecutionStats, SimulatedFill};
 pub use generator::{generate, GeneratorConfig};
 pub use klines::{history_from_klines, read_klines, Kline, KlineError};
 pub use market::{AssetMarket, Depth, MarketConfig, PriceHistory};
 pub use policy::{CalendarPeriod, PolicyRun, Schedule};
-pub use report::{frontier, render_frontier, render_table, render_venues, Frontier};
+pub use report::{
+    frontier, render_execution, render_frontier, render_table, render_venues, Frontier,
+};
 pub use seeds::{render_seeds, run_seeds, summarize, AcrossPaths, SeedRun};
 pub use venues::{VenueConfig, VenueResult};
 
