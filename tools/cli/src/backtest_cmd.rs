@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use driftline_cli::backtest::{
-    self, chart, CalendarPeriod, GeneratorConfig, MarketConfig, PolicyResult, PolicyRun,
-    RunOptions, Scenario, VenueConfig,
+    self, chart, CalendarPeriod, ExecutionModel, GeneratorConfig, MarketConfig, PolicyResult,
+    PolicyRun, RunOptions, Scenario, VenueConfig,
 };
 use driftline_core::{Asset, Band, Destination, Fees, RebalancePolicy, VelocityRule};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -46,6 +46,23 @@ impl Interval {
 enum DestinationArg {
     BandEdge,
     Target,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ExecutionArg {
+    /// Limit orders as the executor places, follows, re-prices and cancels them.
+    Limit,
+    /// Every order fills at once as a taker at the cost model's prediction.
+    InstantTaker,
+}
+
+impl From<ExecutionArg> for ExecutionModel {
+    fn from(arg: ExecutionArg) -> Self {
+        match arg {
+            ExecutionArg::Limit => Self::Limit,
+            ExecutionArg::InstantTaker => Self::InstantTaker,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +132,15 @@ pub struct BacktestArgs {
     /// The naive rule's band: back to target beyond this drift.
     #[arg(long, default_value = "0.05")]
     threshold: Decimal,
+    /// How orders execute: limit orders followed as the executor does, or every order at once
+    /// as a taker at the cost model's prediction.
+    #[arg(long, value_enum, default_value = "limit")]
+    execution: ExecutionArg,
+    /// How long every policy's orders may work before the rest is cancelled, in seconds
+    /// (default: the policies' own, 900). The limit model sees the market once a step, so a
+    /// deadline shorter than a step gives each order one look.
+    #[arg(long, value_name = "SECONDS")]
+    order_ttl: Option<u32>,
     /// Also sweep driftline over band widths × cost caps and print the frontier.
     #[arg(long)]
     sweep: bool,
@@ -141,6 +167,7 @@ pub struct BacktestArgs {
 
 #[derive(Serialize)]
 struct Output<'a> {
+    execution: ExecutionModel,
     steps: usize,
     assets: Vec<String>,
     venues: Vec<String>,
@@ -251,6 +278,12 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    if let Some(ttl) = args.order_ttl {
+        for run in &mut runs {
+            run.policy.order_ttl_seconds = ttl;
+        }
+    }
+    let execution: ExecutionModel = args.execution.into();
     let steps = scenario.history.steps();
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
@@ -263,6 +296,7 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
         &runs,
         RunOptions {
             record_series: !args.no_chart,
+            execution,
             ..RunOptions::default()
         },
         &mut |done| bar.set_position(done as u64),
@@ -281,6 +315,7 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
     let quote_code = quote.as_str();
     if args.json {
         let output = Output {
+            execution,
             steps,
             assets: scenario
                 .history
@@ -314,7 +349,7 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         println!(
-            "{} assets · {steps} steps over {:.1} days · start {:.2} {quote_code}{}{}",
+            "{} assets · {steps} steps over {:.1} days · start {:.2} {quote_code}{}{} · {}",
             scenario.history.markets.len(),
             (last - first) as f64 / 86_400_000.0,
             scenario.initial_equity,
@@ -328,8 +363,17 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 format!(" · {} off exchange", pct(scenario.off_exchange))
             },
+            match (execution, args.order_ttl) {
+                (ExecutionModel::InstantTaker, _) => "instant taker fills".to_owned(),
+                (ExecutionModel::Limit, None) => "limit orders".to_owned(),
+                (ExecutionModel::Limit, Some(ttl)) => format!("limit orders of {ttl} s"),
+            },
         );
         print!("{}", backtest::render_table(main, quote_code));
+        if execution == ExecutionModel::Limit {
+            println!("execution: limit orders as the executor places, follows and cancels them");
+            print!("{}", backtest::render_execution(main, quote_code));
+        }
         if !scenario.venues.is_empty() || !scenario.off_exchange.is_zero() {
             println!("per venue: where each policy's orders went and what they cost");
             print!("{}", backtest::render_venues(main, quote_code));

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use driftline_cli::backtest::{
-    self, equal_targets, CalendarPeriod, GeneratorConfig, MarketConfig, PolicyResult, PolicyRun,
-    RunOptions, Scenario, VenueConfig, VenueResult,
+    self, equal_targets, CalendarPeriod, ExecutionModel, GeneratorConfig, MarketConfig,
+    PolicyResult, PolicyRun, RunOptions, Scenario, VenueConfig, VenueResult,
 };
 use driftline_core::{Band, Destination, Fees, RebalancePolicy};
 use rust_decimal::Decimal;
@@ -50,6 +50,8 @@ fn all_policies() -> Vec<PolicyRun> {
     ]
 }
 
+/// The figures of these tests are those of the instant-taker model, the backtest's original
+/// execution: they must hold under it unchanged.
 fn run_with(scenario: &Scenario, runs: &[PolicyRun], full: bool) -> Vec<PolicyResult> {
     backtest::run(
         scenario,
@@ -57,6 +59,7 @@ fn run_with(scenario: &Scenario, runs: &[PolicyRun], full: bool) -> Vec<PolicyRe
         RunOptions {
             record_series: true,
             always_full_books: full,
+            execution: ExecutionModel::InstantTaker,
         },
         &mut |_| {},
     )

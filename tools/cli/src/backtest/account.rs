@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, VecDeque};
 
 use driftline_core::money::BPS;
 use driftline_core::{
-    plan, Asset, BookWalkCostModel, CycleId, DecisionReason, DriftSnapshot, Holdings, Markets,
-    PlanAccount, PlanRequest, Portfolio, PortfolioId,
+    plan, Asset, BookWalkCostModel, CycleId, DecisionReason, DriftSnapshot, EpochMillis, Holdings,
+    InFlightOrder, Markets, PlanAccount, PlanRequest, Portfolio, PortfolioId, RebalancePlan, Side,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::execution::{ExecutionStats, SimulatedFill, StepExecution};
 use super::market::StepMarkets;
 use super::venues::{VenueAccount, VenueConfig, VenueResult};
 use super::{BacktestError, PolicyRun, RunOptions, Scenario, Schedule};
@@ -36,6 +37,8 @@ pub struct Series {
     pub rms_drift: Vec<f64>,
     pub equity: Vec<Decimal>,
     pub ledgers: Vec<StepLedger>,
+    /// Every fill of the limit model, in order.
+    pub fills: Vec<SimulatedFill>,
 }
 
 /// What one policy traded and paid over the whole history.
@@ -84,6 +87,8 @@ pub struct PolicyResult {
     pub off_exchange_value: Decimal,
     /// What each venue's account traded and paid, in the scenario's venue order.
     pub venues: Vec<VenueResult>,
+    /// How the orders executed: maker and taker fills, re-prices, waits, expiries.
+    pub execution: ExecutionStats,
     #[serde(skip)]
     pub series: Option<Series>,
 }
@@ -112,6 +117,7 @@ impl PolicyResult {
             final_value: Decimal::ZERO,
             off_exchange_value: Decimal::ZERO,
             venues: Vec::new(),
+            execution: ExecutionStats::default(),
             series: None,
         }
     }
@@ -247,15 +253,19 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// Plans `step` with core's planner, as the scheduler would, and fills its intents on the
-    /// account each was routed to, at the cost model's figures, sells first.
-    pub(super) fn rebalance(
+    /// Plans `step` with core's planner as the scheduler would: against the free balances and
+    /// with `in_flight` (the working orders), first on touch-only books and again on the full
+    /// books when a decision reached the cost model. The plan, and whether it was made on the
+    /// full books; its skipped decisions are counted.
+    fn plan_step(
         &mut self,
         step: usize,
+        now_ms: EpochMillis,
         step_markets: &mut StepMarkets<'_>,
         cycle: &CycleId,
         options: RunOptions,
-    ) -> Result<(), BacktestError> {
+        in_flight: &[InFlightOrder],
+    ) -> Result<(RebalancePlan, bool), BacktestError> {
         let history = self.history.make_contiguous();
         let quote = self.portfolio.quote().clone();
         let plan_against = |markets: &[Markets]| {
@@ -266,13 +276,13 @@ impl<'a> Simulation<'a> {
                 .map(|(a, m)| a.plan_account(&quote, m))
                 .collect();
             let request = PlanRequest {
-                in_flight: &[],
+                in_flight,
                 portfolio: &self.portfolio,
                 accounts: &accounts,
                 policy: &self.run.policy,
                 history,
                 cycle,
-                now_ms: 0,
+                now_ms,
             };
             plan(&request).map_err(|source| BacktestError::Plan { step, source })
         };
@@ -283,13 +293,10 @@ impl<'a> Simulation<'a> {
                 plan = Some(touch);
             }
         }
-        let markets = match plan {
-            Some(_) => &step_markets.touch,
-            None => step_markets.full()?,
-        };
+        let full = plan.is_none();
         let plan = match plan {
             Some(plan) => plan,
-            None => plan_against(markets)?,
+            None => plan_against(step_markets.full()?)?,
         };
         for d in &plan.decisions {
             match d.reason {
@@ -301,6 +308,26 @@ impl<'a> Simulation<'a> {
                 _ => {}
             }
         }
+        Ok((plan, full))
+    }
+
+    /// Plans `step` and fills its intents on the account each was routed to, at once at the
+    /// cost model's figures, sells first ([`super::ExecutionModel::InstantTaker`]).
+    pub(super) fn rebalance(
+        &mut self,
+        step: usize,
+        now_ms: EpochMillis,
+        step_markets: &mut StepMarkets<'_>,
+        cycle: &CycleId,
+        options: RunOptions,
+    ) -> Result<(), BacktestError> {
+        let quote = self.portfolio.quote().clone();
+        let (plan, full) = self.plan_step(step, now_ms, step_markets, cycle, options, &[])?;
+        let markets = if full {
+            step_markets.full()?
+        } else {
+            &step_markets.touch
+        };
         let value_before = self.result.series.is_some().then(|| self.value(markets));
         let mut step_cost = Decimal::ZERO;
         let mut fills = 0;
@@ -354,6 +381,124 @@ impl<'a> Simulation<'a> {
             self.history.truncate(self.history_len);
         }
         Ok(())
+    }
+
+    /// One step of the limit model ([`super::ExecutionModel::Limit`]): the working orders
+    /// followed against this step's books (sells first, so a buy waiting for them can go),
+    /// then, when the policy is `due`, a plan made against the free balances with the working
+    /// orders in flight, and its intents taken to the books, sells first.
+    pub(super) fn execute_step(
+        &mut self,
+        step: usize,
+        now_ms: EpochMillis,
+        due: bool,
+        step_markets: &mut StepMarkets<'_>,
+        cycle: &CycleId,
+        options: RunOptions,
+    ) -> Result<(), BacktestError> {
+        let working = self.accounts.iter().any(|a| !a.working.is_empty());
+        if !working && !due {
+            return Ok(());
+        }
+        let value_before = self
+            .result
+            .series
+            .is_some()
+            .then(|| self.value(&step_markets.touch));
+        let mut at = StepExecution::new(step, now_ms);
+        if working {
+            let deep = self
+                .accounts
+                .iter()
+                .zip(&step_markets.touch)
+                .any(|(a, m)| a.needs_depth(m, now_ms));
+            let markets = if deep {
+                step_markets.full()?
+            } else {
+                &step_markets.touch
+            };
+            for (account, m) in self.accounts.iter_mut().zip(markets) {
+                account.follow(Side::Sell, m, &[], &mut at, &mut self.result);
+            }
+            let open_sells = self.open_sell_plans();
+            for (account, m) in self.accounts.iter_mut().zip(markets) {
+                account.follow(Side::Buy, m, &open_sells, &mut at, &mut self.result);
+            }
+        }
+        if due {
+            for account in &mut self.accounts {
+                account.settle()?;
+            }
+            let in_flight: Vec<InFlightOrder> = self
+                .accounts
+                .iter()
+                .flat_map(|a| a.working.iter().map(|o| o.in_flight()))
+                .collect();
+            let (plan, _) =
+                self.plan_step(step, now_ms, step_markets, cycle, options, &in_flight)?;
+            if !plan.intents.is_empty() {
+                let markets = step_markets.full()?;
+                // Intents come sells first: a buy paid for by them finds them working.
+                for intent in &plan.intents {
+                    let Some(slot) = self.accounts.iter().position(|a| a.name == intent.account)
+                    else {
+                        continue;
+                    };
+                    let Some(m) = markets.get(slot) else {
+                        continue;
+                    };
+                    let sells_open =
+                        intent.side == Side::Buy && self.open_sell_plans().contains(&step);
+                    self.accounts[slot].submit(
+                        intent.clone(),
+                        m,
+                        sells_open,
+                        &mut at,
+                        &mut self.result,
+                    );
+                }
+                self.result.rebalances += 1;
+            }
+            if self.history_len > 0 {
+                // The velocity rule measures drift before this cycle's trades, as the
+                // scheduler records each cycle's snapshot.
+                self.history.push_front(plan.snapshot);
+                self.history.truncate(self.history_len);
+            }
+        }
+        for account in &mut self.accounts {
+            account.settle()?;
+        }
+        if at.fills > 0 {
+            self.cost_so_far += at.cost;
+            if let Some(value_before) = value_before {
+                let value_after = self.value(&step_markets.touch);
+                if let Some(series) = self.result.series.as_mut() {
+                    series.ledgers.push(StepLedger {
+                        step,
+                        value_before,
+                        value_after,
+                        cost: at.cost,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The plans (by step) with a sell still working on any account: the executor's buy waits
+    /// for every sell of its cycle.
+    fn open_sell_plans(&self) -> Vec<usize> {
+        let mut steps: Vec<usize> = self
+            .accounts
+            .iter()
+            .flat_map(|a| &a.working)
+            .filter(|o| o.intent.side == Side::Sell)
+            .map(|o| o.created_step)
+            .collect();
+        steps.sort_unstable();
+        steps.dedup();
+        steps
     }
 
     /// Statistics of the holdings after this step, held for `dt` milliseconds.
@@ -425,6 +570,11 @@ impl<'a> Simulation<'a> {
             None => Decimal::ZERO,
         };
         let r = &mut self.result;
+        r.execution.open_at_end = self.accounts.iter().map(|a| a.working.len() as u64).sum();
+        if !r.execution.reference_notional.is_zero() {
+            r.execution.average_slippage_bps =
+                Some(r.execution.slippage_quote / r.execution.reference_notional * BPS);
+        }
         r.average_equity = self.equity_sum / Decimal::from(steps);
         if !r.average_equity.is_zero() {
             r.cost_bps_of_equity = r.cost_quote / r.average_equity * BPS;

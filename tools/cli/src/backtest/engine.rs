@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use super::account::{Simulation, Start};
 use super::market::StepMarkets;
 use super::venues::{shares_of, split_start, VenueConfig};
-use super::{BacktestError, Depth, PolicyResult, PolicyRun, PriceHistory};
+use super::{BacktestError, Depth, ExecutionModel, PolicyResult, PolicyRun, PriceHistory};
 
 /// What a backtest replays: prices, the portfolio's targets and starting value, the fees, and
 /// the venues the portfolio is spread over.
@@ -41,6 +41,8 @@ pub struct RunOptions {
     /// Plan every step against full books at once, skipping the touch-only first pass (see
     /// [`run`]); the results are the same, only slower.
     pub always_full_books: bool,
+    /// How intents become fills.
+    pub execution: ExecutionModel,
 }
 
 /// Replays `scenario` for every policy on the same prices and books.
@@ -132,9 +134,18 @@ pub fn run(
             (Some(a), Some(b)) => (b - a) as f64,
             _ => 0.0,
         };
+        let now_ms = history.times_ms.get(step).copied().unwrap_or_default();
         for simulation in &mut simulations {
-            if simulation.run.due(history, step) {
-                simulation.rebalance(step, &mut markets, &cycle, options)?;
+            let due = simulation.run.due(history, step);
+            match options.execution {
+                ExecutionModel::InstantTaker => {
+                    if due {
+                        simulation.rebalance(step, now_ms, &mut markets, &cycle, options)?;
+                    }
+                }
+                ExecutionModel::Limit => {
+                    simulation.execute_step(step, now_ms, due, &mut markets, &cycle, options)?;
+                }
             }
             simulation.record(&markets.touch, quote, dt);
         }

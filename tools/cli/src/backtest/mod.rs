@@ -8,6 +8,7 @@
 pub mod account;
 pub mod chart;
 pub mod engine;
+pub mod execution;
 pub mod generator;
 pub mod klines;
 pub mod market;
@@ -17,11 +18,14 @@ pub mod venues;
 
 pub use account::{PolicyResult, Series, StepLedger};
 pub use engine::{run, RunOptions, Scenario};
+pub use execution::{ExecutionModel, ExecutionStats, SimulatedFill};
 pub use generator::{generate, GeneratorConfig};
 pub use klines::{history_from_klines, read_klines, Kline, KlineError};
 pub use market::{AssetMarket, Depth, MarketConfig, PriceHistory};
 pub use policy::{CalendarPeriod, PolicyRun, Schedule};
-pub use report::{frontier, render_frontier, render_table, render_venues, Frontier};
+pub use report::{
+    frontier, render_execution, render_frontier, render_table, render_venues, Frontier,
+};
 pub use venues::{VenueConfig, VenueResult};
 
 use thiserror::Error;

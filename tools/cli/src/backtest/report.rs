@@ -59,6 +59,40 @@ pub fn render_table(results: &[PolicyResult], quote: &str) -> String {
     format!("{table}\n")
 }
 
+/// One row per policy: how its orders executed under the limit model.
+pub fn render_execution(results: &[PolicyResult], quote: &str) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "policy".to_owned(),
+        "orders".to_owned(),
+        "maker fills".to_owned(),
+        "taker fills".to_owned(),
+        "re-priced".to_owned(),
+        "thin-book waits".to_owned(),
+        format!("expired ({quote} unfilled)"),
+        "dust dropped".to_owned(),
+        "slippage vs decision mid (bps)".to_owned(),
+    ]);
+    for r in results {
+        let e = &r.execution;
+        table.add_row(vec![
+            Cell::new(&r.name),
+            right(e.orders.to_string()),
+            right(e.maker_fills.to_string()),
+            right(e.taker_fills.to_string()),
+            right(e.repriced.to_string()),
+            right(e.thin_waits.to_string()),
+            right(format!("{} ({})", e.expired, fixed(e.expired_notional, 2))),
+            right(e.dust_dropped.to_string()),
+            right(
+                e.average_slippage_bps
+                    .map_or("–".to_owned(), |b| fixed(b, 2)),
+            ),
+        ]);
+    }
+    format!("{table}\n")
+}
+
 /// One row per policy and venue: where the orders went, what they traded and what they cost.
 pub fn render_venues(results: &[PolicyResult], quote: &str) -> String {
     let mut table = Table::new();

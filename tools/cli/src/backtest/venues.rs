@@ -14,6 +14,7 @@ use driftline_core::{
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::execution::WorkingOrder;
 use super::{AssetMarket, BacktestError, PolicyResult};
 
 /// Costs are charged in whole units of 10^-8 quote, rounded up: the exchange's precision, and
@@ -255,13 +256,18 @@ pub(super) struct VenueAccount {
     /// The account's name in plans and intents: `None` for a single-venue scenario's one
     /// account, the deployment's default.
     pub(super) name: Option<String>,
-    venue: Venue,
-    fees: Fees,
+    pub(super) venue: Venue,
+    pub(super) fees: Fees,
     cost_model: BookWalkCostModel,
+    /// Everything the account holds, locked in working orders included: what it is worth.
     pub(super) holdings: BTreeMap<Asset, Decimal>,
-    /// `holdings` as the planner takes them, rebuilt after the steps that changed them.
+    /// The free balances (`holdings` less what working orders lock) as the planner takes
+    /// them, rebuilt after the steps that changed them.
     held: Holdings,
-    filled: bool,
+    /// Holdings or locks changed since `held` was built.
+    pub(super) changed: bool,
+    /// The limit model's orders not yet final, in the order they were sent.
+    pub(super) working: Vec<WorkingOrder>,
     pub(super) result: VenueResult,
 }
 
@@ -284,7 +290,8 @@ impl VenueAccount {
             cost_model,
             held: Holdings::new(holdings.iter().map(|(a, q)| (a.clone(), *q)))?,
             holdings,
-            filled: false,
+            changed: false,
+            working: Vec::new(),
             result: VenueResult {
                 venue: config.venue,
                 buys: 0,
@@ -378,7 +385,7 @@ impl VenueAccount {
         }
         self.holdings.insert(quote.clone(), cash_after);
         self.holdings.insert(asset.clone(), held_after);
-        self.filled = true;
+        self.changed = true;
         let fee = notional * cost.fee_bps / BPS;
         totals.trades += 1;
         totals.turnover_quote += notional;
@@ -392,13 +399,39 @@ impl VenueAccount {
         r.turnover_quote += notional;
         r.cost_quote += charge;
         r.fee_quote += fee;
+        totals.execution.taker_fills += 1;
         Some(charge)
     }
 
-    /// Brings the planner's view of the holdings up to date after a step's fills.
+    /// The fee rate a resting buy reserves on top of its notional: the venue's higher fee, so
+    /// the reserve covers the fill whether it rests or crosses.
+    pub(super) fn reserve_bps(&self) -> Decimal {
+        self.fees.maker_bps.max(self.fees.taker_bps)
+    }
+
+    /// What is free of `asset`: held, less what resting orders lock (never below zero).
+    pub(super) fn free(&self, asset: &Asset) -> Decimal {
+        let held = self.holdings.get(asset).copied().unwrap_or_default();
+        let reserve = self.reserve_bps();
+        let locked = self
+            .working
+            .iter()
+            .filter_map(|o| o.locked(reserve))
+            .filter(|(a, _)| *a == asset)
+            .map(|(_, q)| q)
+            .reduce(|a, b| a + b);
+        match locked {
+            // Nothing locked: the balance itself, scale and all.
+            None => held,
+            Some(locked) => (held - locked).max(Decimal::ZERO),
+        }
+    }
+
+    /// Brings the planner's view of the free balances up to date after a step's fills and
+    /// orders.
     pub(super) fn settle(&mut self) -> Result<(), BacktestError> {
-        if std::mem::take(&mut self.filled) {
-            self.held = Holdings::new(self.holdings.iter().map(|(a, q)| (a.clone(), *q)))?;
+        if std::mem::take(&mut self.changed) {
+            self.held = Holdings::new(self.holdings.keys().map(|a| (a.clone(), self.free(a))))?;
         }
         Ok(())
     }
