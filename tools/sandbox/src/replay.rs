@@ -147,8 +147,12 @@ impl World {
         for step in path {
             self.clock.set(step.time_ms);
             self.settle_executor(&id).await?;
-            self.try_admin_send(reqwest::Method::POST, "/admin/advance", &json!({"ticks": 1}))
-                .await?;
+            self.try_admin_send(
+                reqwest::Method::POST,
+                "/admin/advance",
+                &json!({"ticks": 1}),
+            )
+            .await?;
             for (symbol, mid) in &step.mids {
                 let now = self.now();
                 self.venue
