@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use driftline_cli::backtest::{
-    self, equal_targets, CalendarPeriod, ExecutionModel, GeneratorConfig, MarketConfig,
-    PolicyResult, PolicyRun, RunOptions, Scenario, VenueConfig, VenueResult,
+    self, equal_targets, CalendarPeriod, ExecutionModel, ExecutionStats, GeneratorConfig,
+    MarketConfig, PolicyResult, PolicyRun, RunOptions, Scenario, VenueConfig, VenueResult,
 };
-use driftline_core::{Band, Destination, Fees, RebalancePolicy};
+use driftline_core::money::ceil_to_step;
+use driftline_core::ports::Venue;
+use driftline_core::{Band, Destination, Fees, Liquidity, RebalancePolicy, Side};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -627,4 +629,260 @@ fn planning_against_the_touch_first_changes_no_result_across_venues() {
         key(&run_with(&s, &all_policies(), false)),
         key(&run_with(&s, &all_policies(), true))
     );
+}
+
+fn run_limit(scenario: &Scenario, runs: &[PolicyRun], full: bool) -> Vec<PolicyResult> {
+    backtest::run(
+        scenario,
+        runs,
+        RunOptions {
+            record_series: true,
+            always_full_books: full,
+            execution: ExecutionModel::Limit,
+        },
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+/// `policy` with its orders priced `offset` across the spread and working `ttl_seconds`.
+fn pricing(policy: RebalancePolicy, offset: Decimal, ttl_seconds: u32) -> RebalancePolicy {
+    RebalancePolicy {
+        limit_offset: offset,
+        order_ttl_seconds: ttl_seconds,
+        ..policy
+    }
+}
+
+/// Every fill of a limit-model run stays within its order's limit, which stays within its
+/// worst price; a maker fill trades at its limit; each pays the fee of how it filled (the
+/// venue's, by `fees_of`), rounded up to 10^-8 quote; the fills' costs are the policy's.
+fn assert_fills_keep_their_limits(r: &PolicyResult, fees_of: impl Fn(Venue) -> Fees) {
+    let series = r.series.as_ref().unwrap();
+    for f in &series.fills {
+        let at = format!("{}: {:?} {} at step {}", r.name, f.side, f.asset, f.step);
+        match f.side {
+            Side::Buy => {
+                assert!(f.least_favourable <= f.limit, "{at}: paid above the limit");
+                assert!(f.limit <= f.worst, "{at}: limit beyond the worst price");
+                assert!(f.notional <= f.quantity * f.limit.value(), "{at}");
+            }
+            Side::Sell => {
+                assert!(f.least_favourable >= f.limit, "{at}: sold below the limit");
+                assert!(f.limit >= f.worst, "{at}: limit beyond the worst price");
+                assert!(f.notional >= f.quantity * f.limit.value(), "{at}");
+            }
+        }
+        if f.liquidity == Liquidity::Maker {
+            assert_eq!(f.notional, f.quantity * f.limit.value(), "{at}");
+        }
+        assert_eq!(f.fee_bps, fees_of(f.venue).bps(f.liquidity), "{at}");
+        assert_eq!(
+            f.fee,
+            ceil_to_step(f.notional * f.fee_bps / dec!(10000), dec!(0.00000001)),
+            "{at}"
+        );
+    }
+    let cost: Decimal = series.fills.iter().map(|f| f.cost).sum();
+    assert_eq!(cost, r.cost_quote, "{}", r.name);
+    let fees: Decimal = series.fills.iter().map(|f| f.fee).sum();
+    assert_eq!(fees, r.fee_quote, "{}", r.name);
+    let e = &r.execution;
+    assert_eq!(e.maker_fills + e.taker_fills, r.trades, "{}", r.name);
+}
+
+#[test]
+fn the_limit_model_conserves_value_at_every_step_across_venues() {
+    let s = two_venues(dec!(0.1));
+    let results = run_limit(&s, &all_policies(), false);
+    let fees_of = |v: Venue| {
+        s.venues
+            .iter()
+            .find(|c| c.venue == v)
+            .map(|c| c.fees)
+            .unwrap()
+    };
+    for r in &results {
+        assert!(
+            !r.series.as_ref().unwrap().ledgers.is_empty(),
+            "{} never filled",
+            r.name
+        );
+        assert_conserved_across_venues(r);
+        assert_fills_keep_their_limits(r, fees_of);
+    }
+    let total = |f: fn(&PolicyResult) -> u64| results.iter().map(f).sum::<u64>();
+    // Orders priced at the mid rest, and an hour later the market has reached some of them
+    // and left others, which are cancelled at their 15-minute deadline.
+    assert!(total(|r| r.execution.maker_fills) > 0);
+    assert!(total(|r| r.execution.expired) > 0);
+    assert_eq!(
+        total(|r| r.execution.taker_fills),
+        0,
+        "the mid never crosses"
+    );
+}
+
+#[test]
+fn planning_against_the_touch_first_changes_no_result_under_the_limit_model() {
+    let s = two_venues(dec!(0.1));
+    let runs = [
+        PolicyRun::calendar(CalendarPeriod::Daily),
+        PolicyRun::driftline(
+            "driftline 2% two hours",
+            pricing(
+                RebalancePolicy {
+                    band: Band {
+                        absolute: Some(dec!(0.02)),
+                        relative: None,
+                    },
+                    ..RebalancePolicy::default()
+                },
+                dec!(0.5),
+                7200,
+            ),
+        ),
+    ];
+    type Key = (u64, Decimal, Decimal, ExecutionStats);
+    let key = |rs: &[PolicyResult]| -> Vec<Key> {
+        rs.iter()
+            .map(|r| (r.trades, r.cost_quote, r.final_value, r.execution.clone()))
+            .collect()
+    };
+    assert_eq!(
+        key(&run_limit(&s, &runs, false)),
+        key(&run_limit(&s, &runs, true))
+    );
+}
+
+#[rstest::rstest]
+// At the passive touch or the mid, orders rest: every fill is a maker fill.
+#[case::passive(dec!(0), false)]
+#[case::mid(dec!(0.5), false)]
+// At the far touch they cross when placed: taker fills at placement, then the rest rests.
+#[case::far_touch(dec!(1), true)]
+fn fees_follow_how_each_order_filled(#[case] offset: Decimal, #[case] crosses: bool) {
+    let fees = Fees {
+        maker_bps: dec!(2),
+        taker_bps: dec!(10),
+    };
+    let s = scenario(&small(), fees);
+    let mut daily = PolicyRun::calendar(CalendarPeriod::Daily);
+    daily.policy = pricing(daily.policy, offset, 7200);
+    let runs = [
+        daily,
+        PolicyRun::driftline(
+            "driftline",
+            pricing(RebalancePolicy::default(), offset, 7200),
+        ),
+    ];
+    for r in run_limit(&s, &runs, false) {
+        assert_fills_keep_their_limits(&r, |_| fees);
+        assert!(r.trades > 0, "{} never filled", r.name);
+        let e = &r.execution;
+        assert_eq!(e.taker_fills > 0, crosses, "{}: {e:?}", r.name);
+        if !crosses {
+            let fills = &r.series.as_ref().unwrap().fills;
+            assert!(fills.iter().all(|f| f.fee_bps == dec!(2)), "{}", r.name);
+        }
+    }
+}
+
+#[test]
+fn the_instant_taker_model_works_no_order() {
+    let s = scenario(&small(), Fees::default());
+    for r in run(&s, &all_policies()) {
+        let e = &r.execution;
+        assert_eq!(
+            (e.orders, e.maker_fills, e.open_at_end),
+            (0, 0, 0),
+            "{}",
+            r.name
+        );
+        assert_eq!(e.taker_fills, r.trades, "{}", r.name);
+        assert!(r.series.as_ref().unwrap().fills.is_empty());
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        driftline_core::testing::property_cases(12)
+    ))]
+
+    /// On generated paths, any pricing, fees, spread and deadline: no buy fills above its
+    /// limit, no sell below it, each fill pays the fee of how it filled, and value is
+    /// conserved at every step.
+    #[test]
+    fn limit_fills_never_pass_their_limits(
+        seed in 0u64..10_000,
+        offset in proptest::sample::select(vec![dec!(0), dec!(0.3), dec!(0.5), dec!(0.8), dec!(1)]),
+        maker in 0i64..12,
+        taker in 5i64..30,
+        spread in 1i64..12,
+        ttl in proptest::sample::select(vec![900u32, 3600, 7200, 14_400]),
+    ) {
+        let fees = Fees { maker_bps: Decimal::from(maker), taker_bps: Decimal::from(taker) };
+        let config = GeneratorConfig {
+            seed,
+            assets: 2,
+            steps: 96,
+            market: MarketConfig {
+                spread_bps: Decimal::from(spread),
+                // Thin books: some orders wait for depth, some fill in part.
+                level_notional: dec!(2000),
+                ..MarketConfig::default()
+            },
+            ..GeneratorConfig::default()
+        };
+        let s = scenario(&config, fees);
+        let band = |b: Decimal| RebalancePolicy {
+            band: Band { absolute: Some(b), relative: None },
+            ..RebalancePolicy::default()
+        };
+        let mut daily = PolicyRun::calendar(CalendarPeriod::Daily);
+        daily.policy = pricing(daily.policy, offset, ttl);
+        let runs = [
+            daily,
+            PolicyRun::driftline("driftline 1%", pricing(band(dec!(0.01)), offset, ttl)),
+        ];
+        for r in run_limit(&s, &runs, false) {
+            assert_fills_keep_their_limits(&r, |_| fees);
+            for l in &r.series.as_ref().unwrap().ledgers {
+                proptest::prop_assert_eq!(l.value_before, l.value_after + l.cost);
+            }
+        }
+    }
+}
+
+#[test]
+fn cli_runs_limit_orders_by_default_and_instant_taker_fills_on_request() {
+    let base = ["backtest", "--days", "10", "--assets", "3", "--no-chart"];
+    let json_of = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let limit = json_of(&driftline(&[&base[..], &["--json"]].concat()));
+    assert_eq!(limit["execution"], "limit");
+    let stats = &limit["results"][0]["execution"];
+    assert!(stats["orders"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["expired_notional"].is_string(), "{stats}");
+
+    let taker = json_of(&driftline(
+        &[&base[..], &["--json", "--execution", "instant-taker"]].concat(),
+    ));
+    assert_eq!(taker["execution"], "instant-taker");
+    let stats = &taker["results"][0]["execution"];
+    assert_eq!(stats["orders"], 0, "{stats}");
+    assert_eq!(stats["taker_fills"], taker["results"][0]["trades"]);
+
+    let o = driftline(&[&base[..], &["--order-ttl", "7200"]].concat());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("· limit orders of 7200 s"), "{stdout}");
+    assert!(stdout.contains("maker fills"), "{stdout}");
+
+    let o = driftline(&[&base[..], &["--order-ttl", "0"]].concat());
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("order_ttl_seconds"), "{stderr}");
 }
