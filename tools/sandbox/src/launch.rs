@@ -69,6 +69,8 @@ struct Clients {
     exchange_calls: Tally,
     /// Told every notice besides the world's own record of them.
     notifier: Option<Arc<dyn Notifier>>,
+    /// The executor's follow-up delay.
+    follow_up_delay_secs: u32,
 }
 
 /// The emulator's SDK configuration, or `None` (test skipped, loudly) outside `make test`.
@@ -237,6 +239,46 @@ impl World {
         portfolios: &[PortfolioSpec],
         notifier: Option<Arc<dyn Notifier>>,
     ) -> Result<Self, SandboxError> {
+        Self::launch_venues_following(sdk, configs, portfolios, notifier, FOLLOW_UP_DELAY_SECS)
+            .await
+    }
+
+    /// For tests: a world on one parsed venue whose executor looks at a resting order again
+    /// `follow_up_delay_secs` after each look (the sandbox's 1 s unless told otherwise; 0 lets
+    /// [`World::settle_executor`] run the executor to rest at one instant of the manual clock);
+    /// `None` (skipped) without an emulator; panics when set-up fails.
+    pub async fn start_following(
+        venue: ExchangeConfig,
+        portfolios: &[PortfolioSpec],
+        follow_up_delay_secs: u32,
+    ) -> Option<Self> {
+        let sdk = emulator().await?;
+        match Self::launch_venues_following(
+            &sdk,
+            vec![venue],
+            portfolios,
+            None,
+            follow_up_delay_secs,
+        )
+        .await
+        {
+            Ok(world) => Some(world),
+            Err(e) => panic!("the world does not start: {e}"),
+        }
+    }
+
+    /// As [`Self::launch_venues`], the executor's follow-ups (and a funded buy's looks at its
+    /// sells) `follow_up_delay_secs` apart.
+    ///
+    /// # Errors
+    /// [`SandboxError`] naming the resource that could not be created.
+    pub async fn launch_venues_following(
+        sdk: &aws_config::SdkConfig,
+        configs: Vec<ExchangeConfig>,
+        portfolios: &[PortfolioSpec],
+        notifier: Option<Arc<dyn Notifier>>,
+        follow_up_delay_secs: u32,
+    ) -> Result<Self, SandboxError> {
         let clock = Arc::new(ManualClock::new(T0));
         let mut names = std::collections::BTreeSet::new();
         for account in configs.iter().flat_map(|c| &c.accounts) {
@@ -301,6 +343,7 @@ impl World {
             aws_calls,
             exchange_calls: Tally::default(),
             notifier,
+            follow_up_delay_secs,
         };
         match Self::wire(venue, clock, store, clients, queues, secret_ids).await {
             Ok(mut world) => {
@@ -380,6 +423,7 @@ impl World {
             aws_calls,
             exchange_calls,
             notifier,
+            follow_up_delay_secs,
         } = clients;
         let notices = Arc::new(RecordedNotices::default());
         let notifier: Arc<dyn Notifier> = Arc::new(Kept {
@@ -437,7 +481,7 @@ impl World {
             &adapters,
             ExecutorSettings {
                 backoff: BACKOFF,
-                follow_up_delay_secs: FOLLOW_UP_DELAY_SECS,
+                follow_up_delay_secs,
                 ..ExecutorSettings::default()
             },
         );

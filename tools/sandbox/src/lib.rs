@@ -17,6 +17,9 @@
 //! [`World::notices`], and a world started with [`World::start_notifying`] also sends each to
 //! the notifier it was given (an SNS topic on the emulator, in the tests). Every placement is
 //! logged with its wall-clock instant in [`World::placements`].
+//!
+//! [`World::replay`] drives a price path step by step through both handlers and reports the
+//! fills ([`replay`]): the backtest's execution model is calibrated against it.
 
 pub mod accounting;
 mod capture;
@@ -25,6 +28,7 @@ pub mod inbox;
 mod launch;
 pub mod overhead;
 pub mod placements;
+pub mod replay;
 pub mod steps;
 mod venue;
 
@@ -141,6 +145,8 @@ pub enum SandboxError {
     Admin { path: String, reason: String },
     #[error("overhead run: {0}")]
     Run(String),
+    #[error("replay: {0}")]
+    Replay(String),
 }
 
 fn sqs_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
