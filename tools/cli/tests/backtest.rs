@@ -119,7 +119,10 @@ fn value_before_equals_value_after_plus_costs_at_every_trading_step() {
                 l.step
             );
             assert!(l.cost > Decimal::ZERO, "{} traded for free", r.name);
+            // Instant-taker fills at the decision: nothing moves in between.
+            assert_eq!(l.moved_since_decision, Decimal::ZERO, "{}", r.name);
         }
+        assert_eq!(r.moved_since_decision_quote, Decimal::ZERO, "{}", r.name);
         let charged: Decimal = series.ledgers.iter().map(|l| l.cost).sum();
         assert_eq!(charged, r.cost_quote, "{}", r.name);
         assert_eq!(series.cumulative_cost.last(), Some(&r.cost_quote));
@@ -388,14 +391,15 @@ fn two_venues(off_exchange: Decimal) -> Scenario {
     }
 }
 
-/// Every trading step conserves value across the venues; the venues' figures add up to the
-/// policy's.
+/// Every trading step conserves value across the venues (what the value lost at the step's
+/// mids is the cost against the decision mids and the market's move since those decisions);
+/// the venues' figures add up to the policy's.
 fn assert_conserved_across_venues(r: &PolicyResult) {
     let series = r.series.as_ref().unwrap();
     for l in &series.ledgers {
         assert_eq!(
             l.value_before,
-            l.value_after + l.cost,
+            l.value_after + l.cost + l.moved_since_decision,
             "{} at step {}",
             r.name,
             l.step
@@ -403,6 +407,8 @@ fn assert_conserved_across_venues(r: &PolicyResult) {
     }
     let charged: Decimal = series.ledgers.iter().map(|l| l.cost).sum();
     assert_eq!(charged, r.cost_quote, "{}", r.name);
+    let moved: Decimal = series.ledgers.iter().map(|l| l.moved_since_decision).sum();
+    assert_eq!(moved, r.moved_since_decision_quote, "{}", r.name);
     let sum = |f: fn(&VenueResult) -> Decimal| r.venues.iter().map(f).sum::<Decimal>();
     assert_eq!(sum(|v| v.cost_quote), r.cost_quote, "{}", r.name);
     assert_eq!(sum(|v| v.turnover_quote), r.turnover_quote, "{}", r.name);
@@ -765,7 +771,9 @@ fn pricing(policy: RebalancePolicy, offset: Decimal, ttl_seconds: u32) -> Rebala
 
 /// Every fill of a limit-model run stays within its order's limit, which stays within its
 /// worst price; a maker fill trades at its limit; each pays the fee of how it filled (the
-/// venue's, by `fees_of`), rounded up to 10^-8 quote; the fills' costs are the policy's.
+/// venue's, by `fees_of`), rounded up to 10^-8 quote; its cost is its shortfall against the
+/// decision mid and the fee, its move since the decision is valued at the step's mid; the
+/// fills' costs and moves are the policy's.
 fn assert_fills_keep_their_limits(r: &PolicyResult, fees_of: impl Fn(Venue) -> Fees) {
     let series = r.series.as_ref().unwrap();
     for f in &series.fills {
@@ -791,9 +799,19 @@ fn assert_fills_keep_their_limits(r: &PolicyResult, fees_of: impl Fn(Venue) -> F
             ceil_to_step(f.notional * f.fee_bps / dec!(10000), dec!(0.00000001)),
             "{at}"
         );
+        let at_decision = f.quantity * f.decision_mid;
+        let at_mid = f.quantity * f.mid;
+        let (shortfall, moved) = match f.side {
+            Side::Buy => (f.notional - at_decision, at_decision - at_mid),
+            Side::Sell => (at_decision - f.notional, at_mid - at_decision),
+        };
+        assert_eq!(f.cost, shortfall + f.fee, "{at}");
+        assert_eq!(f.moved_since_decision, moved, "{at}");
     }
     let cost: Decimal = series.fills.iter().map(|f| f.cost).sum();
     assert_eq!(cost, r.cost_quote, "{}", r.name);
+    let moved: Decimal = series.fills.iter().map(|f| f.moved_since_decision).sum();
+    assert_eq!(moved, r.moved_since_decision_quote, "{}", r.name);
     let fees: Decimal = series.fills.iter().map(|f| f.fee).sum();
     assert_eq!(fees, r.fee_quote, "{}", r.name);
     let e = &r.execution;
@@ -825,6 +843,10 @@ fn the_limit_model_conserves_value_at_every_step_across_venues() {
     // and left others, which are cancelled at their 15-minute deadline.
     assert!(total(|r| r.execution.maker_fills) > 0);
     assert!(total(|r| r.execution.expired) > 0);
+    // Those fills come an hour after their decisions: the market moved in between.
+    assert!(results
+        .iter()
+        .any(|r| !r.moved_since_decision_quote.is_zero()));
     assert_eq!(
         total(|r| r.execution.taker_fills),
         0,
@@ -957,7 +979,10 @@ proptest::proptest! {
         for r in run_limit(&s, &runs, false) {
             assert_fills_keep_their_limits(&r, |_| fees);
             for l in &r.series.as_ref().unwrap().ledgers {
-                proptest::prop_assert_eq!(l.value_before, l.value_after + l.cost);
+                proptest::prop_assert_eq!(
+                    l.value_before,
+                    l.value_after + l.cost + l.moved_since_decision
+                );
             }
         }
     }
@@ -975,6 +1000,8 @@ fn cli_runs_limit_orders_by_default_and_instant_taker_fills_on_request() {
     let stats = &limit["results"][0]["execution"];
     assert!(stats["orders"].as_u64().unwrap() > 0, "{stats}");
     assert!(stats["expired_notional"].is_string(), "{stats}");
+    let moved = &limit["results"][0]["moved_since_decision_quote"];
+    assert!(moved.is_string(), "{moved}");
 
     let taker = json_of(&driftline(
         &[&base[..], &["--json", "--execution", "instant-taker"]].concat(),
@@ -989,6 +1016,7 @@ fn cli_runs_limit_orders_by_default_and_instant_taker_fills_on_request() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout.contains("· limit orders of 7200 s"), "{stdout}");
     assert!(stdout.contains("maker fills"), "{stdout}");
+    assert!(stdout.contains("moved since decision"), "{stdout}");
 
     let o = driftline(&[&base[..], &["--order-ttl", "0"]].concat());
     assert!(!o.status.success());

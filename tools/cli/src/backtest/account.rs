@@ -19,13 +19,19 @@ use super::venues::{VenueAccount, VenueConfig, VenueResult};
 use super::{BacktestError, PolicyRun, RunOptions, Scenario, Schedule};
 
 /// One trading step's books, for the conservation check: both values at the step's mids, over
-/// every account and what is held off the exchanges.
+/// every account and what is held off the exchanges, so that `value_before = value_after +
+/// cost + moved_since_decision` exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepLedger {
     pub step: usize,
     pub value_before: Decimal,
     pub value_after: Decimal,
+    /// The step's fills' cost against their decision mids.
     pub cost: Decimal,
+    /// What the market's move from the fills' decision mids to the step's mids took from the
+    /// filled quantities' value (zero under the instant-taker model, which fills at the
+    /// decision).
+    pub moved_since_decision: Decimal,
 }
 
 /// Per-step series of one policy (with [`RunOptions::record_series`]).
@@ -69,6 +75,11 @@ pub struct PolicyResult {
     pub cost_quote: Decimal,
     #[serde(with = "driftline_core::exact")]
     pub fee_quote: Decimal,
+    /// What the market's move between each fill's decision and the step that saw it took from
+    /// the filled quantities' value, summed (signed; zero under the instant-taker model). Not
+    /// in `cost_quote`; in `final_value`.
+    #[serde(with = "driftline_core::exact")]
+    pub moved_since_decision_quote: Decimal,
     /// Total cost in bps of the time-average equity.
     #[serde(with = "driftline_core::exact")]
     pub cost_bps_of_equity: Decimal,
@@ -110,6 +121,7 @@ impl PolicyResult {
             turnover_ratio: Decimal::ZERO,
             cost_quote: Decimal::ZERO,
             fee_quote: Decimal::ZERO,
+            moved_since_decision_quote: Decimal::ZERO,
             cost_bps_of_equity: Decimal::ZERO,
             average_equity: Decimal::ZERO,
             tracking_error: 0.0,
@@ -370,6 +382,7 @@ impl<'a> Simulation<'a> {
                         value_before,
                         value_after,
                         cost: step_cost,
+                        moved_since_decision: Decimal::ZERO,
                     });
                 }
             }
@@ -479,6 +492,7 @@ impl<'a> Simulation<'a> {
                         value_before,
                         value_after,
                         cost: at.cost,
+                        moved_since_decision: at.moved_since_decision,
                     });
                 }
             }

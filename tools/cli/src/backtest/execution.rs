@@ -22,9 +22,13 @@
 //!
 //! Every fill of `q` at price `p` (the average over the levels walked for a taker fill) moves
 //! exactly `p × q` and charges the maker or taker fee rounded up to [`CHARGE_PRECISION`] in the
-//! quote asset; its cost is `q × (p − mid)` for a buy, `q × (mid − p)` for a sell (negative when
-//! a maker fill beats the step's mid), plus the fee. So at every step `value before = value
-//! after + cost` exactly, at that step's mids.
+//! quote asset. Its cost is the implementation shortfall against the decision mid `d` (the mid
+//! of the step whose plan made the intent): `q × (p − d)` for a buy, `q × (d − p)` for a sell
+//! (negative when a maker fill beats it), plus the fee. The market's move between the decision
+//! and the step that saw the fill, on the filled quantity, is not a cost of trading and is kept
+//! apart: `q × (d − mid)` for a buy, `q × (mid − d)` for a sell, with `mid` the step's. So at
+//! every step `value before = value after + cost + moved since decision` exactly, at that
+//! step's mids.
 
 use driftline_core::money::{ceil_to_step, floor_to_step, BPS};
 use driftline_core::orders::{decide_execution, ExecutionDecision};
@@ -109,11 +113,22 @@ pub struct SimulatedFill {
     pub fee_bps: Decimal,
     #[serde(with = "driftline_core::exact")]
     pub fee: Decimal,
-    /// The step's mid the cost is measured against.
+    /// The mid of the step whose plan made the intent: what the cost is measured against.
+    #[serde(with = "driftline_core::exact")]
+    pub decision_mid: Decimal,
+    /// The mid of the step that saw the fill, at which the step's values are taken.
     #[serde(with = "driftline_core::exact")]
     pub mid: Decimal,
+    /// The implementation shortfall against `decision_mid` and the fee: `quantity ×
+    /// (price − decision_mid)` for a buy, `quantity × (decision_mid − price)` for a sell, plus
+    /// `fee`.
     #[serde(with = "driftline_core::exact")]
     pub cost: Decimal,
+    /// What the market's move from `decision_mid` to `mid` took from the filled quantity's
+    /// value: `quantity × (decision_mid − mid)` for a buy, `quantity × (mid − decision_mid)`
+    /// for a sell (negative when the move was in the fill's favour). Not a cost of trading.
+    #[serde(with = "driftline_core::exact")]
+    pub moved_since_decision: Decimal,
 }
 
 /// Where a working order of the limit model is.
@@ -260,6 +275,8 @@ pub(super) struct StepExecution {
     pub(super) now_ms: EpochMillis,
     /// The cost of the step's fills, summed.
     pub(super) cost: Decimal,
+    /// The market's move since their decisions on the step's fills, summed.
+    pub(super) moved_since_decision: Decimal,
     pub(super) fills: u64,
 }
 
@@ -269,6 +286,7 @@ impl StepExecution {
             step,
             now_ms,
             cost: Decimal::ZERO,
+            moved_since_decision: Decimal::ZERO,
             fills: 0,
         }
     }
@@ -546,7 +564,8 @@ impl VenueAccount {
     }
 
     /// Books `fill` of `order`: exactly its notional moved, the fee charged in the quote
-    /// asset, its cost against the step's mid counted.
+    /// asset, its cost against the decision mid and the market's move since then, at the
+    /// step's mid, counted.
     fn apply_fill(
         &mut self,
         order: &mut WorkingOrder,
@@ -562,22 +581,24 @@ impl VenueAccount {
         let (asset, quote) = (intent.symbol.base(), intent.symbol.quote());
         let fee_bps = self.fees.bps(fill.liquidity);
         let fee = ceil_to_step(fill.notional * fee_bps / BPS, CHARGE_PRECISION);
+        // The decision mid: the plan's step's mid, which the planner keeps on the intent.
+        let decision_mid = intent.reference_price.value();
         let at_mid = fill.quantity * mid;
-        let reference = fill.quantity * intent.reference_price.value();
+        let at_decision = fill.quantity * decision_mid;
         let cash = self.holdings.get(quote).copied().unwrap_or_default();
         let held = self.holdings.get(asset).copied().unwrap_or_default();
-        let (cash_after, held_after, against_mid, slippage) = match intent.side {
+        let (cash_after, held_after, slippage, moved_since_decision) = match intent.side {
             Side::Buy => (
                 cash - fill.notional - fee,
                 held + fill.quantity,
-                fill.notional - at_mid,
-                fill.notional - reference,
+                fill.notional - at_decision,
+                at_decision - at_mid,
             ),
             Side::Sell => (
                 cash + fill.notional - fee,
                 held - fill.quantity,
-                at_mid - fill.notional,
-                reference - fill.notional,
+                at_decision - fill.notional,
+                at_mid - at_decision,
             ),
         };
         if cash_after < Decimal::ZERO || held_after < Decimal::ZERO {
@@ -585,24 +606,28 @@ impl VenueAccount {
             totals.rejected += 1;
             return;
         }
-        let cost = against_mid + fee;
+        // Implementation shortfall: the step's look is hourly, while the real fill happens
+        // when the market reaches the limit, so the move past it is not a cost of trading.
+        let cost = slippage + fee;
         self.holdings.insert(quote.clone(), cash_after);
         self.holdings.insert(asset.clone(), held_after);
         self.changed = true;
         order.filled += fill.quantity;
         at.cost += cost;
+        at.moved_since_decision += moved_since_decision;
         at.fills += 1;
         totals.trades += 1;
         totals.turnover_quote += fill.notional;
         totals.cost_quote += cost;
         totals.fee_quote += fee;
+        totals.moved_since_decision_quote += moved_since_decision;
         let e = &mut totals.execution;
         match fill.liquidity {
             Liquidity::Maker => e.maker_fills += 1,
             Liquidity::Taker => e.taker_fills += 1,
         }
         e.slippage_quote += slippage;
-        e.reference_notional += reference;
+        e.reference_notional += at_decision;
         let r = &mut self.result;
         match intent.side {
             Side::Buy => r.buys += 1,
@@ -625,8 +650,10 @@ impl VenueAccount {
                 least_favourable: fill.least_favourable,
                 fee_bps,
                 fee,
+                decision_mid,
                 mid,
                 cost,
+                moved_since_decision,
             });
         }
     }
@@ -800,9 +827,17 @@ mod tests {
         assert_eq!((fill.quantity, fill.notional), (dec!(0.4), dec!(40)));
         assert_eq!(fill.least_favourable, Price::new(dec!(100)).unwrap());
         assert_eq!((fill.fee_bps, fill.fee), (dec!(2), dec!(0.008)));
-        // Paid 100 where the mid is 99.85: 0.15 × 0.4 of adverse selection, and the fee.
-        assert_eq!(fill.cost, dec!(0.068));
+        // Paid 100, the decision mid: the cost is the fee alone. The fall to 99.85 that brought
+        // the asks to it is the market's move since the decision, on the 0.4 bought.
+        assert_eq!((fill.decision_mid, fill.mid), (dec!(100), dec!(99.85)));
+        assert_eq!(fill.cost, dec!(0.4) * (dec!(100) - dec!(100)) + dec!(0.008));
+        assert_eq!(
+            fill.moved_since_decision,
+            dec!(0.4) * (dec!(100) - dec!(99.85))
+        );
         assert_eq!(at.cost, fill.cost);
+        assert_eq!(at.moved_since_decision, fill.moved_since_decision);
+        assert_eq!(t.moved_since_decision_quote, dec!(0.06));
         assert_eq!(a.holdings[&usdt()], dec!(10000) - dec!(40) - dec!(0.008));
         assert_eq!(a.holdings[&btc()], dec!(0.4));
         assert_eq!(a.working[0].remaining(), dec!(0.6));
@@ -826,8 +861,13 @@ mod tests {
         };
         assert_eq!((fill.liquidity, fill.quantity), (Liquidity::Maker, dec!(1)));
         assert_eq!(fill.least_favourable, Price::new(dec!(100)).unwrap());
-        // Sold at 100 below a mid of 100.30: the fill cost 0.30 and the 2 bps fee.
-        assert_eq!(fill.cost, dec!(0.3) + dec!(0.02));
+        // Sold at 100, the decision mid: only the 2 bps fee is a cost. The rise to 100.30 is
+        // the market's move since the decision, which the 1 sold would have gained.
+        assert_eq!(fill.cost, dec!(1) * (dec!(100) - dec!(100)) + dec!(0.02));
+        assert_eq!(
+            fill.moved_since_decision,
+            dec!(1) * (dec!(100.3) - dec!(100))
+        );
         assert!(a.working.is_empty());
         assert_eq!(a.holdings[&usdt()], dec!(100) - dec!(0.02));
     }
@@ -844,7 +884,14 @@ mod tests {
         assert_eq!(fill.liquidity, Liquidity::Taker);
         assert_eq!((fill.quantity, fill.notional), (dec!(0.4), dec!(40.04)));
         assert_eq!((fill.fee_bps, fill.fee), (dec!(10), dec!(0.04004)));
-        assert_eq!(fill.cost, dec!(0.04) + dec!(0.04004));
+        // Filled at the decision's step: paid 0.10 over the decision mid on 0.4, and the fee;
+        // nothing moved since the decision.
+        assert_eq!(fill.mid, fill.decision_mid);
+        assert_eq!(
+            fill.cost,
+            dec!(0.4) * (dec!(100.10) - dec!(100)) + dec!(0.04004)
+        );
+        assert_eq!(fill.moved_since_decision, Decimal::ZERO);
         assert_eq!(resting_price(&a), Some(Price::new(dec!(100.10)).unwrap()));
         assert_eq!(a.working[0].remaining(), dec!(0.6));
         assert_eq!(t.execution.taker_fills, 1);
@@ -877,6 +924,47 @@ mod tests {
         assert!(fills(&t).is_empty());
         // The lock follows the new price.
         assert_eq!(a.free(&usdt()), dec!(10000) - dec!(100.3) - dec!(0.1003));
+    }
+
+    /// What `a` holds, at `mid` for its BTC.
+    fn value_at(a: &VenueAccount, mid: Decimal) -> Decimal {
+        a.holdings[&usdt()] + a.holdings.get(&btc()).copied().unwrap_or_default() * mid
+    }
+
+    #[test]
+    fn a_re_priced_fill_costs_its_chase_from_the_decision_mid_and_conserves_value() {
+        let (mut a, mut t) = (account(dec!(10000), dec!(0)), totals());
+        submitted(
+            &mut a,
+            intent(Side::Buy, dec!(1), dec!(0.5), dec!(101)),
+            dec!(5),
+            &mut t,
+        );
+        // The market rises to 100.30: re-priced to 100.30, 0.30 above the decision mid.
+        follow_at(&mut a, PLACED_AT + 60_000, dec!(100.3), dec!(5), &mut t);
+        let limit = Price::new(dec!(100.30)).unwrap();
+        assert_eq!(resting_price(&a), Some(limit));
+        // It falls back to 100.15: the asks reach 100.30 and the whole order fills there.
+        let m = markets(dec!(100.15), dec!(5));
+        let mid = m[&btc()].book.mid().unwrap().value();
+        let before = value_at(&a, mid);
+        let at = follow_at(&mut a, PLACED_AT + 120_000, dec!(100.15), dec!(5), &mut t);
+        let [fill] = fills(&t) else {
+            panic!("{:?}", fills(&t))
+        };
+        assert_eq!((fill.quantity, fill.least_favourable), (dec!(1), limit));
+        assert_eq!((fill.decision_mid, fill.mid), (dec!(100), mid));
+        let fee = ceil_to_step(dec!(100.30) * dec!(2) / BPS, CHARGE_PRECISION);
+        assert_eq!(fill.cost, dec!(1) * (dec!(100.30) - dec!(100)) + fee);
+        assert_eq!(fill.moved_since_decision, dec!(1) * (dec!(100) - mid));
+        assert!(fill.moved_since_decision < Decimal::ZERO, "the market rose");
+        // At the step's mid, the value lost is the cost and the move since the decision.
+        assert_eq!(
+            before,
+            value_at(&a, mid) + at.cost + at.moved_since_decision
+        );
+        assert_eq!(t.cost_quote, fill.cost);
+        assert_eq!(t.execution.slippage_quote, fill.cost - fill.fee);
     }
 
     #[test]

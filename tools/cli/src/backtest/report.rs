@@ -73,6 +73,7 @@ pub fn render_execution(results: &[PolicyResult], quote: &str) -> String {
         "dust dropped".to_owned(),
         "slippage vs decision mid (bps)".to_owned(),
         format!("fees ({quote})"),
+        format!("moved since decision ({quote})"),
     ]);
     for r in results {
         let e = &r.execution;
@@ -90,6 +91,7 @@ pub fn render_execution(results: &[PolicyResult], quote: &str) -> String {
                     .map_or("–".to_owned(), |b| fixed(b, 2)),
             ),
             right(fixed(r.fee_quote, 2)),
+            right(fixed(r.moved_since_decision_quote, 2)),
         ]);
     }
     format!("{table}\n")
