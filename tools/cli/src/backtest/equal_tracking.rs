@@ -528,6 +528,16 @@ mod tests {
         }
     }
 
+    /// The model the bisection and destination tests were written for: every intent fills at
+    /// its plan's step, so policies that hold the same trade first at the same step. Under
+    /// the limit model a resting order fills when the market reaches it, or not at all.
+    fn instant_taker() -> RunOptions {
+        RunOptions {
+            execution: crate::backtest::ExecutionModel::InstantTaker,
+            ..RunOptions::default()
+        }
+    }
+
     fn config() -> EqualTrackingConfig {
         EqualTrackingConfig {
             calendars: vec![CalendarPeriod::Daily, CalendarPeriod::Weekly],
@@ -543,7 +553,7 @@ mod tests {
     fn bisection_finds_a_band_that_tracks_like_the_calendar_and_reproduces_alone() {
         let s = scenario();
         let config = config();
-        let result = equal_tracking(&s, &config, &RunOptions::default()).unwrap();
+        let result = equal_tracking(&s, &config, &instant_taker()).unwrap();
         assert_eq!(result.calendars.len(), 2);
         assert_eq!(result.matches.len(), 4, "two calendars × two destinations");
         let base = PolicyRun::calendar(CalendarPeriod::Daily).policy;
@@ -568,7 +578,7 @@ mod tests {
             let alone = &crate::backtest::run(
                 &s,
                 &[band_policy(&base, m.band.band, m.destination)],
-                RunOptions::default(),
+                instant_taker(),
                 &mut |_| {},
             )
             .unwrap()[0];
@@ -647,7 +657,7 @@ mod tests {
             &runs,
             RunOptions {
                 record_series: true,
-                ..RunOptions::default()
+                ..instant_taker()
             },
             &mut |_| {},
         )
