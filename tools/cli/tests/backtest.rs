@@ -1023,3 +1023,47 @@ fn cli_runs_limit_orders_by_default_and_instant_taker_fills_on_request() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("order_ttl_seconds"), "{stderr}");
 }
+
+/// The seed-7 year that docs/BACKTEST.md published before the limit model existed (trades,
+/// cost and final value of every policy, to the cent): instant-taker fills must still give it.
+#[test]
+fn instant_taker_fills_reproduce_the_figures_published_before_the_limit_model() {
+    let o = driftline(&[
+        "backtest",
+        "--execution",
+        "instant-taker",
+        "--seed",
+        "7",
+        "--assets",
+        "10",
+        "--days",
+        "365",
+        "--no-chart",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cents = |v: &serde_json::Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap()
+            .round_dp(2)
+            .to_string()
+    };
+    let published = [
+        ("calendar daily", 3616, "7239.94", "1051273.73"),
+        ("calendar weekly", 518, "2830.68", "1057529.86"),
+        ("calendar monthly", 110, "1197.19", "1029410.79"),
+        ("threshold 5%", 10, "513.33", "1043304.53"),
+        ("driftline ±5% cap 50 bps", 327, "127.92", "1006071.42"),
+    ];
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), published.len());
+    for (r, (name, trades, cost, value)) in results.iter().zip(published) {
+        assert_eq!(r["name"], name);
+        assert_eq!(r["trades"], trades, "{name}");
+        assert_eq!(cents(&r["cost_quote"]), cost, "{name}");
+        assert_eq!(cents(&r["final_value"]), value, "{name}");
+    }
+}
