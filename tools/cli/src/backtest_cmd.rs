@@ -221,6 +221,7 @@ struct SeedsOutput<'a> {
     assets: Vec<String>,
     venues: Vec<String>,
     quote: &'a str,
+    execution: ExecutionModel,
     #[serde(with = "driftline_core::exact")]
     initial_equity: Decimal,
     across_paths: &'a AcrossPaths,
@@ -317,6 +318,12 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     if args.seeds.is_some() && !args.klines.is_empty() {
         return Err("--seeds: replays generated prices only, not --klines".into());
+    }
+    if args.seeds.is_some() && (args.equal_tracking || args.frontier_chart.is_some()) {
+        return Err("--seeds: compares policies across paths; run --equal-tracking (and --frontier-chart) on one path".into());
+    }
+    if args.order_ttl == Some(0) {
+        return Err("--order-ttl 0: an order needs at least 1 second to work".into());
     }
     let history = if args.klines.is_empty() {
         backtest::generate(&generator_config(args, &quote, market)?)?
@@ -432,6 +439,7 @@ pub fn run(args: &BacktestArgs) -> Result<(), Box<dyn std::error::Error>> {
             sweep_bands: args.tracking_bands.clone(),
             tolerance: args.tracking_tolerance,
             min_trade_notional: args.min_notional,
+            order_ttl_seconds: args.order_ttl,
             ..EqualTrackingConfig::default()
         };
         // Sweeps keep no series: only the summary figures are compared.
@@ -633,6 +641,7 @@ fn run_seeds(
                 .map(|v| v.venue.to_string())
                 .collect(),
             quote,
+            execution: options.execution,
             initial_equity: template.initial_equity,
             across_paths: &summary,
             per_seed: &paths,

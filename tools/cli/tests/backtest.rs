@@ -698,6 +698,8 @@ fn cli_equal_tracking_prints_json_and_writes_the_frontier_chart() {
 #[case::negative_minimum(&["--min-notional=-1"], "--min-notional -1")]
 #[case::zero_tolerance(&["--equal-tracking", "--tracking-tolerance", "0"], "--tracking-tolerance 0")]
 #[case::band_above_one(&["--equal-tracking", "--tracking-bands", "0.01,2"], "--tracking-bands 2")]
+#[case::seeds_with_equal_tracking(&["--seeds", "2", "--equal-tracking"], "--seeds")]
+#[case::zero_deadline(&["--order-ttl", "0"], "--order-ttl 0")]
 fn bad_flag_values_are_named(#[case] flags: &[&str], #[case] named: &str) {
     let mut args = vec!["backtest", "--days", "2", "--assets", "2", "--no-chart"];
     args.extend_from_slice(flags);
@@ -741,7 +743,7 @@ fn cli_destination_inside_trades_larger_and_fewer_than_to_the_band_edge() {
     };
     assert!(average(&inside) > average(&edge), "{inside} {edge}");
     assert!(
-        inside["trades"].as_u64() < edge["trades"].as_u64(),
+        inside["trades"].as_u64().unwrap() < edge["trades"].as_u64().unwrap(),
         "{inside} {edge}"
     );
 }
@@ -1021,7 +1023,7 @@ fn cli_runs_limit_orders_by_default_and_instant_taker_fills_on_request() {
     let o = driftline(&[&base[..], &["--order-ttl", "0"]].concat());
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("order_ttl_seconds"), "{stderr}");
+    assert!(stderr.contains("--order-ttl 0"), "{stderr}");
 }
 
 /// The seed-7 year that docs/BACKTEST.md published before the limit model existed (trades,
@@ -1065,5 +1067,38 @@ fn instant_taker_fills_reproduce_the_figures_published_before_the_limit_model() 
         assert_eq!(r["trades"], trades, "{name}");
         assert_eq!(cents(&r["cost_quote"]), cost, "{name}");
         assert_eq!(cents(&r["final_value"]), value, "{name}");
+    }
+}
+
+/// `--order-ttl` reaches the equal-tracking comparison: its calendar policies are the main
+/// table's, figure for figure, whatever the deadline.
+#[test]
+fn equal_tracking_calendars_are_the_main_tables_with_the_same_order_deadline() {
+    for ttl in ["900", "7200"] {
+        let o = driftline(&[
+            "backtest",
+            "--days",
+            "20",
+            "--assets",
+            "2",
+            "--no-chart",
+            "--json",
+            "--equal-tracking",
+            "--tracking-bands",
+            "0.01,0.05",
+            "--order-ttl",
+            ttl,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let calendars = json["equal_tracking"]["calendars"].as_array().unwrap();
+        assert_eq!(calendars.len(), 3);
+        for (point, result) in calendars.iter().zip(json["results"].as_array().unwrap()) {
+            let figures = &point["figures"];
+            assert_eq!(figures["name"], result["name"], "--order-ttl {ttl}");
+            for field in ["trades", "cost_quote", "turnover_quote"] {
+                assert_eq!(figures[field], result[field], "--order-ttl {ttl}: {field}");
+            }
+        }
     }
 }

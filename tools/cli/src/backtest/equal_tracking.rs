@@ -42,6 +42,9 @@ pub struct EqualTrackingConfig {
     pub max_halvings: u32,
     /// The minimum trade notional of every policy, calendars and bands alike.
     pub min_trade_notional: Decimal,
+    /// The deadline of every policy's orders, calendars and bands alike; `None` keeps the
+    /// policies' default.
+    pub order_ttl_seconds: Option<u32>,
 }
 
 impl Default for EqualTrackingConfig {
@@ -64,6 +67,7 @@ impl Default for EqualTrackingConfig {
             tolerance: 0.02,
             max_halvings: 20,
             min_trade_notional: RebalancePolicy::default().min_trade_notional,
+            order_ttl_seconds: None,
         }
     }
 }
@@ -175,10 +179,14 @@ pub fn band_policy(
     )
 }
 
-/// A calendar policy with the comparison's minimum notional.
-fn calendar_run(period: CalendarPeriod, min_trade_notional: Decimal) -> PolicyRun {
+/// A calendar policy with the comparison's minimum notional and order deadline (the band
+/// policies take both from it).
+fn calendar_run(period: CalendarPeriod, config: &EqualTrackingConfig) -> PolicyRun {
     let mut run = PolicyRun::calendar(period);
-    run.policy.min_trade_notional = min_trade_notional;
+    run.policy.min_trade_notional = config.min_trade_notional;
+    if let Some(ttl) = config.order_ttl_seconds {
+        run.policy.order_ttl_seconds = ttl;
+    }
     run
 }
 
@@ -271,7 +279,7 @@ pub fn equal_tracking(
     let calendars: Vec<PolicyRun> = config
         .calendars
         .iter()
-        .map(|p| calendar_run(*p, config.min_trade_notional))
+        .map(|p| calendar_run(*p, config))
         .collect();
     // Every band policy shares the calendars' settings; the first calendar's will do.
     let base = calendars
