@@ -850,3 +850,60 @@ async fn the_owner_is_told_of_each_cycle_that_traded_and_of_the_breaker_through_
     assert!(text("breaker_closed").starts_with("driftline: binance circuit breaker closed"));
     w.stop().await;
 }
+
+/// A buy the plan sized to all the account's cash, left behind by a rising market: its
+/// re-priced remainder takes no more cash than the plan budgeted (fewer units at the higher
+/// price), so the exchange accepts it instead of refusing it for want of balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_buy_repriced_up_fits_the_cash_the_plan_sized_it_to() {
+    let venue = driftline_e2e::article_venue!(balances = { BTC = "0", ETH = "0", USDT = "20000" });
+    let mut spec = article_spec();
+    spec.id = "all-in".to_owned();
+    spec.targets = [("BTC", "1"), ("ETH", "0"), ("USDT", "0")]
+        .map(|(asset, weight)| (asset.to_owned(), weight.to_owned()))
+        .into();
+    spec.policy.destination = driftline_core::Destination::Target;
+    spec.policy.velocity = None;
+    let Some(w) = World::start(venue, &[spec]).await else {
+        return;
+    };
+    let first = w.tick().await;
+    assert_eq!(planned(&first), 1, "{first:?}");
+    w.drain(5).await;
+    let leg0 = btc_legs(w.orders("all-in").await).remove(0);
+    assert_eq!(leg0.status, OrderStatus::Placed, "{leg0:#?}");
+    let cash = dec("20000");
+    assert!(
+        leg0.intent.notional() > cash * dec("0.999"),
+        "sized to nearly all the cash: {leg0:#?}"
+    );
+    // The market rises away from the resting buy: the follow-up re-prices it higher.
+    w.set_mid("BTCUSDT", "64300").await;
+    w.drain(10).await;
+    let legs = btc_legs(w.orders("all-in").await);
+    let leg1 = legs
+        .iter()
+        .find(|o| o.intent.leg == 1)
+        .unwrap_or_else(|| panic!("re-priced: {legs:#?}"));
+    assert!(
+        leg1.intent.limit_price > leg0.intent.limit_price,
+        "{leg1:#?}"
+    );
+    assert!(leg1.intent.quantity < leg0.intent.quantity, "{leg1:#?}");
+    assert!(
+        leg1.intent.notional() <= leg0.intent.notional(),
+        "{leg1:#?}"
+    );
+    assert_eq!(leg1.status, OrderStatus::Placed, "{leg1:#?}");
+    // The market comes down through it: it fills, and nothing was refused.
+    w.set_mid("BTCUSDT", "64250").await;
+    w.drain(10).await;
+    let legs = btc_legs(w.orders("all-in").await);
+    let leg1 = legs.iter().find(|o| o.intent.leg == 1).unwrap();
+    assert_eq!(leg1.status, OrderStatus::Filled, "{leg1:#?}");
+    assert!(
+        legs.iter().all(|o| o.status != OrderStatus::Rejected),
+        "{legs:#?}"
+    );
+    w.stop().await;
+}

@@ -55,12 +55,31 @@ pub fn decide_execution(
         worst,
         filters.tick_size(),
     );
+    let quantity = leg_quantity(intent, remaining, price, filters);
     match Price::new(price) {
         Ok(price) if filters.accepts(quantity, price.value()) => {
             ExecutionDecision::Place { price, quantity }
         }
         _ => ExecutionDecision::Dust { quantity },
     }
+}
+
+/// How much of `remaining` to place at `price`, on the lot grid. A buy priced above its
+/// intent's limit takes no more quote than the plan budgeted for the remainder at that limit:
+/// the plan sized the buy to the cash the account holds, so the full remainder at a higher
+/// price could be more than it has (the exchange refuses the whole order for want of balance).
+pub fn leg_quantity(
+    intent: &OrderIntent,
+    remaining: Decimal,
+    price: Decimal,
+    filters: &MarketFilters,
+) -> Decimal {
+    let planned = intent.limit_price.value();
+    let affordable = match intent.side {
+        Side::Buy if price > planned => remaining.min(remaining * planned / price),
+        _ => remaining,
+    };
+    filters.round_quantity(affordable)
 }
 
 /// The ledger state an exchange status corresponds to.
@@ -263,17 +282,16 @@ mod tests {
     }
 
     fn book(per_level: Decimal) -> OrderBook {
+        book_around(dec!(100), per_level)
+    }
+
+    fn book_around(mid: Decimal, per_level: Decimal) -> OrderBook {
         DepthProfile {
             levels: 5,
             quantity_per_level: per_level,
             level_step_bps: dec!(10),
         }
-        .book(
-            &symbol(),
-            Price::new(dec!(100)).unwrap(),
-            dec!(20),
-            dec!(0.01),
-        )
+        .book(&symbol(), Price::new(mid).unwrap(), dec!(20), dec!(0.01))
         .unwrap()
     }
 
@@ -328,6 +346,34 @@ mod tests {
             decide_execution(&sell, dec!(1), &book(dec!(10)), &filters()),
             ExecutionDecision::Thin { .. }
         ));
+    }
+
+    #[test]
+    fn a_buy_priced_above_its_plan_spends_no_more_than_the_plan_budgeted() {
+        // The plan priced 1.5 at 100 (150 of quote); the bid moved to 100.40, so the order is
+        // priced at 100.50: 1.5 there would need 150.75, more than the account was budgeted.
+        let i = intent(Side::Buy, dec!(1.5), dec!(101));
+        let moved = book_around(dec!(100.50), dec!(10));
+        let ExecutionDecision::Place { price, quantity } =
+            decide_execution(&i, dec!(1.5), &moved, &filters())
+        else {
+            panic!("places");
+        };
+        assert_eq!(price.value(), dec!(100.50));
+        assert_eq!(quantity, dec!(1.492));
+        assert!(quantity * price.value() <= dec!(150));
+        // A sell priced below its plan sells the same quantity: it spends base, not quote.
+        let sell = intent(Side::Sell, dec!(1.5), dec!(99));
+        let lower = book_around(dec!(99.50), dec!(10));
+        assert!(matches!(
+            decide_execution(&sell, dec!(1.5), &lower, &filters()),
+            ExecutionDecision::Place { quantity, .. } if quantity == dec!(1.5)
+        ));
+        // A buy priced at or below its plan places the whole remainder.
+        assert_eq!(
+            leg_quantity(&i, dec!(1.5), dec!(99.90), &filters()),
+            dec!(1.5)
+        );
     }
 
     #[test]

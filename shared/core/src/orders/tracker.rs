@@ -14,8 +14,8 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::orders::{
-    execution_quality, fills_cover, ledger_status, report_change, tally_fees, FillOutcome,
-    IntentEnvelope, OrderRecord, OrderUpdate, RecordOutcome, ReportChange, Transition,
+    execution_quality, fills_cover, ledger_status, leg_quantity, report_change, tally_fees,
+    FillOutcome, IntentEnvelope, OrderRecord, OrderUpdate, RecordOutcome, ReportChange, Transition,
     TransitionOutcome,
 };
 use crate::ports::{
@@ -258,8 +258,8 @@ impl OrderTracker {
             Repriced::Nothing("past its deadline")
         } else {
             let filters = self.filters(ex, &intent.symbol).await?;
-            let quantity = filters.round_quantity(remaining);
             let price = leg_price.unwrap_or(intent.limit_price);
+            let quantity = leg_quantity(&intent, remaining, price.value(), &filters);
             if filters.accepts(quantity, price.value()) {
                 let next = next_leg(&intent, quantity, price, now);
                 match self.ledger.record(&next, now).await? {
