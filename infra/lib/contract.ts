@@ -58,18 +58,31 @@ export const TABLE_ACTIONS = [
 /** The message attribute carrying the reason an unreadable message was dead-lettered. */
 export const DEAD_LETTER_REASON_ATTRIBUTE = 'driftline-error';
 
-/** EMF metric names (namespace `DRIFTLINE_METRICS_NAMESPACE`, `Driftline` by default). */
+/**
+ * EMF metric names (namespace `DRIFTLINE_METRICS_NAMESPACE`, `Driftline` by default): the whole
+ * set the functions emit, each without dimensions, whatever the number of portfolios and assets
+ * (shared/aws/src/metrics.rs `METRICS`; functions/runtime/tests/contract.rs checks both agree).
+ */
 export const METRIC = {
-  driftPp: 'DriftPp',
   cyclesCompleted: 'CyclesCompleted',
+  driftPp: 'DriftPp',
   executionAttempts: 'ExecutionAttempts',
   executionFailures: 'ExecutionFailures',
   executionLatencyMs: 'ExecutionLatencyMs',
-  fillRatio: 'FillRatio',
-  slippageBps: 'SlippageBps',
-  slippageBudgetUtilisation: 'SlippageBudgetUtilisation',
-  ordersByOutcome: 'OrdersByOutcome',
   rateLimitHits: 'RateLimitHits',
+  slippageBps: 'SlippageBps',
+} as const;
+
+/**
+ * Properties of the functions' EMF lines: the per-portfolio, per-asset and per-order detail,
+ * which makes no metric and which the dashboard's Logs Insights widgets query.
+ */
+export const LOG_FIELD = {
+  portfolio: 'Portfolio',
+  asset: 'Asset',
+  outcome: 'Outcome',
+  fillRatio: 'FillRatio',
+  feesQuote: 'FeesQuote',
 } as const;
 
 /**

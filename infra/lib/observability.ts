@@ -6,13 +6,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONSOLE_OUTPUT, METRIC } from './contract';
+import { CONSOLE_OUTPUT, LOG_FIELD, METRIC } from './contract';
 import type { DriftlineSettings } from './settings';
 
 export interface ObservabilityProps {
   readonly settings: DriftlineSettings;
-  readonly scheduler: lambda.IFunction;
-  readonly executor: lambda.IFunction;
+  readonly scheduler: lambda.Function;
+  readonly executor: lambda.Function;
   readonly intentsQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
 }
@@ -116,13 +116,11 @@ export class Observability extends Construct {
     }
     this.alarms = alarms;
 
-    const search = (metricName: string, dimensions: string, statistic: string, label: string) =>
-      new cloudwatch.MathExpression({
-        expression: `SEARCH('{"${ns}",${dimensions}} MetricName="${metricName}"', '${statistic}', 300)`,
-        usingMetrics: {},
-        period: fiveMinutes,
-        label,
-      });
+    // Per portfolio, asset and order: Logs Insights over the functions' EMF lines, whose
+    // properties carry that detail (a metric per portfolio and asset would be billed each).
+    const F = LOG_FIELD;
+    const query = (title: string, width: number, logs: lambda.Function, view: cloudwatch.LogQueryVisualizationType, queryLines: string[]) =>
+      new cloudwatch.LogQueryWidget({ title, width, logGroupNames: [logs.logGroup.logGroupName], view, queryLines });
     // A graph of the dashboard: the widths of a row add up to 24.
     const graph = (title: string, width: number, props: Omit<cloudwatch.GraphWidgetProps, 'title' | 'width'>) =>
       new cloudwatch.GraphWidget({ title, width, ...props });
@@ -133,10 +131,10 @@ export class Observability extends Construct {
       defaultInterval: Duration.hours(24),
       widgets: [
         [
-          graph('Drift per asset (pp)', 12, {
-            left: [search(METRIC.driftPp, 'Asset,Portfolio', 'Average', '')],
-            leftAnnotations: [{ value: 0, label: 'target' }],
-          }),
+          query('Drift per portfolio and asset (pp)', 12, props.scheduler, cloudwatch.LogQueryVisualizationType.LINE, [
+            `filter ispresent(${METRIC.driftPp}) and ispresent(${F.asset})`,
+            `stats avg(${METRIC.driftPp}) by bin(5m), ${F.portfolio}, ${F.asset}`,
+          ]),
           graph('Execution latency (ms)', 12, {
             left: [
               metric(METRIC.executionLatencyMs, 'p50', fiveMinutes, 'p50'),
@@ -145,10 +143,10 @@ export class Observability extends Construct {
           }),
         ],
         [
-          graph('Fill rate (filled / ordered)', 8, {
-            left: [metric(METRIC.fillRatio, 'Average', fiveMinutes, 'fill ratio')],
-            leftYAxis: { min: 0, max: 1 },
-          }),
+          query('Fill rate (filled / ordered)', 8, props.executor, cloudwatch.LogQueryVisualizationType.LINE, [
+            `filter ispresent(${F.outcome})`,
+            `stats avg(${F.fillRatio}) as fill_ratio by bin(1h)`,
+          ]),
           graph('Slippage (bps vs mid)', 8, {
             left: [
               metric(METRIC.slippageBps, 'Average', fiveMinutes, 'average'),
@@ -169,18 +167,28 @@ export class Observability extends Construct {
               props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'dead letters' }),
             ],
           }),
-          graph('Cycles, orders and rate limits', 8, {
+          graph('Cycles, worst drift and rate limits', 8, {
             left: [
               metric(METRIC.cyclesCompleted, 'Sum', fiveMinutes, 'cycles completed'),
               metric(METRIC.rateLimitHits, 'Sum', fiveMinutes, 'rate-limit hits'),
             ],
-            right: [search(METRIC.ordersByOutcome, 'Outcome', 'Sum', '')],
+            right: [metric(METRIC.driftPp, 'Maximum', fiveMinutes, 'largest drift (pp)')],
           }),
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
             alarms: Object.values(alarms),
             width: 8,
           }),
+        ],
+        [
+          query('Orders by outcome, with fees (quote)', 12, props.executor, cloudwatch.LogQueryVisualizationType.TABLE, [
+            `filter ispresent(${F.outcome})`,
+            `stats count(*) as orders, sum(${F.feesQuote}) as fees by ${F.outcome}`,
+          ]),
+          query('Cycles per portfolio', 12, props.scheduler, cloudwatch.LogQueryVisualizationType.TABLE, [
+            `filter ispresent(${METRIC.cyclesCompleted})`,
+            `stats count(*) as cycles by ${F.portfolio}`,
+          ]),
         ],
       ],
     });

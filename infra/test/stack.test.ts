@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Token } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { CONSOLE_OUTPUT, ENV, METRIC, TABLE } from '../lib/contract';
+import { CONSOLE_OUTPUT, ENV, LOG_FIELD, METRIC, TABLE } from '../lib/contract';
 import { bundleDir } from '../lib/driftline-stack';
 import { allStatements, asArray, build, logicalId, only } from './helpers';
 
@@ -478,15 +478,28 @@ describe('dashboard', () => {
   const body = JSON.stringify(dashboard.Properties!.DashboardBody);
 
   for (const [what, needle] of [
-    ['drift per asset', `SEARCH('{\\\\\\"Driftline\\\\\\",Asset,Portfolio} MetricName=\\\\\\"${METRIC.driftPp}\\\\\\"'`],
+    ['drift per portfolio and asset, from the logs', `stats avg(${METRIC.driftPp}) by bin(5m), ${LOG_FIELD.portfolio}, ${LOG_FIELD.asset}`],
     ['execution latency p50', `\\"${METRIC.executionLatencyMs}\\",{\\"label\\":\\"p50\\",\\"stat\\":\\"p50\\"}`],
     ['execution latency p95', `\\"${METRIC.executionLatencyMs}\\",{\\"label\\":\\"p95\\",\\"stat\\":\\"p95\\"}`],
-    ['fill rate', `\\"${METRIC.fillRatio}\\"`],
+    ['fill rate, from the logs', `stats avg(${LOG_FIELD.fillRatio}) as fill_ratio`],
+    ['orders by outcome with fees, from the logs', `sum(${LOG_FIELD.feesQuote}) as fees by ${LOG_FIELD.outcome}`],
+    ['cycles per portfolio, from the logs', `stats count(*) as cycles by ${LOG_FIELD.portfolio}`],
+    ['the largest drift', `\\"${METRIC.driftPp}\\",{\\"label\\":\\"largest drift (pp)\\",\\"stat\\":\\"Maximum\\"`],
     ['slippage', `\\"${METRIC.slippageBps}\\"`],
     ['queue depth', '\\"ApproximateNumberOfMessagesVisible\\"'],
   ] as const) {
     it(`shows ${what}`, () => assert.ok(body.includes(needle), `${needle} not in ${body.slice(0, 400)}…`));
   }
+
+  it('searches no metric by dimension: the functions emit none', () => {
+    assert.ok(!body.includes('SEARCH('), body.slice(0, 400));
+  });
+
+  it("queries the functions' own log groups", () => {
+    for (const group of ['SchedulerLogs', 'ExecutorLogs']) {
+      assert.ok(body.includes(`{"Ref":"${group}`), `no query on ${group}`);
+    }
+  });
 });
 
 describe('stack', () => {

@@ -316,3 +316,28 @@ fn the_dead_letter_reason_attribute_is_the_one_contract_ts_names() {
         "contract.ts must say: {line}"
     );
 }
+
+#[test]
+fn the_metrics_the_alarms_and_dashboard_use_are_the_ones_the_functions_emit() {
+    let contract = infra_file("contract.ts");
+    let named: BTreeSet<String> = braces_after(&contract, "export const METRIC =")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !(l.is_empty() || l.starts_with("/**") || l.starts_with("//")))
+        .map(|l| {
+            let (_, value) = l
+                .split_once(':')
+                .unwrap_or_else(|| panic!("not a `key: 'Name',` line of METRIC: {l:?}"));
+            value
+                .trim()
+                .trim_end_matches(',')
+                .trim_matches('\'')
+                .to_owned()
+        })
+        .collect();
+    let emitted: BTreeSet<String> = driftline_aws::metrics::METRICS
+        .iter()
+        .map(|m| (*m).to_owned())
+        .collect();
+    assert_eq!(named, emitted);
+}

@@ -2,9 +2,14 @@
 //! which CloudWatch Logs turns into metrics without an API call from the Lambda.
 //!
 //! Structure (published specification): a root object with `_aws` =
-//! `{Timestamp: epoch ms, CloudWatchMetrics: [{Namespace, Dimensions: [[names]], Metrics:
-//! [{Name, Unit}]}]}`, and every dimension (string) and metric value (number) as a root member
-//! of the same name.
+//! `{Timestamp: epoch ms, CloudWatchMetrics: [{Namespace, Dimensions: [[]], Metrics: [{Name,
+//! Unit}]}]}`, and every metric value (number) as a root member of the same name.
+//!
+//! Designed for cost: CloudWatch bills each metric name × dimension set, so driftline emits
+//! the fixed set [`METRICS`], without dimensions, whatever the number of portfolios and assets.
+//! What is per portfolio, asset or order (`Portfolio`, `Asset`, `Outcome`, `FillRatio`, ...)
+//! goes in the same line as a property: a root member no directive names, which makes no
+//! metric and which CloudWatch Logs Insights queries (the dashboard's per-portfolio widgets).
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
@@ -15,6 +20,20 @@ use driftline_core::{Asset, EpochMillis, OrderStatus, PortfolioId};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Number, Value};
 use thiserror::Error;
+
+/// Every metric driftline emits (namespace `DRIFTLINE_METRICS_NAMESPACE`), each without
+/// dimensions: the whole of what CloudWatch bills as custom metrics. The alarms watch
+/// `CyclesCompleted`, `ExecutionAttempts`, `ExecutionFailures` and `SlippageBps`
+/// (infra/lib/contract.ts names the same set).
+pub const METRICS: [&str; 7] = [
+    "CyclesCompleted",
+    "DriftPp",
+    "ExecutionAttempts",
+    "ExecutionFailures",
+    "ExecutionLatencyMs",
+    "RateLimitHits",
+    "SlippageBps",
+];
 
 /// The units driftline reports in (a subset of CloudWatch's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +64,13 @@ pub struct Metric {
     pub value: Decimal,
 }
 
+/// A property of a record: detail Logs Insights queries, never a metric.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Property<'a> {
+    Text(&'a str),
+    Number(Decimal),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MetricsError {
     #[error("EMF record invalid: {field} {value:?}: {reason}")]
@@ -58,19 +84,20 @@ pub enum MetricsError {
 }
 
 /// EMF's limits.
-const MAX_DIMENSIONS: usize = 30;
 const MAX_METRICS: usize = 100;
 const MAX_NAME: usize = 255;
 
-/// One EMF record as a JSON line (without the newline).
+/// One record as a JSON line (without the newline): `properties` and `metrics` as root
+/// members, and the EMF directive naming the metrics. A record without metrics is a plain JSON
+/// line, which Logs Insights reads the same way and which makes no metric.
 ///
 /// # Errors
-/// [`MetricsError::Invalid`] for an empty or over-long namespace or name, more than 30
-/// dimensions or 100 metrics, or a dimension and a metric of the same name.
+/// [`MetricsError::Invalid`] for an empty or over-long namespace or name, more than 100
+/// metrics, a name used twice, or a value JSON cannot hold.
 pub fn emf_line(
     namespace: &str,
     timestamp_ms: EpochMillis,
-    dimensions: &[(&str, &str)],
+    properties: &[(&str, Property<'_>)],
     metrics: &[Metric],
 ) -> Result<String, MetricsError> {
     let invalid = |field, value: &str, reason| MetricsError::Invalid {
@@ -78,72 +105,73 @@ pub fn emf_line(
         value: value.to_owned(),
         reason,
     };
-    let name_ok = |n: &str| !n.is_empty() && n.len() <= MAX_NAME;
-    if !name_ok(namespace) {
+    let name_ok = |n: &str| !n.is_empty() && n.len() <= MAX_NAME && !n.starts_with('_');
+    if namespace.is_empty() || namespace.len() > MAX_NAME {
         return Err(invalid(
             "namespace",
             namespace,
             "must be 1 to 255 characters",
         ));
     }
-    if dimensions.len() > MAX_DIMENSIONS {
-        return Err(invalid("dimensions", "", "at most 30 per record"));
+    if metrics.len() > MAX_METRICS {
+        return Err(invalid("metrics", "", "at most 100 per record"));
     }
-    if metrics.is_empty() || metrics.len() > MAX_METRICS {
-        return Err(invalid("metrics", "", "1 to 100 per record"));
-    }
+    // A plain decimal string is valid JSON number syntax; no float arithmetic on the way.
+    let number = |name: &str, value: Decimal| -> Result<Value, MetricsError> {
+        value
+            .normalize()
+            .to_string()
+            .parse::<Number>()
+            .map(Value::Number)
+            .map_err(|_| invalid("value", name, "not representable as a JSON number"))
+    };
     let mut root = Map::new();
-    for (name, value) in dimensions {
-        if !name_ok(name) || name.starts_with('_') {
+    let entries = properties
+        .iter()
+        .map(|(name, p)| (*name, "property name", p.clone()))
+        .chain(
+            metrics
+                .iter()
+                .map(|m| (m.name, "metric name", Property::Number(m.value))),
+        );
+    for (name, field, value) in entries {
+        if !name_ok(name) {
             return Err(invalid(
-                "dimension name",
+                field,
                 name,
                 "1 to 255 characters, not starting with _",
             ));
         }
-        root.insert((*name).to_owned(), Value::String((*value).to_owned()));
-    }
-    let mut definitions = Vec::with_capacity(metrics.len());
-    for m in metrics {
-        if !name_ok(m.name) || m.name.starts_with('_') {
-            return Err(invalid(
-                "metric name",
-                m.name,
-                "1 to 255 characters, not starting with _",
-            ));
+        let value = match value {
+            Property::Text(t) => Value::String(t.to_owned()),
+            Property::Number(d) => number(name, d)?,
+        };
+        if root.insert(name.to_owned(), value).is_some() {
+            return Err(invalid(field, name, "repeats a property or metric name"));
         }
-        if root.contains_key(m.name) {
-            return Err(invalid(
-                "metric name",
-                m.name,
-                "repeats a dimension or metric name",
-            ));
-        }
-        // A plain decimal string is valid JSON number syntax; no float arithmetic on the way.
-        let number: Number =
-            m.value.normalize().to_string().parse().map_err(|_| {
-                invalid("metric value", m.name, "not representable as a JSON number")
-            })?;
-        root.insert(m.name.to_owned(), Value::Number(number));
-        definitions.push(json!({"Name": m.name, "Unit": m.unit.as_str()}));
     }
-    let dimension_names: Vec<&str> = dimensions.iter().map(|(n, _)| *n).collect();
-    root.insert(
-        "_aws".to_owned(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [dimension_names],
-                "Metrics": definitions,
-            }],
-        }),
-    );
+    if !metrics.is_empty() {
+        let definitions: Vec<Value> = metrics
+            .iter()
+            .map(|m| json!({"Name": m.name, "Unit": m.unit.as_str()}))
+            .collect();
+        root.insert(
+            "_aws".to_owned(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": namespace,
+                    "Dimensions": [[]],
+                    "Metrics": definitions,
+                }],
+            }),
+        );
+    }
     Ok(Value::Object(root).to_string())
 }
 
-/// driftline's metrics (names and dimensions as in docs/ARCHITECTURE.md, "Runtime contract") as
-/// EMF lines on a writer: stdout in Lambda, where CloudWatch Logs turns them into metrics.
+/// driftline's metrics ([`METRICS`]; docs/ARCHITECTURE.md, "Runtime contract") as EMF lines
+/// on a writer: stdout in Lambda, where CloudWatch Logs turns them into metrics.
 pub struct EmfMetrics<W: Write + Send> {
     namespace: String,
     out: Mutex<W>,
@@ -173,17 +201,17 @@ impl<W: Write + Send> EmfMetrics<W> {
     /// As [`emf_line`], or [`MetricsError::Io`] if the line cannot be written.
     pub fn emit(
         &self,
-        dimensions: &[(&str, &str)],
+        properties: &[(&str, Property<'_>)],
         metrics: &[Metric],
     ) -> Result<(), MetricsError> {
-        let line = emf_line(&self.namespace, self.clock.now_ms(), dimensions, metrics)?;
+        let line = emf_line(&self.namespace, self.clock.now_ms(), properties, metrics)?;
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         writeln!(out, "{line}").map_err(|e| MetricsError::Io(e.to_string()))
     }
 
     /// Metrics never fail an order: a record that cannot be written is logged and dropped.
-    fn record(&self, dimensions: &[(&str, &str)], metrics: &[Metric]) {
-        if let Err(e) = self.emit(dimensions, metrics) {
+    fn record(&self, properties: &[(&str, Property<'_>)], metrics: &[Metric]) {
+        if let Err(e) = self.emit(properties, metrics) {
             tracing::warn!(error = %e, "metric dropped");
         }
     }
@@ -205,18 +233,19 @@ impl<W: Write + Send> MetricsSink for EmfMetrics<W> {
             value: drift_pp.round_dp(6),
         };
         self.record(
-            &[("Portfolio", portfolio.as_str()), ("Asset", asset.as_str())],
+            &[
+                ("Portfolio", Property::Text(portfolio.as_str())),
+                ("Asset", Property::Text(asset.as_str())),
+            ],
             &[metric],
         );
     }
 
     fn cycle_completed(&self, portfolio: &PortfolioId) {
-        // Per portfolio for the dashboard; without dimensions for the missed-cycles alarm.
         self.record(
-            &[("Portfolio", portfolio.as_str())],
+            &[("Portfolio", Property::Text(portfolio.as_str()))],
             &[count("CyclesCompleted")],
         );
-        self.record(&[], &[count("CyclesCompleted")]);
     }
 
     fn execution_attempt(&self, failed: bool, latency_ms: Option<i64>) {
@@ -235,34 +264,35 @@ impl<W: Write + Send> MetricsSink for EmfMetrics<W> {
     }
 
     fn order_final(&self, status: OrderStatus, quality: &ExecutionQuality) {
-        self.record(&[("Outcome", status.as_str())], &[count("OrdersByOutcome")]);
-        let mut metrics = vec![Metric {
-            name: "FillRatio",
-            unit: Unit::None,
-            value: quality.fill_ratio.round_dp(6),
-        }];
-        if let Some(bps) = quality.slippage_bps {
-            metrics.push(Metric {
+        let mut properties = vec![
+            ("Outcome", Property::Text(status.as_str())),
+            (
+                "FillRatio",
+                Property::Number(quality.fill_ratio.round_dp(6)),
+            ),
+        ];
+        if let Some(pct) = quality.budget_utilisation_pct {
+            properties.push((
+                "SlippageBudgetUtilisation",
+                Property::Number(pct.round_dp(4)),
+            ));
+        }
+        if !quality.fill_ratio.is_zero() {
+            properties.push((
+                "FeesQuote",
+                Property::Number(quality.fees_quote.round_dp(8)),
+            ));
+        }
+        let metrics: Vec<Metric> = quality
+            .slippage_bps
+            .map(|bps| Metric {
                 name: "SlippageBps",
                 unit: Unit::None,
                 value: bps.round_dp(4),
-            });
-        }
-        if let Some(pct) = quality.budget_utilisation_pct {
-            metrics.push(Metric {
-                name: "SlippageBudgetUtilisation",
-                unit: Unit::Percent,
-                value: pct.round_dp(4),
-            });
-        }
-        if !quality.fill_ratio.is_zero() {
-            metrics.push(Metric {
-                name: "FeesQuote",
-                unit: Unit::None,
-                value: quality.fees_quote.round_dp(8),
-            });
-        }
-        self.record(&[], &metrics);
+            })
+            .into_iter()
+            .collect();
+        self.record(&properties, &metrics);
     }
 
     fn rate_limit_hit(&self) {
@@ -285,16 +315,13 @@ mod tests {
         assert_eq!(directives.len(), 1);
         let d = directives[0].as_object().unwrap();
         assert!(!d["Namespace"].as_str().unwrap().is_empty());
-        for set in d["Dimensions"].as_array().unwrap() {
-            for name in set.as_array().unwrap() {
-                let name = name.as_str().unwrap();
-                assert!(root[name].is_string(), "dimension {name} is a root string");
-            }
-        }
+        // No dimensions: one metric per name, whatever the portfolios and assets.
+        assert_eq!(d["Dimensions"], json!([[]]));
         let metrics = d["Metrics"].as_array().unwrap();
         assert!(!metrics.is_empty());
         for m in metrics {
             let name = m["Name"].as_str().unwrap();
+            assert!(METRICS.contains(&name), "{name} is one of METRICS");
             assert!(root[name].is_number(), "metric {name} is a root number");
             assert!(
                 ["Count", "Milliseconds", "Percent", "None"].contains(&m["Unit"].as_str().unwrap())
@@ -319,51 +346,61 @@ mod tests {
     }
 
     #[test]
-    fn every_driftline_metric_is_a_valid_emf_line_with_the_contract_names() {
+    fn every_driftline_metric_is_a_valid_emf_line_with_the_detail_as_properties() {
         let m = EmfMetrics::new("Driftline", Vec::new(), Arc::new(At(1_700_000_000_000)));
         let p = PortfolioId::new("p1").unwrap();
         m.drift(&p, &Asset::new("BTC").unwrap(), dec!(-1.25));
         m.cycle_completed(&p);
         m.execution_attempt(true, Some(840));
-        m.order_final(
-            OrderStatus::Filled,
-            &ExecutionQuality {
-                fill_ratio: dec!(0.75),
-                slippage_bps: Some(dec!(3.20)),
-                budget_utilisation_pct: Some(dec!(64)),
-                fees_quote: dec!(5.17719753),
-            },
-        );
+        let quality = ExecutionQuality {
+            fill_ratio: dec!(0.75),
+            slippage_bps: Some(dec!(3.20)),
+            budget_utilisation_pct: Some(dec!(64)),
+            fees_quote: dec!(5.17719753),
+        };
+        m.order_final(OrderStatus::Filled, &quality);
         m.rate_limit_hit();
+        // An order that filled nothing has no slippage: its line carries properties only.
+        let unfilled = ExecutionQuality {
+            fill_ratio: dec!(0),
+            slippage_bps: None,
+            budget_utilisation_pct: None,
+            fees_quote: dec!(0),
+        };
+        m.order_final(OrderStatus::Expired, &unfilled);
         let out = lines(m.into_inner());
-        assert_eq!(out.len(), 7);
-        let roots: Vec<_> = out.iter().map(|l| assert_emf(l)).collect();
+        assert_eq!(out.len(), 6);
+        let roots: Vec<_> = out[..5].iter().map(|l| assert_emf(l)).collect();
         assert_eq!(roots[0]["DriftPp"], json!(-1.25));
         assert_eq!(roots[0]["Asset"], json!("BTC"));
+        assert_eq!(roots[0]["Portfolio"], json!("p1"));
         assert_eq!(
             roots[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             json!("Driftline")
         );
         assert_eq!(roots[1]["CyclesCompleted"], json!(1));
+        assert_eq!(roots[1]["Portfolio"], json!("p1"));
+        assert_eq!(roots[2]["ExecutionAttempts"], json!(1));
+        assert_eq!(roots[2]["ExecutionFailures"], json!(1));
+        assert_eq!(roots[2]["ExecutionLatencyMs"], json!(840));
+        assert_eq!(roots[3]["Outcome"], json!("FILLED"));
+        assert_eq!(roots[3]["FillRatio"], json!(0.75));
+        assert_eq!(roots[3]["SlippageBps"], json!(3.2));
+        assert_eq!(roots[3]["SlippageBudgetUtilisation"], json!(64));
+        assert_eq!(roots[3]["FeesQuote"], json!(5.17719753));
         assert_eq!(
-            roots[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Portfolio"]])
+            roots[3]["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            json!([{"Name": "SlippageBps", "Unit": "None"}]),
+            "the order's detail makes no metric"
         );
+        assert_eq!(roots[4]["RateLimitHits"], json!(1));
+        assert_eq!(roots[4]["_aws"]["Timestamp"], json!(1_700_000_000_000_i64));
+        let plain: Value = serde_json::from_str(&out[5]).unwrap();
         assert_eq!(
-            roots[2]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([[]])
+            plain,
+            json!({"Outcome": "EXPIRED", "FillRatio": 0}),
+            "no _aws: no metric"
         );
-        assert_eq!(roots[3]["ExecutionAttempts"], json!(1));
-        assert_eq!(roots[3]["ExecutionFailures"], json!(1));
-        assert_eq!(roots[3]["ExecutionLatencyMs"], json!(840));
-        assert_eq!(roots[4]["Outcome"], json!("FILLED"));
-        assert_eq!(roots[4]["OrdersByOutcome"], json!(1));
-        assert_eq!(roots[5]["FillRatio"], json!(0.75));
-        assert_eq!(roots[5]["SlippageBps"], json!(3.2));
-        assert_eq!(roots[5]["SlippageBudgetUtilisation"], json!(64));
-        assert_eq!(roots[5]["FeesQuote"], json!(5.17719753));
-        assert_eq!(roots[6]["RateLimitHits"], json!(1));
-        assert_eq!(roots[6]["_aws"]["Timestamp"], json!(1_700_000_000_000_i64));
     }
 
     #[test]
@@ -375,15 +412,13 @@ mod tests {
         }];
         let err = emf_line("", 0, &[], &one).unwrap_err().to_string();
         assert!(err.contains("namespace"), "{err}");
-        let err = emf_line("ns", 0, &[("X", "a")], &one)
+        let err = emf_line("ns", 0, &[("X", Property::Text("a"))], &one)
             .unwrap_err()
             .to_string();
         assert!(err.contains("repeats"), "{err}");
-        let err = emf_line("ns", 0, &[], &[]).unwrap_err().to_string();
-        assert!(err.contains("metrics"), "{err}");
-        let err = emf_line("ns", 0, &[("_aws", "a")], &one)
+        let err = emf_line("ns", 0, &[("_aws", Property::Text("a"))], &one)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("dimension name"), "{err}");
+        assert!(err.contains("property name"), "{err}");
     }
 }

@@ -330,7 +330,7 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
 
     // The metrics of the runtime contract reach stdout in EMF.
     let logs = executor.logs().join("\n");
-    for metric in ["ExecutionAttempts", "FillRatio", "OrdersByOutcome"] {
+    for metric in ["ExecutionAttempts", "FillRatio", "Outcome"] {
         assert!(logs.contains(metric), "no {metric} in the executor's logs");
     }
     assert!(scheduler.logs().join("\n").contains("CyclesCompleted"));
