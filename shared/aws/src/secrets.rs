@@ -4,9 +4,15 @@
 //! `binance` when absent (secrets written before there were other venues), `base_url` is the
 //! venue's default when absent. A Coinbase key may also be stored as Coinbase hands it out,
 //! `{"venue": "coinbase", "name": "organizations/…/apiKeys/…", "privateKey": "-----BEGIN EC…"}`.
+//!
+//! One secret may also hold several accounts, `{"accounts": {"<name>": {<an account as
+//! above>}, ...}}`, each named by a portfolio as `<secret id>#<name>` (Secrets Manager allows
+//! no `#` in a secret's name): one secret to pay for instead of one per account
+//! (docs/DEPLOY.md, "One secret or one per account").
+//!
 //! Values never reach an error message.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::Client;
@@ -33,7 +39,23 @@ pub struct AccountSecrets {
     client: Client,
     ttl: Duration,
     // One lock for all: a cold cache reads each secret once, not once per caller.
-    entries: Mutex<HashMap<String, (Instant, AccountSecret)>>,
+    entries: Mutex<HashMap<String, (Instant, Held)>>,
+}
+
+/// What one secret holds: one account, or several by name.
+#[derive(Debug, Clone)]
+enum Held {
+    One(AccountSecret),
+    Several(BTreeMap<String, AccountSecret>),
+}
+
+/// An account reference split into its secret's id and, for a secret holding several accounts,
+/// the account's name.
+fn split_reference(reference: &str) -> (&str, Option<&str>) {
+    match reference.split_once('#') {
+        Some((id, name)) => (id, Some(name)),
+        None => (reference, None),
+    }
 }
 
 impl AccountSecrets {
@@ -45,29 +67,50 @@ impl AccountSecrets {
         }
     }
 
-    /// The account secret `secret_id`, from the cache while fresh.
+    /// The account `reference` names (`<secret id>`, or `<secret id>#<name>` in a secret
+    /// holding several), its secret from the cache while fresh.
     ///
     /// # Errors
     /// [`SecretError::Unavailable`] when Secrets Manager cannot be read or has no such secret,
-    /// [`SecretError::Malformed`] when the secret is not the expected JSON.
-    pub async fn get(&self, secret_id: &str) -> Result<AccountSecret, SecretError> {
+    /// [`SecretError::Malformed`] when the secret is not the expected JSON or does not hold
+    /// the account as named.
+    pub async fn get(&self, reference: &str) -> Result<AccountSecret, SecretError> {
+        let (secret_id, name) = split_reference(reference);
         let mut entries = self.entries.lock().await;
-        if let Some((read_at, creds)) = entries.get(secret_id) {
-            if read_at.elapsed() < self.ttl {
-                return Ok(creds.clone());
+        let held = match entries.get(secret_id) {
+            Some((read_at, held)) if read_at.elapsed() < self.ttl => held.clone(),
+            _ => {
+                let held = self.fetch(secret_id).await?;
+                entries.insert(secret_id.to_owned(), (Instant::now(), held.clone()));
+                held
             }
+        };
+        let malformed = |reason| SecretError::Malformed {
+            secret_id: reference.to_owned(),
+            reason,
+        };
+        match (held, name) {
+            (Held::One(account), None) => Ok(account),
+            (Held::One(_), Some(_)) => Err(malformed(
+                "the secret holds one account: name it by the secret's id alone",
+            )),
+            (Held::Several(_), None) => Err(malformed(
+                "the secret holds several accounts: name one as <secret id>#<account>",
+            )),
+            (Held::Several(mut accounts), Some(name)) => accounts
+                .remove(name)
+                .ok_or_else(|| malformed("no such account in the secret's accounts")),
         }
-        let creds = self.fetch(secret_id).await?;
-        entries.insert(secret_id.to_owned(), (Instant::now(), creds.clone()));
-        Ok(creds)
     }
 
-    /// Forgets a secret, so the next read fetches it (after the exchange rejected the keys).
-    pub async fn invalidate(&self, secret_id: &str) {
+    /// Forgets the secret behind `reference`, so the next read fetches it (after the exchange
+    /// rejected the keys).
+    pub async fn invalidate(&self, reference: &str) {
+        let (secret_id, _) = split_reference(reference);
         self.entries.lock().await.remove(secret_id);
     }
 
-    async fn fetch(&self, secret_id: &str) -> Result<AccountSecret, SecretError> {
+    async fn fetch(&self, secret_id: &str) -> Result<Held, SecretError> {
         let out = self
             .client
             .get_secret_value()
@@ -85,14 +128,30 @@ impl AccountSecrets {
         let text = out
             .secret_string()
             .ok_or_else(|| malformed("no secret string"))?;
-        parse_account_secret(text).map_err(malformed)
+        parse_secret(text).map_err(malformed)
     }
 }
 
-/// Reads an account secret (the module's doc has the shape). Errors are static so no part of
+/// Reads a secret: one account, or several under `accounts`. Errors are static so no part of
 /// the secret can leak through them (serde's messages quote the offending input).
-fn parse_account_secret(text: &str) -> Result<AccountSecret, &'static str> {
+fn parse_secret(text: &str) -> Result<Held, &'static str> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|_| "not JSON")?;
+    match value.get("accounts") {
+        None => parse_account(&value).map(Held::One),
+        Some(serde_json::Value::Object(accounts)) if !accounts.is_empty() => accounts
+            .iter()
+            .map(|(name, account)| Ok((name.clone(), parse_account(account)?)))
+            .collect::<Result<_, _>>()
+            .map(Held::Several),
+        Some(_) => Err("accounts must be an object of accounts by name, not empty"),
+    }
+}
+
+/// Reads one account (the module's doc has the shape).
+fn parse_account(value: &serde_json::Value) -> Result<AccountSecret, &'static str> {
+    if !value.is_object() {
+        return Err("an account must be a JSON object");
+    }
     let field = |name| value.get(name).and_then(serde_json::Value::as_str);
     let venue = match value.get("venue") {
         None => Venue::Binance,
@@ -132,6 +191,57 @@ fn parse_account_secret(text: &str) -> Result<AccountSecret, &'static str> {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    fn parse_account_secret(text: &str) -> Result<AccountSecret, &'static str> {
+        match parse_secret(text)? {
+            Held::One(account) => Ok(account),
+            Held::Several(_) => panic!("one account expected"),
+        }
+    }
+
+    #[test]
+    fn one_secret_may_hold_several_accounts_by_name() {
+        let text = r#"{"accounts": {
+            "alice": {"api_key": "ka", "api_secret": "sa"},
+            "bob": {"venue": "kraken", "api_key": "kb", "api_secret": "c2I="}
+        }}"#;
+        let Held::Several(accounts) = parse_secret(text).unwrap() else {
+            panic!("several accounts");
+        };
+        assert_eq!(accounts.len(), 2);
+        assert_eq!(accounts["alice"].venue, Venue::Binance);
+        assert_eq!(accounts["alice"].credentials.api_key(), "ka");
+        assert_eq!(accounts["bob"].venue, Venue::Kraken);
+        assert_eq!(accounts["bob"].credentials.expose_secret(), "c2I=");
+        assert_eq!(split_reference("prod/keys#bob"), ("prod/keys", Some("bob")));
+        assert_eq!(split_reference("prod/keys"), ("prod/keys", None));
+    }
+
+    #[rstest]
+    #[case::empty(
+        r#"{"accounts": {}}"#,
+        "accounts must be an object of accounts by name, not empty"
+    )]
+    #[case::list(
+        r#"{"accounts": ["leaky-value"]}"#,
+        "accounts must be an object of accounts by name, not empty"
+    )]
+    #[case::one_bad(
+        r#"{"accounts": {"a": {"api_key": "k", "api_secret": "s"}, "b": {"api_key": "leaky-value"}}}"#,
+        "no string field api_secret"
+    )]
+    #[case::not_an_object(
+        r#"{"accounts": {"a": "leaky-value"}}"#,
+        "an account must be a JSON object"
+    )]
+    fn a_malformed_shared_secret_is_named_without_its_content(
+        #[case] text: &str,
+        #[case] want: &str,
+    ) {
+        let err = parse_secret(text).unwrap_err();
+        assert_eq!(err, want);
+        assert!(!err.contains("leaky-value"));
+    }
 
     #[rstest]
     #[case::not_json("api_key=leaky-value", "not JSON")]

@@ -1035,6 +1035,60 @@ async fn credentials_come_from_secrets_manager_cached_and_never_shown() {
 }
 
 #[tokio::test]
+async fn one_secret_holds_several_accounts_each_named_by_secret_id_and_name() {
+    let Some(config) = emulator().await else {
+        return;
+    };
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let id = unique("exchange-accounts");
+    let accounts = serde_json::json!({"accounts": {
+        "alice": {"api_key": "alice-key", "api_secret": "alice-secret-4b1d"},
+        "bob": {"venue": "kraken", "api_key": "bob-key", "api_secret": "Ym9iLXNlY3JldA=="},
+    }});
+    client
+        .create_secret()
+        .name(&id)
+        .secret_string(accounts.to_string())
+        .send()
+        .await
+        .unwrap();
+    let cache = AccountSecrets::new(client.clone(), Duration::from_secs(3600));
+    let alice = cache.get(&format!("{id}#alice")).await.unwrap();
+    let bob = cache.get(&format!("{id}#bob")).await.unwrap();
+    assert_eq!(alice.credentials.api_key(), "alice-key");
+    assert_eq!(
+        (bob.venue, bob.credentials.api_key()),
+        (driftline_core::ports::Venue::Kraken, "bob-key")
+    );
+    // Named wrongly: an error naming the reference and what is wrong, never a value.
+    for (reference, want) in [
+        (format!("{id}#carol"), "no such account"),
+        (id.clone(), "holds several accounts"),
+    ] {
+        let err = cache.get(&reference).await.unwrap_err().to_string();
+        assert!(
+            err.contains(&reference) && err.contains(want) && !err.contains("secret-4b1d"),
+            "{err}"
+        );
+    }
+    let shown = format!("{cache:?}");
+    assert!(!shown.contains("alice-secret-4b1d"), "{shown}");
+    // Rotating one account's keys: the secret is read again once the exchange refused them.
+    let mut rotated = accounts.clone();
+    rotated["accounts"]["alice"]["api_key"] = "alice-key-2".into();
+    client
+        .put_secret_value()
+        .secret_id(&id)
+        .secret_string(rotated.to_string())
+        .send()
+        .await
+        .unwrap();
+    cache.invalidate(&format!("{id}#alice")).await;
+    let alice = cache.get(&format!("{id}#alice")).await.unwrap();
+    assert_eq!(alice.credentials.api_key(), "alice-key-2");
+}
+
+#[tokio::test]
 async fn the_halt_and_the_breaker_are_read_together_and_the_halt_is_set_and_lifted() {
     use driftline_core::control::{DeploymentControls, Stop};
     let Some((store, _)) = store().await else {
