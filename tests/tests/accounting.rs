@@ -2,7 +2,7 @@
 //! calls and weight, per phase and per placed order. Prints the table docs/BENCHMARKS.md
 //! publishes (`cargo test -p driftline-e2e --test accounting -- --nocapture`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use driftline_core::OrderStatus;
 use driftline_e2e::World;
@@ -252,4 +252,236 @@ async fn full_batches_cost_at_most_four_aws_calls_per_placed_order() {
         "at most 4 AWS calls per placed order: {calls} for 10"
     );
     w.stop().await;
+}
+
+/// The metrics an e2e run made: (namespace, metric, dimension names) for every metric of every
+/// EMF line the functions wrote, as CloudWatch creates (and bills) them; and the (portfolio,
+/// asset) pairs whose drift the lines carry as properties.
+type MetricKey = (String, String, Vec<String>);
+
+fn emitted(w: &World) -> (BTreeSet<MetricKey>, BTreeSet<(String, String)>) {
+    let mut metrics = BTreeSet::new();
+    let mut drift = BTreeSet::new();
+    for line in w.metrics.lines() {
+        let text = |name: &str| line[name].as_str().unwrap_or_default().to_owned();
+        if line.get("DriftPp").is_some() {
+            drift.insert((text("Portfolio"), text("Asset")));
+        }
+        let Some(directives) = line["_aws"]["CloudWatchMetrics"].as_array() else {
+            continue;
+        };
+        for d in directives {
+            let namespace = d["Namespace"].as_str().unwrap_or_default();
+            for set in d["Dimensions"].as_array().into_iter().flatten() {
+                let dimensions: Vec<String> = set
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect();
+                for m in d["Metrics"].as_array().into_iter().flatten() {
+                    let name = m["Name"].as_str().unwrap_or_default().to_owned();
+                    metrics.insert((namespace.to_owned(), name, dimensions.clone()));
+                }
+            }
+        }
+    }
+    (metrics, drift)
+}
+
+/// `n` copies of the article's portfolio, each on its own account of the article's market.
+fn articles(n: usize) -> (String, Vec<driftline_core::config::PortfolioSpec>) {
+    let mut venue = String::from(driftline_e2e::article_market!());
+    let mut specs = Vec::new();
+    for i in 1..=n {
+        venue.push_str(&format!(
+            "\n[[accounts]]\nname = \"p{i}\"\napi_key = \"p{i}-key\"\n\
+             secret = \"p{i}-secret-never-logged\"\n\
+             balances = {{ BTC = \"1.5\", ETH = \"25\", USDT = \"20000\" }}\n"
+        ));
+        specs.push(driftline_core::config::PortfolioSpec {
+            id: format!("article-{i}"),
+            account: Some(format!("p{i}")),
+            ..driftline_e2e::article_spec()
+        });
+    }
+    (venue, specs)
+}
+
+/// One cycle that trades, its orders placed and filled, and the next cycle, which trades
+/// nothing; what the functions emitted.
+async fn trade_and_settle(
+    w: &World,
+    rises: &[(&str, &str)],
+) -> (BTreeSet<MetricKey>, BTreeSet<(String, String)>) {
+    w.tick().await;
+    w.drain(5).await;
+    w.clock.advance(FOLLOW_UP_GAP_MS);
+    for (symbol, mid) in rises {
+        w.set_mid(symbol, mid).await;
+    }
+    w.drain(10).await;
+    w.next_tick();
+    w.tick().await;
+    emitted(w)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_metrics_cloudwatch_bills_do_not_grow_with_portfolios_or_assets() {
+    let article_rises = [("BTCUSDT", "64300"), ("ETHUSDT", "3460")];
+    let (venue, one) = articles(1);
+    let Some(w) = World::start(&venue, &one).await else {
+        return;
+    };
+    let (base, drift) = trade_and_settle(&w, &article_rises).await;
+    w.stop().await;
+    assert_eq!(drift.len(), 3, "BTC, ETH, USDT of one portfolio: {drift:?}");
+
+    // Three times the portfolios.
+    let (venue, three) = articles(3);
+    let w = World::start(&venue, &three)
+        .await
+        .expect("the emulator ran");
+    let (more_portfolios, drift) = trade_and_settle(&w, &article_rises).await;
+    w.stop().await;
+    assert_eq!(
+        drift.len(),
+        9,
+        "every portfolio's every asset, as properties: {drift:?}"
+    );
+
+    // Almost four times the assets.
+    let (venue, spec) = ten_coin_world();
+    let w = World::start(&venue, &[spec])
+        .await
+        .expect("the emulator ran");
+    let rises: Vec<(String, &str)> = [
+        "ADA", "DOT", "SOL", "XRP", "LTC", "LINK", "ATOM", "AVAX", "UNI", "XLM",
+    ]
+    .iter()
+    .map(|c| (format!("{c}USDT"), "101"))
+    .collect();
+    let rises: Vec<(&str, &str)> = rises.iter().map(|(s, m)| (s.as_str(), *m)).collect();
+    let (more_assets, drift) = trade_and_settle(&w, &rises).await;
+    w.stop().await;
+    assert_eq!(drift.len(), 11, "{drift:?}");
+
+    eprintln!("== metrics CloudWatch creates: {base:?}");
+    assert_eq!(more_portfolios, base, "metrics grew with portfolios");
+    assert_eq!(more_assets, base, "metrics grew with assets");
+    let fixed: BTreeSet<MetricKey> = driftline_aws::metrics::METRICS
+        .iter()
+        .map(|m| ("Driftline".to_owned(), (*m).to_owned(), Vec::new()))
+        .collect();
+    assert!(base.is_subset(&fixed), "{base:?} outside {fixed:?}");
+    // What a trading run emits: all but the failure and rate-limit counts.
+    assert_eq!(base.len(), fixed.len() - 2, "{base:?}");
+}
+
+/// Where `driftline cost` reads what this run counts.
+fn committed_counting_run() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/cli/measured/counting-run.json")
+}
+
+/// Calls by operation, each divided by `by` (to four places).
+fn per(calls: &BTreeMap<String, u64>, by: u64) -> BTreeMap<String, rust_decimal::Decimal> {
+    calls
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(op, n)| {
+            let each = rust_decimal::Decimal::from(*n) / rust_decimal::Decimal::from(by);
+            (op.clone(), each.round_dp(4).normalize())
+        })
+        .collect()
+}
+
+/// The counting run `driftline cost` bills: the article's portfolio plans a cycle that trades
+/// (two sells: executor batches of two, as at the article's workload, where a cycle of twelve
+/// portfolios makes about two orders), the executor places them in one batch and follows them
+/// up until they fill, and the next cycle trades nothing. What it counts must be the committed
+/// tools/cli/measured/counting-run.json; `DRIFTLINE_WRITE_COUNTING_RUN=1` writes it instead
+/// (then commit the file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_counting_run_is_what_driftline_cost_bills() {
+    use driftline_cli::cost::CountingRun;
+    let (venue, specs) = articles(1);
+    let Some(w) = World::start(&venue, &specs).await else {
+        return;
+    };
+    w.aws_calls.clear();
+    w.tick().await;
+    let trading_cycle = w.aws_calls.attempts.snapshot();
+    w.aws_calls.clear();
+    let placed = w.invoke_executor_once(1).await;
+    assert_eq!(
+        placed.messages, 2,
+        "one batch of the two orders: {placed:?}"
+    );
+    w.clock.advance(FOLLOW_UP_GAP_MS);
+    w.set_mid("BTCUSDT", "64300").await;
+    w.set_mid("ETHUSDT", "3460").await;
+    let followed = w.drain(10).await;
+    let executor = w.aws_calls.attempts.snapshot();
+    let mut orders = 0;
+    for spec in &specs {
+        let placed = w.orders(&spec.id).await;
+        assert!(
+            placed.iter().all(|o| o.status == OrderStatus::Filled),
+            "{placed:#?}"
+        );
+        orders += placed.len() as u64;
+    }
+    assert_eq!(orders, 2);
+    w.aws_calls.clear();
+    w.next_tick();
+    w.tick().await;
+    let idle_cycle = w.aws_calls.attempts.snapshot();
+    let (metrics, _) = emitted(&w);
+    w.stop().await;
+
+    // An order's calls: what its cycle made beyond an idle one, and the executor's.
+    let portfolios = specs.len() as u64;
+    let mut order_calls = executor.clone();
+    for (op, n) in &trading_cycle {
+        let beyond_idle = n.saturating_sub(idle_cycle.get(op).copied().unwrap_or(0));
+        *order_calls.entry(op.clone()).or_default() += beyond_idle;
+    }
+    let counted = CountingRun {
+        portfolios: u32::try_from(portfolios).unwrap(),
+        orders: u32::try_from(orders).unwrap(),
+        idle_cycle_calls: per(&idle_cycle, portfolios),
+        order_calls: per(&order_calls, orders),
+        executor_invocations_per_order: (rust_decimal::Decimal::from(
+            placed.invocations + followed.invocations,
+        ) / rust_decimal::Decimal::from(orders))
+        .round_dp(4)
+        .normalize(),
+        // What CloudWatch bills in a month: the fixed set, of which a run without failures or
+        // rate limits emits all but those two counts.
+        metrics: u32::try_from(driftline_aws::metrics::METRICS.len()).unwrap(),
+    };
+    assert!(
+        metrics
+            .iter()
+            .all(|(_, name, dimensions)| dimensions.is_empty()
+                && driftline_aws::metrics::METRICS.contains(&name.as_str())),
+        "{metrics:?}"
+    );
+    let text = serde_json::to_string_pretty(&counted).unwrap() + "\n";
+    eprintln!("== counting run\n{text}");
+    let path = committed_counting_run();
+    if std::env::var_os("DRIFTLINE_WRITE_COUNTING_RUN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let committed: CountingRun = serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        counted,
+        committed,
+        "the functions' calls changed: DRIFTLINE_WRITE_COUNTING_RUN=1 writes {} (then commit it)",
+        path.display()
+    );
 }

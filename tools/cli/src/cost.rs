@@ -1,9 +1,17 @@
-//! The monthly AWS bill of a driftline deployment, from a workload and the measured per-cycle
-//! and per-order figures (docs/BENCHMARKS.md), at public on-demand prices. All arithmetic is
-//! exact decimal; the result is rounded to cents only when shown.
+//! The monthly AWS bill of a driftline deployment, from a workload, the deployed settings and
+//! what the counting run measured, at public on-demand prices. All arithmetic is exact decimal;
+//! the result is rounded to cents only when shown.
+//!
+//! The per-cycle and per-order figures are not typed in: the counting run
+//! (`tests/tests/accounting.rs`, `the_counting_run_is_what_driftline_cost_bills`) counts every
+//! AWS call the real handlers make on the emulator and checks them against
+//! `tools/cli/measured/counting-run.json`, which this module reads at build time.
+
+use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use serde::{Deserialize, Serialize};
 
 /// Public on-demand prices, us-east-1, as listed on the AWS pricing pages (lambda, dynamodb,
 /// sqs, secrets-manager, cloudwatch) in 2025; docs/BENCHMARKS.md lists them with their pages.
@@ -38,45 +46,122 @@ pub mod price {
 const HOURS_PER_MONTH: Decimal = dec!(730);
 const BYTES_PER_GB: Decimal = dec!(1073741824);
 
+/// What the counting run measured: the calls the functions make, by AWS operation
+/// (`DynamoDB.Query`, `SQS.SendMessageBatch`, ...), and the metrics CloudWatch creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountingRun {
+    /// Portfolios the run planned, and orders it placed (and filled).
+    pub portfolios: u32,
+    pub orders: u32,
+    /// AWS calls per portfolio and cycle that trades nothing (most cycles), by operation.
+    pub idle_cycle_calls: BTreeMap<String, Decimal>,
+    /// AWS calls per placed order over its life, by operation: its share of the cycle that
+    /// planned it beyond an idle one, its placement and its follow-ups until it filled.
+    pub order_calls: BTreeMap<String, Decimal>,
+    /// Executor invocations per placed order (its placement and follow-ups).
+    pub executor_invocations_per_order: Decimal,
+    /// Custom metrics (name × dimension set) the run's EMF lines create, the same for any
+    /// number of portfolios and assets.
+    pub metrics: u32,
+}
+
+/// The committed counting run.
+pub const COUNTING_RUN_JSON: &str = include_str!("../measured/counting-run.json");
+
+impl CountingRun {
+    /// The committed counting run.
+    ///
+    /// # Errors
+    /// The JSON error when the committed file does not parse (a bug the counting test catches).
+    pub fn committed() -> Result<Self, serde_json::Error> {
+        serde_json::from_str(COUNTING_RUN_JSON)
+    }
+}
+
+/// Request units one call consumes, for driftline's items (each under 1 KB, so a write unit per
+/// item written; every read strongly consistent and under 4 KB, a read unit per item or
+/// page): `BatchGetItem` reads the kill switch and the breaker (two items), and
+/// `TransactWriteItems` writes an order's `PENDING` record at twice a plain write's units
+/// (counted per order: the transaction holds one item per order of its cycle).
+fn request_units(operation: &str, calls: Decimal) -> (Decimal, Decimal) {
+    match operation {
+        "DynamoDB.GetItem" | "DynamoDB.Query" => (calls, Decimal::ZERO),
+        "DynamoDB.BatchGetItem" => (calls * dec!(2), Decimal::ZERO),
+        "DynamoDB.PutItem" | "DynamoDB.UpdateItem" | "DynamoDB.DeleteItem" => {
+            (Decimal::ZERO, calls)
+        }
+        _ => (Decimal::ZERO, Decimal::ZERO),
+    }
+}
+
+fn sum_units(calls: &BTreeMap<String, Decimal>) -> (Decimal, Decimal) {
+    calls
+        .iter()
+        .map(|(op, n)| request_units(op, *n))
+        .fold((Decimal::ZERO, Decimal::ZERO), |(r, w), (dr, dw)| {
+            (r + dr, w + dw)
+        })
+}
+
+fn sqs_requests(calls: &BTreeMap<String, Decimal>) -> Decimal {
+    calls
+        .iter()
+        .filter(|(op, _)| op.starts_with("SQS."))
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+/// How the exchange accounts' API keys are kept in Secrets Manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Secrets {
+    /// One secret per account: each account's keys rotated, audited and granted alone.
+    PerAccount,
+    /// One secret holding every account (`<secret id>#<account>`): one to pay for.
+    Shared,
+}
+
 /// What the deployment does in a month.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workload {
+    /// Portfolios, each on its own exchange account.
     pub portfolios: Decimal,
-    /// Assets per portfolio: one `DriftPp` metric each.
-    pub assets_per_portfolio: Decimal,
-    /// Scheduler invocations a day (288 at the default five-minute period).
-    pub cycles_per_day: Decimal,
     /// Orders placed a month.
     pub orders_per_month: Decimal,
+    pub secrets: Secrets,
 }
 
-/// What one scheduler cycle and one placed order cost in compute and requests, as measured.
+/// The deployed settings that change the bill.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Measured {
+pub struct Deployed {
+    /// Lambda memory of both functions, MB.
     pub memory_mb: Decimal,
+    /// Minutes between scheduler runs.
+    pub schedule_minutes: Decimal,
+    pub alarms: Decimal,
+}
+
+/// What the CDK app deploys at its default settings (infra/lib/settings.ts); tools/cli/tests/
+/// stack.rs checks it against the synthesized template.
+pub const STACK_DEFAULTS: Deployed = Deployed {
+    memory_mb: dec!(256),
+    schedule_minutes: dec!(5),
+    alarms: dec!(8),
+};
+
+/// What the counting run cannot count: time billed and bytes kept, from the benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timings {
     /// Billed duration of one scheduler invocation per portfolio it plans, ms.
     pub scheduler_ms_per_portfolio: Decimal,
     /// Billed duration of one executor invocation, ms.
     pub executor_ms_per_invocation: Decimal,
-    /// Executor invocations per placed order (placement plus follow-ups until final).
-    pub executor_invocations_per_order: Decimal,
-    /// DynamoDB request units per portfolio cycle (lease, config, ledger, history reads).
-    pub cycle_rru: Decimal,
-    pub cycle_wru: Decimal,
-    /// DynamoDB request units per placed order over its whole life.
-    pub order_rru: Decimal,
-    pub order_wru: Decimal,
-    /// SQS requests the functions make per placed order (sends, follow-ups, deletes).
-    pub order_sqs_requests: Decimal,
     /// Requests of the SQS event source mapping's pollers a month (long polling, 20 s).
     pub poller_sqs_requests: Decimal,
     /// Log bytes per invocation (platform lines, EMF records, our logs).
     pub log_bytes_per_invocation: Decimal,
     /// Table storage, GB.
     pub stored_gb: Decimal,
-    pub alarms: Decimal,
-    /// Metrics besides the per-portfolio and per-asset ones.
-    pub fixed_metrics: Decimal,
 }
 
 /// One line of the bill.
@@ -110,27 +195,43 @@ fn line(service: &'static str, item: &'static str, quantity: Decimal, unit_price
     }
 }
 
-/// The monthly bill of `workload` with `measured` per-cycle and per-order figures.
-pub fn monthly_bill(workload: &Workload, m: &Measured) -> Bill {
+/// The monthly bill of `workload` on `deployed` settings, with the counting run's calls and
+/// the benchmarks' timings.
+pub fn monthly_bill(
+    workload: &Workload,
+    deployed: &Deployed,
+    run: &CountingRun,
+    t: &Timings,
+) -> Bill {
     let days = HOURS_PER_MONTH / dec!(24);
-    let cycles = workload.cycles_per_day * days;
+    let cycles = dec!(1440) / deployed.schedule_minutes * days;
     let portfolio_cycles = cycles * workload.portfolios;
-    let executor_invocations = workload.orders_per_month * m.executor_invocations_per_order;
+    let orders = workload.orders_per_month;
+    let executor_invocations = orders * run.executor_invocations_per_order;
     let invocations = cycles + executor_invocations;
-    let gb = m.memory_mb / dec!(1024);
-    let gb_seconds = (portfolio_cycles * m.scheduler_ms_per_portfolio
-        + executor_invocations * m.executor_ms_per_invocation)
+    let gb = deployed.memory_mb / dec!(1024);
+    let gb_seconds = (portfolio_cycles * t.scheduler_ms_per_portfolio
+        + executor_invocations * t.executor_ms_per_invocation)
         / dec!(1000)
         * gb;
-    let rru = portfolio_cycles * m.cycle_rru + workload.orders_per_month * m.order_rru;
-    let wru = portfolio_cycles * m.cycle_wru + workload.orders_per_month * m.order_wru;
-    let sqs = workload.orders_per_month * m.order_sqs_requests + m.poller_sqs_requests;
-    // One secret per exchange account; a call per invocation at most (the cache keeps it for
-    // five minutes within a container).
-    let secrets = workload.portfolios;
-    let metrics =
-        workload.portfolios * workload.assets_per_portfolio + workload.portfolios + m.fixed_metrics;
-    let log_gb = invocations * m.log_bytes_per_invocation / BYTES_PER_GB;
+    let (cycle_rru, cycle_wru) = sum_units(&run.idle_cycle_calls);
+    let (order_rru, order_wru) = sum_units(&run.order_calls);
+    // Each order is one item of its cycle's transaction, at twice a plain write's units.
+    let transactional_wru = dec!(2);
+    let rru = portfolio_cycles * cycle_rru + orders * order_rru;
+    let wru = portfolio_cycles * cycle_wru + orders * (order_wru + transactional_wru);
+    // The functions' own requests, and the event source mapping's delete of each batch it
+    // delivered (one per executor invocation) beside its pollers' receives.
+    let sqs = portfolio_cycles * sqs_requests(&run.idle_cycle_calls)
+        + orders * sqs_requests(&run.order_calls)
+        + executor_invocations
+        + t.poller_sqs_requests;
+    let secrets = match workload.secrets {
+        Secrets::PerAccount => workload.portfolios,
+        Secrets::Shared => Decimal::ONE,
+    };
+    let metrics = Decimal::from(run.metrics);
+    let log_gb = invocations * t.log_bytes_per_invocation / BYTES_PER_GB;
     // One row per line of the bill: service, item, quantity a month, unit price. Kept one row a
     // line, as a table reads.
     #[rustfmt::skip]
@@ -139,12 +240,13 @@ pub fn monthly_bill(workload: &Workload, m: &Measured) -> Bill {
         ("Lambda", "arm64 GB-seconds", gb_seconds, price::LAMBDA_ARM64_GB_SECOND),
         ("DynamoDB", "write request units", wru, price::DYNAMODB_WRU),
         ("DynamoDB", "read request units", rru, price::DYNAMODB_RRU),
-        ("DynamoDB", "storage GB-month", m.stored_gb, price::DYNAMODB_GB_MONTH),
+        ("DynamoDB", "storage GB-month", t.stored_gb, price::DYNAMODB_GB_MONTH),
         ("SQS", "requests", sqs, price::SQS_REQUEST),
         ("Secrets Manager", "secrets", secrets, price::SECRET_MONTH),
+        // A container reads each secret once per five minutes: at most once an invocation.
         ("Secrets Manager", "API calls", invocations, price::SECRET_CALL),
         ("CloudWatch", "custom metrics", metrics, price::METRIC_MONTH),
-        ("CloudWatch", "alarms", m.alarms, price::ALARM_MONTH),
+        ("CloudWatch", "alarms", deployed.alarms, price::ALARM_MONTH),
         ("CloudWatch", "log ingestion GB", log_gb, price::LOG_INGEST_GB),
     ];
     Bill {
@@ -159,65 +261,125 @@ pub fn monthly_bill(workload: &Workload, m: &Measured) -> Bill {
 mod tests {
     use super::*;
 
-    fn article() -> (Workload, Measured) {
+    fn article() -> (Workload, Deployed, CountingRun, Timings) {
         (
             Workload {
                 portfolios: dec!(12),
-                assets_per_portfolio: dec!(10),
-                cycles_per_day: dec!(288),
                 orders_per_month: dec!(15400),
+                secrets: Secrets::Shared,
             },
-            Measured {
-                memory_mb: dec!(128),
+            Deployed {
+                memory_mb: dec!(256),
+                schedule_minutes: dec!(5),
+                alarms: dec!(8),
+            },
+            CountingRun {
+                portfolios: 1,
+                orders: 2,
+                idle_cycle_calls: BTreeMap::from([
+                    ("DynamoDB.Query".to_owned(), dec!(4)),
+                    ("DynamoDB.UpdateItem".to_owned(), dec!(2)),
+                ]),
+                order_calls: BTreeMap::from([
+                    ("DynamoDB.BatchGetItem".to_owned(), dec!(1)),
+                    ("DynamoDB.UpdateItem".to_owned(), dec!(3)),
+                    ("SQS.SendMessageBatch".to_owned(), dec!(1)),
+                ]),
+                executor_invocations_per_order: dec!(2),
+                metrics: 7,
+            },
+            Timings {
                 scheduler_ms_per_portfolio: dec!(100),
                 executor_ms_per_invocation: dec!(50),
-                executor_invocations_per_order: dec!(2),
-                cycle_rru: dec!(3),
-                cycle_wru: dec!(2),
-                order_rru: dec!(2),
-                order_wru: dec!(4),
-                order_sqs_requests: dec!(3),
                 poller_sqs_requests: dec!(648000),
                 log_bytes_per_invocation: dec!(2048),
                 stored_gb: dec!(1),
-                alarms: dec!(8),
-                fixed_metrics: dec!(12),
             },
         )
     }
 
     #[test]
     fn every_line_is_quantity_times_price_and_the_total_is_their_sum() {
-        let (w, m) = article();
-        let bill = monthly_bill(&w, &m);
+        let (w, d, r, t) = article();
+        let bill = monthly_bill(&w, &d, &r, &t);
         // 288 × 30.416… days + 15,400 × 2 invocations.
         let requests = &bill.lines[0];
         assert_eq!(requests.quantity, dec!(8760) + dec!(30800));
         assert_eq!(requests.monthly_usd, dec!(39560) * dec!(0.0000002));
-        // GB-s: 105,120 portfolio cycles × 0.1 s + 30,800 × 0.05 s, at 1/8 GB.
-        let gb_s = &bill.lines[1];
-        assert_eq!(gb_s.quantity, (dec!(10512) + dec!(1540)) / dec!(8));
-        // Metrics: 120 DriftPp + 12 CyclesCompleted + 12 others.
-        assert_eq!(bill.lines[8].quantity, dec!(144));
-        assert_eq!(bill.lines[8].monthly_usd, dec!(43.2));
+        // GB-s: 105,120 portfolio cycles × 0.1 s + 30,800 × 0.05 s, at 1/4 GB.
+        assert_eq!(bill.lines[1].quantity, (dec!(10512) + dec!(1540)) / dec!(4));
+        // WRU: 2 a portfolio cycle, 3 + 2 (transactional) an order.
+        assert_eq!(
+            bill.lines[2].quantity,
+            dec!(105120) * dec!(2) + dec!(15400) * dec!(5)
+        );
+        // RRU: 4 a cycle, 2 an order (the halt and the breaker).
+        assert_eq!(
+            bill.lines[3].quantity,
+            dec!(105120) * dec!(4) + dec!(15400) * dec!(2)
+        );
+        // SQS: a send an order, a delete an invocation, the pollers.
+        assert_eq!(
+            bill.lines[5].quantity,
+            dec!(15400) + dec!(30800) + dec!(648000)
+        );
+        assert_eq!(bill.lines[6].quantity, dec!(1), "one shared secret");
+        assert_eq!(bill.lines[8].quantity, dec!(7), "the fixed metrics");
+        assert_eq!(bill.lines[8].monthly_usd, dec!(2.1));
         let sum: Decimal = bill.lines.iter().map(|l| l.monthly_usd).sum();
         assert_eq!(bill.total(), sum);
-        // The article's workload stays far below its 295 USD a month.
-        assert!(bill.total() < dec!(60), "{}", bill.total());
+    }
+
+    #[test]
+    fn a_secret_per_account_bills_each_and_the_schedule_and_memory_scale_their_lines() {
+        let (w, d, r, t) = article();
+        let shared = monthly_bill(&w, &d, &r, &t);
+        let per_account = monthly_bill(
+            &Workload {
+                secrets: Secrets::PerAccount,
+                ..w.clone()
+            },
+            &d,
+            &r,
+            &t,
+        );
+        assert_eq!(per_account.lines[6].quantity, dec!(12));
+        assert_eq!(per_account.total() - shared.total(), dec!(11) * dec!(0.40));
+        let hourly = monthly_bill(
+            &w,
+            &Deployed {
+                schedule_minutes: dec!(60),
+                memory_mb: dec!(512),
+                ..d.clone()
+            },
+            &r,
+            &t,
+        );
+        assert!(hourly.lines[0].quantity < shared.lines[0].quantity);
+        assert!(hourly.lines[3].quantity < shared.lines[3].quantity);
     }
 
     #[test]
     fn twice_the_orders_cost_more_but_less_than_twice() {
-        let (w, m) = article();
-        let once = monthly_bill(&w, &m).total();
+        let (w, d, r, t) = article();
+        let once = monthly_bill(&w, &d, &r, &t).total();
         let twice = monthly_bill(
             &Workload {
                 orders_per_month: w.orders_per_month * dec!(2),
                 ..w
             },
-            &m,
+            &d,
+            &r,
+            &t,
         )
         .total();
         assert!(twice > once && twice < once * dec!(2));
+    }
+
+    #[test]
+    fn the_committed_counting_run_parses_and_bills_a_fixed_set_of_metrics() {
+        let run = CountingRun::committed().expect("counting-run.json parses");
+        assert!(run.orders > 0 && run.portfolios > 0);
+        assert!(run.metrics <= 7, "{run:?}");
     }
 }

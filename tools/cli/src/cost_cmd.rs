@@ -1,54 +1,43 @@
 //! `driftline cost`: the monthly AWS bill of a workload, as a table. Defaults are the article's
-//! workload (12 accounts, 15,400 orders a month) and the figures measured in
-//! docs/BENCHMARKS.md.
+//! workload (12 accounts, 15,400 orders a month), the CDK app's default settings, the AWS calls
+//! the counting run measured (tools/cli/measured/counting-run.json) and the timings
+//! docs/BENCHMARKS.md measured.
 
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use driftline_cli::cost::{monthly_bill, Measured, Workload};
+use driftline_cli::cost::{
+    monthly_bill, CountingRun, Deployed, Secrets, Timings, Workload, STACK_DEFAULTS,
+};
 use rust_decimal::Decimal;
 
 #[derive(Debug, Args)]
 pub struct CostArgs {
-    /// Portfolios (exchange accounts, one secret each).
+    /// Portfolios, each on its own exchange account.
     #[arg(long, default_value = "12")]
     portfolios: Decimal,
-    /// Assets per portfolio (one drift metric each).
-    #[arg(long, default_value = "10")]
-    assets: Decimal,
-    /// Scheduler runs a day (288 = every five minutes).
-    #[arg(long, default_value = "288")]
-    cycles_per_day: Decimal,
     /// Orders placed a month.
     #[arg(long, default_value = "15400")]
     orders_per_month: Decimal,
-    /// Lambda memory, MB.
-    #[arg(long, default_value = "128")]
+    /// How the accounts' keys are kept: one secret holding them all (`<secret id>#<account>`),
+    /// or one per account (docs/DEPLOY.md, "One secret or one per account").
+    #[arg(long, value_enum, default_value = "shared")]
+    secrets: Secrets,
+    /// Lambda memory of both functions, MB (the stack's `schedulerMemoryMb` and
+    /// `executorMemoryMb`).
+    #[arg(long, default_value_t = STACK_DEFAULTS.memory_mb)]
     memory_mb: Decimal,
+    /// Minutes between scheduler runs (the stack's `scheduleRateMinutes`).
+    #[arg(long, default_value_t = STACK_DEFAULTS.schedule_minutes)]
+    schedule_minutes: Decimal,
+    /// CloudWatch alarms (the stack creates 8).
+    #[arg(long, default_value_t = STACK_DEFAULTS.alarms)]
+    alarms: Decimal,
     /// Billed scheduler milliseconds per portfolio and cycle.
     #[arg(long, default_value = "200")]
     scheduler_ms_per_portfolio: Decimal,
     /// Billed milliseconds per executor invocation.
     #[arg(long, default_value = "150")]
     executor_ms: Decimal,
-    /// Executor invocations per placed order (placement and follow-ups until final).
-    #[arg(long, default_value = "2")]
-    executor_invocations_per_order: Decimal,
-    /// DynamoDB read units per portfolio cycle.
-    #[arg(long, default_value = "5")]
-    cycle_rru: Decimal,
-    /// DynamoDB write units per portfolio cycle.
-    #[arg(long, default_value = "3")]
-    cycle_wru: Decimal,
-    /// DynamoDB read units per order over its life (the controls, kill switch and breaker, two
-    /// items read strongly consistent by each executor invocation).
-    #[arg(long, default_value = "4")]
-    order_rru: Decimal,
-    /// DynamoDB write units per order over its life.
-    #[arg(long, default_value = "5")]
-    order_wru: Decimal,
-    /// SQS requests the functions make per order.
-    #[arg(long, default_value = "3")]
-    order_sqs_requests: Decimal,
     /// SQS requests of the event source mapping's pollers a month (5 pollers, 20 s long polls).
     #[arg(long, default_value = "657000")]
     poller_sqs_requests: Decimal,
@@ -58,43 +47,33 @@ pub struct CostArgs {
     /// Table storage, GB.
     #[arg(long, default_value = "1")]
     stored_gb: Decimal,
-    /// CloudWatch alarms (the CDK app creates 8).
-    #[arg(long, default_value = "8")]
-    alarms: Decimal,
-    /// Metrics besides the per-portfolio and per-asset ones.
-    #[arg(long, default_value = "12")]
-    fixed_metrics: Decimal,
     /// A monthly bill to compare with (the article's: 295 USD).
     #[arg(long, default_value = "295")]
     compare_with: Decimal,
 }
 
 /// # Errors
-/// None today; the signature matches the other subcommands.
+/// When the committed counting run does not parse (a bug the counting test catches).
 pub fn run(a: &CostArgs) -> Result<(), Box<dyn std::error::Error>> {
     let workload = Workload {
         portfolios: a.portfolios,
-        assets_per_portfolio: a.assets,
-        cycles_per_day: a.cycles_per_day,
         orders_per_month: a.orders_per_month,
+        secrets: a.secrets,
     };
-    let measured = Measured {
+    let deployed = Deployed {
         memory_mb: a.memory_mb,
+        schedule_minutes: a.schedule_minutes,
+        alarms: a.alarms,
+    };
+    let timings = Timings {
         scheduler_ms_per_portfolio: a.scheduler_ms_per_portfolio,
         executor_ms_per_invocation: a.executor_ms,
-        executor_invocations_per_order: a.executor_invocations_per_order,
-        cycle_rru: a.cycle_rru,
-        cycle_wru: a.cycle_wru,
-        order_rru: a.order_rru,
-        order_wru: a.order_wru,
-        order_sqs_requests: a.order_sqs_requests,
         poller_sqs_requests: a.poller_sqs_requests,
         log_bytes_per_invocation: a.log_bytes,
         stored_gb: a.stored_gb,
-        alarms: a.alarms,
-        fixed_metrics: a.fixed_metrics,
     };
-    let bill = monthly_bill(&workload, &measured);
+    let counted = CountingRun::committed()?;
+    let bill = monthly_bill(&workload, &deployed, &counted, &timings);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
         "service",

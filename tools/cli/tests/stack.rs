@@ -278,3 +278,44 @@ fn the_driftline_binary_finds_the_stack_by_name_alone() {
         "{stderr}"
     );
 }
+
+/// `driftline cost` bills what the CDK app deploys at its defaults: the functions' memory, the
+/// schedule and the alarms of the synthesized template (no emulator needed).
+#[test]
+fn driftline_cost_defaults_to_what_the_stack_deploys() {
+    use driftline_cli::cost::STACK_DEFAULTS;
+    use rust_decimal::Decimal;
+    let path = synthesized_template();
+    let template: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let resources: Vec<&Value> = template["Resources"]
+        .as_object()
+        .expect("a template has resources")
+        .values()
+        .collect();
+    let of_type = |t: &str| -> Vec<&Value> {
+        resources
+            .iter()
+            .copied()
+            .filter(|r| r["Type"] == t)
+            .collect()
+    };
+    assert_eq!(
+        Decimal::from(of_type("AWS::CloudWatch::Alarm").len()),
+        STACK_DEFAULTS.alarms
+    );
+    let functions = of_type("AWS::Lambda::Function");
+    assert_eq!(functions.len(), 2);
+    for f in functions {
+        assert_eq!(
+            Decimal::from(f["Properties"]["MemorySize"].as_u64().unwrap()),
+            STACK_DEFAULTS.memory_mb,
+            "{f:#}"
+        );
+    }
+    let rules = of_type("AWS::Events::Rule");
+    assert_eq!(
+        rules[0]["Properties"]["ScheduleExpression"],
+        format!("rate({} minutes)", STACK_DEFAULTS.schedule_minutes)
+    );
+}
