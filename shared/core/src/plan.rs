@@ -27,6 +27,15 @@ pub struct InFlightOrder {
     /// The account it was placed on; `None` for the deployment's default account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Whether the exchange holds it (placed, or being placed or re-priced): then what it
+    /// spends is locked and out of the free balances. An order not yet placed (waiting in the
+    /// queue for depth, or for its cycle's sells) spends from balances still counted free.
+    #[serde(default = "placed_by_default")]
+    pub placed: bool,
+}
+
+fn placed_by_default() -> bool {
+    true
 }
 
 /// One account's part in a plan: what it holds now, its markets and what trading there costs.
@@ -472,9 +481,10 @@ fn markets_of_targets<'m>(
 }
 
 /// Each account's holdings as they will be once the in-flight orders fill: a buy adds its
-/// remainder (its cash is already locked, so not in the free balance), a sell adds its
-/// proceeds at its limit. An account's holdings themselves, not a copy, when nothing of it is
-/// in flight.
+/// remainder, a sell adds its proceeds at its limit. What a placed order spends is locked on
+/// the exchange, so not in the free balance; what an order not yet placed will spend still is,
+/// and comes off here (else it would count twice, as cash and as what it buys). An account's
+/// holdings themselves, not a copy, when nothing of it is in flight.
 fn project_in_flight<'p>(
     portfolio: &Portfolio,
     accounts: &'p [PlanAccount<'p>],
@@ -506,14 +516,19 @@ fn project_in_flight<'p>(
                 .map(|(a, q)| (a.clone(), q))
                 .collect()
         });
-        let (asset, amount) = match o.side {
-            Side::Buy => (o.symbol.base().clone(), o.remaining),
-            Side::Sell => (
-                o.symbol.quote().clone(),
-                o.remaining * o.limit_price.value(),
-            ),
+        let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
+        let notional = o.remaining * o.limit_price.value();
+        let (gets, spends) = match o.side {
+            Side::Buy => ((base, o.remaining), (quote, notional)),
+            Side::Sell => ((quote, notional), (base, o.remaining)),
         };
-        *map.entry(asset).or_default() += amount;
+        *map.entry(gets.0).or_default() += gets.1;
+        if !o.placed {
+            // Never below zero: a balance the exchange already moved (a placement the ledger
+            // does not know of yet) is not spent twice either.
+            let held = map.entry(spends.0).or_default();
+            *held = (*held - spends.1).max(Decimal::ZERO);
+        }
     }
     for (slot, map) in projected.into_iter().enumerate() {
         if let Some(map) = map {

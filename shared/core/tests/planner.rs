@@ -347,6 +347,7 @@ fn in_flight_orders_count_in_drift_and_block_a_second_order() {
         remaining: dec!(3),
         limit_price: Price::new(dec!(100)).unwrap(),
         account: None,
+        placed: true,
     };
     // The free balance no longer holds the 3 BTC locked in the order.
     let mut case = Case::new(
@@ -367,6 +368,59 @@ fn in_flight_orders_count_in_drift_and_block_a_second_order() {
     let plan = case.plan();
     assert_eq!(decision(&plan, "BTC").reason, DecisionReason::OrderInFlight);
     assert!(plan.intents.is_empty());
+}
+
+#[test]
+fn an_order_not_yet_placed_counts_once_not_as_both_its_funds_and_what_they_buy() {
+    // The same resting sell as above, but still in the queue (the book was thin): its 3 BTC
+    // are still in the free balance, so the portfolio is worth 2,000, not 2,300.
+    let market = || vec![market("BTC", dec!(100), dec!(2), DEEP)];
+    let targets = [("BTC", dec!(0.5)), ("USDT", dec!(0.5))];
+    let sell = InFlightOrder {
+        symbol: "BTC/USDT".parse().unwrap(),
+        side: Side::Sell,
+        remaining: dec!(3),
+        limit_price: Price::new(dec!(100)).unwrap(),
+        account: None,
+        placed: true,
+    };
+    let mut resting = Case::new(
+        &[("BTC", dec!(11)), ("USDT", dec!(600))],
+        &targets,
+        market(),
+    );
+    resting.in_flight = vec![sell.clone()];
+    let mut queued = Case::new(
+        &[("BTC", dec!(14)), ("USDT", dec!(600))],
+        &targets,
+        market(),
+    );
+    queued.in_flight = vec![InFlightOrder {
+        placed: false,
+        ..sell.clone()
+    }];
+    let (resting, queued) = (resting.plan(), queued.plan());
+    assert_eq!(
+        decision(&queued, "BTC").drift,
+        decision(&resting, "BTC").drift
+    );
+    assert_eq!(queued.snapshot.equity, dec!(2000));
+    assert!(queued.intents.is_empty());
+    // A buy of 3 BTC at 100 waiting for its cycle's sells: its 300 USDT are still free.
+    let buy = InFlightOrder {
+        side: Side::Buy,
+        placed: false,
+        ..sell
+    };
+    let mut waiting = Case::new(
+        &[("BTC", dec!(6)), ("USDT", dec!(1400))],
+        &targets,
+        market(),
+    );
+    waiting.in_flight = vec![buy];
+    let plan = waiting.plan();
+    assert_eq!(plan.snapshot.equity, dec!(2000));
+    assert_eq!(decision(&plan, "BTC").drift, dec!(-0.05));
 }
 
 #[rstest::rstest]

@@ -650,10 +650,55 @@ fn a_leg_being_repriced_counts_in_flight_once() {
     let alone = in_flight(std::slice::from_ref(&repricing));
     assert_eq!(alone.len(), 1);
     assert_eq!(alone[0].remaining, dec!(0.75));
+    assert!(alone[0].placed, "its base is locked until the cancel takes");
+    // The next leg is recorded once the cancel took: not placed yet, its base free again.
     let next = OrderRecord::pending(intent(1, dec!(0.75)), 0);
     let both = in_flight(&[repricing, next]);
     assert_eq!(both.len(), 1, "the next leg only");
     assert_eq!(both[0].remaining, dec!(0.75));
+    assert!(!both[0].placed);
+}
+
+#[test]
+fn only_orders_the_exchange_may_hold_count_as_placed() {
+    let (p, c, s) = (
+        PortfolioId::new("p").unwrap(),
+        CycleId::new("c1").unwrap(),
+        "BTC/USDT".parse::<Symbol>().unwrap(),
+    );
+    let order = |status: OrderStatus| OrderRecord {
+        status,
+        ..OrderRecord::pending(
+            OrderIntent {
+                client_order_id: ClientOrderId::derive(None, &p, &c, &s, Side::Buy, 0),
+                portfolio_id: p.clone(),
+                cycle_id: c.clone(),
+                symbol: s.clone(),
+                side: Side::Buy,
+                leg: 0,
+                quantity: dec!(1),
+                limit_price: Price::new(dec!(100)).unwrap(),
+                limit_offset: OrderIntent::mid_offset(),
+                funded_by_sells: false,
+                reference_price: Price::new(dec!(100)).unwrap(),
+                worst_price: Price::new(dec!(101)).unwrap(),
+                predicted_cost_bps: dec!(5),
+                created_at_ms: 0,
+                expires_at_ms: 1,
+                account: None,
+            },
+            0,
+        )
+    };
+    for (status, placed) in [
+        (OrderStatus::Pending, false),
+        (OrderStatus::Queued, false),
+        (OrderStatus::Placing, true),
+        (OrderStatus::Placed, true),
+        (OrderStatus::PartiallyFilled, true),
+    ] {
+        assert_eq!(in_flight(&[order(status)])[0].placed, placed, "{status:?}");
+    }
 }
 
 #[tokio::test]

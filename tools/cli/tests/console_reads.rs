@@ -660,7 +660,8 @@ fn plan_live_shows_what_the_next_cycle_would_do_and_writes_and_places_nothing() 
     assert_eq!(p["plan"]["snapshot"]["portfolio_id"], "article");
     // The account's real balances (the venue's, the fills of cycle 1 included), with the
     // orders in flight projected as the planner projects them: a sell's proceeds at its limit
-    // in the quote asset, a buy's remainder in its base.
+    // in the quote asset, a buy's remainder in its base; and, as these are still on the queue
+    // (nothing locked on the exchange), what each will spend taken off its free balance.
     let balances = d.rt.block_on(d.w.try_admin_get("/admin/balances")).unwrap();
     let account = &balances["accounts"]["demo"];
     for a in p["plan"]["snapshot"]["assets"].as_array().unwrap() {
@@ -669,11 +670,13 @@ fn plan_live_shows_what_the_next_cycle_would_do_and_writes_and_places_nothing() 
             .iter()
             .map(|o| {
                 let i = &o.intent;
+                let (base, quote) = (i.symbol.base().as_str(), i.symbol.quote().as_str());
+                let notional = i.quantity * i.limit_price.value();
                 match i.side {
-                    driftline_core::Side::Sell if i.symbol.quote().as_str() == asset => {
-                        i.quantity * i.limit_price.value()
-                    }
-                    driftline_core::Side::Buy if i.symbol.base().as_str() == asset => i.quantity,
+                    driftline_core::Side::Sell if quote == asset => notional,
+                    driftline_core::Side::Sell if base == asset => -i.quantity,
+                    driftline_core::Side::Buy if base == asset => i.quantity,
+                    driftline_core::Side::Buy if quote == asset => -notional,
                     _ => Decimal::ZERO,
                 }
             })

@@ -170,6 +170,7 @@ impl WorkingOrder {
                 _ => self.intent.limit_price,
             },
             account: self.intent.account.clone(),
+            placed: matches!(self.state, OrderState::Resting { .. }),
         }
     }
 

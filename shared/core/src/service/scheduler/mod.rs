@@ -549,6 +549,8 @@ pub fn in_flight(open: &[OrderRecord]) -> Vec<InFlightOrder> {
             remaining: (r.intent.quantity - r.filled_qty).max(Decimal::ZERO),
             limit_price: r.intent.limit_price,
             account: r.intent.account.clone(),
+            // PLACING counts as placed: the claim is held while the order is sent, seconds.
+            placed: !matches!(r.status, OrderStatus::Pending | OrderStatus::Queued),
         })
         .collect()
 }
