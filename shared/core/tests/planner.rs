@@ -338,17 +338,22 @@ fn an_invalid_policy_fails_before_any_order() {
     ));
 }
 
-#[test]
-fn in_flight_orders_count_in_drift_and_block_a_second_order() {
-    // BTC 70% of 2000: a resting sell of 3 BTC at 100 brings it to the band edge (55%).
-    let sell = InFlightOrder {
+/// A sell of 3 BTC at 100 resting on the exchange.
+fn resting_btc_sell() -> InFlightOrder {
+    InFlightOrder {
         symbol: "BTC/USDT".parse().unwrap(),
         side: Side::Sell,
         remaining: dec!(3),
         limit_price: Price::new(dec!(100)).unwrap(),
         account: None,
         placed: true,
-    };
+    }
+}
+
+#[test]
+fn in_flight_orders_count_in_drift_and_block_a_second_order() {
+    // BTC 70% of 2000: a resting sell of 3 BTC at 100 brings it to the band edge (55%).
+    let sell = resting_btc_sell();
     // The free balance no longer holds the 3 BTC locked in the order.
     let mut case = Case::new(
         &[("BTC", dec!(11)), ("USDT", dec!(600))],
@@ -376,14 +381,7 @@ fn an_order_not_yet_placed_counts_once_not_as_both_its_funds_and_what_they_buy()
     // are still in the free balance, so the portfolio is worth 2,000, not 2,300.
     let market = || vec![market("BTC", dec!(100), dec!(2), DEEP)];
     let targets = [("BTC", dec!(0.5)), ("USDT", dec!(0.5))];
-    let sell = InFlightOrder {
-        symbol: "BTC/USDT".parse().unwrap(),
-        side: Side::Sell,
-        remaining: dec!(3),
-        limit_price: Price::new(dec!(100)).unwrap(),
-        account: None,
-        placed: true,
-    };
+    let sell = resting_btc_sell();
     let mut resting = Case::new(
         &[("BTC", dec!(11)), ("USDT", dec!(600))],
         &targets,

@@ -617,31 +617,41 @@ async fn a_cycle_between_the_writes_of_a_reprice_plans_nothing_for_that_asset() 
     }
 }
 
-#[test]
-fn a_leg_being_repriced_counts_in_flight_once() {
+/// An order of portfolio `p`'s cycle `c1` on BTC/USDT at 100 (worst 99 for a sell, 101 for a
+/// buy), leg `leg`.
+fn btc_intent(side: Side, leg: u32, quantity: Decimal) -> OrderIntent {
     let (p, c, s) = (
         PortfolioId::new("p").unwrap(),
         CycleId::new("c1").unwrap(),
         "BTC/USDT".parse::<Symbol>().unwrap(),
     );
-    let intent = |leg: u32, qty: Decimal| OrderIntent {
-        client_order_id: ClientOrderId::derive(None, &p, &c, &s, Side::Sell, leg),
-        portfolio_id: p.clone(),
-        cycle_id: c.clone(),
-        symbol: s.clone(),
-        side: Side::Sell,
+    let worst = match side {
+        Side::Sell => dec!(99),
+        Side::Buy => dec!(101),
+    };
+    OrderIntent {
+        client_order_id: ClientOrderId::derive(None, &p, &c, &s, side, leg),
+        portfolio_id: p,
+        cycle_id: c,
+        symbol: s,
+        side,
         leg,
-        quantity: qty,
+        quantity,
         limit_price: Price::new(dec!(100)).unwrap(),
         limit_offset: OrderIntent::mid_offset(),
         funded_by_sells: false,
         reference_price: Price::new(dec!(100)).unwrap(),
-        worst_price: Price::new(dec!(99)).unwrap(),
+        worst_price: Price::new(worst).unwrap(),
         predicted_cost_bps: dec!(5),
         created_at_ms: 0,
         expires_at_ms: 1,
         account: None,
-    };
+    }
+}
+
+#[test]
+fn a_leg_being_repriced_counts_in_flight_once() {
+    let intent = |leg: u32, qty: Decimal| btc_intent(Side::Sell, leg, qty);
     let repricing = OrderRecord {
         status: OrderStatus::Repricing,
         filled_qty: dec!(0.25),
@@ -661,34 +671,9 @@ fn a_leg_being_repriced_counts_in_flight_once() {
 
 #[test]
 fn only_orders_the_exchange_may_hold_count_as_placed() {
-    let (p, c, s) = (
-        PortfolioId::new("p").unwrap(),
-        CycleId::new("c1").unwrap(),
-        "BTC/USDT".parse::<Symbol>().unwrap(),
-    );
     let order = |status: OrderStatus| OrderRecord {
         status,
-        ..OrderRecord::pending(
-            OrderIntent {
-                client_order_id: ClientOrderId::derive(None, &p, &c, &s, Side::Buy, 0),
-                portfolio_id: p.clone(),
-                cycle_id: c.clone(),
-                symbol: s.clone(),
-                side: Side::Buy,
-                leg: 0,
-                quantity: dec!(1),
-                limit_price: Price::new(dec!(100)).unwrap(),
-                limit_offset: OrderIntent::mid_offset(),
-                funded_by_sells: false,
-                reference_price: Price::new(dec!(100)).unwrap(),
-                worst_price: Price::new(dec!(101)).unwrap(),
-                predicted_cost_bps: dec!(5),
-                created_at_ms: 0,
-                expires_at_ms: 1,
-                account: None,
-            },
-            0,
-        )
+        ..OrderRecord::pending(btc_intent(Side::Buy, 0, dec!(1)), 0)
     };
     for (status, placed) in [
         (OrderStatus::Pending, false),
