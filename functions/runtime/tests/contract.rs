@@ -105,14 +105,19 @@ fn ident(text: &str) -> &str {
 
 /// contract.ts's `ENV`: each key and the variable it names.
 fn declared(contract: &str) -> BTreeMap<String, String> {
-    braces_after(contract, "export const ENV =")
+    constants(contract, "export const ENV =")
+}
+
+/// The `key: 'value',` lines of the object contract.ts declares after `marker`.
+fn constants(contract: &str, marker: &str) -> BTreeMap<String, String> {
+    braces_after(contract, marker)
         .lines()
         .map(str::trim)
         .filter(|l| !(l.is_empty() || l.starts_with("/**") || l.starts_with("//")))
         .map(|l| {
             let (key, value) = l
                 .split_once(':')
-                .unwrap_or_else(|| panic!("not a `key: 'NAME',` line of ENV: {l:?}"));
+                .unwrap_or_else(|| panic!("not a `key: 'value',` line after {marker}: {l:?}"));
             let value = value.trim().trim_end_matches(',').trim_matches('\'');
             (key.trim().to_owned(), value.to_owned())
         })
@@ -319,21 +324,8 @@ fn the_dead_letter_reason_attribute_is_the_one_contract_ts_names() {
 
 #[test]
 fn the_metrics_the_alarms_and_dashboard_use_are_the_ones_the_functions_emit() {
-    let contract = infra_file("contract.ts");
-    let named: BTreeSet<String> = braces_after(&contract, "export const METRIC =")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !(l.is_empty() || l.starts_with("/**") || l.starts_with("//")))
-        .map(|l| {
-            let (_, value) = l
-                .split_once(':')
-                .unwrap_or_else(|| panic!("not a `key: 'Name',` line of METRIC: {l:?}"));
-            value
-                .trim()
-                .trim_end_matches(',')
-                .trim_matches('\'')
-                .to_owned()
-        })
+    let named: BTreeSet<String> = constants(&infra_file("contract.ts"), "export const METRIC =")
+        .into_values()
         .collect();
     let emitted: BTreeSet<String> = driftline_aws::metrics::METRICS
         .iter()
