@@ -646,17 +646,25 @@ async fn a_tick_delivered_again_after_two_later_cycles_plans_nothing() {
     w.stop().await;
 }
 
+/// The article's policy without the velocity rule, as portfolio `id` with other targets.
+fn article_aiming_at(
+    id: &str,
+    targets: [(&str, &str); 3],
+) -> driftline_core::config::PortfolioSpec {
+    let mut spec = article_spec();
+    spec.id = id.to_owned();
+    spec.targets = targets
+        .map(|(asset, weight)| (asset.to_owned(), weight.to_owned()))
+        .into();
+    spec.policy.velocity = None;
+    spec
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn buys_paid_by_resting_sells_wait_for_their_fills_and_every_one_fills() {
     // Almost all BTC, no ETH, little cash: the rebalance sells BTC to buy ETH.
     let venue = driftline_e2e::article_venue!(balances = { BTC = "3", ETH = "0", USDT = "1000" });
-    // The article's policy without the velocity rule, other targets.
-    let mut spec = article_spec();
-    spec.id = "rotate".to_owned();
-    spec.targets = [("BTC", "0.5"), ("ETH", "0.4"), ("USDT", "0.1")]
-        .map(|(asset, weight)| (asset.to_owned(), weight.to_owned()))
-        .into();
-    spec.policy.velocity = None;
+    let spec = article_aiming_at("rotate", [("BTC", "0.5"), ("ETH", "0.4"), ("USDT", "0.1")]);
     let Some(w) = first_tick_plans_two(World::start(venue, &[spec]).await).await else {
         return;
     };
@@ -857,13 +865,8 @@ async fn the_owner_is_told_of_each_cycle_that_traded_and_of_the_breaker_through_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_buy_repriced_up_fits_the_cash_the_plan_sized_it_to() {
     let venue = driftline_e2e::article_venue!(balances = { BTC = "0", ETH = "0", USDT = "20000" });
-    let mut spec = article_spec();
-    spec.id = "all-in".to_owned();
-    spec.targets = [("BTC", "1"), ("ETH", "0"), ("USDT", "0")]
-        .map(|(asset, weight)| (asset.to_owned(), weight.to_owned()))
-        .into();
+    let mut spec = article_aiming_at("all-in", [("BTC", "1"), ("ETH", "0"), ("USDT", "0")]);
     spec.policy.destination = driftline_core::Destination::Target;
-    spec.policy.velocity = None;
     let Some(w) = World::start(venue, &[spec]).await else {
         return;
     };

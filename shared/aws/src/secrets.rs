@@ -12,6 +12,7 @@
 //!
 //! Values never reach an error message.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ pub struct AccountSecrets {
 }
 
 /// What one secret holds: one account, or several by name.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Held {
     One(AccountSecret),
     Several(BTreeMap<String, AccountSecret>),
@@ -77,28 +78,32 @@ impl AccountSecrets {
     pub async fn get(&self, reference: &str) -> Result<AccountSecret, SecretError> {
         let (secret_id, name) = split_reference(reference);
         let mut entries = self.entries.lock().await;
-        let held = match entries.get(secret_id) {
-            Some((read_at, held)) if read_at.elapsed() < self.ttl => held.clone(),
-            _ => {
-                let held = self.fetch(secret_id).await?;
-                entries.insert(secret_id.to_owned(), (Instant::now(), held.clone()));
-                held
+        let held = match entries.entry(secret_id.to_owned()) {
+            Entry::Occupied(e) if e.get().0.elapsed() < self.ttl => &e.into_mut().1,
+            stale_or_none => {
+                let read = self.fetch(secret_id).await?;
+                &stale_or_none
+                    .insert_entry((Instant::now(), read))
+                    .into_mut()
+                    .1
             }
         };
         let malformed = |reason| SecretError::Malformed {
             secret_id: reference.to_owned(),
             reason,
         };
+        // Only the account asked for is copied out, not every account of a shared secret.
         match (held, name) {
-            (Held::One(account), None) => Ok(account),
+            (Held::One(account), None) => Ok(account.clone()),
             (Held::One(_), Some(_)) => Err(malformed(
                 "the secret holds one account: name it by the secret's id alone",
             )),
             (Held::Several(_), None) => Err(malformed(
                 "the secret holds several accounts: name one as <secret id>#<account>",
             )),
-            (Held::Several(mut accounts), Some(name)) => accounts
-                .remove(name)
+            (Held::Several(accounts), Some(name)) => accounts
+                .get(name)
+                .cloned()
                 .ok_or_else(|| malformed("no such account in the secret's accounts")),
         }
     }

@@ -76,7 +76,7 @@ pub fn leg_quantity(
 ) -> Decimal {
     let planned = intent.limit_price.value();
     let affordable = match intent.side {
-        Side::Buy if price > planned => remaining.min(remaining * planned / price),
+        Side::Buy if price > planned => remaining * planned / price,
         _ => remaining,
     };
     filters.round_quantity(affordable)
