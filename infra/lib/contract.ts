@@ -19,6 +19,8 @@ export const ENV = {
   maxRetryDelaySeconds: 'DRIFTLINE_MAX_RETRY_DELAY_SECONDS',
   /** Executor only, optional (default 30 s): when a resting order is checked again. */
   followUpDelaySeconds: 'DRIFTLINE_FOLLOW_UP_DELAY_SECONDS',
+  /** Both, optional (default `messages`): who follows a resting order (`reconcile`: the scheduler). */
+  followUp: 'DRIFTLINE_FOLLOW_UP',
   /** Executor only: where unreadable messages go at once, with their reason. */
   deadLetterQueueUrl: 'DRIFTLINE_DEAD_LETTER_QUEUE_URL',
   /** Both, only when notifications are on: the SNS topic the owner's notices go to. */

@@ -83,6 +83,7 @@ export class DriftlineStack extends Stack {
       [ENV.exchangeBaseUrl]: s.exchangeBaseUrl,
       [ENV.exchangeSecretId]: this.exchangeSecret.secretArn,
       [ENV.metricsNamespace]: s.metricsNamespace,
+      [ENV.followUp]: s.followUp,
     };
     // Both functions tell the owner (a cycle that traded, the breaker opening or closing), and
     // only to this topic.

@@ -40,6 +40,12 @@ export interface DriftlineSettings {
   readonly metricsNamespace: string;
   readonly portfolioConcurrency: number;
   readonly maxRetryDelaySeconds: number;
+  /**
+   * Who follows an order resting on the exchange: `messages` (the executor, every 30 s, the
+   * default) or `reconcile` (the scheduler, once a period: fewer AWS calls per order, a period's
+   * reaction time; docs/BENCHMARKS.md).
+   */
+  readonly followUp: 'messages' | 'reconcile';
   readonly logRetentionDays: number;
   /** An address subscribed to the alarm topic; absent: subscribe by hand (DEPLOY.md). */
   readonly alarmEmail?: string;
@@ -213,6 +219,10 @@ export function readSettings(read: ContextReader): DriftlineSettings {
   if (url.protocol !== 'https:') {
     throw new SettingsError('exchangeBaseUrl', exchangeBaseUrl, 'must be https (API keys travel on it)');
   }
+  const followUp = text(read, 'followUp') ?? 'messages';
+  if (followUp !== 'messages' && followUp !== 'reconcile') {
+    throw new SettingsError('followUp', followUp, 'must be messages or reconcile');
+  }
   const metricsNamespace = text(read, 'metricsNamespace') ?? 'Driftline';
   if (!NAMESPACE.test(metricsNamespace) || metricsNamespace.startsWith('AWS/')) {
     throw new SettingsError('metricsNamespace', metricsNamespace, 'not a valid custom CloudWatch namespace');
@@ -252,6 +262,7 @@ export function readSettings(read: ContextReader): DriftlineSettings {
     metricsNamespace,
     portfolioConcurrency: integer(read, 'portfolioConcurrency', 4, 1, 64),
     maxRetryDelaySeconds: integer(read, 'maxRetryDelaySeconds', 900, 1, 900),
+    followUp,
     logRetentionDays,
     alarmEmail,
     notifications,
@@ -285,6 +296,7 @@ export const FILE_KEYS = [
   'metricsNamespace',
   'portfolioConcurrency',
   'maxRetryDelaySeconds',
+  'followUp',
   'logRetentionDays',
   'alarmEmail',
   'notifications',

@@ -68,6 +68,7 @@ describe('settings', () => {
     ['accountSecretArns', { accountSecretArns: `${alice},${alice}` }, /listed twice/],
     ['accountSecretArns', { exchangeSecretArn: alice, accountSecretArns: bob + ',' + alice }, /default account's secret \(exchangeSecretArn\)/],
     ['architecture', { architecture: 'arm' }, /must be arm64 or x86_64/],
+    ['followUp', { followUp: 'executor' }, /must be messages or reconcile/],
     ['executorMemoryMb', { executorMemoryMb: '1.5' }, /not a whole number/],
     ['executorMemoryMb', { executorMemoryMb: 64 }, /between 128 and 10240/],
     ['scheduleRateMinutes', { scheduleRateMinutes: 0 }, /between 1 and 480/],

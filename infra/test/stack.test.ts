@@ -49,7 +49,7 @@ describe('functions', () => {
   });
 
   it('carry exactly the environment variables of the runtime contract', () => {
-    const shared = [ENV.tableName, ENV.intentsQueueUrl, ENV.exchangeBaseUrl, ENV.exchangeSecretId, ENV.metricsNamespace];
+    const shared = [ENV.tableName, ENV.intentsQueueUrl, ENV.exchangeBaseUrl, ENV.exchangeSecretId, ENV.metricsNamespace, ENV.followUp];
     const scheduler = fn(template, SCHEDULER).props.Environment.Variables;
     const executor = fn(template, EXECUTOR).props.Environment.Variables;
     assert.deepEqual(Object.keys(scheduler).sort(), [...shared, ENV.schedulePeriodSeconds, ENV.portfolioConcurrency].sort());
@@ -63,10 +63,18 @@ describe('functions', () => {
       assert.deepEqual(vars[ENV.exchangeSecretId], { Ref: secret });
       assert.equal(vars[ENV.exchangeBaseUrl], 'https://api.binance.com');
       assert.equal(vars[ENV.metricsNamespace], 'Driftline');
+      assert.equal(vars[ENV.followUp], 'messages');
     }
     assert.equal(scheduler[ENV.schedulePeriodSeconds], '300');
     assert.equal(scheduler[ENV.portfolioConcurrency], '4');
     assert.equal(executor[ENV.maxRetryDelaySeconds], '900');
+  });
+
+  it('tell both functions who follows resting orders, from context', () => {
+    const { template: t } = build({ followUp: 'reconcile' });
+    for (const suffix of [SCHEDULER, EXECUTOR]) {
+      assert.equal(fn(t, suffix).props.Environment.Variables[ENV.followUp], 'reconcile');
+    }
   });
 
   it('tell the executor the dead-letter queue, and the scheduler nothing of it', () => {

@@ -154,19 +154,26 @@ async fn happy_path_accounting_per_placed_order() {
     w.stop().await;
 }
 
+const COINS: [&str; 10] = [
+    "ADA", "DOT", "SOL", "XRP", "LTC", "LINK", "ATOM", "AVAX", "UNI", "XLM",
+];
+
 /// Ten coins, each held at almost five times its target: one cycle sells all ten, so the executor
 /// gets full batches of ten, as the event source mapping delivers under load.
 fn ten_coin_world() -> (String, driftline_core::config::PortfolioSpec) {
-    const COINS: [&str; 10] = [
-        "ADA", "DOT", "SOL", "XRP", "LTC", "LINK", "ATOM", "AVAX", "UNI", "XLM",
-    ];
+    coin_world(10)
+}
+
+/// The first `coins` of [`COINS`], each held far above its target: one cycle sells each once,
+/// and the executor gets them in one batch of `coins`.
+fn coin_world(coins: usize) -> (String, driftline_core::config::PortfolioSpec) {
     let mut venue = String::from(
         "seed = 7\n\n[fees]\nmaker = \"0.001\"\ntaker = \"0.001\"\n\n\
          [rate_limits]\nrequest_weight_per_minute = 6000\nban_seconds = 120\n",
     );
     let mut balances = Vec::new();
     let mut targets = BTreeMap::new();
-    for coin in COINS {
+    for coin in &COINS[..coins] {
         venue.push_str(&format!(
             "\n[[symbols]]\nsymbol = \"{coin}USDT\"\nbase = \"{coin}\"\nquote = \"USDT\"\n\
              tick_size = \"0.01\"\nstep_size = \"0.001\"\nmin_qty = \"0.001\"\n\
@@ -175,9 +182,11 @@ fn ten_coin_world() -> (String, driftline_core::config::PortfolioSpec) {
              depth = {{ levels = 20, quantity_per_level = \"50\", level_step_bps = \"1\" }}\n"
         ));
         balances.push(format!("{coin} = \"15\""));
-        targets.insert(coin.to_owned(), "0.02".to_owned());
+        targets.insert((*coin).to_owned(), "0.02".to_owned());
     }
-    targets.insert("USDT".to_owned(), "0.80".to_owned());
+    let cash = rust_decimal::Decimal::ONE
+        - rust_decimal::Decimal::new(2, 2) * rust_decimal::Decimal::from(coins);
+    targets.insert("USDT".to_owned(), cash.to_string());
     venue.push_str(&format!(
         "\n[[accounts]]\nname = \"ten\"\napi_key = \"ten-key\"\nsecret = \"ten-secret-never-logged\"\n\
          balances = {{ {}, USDT = \"1000\" }}\n",
@@ -220,9 +229,7 @@ async fn full_batches_cost_at_most_four_aws_calls_per_placed_order() {
     w.aws_calls.clear();
     w.exchange_calls.clear();
     w.clock.advance(FOLLOW_UP_GAP_MS);
-    for coin in [
-        "ADA", "DOT", "SOL", "XRP", "LTC", "LINK", "ATOM", "AVAX", "UNI", "XLM",
-    ] {
+    for coin in COINS {
         w.set_mid(&format!("{coin}USDT"), "101").await;
     }
     let filled = w.drain(10).await;
@@ -252,6 +259,96 @@ async fn full_batches_cost_at_most_four_aws_calls_per_placed_order() {
         "at most 4 AWS calls per placed order: {calls} for 10"
     );
     w.stop().await;
+}
+
+/// Followed by the scheduler (`DRIFTLINE_FOLLOW_UP=reconcile`): a cycle sells `b` coins, one
+/// executor invocation places them, they fill, and the next cycle's reconcile records them
+/// FILLED. Per placed order at batches of 1, 2 and 10, with the filters warm: the cycle's record
+/// and send, the executor's controls read and claims, the reconcile's FILLED writes; no PLACED
+/// write, no follow-up message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn followed_by_the_scheduler_an_order_costs_two_calls_and_a_batch_three() {
+    use driftline_core::service::FollowUp;
+    let total = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
+    for coins in [1_usize, 2, 10] {
+        let (venue, spec) = coin_world(coins);
+        let Some(mut w) = World::start(&venue, &[spec]).await else {
+            return;
+        };
+        w.follow_up_by(FollowUp::Reconcile);
+        w.aws_calls.clear();
+        let cycle = w.tick().await;
+        let planning = show(&format!("{coins}-coin tick ({cycle:?})"), &w, 0);
+
+        w.aws_calls.clear();
+        let placed = w.invoke_executor_once(1).await;
+        assert_eq!(placed.messages, coins, "one batch: {placed:?}");
+        let placing = show(&format!("{coins}-coin placement ({placed:?})"), &w, 0);
+        // Controls once, each symbol's filters once (a cold container), a claim per order:
+        // nothing after the placement, nothing sent.
+        assert_eq!(
+            placing,
+            BTreeMap::from([
+                ("DynamoDB.BatchGetItem".to_owned(), 1),
+                ("DynamoDB.GetItem".to_owned(), coins as u64),
+                ("DynamoDB.UpdateItem".to_owned(), coins as u64),
+            ]),
+        );
+        let filter_reads = coins as u64;
+        assert!(
+            w.orders("ten")
+                .await
+                .iter()
+                .all(|o| o.status == OrderStatus::Placing),
+            "left PLACING for the scheduler"
+        );
+
+        for coin in &COINS[..coins] {
+            w.set_mid(&format!("{coin}USDT"), "101").await;
+        }
+        w.next_tick();
+        w.aws_calls.clear();
+        w.tick().await;
+        let reconciling = show(&format!("{coins}-coin tick that reconciles"), &w, 0);
+        let orders = w.orders("ten").await;
+        assert_eq!(orders.len(), coins);
+        assert!(
+            orders
+                .iter()
+                .all(|o| o.status == OrderStatus::Filled && o.version == 3),
+            "PENDING, PLACING, FILLED: {orders:#?}"
+        );
+        w.next_tick();
+        w.aws_calls.clear();
+        w.tick().await;
+        let idle = show(&format!("{coins}-coin idle tick"), &w, 0);
+        // The cycle's share beyond an idle cycle: its records (a PutItem for one, a transaction
+        // for more) and one send; not the cold container's filters (a read and a write per
+        // symbol, once a day).
+        let cycle_share = total(&planning) - total(&idle) - 2 * coins as u64;
+        assert_eq!(
+            cycle_share, 2,
+            "one record request, one send: {planning:?} against {idle:?}"
+        );
+        let finishing = total(&reconciling) - total(&idle);
+        assert_eq!(
+            reconciling.get("DynamoDB.UpdateItem").copied().unwrap_or(0)
+                - idle.get("DynamoDB.UpdateItem").copied().unwrap_or(0),
+            coins as u64,
+            "one FILLED write per order: {reconciling:?} against {idle:?}"
+        );
+        let calls = cycle_share + total(&placing) - filter_reads + finishing;
+        eprintln!(
+            "== followed by the scheduler, batch of {coins}: {calls} calls for {coins} orders = {:.2} AWS calls an order",
+            calls as f64 / coins as f64
+        );
+        assert_eq!(
+            calls,
+            2 * coins as u64 + 3,
+            "two per order, three per batch"
+        );
+        w.stop().await;
+    }
 }
 
 /// The metrics an e2e run made: (namespace, metric, dimension names) for every metric of every

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use driftline_core::ports::RetryBackoff;
 use driftline_core::service::executor::ExecutorSettings;
 use driftline_core::service::scheduler::SchedulerSettings;
+use driftline_core::service::FollowUp;
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -26,6 +27,8 @@ pub struct CommonConfig {
     pub metrics_namespace: String,
     /// The SNS topic the owner's notices go to; without it nobody is told.
     pub notifications_topic_arn: Option<String>,
+    /// Who follows a resting order: the executor (messages) or the scheduler (reconcile).
+    pub follow_up: FollowUp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,7 @@ impl SchedulerConfig {
     pub fn settings(&self) -> SchedulerSettings {
         SchedulerSettings {
             concurrency: self.portfolio_concurrency,
+            follow_up: self.common.follow_up,
             ..SchedulerSettings::for_period(self.schedule_period_seconds)
         }
     }
@@ -70,6 +74,7 @@ impl ExecutorConfig {
         ExecutorSettings {
             backoff: self.backoff(),
             follow_up_delay_secs: self.follow_up_delay_seconds,
+            follow_up: self.common.follow_up,
             ..ExecutorSettings::default()
         }
     }
@@ -109,6 +114,7 @@ pub const SCHEDULE_PERIOD_SECONDS: EnvVar = optional_var("DRIFTLINE_SCHEDULE_PER
 pub const PORTFOLIO_CONCURRENCY: EnvVar = optional_var("DRIFTLINE_PORTFOLIO_CONCURRENCY");
 pub const MAX_RETRY_DELAY_SECONDS: EnvVar = optional_var("DRIFTLINE_MAX_RETRY_DELAY_SECONDS");
 pub const FOLLOW_UP_DELAY_SECONDS: EnvVar = optional_var("DRIFTLINE_FOLLOW_UP_DELAY_SECONDS");
+pub const FOLLOW_UP: EnvVar = optional_var("DRIFTLINE_FOLLOW_UP");
 pub const DEAD_LETTER_QUEUE_URL: EnvVar = optional_var("DRIFTLINE_DEAD_LETTER_QUEUE_URL");
 
 /// What both functions read.
@@ -119,6 +125,7 @@ pub const COMMON_ENV: &[EnvVar] = &[
     EXCHANGE_SECRET_ID,
     METRICS_NAMESPACE,
     NOTIFICATIONS_TOPIC_ARN,
+    FOLLOW_UP,
 ];
 /// What the scheduler reads besides [`COMMON_ENV`].
 pub const SCHEDULER_ENV: &[EnvVar] = &[SCHEDULE_PERIOD_SECONDS, PORTFOLIO_CONCURRENCY];
@@ -230,6 +237,14 @@ impl CommonConfig {
                 .unwrap_or("Driftline")
                 .to_owned(),
             notifications_topic_arn: topic_arn(env, NOTIFICATIONS_TOPIC_ARN.name)?,
+            follow_up: match optional(env, FOLLOW_UP.name) {
+                None => FollowUp::default(),
+                Some(v) => FollowUp::parse(v).ok_or_else(|| EnvError {
+                    name: FOLLOW_UP.name,
+                    value: v.to_owned(),
+                    reason: "must be messages or reconcile",
+                })?,
+            },
         })
     }
 }
@@ -303,6 +318,23 @@ mod tests {
             (900, 30, None)
         );
         assert_eq!(c.common.notifications_topic_arn, None, "nobody is told");
+    }
+
+    #[test]
+    fn who_follows_resting_orders_reaches_both_services_and_a_bad_mode_names_itself() {
+        let defaults = ExecutorConfig::from_env(&env(&full())).unwrap();
+        assert_eq!(defaults.settings().follow_up, FollowUp::Messages);
+        let mut vars = full();
+        vars.push(("DRIFTLINE_FOLLOW_UP", "reconcile"));
+        let e = ExecutorConfig::from_env(&env(&vars)).unwrap();
+        let s = SchedulerConfig::from_env(&env(&vars)).unwrap();
+        assert_eq!(e.settings().follow_up, FollowUp::Reconcile);
+        assert_eq!(s.settings().follow_up, FollowUp::Reconcile);
+        let mut vars = full();
+        vars.push(("DRIFTLINE_FOLLOW_UP", "sometimes"));
+        let err = SchedulerConfig::from_env(&env(&vars)).unwrap_err();
+        assert_eq!(err.name, "DRIFTLINE_FOLLOW_UP");
+        assert_eq!(err.value, "sometimes");
     }
 
     #[test]

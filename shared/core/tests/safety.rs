@@ -23,6 +23,7 @@ use driftline_core::service::executor::{Executor, ExecutorSettings, Invocation, 
 use driftline_core::service::scheduler::{
     in_flight, PortfolioOutcome, PortfolioSummary, Scheduler, SchedulerSettings,
 };
+use driftline_core::service::FollowUp;
 use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock, RecordedNotices};
 use driftline_core::*;
 use rust_decimal::Decimal;
@@ -146,6 +147,10 @@ fn spec(targets: serde_json::Value, policy: serde_json::Value) -> PortfolioSpec 
 }
 
 fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
+    rig_following(spec, venue, FollowUp::Messages)
+}
+
+fn rig_following(spec: PortfolioSpec, venue: SimVenue, follow_up: FollowUp) -> Rig {
     let clock = Arc::new(ManualClock::at(T0));
     let store = Arc::new(InMemoryStore::default());
     store.put_portfolio(spec);
@@ -171,7 +176,10 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
             metrics: finals.clone(),
             notifier: notices.clone(),
         },
-        SchedulerSettings::default(),
+        SchedulerSettings {
+            follow_up,
+            ..SchedulerSettings::default()
+        },
     );
     let executor = Executor::new(
         Ports {
@@ -186,7 +194,10 @@ fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {
             metrics: finals.clone(),
             notifier: notices.clone(),
         },
-        ExecutorSettings::default(),
+        ExecutorSettings {
+            follow_up,
+            ..ExecutorSettings::default()
+        },
     );
     Rig {
         clock,
@@ -1016,5 +1027,138 @@ async fn the_container_whose_write_opens_or_closes_the_breaker_tells_the_owner_o
             until_ms: r.now() + 12_000,
             at_ms: r.now(),
         }]
+    );
+}
+
+/// The BTC sell of [`btc_rig`], with the scheduler following resting orders.
+fn btc_rig_reconciling() -> Rig {
+    rig_following(
+        spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({})),
+        SimVenue::new(vec![btc_market()], &[("BTC", dec!(2)), ("USDT", dec!(0))]),
+        FollowUp::Reconcile,
+    )
+}
+
+/// Ticks, then places the cycle's one sell: the executor is done with it at once.
+async fn placed_and_left_to_the_scheduler(r: &Rig) -> OrderRecord {
+    assert_eq!(planned(&r.tick().await), 1);
+    assert_eq!(
+        r.deliver().await,
+        vec![MessageOutcome::Done("placed; followed by the scheduler")]
+    );
+    r.order_of("BTC/USDT", 0).await
+}
+
+#[tokio::test]
+async fn followed_by_the_scheduler_a_placed_order_costs_no_write_and_no_message_until_it_fills() {
+    let r = btc_rig_reconciling();
+    let sell = placed_and_left_to_the_scheduler(&r).await;
+    // Nothing written after the claim, nothing queued: no follow-up, however long we wait.
+    assert_eq!(sell.status, OrderStatus::Placing);
+    assert_eq!(sell.version, 2, "PENDING, then the claim: {sell:#?}");
+    r.clock.advance(120_000);
+    assert!(r.deliver().await.is_empty(), "no follow-up message");
+    assert_eq!(r.venue.placed().len(), 1);
+
+    // It fills while resting; the next cycle finds it by its client order id and records it
+    // FILLED with its fee, in one write.
+    r.venue.fill(
+        &sell.intent.client_order_id,
+        sell.intent.quantity,
+        dec!(0.06),
+        "USDT",
+    );
+    r.clock.advance(PERIOD_MS);
+    r.tick().await;
+    let sell = r.order_of("BTC/USDT", 0).await;
+    assert_eq!(sell.status, OrderStatus::Filled, "{sell:#?}");
+    assert_eq!(sell.fees_quote, dec!(0.06));
+    assert_eq!(sell.version, 3, "PENDING, PLACING, FILLED: {sell:#?}");
+}
+
+#[tokio::test]
+async fn followed_by_the_scheduler_an_order_left_behind_is_repriced_by_the_next_cycle() {
+    let r = btc_rig_reconciling();
+    let sell = placed_and_left_to_the_scheduler(&r).await;
+    let first_price = r.venue.placed()[0].price;
+    // The market falls away from the resting sell: its price is behind the best ask.
+    r.venue
+        .set_book(support::market("BTC", dec!(59950), dec!(10), dec!(10)));
+    r.clock.advance(PERIOD_MS);
+    let cycle = r.tick().await;
+    assert_eq!(planned(&cycle), 0, "BTC is in flight as its next leg");
+    assert_eq!(
+        r.order_of("BTC/USDT", 0).await.status,
+        OrderStatus::Cancelled
+    );
+    let leg = r.order_of("BTC/USDT", 1).await;
+    assert_eq!(leg.status, OrderStatus::Pending);
+    assert_eq!(leg.intent.quantity, sell.intent.quantity);
+    assert_eq!(
+        r.deliver().await,
+        vec![MessageOutcome::Done("placed; followed by the scheduler")]
+    );
+    let placed = r.venue.placed();
+    assert_eq!(placed.len(), 2);
+    assert!(placed[1].price < first_price, "{placed:#?}");
+}
+
+#[tokio::test]
+async fn followed_by_the_scheduler_an_order_past_its_deadline_is_cancelled_by_the_next_cycle() {
+    let r = btc_rig_reconciling();
+    let sell = placed_and_left_to_the_scheduler(&r).await;
+    // The order's time to live is 900 s: four periods on, still resting, it is past it.
+    r.venue
+        .fill(&sell.intent.client_order_id, dec!(0.5), dec!(0.03), "USDT");
+    r.clock.advance(4 * PERIOD_MS);
+    r.tick().await;
+    let orders = r.orders().await;
+    let first = orders
+        .iter()
+        .find(|o| o.intent.client_order_id == sell.intent.client_order_id)
+        .unwrap();
+    assert_eq!(first.status, OrderStatus::Cancelled, "{first:#?}");
+    assert_eq!(first.filled_qty, dec!(0.5));
+    assert_eq!(first.fees_quote, dec!(0.03));
+    // No next leg of the old cycle: the new cycle plans what is still to sell.
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.intent.leg == 0 && (o.intent.cycle_id != sell.intent.cycle_id || o == first)),
+        "{orders:#?}"
+    );
+}
+
+#[tokio::test]
+async fn followed_by_the_scheduler_a_paused_portfolios_order_is_reconciled_never_repriced() {
+    let r = btc_rig_reconciling();
+    let sell = placed_and_left_to_the_scheduler(&r).await;
+    let id = PortfolioId::new("p").unwrap();
+    r.store.set_paused(&id, Some(stop("looking into it")));
+    r.venue
+        .set_book(support::market("BTC", dec!(59950), dec!(10), dec!(10)));
+    r.clock.advance(PERIOD_MS);
+    let paused = r.tick().await;
+    assert!(
+        matches!(&paused[0].outcome, PortfolioOutcome::Paused { .. }),
+        "{paused:?}"
+    );
+    // Found resting and recorded as placed, but not re-priced while paused.
+    assert_eq!(r.order_of("BTC/USDT", 0).await.status, OrderStatus::Placed);
+    assert_eq!(r.orders().await.len(), 1);
+    assert_eq!(r.venue.placed().len(), 1);
+    // Its deadline still holds while paused.
+    r.clock.advance(3 * PERIOD_MS);
+    r.tick().await;
+    let orders = r.orders().await;
+    assert_eq!(
+        orders.len(),
+        1,
+        "paused: nothing planned, nothing re-priced"
+    );
+    assert_eq!(orders[0].status, OrderStatus::Cancelled, "{orders:#?}");
+    assert_eq!(
+        orders[0].intent.client_order_id,
+        sell.intent.client_order_id
     );
 }

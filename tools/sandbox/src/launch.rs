@@ -17,6 +17,7 @@ use driftline_core::ports::{
 };
 use driftline_core::service::executor::ExecutorSettings;
 use driftline_core::service::scheduler::SchedulerSettings;
+use driftline_core::service::FollowUp;
 use driftline_core::testing::RecordedNotices;
 
 use crate::accounting::{AwsCalls, CountingExchange, Tally, WholeResponses};
@@ -111,7 +112,7 @@ fn unique(prefix: &str) -> String {
 }
 
 use crate::{
-    article_spec, Captured, Counter, SandboxError, World, ARTICLE_VENUE, BACKOFF,
+    article_spec, Captured, Counter, SandboxError, Wired, World, ARTICLE_VENUE, BACKOFF,
     FOLLOW_UP_DELAY_SECS, PERIOD_SECONDS, T0, VISIBILITY_TIMEOUT_SECS,
 };
 
@@ -473,18 +474,19 @@ impl World {
         };
         let mut for_scheduler = adapters.clone();
         for_scheduler.ports.random = Arc::new(Counter(AtomicU64::new(2)));
-        let scheduler = wiring::scheduler(
-            &for_scheduler,
-            SchedulerSettings::for_period(PERIOD_SECONDS),
-        );
-        let executor = wiring::executor(
-            &adapters,
-            ExecutorSettings {
-                backoff: BACKOFF,
-                follow_up_delay_secs,
-                ..ExecutorSettings::default()
-            },
-        );
+        let wired = Wired {
+            scheduler: (for_scheduler, SchedulerSettings::for_period(PERIOD_SECONDS)),
+            executor: (
+                adapters.clone(),
+                ExecutorSettings {
+                    backoff: BACKOFF,
+                    follow_up_delay_secs,
+                    ..ExecutorSettings::default()
+                },
+            ),
+        };
+        let scheduler = wiring::scheduler(&wired.scheduler.0, wired.scheduler.1.clone());
+        let executor = wiring::executor(&wired.executor.0, wired.executor.1.clone());
         Ok(Self {
             dead_letters: adapters.dead_letters,
             venue,
@@ -506,7 +508,17 @@ impl World {
             placements,
             notices,
             invocation: AtomicU64::new(0),
+            wired,
         })
+    }
+
+    /// Rewires both services so that `mode` follows resting orders (the deployment's
+    /// `DRIFTLINE_FOLLOW_UP`); before the world's first tick, as a deployment is configured.
+    pub fn follow_up_by(&mut self, mode: FollowUp) {
+        self.wired.scheduler.1.follow_up = mode;
+        self.wired.executor.1.follow_up = mode;
+        self.scheduler = wiring::scheduler(&self.wired.scheduler.0, self.wired.scheduler.1.clone());
+        self.executor = wiring::executor(&self.wired.executor.0, self.wired.executor.1.clone());
     }
 
     /// The venue's accounts, wired as the Lambdas wire theirs (`SecretAccounts`: keys from

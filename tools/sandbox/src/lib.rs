@@ -43,8 +43,8 @@ use driftline_core::ports::{DeadLetters, RetryBackoff};
 
 use crate::accounting::{AwsCalls, Tally};
 use crate::placements::Placements;
-use driftline_core::service::executor::Executor;
-use driftline_core::service::scheduler::Scheduler;
+use driftline_core::service::executor::{Executor, ExecutorSettings};
+use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
 use driftline_core::testing::RecordedNotices;
 use driftline_core::EpochMillis;
 use paper_exchange::clock::ManualClock;
@@ -190,6 +190,15 @@ pub struct World {
     /// Every notice either service gave the owner.
     pub notices: Arc<RecordedNotices>,
     invocation: AtomicU64,
+    /// What the two services were wired from, to wire them again with other settings.
+    wired: Wired,
+}
+
+/// The adapters and settings each service was built from ([`World::follow_up_by`]).
+#[derive(Clone)]
+struct Wired {
+    scheduler: (driftline_functions::wiring::Adapters, SchedulerSettings),
+    executor: (driftline_functions::wiring::Adapters, ExecutorSettings),
 }
 
 /// The sandbox's fast retry timing: SQS delays are real seconds on the emulator.

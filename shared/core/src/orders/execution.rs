@@ -22,6 +22,16 @@ pub enum ExecutionDecision {
     Dust { quantity: Decimal },
 }
 
+/// Whether the market has left a resting order at `price` behind: a better bid than a buy's
+/// price, a better ask than a sell's. Such an order is re-priced (the executor's follow-up, or
+/// the scheduler's reconcile).
+pub fn left_behind(side: Side, book: &OrderBook, price: Price) -> bool {
+    match side {
+        Side::Buy => book.best_bid().is_some_and(|b| b > price),
+        Side::Sell => book.best_ask().is_some_and(|a| a < price),
+    }
+}
+
 /// Prices `remaining` of `intent` against the current book by the one pricing rule
 /// ([`limit_price`]: the intent's offset across the spread, never beyond its worst price); and
 /// checks that the side the order would consume shows at least the remainder within that worst

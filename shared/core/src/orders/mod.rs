@@ -19,8 +19,8 @@ pub mod tracker;
 
 pub use envelope::{IntentEnvelope, PlacedOrder};
 pub use execution::{
-    decide_execution, execution_quality, fills_cover, ledger_status, leg_quantity, report_change,
-    tally_fees, ExecutionDecision, ExecutionQuality, FeeTally, ReportChange,
+    decide_execution, execution_quality, fills_cover, ledger_status, left_behind, leg_quantity,
+    report_change, tally_fees, ExecutionDecision, ExecutionQuality, FeeTally, ReportChange,
 };
 pub use intent::{ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, Side};
 pub use record::{

@@ -215,6 +215,34 @@ impl OrderTracker {
         Ok(f)
     }
 
+    /// Re-prices a resting order the market left behind: marks it `REPRICING` (until the next
+    /// leg is recorded a cycle sees it in flight and plans nothing for it), cancels it, records
+    /// the remainder as the next leg at `price` and queues it, then closes this one. `record`
+    /// must be the ledger's; when the ledger's record moved on meanwhile, nothing is done and
+    /// the current record (if any) is returned.
+    pub async fn reprice(
+        &self,
+        ex: &dyn Exchange,
+        record: OrderRecord,
+        price: Price,
+    ) -> Result<Result<Repriced, Option<OrderRecord>>, TrackError> {
+        let mark = Transition {
+            expected_version: record.version,
+            to: OrderStatus::Repricing,
+            update: OrderUpdate::default(),
+            now_ms: self.now(),
+        };
+        let record = match self.ledger.transition(&record.key(), &mark).await? {
+            TransitionOutcome::Applied(r) => r,
+            TransitionOutcome::Conflict(current) => return Ok(Err(Some(current))),
+            TransitionOutcome::NotFound => return Ok(Err(None)),
+        };
+        let report = cancelled(ex, &record.intent).await?;
+        self.finish_reprice(ex, record, report, Some(price))
+            .await
+            .map(Ok)
+    }
+
     /// Ends the re-price of `record` (`REPRICING`) from the exchange's `report` of it: cancels
     /// it if it is still open, records the remainder as the next leg (priced at `leg_price`,
     /// else the intent's), queues it, and only then closes this leg, so that a cycle running
@@ -235,17 +263,7 @@ impl OrderTracker {
         let report = if ledger_status(report.status).is_final() {
             report
         } else {
-            match ex
-                .cancel_order(&intent.symbol, &intent.client_order_id)
-                .await
-            {
-                Ok(r) => r,
-                // Done meanwhile (filled, or cancelled by an earlier attempt): read it again.
-                Err(ExchangeError::NotFound { .. }) => {
-                    ex.order(&intent.symbol, &intent.client_order_id).await?
-                }
-                Err(e) => return Err(e.into()),
-            }
+            cancelled(ex, &intent).await?
         };
         if !ledger_status(report.status).is_final() {
             return Ok(Repriced::StillOpen);
@@ -287,6 +305,21 @@ impl OrderTracker {
 
 /// The intent of the next leg: the remainder of `intent`, a new client order id, the same
 /// worst price and deadline.
+/// The exchange's report of an order after a cancel: the cancel's, or, when the exchange no
+/// longer has it open (filled, or cancelled by an earlier attempt), the order read again.
+async fn cancelled(ex: &dyn Exchange, intent: &OrderIntent) -> Result<OrderReport, ExchangeError> {
+    match ex
+        .cancel_order(&intent.symbol, &intent.client_order_id)
+        .await
+    {
+        Ok(r) => Ok(r),
+        Err(ExchangeError::NotFound { .. }) => {
+            ex.order(&intent.symbol, &intent.client_order_id).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub fn next_leg(
     intent: &OrderIntent,
     quantity: Decimal,

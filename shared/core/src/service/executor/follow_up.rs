@@ -5,12 +5,12 @@ use tracing::{info, warn};
 
 use super::{done, Decided, Executor, Retry, Step};
 use crate::orders::{
-    decide_execution, ledger_status, ExecutionDecision, IntentEnvelope, OrderRecord, OrderUpdate,
-    Repriced, Transition, TransitionOutcome,
+    decide_execution, ledger_status, left_behind, ExecutionDecision, IntentEnvelope, OrderRecord,
+    Repriced,
 };
 use crate::ports::{Exchange, ExchangeError, OrderReport};
 use crate::OrderStatus;
-use crate::{PortfolioId, Price, Side};
+use crate::{PortfolioId, Price};
 
 impl Executor {
     /// A placed order comes back: record its fills; at its deadline cancel it; when the book has
@@ -41,11 +41,7 @@ impl Executor {
             Ok(b) => b,
             Err(e) => return Err(self.exchange_failure(&record, e).await),
         };
-        let behind = match intent.side {
-            Side::Buy => book.best_bid().is_some_and(|b| b > report.price),
-            Side::Sell => book.best_ask().is_some_and(|a| a < report.price),
-        };
-        if !behind {
+        if !left_behind(intent.side, &book, report.price) {
             return Ok(self.follow_up_of(&record, "resting; follow-up queued"));
         }
         // A re-price places a new order: not for a paused portfolio, whose resting orders stay
@@ -97,8 +93,8 @@ impl Executor {
     }
 
     /// Cancels a resting order whose price the market left behind and places the remainder
-    /// at `price` as the next leg. The ledger marks it `REPRICING` first: until the next leg
-    /// is recorded a cycle running meanwhile sees it in flight and plans nothing for it.
+    /// at `price` as the next leg ([`crate::orders::OrderTracker::reprice`]), on the ledger's
+    /// record.
     pub(super) async fn reprice(
         &self,
         ex: &dyn Exchange,
@@ -109,35 +105,15 @@ impl Executor {
             Ok(r) => r,
             Err(instead) => return instead,
         };
-        let mark = Transition {
-            expected_version: record.version,
-            to: OrderStatus::Repricing,
-            update: OrderUpdate::default(),
-            now_ms: self.now(),
-        };
-        let record = match self
-            .ports
-            .store
-            .ledger
-            .transition(&record.key(), &mark)
-            .await
-            .map_err(|e| self.store_retry(&e))?
-        {
-            TransitionOutcome::Applied(r) => r,
-            TransitionOutcome::Conflict(current) if current.status.is_final() => {
-                return done("final")
+        match self.tracker.reprice(ex, record.clone(), price).await {
+            Ok(Ok(repriced)) => repriced_outcome(repriced),
+            Ok(Err(Some(current))) if current.status.is_final() => done("final"),
+            Ok(Err(Some(current))) => {
+                Ok(self.follow_up_of(&current, "follow-up corrected from the ledger"))
             }
-            TransitionOutcome::Conflict(current) => {
-                return Ok(self.follow_up_of(&current, "follow-up corrected from the ledger"))
-            }
-            TransitionOutcome::NotFound => return done("unknown order"),
-        };
-        let cancelled = match self.cancel(ex, &record).await? {
-            Some(r) => r,
-            None => self.report(ex, &record).await?,
-        };
-        self.finish_reprice(ex, record, cancelled, Some(price))
-            .await
+            Ok(Err(None)) => done("unknown order"),
+            Err(e) => Err(self.track_retry(&record, e).await),
+        }
     }
 
     /// Takes up a re-price an earlier attempt started (the record is `REPRICING`).
@@ -162,12 +138,7 @@ impl Executor {
             .finish_reprice(ex, record.clone(), report, price)
             .await
         {
-            Ok(Repriced::NextLeg(_)) => done("re-priced"),
-            Ok(Repriced::Nothing(why)) => done(why),
-            Ok(Repriced::StillOpen) => Err(Retry {
-                delay_secs: 1,
-                reason: "the cancel has not taken yet".into(),
-            }),
+            Ok(repriced) => repriced_outcome(repriced),
             Err(e) => Err(self.track_retry(&record, e).await),
         }
     }
@@ -248,5 +219,16 @@ impl Executor {
             Err(ExchangeError::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.exchange_failure(record, e).await),
         }
+    }
+}
+
+fn repriced_outcome(repriced: Repriced) -> Step<Decided> {
+    match repriced {
+        Repriced::NextLeg(_) => done("re-priced"),
+        Repriced::Nothing(why) => done(why),
+        Repriced::StillOpen => Err(Retry {
+            delay_secs: 1,
+            reason: "the cancel has not taken yet".into(),
+        }),
     }
 }

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use tracing::{error, info, warn, Instrument};
 
 use super::guard::Breakers;
+use super::FollowUp;
 use crate::control::Stop;
 use crate::orders::{IntentEnvelope, OrderRecord, OrderTracker, TrackError};
 use crate::ports::{Ports, RetryBackoff, StoreError, Venue};
@@ -51,8 +52,10 @@ pub struct ExecutorSettings {
     pub venue: Venue,
     pub backoff: RetryBackoff,
     pub breaker: BreakerConfig,
-    /// How long after placement a resting order is checked again (and how often a buy waiting
-    /// for its cycle's sells looks again).
+    /// Who follows a resting order: this executor with delayed messages, or the scheduler.
+    pub follow_up: FollowUp,
+    /// How long after placement a resting order is checked again (with [`FollowUp::Messages`]),
+    /// and how often a buy waiting for its cycle's sells or a held message looks again.
     pub follow_up_delay_secs: u32,
     /// Book levels read per side.
     pub book_depth: u16,
@@ -68,6 +71,7 @@ impl Default for ExecutorSettings {
             venue: Venue::Binance,
             backoff: RetryBackoff::default(),
             breaker: BreakerConfig::default(),
+            follow_up: FollowUp::default(),
             follow_up_delay_secs: 30,
             book_depth: 20,
             breaker_reuse_ms: 2_000,

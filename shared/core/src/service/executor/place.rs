@@ -10,9 +10,11 @@ use super::{
     done, requeue, secs_until, Decided, Executor, Invocation, Retry, Step, MAX_SEND_DELAY_SECS,
 };
 use crate::orders::{
-    decide_execution, Claim, ClaimOutcome, ExecutionDecision, IntentEnvelope, OrderKey, OrderRecord,
+    decide_execution, report_change, Claim, ClaimOutcome, ExecutionDecision, IntentEnvelope,
+    OrderKey, OrderRecord, ReportChange,
 };
 use crate::ports::{Exchange, ExchangeError, LimitOrderRequest, OrderReport, TimeInForce};
+use crate::service::FollowUp;
 use crate::{MarketFilters, OrderIntent, OrderStatus};
 use crate::{Price, Side};
 
@@ -37,6 +39,12 @@ impl Executor {
             return Ok(requeue(envelope, delay, "waiting: circuit breaker open"));
         }
         match envelope.placed {
+            // The scheduler follows resting orders: a follow-up queued before the deployment
+            // changed to that has nothing to do (the ledger has the order as placed).
+            Some(_) if self.settings.follow_up == FollowUp::Reconcile => {
+                info!("follow-up message: the scheduler follows resting orders");
+                done("followed by the scheduler")
+            }
             // A follow-up of an order resting on the exchange: no claim, no read.
             Some(placed) if placed.fits(&envelope.intent) => {
                 let record = placed.into_record(envelope.intent);
@@ -115,6 +123,9 @@ impl Executor {
                 })
             }
             ClaimOutcome::NotClaimable(record) => match record.status {
+                s if s.is_resting() && self.settings.follow_up == FollowUp::Reconcile => {
+                    done("placed; followed by the scheduler")
+                }
                 s if s.is_resting() => self.follow_up(ex, record).await,
                 OrderStatus::Repricing => self.resume_reprice(ex, record).await,
                 s if s.is_final() => done("already final"),
@@ -377,12 +388,26 @@ impl Executor {
         record: OrderRecord,
         report: &OrderReport,
     ) -> Step<Decided> {
+        if self.settings.follow_up == FollowUp::Reconcile
+            && matches!(
+                report_change(&record, report, self.now()),
+                ReportChange::Placed(_)
+            )
+        {
+            // Resting, nothing filled: the record stays PLACING (placed or being placed, for the
+            // planner alike) and the next cycle's reconcile finds it by client order id.
+            info!(exchange_order_id = %report.exchange_order_id, "placed; the scheduler follows it");
+            return done("placed; followed by the scheduler");
+        }
         let record = match self.tracker.apply_report(ex, record.clone(), report).await {
             Ok(r) => r,
             Err(e) => return Err(self.track_retry(&record, e).await),
         };
         if record.status.is_final() {
             return done("final");
+        }
+        if self.settings.follow_up == FollowUp::Reconcile {
+            return done("placed; followed by the scheduler");
         }
         Ok(self.follow_up_of(&record, "placed; follow-up queued"))
     }

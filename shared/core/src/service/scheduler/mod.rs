@@ -20,6 +20,7 @@ use thiserror::Error;
 use tracing::{info, warn, Instrument};
 
 use super::guard::Breakers;
+use super::FollowUp;
 use crate::config::{ConfigError, PortfolioSpec};
 use crate::control::{CycleRecord, Stop};
 use crate::notify::{ended_since, CycleReport, Notice};
@@ -48,6 +49,9 @@ pub struct SchedulerSettings {
     pub breaker: BreakerConfig,
     /// How long a closed breaker read from the store is trusted in this container.
     pub breaker_reuse_ms: i64,
+    /// Who follows a resting order: with [`FollowUp::Reconcile`], the reconcile re-prices one
+    /// the market has left behind, and reconciles a paused portfolio's orders (not re-priced).
+    pub follow_up: FollowUp,
 }
 
 impl Default for SchedulerSettings {
@@ -61,6 +65,7 @@ impl Default for SchedulerSettings {
             fees: Fees::default(),
             breaker: BreakerConfig::default(),
             breaker_reuse_ms: 2_000,
+            follow_up: FollowUp::default(),
         }
     }
 }
@@ -278,12 +283,17 @@ impl Scheduler {
                 }
             }
         };
-        // A paused portfolio is planned by no cycle: no lease, no exchange call.
-        if let Some(pause) = stored.paused {
-            info!(reason = %pause.reason, by = %pause.by, "portfolio paused: skipped");
-            return PortfolioOutcome::Paused {
-                reason: pause.reason,
-            };
+        // A paused portfolio is planned by no cycle: no lease, no exchange call. When the
+        // scheduler follows resting orders, its orders are still reconciled (fills recorded,
+        // cancelled at their deadline; never re-priced), as an executor's follow-ups would.
+        let paused = stored.paused.clone();
+        if let Some(pause) = &paused {
+            info!(reason = %pause.reason, by = %pause.by, "portfolio paused: not planned");
+            if self.settings.follow_up == FollowUp::Messages {
+                return PortfolioOutcome::Paused {
+                    reason: pause.reason.clone(),
+                };
+            }
         }
         // While any of its accounts' venues' breakers is open the portfolio is not looked at:
         // no lease, no request. (A client that cannot be had fails the cycle below, with its
@@ -327,6 +337,21 @@ impl Scheduler {
                 };
             }
         };
+        if let Some(pause) = paused {
+            let outcome = PortfolioOutcome::Paused {
+                reason: pause.reason,
+            };
+            if let Err(e) = self.reconcile_only(id, clients).await {
+                warn!(error = %e, "paused portfolio's orders not reconciled");
+            }
+            let record = CycleRecord {
+                cycle_id: cycle.clone(),
+                at_ms: self.now(),
+                outcome: outcome.clone(),
+            };
+            self.release(&lease, &record).await;
+            return outcome;
+        }
         let outcome = match self.cycle(id, cycle, stored.spec, clients).await {
             Ok(outcome) => outcome,
             Err(CycleError::Exchange(ExchangeError::BreakerOpen { retry_at_ms })) => {
@@ -357,6 +382,27 @@ impl Scheduler {
         }
     }
 
+    /// Each account's client behind its venue's breaker; the first that could not be had fails
+    /// the cycle.
+    fn guarded(&self, clients: Vec<AccountClient>) -> Result<AccountClients, CycleError> {
+        Ok(AccountClients(
+            clients
+                .into_iter()
+                .map(|(account, client)| client.map(|c| (account, self.breakers.guard(c))))
+                .collect::<Result<_, _>>()?,
+        ))
+    }
+
+    /// A paused portfolio's orders brought up to date, none re-priced, nothing planned.
+    async fn reconcile_only(
+        &self,
+        id: &PortfolioId,
+        clients: Vec<AccountClient>,
+    ) -> Result<usize, CycleError> {
+        let mut clients = self.guarded(clients)?;
+        self.reconcile(&mut clients, id, false).await
+    }
+
     /// One portfolio's cycle, as a list of steps: refuse a tick that already ran or is stale,
     /// reconcile what is in flight, plan, record and queue the intents, keep the snapshot, tell
     /// the owner.
@@ -380,14 +426,9 @@ impl Scheduler {
                 h.open_orders.clone(),
             )
         });
-        let mut clients = AccountClients(
-            clients
-                .into_iter()
-                .map(|(account, client)| client.map(|c| (account, self.breakers.guard(c))))
-                .collect::<Result<_, _>>()?,
-        );
+        let mut clients = self.guarded(clients)?;
 
-        let reconciled = self.reconcile(&mut clients, id).await?;
+        let reconciled = self.reconcile(&mut clients, id, true).await?;
         // One read of the portfolio's orders after the reconcile, final ones included (the same
         // query as the open ones alone): the open ones for the plan, the ended ones for the
         // owner.

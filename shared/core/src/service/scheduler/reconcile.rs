@@ -4,8 +4,9 @@
 use tracing::{info, warn};
 
 use super::{AccountClients, CycleError, Scheduler};
-use crate::orders::OrderRecord;
+use crate::orders::{decide_execution, ledger_status, left_behind, ExecutionDecision, OrderRecord};
 use crate::ports::{Exchange, ExchangeError, OrderReport, StoreError};
+use crate::service::FollowUp;
 use crate::{OrderStatus, PortfolioId};
 
 impl Scheduler {
@@ -13,11 +14,18 @@ impl Scheduler {
     /// resting orders past their deadline, expires queued ones past theirs, finishes re-prices
     /// an executor left half done, and re-sends pending ones whose message was probably lost.
     /// Returns how many records changed. Stops at once when the breaker refuses a call.
+    ///
+    /// With [`FollowUp::Reconcile`] this is where a resting order is followed: besides the
+    /// above, one the market has left behind is re-priced (when `reprice`: not while the
+    /// portfolio is paused), and an order an executor placed and left `PLACING` is found by its
+    /// client order id.
     pub(super) async fn reconcile(
         &self,
         clients: &mut AccountClients,
         id: &PortfolioId,
+        reprice: bool,
     ) -> Result<usize, CycleError> {
+        let reprice = reprice && self.settings.follow_up == FollowUp::Reconcile;
         let now = self.now();
         let mut changed = 0;
         let mut resend = Vec::new();
@@ -52,7 +60,7 @@ impl Scheduler {
                 OrderStatus::Placing if record.claim_expires_at_ms.is_some_and(|e| e < now) => {
                     // Its executor died mid-flight: the exchange says whether it was placed.
                     match ex.order(&intent.symbol, &intent.client_order_id).await {
-                        Ok(report) => self.apply(ex, record, &report).await,
+                        Ok(report) => self.follow(ex, record, report, expired, reprice).await,
                         Err(ExchangeError::NotFound { .. }) if expired => {
                             Ok(self.expire_unplaced(&record).await?)
                         }
@@ -64,7 +72,10 @@ impl Scheduler {
                     }
                 }
                 OrderStatus::Placed | OrderStatus::PartiallyFilled => {
-                    self.reconcile_resting(ex, record, expired).await
+                    match ex.order(&intent.symbol, &intent.client_order_id).await {
+                        Ok(report) => self.follow(ex, record, report, expired, reprice).await,
+                        Err(e) => Err(e.into()),
+                    }
                 }
                 OrderStatus::Repricing => {
                     match ex.order(&intent.symbol, &intent.client_order_id).await {
@@ -110,17 +121,21 @@ impl Scheduler {
             .await
     }
 
-    /// A resting order: its fills recorded, and cancelled when past its deadline.
-    pub(super) async fn reconcile_resting(
+    /// An order the exchange has (`report`): its fills recorded; cancelled when past its
+    /// deadline; when `reprice` and the market has left it behind, re-priced as its next leg
+    /// (the executor's rule: `orders::left_behind`, then priced by `decide_execution`).
+    async fn follow(
         &self,
         ex: &dyn Exchange,
         record: OrderRecord,
+        report: OrderReport,
         expired: bool,
+        reprice: bool,
     ) -> Result<bool, CycleError> {
-        let intent = &record.intent;
-        let report = ex.order(&intent.symbol, &intent.client_order_id).await?;
-        let report = if expired && !report.status.is_final() {
-            match ex
+        let intent = record.intent.clone();
+        let open = !ledger_status(report.status).is_final();
+        if expired && open {
+            let report = match ex
                 .cancel_order(&intent.symbol, &intent.client_order_id)
                 .await
             {
@@ -133,11 +148,36 @@ impl Scheduler {
                     warn!(client_order_id = %intent.client_order_id, error = %e, "cannot cancel now");
                     report
                 }
-            }
-        } else {
-            report
+            };
+            return self.apply(ex, record, &report).await;
+        }
+        let before = record.version;
+        let record = self.tracker.apply_report(ex, record, &report).await?;
+        let changed = record.version != before;
+        if !(reprice && open && record.status.is_resting()) {
+            return Ok(changed);
+        }
+        let book = ex
+            .order_book(&intent.symbol, self.settings.book_depth)
+            .await?;
+        if !left_behind(intent.side, &book, report.price) {
+            return Ok(changed);
+        }
+        let filters = self.tracker.filters(ex, &intent.symbol).await?;
+        let remaining = intent.quantity - record.filled_qty;
+        let ExecutionDecision::Place { price, .. } =
+            decide_execution(&intent, remaining, &book, &filters)
+        else {
+            info!(client_order_id = %intent.client_order_id, "left behind, but cannot re-price within budget now: resting");
+            return Ok(changed);
         };
-        self.apply(ex, record, &report).await
+        match self.tracker.reprice(ex, record, price).await? {
+            Ok(repriced) => {
+                info!(client_order_id = %intent.client_order_id, outcome = ?repriced, "left behind by the market: re-priced");
+                Ok(true)
+            }
+            Err(_) => Ok(true),
+        }
     }
 
     /// Applies a report; true when the record changed.
