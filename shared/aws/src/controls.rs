@@ -15,7 +15,7 @@ use crate::table::PK;
 const BREAKER: &str = "breaker state";
 const HALT: &str = "halt";
 
-fn breaker_key(exchange: &str) -> Item {
+pub(crate) fn breaker_key(exchange: &str) -> Item {
     DynamoStore::key(format!("BREAKER#{exchange}"), "STATE".into())
 }
 
@@ -69,7 +69,7 @@ impl BreakerStore for DynamoStore {
 }
 
 /// The kill switch: `pk = CONTROL`, `sk = HALT`; `halted` with the stop as JSON while in force.
-fn halt_key() -> Item {
+pub(crate) fn halt_key() -> Item {
     DynamoStore::key("CONTROL".into(), "HALT".into())
 }
 

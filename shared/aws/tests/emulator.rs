@@ -187,6 +187,83 @@ async fn a_lapsed_in_progress_claim_is_taken_over_and_a_live_one_is_not() {
 }
 
 #[tokio::test]
+async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deployment() {
+    use driftline_core::control::{DeploymentControls, Stop};
+    let Some((store, _)) = store().await else {
+        return;
+    };
+    let i = intent(0, 100_000);
+    let key = OrderKey::of(&i);
+    let c = claim("a", 1_000, 5_000);
+    assert_eq!(
+        store.claim_if_clear(&i, &c, "binance").await.unwrap(),
+        None,
+        "no record"
+    );
+    store.record(&i, 500).await.unwrap();
+
+    // Halted: nothing claimed.
+    let halt = Stop {
+        reason: "incident".into(),
+        by: "ops".into(),
+        at_ms: 900,
+    };
+    store.set_halt(Some(&halt)).await.unwrap();
+    assert_eq!(store.claim_if_clear(&i, &c, "binance").await.unwrap(), None);
+    store.set_halt(None).await.unwrap();
+    // A failure counted on the venue's breaker: nothing claimed; on another venue's: claimed.
+    store
+        .save(
+            "binance",
+            BreakerState::Closed {
+                consecutive_failures: 1,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.claim_if_clear(&i, &c, "binance").await.unwrap(), None);
+    // A message whose intent differs from the record's: nothing claimed.
+    let mut other = i.clone();
+    other.quantity = dec!(0.6);
+    assert_eq!(
+        store.claim_if_clear(&other, &c, "kraken").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.order(&key).await.unwrap().unwrap().status,
+        OrderStatus::Pending,
+        "every refused claim left the record as it was"
+    );
+
+    let claimed = store
+        .claim_if_clear(&i, &c, "kraken")
+        .await
+        .unwrap()
+        .expect("clear: claimed");
+    assert_eq!(
+        Some(&claimed),
+        store.order(&key).await.unwrap().as_ref(),
+        "the record the claim returns is the stored one"
+    );
+    assert_eq!(claimed.status, OrderStatus::Placing);
+    assert_eq!((claimed.version, claimed.attempts), (2, 1));
+    // Claimed once: a second claim of either kind does not take it.
+    assert_eq!(store.claim_if_clear(&i, &c, "kraken").await.unwrap(), None);
+    assert!(matches!(
+        store.claim(&key, &claim("b", 1_000, 5_000)).await.unwrap(),
+        ClaimOutcome::HeldByOther(_)
+    ));
+    // Past its deadline: never claimed.
+    let late = intent(1, 1_000);
+    store.record(&late, 500).await.unwrap();
+    assert_eq!(
+        store.claim_if_clear(&late, &c, "kraken").await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
 async fn recording_twice_keeps_the_first_record() {
     let Some((store, _)) = store().await else {
         return;

@@ -12,10 +12,10 @@ use crate::config::PortfolioSpec;
 use crate::control::{ControlState, CycleRecord, DeploymentControls, Stop};
 use crate::notify::Notice;
 use crate::orders::{
-    apply_claim, apply_fill, apply_transition, claim_allowed, classify_failed_claim,
-    classify_failed_fill, fill_allowed, transition_allowed, Claim, ClaimOutcome, FillOutcome,
-    FillProgress, IntentEnvelope, OrderKey, OrderRecord, RecordOutcome, Transition,
-    TransitionOutcome,
+    apply_claim, apply_fill, apply_transition, claim_allowed, claim_of_pending,
+    classify_failed_claim, classify_failed_fill, fill_allowed, transition_allowed, Claim,
+    ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope, OrderKey, OrderRecord, RecordOutcome,
+    Transition, TransitionOutcome,
 };
 use crate::ports::{
     BreakerSave, BreakerStore, Clock, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome,
@@ -24,7 +24,7 @@ use crate::ports::{
 };
 use crate::{
     BreakerState, ClientOrderId, DriftSnapshot, EpochMillis, MarketFilters, MarketFiltersFields,
-    OrderIntent, PortfolioId, Symbol, TradingStatus,
+    OrderIntent, OrderStatus, PortfolioId, Symbol, TradingStatus,
 };
 
 /// How many cases a property test runs: `default` (what `make test` runs, on the fixed seed it
@@ -220,6 +220,34 @@ impl OrderLedger for InMemoryStore {
         let next = apply_claim(current, claim);
         orders.insert(key.clone(), next.clone());
         Ok(ClaimOutcome::Claimed(next))
+    }
+
+    async fn claim_if_clear(
+        &self,
+        intent: &OrderIntent,
+        claim: &Claim,
+        venue: &str,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        let clean = lock(&self.breakers)
+            .get(venue)
+            .is_none_or(|b| b.state == BreakerState::default());
+        if lock(&self.halt).is_some() || !clean {
+            return Ok(None);
+        }
+        let mut orders = lock(&self.orders);
+        let key = OrderKey::of(intent);
+        let fresh = orders.get(&key).is_some_and(|current| {
+            current.status == OrderStatus::Pending
+                && current.version == 1
+                && &current.intent == intent
+                && intent.expires_at_ms > claim.now_ms
+        });
+        if !fresh {
+            return Ok(None);
+        }
+        let next = claim_of_pending(intent.clone(), claim);
+        orders.insert(key, next.clone());
+        Ok(Some(next))
     }
 
     async fn transition(

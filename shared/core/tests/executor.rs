@@ -284,8 +284,8 @@ async fn a_batch_reads_the_breaker_once_and_queues_its_follow_ups_in_one_send() 
     );
     assert_eq!(
         r.breakers.loads.load(Ordering::SeqCst),
-        1,
-        "one read per batch"
+        0,
+        "each intent claimed in the one request that checks the controls: no read"
     );
     assert_eq!(r.venue.placed.lock().unwrap().len(), 2);
 
@@ -314,7 +314,71 @@ async fn a_batch_reads_the_breaker_once_and_queues_its_follow_ups_in_one_send() 
         outcomes,
         vec![MessageOutcome::Done("resting; follow-up queued"); 2]
     );
+    assert_eq!(
+        r.breakers.loads.load(Ordering::SeqCst),
+        1,
+        "follow-ups claim nothing: one read for the batch"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_checks_the_halt_and_a_halted_deployment_holds_the_intent_unplaced() {
+    let r = rig();
+    let (a, body) = recorded(&r, 0).await;
+    r.store
+        .set_halt(Some(&Stop {
+            reason: "incident".into(),
+            by: "ops".into(),
+            at_ms: 1_000_000,
+        }))
+        .await
+        .unwrap();
+    let outcomes = r
+        .executor
+        .handle_batch(&[&body, &body], &invocation(&r, "req-1"))
+        .await;
+    assert_eq!(
+        outcomes,
+        vec![MessageOutcome::Done("waiting: deployment halted"); 2]
+    );
+    assert!(r.venue.placed.lock().unwrap().is_empty());
+    assert_eq!(stored(&r, &a).await.status, OrderStatus::Pending);
+    assert_eq!(
+        r.breakers.loads.load(Ordering::SeqCst),
+        1,
+        "the claim was refused: the controls read once, for the batch"
+    );
+}
+
+#[tokio::test]
+async fn a_breaker_with_a_failure_counted_sends_the_claim_the_usual_way() {
+    let r = rig();
+    let (a, body) = recorded(&r, 0).await;
+    r.store
+        .save(
+            "binance",
+            BreakerState::Closed {
+                consecutive_failures: 1,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let outcomes = r
+        .executor
+        .handle_batch(&[&body], &invocation(&r, "req-1"))
+        .await;
+    assert_eq!(
+        outcomes,
+        vec![MessageOutcome::Done("placed; follow-up queued")]
+    );
+    assert_eq!(stored(&r, &a).await.status, OrderStatus::Placed);
+    // The controls read once; the success then clears the failure count (read before written).
     assert_eq!(r.breakers.loads.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        r.store.load("binance").await.unwrap().state,
+        BreakerState::default()
+    );
 }
 
 #[tokio::test]

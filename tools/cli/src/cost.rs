@@ -81,9 +81,9 @@ impl CountingRun {
 
 /// Request units one call consumes, for driftline's items (each under 1 KB, so a write unit per
 /// item written; every read strongly consistent and under 4 KB, a read unit per item or
-/// page): `BatchGetItem` reads the kill switch and the breaker (two items), and
-/// `TransactWriteItems` writes an order's `PENDING` record at twice a plain write's units
-/// (counted per order: the transaction holds one item per order of its cycle).
+/// page): `BatchGetItem` reads the kill switch and the breaker (two items). The units of
+/// `TransactWriteItems` (a cycle's `PENDING` records, an order's claim) are counted per order
+/// in [`monthly_bill`]: what each transaction holds, not how often it is sent.
 fn request_units(operation: &str, calls: Decimal) -> (Decimal, Decimal) {
     match operation {
         "DynamoDB.GetItem" | "DynamoDB.Query" => (calls, Decimal::ZERO),
@@ -216,9 +216,12 @@ pub fn monthly_bill(
         * gb;
     let (cycle_rru, cycle_wru) = sum_units(&run.idle_cycle_calls);
     let (order_rru, order_wru) = sum_units(&run.order_calls);
-    // Each order is one item of its cycle's transaction, at twice a plain write's units.
-    let transactional_wru = dec!(2);
-    let rru = portfolio_cycles * cycle_rru + orders * order_rru;
+    // Each order is one item of its cycle's transaction (at twice a plain write's units) and
+    // one claim transaction: the order's update (twice a write's units) and the checks of the
+    // kill switch and the breaker (a transactional read each: twice a read's units).
+    let transactional_wru = dec!(2) + dec!(2);
+    let transactional_rru = dec!(2) * dec!(2);
+    let rru = portfolio_cycles * cycle_rru + orders * (order_rru + transactional_rru);
     let wru = portfolio_cycles * cycle_wru + orders * (order_wru + transactional_wru);
     // The functions' own requests, and the event source mapping's delete of each batch it
     // delivered (one per executor invocation) beside its pollers' receives.
@@ -281,8 +284,9 @@ mod tests {
                     ("DynamoDB.UpdateItem".to_owned(), dec!(2)),
                 ]),
                 order_calls: BTreeMap::from([
-                    ("DynamoDB.BatchGetItem".to_owned(), dec!(1)),
-                    ("DynamoDB.UpdateItem".to_owned(), dec!(3)),
+                    ("DynamoDB.BatchGetItem".to_owned(), dec!(0.5)),
+                    ("DynamoDB.TransactWriteItems".to_owned(), dec!(1.5)),
+                    ("DynamoDB.UpdateItem".to_owned(), dec!(2)),
                     ("SQS.SendMessageBatch".to_owned(), dec!(1)),
                 ]),
                 executor_invocations_per_order: dec!(2),
@@ -308,15 +312,17 @@ mod tests {
         assert_eq!(requests.monthly_usd, dec!(39560) * dec!(0.0000002));
         // GB-s: 105,120 portfolio cycles × 0.1 s + 30,800 × 0.05 s, at 1/4 GB.
         assert_eq!(bill.lines[1].quantity, (dec!(10512) + dec!(1540)) / dec!(4));
-        // WRU: 2 a portfolio cycle, 3 + 2 (transactional) an order.
+        // WRU: 2 a portfolio cycle; an order 2 (PLACED, FILLED) + 2 (its PENDING item) + 2
+        // (its claim).
         assert_eq!(
             bill.lines[2].quantity,
-            dec!(105120) * dec!(2) + dec!(15400) * dec!(5)
+            dec!(105120) * dec!(2) + dec!(15400) * dec!(6)
         );
-        // RRU: 4 a cycle, 2 an order (the halt and the breaker).
+        // RRU: 4 a cycle; an order 1 (half a read of the halt with the breaker, for its
+        // follow-up's batch) + 4 (the claim's checks of them).
         assert_eq!(
             bill.lines[3].quantity,
-            dec!(105120) * dec!(4) + dec!(15400) * dec!(2)
+            dec!(105120) * dec!(4) + dec!(15400) * dec!(5)
         );
         // SQS: a send an order, a delete an invocation, the pollers.
         assert_eq!(

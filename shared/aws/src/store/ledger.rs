@@ -6,16 +6,17 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use driftline_core::orders::{
-    classify_failed_claim, classify_failed_fill, fill_predecessors, fill_progress_key, Claim,
-    ClaimOutcome, FillOutcome, FillProgress, OrderKey, OrderRecord, RecordOutcome, Transition,
-    TransitionOutcome, CLAIMABLE,
+    claim_of_pending, classify_failed_claim, classify_failed_fill, fill_predecessors,
+    fill_progress_key, Claim, ClaimOutcome, FillOutcome, FillProgress, OrderKey, OrderRecord,
+    RecordOutcome, Transition, TransitionOutcome, CLAIMABLE,
 };
 use driftline_core::ports::{record_each, OrderLedger, StoreError};
-use driftline_core::{EpochMillis, OrderIntent, OrderStatus, PortfolioId};
+use driftline_core::{BreakerState, EpochMillis, OrderIntent, OrderStatus, PortfolioId};
 
 use super::order_item::{order_item, order_key, order_record};
 use super::{portfolio_pk, DynamoStore};
-use crate::item::{dec, n, s, unavailable};
+use crate::controls::{breaker_key, halt_key};
+use crate::item::{dec, n, s, to_json, unavailable};
 
 /// The most items one TransactWriteItems request may write.
 const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -239,6 +240,92 @@ impl OrderLedger for DynamoStore {
             Err(None) => ClaimOutcome::NotFound,
             Err(Some(old)) => classify_failed_claim(old, claim),
         })
+    }
+
+    /// One TransactWriteItems: the claim (as [`Self::claim`]'s, only from the `PENDING` record
+    /// the scheduler wrote: version 1, the same intent) and two condition checks, the kill
+    /// switch not set and the venue's breaker closed with no failure counted. Any of them
+    /// failing cancels the whole; the caller then reads the controls and claims on its own.
+    async fn claim_if_clear(
+        &self,
+        intent: &OrderIntent,
+        claim: &Claim,
+        venue: &str,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+        let invalid = |what: &'static str| {
+            move |_| StoreError::InvalidInput {
+                field: "claim",
+                value: intent.client_order_id.to_string(),
+                reason: what,
+            }
+        };
+        let claimed = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&OrderKey::of(intent))))
+            .update_expression(
+                "SET order_status = :to, record_version = record_version + :one, \
+                 updated_at_ms = :now, attempts = attempts + :one, claim_owner = :owner, \
+                 claim_expires_at_ms = :claim_expiry",
+            )
+            .condition_expression(
+                "order_status = :pending AND record_version = :one AND intent = :intent \
+                 AND intent_expires_at_ms > :now",
+            )
+            .expression_attribute_values(":to", s(OrderStatus::Placing.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(claim.now_ms))
+            .expression_attribute_values(":owner", s(claim.owner.clone()))
+            .expression_attribute_values(":claim_expiry", n(claim.in_progress_expiry_ms))
+            .expression_attribute_values(":intent", to_json(intent, "intent")?)
+            .build()
+            .map_err(invalid("not a complete claim"))?;
+        let not_halted = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(halt_key()))
+            .condition_expression("attribute_not_exists(halt)")
+            .build()
+            .map_err(invalid("not a complete halt check"))?;
+        let breaker_clear = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(breaker_key(venue)))
+            .condition_expression("attribute_not_exists(breaker_state) OR breaker_state = :clear")
+            .expression_attribute_values(
+                ":clear",
+                to_json(&BreakerState::default(), "breaker_state")?,
+            )
+            .build()
+            .map_err(invalid("not a complete breaker check"))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(claimed).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(not_halted)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(breaker_clear)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(claim_of_pending(intent.clone(), claim))),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable("dynamodb", "TransactWriteItems(claim)", e)),
+        }
     }
 
     async fn transition(

@@ -24,9 +24,9 @@ pub use execution::{
 };
 pub use intent::{ClientOrderId, CycleId, EpochMillis, OrderIntent, OrderStatus, Side};
 pub use record::{
-    apply_claim, apply_fill, apply_transition, claim_allowed, classify_failed_claim,
-    classify_failed_fill, fill_allowed, fill_predecessors, fill_progress_key, transition_allowed,
-    Claim, ClaimOutcome, FillOutcome, FillProgress, OrderKey, OrderRecord, OrderUpdate,
-    RecordOutcome, Transition, TransitionOutcome, CLAIMABLE,
+    apply_claim, apply_fill, apply_transition, claim_allowed, claim_of_pending,
+    classify_failed_claim, classify_failed_fill, fill_allowed, fill_predecessors,
+    fill_progress_key, transition_allowed, Claim, ClaimOutcome, FillOutcome, FillProgress,
+    OrderKey, OrderRecord, OrderUpdate, RecordOutcome, Transition, TransitionOutcome, CLAIMABLE,
 };
 pub use tracker::{next_leg, OrderTracker, Repriced, TrackError};

@@ -156,6 +156,14 @@ pub fn apply_claim(mut current: OrderRecord, claim: &Claim) -> OrderRecord {
     current
 }
 
+/// The record a claim of a `PENDING` order makes, known without reading it: nothing moves to
+/// `PENDING` (it is only ever recorded), so a `PENDING` record of `intent` at version 1 is
+/// exactly what the scheduler wrote. The one-request claim
+/// ([`crate::ports::OrderLedger::claim_if_clear`]) is conditional on that, and so needs no read.
+pub fn claim_of_pending(intent: OrderIntent, claim: &Claim) -> OrderRecord {
+    apply_claim(OrderRecord::pending(intent, claim.now_ms), claim)
+}
+
 /// What a transition records besides the new status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderUpdate {

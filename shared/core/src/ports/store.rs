@@ -69,6 +69,20 @@ pub trait OrderLedger: Send + Sync {
     async fn order(&self, key: &OrderKey) -> Result<Option<OrderRecord>, StoreError>;
     /// Claims the order for execution (`PLACING`); see [`claim_allowed`](crate::orders::claim_allowed).
     async fn claim(&self, key: &OrderKey, claim: &Claim) -> Result<ClaimOutcome, StoreError>;
+    /// Claims `intent`'s order while it is `PENDING` as the scheduler recorded it and not past
+    /// its deadline, in the one request that also finds the deployment not halted and
+    /// `venue`'s breaker closed with no failure counted: the claimed record
+    /// ([`claim_of_pending`](crate::orders::claim_of_pending)), or `None` when any of that does
+    /// not hold, and the caller goes the usual way (reads the controls, then [`Self::claim`]).
+    /// A ledger that cannot check the controls in its claim always answers `None`.
+    async fn claim_if_clear(
+        &self,
+        _intent: &OrderIntent,
+        _claim: &Claim,
+        _venue: &str,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        Ok(None)
+    }
     async fn transition(
         &self,
         key: &OrderKey,

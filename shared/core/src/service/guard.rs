@@ -112,6 +112,19 @@ impl BreakerGuard {
         }
     }
 
+    /// The breaker was found closed, with no failure counted, at `now` by a request that
+    /// checked it on the way (the executor's claim): trusted as a read of it would be. Its
+    /// version is not known, and not needed: every write of the breaker reads it first.
+    pub fn found_clear(&self, now: EpochMillis) {
+        self.saw(
+            VersionedBreaker {
+                state: BreakerState::default(),
+                version: 0,
+            },
+            now,
+        );
+    }
+
     /// The permit this container can give without reading the store: a closed breaker seen
     /// within `reuse_ms`, or a cooldown, ban or live probe that has not ended yet.
     fn known(&self, now: EpochMillis) -> Option<BreakerPermit> {

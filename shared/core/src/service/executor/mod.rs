@@ -25,7 +25,7 @@ use super::FollowUp;
 use crate::control::Stop;
 use crate::orders::{IntentEnvelope, OrderRecord, OrderTracker, TrackError};
 use crate::ports::{Ports, RetryBackoff, StoreError, Venue};
-use crate::{BreakerConfig, ClientOrderId, EpochMillis};
+use crate::{BreakerConfig, ClientOrderId, EpochMillis, OrderIntent};
 
 /// What the caller does with the message that carried the intent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +113,7 @@ fn done(note: &'static str) -> Step<Decided> {
 }
 
 /// A failure that sends the message back for a later attempt.
+#[derive(Clone)]
 struct Retry {
     delay_secs: u32,
     reason: String,
@@ -158,32 +159,6 @@ impl Executor {
         bodies: &[&str],
         invocation: &Invocation,
     ) -> Vec<MessageOutcome> {
-        // The halt and the breaker, in one read at the start of every invocation.
-        let halt = match self
-            .ports
-            .store
-            .controls
-            .read(self.settings.venue.as_str())
-            .await
-        {
-            Ok(state) => {
-                self.breakers
-                    .of(self.settings.venue)
-                    .check_read(state.breaker);
-                state.halt
-            }
-            Err(e) => {
-                warn!(error = %e, "cannot read the halt and the breaker: the batch comes back");
-                let retry = self.store_retry(&e);
-                return bodies
-                    .iter()
-                    .map(|_| MessageOutcome::RetryAfter {
-                        delay_secs: retry.delay_secs,
-                        reason: retry.reason.clone(),
-                    })
-                    .collect();
-            }
-        };
         let mut outcomes = Vec::with_capacity(bodies.len());
         // Per message, the order whose requeue it waits on.
         let mut waiting: Vec<Option<ClientOrderId>> = Vec::with_capacity(bodies.len());
@@ -191,10 +166,17 @@ impl Executor {
         // of follow-ups, not two.
         let mut requeues: Vec<(ClientOrderId, IntentEnvelope, u32)> = Vec::new();
         let mut kinds: HashMap<ClientOrderId, &'static str> = HashMap::new();
+        // The halt and the breaker, read together once, by the first message that needs them:
+        // an intent claimed in the one request that checks them does not.
+        let mut controls: Option<Result<Option<Stop>, Retry>> = None;
         for body in bodies {
-            let decided = match &halt {
-                Some(halt) => self.hold(body, halt),
-                None => self.handle_one(body, invocation).await,
+            let decided = match self.claim_if_clear(body, invocation).await {
+                Some(decided) => decided,
+                None => match self.controls(&mut controls).await {
+                    Ok(Some(halt)) => self.hold(body, &halt),
+                    Ok(None) => self.handle_one(body, invocation).await,
+                    Err(retry) => MessageOutcome::from(retry).into(),
+                },
             };
             match decided {
                 Decided::Outcome(o) => {
@@ -228,6 +210,36 @@ impl Executor {
             }
         }
         outcomes
+    }
+
+    /// The halt (and the default venue's breaker, for the guard), read once per batch.
+    async fn controls(
+        &self,
+        read: &mut Option<Result<Option<Stop>, Retry>>,
+    ) -> Result<Option<Stop>, Retry> {
+        if let Some(known) = read {
+            return known.clone();
+        }
+        let state = self
+            .ports
+            .store
+            .controls
+            .read(self.settings.venue.as_str())
+            .await;
+        let now_read = match state {
+            Ok(state) => {
+                self.breakers
+                    .of(self.settings.venue)
+                    .check_read(state.breaker);
+                Ok(state.halt)
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot read the halt and the breaker: the message comes back");
+                Err(self.store_retry(&e))
+            }
+        };
+        *read = Some(now_read.clone());
+        now_read
     }
 
     /// Sends the batch's requeued messages, one send per delay; the orders whose message was
@@ -282,15 +294,7 @@ impl Executor {
             Ok(e) => e,
             Err(dead) => return dead,
         };
-        let intent = &envelope.intent;
-        let span = tracing::info_span!(
-            "order",
-            portfolio = %intent.portfolio_id,
-            cycle = %intent.cycle_id,
-            client_order_id = %intent.client_order_id,
-            symbol = %intent.symbol,
-            side = %intent.side,
-        );
+        let span = order_span(&envelope.intent);
         async move {
             match self.handle_intent(envelope, invocation).await {
                 Ok(decided) => decided,
@@ -327,6 +331,18 @@ impl Executor {
             TrackError::Exchange(e) => self.exchange_failure(record, e).await,
         }
     }
+}
+
+/// What every log line of an order's handling carries.
+fn order_span(intent: &OrderIntent) -> tracing::Span {
+    tracing::info_span!(
+        "order",
+        portfolio = %intent.portfolio_id,
+        cycle = %intent.cycle_id,
+        client_order_id = %intent.client_order_id,
+        symbol = %intent.symbol,
+        side = %intent.side,
+    )
 }
 
 /// The message's envelope, or its way to the dead-letter queue.

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
-use tracing::{error, info, warn};
+use tracing::{error, info, warn, Instrument};
 
 use super::{
-    done, requeue, secs_until, Decided, Executor, Invocation, Retry, Step, MAX_SEND_DELAY_SECS,
+    done, requeue, secs_until, Decided, Executor, Invocation, MessageOutcome, Retry, Step,
+    MAX_SEND_DELAY_SECS,
 };
 use crate::orders::{
     decide_execution, report_change, Claim, ClaimOutcome, ExecutionDecision, IntentEnvelope,
@@ -58,6 +59,53 @@ impl Executor {
                     .await
             }
         }
+    }
+
+    /// A plain intent's claim in the one request that also finds the deployment not halted
+    /// and its venue's breaker clear (`OrderLedger::claim_if_clear`), then its execution.
+    /// `None` when it is not such an intent or that request did not claim it: the message
+    /// goes the usual way (controls read, then the claim), which decides what to do with it.
+    pub(super) async fn claim_if_clear(&self, body: &str, inv: &Invocation) -> Option<Decided> {
+        let envelope = IntentEnvelope::from_json(body).ok()?;
+        // A follow-up claims nothing; a buy paid by its cycle's sells first looks at them.
+        if envelope.placed.is_some() || envelope.intent.funded_by_sells {
+            return None;
+        }
+        let intent = envelope.intent;
+        let span = super::order_span(&intent);
+        async move {
+            let ex = self.exchange_for(&intent).await.ok()?;
+            let claim = Claim {
+                owner: inv.request_id.clone(),
+                now_ms: self.now(),
+                in_progress_expiry_ms: inv.deadline_ms,
+            };
+            let venue = ex.venue();
+            let record = match self
+                .ports
+                .store
+                .ledger
+                .claim_if_clear(&intent, &claim, venue.as_str())
+                .await
+            {
+                Ok(Some(record)) => record,
+                Ok(None) => return None,
+                Err(e) => {
+                    warn!(error = %e, "claim with the controls failed: reading them first");
+                    return None;
+                }
+            };
+            self.breakers.of(venue).found_clear(claim.now_ms);
+            Some(match self.execute(ex.as_ref(), record).await {
+                Ok(decided) => decided,
+                Err(retry) => {
+                    warn!(delay_secs = retry.delay_secs, reason = %retry.reason, "retry later");
+                    MessageOutcome::from(retry).into()
+                }
+            })
+        }
+        .instrument(span)
+        .await
     }
 
     /// The account's exchange client, behind its venue's breaker.
