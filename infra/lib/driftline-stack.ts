@@ -134,8 +134,17 @@ export class DriftlineStack extends Stack {
       statements: [
         new iam.PolicyStatement({
           sid: 'Ledger',
-          // BatchGetItem: the halt and the breaker, read together once a batch.
-          actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+          // BatchGetItem: the halt and the breaker, read together once a batch. An intent's claim
+          // is a TransactWriteItems of the claim (UpdateItem) and the checks of the halt and the
+          // breaker (ConditionCheckItem).
+          actions: [
+            'dynamodb:BatchGetItem',
+            'dynamodb:ConditionCheckItem',
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:Query',
+          ],
           resources: [this.table.tableArn],
         }),
         new iam.PolicyStatement({

@@ -329,7 +329,7 @@ describe('least privilege', () => {
     assert.deepEqual(
       Object.fromEntries(byResource),
       Object.fromEntries([
-        [JSON.stringify(tableArn), ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+        [JSON.stringify(tableArn), ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
         [
           JSON.stringify(queueArn),
           ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
