@@ -15,8 +15,8 @@ use driftline_core::orders::{
     OrderUpdate, RecordOutcome, Transition, TransitionOutcome,
 };
 use driftline_core::ports::{
-    BreakerSave, BreakerStore, CycleLeases, DriftHistory, ExchangeOrderId, IntentQueue, Lease,
-    LeaseOutcome, MarketFilterCache, OrderLedger, MARKET_FILTER_TTL_MS,
+    BreakerSave, BreakerStore, ClearClaim, CycleLeases, DriftHistory, ExchangeOrderId, IntentQueue,
+    Lease, LeaseOutcome, MarketFilterCache, OrderLedger, MARKET_FILTER_TTL_MS,
 };
 use driftline_core::{
     Asset, AssetDrift, BreakerConfig, BreakerState, ClientOrderId, CycleId, DriftSnapshot,
@@ -197,7 +197,7 @@ async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deploym
     let c = claim("a", 1_000, 5_000);
     assert_eq!(
         store.claim_if_clear(&i, &c, "binance").await.unwrap(),
-        None,
+        ClearClaim::NotClear,
         "no record"
     );
     store.record(&i, 500).await.unwrap();
@@ -209,7 +209,10 @@ async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deploym
         at_ms: 900,
     };
     store.set_halt(Some(&halt)).await.unwrap();
-    assert_eq!(store.claim_if_clear(&i, &c, "binance").await.unwrap(), None);
+    assert_eq!(
+        store.claim_if_clear(&i, &c, "binance").await.unwrap(),
+        ClearClaim::Halted
+    );
     store.set_halt(None).await.unwrap();
     // A failure counted on the venue's breaker: nothing claimed; on another venue's: claimed.
     store
@@ -222,13 +225,16 @@ async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deploym
         )
         .await
         .unwrap();
-    assert_eq!(store.claim_if_clear(&i, &c, "binance").await.unwrap(), None);
+    assert_eq!(
+        store.claim_if_clear(&i, &c, "binance").await.unwrap(),
+        ClearClaim::NotClear
+    );
     // A message whose intent differs from the record's: nothing claimed.
     let mut other = i.clone();
     other.quantity = dec!(0.6);
     assert_eq!(
         store.claim_if_clear(&other, &c, "kraken").await.unwrap(),
-        None
+        ClearClaim::NotClear
     );
     assert_eq!(
         store.order(&key).await.unwrap().unwrap().status,
@@ -236,11 +242,9 @@ async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deploym
         "every refused claim left the record as it was"
     );
 
-    let claimed = store
-        .claim_if_clear(&i, &c, "kraken")
-        .await
-        .unwrap()
-        .expect("clear: claimed");
+    let ClearClaim::Claimed(claimed) = store.claim_if_clear(&i, &c, "kraken").await.unwrap() else {
+        panic!("clear: claimed")
+    };
     assert_eq!(
         Some(&claimed),
         store.order(&key).await.unwrap().as_ref(),
@@ -249,7 +253,10 @@ async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deploym
     assert_eq!(claimed.status, OrderStatus::Placing);
     assert_eq!((claimed.version, claimed.attempts), (2, 1));
     // Claimed once: a second claim of either kind does not take it.
-    assert_eq!(store.claim_if_clear(&i, &c, "kraken").await.unwrap(), None);
+    assert_eq!(
+        store.claim_if_clear(&i, &c, "kraken").await.unwrap(),
+        ClearClaim::NotClear
+    );
     assert!(matches!(
         store.claim(&key, &claim("b", 1_000, 5_000)).await.unwrap(),
         ClaimOutcome::HeldByOther(_)
@@ -259,7 +266,7 @@ async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deploym
     store.record(&late, 500).await.unwrap();
     assert_eq!(
         store.claim_if_clear(&late, &c, "kraken").await.unwrap(),
-        None
+        ClearClaim::NotClear
     );
 }
 

@@ -18,9 +18,10 @@ use crate::orders::{
     Transition, TransitionOutcome,
 };
 use crate::ports::{
-    BreakerSave, BreakerStore, Clock, CycleLeases, DriftHistory, IntentQueue, Lease, LeaseOutcome,
-    MarketFilterCache, Notifier, OrderLedger, PortfolioConfigs, ReceivedIntent, RecordedSnapshot,
-    SendReport, StoreError, StoredPortfolio, VersionedBreaker, MARKET_FILTER_TTL_MS,
+    BreakerSave, BreakerStore, ClearClaim, Clock, CycleLeases, DriftHistory, IntentQueue, Lease,
+    LeaseOutcome, MarketFilterCache, Notifier, OrderLedger, PortfolioConfigs, ReceivedIntent,
+    RecordedSnapshot, SendReport, StoreError, StoredPortfolio, VersionedBreaker,
+    MARKET_FILTER_TTL_MS,
 };
 use crate::{
     BreakerState, ClientOrderId, DriftSnapshot, EpochMillis, MarketFilters, MarketFiltersFields,
@@ -227,13 +228,13 @@ impl OrderLedger for InMemoryStore {
         intent: &OrderIntent,
         claim: &Claim,
         venue: &str,
-    ) -> Result<Option<OrderRecord>, StoreError> {
+    ) -> Result<ClearClaim, StoreError> {
+        if lock(&self.halt).is_some() {
+            return Ok(ClearClaim::Halted);
+        }
         let clean = lock(&self.breakers)
             .get(venue)
             .is_none_or(|b| b.state == BreakerState::default());
-        if lock(&self.halt).is_some() || !clean {
-            return Ok(None);
-        }
         let mut orders = lock(&self.orders);
         let key = OrderKey::of(intent);
         let fresh = orders.get(&key).is_some_and(|current| {
@@ -242,12 +243,12 @@ impl OrderLedger for InMemoryStore {
                 && &current.intent == intent
                 && intent.expires_at_ms > claim.now_ms
         });
-        if !fresh {
-            return Ok(None);
+        if !(fresh && clean) {
+            return Ok(ClearClaim::NotClear);
         }
         let next = claim_of_pending(intent.clone(), claim);
         orders.insert(key, next.clone());
-        Ok(Some(next))
+        Ok(ClearClaim::Claimed(next))
     }
 
     async fn transition(

@@ -134,6 +134,9 @@ impl IntentQueue for FlakyQueue {
 struct CountedBreakers {
     inner: Arc<InMemoryStore>,
     loads: AtomicUsize,
+    /// Sets the halt right after the next read of the controls (an operator's `halt` landing
+    /// between that read and the batch's next claim).
+    halt_after_read: AtomicBool,
 }
 
 #[async_trait]
@@ -152,7 +155,16 @@ impl BreakerStore for CountedBreakers {
 impl DeploymentControls for CountedBreakers {
     async fn read(&self, venue: &str) -> Result<ControlState, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.read(venue).await
+        let state = self.inner.read(venue).await;
+        if self.halt_after_read.swap(false, Ordering::SeqCst) {
+            let stop = Stop {
+                reason: "incident".into(),
+                by: "ops".into(),
+                at_ms: 1_000_000,
+            };
+            self.inner.set_halt(Some(&stop)).await?;
+        }
+        state
     }
     async fn set_halt(&self, halt: Option<&Stop>) -> Result<Option<Stop>, StoreError> {
         self.inner.set_halt(halt).await
@@ -194,6 +206,7 @@ fn rig() -> Rig {
     let breakers = Arc::new(CountedBreakers {
         inner: store.clone(),
         loads: AtomicUsize::new(0),
+        halt_after_read: AtomicBool::new(false),
     });
     let venue = Arc::new(RestingVenue {
         market: support::market("BTC", dec!(60000), dec!(10), dec!(5)),
@@ -347,6 +360,39 @@ async fn a_claim_checks_the_halt_and_a_halted_deployment_holds_the_intent_unplac
         r.breakers.loads.load(Ordering::SeqCst),
         1,
         "the claim was refused: the controls read once, for the batch"
+    );
+}
+
+#[tokio::test]
+async fn a_halt_written_after_the_batch_read_the_controls_still_stops_its_next_claim() {
+    let r = rig();
+    let (_, first) = recorded(&r, 0).await;
+    r.executor
+        .handle_batch(&[&first], &invocation(&r, "req-1"))
+        .await;
+    r.clock.advance(30_000);
+    let follow_up = r.queue.inner.receive(10, 0).await.unwrap().remove(0);
+    let follow_up = follow_up.envelope.to_json().unwrap();
+    let (second, body) = recorded(&r, 1).await;
+    // The follow-up reads the controls (not halted); the halt lands right after.
+    r.breakers.halt_after_read.store(true, Ordering::SeqCst);
+    let outcomes = r
+        .executor
+        .handle_batch(&[&follow_up, &body], &invocation(&r, "req-2"))
+        .await;
+    assert_eq!(
+        outcomes,
+        vec![
+            MessageOutcome::Done("resting; follow-up queued"),
+            MessageOutcome::Done("waiting: deployment halted"),
+        ]
+    );
+    assert_eq!(r.venue.placed.lock().unwrap().len(), 1, "only the first");
+    assert_eq!(stored(&r, &second).await.status, OrderStatus::Pending);
+    assert_eq!(
+        r.breakers.loads.load(Ordering::SeqCst),
+        2,
+        "read for the follow-up, and again once the claim found the halt"
     );
 }
 

@@ -10,7 +10,7 @@ use driftline_core::orders::{
     fill_progress_key, Claim, ClaimOutcome, FillOutcome, FillProgress, OrderKey, OrderRecord,
     RecordOutcome, Transition, TransitionOutcome, CLAIMABLE,
 };
-use driftline_core::ports::{record_each, OrderLedger, StoreError};
+use driftline_core::ports::{record_each, ClearClaim, OrderLedger, StoreError};
 use driftline_core::{BreakerState, EpochMillis, OrderIntent, OrderStatus, PortfolioId};
 
 use super::order_item::{order_item, order_key, order_record};
@@ -251,7 +251,7 @@ impl OrderLedger for DynamoStore {
         intent: &OrderIntent,
         claim: &Claim,
         venue: &str,
-    ) -> Result<Option<OrderRecord>, StoreError> {
+    ) -> Result<ClearClaim, StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
         let invalid = |what: &'static str| {
@@ -315,16 +315,23 @@ impl OrderLedger for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Some(claim_of_pending(intent.clone(), claim))),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable("dynamodb", "TransactWriteItems(claim)", e)),
+            Ok(_) => Ok(ClearClaim::Claimed(claim_of_pending(intent.clone(), claim))),
+            Err(e) => match e.as_service_error() {
+                // The reasons come in the order of the actions: the halt check is the second.
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let halted = cancelled
+                        .cancellation_reasons()
+                        .get(1)
+                        .and_then(|r| r.code())
+                        == Some("ConditionalCheckFailed");
+                    Ok(if halted {
+                        ClearClaim::Halted
+                    } else {
+                        ClearClaim::NotClear
+                    })
+                }
+                _ => Err(unavailable("dynamodb", "TransactWriteItems(claim)", e)),
+            },
         }
     }
 

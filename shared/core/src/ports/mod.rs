@@ -32,8 +32,8 @@ pub use metrics::MetricsSink;
 pub use notifier::{Notifier, Silent};
 pub use queue::{DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport};
 pub use store::{
-    record_each, BreakerSave, BreakerStore, CycleLeases, DriftHistory, Lease, LeaseOutcome,
-    MarketFilterCache, OrderLedger, PortfolioConfigs, RecordedSnapshot, StoreError,
+    record_each, BreakerSave, BreakerStore, ClearClaim, CycleLeases, DriftHistory, Lease,
+    LeaseOutcome, MarketFilterCache, OrderLedger, PortfolioConfigs, RecordedSnapshot, StoreError,
     StoredPortfolio, VersionedBreaker, MARKET_FILTER_TTL_MS,
 };
 

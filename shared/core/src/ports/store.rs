@@ -72,16 +72,16 @@ pub trait OrderLedger: Send + Sync {
     /// Claims `intent`'s order while it is `PENDING` as the scheduler recorded it and not past
     /// its deadline, in the one request that also finds the deployment not halted and
     /// `venue`'s breaker closed with no failure counted: the claimed record
-    /// ([`claim_of_pending`](crate::orders::claim_of_pending)), or `None` when any of that does
-    /// not hold, and the caller goes the usual way (reads the controls, then [`Self::claim`]).
-    /// A ledger that cannot check the controls in its claim always answers `None`.
+    /// ([`claim_of_pending`](crate::orders::claim_of_pending)), or why not; then the caller goes
+    /// the usual way (reads the controls, then [`Self::claim`]). A ledger that cannot check the
+    /// controls in its claim always answers [`ClearClaim::NotClear`].
     async fn claim_if_clear(
         &self,
         _intent: &OrderIntent,
         _claim: &Claim,
         _venue: &str,
-    ) -> Result<Option<OrderRecord>, StoreError> {
-        Ok(None)
+    ) -> Result<ClearClaim, StoreError> {
+        Ok(ClearClaim::NotClear)
     }
     async fn transition(
         &self,
@@ -98,6 +98,18 @@ pub trait OrderLedger: Send + Sync {
     /// Every order of the portfolio the ledger still holds, final ones included (they expire
     /// 90 days after they end). On DynamoDB the same request as [`Self::open_orders`].
     async fn orders(&self, portfolio: &PortfolioId) -> Result<Vec<OrderRecord>, StoreError>;
+}
+
+/// What [`OrderLedger::claim_if_clear`] came to. Nothing is written unless `Claimed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClearClaim {
+    /// The caller holds the order (`PLACING`), this record.
+    Claimed(OrderRecord),
+    /// The kill switch is set: whatever the caller read of it before is out of date.
+    Halted,
+    /// Not claimed, for any other reason (the order not the `PENDING` record, the breaker not
+    /// clear, a conflicting write), or not known why.
+    NotClear,
 }
 
 /// Records `intents` one [`OrderLedger::record`] at a time: one outcome per intent, in order.

@@ -170,7 +170,7 @@ impl Executor {
         // an intent claimed in the one request that checks them does not.
         let mut controls: Option<Result<Option<Stop>, Retry>> = None;
         for body in bodies {
-            let decided = match self.claim_if_clear(body, invocation).await {
+            let decided = match self.claim_if_clear(body, invocation, &mut controls).await {
                 Some(decided) => decided,
                 None => match self.controls(&mut controls).await {
                     Ok(Some(halt)) => self.hold(body, &halt),

@@ -10,11 +10,14 @@ use super::{
     done, requeue, secs_until, Decided, Executor, Invocation, MessageOutcome, Retry, Step,
     MAX_SEND_DELAY_SECS,
 };
+use crate::control::Stop;
 use crate::orders::{
     decide_execution, report_change, Claim, ClaimOutcome, ExecutionDecision, IntentEnvelope,
     OrderKey, OrderRecord, ReportChange,
 };
-use crate::ports::{Exchange, ExchangeError, LimitOrderRequest, OrderReport, TimeInForce};
+use crate::ports::{
+    ClearClaim, Exchange, ExchangeError, LimitOrderRequest, OrderReport, TimeInForce,
+};
 use crate::service::FollowUp;
 use crate::{MarketFilters, OrderIntent, OrderStatus};
 use crate::{Price, Side};
@@ -65,7 +68,13 @@ impl Executor {
     /// and its venue's breaker clear (`OrderLedger::claim_if_clear`), then its execution.
     /// `None` when it is not such an intent or that request did not claim it: the message
     /// goes the usual way (controls read, then the claim), which decides what to do with it.
-    pub(super) async fn claim_if_clear(&self, body: &str, inv: &Invocation) -> Option<Decided> {
+    /// A claim refused for the halt forgets the batch's earlier read of the controls.
+    pub(super) async fn claim_if_clear(
+        &self,
+        body: &str,
+        inv: &Invocation,
+        controls: &mut Option<Result<Option<Stop>, Retry>>,
+    ) -> Option<Decided> {
         let envelope = IntentEnvelope::from_json(body).ok()?;
         // A follow-up claims nothing; a buy paid by its cycle's sells first looks at them.
         if envelope.placed.is_some() || envelope.intent.funded_by_sells {
@@ -88,8 +97,15 @@ impl Executor {
                 .claim_if_clear(&intent, &claim, venue.as_str())
                 .await
             {
-                Ok(Some(record)) => record,
-                Ok(None) => return None,
+                Ok(ClearClaim::Claimed(record)) => record,
+                Ok(ClearClaim::Halted) => {
+                    // Halted since this batch read the controls as not halted: read them again.
+                    if matches!(controls, Some(Ok(None))) {
+                        controls.take();
+                    }
+                    return None;
+                }
+                Ok(ClearClaim::NotClear) => return None,
                 Err(e) => {
                     warn!(error = %e, "claim with the controls failed: reading them first");
                     return None;
