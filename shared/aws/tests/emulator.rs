@@ -246,7 +246,7 @@ async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deploym
         panic!("clear: claimed")
     };
     assert_eq!(
-        Some(&claimed),
+        Some(&*claimed),
         store.order(&key).await.unwrap().as_ref(),
         "the record the claim returns is the stored one"
     );

@@ -248,7 +248,7 @@ impl OrderLedger for InMemoryStore {
         }
         let next = claim_of_pending(intent.clone(), claim);
         orders.insert(key, next.clone());
-        Ok(ClearClaim::Claimed(next))
+        Ok(ClearClaim::Claimed(Box::new(next)))
     }
 
     async fn transition(

@@ -315,7 +315,10 @@ impl OrderLedger for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(ClearClaim::Claimed(claim_of_pending(intent.clone(), claim))),
+            Ok(_) => Ok(ClearClaim::Claimed(Box::new(claim_of_pending(
+                intent.clone(),
+                claim,
+            )))),
             Err(e) => match e.as_service_error() {
                 // The reasons come in the order of the actions: the halt check is the second.
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {

@@ -104,7 +104,7 @@ pub trait OrderLedger: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClearClaim {
     /// The caller holds the order (`PLACING`), this record.
-    Claimed(OrderRecord),
+    Claimed(Box<OrderRecord>),
     /// The kill switch is set: whatever the caller read of it before is out of date.
     Halted,
     /// Not claimed, for any other reason (the order not the `PENDING` record, the breaker not

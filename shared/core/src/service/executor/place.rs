@@ -97,7 +97,7 @@ impl Executor {
                 .claim_if_clear(&intent, &claim, venue.as_str())
                 .await
             {
-                Ok(ClearClaim::Claimed(record)) => record,
+                Ok(ClearClaim::Claimed(record)) => *record,
                 Ok(ClearClaim::Halted) => {
                     // Halted since this batch read the controls as not halted: read them again.
                     if matches!(controls, Some(Ok(None))) {
