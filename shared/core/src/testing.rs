@@ -241,7 +241,7 @@ impl OrderLedger for InMemoryStore {
             current.status == OrderStatus::Pending
                 && current.version == 1
                 && &current.intent == intent
-                && intent.expires_at_ms > claim.now_ms
+                && claim_allowed(current, claim)
         });
         if !(fresh && clean) {
             return Ok(ClearClaim::NotClear);

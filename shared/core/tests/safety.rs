@@ -1162,3 +1162,49 @@ async fn followed_by_the_scheduler_a_paused_portfolios_order_is_reconciled_never
         sell.intent.client_order_id
     );
 }
+
+#[tokio::test]
+async fn followed_by_the_scheduler_a_paused_portfolios_lost_message_is_not_resent_until_resumed() {
+    let r = btc_rig_reconciling();
+    assert_eq!(planned(&r.tick().await), 1);
+    // The intent's message is lost: received and deleted, never handled.
+    for m in r.queue.receive(10, 0).await.unwrap() {
+        r.queue.delete(&m.receipt_handle).await.unwrap();
+    }
+    let id = PortfolioId::new("p").unwrap();
+    r.store.set_paused(&id, Some(stop("looking into it")));
+    // A period on the pending order is stale (its message probably lost), not yet expired.
+    r.clock.advance(PERIOD_MS);
+    r.tick().await;
+    assert!(
+        r.queue.receive(10, 0).await.unwrap().is_empty(),
+        "nothing sent for a paused portfolio"
+    );
+    assert_eq!(r.order_of("BTC/USDT", 0).await.status, OrderStatus::Pending);
+    r.store.set_paused(&id, None);
+    r.clock.advance(PERIOD_MS);
+    r.tick().await;
+    assert_eq!(
+        r.deliver().await,
+        vec![MessageOutcome::Done("placed; followed by the scheduler")],
+        "re-sent once resumed"
+    );
+}
+
+#[tokio::test]
+async fn followed_by_the_scheduler_a_follow_up_message_left_from_messages_mode_does_nothing() {
+    let r = btc_rig_reconciling();
+    let sell = placed_and_left_to_the_scheduler(&r).await;
+    // A follow-up as the executor queued them before the deployment changed mode.
+    let mut placed = sell.clone();
+    placed.status = OrderStatus::Placed;
+    let body = IntentEnvelope::follow_up(&placed).to_json().unwrap();
+    let calls = r.venue.calls();
+    let outcomes = r.executor.handle_batch(&[&body], &r.invocation()).await;
+    assert_eq!(
+        outcomes,
+        vec![MessageOutcome::Done("followed by the scheduler")]
+    );
+    assert_eq!(r.venue.calls(), calls, "nothing asked of the venue");
+    assert_eq!(r.order_of("BTC/USDT", 0).await, sell, "nothing written");
+}

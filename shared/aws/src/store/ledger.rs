@@ -18,6 +18,17 @@ use super::{portfolio_pk, DynamoStore};
 use crate::controls::{breaker_key, halt_key};
 use crate::item::{dec, n, s, to_json, unavailable};
 
+/// What a claim sets, in both claims: the change every order change makes (state, version,
+/// time; see `order_change`), then the claim's own.
+const CLAIM_SET: [&str; 6] = [
+    "order_status = :to",
+    "record_version = record_version + :one",
+    "updated_at_ms = :now",
+    "attempts = attempts + :one",
+    "claim_owner = :owner",
+    "claim_expires_at_ms = :claim_expiry",
+];
+
 /// The most items one TransactWriteItems request may write.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
@@ -57,11 +68,7 @@ impl DynamoStore {
     fn order_change(&self, key: &OrderKey, to: OrderStatus, now: EpochMillis) -> OrderChange {
         let change = OrderChange {
             op: self.update(order_key(key)),
-            set: vec![
-                "order_status = :to",
-                "record_version = record_version + :one",
-                "updated_at_ms = :now",
-            ],
+            set: CLAIM_SET[..3].to_vec(),
         }
         .value(":to", s(to.as_str()))
         .value(":one", n(1))
@@ -223,10 +230,10 @@ impl OrderLedger for DynamoStore {
     async fn claim(&self, key: &OrderKey, claim: &Claim) -> Result<ClaimOutcome, StoreError> {
         let change = self
             .order_change(key, OrderStatus::Placing, claim.now_ms)
-            .set("attempts = attempts + :one")
-            .set("claim_owner = :owner")
+            .set(CLAIM_SET[3])
+            .set(CLAIM_SET[4])
             .value(":owner", s(claim.owner.clone()))
-            .set("claim_expires_at_ms = :claim_expiry")
+            .set(CLAIM_SET[5])
             .value(":claim_expiry", n(claim.in_progress_expiry_ms));
         let (op, free) = status_in(change.expression(&[]), "claimable", &CLAIMABLE);
         // The Powertools rule: free, or in progress past its in-progress expiry; and the
@@ -264,11 +271,7 @@ impl OrderLedger for DynamoStore {
         let claimed = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(&OrderKey::of(intent))))
-            .update_expression(
-                "SET order_status = :to, record_version = record_version + :one, \
-                 updated_at_ms = :now, attempts = attempts + :one, claim_owner = :owner, \
-                 claim_expires_at_ms = :claim_expiry",
-            )
+            .update_expression(format!("SET {}", CLAIM_SET.join(", ")))
             .condition_expression(
                 "order_status = :pending AND record_version = :one AND intent = :intent \
                  AND intent_expires_at_ms > :now",
@@ -301,6 +304,10 @@ impl OrderLedger for DynamoStore {
         let result = self
             .client
             .transact_write_items()
+            // An SDK retry of a transaction that did commit then succeeds instead of being
+            // cancelled by its own claim (a different claim of the order differs in owner or
+            // time, and DynamoDB refuses it as a parameter mismatch: the usual way, then).
+            .client_request_token(intent.client_order_id.as_str())
             .transact_items(TransactWriteItem::builder().update(claimed).build())
             .transact_items(
                 TransactWriteItem::builder()
@@ -322,11 +329,13 @@ impl OrderLedger for DynamoStore {
             Err(e) => match e.as_service_error() {
                 // The reasons come in the order of the actions: the halt check is the second.
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    // Any reason on the halt check (failed, or a conflict with a halt being
+                    // written) counts: the caller then reads the controls again.
                     let halted = cancelled
                         .cancellation_reasons()
                         .get(1)
                         .and_then(|r| r.code())
-                        == Some("ConditionalCheckFailed");
+                        .is_some_and(|code| code != "None");
                     Ok(if halted {
                         ClearClaim::Halted
                     } else {

@@ -303,8 +303,6 @@ impl OrderTracker {
     }
 }
 
-/// The intent of the next leg: the remainder of `intent`, a new client order id, the same
-/// worst price and deadline.
 /// The exchange's report of an order after a cancel: the cancel's, or, when the exchange no
 /// longer has it open (filled, or cancelled by an earlier attempt), the order read again.
 async fn cancelled(ex: &dyn Exchange, intent: &OrderIntent) -> Result<OrderReport, ExchangeError> {
@@ -320,6 +318,8 @@ async fn cancelled(ex: &dyn Exchange, intent: &OrderIntent) -> Result<OrderRepor
     }
 }
 
+/// The intent of the next leg: the remainder of `intent`, a new client order id, the same
+/// worst price and deadline.
 pub fn next_leg(
     intent: &OrderIntent,
     quantity: Decimal,

@@ -295,17 +295,9 @@ impl Executor {
             Err(dead) => return dead,
         };
         let span = order_span(&envelope.intent);
-        async move {
-            match self.handle_intent(envelope, invocation).await {
-                Ok(decided) => decided,
-                Err(retry) => {
-                    warn!(delay_secs = retry.delay_secs, reason = %retry.reason, "retry later");
-                    MessageOutcome::from(retry).into()
-                }
-            }
-        }
-        .instrument(span)
-        .await
+        async move { settled(self.handle_intent(envelope, invocation).await) }
+            .instrument(span)
+            .await
     }
 
     fn now(&self) -> EpochMillis {
@@ -329,6 +321,17 @@ impl Executor {
         match e {
             TrackError::Store(e) => self.store_retry(&e),
             TrackError::Exchange(e) => self.exchange_failure(record, e).await,
+        }
+    }
+}
+
+/// A step's outcome as what the message comes to: a failure sends it back for a later attempt.
+fn settled(step: Step<Decided>) -> Decided {
+    match step {
+        Ok(decided) => decided,
+        Err(retry) => {
+            warn!(delay_secs = retry.delay_secs, reason = %retry.reason, "retry later");
+            MessageOutcome::from(retry).into()
         }
     }
 }

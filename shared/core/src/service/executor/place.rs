@@ -7,8 +7,7 @@ use rust_decimal::Decimal;
 use tracing::{error, info, warn, Instrument};
 
 use super::{
-    done, requeue, secs_until, Decided, Executor, Invocation, MessageOutcome, Retry, Step,
-    MAX_SEND_DELAY_SECS,
+    done, requeue, secs_until, Decided, Executor, Invocation, Retry, Step, MAX_SEND_DELAY_SECS,
 };
 use crate::control::Stop;
 use crate::orders::{
@@ -28,6 +27,12 @@ impl Executor {
         envelope: IntentEnvelope,
         inv: &Invocation,
     ) -> Step<Decided> {
+        // The scheduler follows resting orders: a follow-up queued before the deployment
+        // changed to that has nothing to do (the ledger has the order as placed).
+        if envelope.placed.is_some() && self.settings.follow_up == FollowUp::Reconcile {
+            info!("follow-up message: the scheduler follows resting orders");
+            return done("followed by the scheduler");
+        }
         let ex = self.exchange_for(&envelope.intent).await?;
         // While the venue's breaker is open nothing is claimed or sent, and the message waits as
         // a new one, so a long ban does not walk it to the dead-letter queue.
@@ -43,12 +48,6 @@ impl Executor {
             return Ok(requeue(envelope, delay, "waiting: circuit breaker open"));
         }
         match envelope.placed {
-            // The scheduler follows resting orders: a follow-up queued before the deployment
-            // changed to that has nothing to do (the ledger has the order as placed).
-            Some(_) if self.settings.follow_up == FollowUp::Reconcile => {
-                info!("follow-up message: the scheduler follows resting orders");
-                done("followed by the scheduler")
-            }
             // A follow-up of an order resting on the exchange: no claim, no read.
             Some(placed) if placed.fits(&envelope.intent) => {
                 let record = placed.into_record(envelope.intent);
@@ -76,8 +75,12 @@ impl Executor {
         controls: &mut Option<Result<Option<Stop>, Retry>>,
     ) -> Option<Decided> {
         let envelope = IntentEnvelope::from_json(body).ok()?;
-        // A follow-up claims nothing; a buy paid by its cycle's sells first looks at them.
-        if envelope.placed.is_some() || envelope.intent.funded_by_sells {
+        // A follow-up claims nothing; a buy paid by its cycle's sells first looks at them; and
+        // once the batch knows the deployment is halted, no claim is tried.
+        if envelope.placed.is_some()
+            || envelope.intent.funded_by_sells
+            || matches!(controls, Some(Ok(Some(_))))
+        {
             return None;
         }
         let intent = envelope.intent;
@@ -98,27 +101,21 @@ impl Executor {
                 .await
             {
                 Ok(ClearClaim::Claimed(record)) => *record,
-                Ok(ClearClaim::Halted) => {
-                    // Halted since this batch read the controls as not halted: read them again.
+                Ok(ClearClaim::NotClear) => return None,
+                outcome => {
+                    // Halted (or perhaps being halted) since this batch read the controls as not
+                    // halted: read them again.
+                    if let Err(e) = outcome {
+                        warn!(error = %e, "claim with the controls failed: reading them first");
+                    }
                     if matches!(controls, Some(Ok(None))) {
                         controls.take();
                     }
                     return None;
                 }
-                Ok(ClearClaim::NotClear) => return None,
-                Err(e) => {
-                    warn!(error = %e, "claim with the controls failed: reading them first");
-                    return None;
-                }
             };
             self.breakers.of(venue).found_clear(claim.now_ms);
-            Some(match self.execute(ex.as_ref(), record).await {
-                Ok(decided) => decided,
-                Err(retry) => {
-                    warn!(delay_secs = retry.delay_secs, reason = %retry.reason, "retry later");
-                    MessageOutcome::from(retry).into()
-                }
-            })
+            Some(super::settled(self.execute(ex.as_ref(), record).await))
         }
         .instrument(span)
         .await

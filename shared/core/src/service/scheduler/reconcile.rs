@@ -16,16 +16,19 @@ impl Scheduler {
     /// Returns how many records changed. Stops at once when the breaker refuses a call.
     ///
     /// With [`FollowUp::Reconcile`] this is where a resting order is followed: besides the
-    /// above, one the market has left behind is re-priced (when `reprice`: not while the
-    /// portfolio is paused), and an order an executor placed and left `PLACING` is found by its
-    /// client order id.
+    /// above, one the market has left behind is re-priced, and an order an executor placed and
+    /// left `PLACING` is found by its client order id.
+    ///
+    /// `planned` is false for a paused portfolio: its orders are brought up to date and
+    /// cancelled or expired at their deadlines, but nothing new goes to the exchange for it:
+    /// no re-price, no re-send (a lost message is re-sent by a cycle after the resume).
     pub(super) async fn reconcile(
         &self,
         clients: &mut AccountClients,
         id: &PortfolioId,
-        reprice: bool,
+        planned: bool,
     ) -> Result<usize, CycleError> {
-        let reprice = reprice && self.settings.follow_up == FollowUp::Reconcile;
+        let reprice = planned && self.settings.follow_up == FollowUp::Reconcile;
         let now = self.now();
         let mut changed = 0;
         let mut resend = Vec::new();
@@ -103,7 +106,12 @@ impl Scheduler {
                 Err(e) => return Err(e),
             }
         }
-        if !resend.is_empty() {
+        if !planned && !resend.is_empty() {
+            info!(
+                count = resend.len(),
+                "paused: orders whose message was probably lost are re-sent after the resume"
+            );
+        } else if !resend.is_empty() {
             info!(
                 count = resend.len(),
                 "re-sending orders whose message was probably lost"
@@ -176,7 +184,8 @@ impl Scheduler {
                 info!(client_order_id = %intent.client_order_id, outcome = ?repriced, "left behind by the market: re-priced");
                 Ok(true)
             }
-            Err(_) => Ok(true),
+            // The ledger moved on meanwhile (another re-price, a fill): nothing done here.
+            Err(_) => Ok(changed),
         }
     }
 
