@@ -579,15 +579,23 @@ fn combined_snapshot(
         } else {
             // Each account's mid in the portfolio's quote; no list per asset, since this runs
             // for every asset of every portfolio.
-            let price_on = |i: usize| {
-                traded[i][k]
-                    .and_then(|m| m.book.mid())
-                    .map(|mid| accounts[i].in_portfolio_quote(mid.value()))
-            };
-            let Some(reference) = (0..accounts.len()).find_map(price_on) else {
+            let mid_on = |i: usize| traded[i][k].and_then(|m| m.book.mid());
+            let price_on =
+                |i: usize| mid_on(i).map(|mid| accounts[i].in_portfolio_quote(mid.value()));
+            let Some((first, first_mid)) =
+                (0..accounts.len()).find_map(|i| mid_on(i).map(|mid| (i, mid)))
+            else {
                 return Err(DomainError::MissingMarket {
                     asset: asset.to_string(),
                 });
+            };
+            let reference = accounts[first].in_portfolio_quote(first_mid.value());
+            // At par the reference is that mid itself, already a valid price: not checked and
+            // normalized again for every asset.
+            let reference_price = if accounts[first].cash_rate == Decimal::ONE {
+                first_mid
+            } else {
+                Price::new(reference)?
             };
             let (mut quantity, mut value) = (None, None);
             for (i, q) in held_here.enumerate() {
@@ -600,7 +608,7 @@ fn combined_snapshot(
             }
             (
                 quantity.unwrap_or_default(),
-                Price::new(reference)?,
+                reference_price,
                 value.unwrap_or_default(),
             )
         };
