@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountMarkets, PortfolioAccount};
 use crate::ports::Venue;
+use crate::pricing::SlippageBudget;
 use crate::route::{self, Routing};
 use crate::{
     Asset, AssetDrift, ClientOrderId, CostEstimate, CostModel, CycleId, DecisionReason,
@@ -364,6 +365,7 @@ pub fn plan(request: &PlanRequest<'_>) -> Result<RebalancePlan, DomainError> {
         accounts,
         traded: &traded,
         equity: snapshot.equity,
+        slippage: SlippageBudget::of(policy.slippage_budget_bps),
     };
     let mut decisions: Vec<AssetDecision> = Vec::with_capacity(snapshot.assets.len());
     for (k, a) in snapshot.assets.iter().enumerate() {
@@ -550,18 +552,25 @@ fn combined_snapshot(
     cycle: &CycleId,
 ) -> Result<DriftSnapshot, DomainError> {
     let quote = portfolio.quote();
-    let off = portfolio.holdings();
     let mut assets = Vec::with_capacity(portfolio.targets().len());
     // Sums start from their first term, so a one-account portfolio's figures are exactly the
     // account's (no `0 +` changing a scale).
     let add = |sum: Option<Decimal>, term: Decimal| Some(sum.map_or(term, |s| s + term));
-    for (k, (asset, target)) in portfolio.targets().iter().enumerate() {
+    // Each account's holdings are in asset order, as the targets are: one pass over each, no
+    // lookup per asset. An account may hold what the portfolio has no target for (another
+    // cash asset): skipped.
+    let mut holdings: Vec<_> = held.iter().map(|h| h.iter().peekable()).collect();
+    for (k, (asset, target, off_held)) in portfolio.positions().enumerate() {
+        let held_here = holdings.iter_mut().map(|h| {
+            while h.next_if(|(a, _)| *a < asset).is_some() {}
+            h.next_if(|(a, _)| *a == asset)
+                .map_or(Decimal::ZERO, |(_, q)| q)
+        });
         let (quantity, price, value) = if asset == quote {
             let mut cash = None;
             for (a, h) in accounts.iter().zip(held) {
                 cash = add(cash, a.in_portfolio_quote(h.of(a.quote)));
             }
-            let off_held = off.of(asset);
             if !off_held.is_zero() {
                 cash = add(cash, off_held);
             }
@@ -570,30 +579,36 @@ fn combined_snapshot(
         } else {
             // Each account's mid in the portfolio's quote; no list per asset, since this runs
             // for every asset of every portfolio.
-            let price_on = |i: usize| {
-                traded[i][k]
-                    .and_then(|m| m.book.mid())
-                    .map(|mid| accounts[i].in_portfolio_quote(mid.value()))
-            };
-            let Some(reference) = (0..accounts.len()).find_map(price_on) else {
+            let mid_on = |i: usize| traded[i][k].and_then(|m| m.book.mid());
+            let price_on =
+                |i: usize| mid_on(i).map(|mid| accounts[i].in_portfolio_quote(mid.value()));
+            let Some((first, first_mid)) =
+                (0..accounts.len()).find_map(|i| mid_on(i).map(|mid| (i, mid)))
+            else {
                 return Err(DomainError::MissingMarket {
                     asset: asset.to_string(),
                 });
             };
+            let reference = accounts[first].in_portfolio_quote(first_mid.value());
+            // At par the reference is that mid itself, already a valid price: not checked and
+            // normalized again for every asset.
+            let reference_price = if accounts[first].cash_rate == Decimal::ONE {
+                first_mid
+            } else {
+                Price::new(reference)?
+            };
             let (mut quantity, mut value) = (None, None);
-            for (i, h) in held.iter().enumerate() {
-                let q = h.of(asset);
+            for (i, q) in held_here.enumerate() {
                 quantity = add(quantity, q);
                 value = add(value, q * price_on(i).unwrap_or(reference));
             }
-            let off_held = off.of(asset);
             if !off_held.is_zero() {
                 quantity = add(quantity, off_held);
                 value = add(value, off_held * reference);
             }
             (
                 quantity.unwrap_or_default(),
-                Price::new(reference)?,
+                reference_price,
                 value.unwrap_or_default(),
             )
         };

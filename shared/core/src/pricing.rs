@@ -12,10 +12,34 @@ use crate::Side;
 /// `mid × (1 + budget)` rounded down for a buy, `mid × (1 − budget)` rounded up for a sell, so
 /// the rounding never widens the budget.
 pub fn worst_price(side: Side, mid: Decimal, budget_bps: Decimal, tick: Decimal) -> Decimal {
-    let budget = budget_bps / BPS;
-    match side {
-        Side::Buy => floor_to_step(mid * (Decimal::ONE + budget), tick),
-        Side::Sell => ceil_to_step(mid * (Decimal::ONE - budget), tick),
+    SlippageBudget::of(budget_bps).worst_price(side, mid, tick)
+}
+
+/// A slippage budget as the multiples of the mid it accepts, for pricing many orders under one
+/// policy: [`worst_price`] without its division for each order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlippageBudget {
+    /// 1 + the budget: a buy's worst price over the mid.
+    buy: Decimal,
+    /// 1 − the budget: a sell's worst price over the mid.
+    sell: Decimal,
+}
+
+impl SlippageBudget {
+    pub(crate) fn of(budget_bps: Decimal) -> Self {
+        let budget = budget_bps / BPS;
+        Self {
+            buy: Decimal::ONE + budget,
+            sell: Decimal::ONE - budget,
+        }
+    }
+
+    /// See [`worst_price`].
+    pub(crate) fn worst_price(self, side: Side, mid: Decimal, tick: Decimal) -> Decimal {
+        match side {
+            Side::Buy => floor_to_step(mid * self.buy, tick),
+            Side::Sell => ceil_to_step(mid * self.sell, tick),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use crate::money::{floor_to_step, BPS};
 use crate::plan::{AssetDecision, PlanAccount, PlanNote, PlannedOrder, RouteQuote};
-use crate::pricing::{limit_price, worst_price};
+use crate::pricing::{limit_price, SlippageBudget};
 use crate::{
     Asset, CostError, DecisionReason, DomainError, MarketSnapshot, Price, RebalancePolicy, Side,
 };
@@ -21,6 +21,8 @@ pub(crate) struct Routing<'r, 'a> {
     pub accounts: &'r [PlanAccount<'a>],
     pub traded: &'r [Vec<Option<&'a MarketSnapshot>>],
     pub equity: Decimal,
+    /// The policy's slippage budget, divided out once for every order.
+    pub slippage: SlippageBudget,
 }
 
 /// The decision on one asset: why, and the orders it leads to.
@@ -76,19 +78,16 @@ impl Routing<'_, '_> {
         if drift.abs() <= band {
             return Ok(Routed::reason(DecisionReason::InBand));
         }
-        let candidates: Vec<usize> = (0..self.accounts.len())
-            .filter(|&i| self.market(i, k).is_some())
-            .collect();
-        let Some(first) = candidates.first().and_then(|&i| self.market(i, k)) else {
+        // The accounts that list the asset, in account order; no list, since this runs for
+        // every asset out of its band.
+        let candidates = || (0..self.accounts.len()).filter(|&i| self.market(i, k).is_some());
+        let markets = || candidates().filter_map(|i| self.market(i, k));
+        let Some(first) = markets().next() else {
             return Err(DomainError::MissingMarket {
                 asset: asset.to_string(),
             });
         };
-        let trading = |&i: &usize| {
-            self.market(i, k)
-                .is_some_and(|m| m.filters.status().is_trading())
-        };
-        if !candidates.iter().any(trading) {
+        if !markets().any(|m| m.filters.status().is_trading()) {
             return Ok(Routed::reason(DecisionReason::NotTrading {
                 status: first.filters.status().to_string(),
             }));
@@ -125,9 +124,19 @@ impl Routing<'_, '_> {
                 minimum: policy.min_trade_notional,
             }));
         }
-        let quotes: Vec<(usize, Quote)> = candidates
-            .iter()
-            .map(|&i| (i, self.quote(i, k, asset, side, notional, exit, None)))
+        if let [_] = self.accounts {
+            // One account: the trade goes there whole or not at all (no split, no table), as
+            // `fill` would decide it from this one quote, without its lists.
+            let (reason, order) = self.quote(0, k, asset, side, notional, exit, None);
+            return Ok(Routed {
+                reason,
+                order,
+                split: Vec::new(),
+                routes: Vec::new(),
+            });
+        }
+        let quotes: Vec<(usize, Quote)> = candidates()
+            .map(|i| (i, self.quote(i, k, asset, side, notional, exit, None)))
             .collect();
         let (legs, _) = self.fill(k, asset, side, notional, exit, &quotes, None);
         let routes = self.routes(&quotes, &legs);
@@ -311,7 +320,7 @@ impl Routing<'_, '_> {
         };
         let policy = self.policy;
         let tick = filters.tick_size();
-        let worst = worst_price(side, mid.value(), policy.slippage_budget_bps, tick);
+        let worst = self.slippage.worst_price(side, mid.value(), tick);
         let limit = limit_price(
             side,
             bid.value(),
