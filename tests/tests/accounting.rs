@@ -493,6 +493,31 @@ fn per(calls: &BTreeMap<String, u64>, by: u64) -> BTreeMap<String, rust_decimal:
         .collect()
 }
 
+/// The request weight the venues have charged so far, by endpoint (their request logs: each
+/// request is charged its weight).
+async fn charged_weight(w: &World) -> BTreeMap<String, u64> {
+    let mut by_endpoint = BTreeMap::new();
+    for r in w.admin_get("/admin/requests").await {
+        let endpoint = r["endpoint"].as_str().unwrap_or_default().to_owned();
+        *by_endpoint.entry(endpoint).or_default() += r["weight"].as_u64().unwrap_or(0);
+    }
+    by_endpoint
+}
+
+/// The weight charged between two readings, by endpoint, exchangeInfo aside: the clients of a
+/// process read it once per venue address and markets TTL for all their accounts, so it is
+/// no one cycle's cost.
+fn weight_between(
+    from: &BTreeMap<String, u64>,
+    to: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    to.iter()
+        .filter(|(endpoint, _)| *endpoint != "ExchangeInfo")
+        .map(|(e, n)| (e.clone(), n - from.get(e).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 /// The counting run `driftline cost` bills: the article's portfolio plans a cycle that trades
 /// (two sells: executor batches of two, as at the article's workload, where a cycle of twelve
 /// portfolios makes about two orders), the executor places them in one batch and follows them
@@ -507,8 +532,10 @@ async fn the_counting_run_is_what_driftline_cost_bills() {
         return;
     };
     w.aws_calls.clear();
+    let weight_start = charged_weight(&w).await;
     w.tick().await;
     let trading_cycle = w.aws_calls.attempts.snapshot();
+    let weight_planned = charged_weight(&w).await;
     w.aws_calls.clear();
     let placed = w.invoke_executor_once(1).await;
     assert_eq!(
@@ -530,10 +557,12 @@ async fn the_counting_run_is_what_driftline_cost_bills() {
         orders += placed.len() as u64;
     }
     assert_eq!(orders, 2);
+    let weight_settled = charged_weight(&w).await;
     w.aws_calls.clear();
     w.next_tick();
     w.tick().await;
     let idle_cycle = w.aws_calls.attempts.snapshot();
+    let weight_end = charged_weight(&w).await;
     let (metrics, _) = emitted(&w);
     w.stop().await;
 
@@ -544,6 +573,32 @@ async fn the_counting_run_is_what_driftline_cost_bills() {
         let beyond_idle = n.saturating_sub(idle_cycle.get(op).copied().unwrap_or(0));
         *order_calls.entry(op.clone()).or_default() += beyond_idle;
     }
+    // Exchange weight as the calls are counted.
+    let idle = weight_between(&weight_settled, &weight_end);
+    let executor_weight = weight_between(&weight_planned, &weight_settled);
+    let idle_weight: u64 = idle.values().sum();
+    let order_weight = weight_between(&weight_start, &weight_planned)
+        .values()
+        .sum::<u64>()
+        .saturating_sub(idle_weight)
+        + executor_weight.values().sum::<u64>();
+    let info = |m: &BTreeMap<String, u64>| m.get("ExchangeInfo").copied().unwrap_or(0);
+    eprintln!(
+        "== exchange weight: {idle_weight} per idle cycle of {portfolios} portfolio(s) {idle:?}; \
+         {order_weight} for {orders} orders (executor {executor_weight:?}); \
+         exchangeInfo {} over the run",
+        info(&weight_end) - info(&weight_start)
+    );
+    assert_eq!(
+        info(&weight_end) - info(&weight_start),
+        20,
+        "exchangeInfo once for the run's accounts"
+    );
+    let per_each = |n: u64, by: u64| {
+        (rust_decimal::Decimal::from(n) / rust_decimal::Decimal::from(by))
+            .round_dp(4)
+            .normalize()
+    };
     let counted = CountingRun {
         portfolios: u32::try_from(portfolios).unwrap(),
         orders: u32::try_from(orders).unwrap(),
@@ -557,6 +612,8 @@ async fn the_counting_run_is_what_driftline_cost_bills() {
         // What CloudWatch bills in a month: the fixed set, of which a run without failures or
         // rate limits emits all but those two counts.
         metrics: u32::try_from(driftline_aws::metrics::METRICS.len()).unwrap(),
+        idle_cycle_weight: per_each(idle_weight, portfolios),
+        order_weight: per_each(order_weight, orders),
     };
     assert!(
         metrics

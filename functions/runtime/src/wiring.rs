@@ -19,6 +19,7 @@ use driftline_core::service::warm::WarmFilters;
 use driftline_core::{AccountSecret, EpochMillis};
 use driftline_exchange::{
     BinanceConfig, BinanceSpot, CoinbaseAdvanced, CoinbaseConfig, KrakenConfig, KrakenSpot,
+    VenueShares,
 };
 use thiserror::Error;
 
@@ -37,7 +38,10 @@ pub type WrapClient = Arc<dyn Fn(Arc<dyn Exchange>) -> Arc<dyn Exchange> + Send 
 /// Exchange clients per account, built on first use from the account's secret and kept for
 /// the container's life. An account is the id of its secret; `None` is the default account.
 /// The secret names the account's venue (Binance when it does not), and the client is that
-/// venue's adapter. Each client is a [`RekeyingExchange`]: after the exchange refuses the keys,
+/// venue's adapter. The clients of one venue at one base URL share that address's per-IP
+/// budget (Binance's request weight, Kraken's and Coinbase's public calls) and read the venue's
+/// markets once per TTL between them ([`VenueShares`]); each keeps its account's own limits.
+/// Each client is a [`RekeyingExchange`]: after the exchange refuses the keys,
 /// the secret is read again and, if it changed, the client is rebuilt with it (see
 /// [`crate::rekey`]).
 pub struct SecretAccounts {
@@ -58,7 +62,7 @@ pub struct ClientSettings {
 /// A venue's client for one account: the venue's settings with the account's base URL (when
 /// its secret names one) and credentials, or without credentials to check the settings.
 macro_rules! venue_client {
-    ($client:ty, $settings:expr, $secret:expr, $clock:expr) => {{
+    ($client:ty, $settings:expr, $secret:expr, $clock:expr, $shares:expr) => {{
         let mut config = $settings.clone();
         config.client.credentials = None;
         if let Some(secret) = $secret {
@@ -68,7 +72,7 @@ macro_rules! venue_client {
             }
             config.client.credentials = Some(secret.credentials.clone());
         }
-        Arc::new(<$client>::with_clock(config, $clock.clone())?) as Arc<dyn Exchange>
+        Arc::new(<$client>::sharing(config, $clock.clone(), $shares)?) as Arc<dyn Exchange>
     }};
 }
 
@@ -83,16 +87,19 @@ impl ClientSettings {
         }
     }
 
-    /// A client of the account whose secret is `secret`.
+    /// A client of the account whose secret is `secret`, sharing its address's budget and
+    /// markets through `shares`.
     fn client(
         &self,
         secret: &AccountSecret,
         clock: &Arc<dyn Clock>,
+        shares: &VenueShares,
     ) -> Result<Arc<dyn Exchange>, WiringError> {
+        let s = Some(secret);
         Ok(match secret.venue {
-            Venue::Binance => venue_client!(BinanceSpot, self.binance, Some(secret), clock),
-            Venue::Kraken => venue_client!(KrakenSpot, self.kraken, Some(secret), clock),
-            Venue::Coinbase => venue_client!(CoinbaseAdvanced, self.coinbase, Some(secret), clock),
+            Venue::Binance => venue_client!(BinanceSpot, self.binance, s, clock, shares),
+            Venue::Kraken => venue_client!(KrakenSpot, self.kraken, s, clock, shares),
+            Venue::Coinbase => venue_client!(CoinbaseAdvanced, self.coinbase, s, clock, shares),
         })
     }
 
@@ -101,7 +108,7 @@ impl ClientSettings {
     /// URLs; a secret's own base URL is checked when its account's client is built.
     fn validate(&self, clock: &Arc<dyn Clock>) -> Result<(), WiringError> {
         let none: Option<&AccountSecret> = None;
-        venue_client!(BinanceSpot, self.binance, none, clock);
+        venue_client!(BinanceSpot, self.binance, none, clock, &VenueShares::new());
         Ok(())
     }
 }
@@ -110,6 +117,8 @@ impl ClientSettings {
 struct ClientFactory {
     secrets: AccountSecrets,
     settings: ClientSettings,
+    /// One per-address budget and market cache per venue and base URL, for every account.
+    shares: VenueShares,
     clock: Arc<dyn Clock>,
     wrap: Option<WrapClient>,
 }
@@ -141,7 +150,7 @@ impl AccountKeys for ClientFactory {
     ) -> Result<Arc<dyn Exchange>, ExchangeError> {
         let client = self
             .settings
-            .client(&secret, &self.clock)
+            .client(&secret, &self.clock, &self.shares)
             .map_err(|e| auth(format!("exchange client of account {account}: {e}")))?;
         Ok(match &self.wrap {
             Some(wrap) => wrap(client),
@@ -187,6 +196,7 @@ impl SecretAccounts {
             factory: Arc::new(ClientFactory {
                 secrets,
                 settings,
+                shares: VenueShares::new(),
                 clock,
                 wrap,
             }),

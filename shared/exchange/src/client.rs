@@ -1,5 +1,6 @@
 //! [`BinanceSpot`]: the Binance spot REST dialect behind the [`Exchange`] port. The client and
-//! what it keeps between calls (settings, rate limiter, clock offset, market cache) live here;
+//! what it keeps between calls (settings, its account's order limits, clock offset, and the
+//! address's request-weight budget and market cache it shares) live here;
 //! how one request is built, signed, sent and its failure classified is in `request`; the
 //! port's methods, each an endpoint and a parser, are in `port`.
 //!
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use driftline_core::ports::{Clock, ExchangeError};
+use driftline_core::ports::{Clock, ExchangeError, Venue};
 use driftline_core::{EpochMillis, Symbol};
 use thiserror::Error;
 
@@ -21,7 +22,8 @@ use crate::cache::Cached;
 use crate::classify::{unreadable, RequestKind};
 use crate::config::BinanceConfig;
 use crate::http::Transport;
-use crate::limiter::Limiter;
+use crate::limiter::{LimitKind, Limiter, RateLimits};
+use crate::share::VenueShares;
 use crate::wire::{self, MarketEntry};
 use request::EXCHANGE_INFO;
 
@@ -54,20 +56,33 @@ pub enum ConfigError {
 struct MarketCache {
     by_symbol: HashMap<Symbol, MarketEntry>,
     by_exchange_symbol: HashMap<String, Symbol>,
+    /// exchangeInfo's limits: each client adopts the order limits for its account.
+    rate_limits: RateLimits,
 }
 
-/// A Binance spot REST client. Share one per process (behind an `Arc`): its rate limiter,
-/// clock offset and market cache are shared by every caller.
+/// What every client of one Binance address shares: the exchange counts request weight per IP,
+/// and exchangeInfo is the same for every account.
+struct Address {
+    /// Request weight; fed the `X-MBX-USED-WEIGHT-*` count of every client's answers.
+    weight: Limiter,
+    /// exchangeInfo's markets; stale ones are served when exchangeInfo cannot be read.
+    markets: Cached<MarketCache>,
+}
+
+/// A Binance spot REST client of one account. Share one per account and process (behind an
+/// `Arc`): its order limits and clock offset serve every caller; the request-weight budget
+/// and exchangeInfo are shared with the other accounts' clients built with the same
+/// [`VenueShares`].
 pub struct BinanceSpot {
     config: BinanceConfig,
     base_url: String,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
-    limiter: Limiter,
+    address: Arc<Address>,
+    /// The account's order counts (`ORDERS` windows are per account).
+    orders: Limiter,
     /// Server time minus local time, learnt from `/api/v3/time` after a -1021.
     offset_ms: AtomicI64,
-    /// exchangeInfo's markets; stale ones are served when exchangeInfo cannot be read.
-    markets: Cached<MarketCache>,
 }
 
 impl std::fmt::Debug for BinanceSpot {
@@ -88,31 +103,54 @@ impl BinanceSpot {
         Self::with_clock(config, Arc::new(SystemClock))
     }
 
-    /// A client reading time from `clock`.
+    /// A client reading time from `clock`, alone on its address.
     ///
     /// # Errors
     /// [`ConfigError`] naming the setting that is wrong.
     pub fn with_clock(config: BinanceConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        Self::sharing(config, clock, &VenueShares::new())
+    }
+
+    /// A client reading time from `clock` that draws request weight from, and reads
+    /// exchangeInfo through, what `shares` holds for its base URL.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting that is wrong.
+    pub fn sharing(
+        config: BinanceConfig,
+        clock: Arc<dyn Clock>,
+        shares: &VenueShares,
+    ) -> Result<Self, ConfigError> {
         let Transport { base_url, http } = Transport::new(&config.client)?;
         if !(1..=60_000).contains(&config.recv_window_ms) {
             return Err(ConfigError::RecvWindow {
                 value: config.recv_window_ms,
             });
         }
+        let wait = config.client.max_rate_limit_wait;
+        let address = shares.of(Venue::Binance, &base_url, || Address {
+            weight: Limiter::new(
+                &config.initial_limits.of_kind(LimitKind::RequestWeight),
+                wait,
+            ),
+            markets: Cached::new(config.client.markets_ttl),
+        });
         Ok(Self {
-            limiter: Limiter::new(&config.initial_limits, config.client.max_rate_limit_wait),
+            orders: Limiter::new(&config.initial_limits.of_kind(LimitKind::Orders), wait),
+            address,
             base_url,
             http,
             clock,
             offset_ms: AtomicI64::new(0),
-            markets: Cached::new(config.client.markets_ttl),
             config,
         })
     }
 
     /// The limits in force: the initial ones until exchangeInfo was read, then the exchange's.
     pub fn rate_limits(&self) -> crate::RateLimits {
-        self.limiter.limits()
+        let mut windows = self.address.weight.limits().windows().to_vec();
+        windows.extend_from_slice(self.orders.limits().windows());
+        crate::RateLimits::new(windows)
     }
 
     /// Server time minus local time, as last measured.
@@ -120,21 +158,27 @@ impl BinanceSpot {
         self.offset_ms.load(Ordering::Relaxed)
     }
 
-    /// Reads exchangeInfo again on the next call that needs it.
+    /// Reads exchangeInfo again on the next call that needs it (for every client of the
+    /// address).
     pub async fn forget_markets(&self) {
-        self.markets.forget().await;
+        self.address.markets.forget().await;
     }
 
     async fn market_cache(&self) -> Result<Arc<MarketCache>, ExchangeError> {
-        self.markets
+        let cache = self
+            .address
+            .markets
             .get(|| async {
                 let answer = self.call(EXCHANGE_INFO, &[]).await?;
                 let info = wire::parse_exchange_info(&answer.body)
                     .map_err(|e| unreadable(RequestKind::Read, &e))?;
+                // The exchange's limits replace the initial ones when it lists any.
                 if !info.rate_limits.windows().is_empty() {
-                    self.limiter.reconfigure(&info.rate_limits, &answer.headers);
+                    let weight = info.rate_limits.of_kind(LimitKind::RequestWeight);
+                    self.address.weight.reconfigure(&weight, &answer.headers);
                 }
                 Ok(MarketCache {
+                    rate_limits: info.rate_limits.clone(),
                     by_exchange_symbol: info
                         .markets
                         .iter()
@@ -147,7 +191,15 @@ impl BinanceSpot {
                         .collect(),
                 })
             })
-            .await
+            .await?;
+        // Another account's client may have read exchangeInfo: adopt its order limits here
+        // (their counts come with this account's answers).
+        if !cache.rate_limits.windows().is_empty() {
+            let orders = cache.rate_limits.of_kind(LimitKind::Orders);
+            self.orders
+                .reconfigure(&orders, &reqwest::header::HeaderMap::new());
+        }
+        Ok(cache)
     }
 
     /// The exchange's spelling of `symbol` (`BTC/USDT` -> `BTCUSDT`), from exchangeInfo.
@@ -183,5 +235,40 @@ impl BinanceSpot {
             .ok_or_else(|| ExchangeError::Rejected {
                 message: format!("-1121: no market {symbol} in exchangeInfo"),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn account(shares: &VenueShares) -> BinanceSpot {
+        let mut config = BinanceConfig::new("http://127.0.0.1:9", None);
+        config.client.max_rate_limit_wait = Duration::from_millis(1);
+        BinanceSpot::sharing(config, Arc::new(SystemClock), shares).unwrap()
+    }
+
+    fn rate_limited(r: Result<(), ExchangeError>) -> bool {
+        matches!(r, Err(ExchangeError::RateLimited { .. }))
+    }
+
+    #[tokio::test]
+    async fn accounts_of_one_address_share_its_weight_but_not_their_order_counts() {
+        let shares = VenueShares::new();
+        let (alice, bob) = (account(&shares), account(&shares));
+        let elsewhere = account(&VenueShares::new());
+
+        // alice's order count is spent (a -1015): her orders wait, bob's do not.
+        alice.orders.pause_orders(Duration::from_secs(30));
+        assert!(rate_limited(alice.orders.acquire(0, 1).await));
+        assert_eq!(bob.orders.acquire(0, 1).await, Ok(()));
+
+        // The address's weight is spent (a 429 to bob): every client of it waits, a client
+        // of another process does not.
+        bob.address.weight.pause(Duration::from_secs(30));
+        assert!(rate_limited(alice.address.weight.acquire(1, 0).await));
+        assert_eq!(elsewhere.address.weight.acquire(1, 0).await, Ok(()));
     }
 }

@@ -16,6 +16,7 @@ mod decode;
 mod http;
 pub mod kraken;
 mod limiter;
+mod share;
 mod signing;
 mod wire;
 
@@ -24,6 +25,7 @@ pub use client::{BinanceSpot, ConfigError, SystemClock};
 pub use config::{BinanceConfig, ClientConfig, RetryPolicy};
 pub use kraken::{KrakenConfig, KrakenSpot, KrakenTier};
 pub use limiter::{LimitKind, RateLimitWindow, RateLimits};
+pub use share::VenueShares;
 pub use signing::{decimal_param, encode_params, signature};
 pub use wire::{
     parse_account, parse_depth, parse_exchange_info, parse_order, parse_orders, parse_server_time,

@@ -1,4 +1,7 @@
-//! Request-weight and order-count limiting shared by every caller of one client.
+//! Request-weight and order-count limiting. One [`Limiter`] keeps the limits one counter of the
+//! venue's counts: a Binance client holds its account's order counts itself and draws request
+//! weight, which the exchange counts per IP, from a limiter every client of the address shares
+//! (see [`crate::share`]).
 //!
 //! Each window of exchangeInfo's `rateLimits` becomes a governor (GCRA) bucket sized so that no
 //! span of the window's length ever admits more than its limit: a burst of a quarter of the
@@ -136,6 +139,17 @@ impl RateLimits {
     pub fn windows(&self) -> &[RateLimitWindow] {
         &self.windows
     }
+
+    /// Only the windows that count `kind`.
+    pub fn of_kind(&self, kind: LimitKind) -> Self {
+        Self::new(
+            self.windows
+                .iter()
+                .filter(|w| w.kind == kind)
+                .cloned()
+                .collect(),
+        )
+    }
 }
 
 struct Bucket {
@@ -219,7 +233,7 @@ enum GateVerdict {
     WaitUntil(Instant),
 }
 
-/// The limiter one client shares among all its callers.
+/// A set of buckets and the gate in front of them, shared by every caller that counts on them.
 pub(crate) struct Limiter {
     buckets: RwLock<Arc<Vec<Bucket>>>,
     gate: Mutex<Gate>,

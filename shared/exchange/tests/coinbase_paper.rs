@@ -633,3 +633,20 @@ async fn a_thin_book_shows_in_order_book() {
     let (venue, client) = Venue::with_alice().await;
     support::assert_thin_book_shows(venue, &client).await;
 }
+
+/// Two users' clients built with one `VenueShares` (as the functions' wiring builds them) read
+/// the product list once between them.
+#[tokio::test]
+async fn the_users_of_one_address_read_the_product_list_once() {
+    let venue = Venue::start(venue_config(&[])).await;
+    let shares = driftline_exchange::VenueShares::new();
+    let clients = [0, 1].map(|_| {
+        let config = venue.config(Some(ApiCredentials::new(KEY, PEM)));
+        CoinbaseAdvanced::sharing(config, venue.clock.clone(), &shares).unwrap()
+    });
+    for client in &clients {
+        client.market_filters(&btc_usdt()).await.unwrap();
+    }
+    assert_eq!(venue.sent("Products").await, 1);
+    venue.exchange.stop().await;
+}

@@ -826,3 +826,21 @@ async fn the_call_counter_budget_keeps_krakens_counter_under_its_maximum() {
     assert!(highest <= f64::from(MAX), "counter reached {highest}");
     exchange.stop().await;
 }
+
+/// Two keys' clients built with one `VenueShares` (as the functions' wiring builds them) read
+/// `Assets` and `AssetPairs` once between them.
+#[tokio::test]
+async fn the_keys_of_one_address_read_the_markets_once() {
+    let venue = Venue::standard().await;
+    let shares = driftline_exchange::VenueShares::new();
+    let clients = ["alice", "bob"].map(|name| {
+        let config = venue.config(&format!("{name}-key"), &format!("{name}-secret"));
+        KrakenSpot::sharing(config, Arc::new(SystemClock), &shares).unwrap()
+    });
+    for client in &clients {
+        client.market_filters(&btc_usdt()).await.unwrap();
+    }
+    assert_eq!(venue.sent("Assets").await, 1);
+    assert_eq!(venue.sent("AssetPairs").await, 1);
+    venue.exchange.stop().await;
+}

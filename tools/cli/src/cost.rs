@@ -64,6 +64,15 @@ pub struct CountingRun {
     /// Custom metrics (name × dimension set) the run's EMF lines create, the same for any
     /// number of portfolios and assets.
     pub metrics: u32,
+    /// Exchange request weight per portfolio and idle cycle, exchangeInfo aside (read once
+    /// per venue address and markets TTL, whatever the number of accounts). Zero in runs
+    /// recorded before it was measured.
+    #[serde(default)]
+    pub idle_cycle_weight: Decimal,
+    /// Exchange request weight per placed order over its life, counted as `order_calls` are,
+    /// exchangeInfo aside.
+    #[serde(default)]
+    pub order_weight: Decimal,
 }
 
 /// The committed counting run.
@@ -291,6 +300,8 @@ mod tests {
                 ]),
                 executor_invocations_per_order: dec!(2),
                 metrics: 7,
+                idle_cycle_weight: Decimal::ZERO,
+                order_weight: Decimal::ZERO,
             },
             Timings {
                 scheduler_ms_per_portfolio: dec!(100),

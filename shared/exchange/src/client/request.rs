@@ -177,9 +177,9 @@ impl BinanceSpot {
             }
             (_, false) => None,
         };
-        self.limiter
-            .acquire(endpoint.weight, endpoint.orders)
-            .await?;
+        // The account's order count first, so no weight is spent while an order waits its turn.
+        self.orders.acquire(0, endpoint.orders).await?;
+        self.address.weight.acquire(endpoint.weight, 0).await?;
         let mut pairs = params.to_vec();
         let mut api_key = None;
         let mut secret = None;
@@ -218,7 +218,9 @@ impl BinanceSpot {
             .map_err(|e| classify_transport(endpoint.kind, &e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        self.limiter.observe(&headers, self.server_now_ms());
+        let server_now = self.server_now_ms();
+        self.address.weight.observe(&headers, server_now);
+        self.orders.observe(&headers, server_now);
         let body = response
             .bytes()
             .await
@@ -236,17 +238,21 @@ impl BinanceSpot {
         );
         match &error {
             ExchangeError::Banned { retry_after_ms } => {
-                self.limiter.ban(Duration::from_millis(*retry_after_ms));
+                self.address
+                    .weight
+                    .ban(Duration::from_millis(*retry_after_ms));
             }
             // The order count is per account, the weight per IP: only the first holds reads back.
             ExchangeError::RateLimited { retry_after_ms }
                 if api_error.as_ref().is_some_and(|b| b.code == -1015) =>
             {
-                self.limiter
+                self.orders
                     .pause_orders(Duration::from_millis(*retry_after_ms));
             }
             ExchangeError::RateLimited { retry_after_ms } => {
-                self.limiter.pause(Duration::from_millis(*retry_after_ms));
+                self.address
+                    .weight
+                    .pause(Duration::from_millis(*retry_after_ms));
             }
             _ => {}
         }

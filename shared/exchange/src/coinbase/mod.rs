@@ -17,7 +17,7 @@ pub use config::CoinbaseConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use driftline_core::ports::{Clock, ExchangeError};
+use driftline_core::ports::{Clock, ExchangeError, Venue};
 use driftline_core::Symbol;
 
 use crate::cache::Cached;
@@ -25,6 +25,7 @@ use crate::classify::{unreadable, RequestKind};
 use crate::client::{ConfigError, SystemClock};
 use crate::http::Transport;
 use crate::limiter::{LimitKind, Limiter, RateLimitWindow, RateLimits};
+use crate::share::VenueShares;
 use request::Endpoint;
 use wire::Product;
 
@@ -33,8 +34,18 @@ struct Products {
     by_symbol: HashMap<Symbol, Product>,
 }
 
-/// A Coinbase Advanced Trade REST client. Share one per process (behind an `Arc`): its rate
-/// limiters and product cache serve every caller.
+/// What every client of one Coinbase address shares: public endpoints are counted per IP, and
+/// the product list is the same for every user.
+struct Address {
+    /// Public endpoints.
+    public: Limiter,
+    /// Stale ones are served when the product list cannot be read again.
+    products: Cached<Products>,
+}
+
+/// A Coinbase Advanced Trade REST client of one user's key. Share one per key and process
+/// (behind an `Arc`): its private limiter serves every caller; the public budget and the
+/// product list are shared with the other users' clients built with the same [`VenueShares`].
 pub struct CoinbaseAdvanced {
     config: CoinbaseConfig,
     base_url: String,
@@ -45,10 +56,7 @@ pub struct CoinbaseAdvanced {
     signer: Option<auth::Signer>,
     /// Private endpoints: Coinbase counts them per user.
     private: Limiter,
-    /// Public endpoints: Coinbase counts them per IP.
-    public: Limiter,
-    /// Stale ones are served when the product list cannot be read again.
-    products: Cached<Products>,
+    address: Arc<Address>,
 }
 
 impl std::fmt::Debug for CoinbaseAdvanced {
@@ -79,6 +87,19 @@ impl CoinbaseAdvanced {
     /// # Errors
     /// [`ConfigError`] naming the setting that is wrong (never showing the secret).
     pub fn with_clock(config: CoinbaseConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        Self::sharing(config, clock, &VenueShares::new())
+    }
+
+    /// A client reading time from `clock` that shares the public budget and the product list
+    /// with the other clients `shares` holds them for at its base URL.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting that is wrong (never showing the secret).
+    pub fn sharing(
+        config: CoinbaseConfig,
+        clock: Arc<dyn Clock>,
+        shares: &VenueShares,
+    ) -> Result<Self, ConfigError> {
         let Transport { base_url, http } = Transport::new(&config.client)?;
         let url = reqwest::Url::parse(&base_url).map_err(|_| ConfigError::BaseUrl {
             value: config.client.base_url.clone(),
@@ -102,26 +123,30 @@ impl CoinbaseAdvanced {
                 reason: e.to_string(),
             })?;
         let wait = config.client.max_rate_limit_wait;
+        let address = shares.of(Venue::Coinbase, &base_url, || Address {
+            public: Limiter::new(&per_second(config.public_requests_per_second), wait),
+            products: Cached::new(config.client.markets_ttl),
+        });
         Ok(Self {
             http,
             private: Limiter::new(&per_second(config.private_requests_per_second), wait),
-            public: Limiter::new(&per_second(config.public_requests_per_second), wait),
+            address,
             base_url,
             host,
             clock,
             signer,
-            products: Cached::new(config.client.markets_ttl),
             config,
         })
     }
 
     /// Reads the product list again on the next call that needs it.
     pub async fn forget_markets(&self) {
-        self.products.forget().await;
+        self.address.products.forget().await;
     }
 
     async fn products(&self) -> Result<Arc<Products>, ExchangeError> {
-        self.products
+        self.address
+            .products
             .get(|| async {
                 let body = self
                     .call(

@@ -91,7 +91,7 @@ impl CoinbaseAdvanced {
             })?;
             (&self.private, Some(signer))
         } else {
-            (&self.public, None)
+            (&self.address.public, None)
         };
         limiter.acquire(1, 0).await?;
         let path = format!("{PREFIX}/{}", endpoint.path);

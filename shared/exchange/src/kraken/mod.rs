@@ -17,7 +17,7 @@ pub mod wire;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use driftline_core::ports::{Clock, ExchangeError};
+use driftline_core::ports::{Clock, ExchangeError, Venue};
 use driftline_core::{Asset, Symbol};
 
 use self::auth::Nonces;
@@ -29,6 +29,7 @@ use crate::classify::{unreadable, RequestKind};
 use crate::client::{ConfigError, SystemClock};
 use crate::http::Transport;
 use crate::limiter::Limiter;
+use crate::share::VenueShares;
 
 /// `Assets` and `AssetPairs`.
 struct Markets {
@@ -37,8 +38,18 @@ struct Markets {
     assets: BTreeMap<String, Asset>,
 }
 
-/// A Kraken spot REST client. Share one per process (behind an `Arc`): its limiters, nonces
-/// and market cache serve every caller.
+/// What every client of one Kraken address shares: public calls are limited per IP, and the
+/// assets and pairs are the same for every key.
+struct Address {
+    /// Public calls.
+    public: Limiter,
+    /// Stale ones are served when they cannot be read again.
+    markets: Cached<Markets>,
+}
+
+/// A Kraken spot REST client of one API key. Share one per key and process (behind an
+/// `Arc`): its private limiter and nonces serve every caller; the public-call budget and the
+/// markets are shared with the other keys' clients built with the same [`VenueShares`].
 pub struct KrakenSpot {
     config: KrakenConfig,
     base_url: String,
@@ -46,11 +57,8 @@ pub struct KrakenSpot {
     clock: Arc<dyn Clock>,
     /// The key's call counter and trading counter.
     private: Limiter,
-    /// Public calls, limited per IP.
-    public: Limiter,
+    address: Arc<Address>,
     nonces: Nonces,
-    /// Stale ones are served when they cannot be read again.
-    markets: Cached<Markets>,
 }
 
 impl std::fmt::Debug for KrakenSpot {
@@ -71,18 +79,35 @@ impl KrakenSpot {
         Self::with_clock(config, Arc::new(SystemClock))
     }
 
-    /// A client reading time (for nonces and history bounds) from `clock`.
+    /// A client reading time (for nonces and history bounds) from `clock`, alone on its
+    /// address.
     ///
     /// # Errors
     /// [`ConfigError`] naming the setting that is wrong.
     pub fn with_clock(config: KrakenConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        Self::sharing(config, clock, &VenueShares::new())
+    }
+
+    /// A client reading time from `clock` that shares the public-call budget and the markets
+    /// with the other clients `shares` holds them for at its base URL.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting that is wrong.
+    pub fn sharing(
+        config: KrakenConfig,
+        clock: Arc<dyn Clock>,
+        shares: &VenueShares,
+    ) -> Result<Self, ConfigError> {
         let Transport { base_url, http } = Transport::new(&config.client)?;
         let wait = config.client.max_rate_limit_wait;
+        let address = shares.of(Venue::Kraken, &base_url, || Address {
+            public: Limiter::new(&config.public_rate_limits, wait),
+            markets: Cached::new(config.client.markets_ttl),
+        });
         Ok(Self {
             private: Limiter::new(&config.rate_limits, wait),
-            public: Limiter::new(&config.public_rate_limits, wait),
+            address,
             nonces: Nonces::default(),
-            markets: Cached::new(config.client.markets_ttl),
             base_url,
             http,
             clock,
@@ -92,11 +117,11 @@ impl KrakenSpot {
 
     /// Reads `Assets` and `AssetPairs` again on the next call that needs them.
     pub async fn forget_markets(&self) {
-        self.markets.forget().await;
+        self.address.markets.forget().await;
     }
 
     async fn markets(&self) -> Result<Arc<Markets>, ExchangeError> {
-        self.markets.get(|| self.fetch_markets()).await
+        self.address.markets.get(|| self.fetch_markets()).await
     }
 
     async fn fetch_markets(&self) -> Result<Markets, ExchangeError> {

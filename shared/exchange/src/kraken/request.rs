@@ -103,7 +103,7 @@ impl KrakenSpot {
         let limiter = if method.private {
             &self.private
         } else {
-            &self.public
+            &self.address.public
         };
         let credentials = match (&self.config.client.credentials, method.private) {
             (Some(c), true) => Some(c),
@@ -186,7 +186,7 @@ impl KrakenSpot {
             Hold::Orders(wait) => limiter.pause_orders(wait),
             Hold::Everything(wait) => {
                 self.private.ban(wait);
-                self.public.ban(wait);
+                self.address.public.ban(wait);
             }
         }
         Err(error)
