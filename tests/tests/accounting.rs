@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use driftline_core::OrderStatus;
-use driftline_e2e::World;
+use driftline_e2e::{articles, World};
 
 fn show(phase: &str, w: &World, weight: u64) -> BTreeMap<String, u64> {
     let aws = w.aws_calls.attempts.snapshot();
@@ -385,25 +385,6 @@ fn emitted(w: &World) -> (BTreeSet<MetricKey>, BTreeSet<(String, String)>) {
         }
     }
     (metrics, drift)
-}
-
-/// `n` copies of the article's portfolio, each on its own account of the article's market.
-fn articles(n: usize) -> (String, Vec<driftline_core::config::PortfolioSpec>) {
-    let mut venue = String::from(driftline_e2e::article_market!());
-    let mut specs = Vec::new();
-    for i in 1..=n {
-        venue.push_str(&format!(
-            "\n[[accounts]]\nname = \"p{i}\"\napi_key = \"p{i}-key\"\n\
-             secret = \"p{i}-secret-never-logged\"\n\
-             balances = {{ BTC = \"1.5\", ETH = \"25\", USDT = \"20000\" }}\n"
-        ));
-        specs.push(driftline_core::config::PortfolioSpec {
-            id: format!("article-{i}"),
-            account: Some(format!("p{i}")),
-            ..driftline_e2e::article_spec()
-        });
-    }
-    (venue, specs)
 }
 
 /// One cycle that trades, its orders placed and filled, and the next cycle, which trades

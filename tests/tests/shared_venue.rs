@@ -10,20 +10,7 @@ const ACCOUNTS: usize = 12;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_accounts_of_one_address_read_exchange_info_once_and_every_portfolio_plans() {
-    let mut venue = String::from(driftline_e2e::article_market!());
-    let mut specs = Vec::new();
-    for i in 1..=ACCOUNTS {
-        venue.push_str(&format!(
-            "\n[[accounts]]\nname = \"p{i}\"\napi_key = \"p{i}-key\"\n\
-             secret = \"p{i}-secret-never-logged\"\n\
-             balances = {{ BTC = \"1.5\", ETH = \"25\", USDT = \"20000\" }}\n"
-        ));
-        specs.push(driftline_core::config::PortfolioSpec {
-            id: format!("article-{i}"),
-            account: Some(format!("p{i}")),
-            ..driftline_e2e::article_spec()
-        });
-    }
+    let (venue, specs) = driftline_e2e::articles(ACCOUNTS);
     let Some(w) = World::start(&venue, &specs).await else {
         return;
     };

@@ -84,6 +84,26 @@ macro_rules! article_venue {
 pub const ARTICLE_VENUE: &str =
     article_venue!(balances = { BTC = "1.5", ETH = "25", USDT = "20000" });
 
+/// `n` copies of the article's portfolio (`article-1` …), each on its own account (`p1` …) of
+/// the article's market: the venue as paper-exchange configuration, and the specs.
+pub fn articles(n: usize) -> (String, Vec<PortfolioSpec>) {
+    let mut venue = String::from(article_market!());
+    let mut specs = Vec::with_capacity(n);
+    for i in 1..=n {
+        venue.push_str(&format!(
+            "\n[[accounts]]\nname = \"p{i}\"\napi_key = \"p{i}-key\"\n\
+             secret = \"p{i}-secret-never-logged\"\n\
+             balances = {{ BTC = \"1.5\", ETH = \"25\", USDT = \"20000\" }}\n"
+        ));
+        specs.push(PortfolioSpec {
+            id: format!("article-{i}"),
+            account: Some(format!("p{i}")),
+            ..article_spec()
+        });
+    }
+    (venue, specs)
+}
+
 /// The article's portfolio as stored configuration.
 pub fn article_spec() -> PortfolioSpec {
     serde_json::from_value(json!({
