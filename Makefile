@@ -68,7 +68,8 @@ backtest:
 	$(CARGO) run --quiet --release -p driftline-cli -- backtest --seed 7 --assets 10 --days 365 --sweep
 
 ## reliability: the reliability suite at its published sizes (duplicate storm, concurrent
-## schedulers, crashes, fault storm, bad input, secret scan), the long fuzz run, and every
+## schedulers, crashes, fault storm, bad input, secret scan), the fan-out over 2,000
+## portfolios (docs/BENCHMARKS.md, "Fan-out"), the long fuzz run, and every
 ## property test PROPERTY_SCALE times longer on random seeds, with figures
 ## (docs/RELIABILITY.md). `make test` runs them at reduced sizes on a fixed seed. A property
 ## failure is written to the test's proptest-regressions file: fix the bug, commit the file.
@@ -76,6 +77,7 @@ FUZZ_EXECUTIONS ?= 3400000
 PROPERTY_SCALE ?= 25
 reliability:
 	DRIFTLINE_RELIABILITY=full scripts/with-moto.sh $(CARGO) test -p driftline-e2e --test reliability -- --nocapture --test-threads=1
+	DRIFTLINE_FAN_OUT_PORTFOLIOS=2000 scripts/with-moto.sh $(CARGO) test -p driftline-e2e --test fan_out -- --nocapture
 	FUZZ_EXECUTIONS=$(FUZZ_EXECUTIONS) $(CARGO) test --profile fuzz -p driftline-exchange --test fuzz -- --nocapture
 	DRIFTLINE_PROPERTY_SCALE=$(PROPERTY_SCALE) $(CARGO) test --profile fuzz -p driftline-core -p paper-exchange
 

@@ -25,6 +25,12 @@ export const ENV = {
   deadLetterQueueUrl: 'DRIFTLINE_DEAD_LETTER_QUEUE_URL',
   /** Both, only when notifications are on: the SNS topic the owner's notices go to. */
   notificationsTopicArn: 'DRIFTLINE_NOTIFICATIONS_TOPIC_ARN',
+  /** Scheduler only, optional: the shards queue a tick fans out to; absent, it never fans out. */
+  shardQueueUrl: 'DRIFTLINE_SHARD_QUEUE_URL',
+  /** Scheduler only, optional (1..=1000000, default 200): a tick with more portfolios fans out. */
+  fanOutAbove: 'DRIFTLINE_FAN_OUT_ABOVE',
+  /** Scheduler only, optional (1..=1000, default 50): portfolio ids per shard message. */
+  shardSize: 'DRIFTLINE_SHARD_SIZE',
 } as const;
 
 /**

@@ -26,15 +26,20 @@ const INFRA_DIR = path.resolve(__dirname, '..');
 
 /**
  * The whole deployment: scheduler and executor, their schedule, the intents queue and its
- * dead-letter queue, the table, the exchange secret (and read access to further accounts'
- * secrets), one least-privilege role per function, log groups, alarms and a dashboard, the
- * optional notifications topic, and the operators' managed policy. Its outputs are what the
- * console (`driftline --stack`) reads. Environment-agnostic: no account or region lookups.
+ * dead-letter queue, the shards queue (a tick with many portfolios fans out to it, and it
+ * invokes the scheduler once a shard) and its dead-letter queue, the table, the exchange secret
+ * (and read access to further accounts' secrets), one least-privilege role per function, log
+ * groups, alarms and a dashboard, the optional notifications topic, and the operators' managed
+ * policy. Its outputs are what the console (`driftline --stack`) reads. Environment-agnostic:
+ * no account or region lookups.
  */
 export class DriftlineStack extends Stack {
   readonly table: dynamodb.Table;
   readonly intentsQueue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** A fanned-out tick's shards of portfolio ids, each a scheduler invocation of its own. */
+  readonly shardsQueue: sqs.Queue;
+  readonly shardsDeadLetterQueue: sqs.Queue;
   readonly exchangeSecret: secretsmanager.ISecret;
   readonly scheduler: lambda.Function;
   readonly executor: lambda.Function;
@@ -71,6 +76,28 @@ export class DriftlineStack extends Stack {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: s.maxReceiveCount },
     });
 
+    // Fan-out: a tick with more than `fanOutAbove` portfolios sends their ids here, `shardSize`
+    // to a message, and the mapping below invokes the scheduler once a shard. SQS rather than
+    // Step Functions or an asynchronous self-invoke: each shard is delivered at least once and
+    // dead-lettered after three failures, the mapping caps the shard invocations running at once
+    // (the exchange's load), it needs no new service or SDK crate, and the per-portfolio lease
+    // and cycle id make a redelivered shard harmless (docs/DEPLOY.md, "Fan-out").
+    this.shardsDeadLetterQueue = new sqs.Queue(this, 'ShardsDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.shardsQueue = new sqs.Queue(this, 'ShardsQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // A queue that invokes a function must hide a message for at least its timeout.
+      visibilityTimeout: Duration.seconds(s.schedulerTimeoutSeconds),
+      // A shard not delivered within its period is stale (the next tick plans its portfolios
+      // again): SQS drops it. 60 s is SQS's shortest retention.
+      retentionPeriod: Duration.seconds(Math.max(60, s.scheduleRateMinutes * 60)),
+      deadLetterQueue: { queue: this.shardsDeadLetterQueue, maxReceiveCount: 3 },
+    });
+
     this.exchangeSecret = s.exchangeSecretArn
       ? secretsmanager.Secret.fromSecretCompleteArn(this, 'ExchangeSecret', s.exchangeSecretArn)
       : this.createEmptySecret();
@@ -100,6 +127,9 @@ export class DriftlineStack extends Stack {
         ...shared,
         [ENV.schedulePeriodSeconds]: String(s.scheduleRateMinutes * 60),
         [ENV.portfolioConcurrency]: String(s.portfolioConcurrency),
+        [ENV.shardQueueUrl]: this.shardsQueue.queueUrl,
+        [ENV.fanOutAbove]: String(s.fanOutAbove),
+        [ENV.shardSize]: String(s.shardSize),
       },
       // The next cycle comes one period later and reruns of a cycle are idempotent; an
       // automatic retry would only pile invocations on a failing dependency.
@@ -116,6 +146,18 @@ export class DriftlineStack extends Stack {
           sid: 'SendIntents',
           actions: ['sqs:SendMessage'],
           resources: [this.intentsQueue.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'SendShards',
+          // A fanned-out tick sends its shards with SendMessageBatch, which IAM governs by SendMessage.
+          actions: ['sqs:SendMessage'],
+          resources: [this.shardsQueue.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ConsumeShards',
+          // What the shards mapping does as the scheduler's role: receive, delete, hide again.
+          actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+          resources: [this.shardsQueue.queueArn],
         }),
         ...notify,
       ],
@@ -178,6 +220,16 @@ export class DriftlineStack extends Stack {
       maxConcurrency: s.executorMaxConcurrency,
     });
 
+    // The same function, invoked once a shard (batch size 1: a shard is already a batch of
+    // portfolios), at most `shardConcurrency` at once; a plain mapping for the same reason.
+    new lambda.EventSourceMapping(this, 'SchedulerShards', {
+      target: this.scheduler,
+      eventSourceArn: this.shardsQueue.queueArn,
+      batchSize: 1,
+      reportBatchItemFailures: true,
+      maxConcurrency: s.shardConcurrency,
+    });
+
     this.schedule = new events.Rule(this, 'Schedule', {
       description: `driftline: one scheduler cycle every ${s.scheduleRateMinutes} minutes`,
       schedule: events.Schedule.rate(Duration.minutes(s.scheduleRateMinutes)),
@@ -196,12 +248,14 @@ export class DriftlineStack extends Stack {
       executor: this.executor,
       intentsQueue: this.intentsQueue,
       deadLetterQueue: this.deadLetterQueue,
+      shardsDeadLetterQueue: this.shardsDeadLetterQueue,
     });
 
     this.operatorPolicy = new OperatorPolicy(this, 'Operator', {
       table: this.table,
       intentsQueue: this.intentsQueue,
       deadLetterQueue: this.deadLetterQueue,
+      shardsDeadLetterQueue: this.shardsDeadLetterQueue,
       exchangeSecret: this.exchangeSecret,
       accountSecretArns: s.accountSecretArns,
       scheduler: this.scheduler,
@@ -215,6 +269,7 @@ export class DriftlineStack extends Stack {
     output(CONSOLE_OUTPUT.intentsQueueUrl, this.intentsQueue.queueUrl);
     output(CONSOLE_OUTPUT.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
     output('DeadLetterQueueArn', this.deadLetterQueue.queueArn, 'The source of a redrive');
+    output('ShardsDeadLetterQueueUrl', this.shardsDeadLetterQueue.queueUrl, 'Shards of portfolios that failed three times');
     output(CONSOLE_OUTPUT.exchangeSecretArn, this.exchangeSecret.secretArn, 'Put the exchange API key and secret here');
     output(CONSOLE_OUTPUT.schedulerFunctionName, this.scheduler.functionName);
     output('ExecutorFunctionName', this.executor.functionName);

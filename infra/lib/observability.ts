@@ -15,6 +15,8 @@ export interface ObservabilityProps {
   readonly executor: lambda.Function;
   readonly intentsQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  /** Where a fanned-out tick's shards go after three failed deliveries. */
+  readonly shardsDeadLetterQueue: sqs.IQueue;
 }
 
 /** Thresholds the alarms use; docs/DEPLOY.md explains each. */
@@ -77,6 +79,15 @@ export class Observability extends Construct {
         .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
         .createAlarm(this, 'DeadLetterQueueNotEmpty', {
           alarmDescription: 'Order intents reached the dead-letter queue: the executor gave up on them (docs/DEPLOY.md#alarms).',
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      shardsDeadLetterQueue: props.shardsDeadLetterQueue
+        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
+        .createAlarm(this, 'ShardsDeadLetterQueueNotEmpty', {
+          alarmDescription: 'A shard of portfolios reached its dead-letter queue: three scheduler invocations failed on it (docs/DEPLOY.md#alarms).',
           threshold: 1,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 1,
@@ -160,11 +171,12 @@ export class Observability extends Construct {
           }),
         ],
         [
-          graph('Intents queue depth', 8, {
+          graph('Queue depth', 8, {
             left: [
               props.intentsQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'waiting' }),
               props.intentsQueue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'in flight or delayed' }),
               props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'dead letters' }),
+              props.shardsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum', label: 'shard dead letters' }),
             ],
           }),
           graph('Cycles, worst drift and rate limits', 8, {

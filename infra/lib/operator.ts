@@ -12,6 +12,7 @@ export interface OperatorPolicyProps {
   readonly table: dynamodb.ITable;
   readonly intentsQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  readonly shardsDeadLetterQueue: sqs.IQueue;
   readonly exchangeSecret: secretsmanager.ISecret;
   readonly accountSecretArns: readonly string[];
   readonly scheduler: lambda.IFunction;
@@ -45,7 +46,8 @@ export class OperatorPolicy extends Construct {
       }),
       new iam.PolicyStatement({
         sid: 'Queues',
-        // status (depths), dlq list and dlq redrive (receive, send back, delete).
+        // status (depths), dlq list and dlq redrive (receive, send back, delete); the same on the
+        // shards' dead-letter queue, to read and clear it.
         actions: [
           'sqs:GetQueueAttributes',
           'sqs:ReceiveMessage',
@@ -53,7 +55,7 @@ export class OperatorPolicy extends Construct {
           'sqs:DeleteMessage',
           'sqs:ChangeMessageVisibility',
         ],
-        resources: [props.intentsQueue.queueArn, props.deadLetterQueue.queueArn],
+        resources: [props.intentsQueue.queueArn, props.deadLetterQueue.queueArn, props.shardsDeadLetterQueue.queueArn],
       }),
       new iam.PolicyStatement({
         sid: 'ExchangeCredentials',

@@ -39,6 +39,18 @@ export interface DriftlineSettings {
   readonly exchangeBaseUrl: string;
   readonly metricsNamespace: string;
   readonly portfolioConcurrency: number;
+  /**
+   * A tick that finds more portfolios than this fans out: it sends their ids to the shards queue,
+   * `shardSize` to a message, and each message is an invocation of its own.
+   */
+  readonly fanOutAbove: number;
+  /** Portfolio ids per shard message. */
+  readonly shardSize: number;
+  /**
+   * Shard invocations the shards queue may drive at once (the mapping's maximum concurrency;
+   * AWS's minimum is 2): bounds the load a fanned-out tick puts on the exchange.
+   */
+  readonly shardConcurrency: number;
   readonly maxRetryDelaySeconds: number;
   /**
    * Who follows an order resting on the exchange: `messages` (the executor, every 30 s, the
@@ -261,6 +273,10 @@ export function readSettings(read: ContextReader): DriftlineSettings {
     exchangeBaseUrl,
     metricsNamespace,
     portfolioConcurrency: integer(read, 'portfolioConcurrency', 4, 1, 64),
+    fanOutAbove: integer(read, 'fanOutAbove', 200, 1, 1000000),
+    shardSize: integer(read, 'shardSize', 50, 1, 1000),
+    // AWS refuses a maximum concurrency under 2 on an SQS event source mapping.
+    shardConcurrency: integer(read, 'shardConcurrency', 10, 2, 1000),
     maxRetryDelaySeconds: integer(read, 'maxRetryDelaySeconds', 900, 1, 900),
     followUp,
     logRetentionDays,
@@ -295,6 +311,9 @@ export const FILE_KEYS = [
   'exchangeBaseUrl',
   'metricsNamespace',
   'portfolioConcurrency',
+  'fanOutAbove',
+  'shardSize',
+  'shardConcurrency',
   'maxRetryDelaySeconds',
   'followUp',
   'logRetentionDays',

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { ENV } from '../lib/contract';
 import {
   DEFAULT_CODE_DIR,
   DEFAULT_SETTINGS_FILE,
@@ -31,6 +32,9 @@ describe('settings', () => {
     assert.equal(s.exchangeBaseUrl, 'https://api.binance.com');
     assert.equal(s.metricsNamespace, 'Driftline');
     assert.equal(s.maxRetryDelaySeconds, 900);
+    assert.equal(s.fanOutAbove, 200);
+    assert.equal(s.shardSize, 50);
+    assert.equal(s.shardConcurrency, 10);
     assert.equal(s.stackName, 'Driftline');
     assert.equal(s.notifications, false);
     assert.equal(s.notificationsEmail, undefined);
@@ -84,6 +88,15 @@ describe('settings', () => {
     ['alarmEmail', { alarmEmail: 'ops' }, /not an email address/],
     ['scheduleEnabled', { scheduleEnabled: 'no' }, /not true or false/],
     ['maxRetryDelaySeconds', { maxRetryDelaySeconds: 901 }, /between 1 and 900/],
+    ['fanOutAbove', { fanOutAbove: '1.5' }, /not a whole number/],
+    ['fanOutAbove', { fanOutAbove: 1.5 }, /not a whole number/],
+    ['fanOutAbove', { fanOutAbove: 0 }, /between 1 and 1000000/],
+    ['fanOutAbove', { fanOutAbove: 1000001 }, /between 1 and 1000000/],
+    ['shardSize', { shardSize: 0 }, /between 1 and 1000/],
+    ['shardSize', { shardSize: '1001' }, /between 1 and 1000/],
+    ['shardConcurrency', { shardConcurrency: 1 }, /between 2 and 1000/],
+    ['shardConcurrency', { shardConcurrency: 1001 }, /between 2 and 1000/],
+    ['shardConcurrency', { shardConcurrency: 'ten' }, /not a whole number/],
     ['notifications', { notifications: 'yes' }, /not true or false/],
     ['notificationsEmail', { notifications: true, notificationsEmail: 'owner' }, /not an email address/],
     ['notificationsEmail', { notificationsEmail: 'owner@example.com' }, /needs notifications=true/],
@@ -104,6 +117,13 @@ describe('settings', () => {
       );
     });
   }
+
+  it('accept the ends of the fan-out ranges', () => {
+    const low = from({ fanOutAbove: 1, shardSize: '1', shardConcurrency: 2 });
+    assert.deepEqual([low.fanOutAbove, low.shardSize, low.shardConcurrency], [1, 1, 2]);
+    const high = from({ fanOutAbove: '1000000', shardSize: 1000, shardConcurrency: 1000 });
+    assert.deepEqual([high.fanOutAbove, high.shardSize, high.shardConcurrency], [1000000, 1000, 1000]);
+  });
 
   it('accept a visibility timeout of exactly six times the executor timeout', () => {
     assert.equal(from({ executorTimeoutSeconds: 60, visibilityTimeoutSeconds: 360 }).visibilityTimeoutSeconds, 360);
@@ -199,6 +219,26 @@ describe('the settings file', () => {
     const s = layeredSettings(none, readSettingsFile('deploy-settings.example.json'));
     assert.equal(s.notifications, true);
     assert.ok(s.alarmEmail && s.notificationsEmail);
+  });
+
+  it('carries the fan-out settings to the scheduler and its shards mapping', () => {
+    const p = file({ fanOutAbove: 120, shardSize: 30, shardConcurrency: 4 });
+    const { template } = build({ settingsFile: p });
+    const json = template.toJSON() as any;
+    const scheduler = Object.values(json.Resources).find(
+      (r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === 'driftline scheduler',
+    ) as any;
+    assert.equal(scheduler.Properties.Environment.Variables[ENV.fanOutAbove], '120');
+    assert.equal(scheduler.Properties.Environment.Variables[ENV.shardSize], '30');
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 1, ScalingConfig: { MaximumConcurrency: 4 } });
+  });
+
+  it('blames a bad fan-out value on the file it came from', () => {
+    const p = file({ shardConcurrency: 1 });
+    refused(() => layeredSettings(none, readSettingsFile(p)), (e) => {
+      assert.equal(e.key, 'shardConcurrency');
+      assert.match(e.message, /settings-\d+\.json: shardConcurrency=1: must be between 2 and 1000$/);
+    });
   });
 
   it('is what the app reads: context settingsFile names it, and -c still wins', () => {

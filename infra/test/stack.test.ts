@@ -52,7 +52,10 @@ describe('functions', () => {
     const shared = [ENV.tableName, ENV.intentsQueueUrl, ENV.exchangeBaseUrl, ENV.exchangeSecretId, ENV.metricsNamespace, ENV.followUp];
     const scheduler = fn(template, SCHEDULER).props.Environment.Variables;
     const executor = fn(template, EXECUTOR).props.Environment.Variables;
-    assert.deepEqual(Object.keys(scheduler).sort(), [...shared, ENV.schedulePeriodSeconds, ENV.portfolioConcurrency].sort());
+    assert.deepEqual(
+      Object.keys(scheduler).sort(),
+      [...shared, ENV.schedulePeriodSeconds, ENV.portfolioConcurrency, ENV.shardQueueUrl, ENV.fanOutAbove, ENV.shardSize].sort(),
+    );
     assert.deepEqual(Object.keys(executor).sort(), [...shared, ENV.maxRetryDelaySeconds, ENV.deadLetterQueueUrl].sort());
     const table = logicalId(template, 'AWS::DynamoDB::Table', 'Table/Resource');
     const queue = logicalId(template, 'AWS::SQS::Queue', 'IntentsQueue/Resource');
@@ -138,7 +141,8 @@ describe('intents queue', () => {
 
   it('is encrypted and refuses requests without TLS, as is its dead-letter queue', () => {
     for (const id of [queueId, dlqId]) assert.equal(resources[id].Properties.SqsManagedSseEnabled, true);
-    template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    // These two and the shards queue's pair.
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
     for (const id of [queueId, dlqId]) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
@@ -172,7 +176,7 @@ describe('intents queue', () => {
   });
 
   it('feeds the executor in batches that report item failures', () => {
-    const [, mapping] = only(template, 'AWS::Lambda::EventSourceMapping');
+    const mapping = resources[logicalId(template, 'AWS::Lambda::EventSourceMapping', 'ExecutorIntents/Resource')];
     assert.deepEqual(mapping.Properties, {
       EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
       FunctionName: { Ref: fn(template, EXECUTOR).id },
@@ -181,10 +185,112 @@ describe('intents queue', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 2 },
     });
-    const [, tuned] = only(build({ batchSize: 50, maxBatchingWindowSeconds: 20, executorMaxConcurrency: 4 }).template, 'AWS::Lambda::EventSourceMapping');
-    assert.equal(tuned.Properties!.BatchSize, 50);
-    assert.equal(tuned.Properties!.MaximumBatchingWindowInSeconds, 20);
-    assert.deepEqual(tuned.Properties!.ScalingConfig, { MaximumConcurrency: 4 });
+    const t = build({ batchSize: 50, maxBatchingWindowSeconds: 20, executorMaxConcurrency: 4 }).template;
+    const tuned = (t.toJSON() as any).Resources[logicalId(t, 'AWS::Lambda::EventSourceMapping', 'ExecutorIntents/Resource')];
+    assert.equal(tuned.Properties.BatchSize, 50);
+    assert.equal(tuned.Properties.MaximumBatchingWindowInSeconds, 20);
+    assert.deepEqual(tuned.Properties.ScalingConfig, { MaximumConcurrency: 4 });
+  });
+});
+
+describe('shards queue', () => {
+  const { template } = build();
+  const resources = (template.toJSON() as any).Resources;
+  const queueId = logicalId(template, 'AWS::SQS::Queue', 'ShardsQueue/Resource');
+  const dlqId = logicalId(template, 'AWS::SQS::Queue', 'ShardsDeadLetterQueue/Resource');
+  const shardsQueue = (t: ReturnType<typeof build>['template']) =>
+    (t.toJSON() as any).Resources[logicalId(t, 'AWS::SQS::Queue', 'ShardsQueue/Resource')].Properties;
+  const shardsMapping = (t: ReturnType<typeof build>['template']) =>
+    (t.toJSON() as any).Resources[logicalId(t, 'AWS::Lambda::EventSourceMapping', 'SchedulerShards/Resource')].Properties;
+
+  it('is encrypted and refuses requests without TLS, as is its dead-letter queue', () => {
+    for (const id of [queueId, dlqId]) {
+      assert.equal(resources[id].Properties.SqsManagedSseEnabled, true);
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+    assert.equal(resources[dlqId].Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+  });
+
+  it("hides a shard for the scheduler's timeout, which AWS requires of a queue invoking it", () => {
+    assert.equal(resources[queueId].Properties.VisibilityTimeout, 60);
+    const t = build({ schedulerTimeoutSeconds: 120 }).template;
+    assert.equal(shardsQueue(t).VisibilityTimeout, 120);
+    assert.equal(shardsQueue(t).VisibilityTimeout, fn(t, SCHEDULER).props.Timeout);
+  });
+
+  it('keeps a shard for one schedule period: a later one is stale', () => {
+    assert.equal(resources[queueId].Properties.MessageRetentionPeriod, 300);
+    for (const rate of [1, 15, 480]) {
+      assert.equal(shardsQueue(build({ scheduleRateMinutes: rate }).template).MessageRetentionPeriod, rate * 60, `rate ${rate}`);
+    }
+  });
+
+  it('moves a shard to its own dead-letter queue after three receives', () => {
+    assert.deepEqual(resources[queueId].Properties.RedrivePolicy, {
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+      maxReceiveCount: 3,
+    });
+    // Not the intents' setting: the intents queue's count moves, this one does not.
+    assert.equal(shardsQueue(build({ maxReceiveCount: 7 }).template).RedrivePolicy.maxReceiveCount, 3);
+  });
+
+  it('invokes the scheduler once a shard, reporting failures, at most shardConcurrency at once', () => {
+    assert.deepEqual(shardsMapping(template), {
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: fn(template, SCHEDULER).id },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    assert.deepEqual(shardsMapping(build({ shardConcurrency: 25 }).template).ScalingConfig, { MaximumConcurrency: 25 });
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+  });
+
+  it('is where the scheduler fans out to, by the settings; the executor knows nothing of it', () => {
+    const vars = fn(template, SCHEDULER).props.Environment.Variables;
+    // The runtime's names (functions/runtime/src/config.rs).
+    assert.equal(ENV.shardQueueUrl, 'DRIFTLINE_SHARD_QUEUE_URL');
+    assert.equal(ENV.fanOutAbove, 'DRIFTLINE_FAN_OUT_ABOVE');
+    assert.equal(ENV.shardSize, 'DRIFTLINE_SHARD_SIZE');
+    // Ref of an SQS queue is its URL, which is what the scheduler sends to.
+    assert.deepEqual(vars[ENV.shardQueueUrl], { Ref: queueId });
+    assert.equal(vars[ENV.fanOutAbove], '200');
+    assert.equal(vars[ENV.shardSize], '50');
+    const tuned = fn(build({ fanOutAbove: '1000', shardSize: 20 }).template, SCHEDULER).props.Environment.Variables;
+    assert.equal(tuned[ENV.fanOutAbove], '1000');
+    assert.equal(tuned[ENV.shardSize], '20');
+    const executor = fn(template, EXECUTOR).props.Environment.Variables;
+    for (const name of [ENV.shardQueueUrl, ENV.fanOutAbove, ENV.shardSize]) assert.equal(executor[name], undefined, name);
+  });
+
+  it('is sent to and consumed by the scheduler alone, by these two statements', () => {
+    const shardsArn = { 'Fn::GetAtt': [queueId, 'Arn'] };
+    const shardsDlqArn = { 'Fn::GetAtt': [dlqId, 'Arn'] };
+    const scheduler = logicalId(template, 'AWS::IAM::Role', 'SchedulerRole/Resource');
+    const operator = logicalId(template, 'AWS::IAM::ManagedPolicy', 'Operator/Policy/Resource');
+    const naming = (arn: unknown) =>
+      allStatements(template).filter(({ statement }) => asArray(statement.Resource).some((r) => JSON.stringify(r) === JSON.stringify(arn)));
+    assert.deepEqual(
+      naming(shardsArn).map(({ owner, statement }) => ({ owner, sid: statement.Sid, actions: asArray<string>(statement.Action).sort(), resources: asArray(statement.Resource) })),
+      [
+        { owner: scheduler, sid: 'SendShards', actions: ['sqs:SendMessage'], resources: [shardsArn] },
+        {
+          owner: scheduler,
+          sid: 'ConsumeShards',
+          actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+          resources: [shardsArn],
+        },
+      ],
+    );
+    // The dead letters are the operators' to read and clear; no function touches them.
+    assert.deepEqual(naming(shardsDlqArn).map(({ owner }) => owner), [operator]);
   });
 });
 
@@ -287,6 +393,7 @@ describe('least privilege', () => {
   const tableArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', 'Table/Resource'), 'Arn'] };
   const queueArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'IntentsQueue/Resource'), 'Arn'] };
   const dlqArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource'), 'Arn'] };
+  const shardsArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'ShardsQueue/Resource'), 'Arn'] };
   const secretArn = { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') };
 
   function grants(roleSuffix: string, logsSuffix: string) {
@@ -316,6 +423,12 @@ describe('least privilege', () => {
           ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         ],
         [JSON.stringify(queueArn), ['sqs:SendMessage']],
+        // Sending a tick's shards, and consuming them through the shards mapping; nothing on
+        // the shards' dead-letter queue (SQS moves messages there itself).
+        [
+          JSON.stringify(shardsArn),
+          ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
+        ],
         [JSON.stringify(secretArn), ['secretsmanager:GetSecretValue']],
         [JSON.stringify(logsArn), ['logs:CreateLogStream', 'logs:PutLogEvents']],
       ]),
@@ -372,7 +485,7 @@ describe('alarms', () => {
   const topic = { Ref: logicalId(template, 'AWS::SNS::Topic', 'AlarmTopic/Resource') };
 
   it('all notify the alarm topic, on alarm and on recovery', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
     for (const a of Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[]) {
       assert.deepEqual(a.Properties.AlarmActions, [topic]);
       assert.deepEqual(a.Properties.OKActions, [topic]);
@@ -406,7 +519,7 @@ describe('alarms', () => {
   });
 
   it('fire when the dead-letter queue holds a message', () => {
-    const a = alarm('DeadLetterQueueNotEmpty/Resource');
+    const a = alarm('Observability/DeadLetterQueueNotEmpty/Resource');
     assert.equal(a.Namespace, 'AWS/SQS');
     assert.equal(a.MetricName, 'ApproximateNumberOfMessagesVisible');
     assert.deepEqual(a.Dimensions, [
@@ -414,6 +527,19 @@ describe('alarms', () => {
     ]);
     assert.equal(a.Threshold, 1);
     assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+  });
+
+  it("fire when the shards' dead-letter queue holds a message", () => {
+    const a = alarm('ShardsDeadLetterQueueNotEmpty/Resource');
+    assert.equal(a.Namespace, 'AWS/SQS');
+    assert.equal(a.MetricName, 'ApproximateNumberOfMessagesVisible');
+    assert.equal(a.Statistic, 'Maximum');
+    assert.deepEqual(a.Dimensions, [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'ShardsDeadLetterQueue/Resource'), 'QueueName'] } },
+    ]);
+    assert.equal(a.Threshold, 1);
+    assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    assert.equal(a.TreatMissingData, 'notBreaching');
   });
 
   it('fire on function errors and throttles, for each function', () => {
@@ -499,6 +625,13 @@ describe('dashboard', () => {
     it(`shows ${what}`, () => assert.ok(body.includes(needle), `${needle} not in ${body.slice(0, 400)}…`));
   }
 
+  it("shows the shards' dead letters beside the intents'", () => {
+    const dlq = logicalId(template, 'AWS::SQS::Queue', 'ShardsDeadLetterQueue/Resource');
+    // The metric's QueueName is the shards' dead-letter queue, and its line is labelled.
+    const needle = `{"Fn::GetAtt":["${dlq}","QueueName"]},"\\",{\\"label\\":\\"shard dead letters\\"`;
+    assert.ok(body.includes(needle), `${needle} not in the dashboard`);
+  });
+
   it('searches no metric by dimension: the functions emit none', () => {
     assert.ok(!body.includes('SEARCH('), body.slice(0, 400));
   });
@@ -533,6 +666,7 @@ describe('outputs', () => {
       [CONSOLE_OUTPUT.intentsQueueUrl]: { Ref: id('AWS::SQS::Queue', 'IntentsQueue/Resource') },
       [CONSOLE_OUTPUT.deadLetterQueueUrl]: { Ref: id('AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource') },
       DeadLetterQueueArn: { 'Fn::GetAtt': [id('AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource'), 'Arn'] },
+      ShardsDeadLetterQueueUrl: { Ref: id('AWS::SQS::Queue', 'ShardsDeadLetterQueue/Resource') },
       [CONSOLE_OUTPUT.exchangeSecretArn]: { Ref: id('AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') },
       [CONSOLE_OUTPUT.schedulerFunctionName]: { Ref: fn(template, SCHEDULER).id },
       ExecutorFunctionName: { Ref: fn(template, EXECUTOR).id },
@@ -638,7 +772,7 @@ describe('operators\' policy', () => {
       },
       Queues: {
         actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
-        resources: [queue('IntentsQueue/Resource'), queue('IntentsDeadLetterQueue/Resource')],
+        resources: [queue('IntentsQueue/Resource'), queue('IntentsDeadLetterQueue/Resource'), queue('ShardsDeadLetterQueue/Resource')],
       },
       ExchangeCredentials: {
         actions: ['secretsmanager:GetSecretValue'],

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use driftline_core::ports::RetryBackoff;
 use driftline_core::service::executor::ExecutorSettings;
-use driftline_core::service::scheduler::SchedulerSettings;
+use driftline_core::service::scheduler::{FanOut, SchedulerSettings};
 use driftline_core::service::FollowUp;
 use thiserror::Error;
 
@@ -36,6 +36,9 @@ pub struct SchedulerConfig {
     pub common: CommonConfig,
     pub schedule_period_seconds: u32,
     pub portfolio_concurrency: usize,
+    /// Where a tick above the fan-out threshold sends its shards; without it no tick fans out.
+    pub shard_queue_url: Option<String>,
+    pub fan_out: FanOut,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +53,12 @@ pub struct ExecutorConfig {
 }
 
 impl SchedulerConfig {
-    /// The scheduler's settings: the deployment's period and concurrency.
+    /// The scheduler's settings: the deployment's period, concurrency and fan-out.
     pub fn settings(&self) -> SchedulerSettings {
         SchedulerSettings {
             concurrency: self.portfolio_concurrency,
             follow_up: self.common.follow_up,
+            fan_out: self.fan_out,
             ..SchedulerSettings::for_period(self.schedule_period_seconds)
         }
     }
@@ -116,6 +120,9 @@ pub const MAX_RETRY_DELAY_SECONDS: EnvVar = optional_var("DRIFTLINE_MAX_RETRY_DE
 pub const FOLLOW_UP_DELAY_SECONDS: EnvVar = optional_var("DRIFTLINE_FOLLOW_UP_DELAY_SECONDS");
 pub const FOLLOW_UP: EnvVar = optional_var("DRIFTLINE_FOLLOW_UP");
 pub const DEAD_LETTER_QUEUE_URL: EnvVar = optional_var("DRIFTLINE_DEAD_LETTER_QUEUE_URL");
+pub const SHARD_QUEUE_URL: EnvVar = optional_var("DRIFTLINE_SHARD_QUEUE_URL");
+pub const FAN_OUT_ABOVE: EnvVar = optional_var("DRIFTLINE_FAN_OUT_ABOVE");
+pub const SHARD_SIZE: EnvVar = optional_var("DRIFTLINE_SHARD_SIZE");
 
 /// What both functions read.
 pub const COMMON_ENV: &[EnvVar] = &[
@@ -128,7 +135,13 @@ pub const COMMON_ENV: &[EnvVar] = &[
     FOLLOW_UP,
 ];
 /// What the scheduler reads besides [`COMMON_ENV`].
-pub const SCHEDULER_ENV: &[EnvVar] = &[SCHEDULE_PERIOD_SECONDS, PORTFOLIO_CONCURRENCY];
+pub const SCHEDULER_ENV: &[EnvVar] = &[
+    SCHEDULE_PERIOD_SECONDS,
+    PORTFOLIO_CONCURRENCY,
+    SHARD_QUEUE_URL,
+    FAN_OUT_ABOVE,
+    SHARD_SIZE,
+];
 /// What the executor reads besides [`COMMON_ENV`].
 pub const EXECUTOR_ENV: &[EnvVar] = &[
     MAX_RETRY_DELAY_SECONDS,
@@ -257,6 +270,14 @@ impl SchedulerConfig {
             common: CommonConfig::from_env(env)?,
             schedule_period_seconds: number(env, SCHEDULE_PERIOD_SECONDS.name, 300, 60, 86_400)?,
             portfolio_concurrency: number(env, PORTFOLIO_CONCURRENCY.name, 4, 1, 64)?,
+            shard_queue_url: match optional(env, SHARD_QUEUE_URL.name) {
+                Some(_) => Some(url(env, SHARD_QUEUE_URL.name, None)?),
+                None => None,
+            },
+            fan_out: FanOut {
+                above: number(env, FAN_OUT_ABOVE.name, 200, 1, 1_000_000)?,
+                shard_size: number(env, SHARD_SIZE.name, 50, 1, 1_000)?,
+            },
         })
     }
 }
@@ -335,6 +356,45 @@ mod tests {
         let err = SchedulerConfig::from_env(&env(&vars)).unwrap_err();
         assert_eq!(err.name, "DRIFTLINE_FOLLOW_UP");
         assert_eq!(err.value, "sometimes");
+    }
+
+    #[test]
+    fn the_fan_out_reaches_the_scheduler_and_a_bad_value_names_itself() {
+        let defaults = SchedulerConfig::from_env(&env(&full())).unwrap();
+        assert_eq!(defaults.shard_queue_url, None, "no queue: no fan-out");
+        assert_eq!(defaults.settings().fan_out, FanOut::default());
+        let mut vars = full();
+        vars.extend([
+            (
+                "DRIFTLINE_SHARD_QUEUE_URL",
+                "http://127.0.0.1:5000/123/shards",
+            ),
+            ("DRIFTLINE_FAN_OUT_ABOVE", "1000"),
+            ("DRIFTLINE_SHARD_SIZE", "25"),
+        ]);
+        let s = SchedulerConfig::from_env(&env(&vars)).unwrap();
+        assert_eq!(
+            s.shard_queue_url.as_deref(),
+            Some("http://127.0.0.1:5000/123/shards")
+        );
+        assert_eq!(
+            s.settings().fan_out,
+            FanOut {
+                above: 1000,
+                shard_size: 25
+            }
+        );
+        for (name, bad) in [
+            ("DRIFTLINE_SHARD_SIZE", "0"),
+            ("DRIFTLINE_SHARD_SIZE", "1001"),
+            ("DRIFTLINE_FAN_OUT_ABOVE", "-1"),
+            ("DRIFTLINE_SHARD_QUEUE_URL", "shards"),
+        ] {
+            let mut vars = full();
+            vars.push((name, bad));
+            let err = SchedulerConfig::from_env(&env(&vars)).unwrap_err();
+            assert_eq!((err.name, err.value.as_str()), (name, bad));
+        }
     }
 
     #[test]

@@ -75,7 +75,13 @@ pub enum ReportError {
 /// [`InitError`] naming the variable and value that stop it.
 pub async fn scheduler(env: &crate::config::Env) -> Result<(SchedulerConfig, Adapters), InitError> {
     let config = SchedulerConfig::from_env(env)?;
-    let adapters = adapters(&config.common, Default::default(), None).await?;
+    let adapters = adapters(
+        &config.common,
+        Default::default(),
+        None,
+        config.shard_queue_url.clone(),
+    )
+    .await?;
     Ok((config, adapters))
 }
 
@@ -89,6 +95,7 @@ pub async fn executor(env: &crate::config::Env) -> Result<(ExecutorConfig, Adapt
         &config.common,
         config.backoff(),
         config.dead_letter_queue_url.clone(),
+        None,
     )
     .await?;
     Ok((config, adapters))
@@ -98,8 +105,9 @@ async fn adapters(
     common: &crate::config::CommonConfig,
     backoff: driftline_core::ports::RetryBackoff,
     dead_letter_queue_url: Option<String>,
+    shard_queue_url: Option<String>,
 ) -> Result<Adapters, InitError> {
-    wiring::adapters(common, backoff, dead_letter_queue_url)
+    wiring::adapters(common, backoff, dead_letter_queue_url, shard_queue_url)
         .await
         .map_err(|source| InitError::Wiring {
             base_url: common.exchange_base_url.clone(),

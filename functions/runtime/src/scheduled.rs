@@ -1,20 +1,29 @@
-//! The scheduler's handler: an EventBridge scheduled event in, a summary per portfolio out.
+//! The scheduler's handlers: an EventBridge scheduled event in, a summary per portfolio out (or,
+//! above the fan-out threshold, the shards sent); and a batch of shards from the shard queue in,
+//! the batch item failures out. [`handle_event`] tells the two apart for the one function.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
-use driftline_core::service::scheduler::{PortfolioSummary, Scheduler};
-use driftline_core::{CycleId, PortfolioId};
+use driftline_core::ports::Shard;
+use driftline_core::service::scheduler::{PortfolioSummary, Scheduler, ShardRun, Tick};
+use driftline_core::{CycleId, EpochMillis, PortfolioId};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
+use tracing::{error, info, warn};
 
 #[derive(Debug, Error)]
 pub enum ScheduledError {
     #[error("event detail: {0}")]
     Detail(String),
-    #[error("portfolio list: {0}")]
+    #[error("portfolio list, controls or shard queue: {0}")]
     Store(#[from] driftline_core::ports::StoreError),
+    #[error("event is neither a scheduled event nor a batch of shards: {0}")]
+    Event(String),
+    #[error("response: {0}")]
+    Response(String),
 }
 
 /// The optional detail of a targeted run: `{"portfolios": ["article"]}`.
@@ -28,7 +37,17 @@ struct RunDetail {
 #[derive(Debug, Serialize)]
 pub struct SchedulerResponse {
     pub cycle_id: String,
+    /// The portfolios this invocation ran (none when the tick fanned out).
     pub portfolios: Vec<PortfolioSummary>,
+    /// When the tick fanned out: how many portfolios went to the shard queue, in how many shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fanned_out: Option<FannedOut>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FannedOut {
+    pub portfolios: usize,
+    pub shards: usize,
 }
 
 /// The cycle of a tick: its time floored to the schedule period, so a redelivered tick (or a
@@ -37,19 +56,27 @@ pub struct SchedulerResponse {
 /// # Errors
 /// Never for a real event time; an invalid period is treated as one second.
 pub fn cycle_id(time: DateTime<Utc>, period_seconds: u32) -> CycleId {
+    cycle_of(time, period_seconds).0
+}
+
+/// The cycle of a tick and when its period ends (where a shard of it expires).
+fn cycle_of(time: DateTime<Utc>, period_seconds: u32) -> (CycleId, EpochMillis) {
     let period = i64::from(period_seconds.max(1));
     let floored = time.timestamp().div_euclid(period) * period;
     let at = DateTime::from_timestamp(floored, 0).unwrap_or(time);
     // Only digits, letters and '-', '.', ':' — always a valid CycleId.
-    CycleId::new(&at.format("%Y%m%dT%H%M%SZ").to_string())
-        .unwrap_or_else(|_| CycleId::new("invalid-time").expect("a constant valid cycle id"))
+    let id = CycleId::new(&at.format("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_else(|_| CycleId::new("invalid-time").expect("a constant valid cycle id"));
+    (id, (floored + period).saturating_mul(1000))
 }
 
-/// Runs one cycle for the portfolios the event names, or for all of them.
+/// Runs one cycle for the portfolios the event names, or for all of them: here, or, above the
+/// fan-out threshold, in shards sent to the shard queue ([`Scheduler::tick`]).
 ///
 /// # Errors
 /// [`ScheduledError`] for a detail that names no valid portfolio list, or when the list of
-/// portfolios cannot be read: no order is planned then.
+/// portfolios or the controls cannot be read, or a shard could not be sent: the invocation
+/// fails (the SchedulerErrors alarm), and the next tick plans what this one did not.
 pub async fn handle(
     scheduler: &Scheduler,
     period_seconds: u32,
@@ -71,15 +98,98 @@ pub async fn handle(
         })
         .transpose()?;
     // A hand-made event may have no time: it runs as of now.
-    let cycle = cycle_id(event.time.unwrap_or_else(Utc::now), period_seconds);
-    tracing::info!(cycle = %cycle, targeted = only.is_some(), "cycle starts");
-    let portfolios = scheduler
-        .run(&cycle, only.as_deref(), &context.request_id)
-        .await?;
+    let (cycle, ends_at_ms) = cycle_of(event.time.unwrap_or_else(Utc::now), period_seconds);
+    info!(cycle = %cycle, targeted = only.is_some(), "cycle starts");
+    // A targeted run plans what it names here, whatever the threshold.
+    let tick = match only {
+        Some(ids) => Tick::Ran {
+            portfolios: scheduler
+                .run(&cycle, Some(&ids), &context.request_id)
+                .await?,
+        },
+        None => {
+            scheduler
+                .tick(&cycle, ends_at_ms, &context.request_id)
+                .await?
+        }
+    };
+    let (portfolios, fanned_out) = match tick {
+        Tick::Ran { portfolios } => (portfolios, None),
+        Tick::FannedOut { portfolios, shards } => {
+            (Vec::new(), Some(FannedOut { portfolios, shards }))
+        }
+    };
     Ok(SchedulerResponse {
         cycle_id: cycle.to_string(),
         portfolios,
+        fanned_out,
     })
+}
+
+/// Runs each shard of an SQS batch (the shard queue's event source mapping sends one at a
+/// time). A shard that cannot be read is reported as a failure with its reason logged, so the
+/// queue's redrive policy moves it to the shards' dead-letter queue; one whose portfolios could
+/// not be read is reported to come back. A shard past its period plans nothing and is done.
+pub async fn handle_shards(
+    scheduler: &Scheduler,
+    event: LambdaEvent<SqsEvent>,
+) -> SqsBatchResponse {
+    let (event, context) = event.into_parts();
+    let mut failures = Vec::new();
+    for message in &event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let body = message.body.as_deref().unwrap_or_default();
+        let outcome = match serde_json::from_str::<Shard>(body) {
+            Err(e) => {
+                error!(message_id = %id, reason = %e, "unreadable shard: left to the dead-letter queue");
+                false
+            }
+            Ok(shard) => match scheduler.run_shard(&shard, &context.request_id).await {
+                Ok(ShardRun::Ran { portfolios }) => {
+                    info!(message_id = %id, cycle = %shard.cycle_id, portfolios = portfolios.len(), "shard ran");
+                    true
+                }
+                Ok(ShardRun::Expired { .. }) => true,
+                Err(e) => {
+                    warn!(message_id = %id, error = %e, "shard not run: it comes back");
+                    false
+                }
+            },
+        };
+        if !outcome {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+/// The scheduler function's one entry: a batch of shards (an SQS event, `Records`) or a
+/// scheduled event (anything else), each to its handler; the response as JSON.
+///
+/// # Errors
+/// As [`handle`]; [`ScheduledError::Event`] for an event that is neither.
+pub async fn handle_event(
+    scheduler: &Scheduler,
+    period_seconds: u32,
+    event: LambdaEvent<Value>,
+) -> Result<Value, ScheduledError> {
+    let (payload, context) = event.into_parts();
+    let response = if payload.get("Records").is_some() {
+        let batch: SqsEvent =
+            serde_json::from_value(payload).map_err(|e| ScheduledError::Event(e.to_string()))?;
+        serde_json::to_value(handle_shards(scheduler, LambdaEvent::new(batch, context)).await)
+    } else {
+        let tick: EventBridgeEvent<Value> =
+            serde_json::from_value(payload).map_err(|e| ScheduledError::Event(e.to_string()))?;
+        serde_json::to_value(
+            handle(scheduler, period_seconds, LambdaEvent::new(tick, context)).await?,
+        )
+    };
+    response.map_err(|e| ScheduledError::Response(e.to_string()))
 }
 
 #[cfg(test)]
@@ -95,5 +205,10 @@ mod tests {
         assert_eq!(a.as_str(), "20261121T090500Z");
         assert_eq!(a, b);
         assert_ne!(a, c);
+        assert_eq!(
+            cycle_of(t("2026-11-21T09:09:59.999Z"), 300).1,
+            t("2026-11-21T09:10:00Z").timestamp_millis(),
+            "a shard of the tick expires as its period ends"
+        );
     }
 }

@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use driftline_aws::{
     metrics::EmfMetrics, AccountSecrets, AwsClients, DynamoStore, SnsNotifier, SqsDeadLetters,
-    SqsIntentQueue,
+    SqsIntentQueue, SqsShardQueue,
 };
 use driftline_core::ports::{
     Clock, DeadLetters, Exchange, ExchangeAccounts, ExchangeError, Layered, Notifier, Ports,
-    RandomSource, RetryBackoff, Silent, StorePorts, Venue,
+    RandomSource, RetryBackoff, ShardQueue, Silent, StorePorts, Venue,
 };
 use driftline_core::service::executor::{Executor, ExecutorSettings};
 use driftline_core::service::scheduler::{Scheduler, SchedulerSettings};
@@ -250,14 +250,15 @@ impl RandomSource for Jitter {
     }
 }
 
-/// Everything the two functions are wired from: core's ports, and where the executor's handler
-/// sends unreadable messages. [`adapters`] builds them on AWS once per container; the sandbox
+/// Everything the two functions are wired from: core's ports, where the executor's handler
+/// sends unreadable messages, and where the scheduler sends its shards (when it fans out). [`adapters`] builds them on AWS once per container; the sandbox
 /// builds the same struct over the emulator with its own clock, metrics and counted clients,
 /// and [`scheduler`] and [`executor`] wire both the same way.
 #[derive(Clone)]
 pub struct Adapters {
     pub ports: Ports,
     pub dead_letters: Arc<dyn DeadLetters>,
+    pub shards: Option<Arc<dyn ShardQueue>>,
 }
 
 /// Builds the adapters on AWS. Exchange credentials are read per account on first use.
@@ -268,6 +269,7 @@ pub async fn adapters(
     config: &CommonConfig,
     backoff: RetryBackoff,
     dead_letter_queue_url: Option<String>,
+    shard_queue_url: Option<String>,
 ) -> Result<Adapters, WiringError> {
     let aws = AwsClients::from_env().await;
     let secrets = AccountSecrets::new(aws.secrets.clone(), Duration::from_secs(300));
@@ -302,13 +304,16 @@ pub async fn adapters(
             notifier,
             clock,
         },
+        shards: shard_queue_url
+            .map(|url| Arc::new(SqsShardQueue::new(sqs.clone(), url)) as Arc<dyn ShardQueue>),
         dead_letters: Arc::new(SqsDeadLetters::new(sqs, dead_letter_queue_url)),
     })
 }
 
-/// The scheduler on `a`, its market filters kept warm in the container in front of the store.
+/// The scheduler on `a`, its market filters kept warm in the container in front of the store,
+/// fanning out to `a`'s shard queue when it has one.
 pub fn scheduler(a: &Adapters, settings: SchedulerSettings) -> Scheduler {
-    Scheduler::new(warm(&a.ports), settings)
+    Scheduler::new(warm(&a.ports), settings).with_shards(a.shards.clone())
 }
 
 /// The executor on `a`, its market filters kept warm in the container in front of the store.

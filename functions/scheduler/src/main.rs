@@ -1,5 +1,6 @@
 //! The scheduler Lambda: configuration and clients built once per container (a failure is
-//! reported to Lambda as an init error), then each EventBridge tick runs a cycle.
+//! reported to Lambda as an init error), then each EventBridge tick runs a cycle, and each
+//! batch from the shard queue runs its shard.
 
 use driftline_functions::{config, init, init_logging, scheduled, wiring};
 use lambda_runtime::{run, service_fn, Error};
@@ -13,7 +14,7 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event| {
         let scheduler = &scheduler;
         async move {
-            scheduled::handle(scheduler, period, event)
+            scheduled::handle_event(scheduler, period, event)
                 .await
                 .map_err(Error::from)
         }

@@ -20,7 +20,7 @@ pub use config::{sdk_config, AwsClients};
 pub use notify::SnsNotifier;
 pub use portfolios::ConfigWrite;
 pub use queue::{
-    create_queue_with_dlq, LocalQueues, SqsDeadLetters, SqsIntentQueue,
+    create_queue_with_dlq, LocalQueues, SqsDeadLetters, SqsIntentQueue, SqsShardQueue,
     DEAD_LETTER_REASON_ATTRIBUTE,
 };
 pub use secrets::{AccountSecrets, SecretError};

@@ -1,7 +1,7 @@
 //! The intent queue on SQS: one versioned JSON envelope per intent (decimals as strings),
 //! sent in batches of ten with SendMessageBatch's partial failures retried, delayed per
-//! message, and put back with a visibility change for retry backoff; and the dead-letter queue
-//! an unreadable message is sent to with its reason.
+//! message, and put back with a visibility change for retry backoff; the dead-letter queue
+//! an unreadable message is sent to with its reason; and the scheduler's shard queue.
 
 use std::time::Duration;
 
@@ -13,7 +13,8 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client;
 use driftline_core::orders::IntentEnvelope;
 use driftline_core::ports::{
-    DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport, StoreError,
+    DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport, Shard, ShardQueue,
+    StoreError,
 };
 use driftline_core::ClientOrderId;
 
@@ -93,23 +94,7 @@ impl SqsIntentQueue {
                 .send()
                 .await
                 .map_err(|e| unavailable("sqs", "SendMessageBatch", e).to_string())?;
-            Ok(RoundResult {
-                successful: out
-                    .successful()
-                    .iter()
-                    .filter_map(|e| e.id().parse().ok())
-                    .collect(),
-                failed: out
-                    .failed()
-                    .iter()
-                    .filter_map(|f| {
-                        let i = f.id().parse().ok()?;
-                        let reason =
-                            format!("{}: {}", f.code(), f.message().unwrap_or("no message"));
-                        Some((i, f.sender_fault(), reason))
-                    })
-                    .collect(),
-            })
+            Ok(round_result(&out))
         })
         .await;
         for i in outcome.sent {
@@ -122,6 +107,28 @@ impl SqsIntentQueue {
                 report.failed.push((id.clone(), reason));
             }
         }
+    }
+}
+
+/// What SQS answered to a SendMessageBatch whose entry ids are positions in the batch.
+fn round_result(
+    out: &aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput,
+) -> RoundResult {
+    RoundResult {
+        successful: out
+            .successful()
+            .iter()
+            .filter_map(|e| e.id().parse().ok())
+            .collect(),
+        failed: out
+            .failed()
+            .iter()
+            .filter_map(|f| {
+                let i = f.id().parse().ok()?;
+                let reason = format!("{}: {}", f.code(), f.message().unwrap_or("no message"));
+                Some((i, f.sender_fault(), reason))
+            })
+            .collect(),
     }
 }
 
@@ -349,6 +356,75 @@ impl DeadLetters for SqsDeadLetters {
 pub struct LocalQueues {
     pub queue_url: String,
     pub dead_letter_url: String,
+}
+
+/// The scheduler's shard queue: one JSON message per shard, sent ten to a SendMessageBatch
+/// with the partial failures resent as the intents' are.
+#[derive(Debug, Clone)]
+pub struct SqsShardQueue {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsShardQueue {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl ShardQueue for SqsShardQueue {
+    async fn send(&self, shards: &[Shard]) -> Result<(), StoreError> {
+        let mut failed = Vec::new();
+        for batch in shards.chunks(MAX_BATCH) {
+            let bodies = batch
+                .iter()
+                .map(serde_json::to_string)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::InvalidInput {
+                    field: "shard",
+                    value: e.to_string(),
+                    reason: "cannot be written as JSON",
+                })?;
+            let bodies = &bodies;
+            let outcome = send_with_retries(bodies.len(), |positions| async move {
+                let mut req = self.client.send_message_batch().queue_url(&self.queue_url);
+                for i in positions {
+                    let Some(body) = bodies.get(i) else {
+                        continue;
+                    };
+                    let entry = SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    req = req.entries(entry);
+                }
+                let out = req
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("sqs", "SendMessageBatch", e).to_string())?;
+                Ok(round_result(&out))
+            })
+            .await;
+            failed.extend(outcome.failed.into_iter().map(|(_, reason)| reason));
+        }
+        match failed.first() {
+            None => Ok(()),
+            Some(reason) => Err(StoreError::Unavailable {
+                service: "sqs",
+                operation: "SendMessageBatch(shards)",
+                reason: format!(
+                    "{} of {} shards not sent: {reason}",
+                    failed.len(),
+                    shards.len()
+                ),
+            }),
+        }
+    }
 }
 
 /// Creates `name` and its dead-letter queue `name-dlq`, with a redrive policy moving a

@@ -12,9 +12,9 @@ use driftline_core::control::{ControlState, DeploymentControls, Stop};
 use driftline_core::orders::{IntentEnvelope, OrderKey, OrderRecord};
 use driftline_core::ports::{
     Balance, BreakerSave, BreakerStore, Exchange, ExchangeError, ExchangeOrderId,
-    ExchangeOrderStatus, Fill, FixedAccounts, IntentQueue, LimitOrderRequest, MetricsSink,
-    OrderLedger, OrderReport, Ports, RandomSource, ReceivedIntent, SendReport, StoreError,
-    StorePorts, Venue, VersionedBreaker,
+    ExchangeOrderStatus, Fill, FixedAccounts, IntentQueue, LimitOrderRequest, OrderLedger,
+    OrderReport, Ports, ReceivedIntent, SendReport, StoreError, StorePorts, Venue,
+    VersionedBreaker,
 };
 use driftline_core::service::executor::{Executor, ExecutorSettings, Invocation, MessageOutcome};
 use driftline_core::testing::{InMemoryQueue, InMemoryStore, ManualClock};
@@ -171,22 +171,6 @@ impl DeploymentControls for CountedBreakers {
     }
 }
 
-struct Quiet;
-impl MetricsSink for Quiet {
-    fn drift(&self, _: &PortfolioId, _: &Asset, _: rust_decimal::Decimal) {}
-    fn cycle_completed(&self, _: &PortfolioId) {}
-    fn execution_attempt(&self, _: bool, _: Option<i64>) {}
-    fn order_final(&self, _: OrderStatus, _: &driftline_core::orders::ExecutionQuality) {}
-    fn rate_limit_hit(&self) {}
-}
-
-struct Fixed;
-impl RandomSource for Fixed {
-    fn next_u64(&self) -> u64 {
-        7
-    }
-}
-
 struct Rig {
     clock: Arc<ManualClock>,
     store: Arc<InMemoryStore>,
@@ -223,8 +207,8 @@ fn rig() -> Rig {
             exchanges: Arc::new(FixedAccounts::single(venue.clone())),
             queue: queue.clone(),
             clock: clock.clone(),
-            random: Arc::new(Fixed),
-            metrics: Arc::new(Quiet),
+            random: Arc::new(support::Fixed),
+            metrics: Arc::new(support::Quiet),
             notifier: Arc::new(driftline_core::ports::Silent),
         },
         ExecutorSettings::default(),

@@ -29,7 +29,7 @@ pub struct CostArgs {
     /// Minutes between scheduler runs (the stack's `scheduleRateMinutes`).
     #[arg(long, default_value_t = STACK_DEFAULTS.schedule_minutes)]
     schedule_minutes: Decimal,
-    /// CloudWatch alarms (the stack creates 8).
+    /// CloudWatch alarms (the stack creates 9).
     #[arg(long, default_value_t = STACK_DEFAULTS.alarms)]
     alarms: Decimal,
     /// Billed scheduler milliseconds per portfolio and cycle.
@@ -38,8 +38,9 @@ pub struct CostArgs {
     /// Billed milliseconds per executor invocation.
     #[arg(long, default_value = "150")]
     executor_ms: Decimal,
-    /// SQS requests of the event source mapping's pollers a month (5 pollers, 20 s long polls).
-    #[arg(long, default_value = "657000")]
+    /// SQS requests of the event source mappings' pollers a month: the intents' and the
+    /// shards', each 5 pollers on 20 s long polls (657,000 each).
+    #[arg(long, default_value = "1314000")]
     poller_sqs_requests: Decimal,
     /// Log bytes per invocation.
     #[arg(long, default_value = "2048")]

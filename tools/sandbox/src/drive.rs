@@ -1,12 +1,13 @@
-//! Driving a world: scheduler ticks as EventBridge sends them, executor invocations as the SQS
-//! event source mapping makes them, and what the ledger and the queues hold after.
+//! Driving a world: scheduler ticks as EventBridge sends them, executor and shard invocations
+//! as the SQS event source mappings make them, and what the ledger and the queues hold after.
 
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use driftline_core::orders::OrderRecord;
-use driftline_core::ports::{Clock, OrderLedger};
+use driftline_core::ports::{Clock, OrderLedger, Shard};
 
 use driftline_core::{EpochMillis, PortfolioId};
 use driftline_functions::scheduled::{self, SchedulerResponse};
@@ -137,25 +138,66 @@ impl World {
         &self,
         messages: &[aws_sdk_sqs::types::Message],
     ) -> SqsBatchResponse {
-        let records: Vec<SqsMessage> = messages
-            .iter()
-            .map(|m| {
-                let mut r = SqsMessage::default();
-                r.message_id = m.message_id().map(str::to_owned);
-                r.receipt_handle = m.receipt_handle().map(str::to_owned);
-                r.body = m.body().map(str::to_owned);
-                r
-            })
-            .collect();
-        let mut event = SqsEvent::default();
-        event.records = records;
         sqs_handler::handle(
             &self.executor,
             self.queue.as_ref(),
             self.dead_letters.as_ref(),
-            LambdaEvent::new(event, self.context()),
+            LambdaEvent::new(sqs_event(messages), self.context()),
         )
         .await
+    }
+
+    /// Drains the scheduler's shard queue as its event source mapping does: one shard an
+    /// invocation, up to `concurrency` (1-10) invocations at once, each message deleted unless
+    /// it is a batch item failure, until a receive finds none. What each invocation did.
+    ///
+    /// # Errors
+    /// [`SandboxError::Sqs`] when SQS refuses a receive or a delete.
+    pub async fn drain_shards(
+        &self,
+        concurrency: usize,
+    ) -> Result<Vec<ShardInvocation>, SandboxError> {
+        let max = i32::try_from(concurrency.clamp(1, 10)).unwrap_or(10);
+        let mut done = Vec::new();
+        loop {
+            let messages = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.shards_url)
+                .max_number_of_messages(max)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .map_err(sqs_error("ReceiveMessage(shards)"))?
+                .messages
+                .unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(done);
+            }
+            let invocations = messages.iter().map(|m| async move {
+                let started = Instant::now();
+                let event = sqs_event(std::slice::from_ref(m));
+                let response = scheduled::handle_shards(
+                    &self.scheduler,
+                    LambdaEvent::new(event, self.context()),
+                )
+                .await;
+                let elapsed = started.elapsed();
+                let failed = self
+                    .acknowledge_on(&self.shards_url, std::slice::from_ref(m), &response)
+                    .await?;
+                let portfolios = serde_json::from_str::<Shard>(m.body().unwrap_or_default())
+                    .map_or(0, |s| s.portfolios.len());
+                Ok::<_, SandboxError>(ShardInvocation {
+                    portfolios,
+                    failed: failed > 0,
+                    elapsed,
+                })
+            });
+            for outcome in futures::future::join_all(invocations).await {
+                done.push(outcome?);
+            }
+        }
     }
 
     /// Deletes every message of an invocation that is not one of its batch item failures, as
@@ -168,6 +210,16 @@ impl World {
         messages: &[aws_sdk_sqs::types::Message],
         response: &SqsBatchResponse,
     ) -> Result<usize, SandboxError> {
+        self.acknowledge_on(&self.queue_url, messages, response)
+            .await
+    }
+
+    async fn acknowledge_on(
+        &self,
+        queue_url: &str,
+        messages: &[aws_sdk_sqs::types::Message],
+        response: &SqsBatchResponse,
+    ) -> Result<usize, SandboxError> {
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -177,7 +229,7 @@ impl World {
             if !failed.contains(&m.message_id().unwrap_or_default()) {
                 self.sqs
                     .delete_message()
-                    .queue_url(&self.queue_url)
+                    .queue_url(queue_url)
                     .receipt_handle(m.receipt_handle().unwrap_or_default())
                     .send()
                     .await
@@ -259,4 +311,31 @@ impl World {
             })
             .collect())
     }
+}
+
+/// What one shard invocation did ([`World::drain_shards`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardInvocation {
+    /// The portfolios its shard named (0 for one that could not be read).
+    pub portfolios: usize,
+    /// Reported as a batch item failure: the shard comes back.
+    pub failed: bool,
+    /// How long the handler took, wall clock.
+    pub elapsed: Duration,
+}
+
+/// `messages` as Lambda delivers them from SQS.
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| {
+            let mut r = SqsMessage::default();
+            r.message_id = m.message_id().map(str::to_owned);
+            r.receipt_handle = m.receipt_handle().map(str::to_owned);
+            r.body = m.body().map(str::to_owned);
+            r
+        })
+        .collect();
+    event
 }

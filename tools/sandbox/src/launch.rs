@@ -8,15 +8,15 @@ use std::time::Duration;
 use driftline_aws::metrics::EmfMetrics;
 use driftline_aws::{
     create_queue_with_dlq, create_table, AccountSecrets, DynamoStore, SqsDeadLetters,
-    SqsIntentQueue,
+    SqsIntentQueue, SqsShardQueue,
 };
 use driftline_core::config::PortfolioSpec;
 use driftline_core::notify::Notice;
 use driftline_core::ports::{
-    Clock, Exchange, ExchangeAccounts, Layered, Notifier, Ports, StorePorts,
+    Clock, Exchange, ExchangeAccounts, Layered, Notifier, Ports, ShardQueue, StorePorts,
 };
 use driftline_core::service::executor::ExecutorSettings;
-use driftline_core::service::scheduler::SchedulerSettings;
+use driftline_core::service::scheduler::{FanOut, SchedulerSettings};
 use driftline_core::service::FollowUp;
 use driftline_core::testing::RecordedNotices;
 
@@ -72,6 +72,8 @@ struct Clients {
     notifier: Option<Arc<dyn Notifier>>,
     /// The executor's follow-up delay.
     follow_up_delay_secs: u32,
+    /// The scheduler's shard queue and its dead-letter queue.
+    shard_queues: driftline_aws::LocalQueues,
 }
 
 /// The emulator's SDK configuration, or `None` (test skipped, loudly) outside `make test`.
@@ -309,6 +311,9 @@ impl World {
         create_table(&dynamodb, &table).await?;
         let queues =
             create_queue_with_dlq(&sqs, &unique("intents"), 10, VISIBILITY_TIMEOUT_SECS).await?;
+        // The scheduler's shard queue, three receives before its dead-letter queue, as deployed.
+        let shard_queues =
+            create_queue_with_dlq(&sqs, &unique("shards"), 3, VISIBILITY_TIMEOUT_SECS).await?;
         let store = Arc::new(DynamoStore::new(dynamodb, table));
         let mut venues = Vec::with_capacity(configs.len());
         for config in configs {
@@ -345,6 +350,7 @@ impl World {
             exchange_calls: Tally::default(),
             notifier,
             follow_up_delay_secs,
+            shard_queues,
         };
         match Self::wire(venue, clock, store, clients, queues, secret_ids).await {
             Ok(mut world) => {
@@ -425,6 +431,7 @@ impl World {
             exchange_calls,
             notifier,
             follow_up_delay_secs,
+            shard_queues,
         } = clients;
         let notices = Arc::new(RecordedNotices::default());
         let notifier: Arc<dyn Notifier> = Arc::new(Kept {
@@ -446,6 +453,10 @@ impl World {
             Ok(a) => a,
             Err(e) => return Err((venue, e)),
         };
+        let shards: Arc<dyn ShardQueue> = Arc::new(SqsShardQueue::new(
+            counted_sqs.clone(),
+            shard_queues.queue_url.clone(),
+        ));
         let queue = Arc::new(
             SqsIntentQueue::new(counted_sqs, queues.queue_url.clone()).with_backoff(BACKOFF),
         );
@@ -471,6 +482,7 @@ impl World {
                 sqs.clone(),
                 Some(queues.dead_letter_url.clone()),
             )),
+            shards: Some(shards),
         };
         let mut for_scheduler = adapters.clone();
         for_scheduler.ports.random = Arc::new(Counter(AtomicU64::new(2)));
@@ -497,6 +509,8 @@ impl World {
             sqs,
             queue_url: queues.queue_url,
             dead_letter_url: queues.dead_letter_url,
+            shards_url: shard_queues.queue_url,
+            shards_dead_letter_url: shard_queues.dead_letter_url,
             secret_ids,
             secrets,
             scheduler,
@@ -519,6 +533,13 @@ impl World {
         self.wired.executor.1.follow_up = mode;
         self.scheduler = wiring::scheduler(&self.wired.scheduler.0, self.wired.scheduler.1.clone());
         self.executor = wiring::executor(&self.wired.executor.0, self.wired.executor.1.clone());
+    }
+
+    /// Rewires the scheduler to fan a tick out above `fan_out.above` portfolios (the
+    /// deployment's `DRIFTLINE_FAN_OUT_ABOVE` and `DRIFTLINE_SHARD_SIZE`).
+    pub fn fan_out(&mut self, fan_out: FanOut) {
+        self.wired.scheduler.1.fan_out = fan_out;
+        self.scheduler = wiring::scheduler(&self.wired.scheduler.0, self.wired.scheduler.1.clone());
     }
 
     /// The venue's accounts, wired as the Lambdas wire theirs (`SecretAccounts`: keys from

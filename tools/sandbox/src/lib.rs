@@ -53,6 +53,7 @@ use serde_json::json;
 use thiserror::Error;
 
 pub use capture::{captured_logs, Captured, Counter};
+pub use drive::ShardInvocation;
 pub use launch::{emulator, emulator_config};
 pub use steps::{first_orders_placed, first_tick_plans_two, planned};
 
@@ -189,6 +190,10 @@ pub struct World {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub dead_letter_url: String,
+    /// The scheduler's shard queue ([`World::fan_out`], [`World::drain_shards`]) and its
+    /// dead-letter queue.
+    pub shards_url: String,
+    pub shards_dead_letter_url: String,
     /// Where the executor handler sends unreadable messages (on the uncounted client, as the
     /// dead-letter queue is not an order's cost).
     dead_letters: Arc<dyn DeadLetters>,

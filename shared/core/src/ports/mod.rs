@@ -6,7 +6,8 @@
 //!   every call of an exchange (the breaker, re-keying); [`accounts`]: which client trades for
 //!   which account.
 //! - [`store`]: durable state (order ledger, cycle leases, drift history, filter cache,
-//!   breaker state, portfolio configurations); [`queue`]: the intent queue.
+//!   breaker state, portfolio configurations); [`queue`]: the intent queue and the scheduler's
+//!   shard queue.
 //! - [`clock`]: time and random draws; [`metrics`]: what operators watch; [`notifier`]: what
 //!   the owner is told.
 //!
@@ -30,7 +31,9 @@ pub use exchange::{
 pub use layer::{ExchangeAnswer, ExchangeCall, ExchangeLayer, Layered};
 pub use metrics::MetricsSink;
 pub use notifier::{Notifier, Silent};
-pub use queue::{DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport};
+pub use queue::{
+    DeadLetters, IntentQueue, ReceivedIntent, RetryBackoff, SendReport, Shard, ShardQueue,
+};
 pub use store::{
     record_each, BreakerSave, BreakerStore, ClearClaim, CycleLeases, DriftHistory, Lease,
     LeaseOutcome, MarketFilterCache, OrderLedger, PortfolioConfigs, RecordedSnapshot, StoreError,

@@ -1,11 +1,13 @@
 //! The queue that carries intents from the scheduler to the executor, and how a message is put
-//! back for later.
+//! back for later; the queue that carries a tick's shards of portfolios to the scheduler's
+//! own shard invocations.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::orders::IntentEnvelope;
-use crate::ClientOrderId;
+use crate::{ClientOrderId, CycleId, EpochMillis, PortfolioId};
 
 /// Exponential backoff for redelivering a message, capped (15 minutes by default, well under
 /// SQS's 12-hour visibility limit).
@@ -86,6 +88,30 @@ pub trait DeadLetters: Send + Sync {
     /// Sends `body` with `reason`; false when it could not (the caller then leaves the message
     /// to the queue's redrive policy).
     async fn send(&self, body: &str, reason: &str) -> bool;
+}
+
+/// A share of a tick's portfolios, planned by a scheduler invocation of its own (the fan-out
+/// of [`crate::service::scheduler::Scheduler::tick`]). Every shard of a tick names the tick's
+/// cycle, so a shard delivered twice finds its portfolios' cycle already ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    pub cycle_id: CycleId,
+    /// The end of the tick's period: a shard delivered later plans nothing (the next tick
+    /// plans its portfolios).
+    pub expires_at_ms: EpochMillis,
+    pub portfolios: Vec<PortfolioId>,
+}
+
+/// The queue of shards the scheduler sends itself (at least once).
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when any shard could not be sent (after the adapter's own
+/// resends): the tick fails, and the next one plans those portfolios (a tick run again sends
+/// every shard again; one sent twice plans nothing twice).
+#[async_trait]
+pub trait ShardQueue: Send + Sync {
+    async fn send(&self, shards: &[Shard]) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

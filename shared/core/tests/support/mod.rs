@@ -1,9 +1,28 @@
 //! Builders shared by core's integration tests.
 #![allow(dead_code)]
 
+use driftline_core::ports::{MetricsSink, RandomSource};
 use driftline_core::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+
+/// Metrics nobody reads.
+pub struct Quiet;
+impl MetricsSink for Quiet {
+    fn drift(&self, _: &PortfolioId, _: &Asset, _: Decimal) {}
+    fn cycle_completed(&self, _: &PortfolioId) {}
+    fn execution_attempt(&self, _: bool, _: Option<i64>) {}
+    fn order_final(&self, _: OrderStatus, _: &driftline_core::orders::ExecutionQuality) {}
+    fn rate_limit_hit(&self) {}
+}
+
+/// The same draw every time.
+pub struct Fixed;
+impl RandomSource for Fixed {
+    fn next_u64(&self) -> u64 {
+        7
+    }
+}
 
 pub fn asset(code: &str) -> Asset {
     Asset::new(code).unwrap()

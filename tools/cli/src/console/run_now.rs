@@ -33,6 +33,26 @@ pub struct RunNowArgs {
 pub struct SchedulerResponse {
     pub cycle_id: String,
     pub portfolios: Vec<PortfolioSummary>,
+    /// A run of every portfolio above the deployment's fan-out threshold: sent in shards.
+    #[serde(default)]
+    pub fanned_out: Option<FannedOut>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct FannedOut {
+    pub portfolios: usize,
+    pub shards: usize,
+}
+
+/// What to say of a run with no portfolio summaries: none configured, or sent in shards.
+fn without_summaries(response: &SchedulerResponse) -> String {
+    match response.fanned_out {
+        Some(FannedOut { portfolios, shards }) => format!(
+            "{portfolios} portfolios sent to the shards queue in {shards} shards: each shard's \
+             invocation plans its share (`driftline status` shows each portfolio's cycle as it ends)"
+        ),
+        None => "no portfolios configured".to_owned(),
+    }
 }
 
 /// An outcome as a person reads it.
@@ -167,7 +187,7 @@ pub async fn run(target: &Target, args: &RunNowArgs) -> Result<(), ConsoleError>
         })?;
     println!("cycle {} · scheduler {function}", response.cycle_id);
     if response.portfolios.is_empty() {
-        println!("no portfolios configured");
+        println!("{}", without_summaries(&response));
         return Ok(());
     }
     let mut table = Table::new();
@@ -224,6 +244,22 @@ mod tests {
         assert_eq!(e["time"], "2027-01-15T08:00:00Z");
         assert_eq!(e["detail-type"], "Scheduled Event");
         assert_eq!(event(&[], 0)["detail"], json!({}));
+    }
+
+    #[test]
+    fn a_fanned_out_run_says_where_its_portfolios_went() {
+        let fanned: SchedulerResponse = serde_json::from_value(json!({
+            "cycle_id": "20261203T150000Z",
+            "portfolios": [],
+            "fanned_out": {"portfolios": 1000, "shards": 20}
+        }))
+        .unwrap();
+        assert!(without_summaries(&fanned)
+            .starts_with("1000 portfolios sent to the shards queue in 20 shards"));
+        let none: SchedulerResponse =
+            serde_json::from_value(json!({"cycle_id": "20261203T150000Z", "portfolios": []}))
+                .unwrap();
+        assert_eq!(without_summaries(&none), "no portfolios configured");
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! [`Scheduler::preview`] is the same planning step with nothing written or placed, for
 //! `driftline plan --live`.
 
+mod fan_out;
 mod planning;
 mod reconcile;
+
+pub use fan_out::{FanOut, ShardRun, Tick};
 
 use std::sync::Arc;
 
@@ -26,7 +29,8 @@ use crate::control::{CycleRecord, Stop};
 use crate::notify::{ended_since, CycleReport, Notice};
 use crate::orders::{OrderRecord, OrderTracker, RecordOutcome, TrackError};
 use crate::ports::{
-    Exchange, ExchangeError, Lease, LeaseOutcome, Ports, RecordedSnapshot, StoreError, Venue,
+    Exchange, ExchangeError, Lease, LeaseOutcome, Ports, RecordedSnapshot, ShardQueue, StoreError,
+    Venue,
 };
 use crate::{
     BreakerConfig, ClientOrderId, CycleId, DomainError, EpochMillis, Fees, InFlightOrder,
@@ -52,6 +56,8 @@ pub struct SchedulerSettings {
     /// Who follows a resting order: with [`FollowUp::Reconcile`], the reconcile re-prices one
     /// the market has left behind, and reconciles a paused portfolio's orders (not re-priced).
     pub follow_up: FollowUp,
+    /// When a tick sends its portfolios to the shard queue instead of planning them all.
+    pub fan_out: FanOut,
 }
 
 impl Default for SchedulerSettings {
@@ -66,6 +72,7 @@ impl Default for SchedulerSettings {
             breaker: BreakerConfig::default(),
             breaker_reuse_ms: 2_000,
             follow_up: FollowUp::default(),
+            fan_out: FanOut::default(),
         }
     }
 }
@@ -186,6 +193,8 @@ pub struct Scheduler {
     settings: SchedulerSettings,
     tracker: OrderTracker,
     breakers: Breakers,
+    /// Where a tick above [`FanOut::above`] portfolios sends its shards.
+    shards: Option<Arc<dyn ShardQueue>>,
 }
 
 impl Scheduler {
@@ -197,6 +206,7 @@ impl Scheduler {
             settings,
             tracker,
             breakers,
+            shards: None,
         }
     }
 
@@ -215,33 +225,8 @@ impl Scheduler {
             Some(ids) => ids.to_vec(),
             None => self.ports.store.configs.portfolio_ids().await?,
         };
-        // The halt and the default account's venue's breaker, in one read at the start of
-        // every invocation: while the halt stands no portfolio is looked at, not even a lease
-        // is taken. A venue's open breaker stops that venue's portfolios (`run_portfolio`).
-        let controls = self
-            .ports
-            .store
-            .controls
-            .read(self.settings.venue.as_str())
-            .await?;
-        self.breakers
-            .of(self.settings.venue)
-            .check_read(controls.breaker);
-        let stopped = controls.halt.map(|halt| {
-            warn!(reason = %halt.reason, by = %halt.by, "deployment halted: no cycle runs");
-            PortfolioOutcome::Halted {
-                reason: halt.reason,
-            }
-        });
-        if let Some(outcome) = stopped {
-            return Ok(ids
-                .iter()
-                .map(|id| PortfolioSummary {
-                    portfolio_id: id.to_string(),
-                    cycle_id: cycle.to_string(),
-                    outcome: outcome.clone(),
-                })
-                .collect());
+        if let Some(halted) = self.halted(cycle, &ids).await? {
+            return Ok(halted);
         }
         let mut summaries: Vec<PortfolioSummary> = stream::iter(ids)
             .map(|id| async move {
@@ -258,6 +243,39 @@ impl Scheduler {
             .await;
         summaries.sort_by(|a, b| a.portfolio_id.cmp(&b.portfolio_id));
         Ok(summaries)
+    }
+
+    /// The halt and the default account's venue's breaker, in one read at the start of every
+    /// invocation: while the halt stands no portfolio is looked at, not even a lease is taken
+    /// (each is summarized as halted). A venue's open breaker stops that venue's portfolios
+    /// (`run_portfolio`).
+    async fn halted(
+        &self,
+        cycle: &CycleId,
+        ids: &[PortfolioId],
+    ) -> Result<Option<Vec<PortfolioSummary>>, StoreError> {
+        let controls = self
+            .ports
+            .store
+            .controls
+            .read(self.settings.venue.as_str())
+            .await?;
+        self.breakers
+            .of(self.settings.venue)
+            .check_read(controls.breaker);
+        Ok(controls.halt.map(|halt| {
+            warn!(reason = %halt.reason, by = %halt.by, "deployment halted: no cycle runs");
+            let outcome = PortfolioOutcome::Halted {
+                reason: halt.reason,
+            };
+            ids.iter()
+                .map(|id| PortfolioSummary {
+                    portfolio_id: id.to_string(),
+                    cycle_id: cycle.to_string(),
+                    outcome: outcome.clone(),
+                })
+                .collect()
+        }))
     }
 
     fn now(&self) -> EpochMillis {
