@@ -29,7 +29,7 @@ export const ENV = {
   shardQueueUrl: 'DRIFTLINE_SHARD_QUEUE_URL',
   /** Scheduler only, optional (1..=1000000, default 200): a tick with more portfolios fans out. */
   fanOutAbove: 'DRIFTLINE_FAN_OUT_ABOVE',
-  /** Scheduler only, optional (1..=1000, default 50): portfolio ids per shard message. */
+  /** Scheduler only, optional (1..=200, default 50): portfolio ids per shard message. */
   shardSize: 'DRIFTLINE_SHARD_SIZE',
 } as const;
 

@@ -92,9 +92,9 @@ export class DriftlineStack extends Stack {
       enforceSSL: true,
       // A queue that invokes a function must hide a message for at least its timeout.
       visibilityTimeout: Duration.seconds(s.schedulerTimeoutSeconds),
-      // A shard not delivered within its period is stale (the next tick plans its portfolios
-      // again): SQS drops it. 60 s is SQS's shortest retention.
-      retentionPeriod: Duration.seconds(Math.max(60, s.scheduleRateMinutes * 60)),
+      // Long enough for a shard's three deliveries to end in the dead-letter queue; a shard that
+      // waited past the next tick is stale, and the scheduler drops it itself (and logs it).
+      retentionPeriod: Duration.seconds(Math.min(14 * 24 * 3600, s.scheduleRateMinutes * 60 + 4 * s.schedulerTimeoutSeconds)),
       deadLetterQueue: { queue: this.shardsDeadLetterQueue, maxReceiveCount: 3 },
     });
 
@@ -248,6 +248,7 @@ export class DriftlineStack extends Stack {
       executor: this.executor,
       intentsQueue: this.intentsQueue,
       deadLetterQueue: this.deadLetterQueue,
+      shardsQueue: this.shardsQueue,
       shardsDeadLetterQueue: this.shardsDeadLetterQueue,
     });
 

@@ -15,6 +15,8 @@ export interface ObservabilityProps {
   readonly executor: lambda.Function;
   readonly intentsQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  /** A fanned-out tick's shards, waiting for their invocations. */
+  readonly shardsQueue: sqs.IQueue;
   /** Where a fanned-out tick's shards go after three failed deliveries. */
   readonly shardsDeadLetterQueue: sqs.IQueue;
 }
@@ -89,6 +91,17 @@ export class Observability extends Construct {
         .createAlarm(this, 'ShardsDeadLetterQueueNotEmpty', {
           alarmDescription: 'A shard of portfolios reached its dead-letter queue: three scheduler invocations failed on it (docs/DEPLOY.md#alarms).',
           threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      // A shard still waiting half a period after it was sent: the shard invocations fall
+      // behind the ticks, and a shard still waiting at the next tick plans nothing.
+      shardsBehind: props.shardsQueue
+        .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' })
+        .createAlarm(this, 'ShardsFallingBehind', {
+          alarmDescription: `A shard of portfolios has waited half a schedule period (${s.scheduleRateMinutes * 30} s) for its invocation: the shards fall behind the ticks (docs/DEPLOY.md#alarms).`,
+          threshold: s.scheduleRateMinutes * 30,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 1,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

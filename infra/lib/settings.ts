@@ -274,7 +274,7 @@ export function readSettings(read: ContextReader): DriftlineSettings {
     metricsNamespace,
     portfolioConcurrency: integer(read, 'portfolioConcurrency', 4, 1, 64),
     fanOutAbove: integer(read, 'fanOutAbove', 200, 1, 1000000),
-    shardSize: integer(read, 'shardSize', 50, 1, 1000),
+    shardSize: integer(read, 'shardSize', 50, 1, 200),
     // AWS refuses a maximum concurrency under 2 on an SQS event source mapping.
     shardConcurrency: integer(read, 'shardConcurrency', 10, 2, 1000),
     maxRetryDelaySeconds: integer(read, 'maxRetryDelaySeconds', 900, 1, 900),

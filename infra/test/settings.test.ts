@@ -92,8 +92,8 @@ describe('settings', () => {
     ['fanOutAbove', { fanOutAbove: 1.5 }, /not a whole number/],
     ['fanOutAbove', { fanOutAbove: 0 }, /between 1 and 1000000/],
     ['fanOutAbove', { fanOutAbove: 1000001 }, /between 1 and 1000000/],
-    ['shardSize', { shardSize: 0 }, /between 1 and 1000/],
-    ['shardSize', { shardSize: '1001' }, /between 1 and 1000/],
+    ['shardSize', { shardSize: 0 }, /between 1 and 200/],
+    ['shardSize', { shardSize: '201' }, /between 1 and 200/],
     ['shardConcurrency', { shardConcurrency: 1 }, /between 2 and 1000/],
     ['shardConcurrency', { shardConcurrency: 1001 }, /between 2 and 1000/],
     ['shardConcurrency', { shardConcurrency: 'ten' }, /not a whole number/],
@@ -121,8 +121,8 @@ describe('settings', () => {
   it('accept the ends of the fan-out ranges', () => {
     const low = from({ fanOutAbove: 1, shardSize: '1', shardConcurrency: 2 });
     assert.deepEqual([low.fanOutAbove, low.shardSize, low.shardConcurrency], [1, 1, 2]);
-    const high = from({ fanOutAbove: '1000000', shardSize: 1000, shardConcurrency: 1000 });
-    assert.deepEqual([high.fanOutAbove, high.shardSize, high.shardConcurrency], [1000000, 1000, 1000]);
+    const high = from({ fanOutAbove: '1000000', shardSize: 200, shardConcurrency: 1000 });
+    assert.deepEqual([high.fanOutAbove, high.shardSize, high.shardConcurrency], [1000000, 200, 1000]);
   });
 
   it('accept a visibility timeout of exactly six times the executor timeout', () => {

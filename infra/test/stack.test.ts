@@ -225,10 +225,11 @@ describe('shards queue', () => {
     assert.equal(shardsQueue(t).VisibilityTimeout, fn(t, SCHEDULER).props.Timeout);
   });
 
-  it('keeps a shard for one schedule period: a later one is stale', () => {
-    assert.equal(resources[queueId].Properties.MessageRetentionPeriod, 300);
-    for (const rate of [1, 15, 480]) {
-      assert.equal(shardsQueue(build({ scheduleRateMinutes: rate }).template).MessageRetentionPeriod, rate * 60, `rate ${rate}`);
+  it('keeps a shard a period and four scheduler timeouts: its three deliveries reach the dead-letter queue', () => {
+    assert.equal(resources[queueId].Properties.MessageRetentionPeriod, 300 + 4 * 60);
+    for (const [rate, timeout] of [[1, 60], [15, 120], [480, 900]]) {
+      const t = build({ scheduleRateMinutes: rate, schedulerTimeoutSeconds: timeout }).template;
+      assert.equal(shardsQueue(t).MessageRetentionPeriod, rate * 60 + 4 * timeout, `rate ${rate}, timeout ${timeout}`);
     }
   });
 
@@ -485,7 +486,7 @@ describe('alarms', () => {
   const topic = { Ref: logicalId(template, 'AWS::SNS::Topic', 'AlarmTopic/Resource') };
 
   it('all notify the alarm topic, on alarm and on recovery', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     for (const a of Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[]) {
       assert.deepEqual(a.Properties.AlarmActions, [topic]);
       assert.deepEqual(a.Properties.OKActions, [topic]);
@@ -540,6 +541,22 @@ describe('alarms', () => {
     assert.equal(a.Threshold, 1);
     assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
     assert.equal(a.TreatMissingData, 'notBreaching');
+  });
+
+  it('fire when a shard has waited half a schedule period for its invocation', () => {
+    const a = alarm('ShardsFallingBehind/Resource');
+    assert.equal(a.Namespace, 'AWS/SQS');
+    assert.equal(a.MetricName, 'ApproximateAgeOfOldestMessage');
+    assert.equal(a.Statistic, 'Maximum');
+    assert.deepEqual(a.Dimensions, [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'ShardsQueue/Resource'), 'QueueName'] } },
+    ]);
+    assert.equal(a.Threshold, 150);
+    assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    const slow = build({ scheduleRateMinutes: 15 });
+    const json = slow.template.toJSON() as any;
+    const t = json.Resources[logicalId(slow.template, 'AWS::CloudWatch::Alarm', 'ShardsFallingBehind/Resource')].Properties;
+    assert.equal(t.Threshold, 450);
   });
 
   it('fire on function errors and throttles, for each function', () => {

@@ -160,6 +160,7 @@ async fn thousands_of_portfolios_fan_out_and_every_one_is_planned_once() {
         .expect("shard sent");
     let rerun = w.drain_shards(1).await.expect("drained");
     assert_eq!(rerun.len(), 1);
+    assert!(!rerun[0].failed, "{rerun:?}");
     let records = last_cycles(&w, &ids[..FAN_OUT.shard_size]).await;
     assert!(
         records
@@ -168,7 +169,6 @@ async fn thousands_of_portfolios_fan_out_and_every_one_is_planned_once() {
             .all(|r| r.cycle_id == cycle && r.outcome == PortfolioOutcome::AlreadyRan),
         "{records:?}"
     );
-    assert!(w.orders(ids[0].as_str()).await.is_empty());
 
     // A shard nobody can read fails its invocation: it comes back until the redrive policy
     // moves it to the shards' dead-letter queue.

@@ -275,8 +275,15 @@ impl SchedulerConfig {
                 None => None,
             },
             fan_out: FanOut {
-                above: number(env, FAN_OUT_ABOVE.name, 200, 1, 1_000_000)?,
-                shard_size: number(env, SHARD_SIZE.name, 50, 1, 1_000)?,
+                above: number(
+                    env,
+                    FAN_OUT_ABOVE.name,
+                    FanOut::default().above,
+                    1,
+                    1_000_000,
+                )?,
+                // Ten shards of the longest ids fit one SendMessageBatch (256 KB).
+                shard_size: number(env, SHARD_SIZE.name, FanOut::default().shard_size, 1, 200)?,
             },
         })
     }
@@ -386,7 +393,7 @@ mod tests {
         );
         for (name, bad) in [
             ("DRIFTLINE_SHARD_SIZE", "0"),
-            ("DRIFTLINE_SHARD_SIZE", "1001"),
+            ("DRIFTLINE_SHARD_SIZE", "201"),
             ("DRIFTLINE_FAN_OUT_ABOVE", "-1"),
             ("DRIFTLINE_SHARD_QUEUE_URL", "shards"),
         ] {

@@ -34,17 +34,17 @@ struct RunDetail {
     portfolios: Option<Vec<String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SchedulerResponse {
     pub cycle_id: String,
     /// The portfolios this invocation ran (none when the tick fanned out).
     pub portfolios: Vec<PortfolioSummary>,
     /// When the tick fanned out: how many portfolios went to the shard queue, in how many shards.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fanned_out: Option<FannedOut>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FannedOut {
     pub portfolios: usize,
     pub shards: usize,
@@ -59,7 +59,9 @@ pub fn cycle_id(time: DateTime<Utc>, period_seconds: u32) -> CycleId {
     cycle_of(time, period_seconds).0
 }
 
-/// The cycle of a tick and when its period ends (where a shard of it expires).
+/// The cycle of a tick, and when the next tick comes: a shard of this one expires then. A
+/// `rate()` schedule fires on the rule's own phase, not on period boundaries, so that is a
+/// period after the tick, not the end of the floored period.
 fn cycle_of(time: DateTime<Utc>, period_seconds: u32) -> (CycleId, EpochMillis) {
     let period = i64::from(period_seconds.max(1));
     let floored = time.timestamp().div_euclid(period) * period;
@@ -67,7 +69,7 @@ fn cycle_of(time: DateTime<Utc>, period_seconds: u32) -> (CycleId, EpochMillis) 
     // Only digits, letters and '-', '.', ':' — always a valid CycleId.
     let id = CycleId::new(&at.format("%Y%m%dT%H%M%SZ").to_string())
         .unwrap_or_else(|_| CycleId::new("invalid-time").expect("a constant valid cycle id"));
-    (id, (floored + period).saturating_mul(1000))
+    (id, time.timestamp_millis().saturating_add(period * 1000))
 }
 
 /// Runs one cycle for the portfolios the event names, or for all of them: here, or, above the
@@ -128,8 +130,9 @@ pub async fn handle(
 
 /// Runs each shard of an SQS batch (the shard queue's event source mapping sends one at a
 /// time). A shard that cannot be read is reported as a failure with its reason logged, so the
-/// queue's redrive policy moves it to the shards' dead-letter queue; one whose portfolios could
-/// not be read is reported to come back. A shard past its period plans nothing and is done.
+/// queue's redrive policy moves it to the shards' dead-letter queue after three deliveries; one
+/// whose run could not read the controls is reported to come back. A shard delivered after the
+/// next tick plans nothing and is done (logged as an error: the shards fall behind).
 pub async fn handle_shards(
     scheduler: &Scheduler,
     event: LambdaEvent<SqsEvent>,
@@ -139,7 +142,7 @@ pub async fn handle_shards(
     for message in &event.records {
         let id = message.message_id.clone().unwrap_or_default();
         let body = message.body.as_deref().unwrap_or_default();
-        let outcome = match serde_json::from_str::<Shard>(body) {
+        let done = match serde_json::from_str::<Shard>(body) {
             Err(e) => {
                 error!(message_id = %id, reason = %e, "unreadable shard: left to the dead-letter queue");
                 false
@@ -156,7 +159,7 @@ pub async fn handle_shards(
                 }
             },
         };
-        if !outcome {
+        if !done {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             failures.push(failure);
@@ -205,10 +208,10 @@ mod tests {
         assert_eq!(a.as_str(), "20261121T090500Z");
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert_eq!(
-            cycle_of(t("2026-11-21T09:09:59.999Z"), 300).1,
-            t("2026-11-21T09:10:00Z").timestamp_millis(),
-            "a shard of the tick expires as its period ends"
-        );
+        // A rate schedule's phase is its own: a tick at 09:04:50 names the 09:00 cycle, and its
+        // shards live until the next tick, 09:09:50, not until 09:05.
+        let (cycle, next) = cycle_of(t("2026-11-21T09:04:50Z"), 300);
+        assert_eq!(cycle.as_str(), "20261121T090000Z");
+        assert_eq!(next, t("2026-11-21T09:09:50Z").timestamp_millis());
     }
 }

@@ -251,9 +251,10 @@ impl RandomSource for Jitter {
 }
 
 /// Everything the two functions are wired from: core's ports, where the executor's handler
-/// sends unreadable messages, and where the scheduler sends its shards (when it fans out). [`adapters`] builds them on AWS once per container; the sandbox
-/// builds the same struct over the emulator with its own clock, metrics and counted clients,
-/// and [`scheduler`] and [`executor`] wire both the same way.
+/// sends unreadable messages, and where the scheduler sends its shards (when it fans out).
+/// [`adapters`] builds them on AWS once per container; the sandbox builds the same struct over
+/// the emulator with its own clock, metrics and counted clients, and [`scheduler`] and
+/// [`executor`] wire both the same way.
 #[derive(Clone)]
 pub struct Adapters {
     pub ports: Ports,

@@ -1,8 +1,8 @@
 //! Scheduler fan-out over the in-memory adapters: a tick above the threshold sends its
 //! portfolios in shards and plans none itself; each shard plans its portfolios with the same
 //! lease and cycle-id guarantees as a whole tick (a shard delivered twice plans nothing twice);
-//! a shard past its period plans nothing; a halted deployment sends no shard; a shard that
-//! cannot be sent fails the tick so that it is retried.
+//! a shard delivered once the next tick came plans nothing; a halted deployment sends no shard;
+//! a shard that cannot be sent fails the tick.
 
 mod support;
 
@@ -200,7 +200,7 @@ async fn at_the_threshold_or_without_a_shard_queue_the_tick_plans_every_portfoli
 }
 
 #[tokio::test]
-async fn a_shard_delivered_after_its_period_plans_nothing() {
+async fn a_shard_delivered_once_the_next_tick_came_plans_nothing() {
     let r = rig(7, FIVE_IN_THREES, true);
     r.scheduler
         .tick(&cycle(), T0 + PERIOD_MS, "tick")
@@ -259,7 +259,7 @@ async fn a_halted_deployment_sends_no_shard_and_a_shard_already_sent_plans_nothi
 }
 
 #[tokio::test]
-async fn a_shard_that_cannot_be_sent_fails_the_tick_for_a_retry() {
+async fn a_shard_that_cannot_be_sent_fails_the_tick() {
     let r = rig(7, FIVE_IN_THREES, true);
     *r.shards.refuse.lock().unwrap() = true;
     let err = r

@@ -29,7 +29,7 @@ pub struct CostArgs {
     /// Minutes between scheduler runs (the stack's `scheduleRateMinutes`).
     #[arg(long, default_value_t = STACK_DEFAULTS.schedule_minutes)]
     schedule_minutes: Decimal,
-    /// CloudWatch alarms (the stack creates 9).
+    /// CloudWatch alarms (the stack creates 10).
     #[arg(long, default_value_t = STACK_DEFAULTS.alarms)]
     alarms: Decimal,
     /// Billed scheduler milliseconds per portfolio and cycle.

@@ -65,6 +65,23 @@ fn the_malformed_batch_has_one_readable_and_one_unreadable_message() {
 }
 
 #[test]
+fn the_shards_batch_has_one_shard_of_the_article_and_one_unreadable_shard() {
+    let bodies = bodies("sqs-shards.json");
+    let shards: Vec<Option<driftline_core::ports::Shard>> = bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).ok())
+        .collect();
+    let [Some(shard), None] = shards.as_slice() else {
+        panic!("{bodies:?}");
+    };
+    assert_eq!(
+        shard.portfolios,
+        [driftline_core::PortfolioId::new("article").unwrap()]
+    );
+    assert_eq!(shard.cycle_id.as_str(), "20261121T090500Z");
+}
+
+#[test]
 fn the_follow_up_batch_carries_the_placed_record_of_an_article_intent() {
     let follow_ups = bodies("sqs-follow-up.json");
     assert_eq!(follow_ups.len(), 1);

@@ -328,6 +328,25 @@ async fn the_release_binaries_plan_place_and_follow_the_article_portfolio_to_fil
         "{reason}"
     );
 
+    // The sample shards batch: the release scheduler takes an SQS event too. Its shard of the
+    // article names an older cycle (stale: nothing planned); the unreadable one is reported.
+    let response: SqsBatchResponse = scheduler
+        .invoke(&serde_json::from_value::<SqsEvent>(event("sqs-shards.json")).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("scheduler: {e}\n{}", scheduler.logs().join("\n")));
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["5a1d0c2e-0000-4000-8000-000000000002"],
+        "{response:?}"
+    );
+    assert_eq!(admin.orders().await.len(), 2, "nothing new was placed");
+    assert!(scheduler.logs().join("\n").contains("unreadable shard"));
+
     // The metrics of the runtime contract reach stdout in EMF.
     let logs = executor.logs().join("\n");
     for metric in ["ExecutionAttempts", "FillRatio", "Outcome"] {

@@ -121,10 +121,19 @@ impl World {
         max: i32,
         wait_secs: i32,
     ) -> Result<Vec<aws_sdk_sqs::types::Message>, SandboxError> {
+        self.receive_from(&self.queue_url, max, wait_secs).await
+    }
+
+    async fn receive_from(
+        &self,
+        queue_url: &str,
+        max: i32,
+        wait_secs: i32,
+    ) -> Result<Vec<aws_sdk_sqs::types::Message>, SandboxError> {
         let out = self
             .sqs
             .receive_message()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .max_number_of_messages(max)
             .wait_time_seconds(wait_secs)
             .send()
@@ -160,17 +169,7 @@ impl World {
         let max = i32::try_from(concurrency.clamp(1, 10)).unwrap_or(10);
         let mut done = Vec::new();
         loop {
-            let messages = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.shards_url)
-                .max_number_of_messages(max)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .map_err(sqs_error("ReceiveMessage(shards)"))?
-                .messages
-                .unwrap_or_default();
+            let messages = self.receive_from(&self.shards_url, max, 1).await?;
             if messages.is_empty() {
                 return Ok(done);
             }

@@ -97,8 +97,8 @@ pub trait DeadLetters: Send + Sync {
 #[serde(deny_unknown_fields)]
 pub struct Shard {
     pub cycle_id: CycleId,
-    /// The end of the tick's period: a shard delivered later plans nothing (the next tick
-    /// plans its portfolios).
+    /// When the next tick comes: a shard delivered later plans nothing (that tick plans its
+    /// portfolios).
     pub expires_at_ms: EpochMillis,
     pub portfolios: Vec<PortfolioId>,
 }

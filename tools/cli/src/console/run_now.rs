@@ -11,9 +11,9 @@
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use driftline_core::ports::PortfolioConfigs;
-use driftline_core::service::scheduler::{PortfolioOutcome, PortfolioSummary};
+use driftline_core::service::scheduler::PortfolioOutcome;
 use driftline_core::PortfolioId;
-use serde::Deserialize;
+use driftline_functions::scheduled::{FannedOut, SchedulerResponse};
 use serde_json::{json, Value};
 
 use super::{operator, outputs, Console, ConsoleError, Target};
@@ -26,22 +26,6 @@ pub struct RunNowArgs {
     /// Print the scheduler's response as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// What the scheduler function answers (functions/runtime/src/scheduled.rs).
-#[derive(Debug, Deserialize)]
-pub struct SchedulerResponse {
-    pub cycle_id: String,
-    pub portfolios: Vec<PortfolioSummary>,
-    /// A run of every portfolio above the deployment's fan-out threshold: sent in shards.
-    #[serde(default)]
-    pub fanned_out: Option<FannedOut>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct FannedOut {
-    pub portfolios: usize,
-    pub shards: usize,
 }
 
 /// What to say of a run with no portfolio summaries: none configured, or sent in shards.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{error, info};
 
 use super::{PortfolioSummary, Scheduler};
 use crate::ports::{Shard, ShardQueue, StoreError};
@@ -47,7 +47,7 @@ pub enum ShardRun {
     Ran {
         portfolios: Vec<PortfolioSummary>,
     },
-    /// Delivered after its tick's period: nothing planned, the next tick plans its portfolios.
+    /// Delivered once the next tick came: nothing planned, that tick plans its portfolios.
     Expired {
         expired_at_ms: EpochMillis,
     },
@@ -101,13 +101,13 @@ impl Scheduler {
         })
     }
 
-    /// A shard's cycles, unless it arrived after its tick's period.
+    /// A shard's cycles, unless it arrived once the next tick came (`expires_at_ms`).
     ///
     /// # Errors
     /// As [`Scheduler::run`]: the shard is to be delivered again.
     pub async fn run_shard(&self, shard: &Shard, owner: &str) -> Result<ShardRun, StoreError> {
         if self.now() >= shard.expires_at_ms {
-            warn!(cycle = %shard.cycle_id, expired_at_ms = shard.expires_at_ms, portfolios = shard.portfolios.len(), "shard delivered after its period: nothing planned");
+            error!(cycle = %shard.cycle_id, expired_at_ms = shard.expires_at_ms, portfolios = shard.portfolios.len(), "shard delivered after the next tick: nothing planned (the shards fall behind: raise shardConcurrency)");
             return Ok(ShardRun::Expired {
                 expired_at_ms: shard.expires_at_ms,
             });
