@@ -3,7 +3,7 @@
 //! the batch item failures out. [`handle_event`] tells the two apart for the one function.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use driftline_core::ports::Shard;
 use driftline_core::service::scheduler::{PortfolioSummary, Scheduler, ShardRun, Tick};
@@ -160,14 +160,10 @@ pub async fn handle_shards(
             },
         };
         if !done {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failures.push(failure);
+            failures.push(id);
         }
     }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
-    response
+    crate::sqs::batch_failures(failures)
 }
 
 /// The scheduler function's one entry: a batch of shards (an SQS event, `Records`) or a

@@ -48,12 +48,22 @@ pub async fn handle(
             if let Err(e) = queue.retry_later(&receipt, delay).await {
                 warn!(message_id = %id, error = %e, "could not delay the message; it returns after the visibility timeout");
             }
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failures.push(failure);
+            failures.push(id);
         }
     }
+    batch_failures(failures)
+}
+
+/// The response that asks the event source mapping to deliver the messages `ids` again.
+pub(crate) fn batch_failures(ids: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
+    response.batch_item_failures = ids
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
     response
 }

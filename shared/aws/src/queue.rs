@@ -75,26 +75,10 @@ impl SqsIntentQueue {
         report: &mut SendReport,
     ) {
         let delay = i32::try_from(delay_secs).unwrap_or(0);
+        let bodies: Vec<&str> = batch.iter().map(|(_, body)| body.as_str()).collect();
+        let bodies = &bodies;
         let outcome = send_with_retries(batch.len(), |positions| async move {
-            let mut req = self.client.send_message_batch().queue_url(&self.queue_url);
-            for i in positions {
-                let Some((_, body)) = batch.get(i) else {
-                    continue;
-                };
-                // Entry ids are positions in the batch: unique within it, as SQS requires.
-                let entry = SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .delay_seconds(delay)
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                req = req.entries(entry);
-            }
-            let out = req
-                .send()
-                .await
-                .map_err(|e| unavailable("sqs", "SendMessageBatch", e).to_string())?;
-            Ok(round_result(&out))
+            send_round(&self.client, &self.queue_url, bodies, positions, delay).await
         })
         .await;
         for i in outcome.sent {
@@ -108,6 +92,35 @@ impl SqsIntentQueue {
             }
         }
     }
+}
+
+/// One SendMessageBatch of the `bodies` at `positions`, each delayed `delay_secs`.
+async fn send_round(
+    client: &Client,
+    queue_url: &str,
+    bodies: &[&str],
+    positions: Vec<usize>,
+    delay_secs: i32,
+) -> Result<RoundResult, String> {
+    let mut req = client.send_message_batch().queue_url(queue_url);
+    for i in positions {
+        let Some(body) = bodies.get(i) else {
+            continue;
+        };
+        // Entry ids are positions in the batch: unique within it, as SQS requires.
+        let entry = SendMessageBatchRequestEntry::builder()
+            .id(i.to_string())
+            .message_body(*body)
+            .delay_seconds(delay_secs)
+            .build()
+            .map_err(|e| e.to_string())?;
+        req = req.entries(entry);
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| unavailable("sqs", "SendMessageBatch", e).to_string())?;
+    Ok(round_result(&out))
 }
 
 /// What SQS answered to a SendMessageBatch whose entry ids are positions in the batch.
@@ -389,25 +402,10 @@ impl ShardQueue for SqsShardQueue {
                     value: e.to_string(),
                     reason: "cannot be written as JSON",
                 })?;
+            let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
             let bodies = &bodies;
             let outcome = send_with_retries(bodies.len(), |positions| async move {
-                let mut req = self.client.send_message_batch().queue_url(&self.queue_url);
-                for i in positions {
-                    let Some(body) = bodies.get(i) else {
-                        continue;
-                    };
-                    let entry = SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    req = req.entries(entry);
-                }
-                let out = req
-                    .send()
-                    .await
-                    .map_err(|e| unavailable("sqs", "SendMessageBatch", e).to_string())?;
-                Ok(round_result(&out))
+                send_round(&self.client, &self.queue_url, bodies, positions, 0).await
             })
             .await;
             failed.extend(outcome.failed.into_iter().map(|(_, reason)| reason));

@@ -107,6 +107,13 @@ fn rig(n: usize, fan_out: FanOut, with_queue: bool) -> Rig {
     }
 }
 
+impl Rig {
+    /// A tick of `cycle` whose shards expire a period after T0.
+    async fn tick(&self, cycle: &CycleId) -> Result<Tick, StoreError> {
+        self.scheduler.tick(cycle, T0 + PERIOD_MS, "tick").await
+    }
+}
+
 fn cycle() -> CycleId {
     CycleId::new("c1").unwrap()
 }
@@ -123,11 +130,7 @@ fn planned(outcome: &PortfolioOutcome) -> bool {
 #[tokio::test]
 async fn above_the_threshold_a_tick_sends_shards_and_each_shard_plans_its_portfolios_once() {
     let r = rig(7, FIVE_IN_THREES, true);
-    let tick = r
-        .scheduler
-        .tick(&cycle(), T0 + PERIOD_MS, "tick")
-        .await
-        .unwrap();
+    let tick = r.tick(&cycle()).await.unwrap();
     assert_eq!(
         tick,
         Tick::FannedOut {
@@ -185,12 +188,7 @@ async fn above_the_threshold_a_tick_sends_shards_and_each_shard_plans_its_portfo
 async fn at_the_threshold_or_without_a_shard_queue_the_tick_plans_every_portfolio_itself() {
     for (n, with_queue) in [(5, true), (7, false)] {
         let r = rig(n, FIVE_IN_THREES, with_queue);
-        let Tick::Ran { portfolios } = r
-            .scheduler
-            .tick(&cycle(), T0 + PERIOD_MS, "tick")
-            .await
-            .unwrap()
-        else {
+        let Tick::Ran { portfolios } = r.tick(&cycle()).await.unwrap() else {
             panic!("{n} portfolios fanned out");
         };
         assert_eq!(portfolios.len(), n);
@@ -202,10 +200,7 @@ async fn at_the_threshold_or_without_a_shard_queue_the_tick_plans_every_portfoli
 #[tokio::test]
 async fn a_shard_delivered_once_the_next_tick_came_plans_nothing() {
     let r = rig(7, FIVE_IN_THREES, true);
-    r.scheduler
-        .tick(&cycle(), T0 + PERIOD_MS, "tick")
-        .await
-        .unwrap();
+    r.tick(&cycle()).await.unwrap();
     let shard = r.shards.sent.lock().unwrap()[0].clone();
     r.clock.set(T0 + PERIOD_MS);
     assert_eq!(
@@ -221,10 +216,7 @@ async fn a_shard_delivered_once_the_next_tick_came_plans_nothing() {
 #[tokio::test]
 async fn a_halted_deployment_sends_no_shard_and_a_shard_already_sent_plans_nothing() {
     let r = rig(7, FIVE_IN_THREES, true);
-    r.scheduler
-        .tick(&cycle(), T0 + PERIOD_MS, "tick")
-        .await
-        .unwrap();
+    r.tick(&cycle()).await.unwrap();
     let shard = r.shards.sent.lock().unwrap()[0].clone();
     r.shards.sent.lock().unwrap().clear();
     let halt = Stop {
@@ -235,12 +227,7 @@ async fn a_halted_deployment_sends_no_shard_and_a_shard_already_sent_plans_nothi
     r.store.set_halt(Some(&halt)).await.unwrap();
 
     let next = CycleId::new("c2").unwrap();
-    let Tick::Ran { portfolios } = r
-        .scheduler
-        .tick(&next, T0 + PERIOD_MS, "tick")
-        .await
-        .unwrap()
-    else {
+    let Tick::Ran { portfolios } = r.tick(&next).await.unwrap() else {
         panic!("a halted tick fanned out");
     };
     assert_eq!(portfolios.len(), 7);
@@ -262,11 +249,7 @@ async fn a_halted_deployment_sends_no_shard_and_a_shard_already_sent_plans_nothi
 async fn a_shard_that_cannot_be_sent_fails_the_tick() {
     let r = rig(7, FIVE_IN_THREES, true);
     *r.shards.refuse.lock().unwrap() = true;
-    let err = r
-        .scheduler
-        .tick(&cycle(), T0 + PERIOD_MS, "tick")
-        .await
-        .unwrap_err();
+    let err = r.tick(&cycle()).await.unwrap_err();
     assert!(err.to_string().contains("refused by the test"), "{err}");
     assert_eq!(r.queue.len(), 0);
 }
