@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tracing::{error, info};
 
 use super::{PortfolioSummary, Scheduler};
@@ -120,20 +121,34 @@ impl Scheduler {
     }
 }
 
-/// `ids` in shards of at most `size` (at least one a shard), in order.
+/// `ids` in shards of at most `size` (at least one a shard), the shards starting at one that
+/// depends on the cycle. SQS delivers roughly in the order sent: when the shard invocations
+/// fall behind, the last shards wait for the next tick, and starting each tick elsewhere keeps
+/// that from being the same portfolios every time. The same cycle always gives the same shards.
 fn shards_of(
     ids: &[PortfolioId],
     cycle: &CycleId,
     expires_at_ms: EpochMillis,
     size: usize,
 ) -> Vec<Shard> {
-    ids.chunks(size.max(1))
+    let mut shards: Vec<Shard> = ids
+        .chunks(size.max(1))
         .map(|chunk| Shard {
             cycle_id: cycle.clone(),
             expires_at_ms,
             portfolios: chunk.to_vec(),
         })
-        .collect()
+        .collect();
+    if !shards.is_empty() {
+        let digest = Sha256::digest(cycle.as_str().as_bytes());
+        let draw = digest
+            .iter()
+            .take(8)
+            .fold(0u64, |n, b| (n << 8) | u64::from(*b));
+        let start = usize::try_from(draw % shards.len() as u64).unwrap_or(0);
+        shards.rotate_left(start);
+    }
+    shards
 }
 
 #[cfg(test)]
@@ -141,16 +156,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shards_cover_every_portfolio_once_in_order_at_most_size_each() {
+    fn shards_cover_every_portfolio_once_at_most_size_each() {
         let ids: Vec<PortfolioId> = (0..7)
             .map(|i| PortfolioId::new(&format!("p{i}")).unwrap())
             .collect();
         let cycle = CycleId::new("20261203T140000Z").unwrap();
         let shards = shards_of(&ids, &cycle, 5, 3);
-        let sizes: Vec<usize> = shards.iter().map(|s| s.portfolios.len()).collect();
-        assert_eq!(sizes, [3, 3, 1]);
-        let flat: Vec<PortfolioId> = shards.into_iter().flat_map(|s| s.portfolios).collect();
+        let mut sizes: Vec<usize> = shards.iter().map(|s| s.portfolios.len()).collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [1, 3, 3]);
+        let mut flat: Vec<PortfolioId> = shards.into_iter().flat_map(|s| s.portfolios).collect();
+        flat.sort();
         assert_eq!(flat, ids);
         assert_eq!(shards_of(&ids, &cycle, 5, 0).len(), 7, "a size of 0 is 1");
+        assert!(shards_of(&[], &cycle, 5, 3).is_empty());
+    }
+
+    #[test]
+    fn each_cycle_starts_its_shards_somewhere_but_the_same_cycle_always_in_the_same_place() {
+        let ids: Vec<PortfolioId> = (0..40)
+            .map(|i| PortfolioId::new(&format!("p{i:02}")).unwrap())
+            .collect();
+        let first = |cycle: &str| {
+            let cycle = CycleId::new(cycle).unwrap();
+            shards_of(&ids, &cycle, 5, 10)[0].portfolios[0].clone()
+        };
+        let starts: std::collections::BTreeSet<PortfolioId> = (0..24)
+            .map(|h| first(&format!("20261203T{h:02}0000Z")))
+            .collect();
+        assert!(starts.len() > 1, "every tick starts at the same shard");
+        assert_eq!(first("20261203T140000Z"), first("20261203T140000Z"));
     }
 }
