@@ -60,6 +60,16 @@ export class Observability extends Construct {
       label: 'execution failure rate (%)',
     });
     const schedulePeriod = Duration.minutes(s.scheduleRateMinutes);
+    // The queues' alarms: a minute's maximum at or above `threshold`, silence being fine.
+    const queueMetric = { period: Duration.minutes(1), statistic: 'Maximum' };
+    const queueAlarm = (id: string, m: cloudwatch.Metric, description: string, threshold: number) =>
+      m.createAlarm(this, id, {
+        alarmDescription: `${description} (docs/DEPLOY.md#alarms).`,
+        threshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
 
     const alarms: Record<string, cloudwatch.Alarm> = {
       executionFailureRate: failureRate.createAlarm(this, 'ExecutionFailureRate', {
@@ -77,35 +87,26 @@ export class Observability extends Construct {
         datapointsToAlarm: THRESHOLDS.slippagePeriods,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
-      deadLetterQueue: props.deadLetterQueue
-        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
-        .createAlarm(this, 'DeadLetterQueueNotEmpty', {
-          alarmDescription: 'Order intents reached the dead-letter queue: the executor gave up on them (docs/DEPLOY.md#alarms).',
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      shardsDeadLetterQueue: props.shardsDeadLetterQueue
-        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
-        .createAlarm(this, 'ShardsDeadLetterQueueNotEmpty', {
-          alarmDescription: 'A shard of portfolios reached its dead-letter queue: three scheduler invocations failed on it (docs/DEPLOY.md#alarms).',
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
+      deadLetterQueue: queueAlarm(
+        'DeadLetterQueueNotEmpty',
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible(queueMetric),
+        'Order intents reached the dead-letter queue: the executor gave up on them',
+        1,
+      ),
+      shardsDeadLetterQueue: queueAlarm(
+        'ShardsDeadLetterQueueNotEmpty',
+        props.shardsDeadLetterQueue.metricApproximateNumberOfMessagesVisible(queueMetric),
+        'A shard of portfolios reached its dead-letter queue: three scheduler invocations failed on it',
+        1,
+      ),
       // A shard still waiting half a period after it was sent: the shard invocations fall
       // behind the ticks, and a shard still waiting at the next tick plans nothing.
-      shardsBehind: props.shardsQueue
-        .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' })
-        .createAlarm(this, 'ShardsFallingBehind', {
-          alarmDescription: `A shard of portfolios has waited half a schedule period (${s.scheduleRateMinutes * 30} s) for its invocation: the shards fall behind the ticks (docs/DEPLOY.md#alarms).`,
-          threshold: s.scheduleRateMinutes * 30,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
+      shardsBehind: queueAlarm(
+        'ShardsFallingBehind',
+        props.shardsQueue.metricApproximateAgeOfOldestMessage(queueMetric),
+        `A shard of portfolios has waited half a schedule period (${s.scheduleRateMinutes * 30} s) for its invocation: the shards fall behind the ticks`,
+        s.scheduleRateMinutes * 30,
+      ),
       missedCycles: metric(METRIC.cyclesCompleted, 'Sum', schedulePeriod).createAlarm(this, 'SchedulerMissedCycles', {
         alarmDescription: `No portfolio cycle completed in ${THRESHOLDS.missedCycles} consecutive schedule periods of ${s.scheduleRateMinutes} minutes (docs/DEPLOY.md#alarms).`,
         threshold: 1,

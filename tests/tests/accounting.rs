@@ -474,17 +474,6 @@ fn per(calls: &BTreeMap<String, u64>, by: u64) -> BTreeMap<String, rust_decimal:
         .collect()
 }
 
-/// The request weight the venues have charged so far, by endpoint (their request logs: each
-/// request is charged its weight).
-async fn charged_weight(w: &World) -> BTreeMap<String, u64> {
-    let mut by_endpoint = BTreeMap::new();
-    for r in w.admin_get("/admin/requests").await {
-        let endpoint = r["endpoint"].as_str().unwrap_or_default().to_owned();
-        *by_endpoint.entry(endpoint).or_default() += r["weight"].as_u64().unwrap_or(0);
-    }
-    by_endpoint
-}
-
 /// The weight charged between two readings, by endpoint, exchangeInfo aside: the clients of a
 /// process read it once per venue address and markets TTL for all their accounts, so it is
 /// no one cycle's cost.
@@ -513,10 +502,10 @@ async fn the_counting_run_is_what_driftline_cost_bills() {
         return;
     };
     w.aws_calls.clear();
-    let weight_start = charged_weight(&w).await;
+    let weight_start = w.charged_weight().await;
     w.tick().await;
     let trading_cycle = w.aws_calls.attempts.snapshot();
-    let weight_planned = charged_weight(&w).await;
+    let weight_planned = w.charged_weight().await;
     w.aws_calls.clear();
     let placed = w.invoke_executor_once(1).await;
     assert_eq!(
@@ -538,12 +527,12 @@ async fn the_counting_run_is_what_driftline_cost_bills() {
         orders += placed.len() as u64;
     }
     assert_eq!(orders, 2);
-    let weight_settled = charged_weight(&w).await;
+    let weight_settled = w.charged_weight().await;
     w.aws_calls.clear();
     w.next_tick();
     w.tick().await;
     let idle_cycle = w.aws_calls.attempts.snapshot();
-    let weight_end = charged_weight(&w).await;
+    let weight_end = w.charged_weight().await;
     let (metrics, _) = emitted(&w);
     w.stop().await;
 

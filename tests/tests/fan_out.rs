@@ -53,29 +53,9 @@ fn idle_portfolios(n: usize) -> Vec<PortfolioSpec> {
         .collect()
 }
 
-/// The AWS calls made between two snapshots, by operation.
-fn calls_between(
-    from: &BTreeMap<String, u64>,
-    to: &BTreeMap<String, u64>,
-) -> BTreeMap<String, u64> {
-    to.iter()
-        .map(|(op, n)| (op.clone(), n - from.get(op).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
-/// The request weight the venue has charged so far, and how many exchangeInfo reads.
-async fn charged(w: &World) -> (u64, usize) {
-    let requests = w.admin_get("/admin/requests").await;
-    let weight = requests
-        .iter()
-        .map(|r| r["weight"].as_u64().unwrap_or(0))
-        .sum();
-    let info = requests
-        .iter()
-        .filter(|r| r["endpoint"] == "ExchangeInfo")
-        .count();
-    (weight, info)
+/// The request weight the venue has charged so far, every endpoint.
+async fn charged(w: &World) -> u64 {
+    w.charged_weight().await.values().sum()
 }
 
 /// Each portfolio's last released cycle, read 16 at a time.
@@ -107,12 +87,12 @@ async fn thousands_of_portfolios_fan_out_and_every_one_is_planned_once() {
     let shards = n.div_ceil(FAN_OUT.shard_size);
 
     // The tick: the portfolio list, the controls, the shards sent; nothing planned.
-    let calls = w.aws_calls.attempts.snapshot();
-    let (weight, _) = charged(&w).await;
+    w.aws_calls.clear();
+    let weight = charged(&w).await;
     let started = Instant::now();
     let tick = w.tick().await;
     let tick_ms = started.elapsed().as_millis();
-    let tick_calls = calls_between(&calls, &w.aws_calls.attempts.snapshot());
+    let tick_calls = w.aws_calls.attempts.snapshot();
     assert_eq!(
         tick.fanned_out,
         Some(FannedOut {
@@ -121,18 +101,24 @@ async fn thousands_of_portfolios_fan_out_and_every_one_is_planned_once() {
         })
     );
     assert!(tick.portfolios.is_empty(), "the tick plans nothing itself");
-    assert_eq!(charged(&w).await.0, weight, "nor calls the exchange");
+    assert_eq!(charged(&w).await, weight, "nor calls the exchange");
 
     // The shard invocations.
-    let calls = w.aws_calls.attempts.snapshot();
+    w.aws_calls.clear();
     let started = Instant::now();
     let runs = w
         .drain_shards(SHARD_CONCURRENCY)
         .await
         .expect("shards drained");
     let wall = started.elapsed();
-    let shard_calls = calls_between(&calls, &w.aws_calls.attempts.snapshot());
-    let (weight_after, exchange_info) = charged(&w).await;
+    let shard_calls = w.aws_calls.attempts.snapshot();
+    let weight_after = charged(&w).await;
+    let exchange_info = w
+        .admin_get("/admin/requests")
+        .await
+        .iter()
+        .filter(|r| r["endpoint"] == "ExchangeInfo")
+        .count();
     assert_eq!(runs.len(), shards, "one invocation a shard");
     assert!(runs.iter().all(|r| !r.failed), "{runs:?}");
     assert_eq!(runs.iter().map(|r| r.portfolios).sum::<usize>(), n);

@@ -9,7 +9,6 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use driftline_core::config::PortfolioSpec;
 use driftline_core::control::{DeploymentControls, Stop};
 use driftline_core::ports::{FixedAccounts, Ports, Shard, ShardQueue, StoreError, StorePorts};
 use driftline_core::service::scheduler::{
@@ -59,21 +58,8 @@ fn rig(n: usize, fan_out: FanOut, with_queue: bool) -> Rig {
     let clock = Arc::new(ManualClock::at(T0));
     let store = Arc::new(InMemoryStore::default());
     for i in 0..n {
-        let spec: PortfolioSpec = serde_json::from_value(json!({
-            "id": format!("p{i:02}"),
-            "quote": "USDT",
-            "targets": {"BTC": "0.5", "USDT": "0.5"},
-            "policy": {
-                "band": {"absolute": "0.05"},
-                "min_trade_notional": "10",
-                "max_cost_bps": "100",
-                "slippage_budget_bps": "20",
-                "limit_offset": "0.5",
-                "order_ttl_seconds": 900,
-                "velocity": null
-            }
-        }))
-        .unwrap();
+        let mut spec = support::spec(json!({"BTC": "0.5", "USDT": "0.5"}), json!({}));
+        spec.id = format!("p{i:02}");
         store.put_portfolio(spec);
     }
     let venue = Arc::new(SimVenue::new(

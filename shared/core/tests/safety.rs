@@ -29,6 +29,7 @@ use driftline_core::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::json;
+use support::spec;
 use support::venue::SimVenue;
 
 const T0: EpochMillis = 1_800_000_000_000;
@@ -127,23 +128,6 @@ struct Rig {
     notices: Arc<RecordedNotices>,
     scheduler: Scheduler,
     executor: Executor,
-}
-
-fn spec(targets: serde_json::Value, policy: serde_json::Value) -> PortfolioSpec {
-    let mut p = json!({
-        "band": {"absolute": "0.05"},
-        "min_trade_notional": "10",
-        "max_cost_bps": "100",
-        "slippage_budget_bps": "20",
-        "limit_offset": "0.5",
-        "order_ttl_seconds": 900,
-        "velocity": null
-    });
-    for (k, v) in policy.as_object().unwrap() {
-        p[k] = v.clone();
-    }
-    serde_json::from_value(json!({"id": "p", "quote": "USDT", "targets": targets, "policy": p}))
-        .unwrap()
 }
 
 fn rig(spec: PortfolioSpec, venue: SimVenue) -> Rig {

@@ -15,6 +15,17 @@ impl World {
         self.admin_get("/admin/orders").await
     }
 
+    /// The request weight the venues have charged so far, by endpoint (their request logs:
+    /// each request is charged its weight).
+    pub async fn charged_weight(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut by_endpoint = std::collections::BTreeMap::new();
+        for r in self.admin_get("/admin/requests").await {
+            let endpoint = r["endpoint"].as_str().unwrap_or_default().to_owned();
+            *by_endpoint.entry(endpoint).or_default() += r["weight"].as_u64().unwrap_or(0);
+        }
+        by_endpoint
+    }
+
     pub async fn admin_get(&self, path: &str) -> Vec<Value> {
         match self.try_admin_get(path).await {
             Ok(Value::Array(v)) => v,

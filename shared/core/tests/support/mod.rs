@@ -5,6 +5,30 @@ use driftline_core::ports::{MetricsSink, RandomSource};
 use driftline_core::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use serde_json::json;
+
+/// Portfolio `p` of `targets` (quote USDT): a 5-point band, 10 USDT minimum, 100 bps cost cap,
+/// 20 bps slippage budget, half-spread limits, 900 s TTL, no velocity rule, with `policy`'s
+/// fields over these.
+pub fn spec(
+    targets: serde_json::Value,
+    policy: serde_json::Value,
+) -> driftline_core::config::PortfolioSpec {
+    let mut p = json!({
+        "band": {"absolute": "0.05"},
+        "min_trade_notional": "10",
+        "max_cost_bps": "100",
+        "slippage_budget_bps": "20",
+        "limit_offset": "0.5",
+        "order_ttl_seconds": 900,
+        "velocity": null
+    });
+    for (k, v) in policy.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    serde_json::from_value(json!({"id": "p", "quote": "USDT", "targets": targets, "policy": p}))
+        .unwrap()
+}
 
 /// Metrics nobody reads.
 pub struct Quiet;
