@@ -1,5 +1,6 @@
 //! Planning throughput: 1 portfolio × 10 and × 500 assets, 1,000 portfolios × 50 assets, and the
-//! cost model on a 100-level book. Figures go in docs/BENCHMARKS.md.
+//! cost model on a 100-level book; then parts of the 1,000 × 50 case. Figures go in
+//! docs/BENCHMARKS.md.
 
 use std::hint::black_box;
 
@@ -159,5 +160,63 @@ fn cost_model(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, planning, cost_model);
+/// Parts of the 1,000 × 50 case on their own, to show where its time goes: the same plans
+/// with every book in cache (ten portfolios planned a hundred times each), reading every
+/// book's best bid and ask (the least any plan reads), deriving the plan's client order ids
+/// and dividing out the weights.
+fn plan_parts(c: &mut Criterion) {
+    let cycle = CycleId::new("bench").unwrap();
+    let fixtures: Vec<Fixture> = (0..1_000).map(|id| fixture(id, 50)).collect();
+    let plans: Vec<RebalancePlan> = fixtures.iter().map(|f| plan_one(f, &cycle)).collect();
+    let mut group = c.benchmark_group("plan_parts");
+    group.bench_function("1000x50_in_cache", |b| {
+        b.iter(|| {
+            (0..100)
+                .flat_map(|_| &fixtures[..10])
+                .map(|f| black_box(plan_one(f, &cycle)).intents.len())
+                .sum::<usize>()
+        })
+    });
+    group.bench_function("1000x50_touch", |b| {
+        b.iter(|| {
+            fixtures
+                .iter()
+                .flat_map(|f| f.markets.values())
+                .filter_map(|m| m.book.best_bid().zip(m.book.best_ask()))
+                .map(|(bid, ask)| bid.value().scale() ^ ask.value().scale())
+                .fold(0, |x, y| x ^ y)
+        })
+    });
+    group.bench_function("1000x50_client_order_ids", |b| {
+        b.iter(|| {
+            plans
+                .iter()
+                .flat_map(|p| &p.intents)
+                .map(|i| {
+                    let id =
+                        ClientOrderId::derive(None, &i.portfolio_id, &cycle, &i.symbol, i.side, 0);
+                    black_box(id).as_str().len()
+                })
+                .sum::<usize>()
+        })
+    });
+    group.bench_function("1000x50_weights", |b| {
+        b.iter(|| {
+            plans
+                .iter()
+                .flat_map(|p| {
+                    p.snapshot
+                        .assets
+                        .iter()
+                        .map(|a| (a.value, p.snapshot.equity))
+                })
+                .for_each(|(value, equity)| {
+                    black_box(value / equity);
+                })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, planning, cost_model, plan_parts);
 criterion_main!(benches);

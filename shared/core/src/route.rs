@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 
 use crate::money::{floor_to_step, BPS};
-use crate::plan::{AssetDecision, PlanAccount, PlanNote, PlannedOrder, RouteQuote};
+use crate::plan::{AssetDecision, PlanAccount, PlanNote, PlannedOrder, RouteQuote, TradedMarket};
 use crate::pricing::{limit_price, SlippageBudget};
 use crate::{
     Asset, CostError, DecisionReason, DomainError, MarketSnapshot, Price, RebalancePolicy, Side,
@@ -19,7 +19,7 @@ use crate::{
 pub(crate) struct Routing<'r, 'a> {
     pub policy: &'r RebalancePolicy,
     pub accounts: &'r [PlanAccount<'a>],
-    pub traded: &'r [Vec<Option<&'a MarketSnapshot>>],
+    pub traded: &'r [Vec<Option<TradedMarket<'a>>>],
     pub equity: Decimal,
     /// The policy's slippage budget, divided out once for every order.
     pub slippage: SlippageBudget,
@@ -56,7 +56,7 @@ type Quote = (DecisionReason, Option<PlannedOrder>);
 
 impl Routing<'_, '_> {
     fn market(&self, slot: usize, k: usize) -> Option<&MarketSnapshot> {
-        self.traded[slot][k]
+        self.traded[slot][k].map(|t| t.market)
     }
 
     /// Decides asset `k` (the `k`-th target in asset order) and routes its trade. Buys are
@@ -286,7 +286,7 @@ impl Routing<'_, '_> {
         cap: Option<Decimal>,
     ) -> Quote {
         let account = &self.accounts[slot];
-        let Some(market) = self.market(slot, k) else {
+        let Some(TradedMarket { market, touch }) = self.traded[slot][k] else {
             return (
                 DecisionReason::BookTooThin {
                     visible: Decimal::ZERO,
@@ -305,11 +305,7 @@ impl Routing<'_, '_> {
             );
         }
         // The book is not empty on either side: the snapshot priced this asset at its mid.
-        let (Some(mid), Some(bid), Some(ask)) = (
-            market.book.mid(),
-            market.book.best_bid(),
-            market.book.best_ask(),
-        ) else {
+        let (Some(mid), Some((bid, ask))) = (market.book.mid(), touch) else {
             return (
                 DecisionReason::BookTooThin {
                     visible: Decimal::ZERO,
