@@ -41,6 +41,7 @@ export const CONSOLE_OUTPUT = {
   tableName: 'TableName',
   intentsQueueUrl: 'IntentsQueueUrl',
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
+  shardsDeadLetterQueueUrl: 'ShardsDeadLetterQueueUrl',
   exchangeSecretArn: 'ExchangeSecretArn',
   schedulerFunctionName: 'SchedulerFunctionName',
   exchangeBaseUrl: 'ExchangeBaseUrl',

@@ -270,7 +270,7 @@ export class DriftlineStack extends Stack {
     output(CONSOLE_OUTPUT.intentsQueueUrl, this.intentsQueue.queueUrl);
     output(CONSOLE_OUTPUT.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
     output('DeadLetterQueueArn', this.deadLetterQueue.queueArn, 'The source of a redrive');
-    output('ShardsDeadLetterQueueUrl', this.shardsDeadLetterQueue.queueUrl, 'Shards of portfolios that failed three times');
+    output(CONSOLE_OUTPUT.shardsDeadLetterQueueUrl, this.shardsDeadLetterQueue.queueUrl, 'Shards of portfolios that failed three times');
     output(CONSOLE_OUTPUT.exchangeSecretArn, this.exchangeSecret.secretArn, 'Put the exchange API key and secret here');
     output(CONSOLE_OUTPUT.schedulerFunctionName, this.scheduler.functionName);
     output('ExecutorFunctionName', this.executor.functionName);

@@ -683,7 +683,7 @@ describe('outputs', () => {
       [CONSOLE_OUTPUT.intentsQueueUrl]: { Ref: id('AWS::SQS::Queue', 'IntentsQueue/Resource') },
       [CONSOLE_OUTPUT.deadLetterQueueUrl]: { Ref: id('AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource') },
       DeadLetterQueueArn: { 'Fn::GetAtt': [id('AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource'), 'Arn'] },
-      ShardsDeadLetterQueueUrl: { Ref: id('AWS::SQS::Queue', 'ShardsDeadLetterQueue/Resource') },
+      [CONSOLE_OUTPUT.shardsDeadLetterQueueUrl]: { Ref: id('AWS::SQS::Queue', 'ShardsDeadLetterQueue/Resource') },
       [CONSOLE_OUTPUT.exchangeSecretArn]: { Ref: id('AWS::SecretsManager::Secret', 'ExchangeSecret/Resource') },
       [CONSOLE_OUTPUT.schedulerFunctionName]: { Ref: fn(template, SCHEDULER).id },
       ExecutorFunctionName: { Ref: fn(template, EXECUTOR).id },

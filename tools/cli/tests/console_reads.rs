@@ -19,8 +19,8 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use aws_sdk_dynamodb::types::AttributeValue;
 use driftline_core::control::{DeploymentControls, Stop};
 use driftline_core::orders::{execution_quality, OrderRecord};
-use driftline_core::ports::DriftHistory;
-use driftline_core::{OrderStatus, PortfolioId};
+use driftline_core::ports::{DriftHistory, Shard};
+use driftline_core::{CycleId, OrderStatus, PortfolioId};
 use driftline_sandbox::World;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -58,6 +58,8 @@ impl Deployment {
             w.queue_url.clone(),
             "--dead-letter-queue-url".into(),
             w.dead_letter_url.clone(),
+            "--shards-dead-letter-queue-url".into(),
+            w.shards_dead_letter_url.clone(),
             "--secret-id".into(),
             w.secret_id("demo").expect("the demo account").to_owned(),
             "--exchange-url".into(),
@@ -338,6 +340,7 @@ fn status_shows_halt_breakers_last_cycles_open_orders_queue_depths_and_the_stack
         json!({
             "intents": {"visible": pending.len(), "in_flight": 0, "delayed": 0},
             "dead_letter": {"visible": 1, "in_flight": 0, "delayed": 0},
+            "shards_dead_letter": {"visible": 0, "in_flight": 0, "delayed": 0},
         })
     );
     // Only the stack's alarm in ALARM: not its OK one, not another topic's.
@@ -374,6 +377,10 @@ fn status_shows_halt_breakers_last_cycles_open_orders_queue_depths_and_the_stack
             "queues: intents {} visible · 0 in flight · 0 delayed · dead-letter 1 visible",
             pending.len()
         )),
+        "{text}"
+    );
+    assert!(
+        text.contains("shards' dead-letter 0 visible · 0 in flight · 0 delayed"),
         "{text}"
     );
     assert!(text.contains(&d.alarm_in_alarm), "{text}");
@@ -913,4 +920,119 @@ fn dlq_lists_each_dead_letter_and_why_and_redrive_moves_them_back_to_run() {
     );
     assert_eq!(depth(&w.dead_letter_url).visible, 1);
     rt.block_on(w.stop());
+}
+
+#[test]
+fn dead_shards_are_listed_never_redriven_and_deleted_to_clear_their_alarm() {
+    let rt = runtime();
+    let Some(w) = rt.block_on(World::article()) else {
+        return;
+    };
+    // Two shards of a fanned-out tick that failed three times, as the queue's redrive policy
+    // leaves them.
+    let shard = |cycle: &str, portfolios: &[&str]| {
+        serde_json::to_string(&Shard {
+            cycle_id: CycleId::new(cycle).unwrap(),
+            expires_at_ms: 1_800_000_300_000,
+            portfolios: portfolios
+                .iter()
+                .map(|p| PortfolioId::new(p).unwrap())
+                .collect(),
+        })
+        .unwrap()
+    };
+    rt.block_on(async {
+        send(
+            &w,
+            &w.shards_dead_letter_url,
+            &shard("c-1", &["p1", "p2", "p3", "p4"]),
+        )
+        .await;
+        send(&w, &w.shards_dead_letter_url, &shard("c-1", &["p5"])).await;
+    });
+    let run = |args: &[&str], dead_letters: &str| {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend([
+            "--queue-url".into(),
+            w.queue_url.clone(),
+            "--dead-letter-queue-url".into(),
+            dead_letters.to_owned(),
+            "--shards-dead-letter-queue-url".into(),
+            w.shards_dead_letter_url.clone(),
+        ]);
+        driftline(&all)
+    };
+    let flags = |args: &[&str]| run(args, &w.dead_letter_url);
+    let depth = |url: &str| {
+        rt.block_on(async {
+            let sdk = driftline_aws::sdk_config().await;
+            driftline_cli::console::status::queue_depth(&aws_sdk_sqs::Client::new(&sdk), url)
+                .await
+                .unwrap()
+        })
+    };
+
+    let listed = ok_json(&flags(&["dlq", "--shards", "list", "--json"]));
+    let letters = listed.as_array().unwrap();
+    assert_eq!(letters.len(), 2, "{listed:#}");
+    let big = letters
+        .iter()
+        .find(|l| l["shard"]["portfolios"].as_array().unwrap().len() == 4)
+        .unwrap();
+    assert_eq!(
+        big["shard"],
+        json!({
+            "cycle": "c-1",
+            "expires_at": driftline_cli::console::time::rfc3339(1_800_000_300_000),
+            "portfolios": ["p1", "p2", "p3", "p4"],
+        })
+    );
+    assert_eq!(big["intent"], Value::Null);
+    assert_eq!(big["body"], Value::Null);
+    let text = ok_text(&flags(&["dlq", "list", "--shards"]));
+    assert!(text.contains("p1, p2, p3 … (4 portfolios)"), "{text}");
+    assert!(text.contains("shard of cycle c-1"), "{text}");
+    assert!(text.contains("2 message(s)"), "{text}");
+    // The executor's dead-letter queue is another queue.
+    let text = ok_text(&flags(&["dlq", "list"]));
+    assert_eq!(text.trim(), "the dead-letter queue is empty");
+
+    // Never redriven: not with --shards, and not when the shards' queue is named as the
+    // executor's by mistake. Nothing moves either way.
+    let e = failure(&flags(&["dlq", "--shards", "redrive"]));
+    assert!(e.contains("a shard is never redriven"), "{e}");
+    let e = failure(&run(&["dlq", "redrive"], &w.shards_dead_letter_url));
+    assert!(
+        e.contains("is a shard, not an intent; nothing moved"),
+        "{e}"
+    );
+    assert_eq!(depth(&w.shards_dead_letter_url).visible, 2);
+    assert_eq!(depth(&w.queue_url).visible, 0);
+
+    // Delete wants ids or --all; an id that is not there deletes nothing.
+    let e = failure(&flags(&["dlq", "--shards", "delete"]));
+    assert!(e.contains("--id"), "{e}");
+    let e = failure(&flags(&[
+        "dlq",
+        "--shards",
+        "delete",
+        "--id",
+        "no-such-message",
+    ]));
+    assert!(e.contains("no message \"no-such-message\""), "{e}");
+    assert_eq!(depth(&w.shards_dead_letter_url).visible, 2);
+
+    let one = big["message_id"].as_str().unwrap();
+    let deleted = ok_text(&flags(&["dlq", "--shards", "delete", "--id", one]));
+    assert_eq!(
+        deleted.trim(),
+        format!("deleted 1 message(s) from the shards' dead-letter queue: {one}")
+    );
+    assert_eq!(depth(&w.shards_dead_letter_url).visible, 1);
+    let rest = ok_text(&flags(&["dlq", "--shards", "delete", "--all"]));
+    assert!(rest.starts_with("deleted 1 message(s)"), "{rest}");
+    let left = depth(&w.shards_dead_letter_url);
+    assert_eq!((left.visible, left.in_flight), (0, 0), "the queue is empty");
+    let text = ok_text(&flags(&["dlq", "--shards", "list"]));
+    assert_eq!(text.trim(), "the shards' dead-letter queue is empty");
 }

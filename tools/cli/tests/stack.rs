@@ -20,10 +20,11 @@ use driftline_core::ports::PortfolioConfigs;
 use serde_json::{json, Value};
 
 /// Every output the console reads, each with its flag.
-const CONSOLE_OUTPUTS: [(&str, &str); 9] = [
+const CONSOLE_OUTPUTS: [(&str, &str); 10] = [
     outputs::TABLE,
     outputs::INTENTS_QUEUE,
     outputs::DEAD_LETTER_QUEUE,
+    outputs::SHARDS_DEAD_LETTER_QUEUE,
     outputs::EXCHANGE_SECRET,
     outputs::SCHEDULER_FUNCTION,
     outputs::EXCHANGE_BASE_URL,

@@ -1,5 +1,8 @@
-//! `driftline dlq list` and `driftline dlq redrive`: what is in the dead-letter queue and why,
-//! and moving messages back to the intents queue.
+//! `driftline dlq list`, `driftline dlq redrive` and `driftline dlq delete`: what is in the
+//! dead-letter queue and why, moving messages back to the intents queue, and deleting them.
+//! With `--shards`, the same for the shards' dead-letter queue (shards of a fanned-out tick
+//! that failed three times), which is never redriven: the next tick plans their portfolios
+//! again, so a dead shard is read, its cause fixed, and deleted.
 //!
 //! SQS has no way to look at a queue without receiving from it, so both commands receive every
 //! message (holding each for [`HOLD_SECS`], so that each is seen once) and, when done, make the
@@ -19,6 +22,7 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Table};
 use driftline_core::orders::IntentEnvelope;
+use driftline_core::ports::Shard;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -33,6 +37,9 @@ const MOST: usize = 1000;
 
 #[derive(Debug, Args)]
 pub struct DlqArgs {
+    /// The shards' dead-letter queue (`ShardsDeadLetterQueueUrl`) instead of the executor's.
+    #[arg(long, global = true)]
+    pub shards: bool,
     #[command(subcommand)]
     pub action: DlqAction,
 }
@@ -46,12 +53,36 @@ pub enum DlqAction {
         #[arg(long)]
         json: bool,
     },
-    /// Move messages back to the intents queue: every one, or those named by `--id`.
+    /// Move messages back to the intents queue: every one, or those named by `--id`. Never
+    /// shards.
     Redrive {
         /// A message to move (its id from `driftline dlq list`); repeat for several.
         #[arg(long = "id", value_name = "MESSAGE_ID")]
         ids: Vec<String>,
     },
+    /// Delete messages for good: those named by `--id`, or every one with `--all`. What the
+    /// alarm on the queue needs to clear once the cause is fixed.
+    Delete {
+        /// A message to delete (its id from `driftline dlq list`); repeat for several.
+        #[arg(
+            long = "id",
+            value_name = "MESSAGE_ID",
+            required_unless_present = "all"
+        )]
+        ids: Vec<String>,
+        /// Every message in the queue.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+}
+
+/// Which dead-letter queue a command works on.
+fn queue(shards: bool) -> (&'static str, &'static str) {
+    if shards {
+        outputs::SHARDS_DEAD_LETTER_QUEUE
+    } else {
+        outputs::DEAD_LETTER_QUEUE
+    }
 }
 
 /// The intent a dead letter carries.
@@ -70,7 +101,16 @@ pub struct IntentSummary {
     pub follow_up: bool,
 }
 
-/// One message of the dead-letter queue.
+/// The shard a dead letter of the shards' queue carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShardSummary {
+    pub cycle: String,
+    /// When the next tick came: from then on the shard plans nothing.
+    pub expires_at: String,
+    pub portfolios: Vec<String>,
+}
+
+/// One message of a dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeadLetter {
     pub message_id: String,
@@ -80,7 +120,10 @@ pub struct DeadLetter {
     pub error: Option<String>,
     /// Its intent, when the body is one.
     pub intent: Option<IntentSummary>,
-    /// The body itself when it is not a readable intent.
+    /// Its shard, when the body is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSummary>,
+    /// The body itself when it is neither a readable intent nor a shard.
     pub body: Option<String>,
 }
 
@@ -98,6 +141,15 @@ impl DeadLetter {
             expires_at: rfc3339(e.intent.expires_at_ms),
             follow_up: e.placed.is_some(),
         });
+        let shard = intent
+            .is_none()
+            .then(|| serde_json::from_str::<Shard>(body).ok())
+            .flatten()
+            .map(|s| ShardSummary {
+                cycle: s.cycle_id.to_string(),
+                expires_at: rfc3339(s.expires_at_ms),
+                portfolios: s.portfolios.iter().map(ToString::to_string).collect(),
+            });
         Self {
             message_id: m.message_id().unwrap_or_default().to_owned(),
             sent_at: m
@@ -110,8 +162,9 @@ impl DeadLetter {
                 .and_then(|a| a.get(driftline_aws::DEAD_LETTER_REASON_ATTRIBUTE))
                 .and_then(|v| v.string_value())
                 .map(str::to_owned),
-            body: intent.is_none().then(|| body.to_owned()),
+            body: (intent.is_none() && shard.is_none()).then(|| body.to_owned()),
             intent,
+            shard,
         }
     }
 }
@@ -162,56 +215,85 @@ async fn release(
     Ok(())
 }
 
-/// Every message in the dead-letter queue, left there.
+/// Every message in the dead-letter queue (the shards' with `shards`), left there.
 ///
 /// # Errors
 /// [`ConsoleError::Aws`] when SQS refuses.
-pub async fn list(console: &Console) -> Result<Vec<DeadLetter>, ConsoleError> {
+pub async fn list(console: &Console, shards: bool) -> Result<Vec<DeadLetter>, ConsoleError> {
     let sqs = aws_sdk_sqs::Client::new(&console.sdk);
-    let dlq = console.deployment.require(outputs::DEAD_LETTER_QUEUE)?;
+    let dlq = console.deployment.require(queue(shards))?;
     let taken = take_all(&sqs, dlq).await?;
     let letters = taken.iter().map(DeadLetter::of).collect();
     release(&sqs, dlq, &taken.iter().collect::<Vec<_>>()).await?;
     Ok(letters)
 }
 
-/// What a redrive did.
+/// What a redrive or a delete did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Redriven {
-    /// The ids (in the dead-letter queue) of the messages moved.
+    /// The ids (in the dead-letter queue) of the messages moved (or deleted).
     pub moved: Vec<String>,
     /// Messages that could not be moved, with why; they are still in the dead-letter queue
     /// (or, when only the delete failed, in both queues).
     pub failed: Vec<(String, String)>,
 }
 
+/// Takes the messages of `dlq` named by `ids` (every message when empty), held for
+/// [`HOLD_SECS`]; the others are made visible again.
+///
+/// # Errors
+/// [`ConsoleError::Refused`] when an id is not in the queue (every message is made visible
+/// again), [`ConsoleError::Aws`] when SQS refuses.
+async fn choose(
+    sqs: &aws_sdk_sqs::Client,
+    dlq: &str,
+    ids: &[String],
+) -> Result<Vec<Message>, ConsoleError> {
+    let taken = take_all(sqs, dlq).await?;
+    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    let (chosen, left): (Vec<Message>, Vec<Message>) = taken
+        .into_iter()
+        .partition(|m| wanted.is_empty() || wanted.contains(m.message_id().unwrap_or_default()));
+    let found: BTreeSet<&str> = chosen.iter().filter_map(|m| m.message_id()).collect();
+    if let Some(missing) = wanted.iter().find(|id| !found.contains(*id)) {
+        release(sqs, dlq, &chosen.iter().chain(&left).collect::<Vec<_>>()).await?;
+        return Err(ConsoleError::Refused(format!(
+            "no message {missing:?} in the dead-letter queue (driftline dlq list shows them); nothing done"
+        )));
+    }
+    release(sqs, dlq, &left.iter().collect::<Vec<_>>()).await?;
+    Ok(chosen)
+}
+
+/// Why a shard is never redriven, and what to do instead.
+const SHARDS_ARE_NOT_REDRIVEN: &str = "a shard is never redriven: the next tick plans its \
+    portfolios again (and the intents queue cannot read one). Once the cause is fixed, \
+    driftline dlq --shards delete --all clears the queue and its alarm";
+
 /// Moves the messages named by `ids` (every message when empty) to the intents queue.
 ///
 /// # Errors
-/// [`ConsoleError::Refused`] when an id is not in the dead-letter queue (nothing is moved
-/// then), [`ConsoleError::Aws`] when SQS refuses the receive.
+/// [`ConsoleError::Refused`] when an id is not in the dead-letter queue, or a chosen message
+/// is a shard (nothing is moved then), [`ConsoleError::Aws`] when SQS refuses the receive.
 pub async fn redrive(console: &Console, ids: &[String]) -> Result<Redriven, ConsoleError> {
     let sqs = aws_sdk_sqs::Client::new(&console.sdk);
     let dlq = console.deployment.require(outputs::DEAD_LETTER_QUEUE)?;
     let intents = console.deployment.require(outputs::INTENTS_QUEUE)?;
-    let taken = take_all(&sqs, dlq).await?;
-    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-    let (chosen, left): (Vec<&Message>, Vec<&Message>) = taken
-        .iter()
-        .partition(|m| wanted.is_empty() || wanted.contains(m.message_id().unwrap_or_default()));
-    let found: BTreeSet<&str> = chosen.iter().filter_map(|m| m.message_id()).collect();
-    if let Some(missing) = wanted.iter().find(|id| !found.contains(*id)) {
-        release(&sqs, dlq, &taken.iter().collect::<Vec<_>>()).await?;
+    let chosen = choose(&sqs, dlq, ids).await?;
+    // The shards' queue named as the dead-letter queue: its shards would only be
+    // dead-lettered again by the executor.
+    if let Some(shard) = chosen.iter().find(|m| DeadLetter::of(m).shard.is_some()) {
+        release(&sqs, dlq, &chosen.iter().collect::<Vec<_>>()).await?;
         return Err(ConsoleError::Refused(format!(
-            "no message {missing:?} in the dead-letter queue (driftline dlq list shows them); nothing moved"
+            "message {:?} is a shard, not an intent; nothing moved: {SHARDS_ARE_NOT_REDRIVEN}",
+            shard.message_id().unwrap_or_default()
         )));
     }
-    release(&sqs, dlq, &left).await?;
     let mut done = Redriven {
         moved: Vec::new(),
         failed: Vec::new(),
     };
-    for m in chosen {
+    for m in &chosen {
         let id = m.message_id().unwrap_or_default().to_owned();
         let sent = sqs
             .send_message()
@@ -231,25 +313,62 @@ pub async fn redrive(console: &Console, ids: &[String]) -> Result<Redriven, Cons
             let _ = release(&sqs, dlq, &[m]).await;
             continue;
         }
-        let deleted = sqs
-            .delete_message()
-            .queue_url(dlq)
-            .receipt_handle(m.receipt_handle().unwrap_or_default())
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => done.moved.push(id),
+        match delete_one(&sqs, dlq, m).await {
+            Ok(()) => done.moved.push(id),
             Err(e) => done.failed.push((
                 id,
                 format!(
                     "sent to the intents queue but not deleted from the dead-letter queue \
-                     (the ledger keeps the second copy harmless): {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                     (the ledger keeps the second copy harmless): {e}"
                 ),
             )),
         }
     }
     Ok(done)
+}
+
+/// Deletes the messages named by `ids` (every message when empty) from the dead-letter queue
+/// (the shards' with `shards`). An intent deleted is an order not placed; its ledger record is
+/// re-sent by the scheduler while it is young and closed once it expires, as for any intent the
+/// queue lost.
+///
+/// # Errors
+/// [`ConsoleError::Refused`] when an id is not in the queue (nothing is deleted then),
+/// [`ConsoleError::Aws`] when SQS refuses the receive.
+pub async fn delete(
+    console: &Console,
+    shards: bool,
+    ids: &[String],
+) -> Result<Redriven, ConsoleError> {
+    let sqs = aws_sdk_sqs::Client::new(&console.sdk);
+    let dlq = console.deployment.require(queue(shards))?;
+    let chosen = choose(&sqs, dlq, ids).await?;
+    let mut done = Redriven {
+        moved: Vec::new(),
+        failed: Vec::new(),
+    };
+    for m in &chosen {
+        let id = m.message_id().unwrap_or_default().to_owned();
+        match delete_one(&sqs, dlq, m).await {
+            Ok(()) => done.moved.push(id),
+            Err(e) => {
+                done.failed.push((id, format!("not deleted: {e}")));
+                let _ = release(&sqs, dlq, &[m]).await;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Deletes one held message.
+async fn delete_one(sqs: &aws_sdk_sqs::Client, dlq: &str, m: &Message) -> Result<(), String> {
+    sqs.delete_message()
+        .queue_url(dlq)
+        .receipt_handle(m.receipt_handle().unwrap_or_default())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
 }
 
 /// The dead letters as a table.
@@ -267,8 +386,8 @@ pub fn render(letters: &[DeadLetter]) -> String {
         "why",
     ]);
     for l in letters {
-        let (portfolio, order, client) = match &l.intent {
-            Some(i) => (
+        let (portfolio, order, client) = match (&l.intent, &l.shard) {
+            (Some(i), _) => (
                 i.portfolio.clone(),
                 format!(
                     "{} {} {}{}",
@@ -279,7 +398,15 @@ pub fn render(letters: &[DeadLetter]) -> String {
                 ),
                 i.client_order_id.clone(),
             ),
-            None => (
+            (None, Some(shard)) => (
+                shown(&shard.portfolios),
+                format!(
+                    "shard of cycle {} (planned nothing from {})",
+                    shard.cycle, shard.expires_at
+                ),
+                String::new(),
+            ),
+            (None, None) => (
                 String::new(),
                 format!("unreadable: {}", l.body.as_deref().unwrap_or_default()),
                 String::new(),
@@ -301,23 +428,49 @@ pub fn render(letters: &[DeadLetter]) -> String {
     format!("{table}\n{} message(s)\n", letters.len())
 }
 
+/// A shard's portfolios as a cell: the first three, and how many when there are more.
+fn shown(portfolios: &[String]) -> String {
+    if portfolios.len() <= 3 {
+        portfolios.join(", ")
+    } else {
+        format!(
+            "{} … ({} portfolios)",
+            portfolios[..3].join(", "),
+            portfolios.len()
+        )
+    }
+}
+
 /// `driftline dlq`.
 ///
 /// # Errors
 /// [`ConsoleError`] naming what could not be found, read or moved.
 pub fn run(target: &Target, args: &DlqArgs) -> Result<(), ConsoleError> {
-    match &args.action {
+    let dlq = queue(args.shards);
+    let name = if args.shards {
+        "the shards' dead-letter queue"
+    } else {
+        "the dead-letter queue"
+    };
+    let done = match &args.action {
         DlqAction::List { json } => {
             let letters = block_on(async {
-                let console = Console::connect(target, &[outputs::DEAD_LETTER_QUEUE]).await?;
-                list(&console).await
+                let console = Console::connect(target, &[dlq]).await?;
+                list(&console, args.shards).await
             })?;
             if *json {
                 println!("{}", to_json(&letters)?);
+            } else if letters.is_empty() {
+                println!("{name} is empty");
             } else {
                 print!("{}", render(&letters));
             }
-            Ok(())
+            return Ok(());
+        }
+        DlqAction::Redrive { .. } if args.shards => {
+            return Err(ConsoleError::Refused(format!(
+                "nothing moved: {SHARDS_ARE_NOT_REDRIVEN}"
+            )));
         }
         DlqAction::Redrive { ids } => {
             let done = block_on(async {
@@ -331,23 +484,41 @@ pub fn run(target: &Target, args: &DlqArgs) -> Result<(), ConsoleError> {
             println!(
                 "moved {} message(s) to the intents queue{}",
                 done.moved.len(),
-                if done.moved.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", done.moved.join(", "))
-                }
+                listed(&done.moved)
             );
-            if done.failed.is_empty() {
-                Ok(())
-            } else {
-                Err(ConsoleError::Refused(
-                    done.failed
-                        .iter()
-                        .map(|(id, why)| format!("{id}: {why}"))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ))
-            }
+            done
         }
+        DlqAction::Delete { ids, .. } => {
+            let done = block_on(async {
+                let console = Console::connect(target, &[dlq]).await?;
+                delete(&console, args.shards, ids).await
+            })?;
+            println!(
+                "deleted {} message(s) from {name}{}",
+                done.moved.len(),
+                listed(&done.moved)
+            );
+            done
+        }
+    };
+    if done.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(ConsoleError::Refused(
+            done.failed
+                .iter()
+                .map(|(id, why)| format!("{id}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ))
+    }
+}
+
+/// `: id, id` after a count, or nothing.
+fn listed(ids: &[String]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", ids.join(", "))
     }
 }

@@ -33,6 +33,8 @@ pub mod outputs {
     pub const TABLE: (&str, &str) = ("TableName", "--table");
     pub const INTENTS_QUEUE: (&str, &str) = ("IntentsQueueUrl", "--queue-url");
     pub const DEAD_LETTER_QUEUE: (&str, &str) = ("DeadLetterQueueUrl", "--dead-letter-queue-url");
+    pub const SHARDS_DEAD_LETTER_QUEUE: (&str, &str) =
+        ("ShardsDeadLetterQueueUrl", "--shards-dead-letter-queue-url");
     pub const EXCHANGE_SECRET: (&str, &str) = ("ExchangeSecretArn", "--secret-id");
     pub const SCHEDULER_FUNCTION: (&str, &str) = ("SchedulerFunctionName", "--scheduler-function");
     pub const EXCHANGE_BASE_URL: (&str, &str) = ("ExchangeBaseUrl", "--exchange-url");
@@ -62,6 +64,9 @@ pub struct Target {
     /// The dead-letter queue's URL (overrides `DeadLetterQueueUrl`).
     #[arg(long, global = true, env = "DRIFTLINE_DEAD_LETTER_QUEUE_URL")]
     pub dead_letter_queue_url: Option<String>,
+    /// The shards' dead-letter queue's URL (overrides `ShardsDeadLetterQueueUrl`).
+    #[arg(long, global = true, env = "DRIFTLINE_SHARDS_DEAD_LETTER_QUEUE_URL")]
+    pub shards_dead_letter_queue_url: Option<String>,
     /// The default exchange account's secret (overrides `ExchangeSecretArn`).
     #[arg(long, global = true, env = "DRIFTLINE_SECRET_ID")]
     pub secret_id: Option<String>,
@@ -146,6 +151,10 @@ impl Target {
             (TABLE, self.table.as_ref()),
             (INTENTS_QUEUE, self.queue_url.as_ref()),
             (DEAD_LETTER_QUEUE, self.dead_letter_queue_url.as_ref()),
+            (
+                SHARDS_DEAD_LETTER_QUEUE,
+                self.shards_dead_letter_queue_url.as_ref(),
+            ),
             (EXCHANGE_SECRET, self.secret_id.as_ref()),
             (SCHEDULER_FUNCTION, self.scheduler_function.as_ref()),
             (EXCHANGE_BASE_URL, self.exchange_url.as_ref()),

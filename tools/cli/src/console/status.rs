@@ -140,6 +140,9 @@ pub struct QueueDepth {
 pub struct Queues {
     pub intents: QueueDepth,
     pub dead_letter: QueueDepth,
+    /// The shards' dead-letter queue, when the deployment names it (`ShardsDeadLetterQueueUrl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards_dead_letter: Option<QueueDepth>,
 }
 
 /// The stack's alarms in ALARM, and which alarms counted as the stack's.
@@ -305,6 +308,10 @@ pub async fn read(console: &Console) -> Result<Status, ConsoleError> {
             console.deployment.require(outputs::DEAD_LETTER_QUEUE)?,
         )
         .await?,
+        shards_dead_letter: match console.deployment.get(outputs::SHARDS_DEAD_LETTER_QUEUE) {
+            Some(url) => Some(queue_depth(&sqs, url).await?),
+            None => None,
+        },
     };
     Ok(Status {
         halt,
@@ -363,6 +370,12 @@ pub fn render(s: &Status) -> String {
         depth("intents", s.queues.intents),
         depth("dead-letter", s.queues.dead_letter)
     ));
+    if let Some(shards) = s.queues.shards_dead_letter {
+        out.push_str(&format!(
+            "        {}\n",
+            depth("shards' dead-letter", shards)
+        ));
+    }
     if let Some(why) = &s.alarms.unavailable {
         out.push_str(&format!(
             "alarms in ALARM: could not be read ({}): {why}\n",
@@ -494,6 +507,11 @@ mod tests {
                     in_flight: 1,
                     delayed: 0,
                 },
+                shards_dead_letter: Some(QueueDepth {
+                    visible: 1,
+                    in_flight: 0,
+                    delayed: 0,
+                }),
             },
             alarms: Alarms {
                 scope: "alarms named Driftline-*".into(),
@@ -508,6 +526,10 @@ mod tests {
         );
         assert!(
             text.contains("dead-letter 2 visible · 1 in flight · 0 delayed"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shards' dead-letter 1 visible · 0 in flight · 0 delayed"),
             "{text}"
         );
         assert!(
