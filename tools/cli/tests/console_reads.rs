@@ -199,6 +199,19 @@ async fn send(w: &World, queue_url: &str, body: &str) {
         .expect("SendMessage");
 }
 
+/// A queue's depths, as `driftline status` reads them.
+fn queue_depth(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+) -> driftline_cli::console::status::QueueDepth {
+    rt.block_on(async {
+        let sdk = driftline_aws::sdk_config().await;
+        driftline_cli::console::status::queue_depth(&aws_sdk_sqs::Client::new(&sdk), url)
+            .await
+            .unwrap()
+    })
+}
+
 /// The shared deployment with history, built once.
 fn deployment() -> Option<&'static Deployment> {
     static SHARED: OnceLock<Option<Deployment>> = OnceLock::new();
@@ -817,14 +830,7 @@ fn dlq_lists_each_dead_letter_and_why_and_redrive_moves_them_back_to_run() {
         ]);
         driftline(&all)
     };
-    let depth = |url: &str| {
-        rt.block_on(async {
-            let sdk = driftline_aws::sdk_config().await;
-            driftline_cli::console::status::queue_depth(&aws_sdk_sqs::Client::new(&sdk), url)
-                .await
-                .unwrap()
-        })
-    };
+    let depth = |url: &str| queue_depth(&rt, url);
 
     let listed = ok_json(&flags(&["dlq", "list", "--json"]));
     let letters = listed.as_array().unwrap();
@@ -963,14 +969,7 @@ fn dead_shards_are_listed_never_redriven_and_deleted_to_clear_their_alarm() {
         driftline(&all)
     };
     let flags = |args: &[&str]| run(args, &w.dead_letter_url);
-    let depth = |url: &str| {
-        rt.block_on(async {
-            let sdk = driftline_aws::sdk_config().await;
-            driftline_cli::console::status::queue_depth(&aws_sdk_sqs::Client::new(&sdk), url)
-                .await
-                .unwrap()
-        })
-    };
+    let depth = |url: &str| queue_depth(&rt, url);
 
     let listed = ok_json(&flags(&["dlq", "--shards", "list", "--json"]));
     let letters = listed.as_array().unwrap();
