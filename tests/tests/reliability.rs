@@ -88,6 +88,7 @@ fn intent(w: &World, scenario: &str, n: usize) -> OrderIntent {
         limit_price: Price::new(reference).expect("price"),
         limit_offset: OrderIntent::mid_offset(),
         funded_by_sells: false,
+        quote_fee_bps: None,
         reference_price: Price::new(reference).expect("price"),
         worst_price: Price::new(reference * dec!(0.998)).expect("price"),
         predicted_cost_bps: dec!(2),

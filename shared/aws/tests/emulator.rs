@@ -92,6 +92,7 @@ fn intent(leg: u32, expires_at_ms: EpochMillis) -> OrderIntent {
         limit_price: Price::new(dec!(64000.10)).unwrap(),
         limit_offset: OrderIntent::mid_offset(),
         funded_by_sells: false,
+        quote_fee_bps: None,
         reference_price: Price::new(dec!(64010)).unwrap(),
         worst_price: Price::new(dec!(64100)).unwrap(),
         predicted_cost_bps: dec!(4.2),

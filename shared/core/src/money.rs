@@ -185,6 +185,11 @@ pub fn to_bps(part: Decimal, whole: Decimal) -> Decimal {
     part / whole * BPS
 }
 
+/// `amount` and `bps` basis points of it: what a buy costs with its fee on top.
+pub fn plus_bps(amount: Decimal, bps: Decimal) -> Decimal {
+    amount + amount * bps / BPS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -513,6 +513,7 @@ mod tests {
             limit_price: Price::new(mid).unwrap(),
             limit_offset: OrderIntent::mid_offset(),
             funded_by_sells: false,
+            quote_fee_bps: None,
             reference_price: Price::new(mid).unwrap(),
             worst_price: Price::new(mid).unwrap(),
             predicted_cost_bps: dec!(2),

@@ -116,6 +116,22 @@ impl<'a> PlanAccount<'a> {
     pub(crate) fn in_portfolio_quote(&self, amount: Decimal) -> Decimal {
         at_rate(amount, self.cash_rate)
     }
+
+    /// The cash a buy of `notional` (in this account's quote) takes from the account: the
+    /// notional, and on a venue that charges a buy's fee in the quote
+    /// ([`Venue::buy_fee_in_quote`]) the fee at the higher of the two rates as well.
+    pub(crate) fn buy_spend(&self, notional: Decimal) -> Decimal {
+        self.buy_fee_bps()
+            .map_or(notional, |bps| crate::money::plus_bps(notional, bps))
+    }
+
+    /// The fee rate a buy here pays in the quote on top of its cost, in bps: the higher of the
+    /// two; `None` where the venue takes it from the asset bought.
+    fn buy_fee_bps(&self) -> Option<Decimal> {
+        self.venue
+            .buy_fee_in_quote()
+            .then(|| self.fees.maker_bps.max(self.fees.taker_bps))
+    }
 }
 
 /// Nothing reserved.
@@ -428,6 +444,9 @@ pub fn plan(request: &PlanRequest<'_>) -> Result<RebalancePlan, DomainError> {
                     limit_price: o.limit_price,
                     limit_offset: policy.limit_offset,
                     funded_by_sells: o.side == Side::Buy && funding.needs_proceeds[o.slot],
+                    quote_fee_bps: (o.side == Side::Buy)
+                        .then(|| accounts[o.slot].buy_fee_bps())
+                        .flatten(),
                     reference_price,
                     worst_price: o.worst_price,
                     predicted_cost_bps: o.cost.total_bps(),

@@ -238,11 +238,12 @@ impl Routing<'_, '_> {
             };
             if let (Some(o), Some(budget)) = (leg.as_ref(), budget.as_deref_mut()) {
                 let cash = budget[i].max(Decimal::ZERO);
-                if o.quantity * o.limit_price.value() > cash {
+                if account.buy_spend(o.quantity * o.limit_price.value()) > cash {
                     let step = self
                         .market(i, k)
                         .map_or(Decimal::ONE, |m| m.filters.step_size());
-                    let affordable = floor_to_step(cash / o.limit_price.value(), step);
+                    let affordable =
+                        floor_to_step(cash / account.buy_spend(o.limit_price.value()), step);
                     let cap = visible.map_or(affordable, |v| v.min(affordable));
                     leg = self
                         .quote(i, k, asset, side, left, exit, Some(cap))
@@ -255,7 +256,7 @@ impl Routing<'_, '_> {
             }
             let Some(o) = leg else { continue };
             if let Some(budget) = budget.as_deref_mut() {
-                budget[i] -= o.quantity * o.limit_price.value();
+                budget[i] -= account.buy_spend(o.quantity * o.limit_price.value());
             }
             let mid = self
                 .market(i, k)
@@ -524,7 +525,7 @@ impl Routing<'_, '_> {
             .flat_map(AssetDecision::orders)
             .filter(|o| o.side == Side::Buy)
         {
-            spent[o.slot] += o.quantity * o.limit_price.value();
+            spent[o.slot] += self.accounts[o.slot].buy_spend(o.quantity * o.limit_price.value());
         }
         Funding {
             needs_proceeds: spent.iter().zip(&cash_free).map(|(s, c)| s > c).collect(),
@@ -545,7 +546,7 @@ impl Routing<'_, '_> {
             decisions
                 .iter()
                 .filter_map(|d| d.order.as_ref().filter(|o| o.side == Side::Buy))
-                .map(|o| o.quantity * o.limit_price.value())
+                .map(|o| self.accounts[o.slot].buy_spend(o.quantity * o.limit_price.value()))
                 .sum()
         };
         let wanted = buys(decisions);

@@ -590,6 +590,7 @@ mod tests {
             limit_price: Price::new(dec!(10)).unwrap(),
             limit_offset: OrderIntent::mid_offset(),
             funded_by_sells: false,
+            quote_fee_bps: None,
             reference_price: Price::new(dec!(10)).unwrap(),
             worst_price: Price::new(dec!(9)).unwrap(),
             predicted_cost_bps: dec!(1),

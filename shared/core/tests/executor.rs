@@ -239,6 +239,7 @@ async fn recorded(r: &Rig, leg: u32) -> (OrderIntent, String) {
         limit_price: Price::new(dec!(59990)).unwrap(),
         limit_offset: OrderIntent::mid_offset(),
         funded_by_sells: false,
+        quote_fee_bps: None,
         reference_price: Price::new(dec!(60000)).unwrap(),
         worst_price: Price::new(dec!(59800)).unwrap(),
         predicted_cost_bps: dec!(5),

@@ -3,6 +3,7 @@
 
 mod support;
 
+use driftline_core::ports::Venue;
 use driftline_core::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -292,6 +293,51 @@ fn sells_come_first_and_pay_for_the_buys() {
             .unwrap()
             .capped_by_budget
     );
+}
+
+#[test]
+fn buys_leave_room_for_their_fee_where_the_venue_charges_it_in_the_quote() {
+    // All the cash into BTC: the buy is capped by the cash. Kraken and Coinbase take a buy's
+    // fee in the quote on top of its cost (and refuse an order the free cash cannot cover);
+    // Binance takes it from the BTC bought.
+    let fees = Fees {
+        maker_bps: dec!(16),
+        taker_bps: dec!(26),
+    };
+    let buy_on = |venue| {
+        let mut case = Case::new(
+            &[("BTC", dec!(0)), ("USDT", dec!(1000))],
+            &[("BTC", dec!(1)), ("USDT", dec!(0))],
+            vec![market("BTC", dec!(100), dec!(2), DEEP)],
+        )
+        .policy(|p| p.destination = Destination::Target);
+        case.fees = fees;
+        case.venue = venue;
+        let plan = case.plan();
+        let order = decision(&plan, "BTC").order.clone().unwrap();
+        (
+            order.quantity,
+            order.limit_price.value(),
+            order.capped_by_budget,
+        )
+    };
+    // Binance: the whole cash, 10 at 100.
+    let (binance, price, _) = buy_on(Venue::Binance);
+    assert_eq!(binance * price, dec!(1000));
+    for venue in [Venue::Kraken, Venue::Coinbase] {
+        let (quantity, price, capped) = buy_on(venue);
+        assert!(capped, "{venue}");
+        let cost = quantity * price;
+        let fee = cost * dec!(26) / dec!(10000);
+        assert!(cost + fee <= dec!(1000), "{venue}: {cost} + {fee}");
+        // Only the fee's room is given up: one more lot would not fit.
+        let more = (quantity + dec!(0.00001)) * price;
+        assert!(more * dec!(1.0026) > dec!(1000), "{venue}: {quantity}");
+        assert!(
+            quantity < binance,
+            "{venue}: {quantity} vs Binance's {binance}"
+        );
+    }
 }
 
 #[test]

@@ -401,6 +401,35 @@ fn a_buy_larger_than_one_accounts_cash_is_split_over_the_accounts_with_cash() {
 }
 
 #[test]
+fn a_leg_on_a_venue_that_charges_the_buy_fee_in_the_quote_leaves_room_for_it() {
+    // All of the cash into BTC, more than both accounts hold: Binance's 2000 USDT buy 0.4 BTC
+    // whole (its fee comes out of the BTC); Kraken's 1000 USD must also pay its 30 bps fee.
+    let binance = Acct::new(None, Venue::Binance, "USDT")
+        .holding("USDT", dec!(2000))
+        .listing("BTC", dec!(5000))
+        .fee_bps(dec!(5));
+    let kraken = Acct::new(Some("kraken-1"), Venue::Kraken, "USD")
+        .holding("USD", dec!(1000))
+        .listing("BTC", dec!(5000))
+        .fee_bps(dec!(30));
+    let mut spread = Spread::new(
+        &[("BTC", dec!(1)), ("USDT", dec!(0))],
+        vec![binance, kraken],
+    );
+    spread.policy.destination = Destination::Target;
+    let plan = spread.plan();
+    assert_eq!(plan.intents.len(), 2, "{:?}", plan.decisions);
+    let (first, second) = (&plan.intents[0], &plan.intents[1]);
+    assert_eq!(first.account, None);
+    assert_eq!(first.quantity * first.limit_price.value(), dec!(2000));
+    assert_eq!(second.account.as_deref(), Some("kraken-1"));
+    let cost = second.quantity * second.limit_price.value();
+    assert!(cost * dec!(1.003) <= dec!(1000), "{cost}");
+    let one_more = (second.quantity + dec!(0.00001)) * second.limit_price.value();
+    assert!(one_more * dec!(1.003) > dec!(1000), "{}", second.quantity);
+}
+
+#[test]
 fn each_account_is_valued_at_its_own_mid_and_cash_rate() {
     // Kraken's USD counts 0.5 USDT a dollar here (an exaggerated rate, to be visible): 2000 USD
     // is 1000 USDT, and its 0.1 BTC at 10000 USD is 500 USDT.

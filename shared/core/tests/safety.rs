@@ -635,6 +635,7 @@ fn btc_intent(side: Side, leg: u32, quantity: Decimal) -> OrderIntent {
         limit_price: Price::new(dec!(100)).unwrap(),
         limit_offset: OrderIntent::mid_offset(),
         funded_by_sells: false,
+        quote_fee_bps: None,
         reference_price: Price::new(dec!(100)).unwrap(),
         worst_price: Price::new(worst).unwrap(),
         predicted_cost_bps: dec!(5),
@@ -700,18 +701,34 @@ async fn a_tick_delivered_again_after_later_cycles_plans_nothing() {
     assert_eq!(r.venue.calls(), calls, "not even a read");
 }
 
+// On Kraken (and Coinbase) a buy's fee is paid in the quote on top: the cash free must cover it
+// too, and the intent carries the rate (10 bps, the deployment's default fees).
+#[rstest::rstest]
+#[case::fee_from_what_is_bought(Venue::Binance, None)]
+#[case::fee_in_the_quote_on_top(Venue::Kraken, Some(dec!(10)))]
 #[tokio::test]
-async fn a_buy_paid_by_its_cycles_sells_waits_for_them_then_takes_the_cash_free() {
+async fn a_buy_paid_by_its_cycles_sells_waits_for_them_then_takes_the_cash_free(
+    #[case] venue: Venue,
+    #[case] quote_fee_bps: Option<Decimal>,
+) {
+    let mut sim = SimVenue::new(
+        vec![btc_market(), eth_market()],
+        &[("BTC", dec!(2)), ("ETH", dec!(0)), ("USDT", dec!(0))],
+    );
+    sim.venue = Some(venue);
     let r = rig(
         spec(json!({"BTC": "0.5", "ETH": "0.5", "USDT": "0"}), json!({})),
-        SimVenue::new(
-            vec![btc_market(), eth_market()],
-            &[("BTC", dec!(2)), ("ETH", dec!(0)), ("USDT", dec!(0))],
-        ),
+        sim,
     );
     assert_eq!(planned(&r.tick().await), 2);
     let buy = r.order_of("ETH/USDT", 0).await;
     assert!(buy.intent.funded_by_sells, "{buy:?}");
+    assert_eq!(buy.intent.quote_fee_bps, quote_fee_bps);
+    assert_eq!(
+        r.order_of("BTC/USDT", 0).await.intent.quote_fee_bps,
+        None,
+        "a sell"
+    );
     assert!(!r.order_of("BTC/USDT", 0).await.intent.funded_by_sells);
     // The sell rests; the buy waits (and says why), nothing refused for want of cash.
     let outcomes = r.deliver().await;
@@ -726,10 +743,11 @@ async fn a_buy_paid_by_its_cycles_sells_waits_for_them_then_takes_the_cash_free(
     r.clock.advance(30_000);
     r.deliver().await;
     assert_eq!(r.venue.placed().len(), 1, "the buy still waits");
-    // The sell fills (fees in USDT): the buy goes, no bigger than the cash free.
+    // The sell fills, its fee in USDT higher than the plan counted (0.5 %, not 0.1 %): the buy
+    // goes, sized down to the cash free.
     let sell = r.order_of("BTC/USDT", 0).await;
     let sold = r.venue.placed()[0].clone();
-    let fee = (sold.orig_qty * sold.price.value() * dec!(0.001)).round_dp(8);
+    let fee = (sold.orig_qty * sold.price.value() * dec!(0.005)).round_dp(8);
     r.venue
         .fill(&sell.intent.client_order_id, sold.orig_qty, fee, "USDT");
     let cash = r.venue.free("USDT");
@@ -739,7 +757,18 @@ async fn a_buy_paid_by_its_cycles_sells_waits_for_them_then_takes_the_cash_free(
     assert_eq!(placed.len(), 2, "{placed:?}");
     let bought = &placed[1];
     assert_eq!(bought.side, Side::Buy);
-    assert!(bought.orig_qty * bought.price.value() <= cash);
+    let cost = bought.orig_qty * bought.price.value();
+    let fee = cost * quote_fee_bps.unwrap_or_default() / dec!(10000);
+    assert!(cost + fee <= cash, "{cost} + {fee} > {cash}");
+    assert!(bought.orig_qty < buy.intent.quantity, "sized down");
+    // No smaller than it need be: one more lot would not be paid for.
+    let step = dec!(0.0001);
+    let more = (bought.orig_qty + step) * bought.price.value();
+    assert!(
+        more + more * quote_fee_bps.unwrap_or_default() / dec!(10000) > cash,
+        "{} could be bigger",
+        bought.orig_qty
+    );
     let buy = r.order_of("ETH/USDT", 0).await;
     assert_eq!(buy.status, OrderStatus::Placed, "{buy:?}");
     assert!(r

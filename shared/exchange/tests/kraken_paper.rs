@@ -252,7 +252,9 @@ async fn places_queries_lists_and_cancels_orders() {
         vec![
             balance("BTC", dec!(10), dec!(0)),
             balance("USD", dec!(1000), dec!(0)),
-            balance("USDT", dec!(9950.5), dec!(49.5)),
+            // The cost and the fee at the higher rate, 0.2 %: Kraken takes a buy's fee in the
+            // quote (`fciq`), so it holds it too.
+            balance("USDT", dec!(9950.401), dec!(49.599)),
         ]
     );
 
@@ -277,9 +279,10 @@ async fn places_queries_lists_and_cancels_orders() {
     assert_eq!(
         client.balances().await.unwrap(),
         vec![
-            balance("BTC", dec!(10.2994), dec!(0)),
+            // The whole 0.3 BTC arrived; its fee was paid in USDT.
+            balance("BTC", dec!(10.3), dec!(0)),
             balance("USD", dec!(1000), dec!(0)),
-            balance("USDT", dec!(9969.97), dec!(0)),
+            balance("USDT", dec!(9969.90994), dec!(0)),
         ]
     );
     // Cancelling a final order answers its report; one never placed is NotFound.

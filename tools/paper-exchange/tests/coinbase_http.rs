@@ -338,11 +338,13 @@ async fn accounts_show_available_and_hold_and_page() {
         .find(|w| w["currency"] == "USDT")
         .cloned()
         .unwrap_or_default();
+    // The buy holds its cost and its fee at the higher rate (0.2 %): Coinbase charges a buy's
+    // fee in the quote, on top.
     assert_eq!(
         usdt["available_balance"],
-        json!({"value": "9900", "currency": "USDT"})
+        json!({"value": "9899.8", "currency": "USDT"})
     );
-    assert_eq!(usdt["hold"], json!({"value": "100", "currency": "USDT"}));
+    assert_eq!(usdt["hold"], json!({"value": "100.2", "currency": "USDT"}));
     assert_eq!(
         (r.body["has_next"].clone(), r.body["size"].clone()),
         (json!(false), json!(2))
@@ -475,7 +477,7 @@ async fn fills_say_who_made_and_who_took_with_quote_commissions() {
     assert_eq!(f["liquidity_indicator"], "MAKER");
     assert_eq!(f["order_id"], maker_id);
     assert_eq!(f["product_id"], "BTC-USDT");
-    // Maker fee 0.1 % of 50 USDT; the engine took it in BTC (0.0005), worth 0.05 USDT.
+    // Maker fee 0.1 % of 50 USDT, in USDT on top of the cost.
     assert_eq!(dec(&f["commission"]), Decimal::new(5, 2));
     assert!(f["trade_id"].as_str().is_some_and(|t| !t.is_empty()));
 

@@ -11,6 +11,7 @@ use common::kraken::{sign as kraken_sign, BOB_SECRET, EXAMPLE_SECRET, VENUE};
 use common::T0;
 use paper_exchange::{ExchangeConfig, PaperExchange};
 use reqwest::StatusCode;
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 struct Venue {
@@ -305,7 +306,9 @@ async fn balances_are_keyed_by_krakens_asset_keys_and_show_what_orders_hold() {
     ok(&v.alice("AddOrder", &xbt_limit_buy("30000", "2", &[])).await);
     let ex = v.alice("BalanceEx", &[]).await;
     assert_eq!(ok(&ex)["ZUSD"]["balance"], "100000.00000000");
-    assert_eq!(ok(&ex)["ZUSD"]["hold_trade"], "60000.00000000");
+    // The cost and the fee at the higher rate (0.2 %): Kraken takes a buy's fee in the quote
+    // (every order asks `fciq`).
+    assert_eq!(ok(&ex)["ZUSD"]["hold_trade"], "60120.00000000");
     assert_eq!(ok(&ex)["XXBT"]["hold_trade"], "0.00000000");
 }
 
@@ -378,8 +381,8 @@ async fn an_order_is_placed_queried_listed_cancelled_and_closed_by_txid_or_cl_or
 #[tokio::test]
 async fn fills_show_in_orders_and_trades_with_their_fees_in_the_quote_currency() {
     let v = Venue::start().await;
-    // Taker fee 0.2 %: a buy of 1.5 costs 40,040 + 20,040 = 60,080 USD; its fee is taken in
-    // BTC by the engine and shown in USD at each trade's price.
+    // Taker fee 0.2 %: a buy of 1.5 costs 40,040 + 20,040 = 60,080 USD, and its fee, 120.16
+    // USD, on top.
     let placed = v
         .alice(
             "AddOrder",
@@ -431,6 +434,42 @@ async fn fills_show_in_orders_and_trades_with_their_fees_in_the_quote_currency()
     assert_eq!(ok(&volume)["fees"]["XXBTZUSD"]["fee"], "0.2000");
     assert_eq!(ok(&volume)["fees_maker"]["XXBTZUSD"]["fee"], "0.1000");
     assert_eq!(ok(&volume)["volume"], "60080.0000");
+}
+
+#[tokio::test]
+async fn a_buy_must_leave_room_for_its_fee_in_the_quote() {
+    let v = Venue::start().await;
+    // 100,000 USD buy 2.49 at 40,100 (99,849) but not its 0.2 % fee (199.70): refused, as
+    // Kraken refuses it.
+    let refused = v
+        .alice("AddOrder", &xbt_limit_buy("40100", "2.49", &[]))
+        .await;
+    assert_eq!(error(&refused), "EOrder:Insufficient funds");
+    // 2 at 40,100 is 80,200 and 160.40 of fee: placed, and it takes the book (1 at 40,040,
+    // 1 at 40,060).
+    let placed = v
+        .alice(
+            "AddOrder",
+            &xbt_limit_buy("40100", "2", &[("timeinforce", "IOC")]),
+        )
+        .await;
+    let txid = the_txid(ok(&placed));
+    let query = v.alice("QueryOrders", &[("txid", &txid)]).await;
+    let o = &ok(&query)[&txid];
+    assert_eq!(o["vol_exec"], "2.00000000");
+    let (cost, fee) = (o["cost"].as_str().unwrap(), o["fee"].as_str().unwrap());
+    let (cost, fee): (Decimal, Decimal) = (cost.parse().unwrap(), fee.parse().unwrap());
+    assert_eq!(fee, cost * Decimal::new(2, 3));
+    // The whole 2 BTC arrive; the USD pays the cost and the fee, nothing stays held.
+    let ex = v.alice("BalanceEx", &[]).await;
+    assert_eq!(ok(&ex)["XXBT"]["balance"], "12.00000000");
+    let usd: Decimal = ok(&ex)["ZUSD"]["balance"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(usd, Decimal::from(100_000) - cost - fee);
+    assert_eq!(ok(&ex)["ZUSD"]["hold_trade"], "0.00000000");
 }
 
 #[tokio::test]

@@ -318,6 +318,7 @@ mod tests {
             limit_price: Price::new(dec!(100)).unwrap(),
             limit_offset: OrderIntent::mid_offset(),
             funded_by_sells: false,
+            quote_fee_bps: None,
             reference_price: Price::new(dec!(100)).unwrap(),
             worst_price: Price::new(worst).unwrap(),
             predicted_cost_bps: dec!(10),

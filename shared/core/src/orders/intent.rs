@@ -232,6 +232,15 @@ pub struct OrderIntent {
     /// they are done, then takes no more than the cash free by then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub funded_by_sells: bool,
+    /// A buy's fee rate, in bps, where its venue charges it in the quote on top of the cost
+    /// (see [`crate::ports::Venue::buy_fee_in_quote`]): the cash a buy is sized to must cover
+    /// it too. Absent for sells and where the fee comes out of the asset bought.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::exact::option"
+    )]
+    pub quote_fee_bps: Option<Decimal>,
     /// The exchange account to place it on (see `PortfolioSpec::account`); `None` is the
     /// deployment's default account.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -361,6 +361,7 @@ pub(crate) mod tests {
             limit_price: Price::new(dec!(100)).unwrap(),
             limit_offset: OrderIntent::mid_offset(),
             funded_by_sells: false,
+            quote_fee_bps: None,
             reference_price: Price::new(dec!(100.05)).unwrap(),
             worst_price: Price::new(dec!(101)).unwrap(),
             predicted_cost_bps: dec!(3.5),

@@ -26,6 +26,17 @@ impl Venue {
     /// Every venue, in declaration order (a venue's place here is `venue as usize`).
     pub const ALL: [Self; 3] = [Self::Binance, Self::Kraken, Self::Coinbase];
 
+    /// Whether a buy's fee is charged in the quote asset, on top of what the order costs, so
+    /// that the free cash must cover both (else the venue refuses the order for want of
+    /// funds): Kraken (every order asks `fciq`) and Coinbase (fees always in the quote). Binance
+    /// takes a buy's fee from the asset bought.
+    pub fn buy_fee_in_quote(self) -> bool {
+        match self {
+            Self::Binance => false,
+            Self::Kraken | Self::Coinbase => true,
+        }
+    }
+
     /// The venue's name in secrets, store keys and metrics: `binance`, `kraken`, `coinbase`.
     pub fn as_str(self) -> &'static str {
         match self {

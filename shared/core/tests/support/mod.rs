@@ -99,6 +99,8 @@ pub struct Case {
     pub markets: Markets,
     pub policy: RebalancePolicy,
     pub fees: Fees,
+    /// The venue of the case's one account (Binance unless a test says otherwise).
+    pub venue: driftline_core::ports::Venue,
     pub history: Vec<DriftSnapshot>,
     pub in_flight: Vec<InFlightOrder>,
 }
@@ -128,6 +130,7 @@ impl Case {
                 ..RebalancePolicy::default()
             },
             fees: Fees::default(),
+            venue: driftline_core::ports::Venue::Binance,
             history: Vec::new(),
             in_flight: Vec::new(),
         }
@@ -150,13 +153,16 @@ impl Case {
         };
         // The case's holdings are its one account's.
         let off_exchange = self.portfolio.with_holdings(Holdings::default())?;
-        let accounts = [PlanAccount::single(
-            self.portfolio.quote(),
-            self.portfolio.holdings(),
-            &self.markets,
-            self.fees,
-            &model,
-        )];
+        let accounts = [PlanAccount {
+            venue: self.venue,
+            ..PlanAccount::single(
+                self.portfolio.quote(),
+                self.portfolio.holdings(),
+                &self.markets,
+                self.fees,
+                &model,
+            )
+        }];
         let request = PlanRequest {
             portfolio: &off_exchange,
             accounts: &accounts,

@@ -746,6 +746,7 @@ mod tests {
             limit_price: Price::new(dec!(100)).unwrap(),
             limit_offset: offset,
             funded_by_sells: false,
+            quote_fee_bps: None,
             reference_price: Price::new(dec!(100)).unwrap(),
             worst_price: Price::new(worst).unwrap(),
             predicted_cost_bps: dec!(11),
@@ -1067,6 +1068,7 @@ mod tests {
         let (mut a, mut t) = (account(dec!(50), dec!(0)), totals());
         let buy = OrderIntent {
             funded_by_sells: true,
+            quote_fee_bps: None,
             ..intent(Side::Buy, dec!(1), dec!(0.5), dec!(101))
         };
         let mut at = StepExecution::new(1, PLACED_AT);

@@ -451,6 +451,7 @@ mod tests {
             created_at_ms,
             expires_at_ms: created_at_ms + 900_000,
             funded_by_sells: false,
+            quote_fee_bps: None,
             account: None,
         }
     }

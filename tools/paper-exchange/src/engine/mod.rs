@@ -1,6 +1,7 @@
 //! The exchange itself, pure and synchronous: markets with a simulated book around a seeded
 //! random-walk mid, resting orders in price-time priority, matching, balances with locks, and
-//! fees in the asset received. The HTTP layer is a thin shell over [`Engine`].
+//! fees (in the asset received, or a buy's in the quote on top where the venue charges it so).
+//! The HTTP layer is a thin shell over [`Engine`].
 //!
 //! This module holds the venue's state and its queries; `order` the order vocabulary and
 //! errors, `history` each market's tape and price path, `book` the simulated market, `orders`
@@ -70,6 +71,9 @@ struct PlannedFill {
 /// The whole venue state.
 pub struct Engine {
     fees: FeeConfig,
+    /// A buy pays its fee in the quote asset, on top of its cost, which the placement holds
+    /// as well (Kraken's `fciq`, Coinbase); otherwise the fee comes out of the asset received.
+    buy_fee_in_quote: bool,
     markets: BTreeMap<String, Market>,
     accounts: BTreeMap<String, Account>,
     orders: BTreeMap<u64, Order>,
@@ -141,6 +145,7 @@ impl Engine {
             .collect();
         Ok(Self {
             fees: config.fees,
+            buy_fee_in_quote: driftline_core::ports::Venue::from(config.dialect).buy_fee_in_quote(),
             markets,
             accounts,
             orders: BTreeMap::new(),
@@ -193,6 +198,16 @@ impl Engine {
 
     pub fn fees(&self) -> FeeConfig {
         self.fees
+    }
+
+    /// What a buy holds on top of its cost, per unit of cost: the higher fee rate where the
+    /// buy's fee is paid in the quote asset, else nothing.
+    fn buy_fee_hold(&self) -> Decimal {
+        if self.buy_fee_in_quote {
+            self.fees.maker.max(self.fees.taker)
+        } else {
+            Decimal::ZERO
+        }
     }
 
     /// Every market's name and filters, in name order.

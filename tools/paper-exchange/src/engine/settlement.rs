@@ -1,5 +1,5 @@
-//! Moving money for a fill: locks, credits, fees in the asset received (rounded to the venue's
-//! precision), the simulated market's side of each trade, and closing a finished order.
+//! Moving money for a fill: locks, credits, fees in the asset received or, for a buy where the
+//! venue charges it so, in the quote on top (rounded to the venue's precision), the simulated market's side of each trade, and closing a finished order.
 
 use driftline_core::{Asset, EpochMillis, Side};
 use rust_decimal::Decimal;
@@ -100,19 +100,39 @@ impl Engine {
         } else {
             (base.clone(), qty, quote.clone(), quote_qty)
         };
-        let release = match (o.side, o.lock_price) {
-            (Side::Buy, Some(limit)) => qty * limit,
-            (Side::Buy, None) => quote_qty,
-            (Side::Sell, _) => qty,
+        let hold = if o.side == Side::Buy {
+            Decimal::ONE + self.buy_fee_hold()
+        } else {
+            Decimal::ONE
         };
-        let commission = dp(got * rate);
+        let release = hold
+            * match (o.side, o.lock_price) {
+                (Side::Buy, Some(limit)) => qty * limit,
+                (Side::Buy, None) => quote_qty,
+                (Side::Sell, _) => qty,
+            };
+        // The fee in the quote asset: a sell's comes out of what it gets, a buy's (where the
+        // venue charges it so) on top of what it pays; otherwise out of the asset received.
+        let fee_on_top = o.side == Side::Buy && self.buy_fee_in_quote;
+        let (fee_asset, commission) = if fee_on_top {
+            (paid_asset.clone(), dp(paid * rate))
+        } else {
+            (got_asset.clone(), dp(got * rate))
+        };
         if let Some(a) = self.accounts.get_mut(&o.account) {
             let b = a.balances.entry(paid_asset.clone()).or_default();
             b.locked -= release;
-            b.free += release - paid;
+            b.free += release
+                - paid
+                - if fee_on_top {
+                    commission
+                } else {
+                    Decimal::ZERO
+                };
         }
-        self.credit(&o.account, &got_asset, got - commission);
-        *self.fees_collected.entry(got_asset.clone()).or_default() += commission;
+        let kept = if fee_on_top { got } else { got - commission };
+        self.credit(&o.account, &got_asset, kept);
+        *self.fees_collected.entry(fee_asset.clone()).or_default() += commission;
         *self.simulated_flow.entry(paid_asset).or_default() += paid;
         *self.simulated_flow.entry(got_asset.clone()).or_default() -= got;
         let trade_id = trade_id.unwrap_or_else(|| {
@@ -151,7 +171,7 @@ impl Engine {
             qty,
             quote_qty,
             commission,
-            commission_asset: got_asset,
+            commission_asset: fee_asset,
             is_maker,
             time: now,
         });

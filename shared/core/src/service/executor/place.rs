@@ -339,7 +339,11 @@ impl Executor {
                 .map_or(Decimal::ZERO, |b| b.free),
             Err(e) => return Err(self.exchange_failure(record, e).await),
         };
-        let affordable = quantity.min(filters.round_quantity(free / price.value()));
+        // Where the venue charges a buy's fee in the quote, the cash pays for that too.
+        let unit_cost = record.intent.quote_fee_bps.map_or(price.value(), |bps| {
+            crate::money::plus_bps(price.value(), bps)
+        });
+        let affordable = quantity.min(filters.round_quantity(free / unit_cost));
         if filters.accepts(affordable, price.value()) {
             if affordable < quantity {
                 info!(%free, %quantity, %affordable, "buy sized to the cash free after its cycle's sells");

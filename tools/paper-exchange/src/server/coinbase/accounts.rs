@@ -41,7 +41,7 @@ pub(super) fn transaction_summary(engine: &mut Engine, c: &Call<'_>) -> Value {
     let fees = engine.fees();
     let mine = || engine.fills().iter().filter(|f| f.account == c.account);
     let volume: Decimal = mine().map(|f| f.quote_qty).sum();
-    let paid: Decimal = mine().map(shapes::quote_commission).sum();
+    let paid: Decimal = mine().map(|f| f.commission).sum();
     // Coinbase writes the totals as JSON numbers.
     let number = |d: Decimal| f64::try_from(d).unwrap_or_default();
     json!({

@@ -171,18 +171,11 @@ pub(super) fn order_configuration(o: &Order) -> Value {
     }
 }
 
-/// A commission in the quote currency, as Coinbase states fees: the engine takes a buy's fee
-/// in the base asset it receives, worth `commission * price` in quote.
-pub(super) fn quote_commission(f: &Fill) -> Decimal {
-    match f.side {
-        Side::Buy => f.commission * f.price,
-        Side::Sell => f.commission,
-    }
-}
-
 /// An order as `orders/historical` writes it, with the fills it has had.
 pub(super) fn order(o: &Order, product: &str, fills: &[&Fill]) -> Value {
-    let fees: Decimal = fills.iter().map(|f| quote_commission(f)).sum();
+    // The engine charges this dialect's fees in the quote, as Coinbase states them (a buy's on
+    // top of its cost).
+    let fees: Decimal = fills.iter().map(|f| f.commission).sum();
     let average = if o.executed_qty.is_zero() {
         Decimal::ZERO
     } else {
@@ -233,7 +226,7 @@ pub(super) fn fill(f: &Fill, product: &str) -> Value {
         "entry_id": format!("{}-{}", f.trade_id, side(f.side).to_lowercase()),
         "trade_id": f.trade_id.to_string(), "order_id": order_uuid(f.order_id),
         "trade_time": rfc3339(f.time), "trade_type": "FILL", "price": dec(f.price),
-        "size": dec(f.qty), "commission": dec(quote_commission(f)), "product_id": product,
+        "size": dec(f.qty), "commission": dec(f.commission), "product_id": product,
         "sequence_timestamp": rfc3339(f.time),
         "liquidity_indicator": if f.is_maker { "MAKER" } else { "TAKER" },
         "size_in_quote": false, "user_id": f.account, "side": side(f.side),
