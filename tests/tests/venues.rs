@@ -1,5 +1,6 @@
 //! One portfolio across paper venues, end to end: the real scheduler and executor handlers over
-//! the real clients, two paper exchanges (Binance's dialect and Kraken's), one account on each.
+//! the real clients, two paper exchanges (Binance's dialect and Kraken's), one account on each;
+//! last, one account alone on each dialect, where a buy's fee is charged differently.
 //! Drift is measured on the combined holdings; each trade goes to the account where it costs
 //! least among those that can make it; sells only where the asset is held above its reserve,
 //! buys only with the cash of the account they are placed on; nothing is moved between them.
@@ -553,5 +554,70 @@ async fn an_asset_an_account_ignores_is_neither_counted_nor_bought_there() {
         buy.intent.account.as_deref(),
         Some(secret(&w, "beta").as_str())
     );
+    w.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[rstest::rstest]
+#[case::binance_takes_the_fee_from_what_is_bought(Dialect::Binance)]
+#[case::kraken_charges_it_in_the_quote_on_top(Dialect::Kraken)]
+#[case::coinbase_charges_it_in_the_quote_on_top(Dialect::Coinbase)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn all_the_cash_into_coins_is_placed_and_filled_whoever_charges_the_fee(
+    #[case] dialect: Dialect,
+) {
+    // All of 10,000 USDT into BTC and ETH: the buys are capped by the cash. Kraken and
+    // Coinbase take a buy's fee (0.1 %) in USDT on top and refuse a buy the free cash cannot
+    // cover with it; the plan leaves room for it there.
+    let venues = [(
+        dialect,
+        venue!(spread_bps = "2", "solo" holds { USDT = "10000" }),
+    )];
+    let all_in = spec(json!({
+        "id": "all-in",
+        "targets": {"BTC": "0.6", "ETH": "0.4", "USDT": "0"},
+        "account": "solo"
+    }));
+    let Some(w) = World::start_venues(&venues, &[all_in]).await else {
+        return;
+    };
+    assert_eq!(planned(&w.tick().await), 2);
+    let orders = w.orders("all-in").await;
+    let fee_on_top = dialect != Dialect::Binance;
+    let cost: Decimal = orders
+        .iter()
+        .map(|o| o.intent.quantity * o.intent.limit_price.value())
+        .sum();
+    for o in &orders {
+        assert_eq!(o.intent.side, Side::Buy);
+        assert_eq!(
+            o.intent.quote_fee_bps,
+            fee_on_top.then(|| dec("10")),
+            "{dialect:?}"
+        );
+    }
+    let fee = if fee_on_top {
+        cost / dec("1000")
+    } else {
+        Decimal::ZERO
+    };
+    assert!(cost + fee <= dec("10000"), "{dialect:?}: {cost} + {fee}");
+    // Nothing left idle but the fee's room and a lot's rounding.
+    assert!(cost + fee > dec("9990"), "{dialect:?}: {cost} + {fee}");
+
+    // Both placed, none refused for want of funds; the market comes through them and they fill.
+    w.drain(3).await;
+    let on_venue = venue_orders_of_account(&w, "solo");
+    assert_eq!(on_venue.len(), 2, "{dialect:?}: {on_venue:#?}");
+    w.set_mid("BTCUSDT", "64100").await;
+    w.set_mid("ETHUSDT", "3440").await;
+    w.drain(3).await;
+    let ended = w.orders("all-in").await;
+    assert!(
+        ended.iter().all(|o| o.status == OrderStatus::Filled),
+        "{dialect:?}: {ended:#?}"
+    );
+    assert!(held(&w, "solo", "USDT") >= Decimal::ZERO);
     w.stop().await;
 }
