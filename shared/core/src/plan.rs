@@ -558,7 +558,11 @@ fn project_in_flight<'p>(
         let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
         let notional = o.remaining * o.limit_price.value();
         let (gets, spends) = match o.side {
-            Side::Buy => ((base, o.remaining), (quote, notional)),
+            // A buy spends its fee too where the venue charges it in the quote.
+            Side::Buy => (
+                (base, o.remaining),
+                (quote, accounts[slot].buy_spend(notional)),
+            ),
             Side::Sell => ((quote, notional), (base, o.remaining)),
         };
         *map.entry(gets.0).or_default() += gets.1;

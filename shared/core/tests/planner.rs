@@ -465,6 +465,11 @@ fn an_order_not_yet_placed_counts_once_not_as_both_its_funds_and_what_they_buy()
     let plan = waiting.plan();
     assert_eq!(plan.snapshot.equity, dec!(2000));
     assert_eq!(decision(&plan, "BTC").drift, dec!(-0.05));
+    // On Kraken the buy will pay its fee (0.1 %) in USDT on top: 300.30 of the cash is spoken
+    // for, and once it fills the portfolio is worth that much less.
+    waiting.venue = Venue::Kraken;
+    let plan = waiting.plan();
+    assert_eq!(plan.snapshot.equity, dec!(1999.7));
 }
 
 #[rstest::rstest]
