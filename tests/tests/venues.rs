@@ -618,6 +618,39 @@ async fn all_the_cash_into_coins_is_placed_and_filled_whoever_charges_the_fee(
         ended.iter().all(|o| o.status == OrderStatus::Filled),
         "{dialect:?}: {ended:#?}"
     );
-    assert!(held(&w, "solo", "USDT") >= Decimal::ZERO);
+    // What is left is exactly the cash less what the ledger says was paid: on Kraken and
+    // Coinbase the fees in USDT as well, and the coins arrive whole; on Binance the fees come
+    // out of the coins.
+    let paid: Decimal = ended.iter().map(|o| o.cumulative_quote_qty).sum();
+    let fees_in_usdt: Decimal = ended.iter().map(|o| o.fees_quote).sum();
+    for o in &ended {
+        let want = if fee_on_top {
+            "USDT"
+        } else {
+            o.intent.symbol.base().as_str()
+        };
+        assert_eq!(
+            o.fee_asset.as_ref().map(|a| a.as_str()),
+            Some(want),
+            "{dialect:?}"
+        );
+        let coin = held(&w, "solo", o.intent.symbol.base().as_str());
+        let kept = if fee_on_top {
+            o.filled_qty
+        } else {
+            o.filled_qty - o.fees
+        };
+        assert_eq!(coin, kept, "{dialect:?}: {}", o.intent.symbol);
+    }
+    let left = held(&w, "solo", "USDT");
+    if fee_on_top {
+        assert_eq!(left, dec("10000") - paid - fees_in_usdt, "{dialect:?}");
+    } else {
+        assert_eq!(left, dec("10000") - paid, "{dialect:?}");
+    }
+    assert!(
+        left >= Decimal::ZERO && left < dec("10"),
+        "{dialect:?}: {left} idle"
+    );
     w.stop().await;
 }

@@ -38,6 +38,12 @@ impl Fees {
     pub fn rate(&self, liquidity: Liquidity) -> Decimal {
         self.bps(liquidity) / BPS
     }
+
+    /// The higher of the two rates, in bps: what an order is budgeted at before it is known
+    /// whether it makes or takes.
+    pub fn higher_bps(&self) -> Decimal {
+        self.maker_bps.max(self.taker_bps)
+    }
 }
 
 /// A predicted cost, each part in bps of the trade's notional at the mid price.

@@ -130,7 +130,7 @@ impl<'a> PlanAccount<'a> {
     fn buy_fee_bps(&self) -> Option<Decimal> {
         self.venue
             .buy_fee_in_quote()
-            .then(|| self.fees.maker_bps.max(self.fees.taker_bps))
+            .then(|| self.fees.higher_bps())
     }
 }
 

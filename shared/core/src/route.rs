@@ -433,7 +433,7 @@ impl Routing<'_, '_> {
         let fee_rate: Vec<Decimal> = self
             .accounts
             .iter()
-            .map(|a| a.fees.maker_bps.max(a.fees.taker_bps) / BPS)
+            .map(|a| a.fees.higher_bps() / BPS)
             .collect();
         let cash_free: Vec<Decimal> = self
             .accounts

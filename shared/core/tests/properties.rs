@@ -133,7 +133,7 @@ proptest! {
     fn orders_never_spend_more_than_is_available(s in scenario()) {
         let case = s.case();
         let Ok(plan) = case.try_plan() else { return Ok(()) };
-        let fee = case.fees.maker_bps.max(case.fees.taker_bps) / Decimal::from(10_000);
+        let fee = case.fees.higher_bps() / Decimal::from(10_000);
         let mut proceeds = Decimal::ZERO;
         let mut spent = Decimal::ZERO;
         for i in &plan.intents {
@@ -141,7 +141,7 @@ proptest! {
                 prop_assert!(i.quantity <= case.portfolio.holdings().of(i.symbol.base()), "sell {} > held", i.quantity);
                 proceeds += i.notional() * (Decimal::ONE - fee);
             } else {
-                spent += i.notional();
+                spent += i.quote_fee_bps.map_or(i.notional(), |bps| money::plus_bps(i.notional(), bps));
             }
         }
         prop_assert!(spent <= case.portfolio.holdings().of(&asset("USDT")) + proceeds);

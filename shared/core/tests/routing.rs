@@ -735,7 +735,7 @@ proptest! {
                 .iter()
                 .filter(|i| i.account.as_deref() == acct.name)
                 .collect();
-            let fee = acct.fees.maker_bps.max(acct.fees.taker_bps) / dec!(10000);
+            let fee = acct.fees.higher_bps() / dec!(10000);
             let mut proceeds = Decimal::ZERO;
             let mut spent = Decimal::ZERO;
             for i in &mine {
@@ -746,7 +746,10 @@ proptest! {
                     prop_assert!(i.quantity <= free, "sell {} of {} > {} free above the reserve", i.quantity, base, free);
                     proceeds += i.notional() * (Decimal::ONE - fee);
                 } else {
-                    spent += i.notional();
+                    // With its fee where the venue charges it in the quote on top.
+                    let quote_fee = acct.venue.buy_fee_in_quote().then(|| acct.fees.higher_bps());
+                    prop_assert_eq!(i.quote_fee_bps, quote_fee);
+                    spent += i.quote_fee_bps.map_or(i.notional(), |bps| money::plus_bps(i.notional(), bps));
                 }
             }
             let cash = held_by(&acct.holdings, acct.quote);

@@ -925,6 +925,18 @@ fn dlq_lists_each_dead_letter_and_why_and_redrive_moves_them_back_to_run() {
         "{venue:#?}"
     );
     assert_eq!(depth(&w.dead_letter_url).visible, 1);
+
+    // An unreadable message stays unreadable: deleted for good, by its id.
+    let listed = ok_json(&flags(&["dlq", "list", "--json"]));
+    let unreadable = listed[0]["message_id"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["body"], MALFORMED);
+    let deleted = ok_text(&flags(&["dlq", "delete", "--id", &unreadable]));
+    assert_eq!(
+        deleted.trim(),
+        format!("deleted 1 message(s) from the dead-letter queue: {unreadable}")
+    );
+    let dlq = depth(&w.dead_letter_url);
+    assert_eq!((dlq.visible, dlq.in_flight), (0, 0));
     rt.block_on(w.stop());
 }
 
@@ -1001,6 +1013,19 @@ fn dead_shards_are_listed_never_redriven_and_deleted_to_clear_their_alarm() {
     let e = failure(&flags(&["dlq", "--shards", "redrive"]));
     assert!(e.contains("a shard is never redriven"), "{e}");
     let e = failure(&run(&["dlq", "redrive"], &w.shards_dead_letter_url));
+    assert!(
+        e.contains("is the shards' dead-letter queue; nothing moved"),
+        "{e}"
+    );
+    // Not told which queue holds the shards, the console still knows a shard by its body.
+    let e = failure(&driftline(&[
+        "dlq".into(),
+        "redrive".into(),
+        "--queue-url".into(),
+        w.queue_url.clone(),
+        "--dead-letter-queue-url".into(),
+        w.shards_dead_letter_url.clone(),
+    ]));
     assert!(
         e.contains("is a shard, not an intent; nothing moved"),
         "{e}"

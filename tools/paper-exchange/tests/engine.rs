@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use driftline_core::{Asset, Side};
+use paper_exchange::config::Dialect;
 use paper_exchange::engine::{
     Engine, EngineError, NewOrder, OrderRef, OrderType, TimeInForce, VenueStatus,
 };
@@ -502,12 +503,19 @@ fn apply(e: &mut Engine, op: &Op, t: i64) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(driftline_core::testing::property_cases(200)))]
 
+    /// In every dialect: Binance's fees come out of what is received, Kraken's and Coinbase's
+    /// buys pay theirs in the quote on top, held at placement.
     #[test]
-    fn balances_never_go_negative_and_value_is_conserved(ops in prop::collection::vec(op(), 1..40)) {
+    fn balances_never_go_negative_and_value_is_conserved(
+        ops in prop::collection::vec(op(), 1..40),
+        dialect in prop::sample::select(vec![Dialect::Binance, Dialect::Kraken, Dialect::Coinbase]),
+    ) {
         let cfg = common::venue_config_with(&[
             ("volatility_bps = \"0\"", "volatility_bps = \"80\""),
             ("replenish_per_tick = \"1\"", "replenish_per_tick = \"0.3\""),
         ]);
+        let cfg = paper_exchange::venues::in_dialect(cfg, dialect).unwrap();
+        let fee_on_top = dialect != Dialect::Binance;
         let mut e = Engine::new(&cfg).unwrap();
         let initial = e.asset_totals();
         for (i, op) in ops.iter().enumerate() {
@@ -533,11 +541,15 @@ proptest! {
                     prop_assert_eq!(b.locked.normalize(), want.normalize(), "{} {}", account, a);
                 }
             }
-            // Fees are never more than the traded amount's fee rate allows.
+            // Fees are never more than the traded amount's fee rate allows, in the asset the
+            // dialect charges them in.
             for f in e.fills() {
-                let received = if f.side == Side::Buy { f.qty } else { f.quote_qty };
+                let in_quote = f.side == Side::Sell || fee_on_top;
+                let charged_on = if in_quote { f.quote_qty } else { f.qty };
                 let rate = if f.is_maker { dec!(0.001) } else { dec!(0.002) };
-                prop_assert!(f.commission <= (received * rate).round_dp(8));
+                prop_assert!(f.commission <= (charged_on * rate).round_dp(8));
+                let fee_asset = if in_quote { asset("USDT") } else { asset("BTC") };
+                prop_assert_eq!(&f.commission_asset, &fee_asset);
             }
         }
     }

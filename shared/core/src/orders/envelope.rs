@@ -157,6 +157,22 @@ impl IntentEnvelope {
 mod tests {
     use super::*;
     use crate::orders::record::tests::intent;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn a_fee_rate_outside_0_to_10000_bps_is_refused_naming_the_field() {
+        let mut e = IntentEnvelope::new(intent(5));
+        e.intent.quote_fee_bps = Some(Decimal::new(26, 0));
+        let json = e.to_json().unwrap();
+        assert!(json.contains("\"quote_fee_bps\":\"26\""), "{json}");
+        assert_eq!(IntentEnvelope::from_json(&json).unwrap(), e);
+        for bad in ["-10000", "10000", "99999.5"] {
+            let body = json.replace("\"26\"", &format!("\"{bad}\""));
+            let err = IntentEnvelope::from_json(&body).unwrap_err().to_string();
+            assert!(err.contains("intent.quote_fee_bps"), "{bad}: {err}");
+            assert!(err.contains("at least 0 and below 10000"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn envelope_round_trips_with_decimals_as_strings_and_refuses_unknown_versions() {

@@ -199,6 +199,18 @@ fn decimal_digits(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
 /// Milliseconds since the Unix epoch, UTC.
 pub type EpochMillis = i64;
 
+/// A fee rate in bps as a message carries it: at least 0 and below 10,000 (the whole amount),
+/// else the message is refused.
+fn fee_bps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    let bps = crate::exact::option::deserialize(d)?;
+    match bps {
+        Some(b) if b < Decimal::ZERO || b >= crate::money::BPS => Err(serde::de::Error::custom(
+            format!("{b} bps: a fee rate must be at least 0 and below 10000"),
+        )),
+        _ => Ok(bps),
+    }
+}
+
 /// An order the planner wants placed: what to trade, the price to start at, the worst price
 /// the slippage budget accepts, and until when it may be placed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,7 +250,8 @@ pub struct OrderIntent {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::exact::option"
+        serialize_with = "crate::exact::option::serialize",
+        deserialize_with = "fee_bps"
     )]
     pub quote_fee_bps: Option<Decimal>,
     /// The exchange account to place it on (see `PortfolioSpec::account`); `None` is the

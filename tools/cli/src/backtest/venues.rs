@@ -406,7 +406,7 @@ impl VenueAccount {
     /// The fee rate a resting buy reserves on top of its notional: the venue's higher fee, so
     /// the reserve covers the fill whether it rests or crosses.
     pub(super) fn reserve_bps(&self) -> Decimal {
-        self.fees.maker_bps.max(self.fees.taker_bps)
+        self.fees.higher_bps()
     }
 
     /// What is free of `asset`: held, less what resting orders lock (never below zero).

@@ -258,7 +258,7 @@ async fn choose(
     if let Some(missing) = wanted.iter().find(|id| !found.contains(*id)) {
         release(sqs, dlq, &chosen.iter().chain(&left).collect::<Vec<_>>()).await?;
         return Err(ConsoleError::Refused(format!(
-            "no message {missing:?} in the dead-letter queue (driftline dlq list shows them); nothing done"
+            "no message {missing:?} in {dlq} (driftline dlq list shows them); nothing done"
         )));
     }
     release(sqs, dlq, &left.iter().collect::<Vec<_>>()).await?;
@@ -279,6 +279,11 @@ pub async fn redrive(console: &Console, ids: &[String]) -> Result<Redriven, Cons
     let sqs = aws_sdk_sqs::Client::new(&console.sdk);
     let dlq = console.deployment.require(outputs::DEAD_LETTER_QUEUE)?;
     let intents = console.deployment.require(outputs::INTENTS_QUEUE)?;
+    if console.deployment.get(outputs::SHARDS_DEAD_LETTER_QUEUE) == Some(dlq) {
+        return Err(ConsoleError::Refused(format!(
+            "{dlq} is the shards' dead-letter queue; nothing moved: {SHARDS_ARE_NOT_REDRIVEN}"
+        )));
+    }
     let chosen = choose(&sqs, dlq, ids).await?;
     // The shards' queue named as the dead-letter queue: its shards would only be
     // dead-lettered again by the executor.
@@ -373,9 +378,6 @@ async fn delete_one(sqs: &aws_sdk_sqs::Client, dlq: &str, m: &Message) -> Result
 
 /// The dead letters as a table.
 pub fn render(letters: &[DeadLetter]) -> String {
-    if letters.is_empty() {
-        return "the dead-letter queue is empty\n".into();
-    }
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         "message id",

@@ -115,7 +115,17 @@ impl Engine {
         // venue charges it so) on top of what it pays; otherwise out of the asset received.
         let fee_on_top = o.side == Side::Buy && self.buy_fee_in_quote;
         let (fee_asset, commission) = if fee_on_top {
-            (paid_asset.clone(), dp(paid * rate))
+            // Rounded down: the hold covers exactly `paid × rate` when a fill is at the limit
+            // and the rate is the one held, and the fee may not take more than was held.
+            (
+                paid_asset.clone(),
+                (paid * rate)
+                    .round_dp_with_strategy(
+                        super::ASSET_PRECISION,
+                        rust_decimal::RoundingStrategy::ToZero,
+                    )
+                    .normalize(),
+            )
         } else {
             (got_asset.clone(), dp(got * rate))
         };

@@ -352,7 +352,7 @@ impl Executor {
         }
         let why = format!(
             "not enough {quote} free after the cycle's sells: {free} free, {} needed",
-            quantity * price.value()
+            quantity * unit_cost
         );
         self.close(record, OrderStatus::Cancelled, &why).await?;
         Ok(None)
