@@ -9,7 +9,7 @@ mismatch.
 # paper-venue: kraken_venue.toml
 
 import sys
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from kraken.exceptions import (
     KrakenInsufficientFundsError,
@@ -83,7 +83,8 @@ def main(base_url):
     open_orders = user.get_open_orders()["open"]
     assert list(open_orders) == [txid], open_orders
     assert list(user.get_open_orders(cl_ord_id="fidelity-leg-1")["open"]) == [txid]
-    assert Decimal(user.get_balances()["ZUSD"]["hold_trade"]) == price * Decimal("0.01")
+    # The cost and its fee at the higher rate (0.26 %): Kraken takes a buy's fee in USD (fciq).
+    assert Decimal(user.get_balances()["ZUSD"]["hold_trade"]) == price * Decimal("0.01") * Decimal("1.0026")
     assert trade.cancel_order(txid=txid)["count"] == 1
     assert user.get_open_orders()["open"] == {}
     closed = user.get_closed_orders()
@@ -109,7 +110,11 @@ def main(base_url):
     assert sum(Decimal(t["vol"]) for t in trades) == Decimal("0.02"), trades
     fees = sum(Decimal(t["fee"]) for t in trades)
     cost = sum(Decimal(t["cost"]) for t in trades)
-    assert fees == (cost * Decimal("0.0026")).quantize(Decimal("0.00000001")), (fees, cost)
+    # Each trade's taker fee in USD, to 8 decimals, never more than the rate.
+    for t in trades:
+        want = (Decimal(t["cost"]) * Decimal("0.0026")).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
+        assert Decimal(t["fee"]) == want, t
+    assert fees <= cost * Decimal("0.0026"), (fees, cost)
     assert Decimal(filled["fee"]) == fees, filled
     one = user.get_trades_info(txid=filled["trades"][0])
     assert one[filled["trades"][0]]["pair"] == "XXBTZUSD", one
