@@ -483,6 +483,14 @@ describe('alarms', () => {
   const { template } = build();
   const json = template.toJSON() as any;
   const alarm = (suffix: string) => json.Resources[logicalId(template, 'AWS::CloudWatch::Alarm', suffix)].Properties;
+  /** The alarm watches `metric` of the stack's queue `queue`. */
+  const watchesQueue = (a: any, queue: string, metric: string) => {
+    assert.equal(a.Namespace, 'AWS/SQS');
+    assert.equal(a.MetricName, metric);
+    assert.deepEqual(a.Dimensions, [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', `${queue}/Resource`), 'QueueName'] } },
+    ]);
+  };
   const topic = { Ref: logicalId(template, 'AWS::SNS::Topic', 'AlarmTopic/Resource') };
 
   it('all notify the alarm topic, on alarm and on recovery', () => {
@@ -521,23 +529,15 @@ describe('alarms', () => {
 
   it('fire when the dead-letter queue holds a message', () => {
     const a = alarm('Observability/DeadLetterQueueNotEmpty/Resource');
-    assert.equal(a.Namespace, 'AWS/SQS');
-    assert.equal(a.MetricName, 'ApproximateNumberOfMessagesVisible');
-    assert.deepEqual(a.Dimensions, [
-      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'IntentsDeadLetterQueue/Resource'), 'QueueName'] } },
-    ]);
+    watchesQueue(a, 'IntentsDeadLetterQueue', 'ApproximateNumberOfMessagesVisible');
     assert.equal(a.Threshold, 1);
     assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
   });
 
   it("fire when the shards' dead-letter queue holds a message", () => {
     const a = alarm('ShardsDeadLetterQueueNotEmpty/Resource');
-    assert.equal(a.Namespace, 'AWS/SQS');
-    assert.equal(a.MetricName, 'ApproximateNumberOfMessagesVisible');
+    watchesQueue(a, 'ShardsDeadLetterQueue', 'ApproximateNumberOfMessagesVisible');
     assert.equal(a.Statistic, 'Maximum');
-    assert.deepEqual(a.Dimensions, [
-      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'ShardsDeadLetterQueue/Resource'), 'QueueName'] } },
-    ]);
     assert.equal(a.Threshold, 1);
     assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
     assert.equal(a.TreatMissingData, 'notBreaching');
@@ -545,12 +545,8 @@ describe('alarms', () => {
 
   it('fire when a shard has waited half a schedule period for its invocation', () => {
     const a = alarm('ShardsFallingBehind/Resource');
-    assert.equal(a.Namespace, 'AWS/SQS');
-    assert.equal(a.MetricName, 'ApproximateAgeOfOldestMessage');
+    watchesQueue(a, 'ShardsQueue', 'ApproximateAgeOfOldestMessage');
     assert.equal(a.Statistic, 'Maximum');
-    assert.deepEqual(a.Dimensions, [
-      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'ShardsQueue/Resource'), 'QueueName'] } },
-    ]);
     assert.equal(a.Threshold, 150);
     assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
     const slow = build({ scheduleRateMinutes: 15 });

@@ -228,11 +228,11 @@ pub async fn list(console: &Console, shards: bool) -> Result<Vec<DeadLetter>, Co
     Ok(letters)
 }
 
-/// What a redrive or a delete did.
+/// What a redrive or a delete did to the messages it chose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Redriven {
-    /// The ids (in the dead-letter queue) of the messages moved (or deleted).
-    pub moved: Vec<String>,
+pub struct Handled {
+    /// The ids (in the dead-letter queue) of the messages moved, or deleted.
+    pub done: Vec<String>,
     /// Messages that could not be moved, with why; they are still in the dead-letter queue
     /// (or, when only the delete failed, in both queues).
     pub failed: Vec<(String, String)>,
@@ -275,7 +275,7 @@ const SHARDS_ARE_NOT_REDRIVEN: &str = "a shard is never redriven: the next tick 
 /// # Errors
 /// [`ConsoleError::Refused`] when an id is not in the dead-letter queue, or a chosen message
 /// is a shard (nothing is moved then), [`ConsoleError::Aws`] when SQS refuses the receive.
-pub async fn redrive(console: &Console, ids: &[String]) -> Result<Redriven, ConsoleError> {
+pub async fn redrive(console: &Console, ids: &[String]) -> Result<Handled, ConsoleError> {
     let sqs = aws_sdk_sqs::Client::new(&console.sdk);
     let dlq = console.deployment.require(outputs::DEAD_LETTER_QUEUE)?;
     let intents = console.deployment.require(outputs::INTENTS_QUEUE)?;
@@ -287,15 +287,18 @@ pub async fn redrive(console: &Console, ids: &[String]) -> Result<Redriven, Cons
     let chosen = choose(&sqs, dlq, ids).await?;
     // The shards' queue named as the dead-letter queue: its shards would only be
     // dead-lettered again by the executor.
-    if let Some(shard) = chosen.iter().find(|m| DeadLetter::of(m).shard.is_some()) {
+    if let Some(shard) = chosen
+        .iter()
+        .find(|m| serde_json::from_str::<Shard>(m.body().unwrap_or_default()).is_ok())
+    {
         release(&sqs, dlq, &chosen.iter().collect::<Vec<_>>()).await?;
         return Err(ConsoleError::Refused(format!(
             "message {:?} is a shard, not an intent; nothing moved: {SHARDS_ARE_NOT_REDRIVEN}",
             shard.message_id().unwrap_or_default()
         )));
     }
-    let mut done = Redriven {
-        moved: Vec::new(),
+    let mut handled = Handled {
+        done: Vec::new(),
         failed: Vec::new(),
     };
     for m in &chosen {
@@ -307,7 +310,7 @@ pub async fn redrive(console: &Console, ids: &[String]) -> Result<Redriven, Cons
             .send()
             .await;
         if let Err(e) = sent {
-            done.failed.push((
+            handled.failed.push((
                 id,
                 format!(
                     "not sent to the intents queue: {}",
@@ -319,8 +322,8 @@ pub async fn redrive(console: &Console, ids: &[String]) -> Result<Redriven, Cons
             continue;
         }
         match delete_one(&sqs, dlq, m).await {
-            Ok(()) => done.moved.push(id),
-            Err(e) => done.failed.push((
+            Ok(()) => handled.done.push(id),
+            Err(e) => handled.failed.push((
                 id,
                 format!(
                     "sent to the intents queue but not deleted from the dead-letter queue \
@@ -329,7 +332,7 @@ pub async fn redrive(console: &Console, ids: &[String]) -> Result<Redriven, Cons
             )),
         }
     }
-    Ok(done)
+    Ok(handled)
 }
 
 /// Deletes the messages named by `ids` (every message when empty) from the dead-letter queue
@@ -344,25 +347,25 @@ pub async fn delete(
     console: &Console,
     shards: bool,
     ids: &[String],
-) -> Result<Redriven, ConsoleError> {
+) -> Result<Handled, ConsoleError> {
     let sqs = aws_sdk_sqs::Client::new(&console.sdk);
     let dlq = console.deployment.require(queue(shards))?;
     let chosen = choose(&sqs, dlq, ids).await?;
-    let mut done = Redriven {
-        moved: Vec::new(),
+    let mut handled = Handled {
+        done: Vec::new(),
         failed: Vec::new(),
     };
     for m in &chosen {
         let id = m.message_id().unwrap_or_default().to_owned();
         match delete_one(&sqs, dlq, m).await {
-            Ok(()) => done.moved.push(id),
+            Ok(()) => handled.done.push(id),
             Err(e) => {
-                done.failed.push((id, format!("not deleted: {e}")));
+                handled.failed.push((id, format!("not deleted: {e}")));
                 let _ = release(&sqs, dlq, &[m]).await;
             }
         }
     }
-    Ok(done)
+    Ok(handled)
 }
 
 /// Deletes one held message.
@@ -454,7 +457,7 @@ pub fn run(target: &Target, args: &DlqArgs) -> Result<(), ConsoleError> {
     } else {
         "the dead-letter queue"
     };
-    let done = match &args.action {
+    let handled = match &args.action {
         DlqAction::List { json } => {
             let letters = block_on(async {
                 let console = Console::connect(target, &[dlq]).await?;
@@ -475,7 +478,7 @@ pub fn run(target: &Target, args: &DlqArgs) -> Result<(), ConsoleError> {
             )));
         }
         DlqAction::Redrive { ids } => {
-            let done = block_on(async {
+            let handled = block_on(async {
                 let console = Console::connect(
                     target,
                     &[outputs::DEAD_LETTER_QUEUE, outputs::INTENTS_QUEUE],
@@ -485,29 +488,30 @@ pub fn run(target: &Target, args: &DlqArgs) -> Result<(), ConsoleError> {
             })?;
             println!(
                 "moved {} message(s) to the intents queue{}",
-                done.moved.len(),
-                listed(&done.moved)
+                handled.done.len(),
+                listed(&handled.done)
             );
-            done
+            handled
         }
         DlqAction::Delete { ids, .. } => {
-            let done = block_on(async {
+            let handled = block_on(async {
                 let console = Console::connect(target, &[dlq]).await?;
                 delete(&console, args.shards, ids).await
             })?;
             println!(
                 "deleted {} message(s) from {name}{}",
-                done.moved.len(),
-                listed(&done.moved)
+                handled.done.len(),
+                listed(&handled.done)
             );
-            done
+            handled
         }
     };
-    if done.failed.is_empty() {
+    if handled.failed.is_empty() {
         Ok(())
     } else {
         Err(ConsoleError::Refused(
-            done.failed
+            handled
+                .failed
                 .iter()
                 .map(|(id, why)| format!("{id}: {why}"))
                 .collect::<Vec<_>>()

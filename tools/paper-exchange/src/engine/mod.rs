@@ -200,13 +200,13 @@ impl Engine {
         self.fees
     }
 
-    /// What a buy holds on top of its cost, per unit of cost: the higher fee rate where the
-    /// buy's fee is paid in the quote asset, else nothing.
-    fn buy_fee_hold(&self) -> Decimal {
+    /// What a buy of `cost` in the quote holds: the cost, and where the buy's fee is paid in
+    /// the quote, that fee at the higher rate. A fill releases its own share the same way.
+    fn buy_hold(&self, cost: Decimal) -> Decimal {
         if self.buy_fee_in_quote {
-            self.fees.maker.max(self.fees.taker)
+            cost + cost * self.fees.maker.max(self.fees.taker)
         } else {
-            Decimal::ZERO
+            cost
         }
     }
 

@@ -212,8 +212,8 @@ impl Engine {
             && new.quantity.is_some_and(|q| planned_qty < q);
         let orig_qty = new.quantity.unwrap_or(planned_qty);
         let lock = match (new.side, limit) {
-            (Side::Buy, Some(price)) => orig_qty * price * (Decimal::ONE + self.buy_fee_hold()),
-            (Side::Buy, None) => planned_cost * (Decimal::ONE + self.buy_fee_hold()),
+            (Side::Buy, Some(price)) => self.buy_hold(orig_qty * price),
+            (Side::Buy, None) => self.buy_hold(planned_cost),
             (Side::Sell, _) => new.quantity.unwrap_or(planned_qty),
         };
         let (base, quote) = (m.symbol.base(), m.symbol.quote());

@@ -4,7 +4,7 @@
 use driftline_core::{Asset, EpochMillis, Side};
 use rust_decimal::Decimal;
 
-use super::{dp, Engine, Fill, Maker, PlannedFill, PublicTrade, VenueStatus};
+use super::{dp, Engine, Fill, Maker, PlannedFill, PublicTrade, VenueStatus, ASSET_PRECISION};
 
 impl Engine {
     pub(super) fn move_to_locked(&mut self, account: &str, asset: &Asset, amount: Decimal) {
@@ -100,47 +100,30 @@ impl Engine {
         } else {
             (base.clone(), qty, quote.clone(), quote_qty)
         };
-        let hold = if o.side == Side::Buy {
-            Decimal::ONE + self.buy_fee_hold()
-        } else {
-            Decimal::ONE
+        let release = match (o.side, o.lock_price) {
+            (Side::Buy, Some(limit)) => self.buy_hold(qty * limit),
+            (Side::Buy, None) => self.buy_hold(quote_qty),
+            (Side::Sell, _) => qty,
         };
-        let release = hold
-            * match (o.side, o.lock_price) {
-                (Side::Buy, Some(limit)) => qty * limit,
-                (Side::Buy, None) => quote_qty,
-                (Side::Sell, _) => qty,
-            };
-        // The fee in the quote asset: a sell's comes out of what it gets, a buy's (where the
-        // venue charges it so) on top of what it pays; otherwise out of the asset received.
+        // The fee comes out of what is received, except a buy's where the venue charges it in
+        // the quote: then on top of what is paid, rounded down so that it never takes more
+        // than the fill's share of the hold (exactly `paid × rate` at the limit).
         let fee_on_top = o.side == Side::Buy && self.buy_fee_in_quote;
-        let (fee_asset, commission) = if fee_on_top {
-            // Rounded down: the hold covers exactly `paid × rate` when a fill is at the limit
-            // and the rate is the one held, and the fee may not take more than was held.
-            (
-                paid_asset.clone(),
-                (paid * rate)
-                    .round_dp_with_strategy(
-                        super::ASSET_PRECISION,
-                        rust_decimal::RoundingStrategy::ToZero,
-                    )
-                    .normalize(),
-            )
+        let (fee_asset, commission, paid_fee, got_fee) = if fee_on_top {
+            let fee = (paid * rate)
+                .round_dp_with_strategy(ASSET_PRECISION, rust_decimal::RoundingStrategy::ToZero)
+                .normalize();
+            (paid_asset.clone(), fee, fee, Decimal::ZERO)
         } else {
-            (got_asset.clone(), dp(got * rate))
+            let fee = dp(got * rate);
+            (got_asset.clone(), fee, Decimal::ZERO, fee)
         };
         if let Some(a) = self.accounts.get_mut(&o.account) {
             let b = a.balances.entry(paid_asset.clone()).or_default();
             b.locked -= release;
-            b.free += release
-                - paid
-                - if fee_on_top {
-                    commission
-                } else {
-                    Decimal::ZERO
-                };
+            b.free += release - paid - paid_fee;
         }
-        let kept = if fee_on_top { got } else { got - commission };
+        let kept = got - got_fee;
         self.credit(&o.account, &got_asset, kept);
         *self.fees_collected.entry(fee_asset.clone()).or_default() += commission;
         *self.simulated_flow.entry(paid_asset).or_default() += paid;

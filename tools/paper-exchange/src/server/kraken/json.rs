@@ -69,15 +69,6 @@ pub(super) fn asset_pair(
     })
 }
 
-/// A trade's fee in the pair's quote currency.
-pub(super) fn fee_in_quote(f: &Fill, quote: &str) -> Decimal {
-    if f.commission_asset.as_str() == quote {
-        f.commission
-    } else {
-        (f.commission * f.price).round_dp(crate::engine::ASSET_PRECISION)
-    }
-}
-
 fn side(s: Side) -> &'static str {
     match s {
         Side::Buy => "buy",
@@ -131,7 +122,8 @@ pub(super) fn order(
     fills: &[&Fill],
     with_trades: bool,
 ) -> Value {
-    let fee: Decimal = fills.iter().map(|f| fee_in_quote(f, &p.quote_asset)).sum();
+    // The engine charges this dialect's fees in the quote, as Kraken states them (`fciq`).
+    let fee: Decimal = fills.iter().map(|f| f.commission).sum();
     let average = if o.executed_qty.is_zero() {
         Decimal::ZERO
     } else {
@@ -181,7 +173,7 @@ pub(super) fn trade(f: &Fill, o: Option<&Order>, p: &PairNames, decimals: u32) -
         "pair": p.key, "time": seconds(f.time), "type": side(f.side),
         "ordertype": o.map_or("limit", |o| order_type(o.order_type)),
         "price": price(f.price, decimals), "cost": d8(f.quote_qty),
-        "fee": d8(fee_in_quote(f, &p.quote_asset)), "vol": d8(f.qty),
+        "fee": d8(f.commission), "vol": d8(f.qty),
         "margin": "0.00000000", "leverage": "0", "misc": "",
         "trade_id": f.trade_id, "maker": f.is_maker
     })
