@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use driftline_aws::AccountSecrets;
-use driftline_core::orders::{IntentEnvelope, OrderRecord};
+use driftline_core::orders::{IntentEnvelope, OrderRecord, RecordOutcome};
 use driftline_core::ports::{BreakerStore, DriftHistory, IntentQueue, OrderLedger};
 use driftline_core::service::executor::{Invocation, MessageOutcome};
 use driftline_core::service::scheduler::PortfolioOutcome;
@@ -109,7 +109,8 @@ async fn record_all(w: &World, intents: &[OrderIntent]) {
     let now = w.now();
     stream::iter(intents)
         .for_each_concurrent(16, |i| async move {
-            w.store.record(i, now).await.expect("intent recorded");
+            let outcome = w.store.record(i, now).await.expect("intent recorded");
+            assert!(!matches!(outcome, RecordOutcome::Refused(_)), "{outcome:?}");
         })
         .await;
 }

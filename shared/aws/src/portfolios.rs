@@ -17,7 +17,7 @@ use crate::table::SK;
 const CONFIG_PK: &str = "CONFIG";
 const CONFIG: &str = "portfolio config";
 
-fn config_key(id: &str) -> Item {
+pub(crate) fn config_key(id: &str) -> Item {
     DynamoStore::key(CONFIG_PK.into(), format!("PORTFOLIO#{id}"))
 }
 

@@ -71,6 +71,21 @@ async fn store() -> Option<(DynamoStore, aws_sdk_dynamodb::Client)> {
     Some((DynamoStore::new(client.clone(), table), client))
 }
 
+/// A store whose portfolio `p1` is configured: the ledger records only a configured
+/// portfolio's intents.
+async fn ledger() -> Option<(DynamoStore, aws_sdk_dynamodb::Client)> {
+    let (store, client) = store().await?;
+    store.put_portfolio(&spec_of("p1")).await.unwrap();
+    Some((store, client))
+}
+
+fn spec_of(id: &str) -> driftline_core::config::PortfolioSpec {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "quote": "USDT", "targets": {"BTC": "0.5", "USDT": "0.5"}
+    }))
+    .unwrap()
+}
+
 fn portfolio() -> PortfolioId {
     PortfolioId::new("p1").unwrap()
 }
@@ -112,7 +127,7 @@ fn claim(owner: &str, now_ms: EpochMillis, expiry: EpochMillis) -> Claim {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_racing_claims_have_exactly_one_winner_100_times() {
-    let Some((store, _)) = store().await else {
+    let Some((store, _)) = ledger().await else {
         return;
     };
     let store = Arc::new(store);
@@ -151,7 +166,7 @@ async fn two_racing_claims_have_exactly_one_winner_100_times() {
 
 #[tokio::test]
 async fn a_lapsed_in_progress_claim_is_taken_over_and_a_live_one_is_not() {
-    let Some((store, _)) = store().await else {
+    let Some((store, _)) = ledger().await else {
         return;
     };
     let i = intent(0, 100_000);
@@ -190,7 +205,7 @@ async fn a_lapsed_in_progress_claim_is_taken_over_and_a_live_one_is_not() {
 #[tokio::test]
 async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deployment() {
     use driftline_core::control::{DeploymentControls, Stop};
-    let Some((store, _)) = store().await else {
+    let Some((store, _)) = ledger().await else {
         return;
     };
     let i = intent(0, 100_000);
@@ -273,7 +288,7 @@ async fn a_claim_with_the_controls_takes_only_a_pending_order_of_a_clear_deploym
 
 #[tokio::test]
 async fn recording_twice_keeps_the_first_record() {
-    let Some((store, _)) = store().await else {
+    let Some((store, _)) = ledger().await else {
         return;
     };
     let i = intent(0, 100_000);
@@ -293,7 +308,7 @@ async fn recording_twice_keeps_the_first_record() {
 /// digits, and the next write stores a string.
 #[tokio::test]
 async fn an_exchange_order_id_stored_as_a_number_reads_back_as_text() {
-    let Some((store, client)) = store().await else {
+    let Some((store, client)) = ledger().await else {
         return;
     };
     let i = intent(0, 1_000_000);
@@ -338,7 +353,7 @@ async fn an_exchange_order_id_stored_as_a_number_reads_back_as_text() {
 
 #[tokio::test]
 async fn a_cycle_records_in_transactions_of_a_hundred_and_never_overwrites() {
-    let Some((store, _)) = store().await else {
+    let Some((store, _)) = ledger().await else {
         return;
     };
     // 150 new intents: two transactions, every record written as PENDING.
@@ -354,7 +369,8 @@ async fn a_cycle_records_in_transactions_of_a_hundred_and_never_overwrites() {
     assert_eq!(store.open_orders(&portfolio()).await.unwrap().len(), 150);
 
     // The cycle again, after one of its orders was claimed, plus one new intent: the
-    // transaction is refused as a whole and each record is written or kept one by one.
+    // transaction is refused as a whole, the records there come back with the refusal as they
+    // are, and the new one is written.
     let key = OrderKey::of(&intents[1]);
     let ClaimOutcome::Claimed(claimed) = store
         .claim(&key, &claim("req-1", 2_000, 60_000))
@@ -391,7 +407,7 @@ fn transition(expected_version: u64, to: OrderStatus, now_ms: EpochMillis) -> Tr
 
 #[tokio::test]
 async fn transitions_follow_the_state_machine_and_the_version_in_the_store() {
-    let Some((store, client)) = store().await else {
+    let Some((store, client)) = ledger().await else {
         return;
     };
     let i = intent(0, 100_000);
@@ -511,7 +527,7 @@ fn fill(qty: Decimal, status: OrderStatus, now_ms: EpochMillis) -> FillProgress 
 
 #[tokio::test]
 async fn the_same_fill_applied_twice_changes_nothing() {
-    let Some((store, _)) = store().await else {
+    let Some((store, _)) = ledger().await else {
         return;
     };
     let i = intent(0, 100_000);
@@ -578,7 +594,7 @@ async fn the_same_fill_applied_twice_changes_nothing() {
 
 #[tokio::test]
 async fn open_orders_are_the_non_final_ones() {
-    let Some((store, _)) = store().await else {
+    let Some((store, _)) = ledger().await else {
         return;
     };
     let mut keys = Vec::new();
@@ -626,7 +642,7 @@ async fn open_orders_are_the_non_final_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_concurrent_lease_acquirers_get_one_owner() {
-    let Some((store, _)) = store().await else {
+    let Some((store, _)) = ledger().await else {
         return;
     };
     let store = Arc::new(store);
@@ -1196,6 +1212,109 @@ async fn the_halt_and_the_breaker_are_read_together_and_the_halt_is_set_and_lift
     assert_eq!(store.read("other").await.unwrap().breaker.version, 0);
     assert_eq!(store.set_halt(None).await.unwrap(), Some(halt));
     assert_eq!(store.read("binance").await.unwrap().halt, None);
+}
+
+#[tokio::test]
+async fn nothing_new_is_recorded_once_the_deployment_is_halted_or_the_portfolio_paused_or_removed()
+{
+    use driftline_aws::ConfigWrite;
+    use driftline_core::control::{DeploymentControls, Stop};
+    use driftline_core::orders::Refusal;
+    use driftline_core::ports::PortfolioConfigs;
+    let Some((store, _)) = ledger().await else {
+        return;
+    };
+    let stop = Stop {
+        reason: "test".into(),
+        by: "operator".into(),
+        at_ms: 1,
+    };
+    let first: Vec<_> = (0..3).map(|leg| intent(leg, 100_000)).collect();
+    let refused = |r: Refusal, n: usize| vec![RecordOutcome::Refused(r); n];
+    let version = |store: &DynamoStore| {
+        let store = store.clone();
+        async move {
+            store
+                .portfolio(&portfolio())
+                .await
+                .unwrap()
+                .unwrap()
+                .version
+        }
+    };
+
+    store.set_halt(Some(&stop)).await.unwrap();
+    assert_eq!(
+        store.record(&first[0], 1_000).await.unwrap(),
+        RecordOutcome::Refused(Refusal::Halted)
+    );
+    assert_eq!(
+        store.record_all(&first, 1_000).await.unwrap(),
+        refused(Refusal::Halted, 3)
+    );
+    store.set_halt(None).await.unwrap();
+
+    let v = version(&store).await;
+    let ConfigWrite::Written(_) = store
+        .set_paused(&portfolio(), Some(&stop), v)
+        .await
+        .unwrap()
+    else {
+        panic!("paused")
+    };
+    assert_eq!(
+        store.record(&first[0], 1_000).await.unwrap(),
+        RecordOutcome::Refused(Refusal::PortfolioStopped)
+    );
+    assert_eq!(
+        store.record_all(&first, 1_000).await.unwrap(),
+        refused(Refusal::PortfolioStopped, 3)
+    );
+    let v = version(&store).await;
+    let ConfigWrite::Written(_) = store.set_paused(&portfolio(), None, v).await.unwrap() else {
+        panic!("resumed")
+    };
+    assert!(store.orders(&portfolio()).await.unwrap().is_empty());
+
+    // A portfolio nobody configured records nothing.
+    let stranger = OrderIntent {
+        portfolio_id: PortfolioId::new("p2").unwrap(),
+        ..intent(9, 100_000)
+    };
+    assert_eq!(
+        store.record(&stranger, 1_000).await.unwrap(),
+        RecordOutcome::Refused(Refusal::PortfolioStopped)
+    );
+
+    // Running, the cycle is recorded. Run again after a halt, what is there comes back as it
+    // was and nothing new is written.
+    let outcomes = store.record_all(&first, 1_000).await.unwrap();
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, RecordOutcome::Recorded(_))));
+    store.set_halt(Some(&stop)).await.unwrap();
+    let mut again = first.clone();
+    again.push(intent(3, 100_000));
+    let outcomes = store.record_all(&again, 2_000).await.unwrap();
+    let mut want: Vec<_> = first
+        .iter()
+        .map(|i| RecordOutcome::AlreadyRecorded(OrderRecord::pending(i.clone(), 1_000)))
+        .collect();
+    want.push(RecordOutcome::Refused(Refusal::Halted));
+    assert_eq!(outcomes, want);
+    store.set_halt(None).await.unwrap();
+    assert_eq!(store.orders(&portfolio()).await.unwrap().len(), 3);
+
+    // Removed, the portfolio records nothing more either.
+    let v = version(&store).await;
+    let ConfigWrite::Written(_) = store.remove_portfolio(&portfolio(), v).await.unwrap() else {
+        panic!("removed")
+    };
+    assert_eq!(
+        store.record(&again[3], 3_000).await.unwrap(),
+        RecordOutcome::Refused(Refusal::PortfolioStopped)
+    );
+    assert_eq!(store.orders(&portfolio()).await.unwrap().len(), 3);
 }
 
 #[tokio::test]

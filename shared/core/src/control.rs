@@ -5,7 +5,9 @@
 //! cycle plans it; its resting orders are left alone unless the operator asks.
 //!
 //! Both functions read the halt at the start of every invocation, in the same request as the
-//! exchange's circuit breaker ([`DeploymentControls::read`]).
+//! exchange's circuit breaker ([`DeploymentControls::read`]). The ledger checks the halt and the
+//! pause again in every record of a new order ([`crate::ports::OrderLedger::record`]), so an
+//! invocation that read them before a stop records nothing after it.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -15,7 +15,7 @@ use crate::orders::{
     apply_claim, apply_fill, apply_transition, claim_allowed, claim_of_pending,
     classify_failed_claim, classify_failed_fill, fill_allowed, transition_allowed, Claim,
     ClaimOutcome, FillOutcome, FillProgress, IntentEnvelope, OrderKey, OrderRecord, RecordOutcome,
-    Transition, TransitionOutcome,
+    Refusal, Transition, TransitionOutcome,
 };
 use crate::ports::{
     BreakerSave, BreakerStore, ClearClaim, Clock, CycleLeases, DriftHistory, IntentQueue, Lease,
@@ -200,6 +200,15 @@ impl OrderLedger for InMemoryStore {
         let key = OrderKey::of(intent);
         if let Some(existing) = orders.get(&key) {
             return Ok(RecordOutcome::AlreadyRecorded(existing.clone()));
+        }
+        if lock(&self.halt).is_some() {
+            return Ok(RecordOutcome::Refused(Refusal::Halted));
+        }
+        if lock(&self.configs)
+            .get(&intent.portfolio_id)
+            .is_none_or(|c| c.paused.is_some())
+        {
+            return Ok(RecordOutcome::Refused(Refusal::PortfolioStopped));
         }
         let record = OrderRecord::pending(intent.clone(), now);
         orders.insert(key, record.clone());
@@ -617,6 +626,34 @@ mod tests {
             store.claim(&key, &claim("a", 1)).await.unwrap(),
             ClaimOutcome::NotFound
         );
+        // Nothing is recorded for a portfolio that is not configured, is paused, or while the
+        // deployment is halted.
+        let stopped = |by: &str| Stop {
+            reason: "test".into(),
+            by: by.into(),
+            at_ms: 0,
+        };
+        let refused = |r| RecordOutcome::Refused(r);
+        assert_eq!(
+            store.record(&i, 0).await.unwrap(),
+            refused(Refusal::PortfolioStopped)
+        );
+        store.put_portfolio(
+            serde_json::from_value(serde_json::json!({
+                "id": "p1", "quote": "USDT", "targets": {"BTC": "0.5", "USDT": "0.5"}
+            }))
+            .unwrap(),
+        );
+        store.set_paused(&i.portfolio_id, Some(stopped("pause")));
+        assert_eq!(
+            store.record(&i, 0).await.unwrap(),
+            refused(Refusal::PortfolioStopped)
+        );
+        store.set_paused(&i.portfolio_id, None);
+        store.set_halt(Some(&stopped("halt"))).await.unwrap();
+        assert_eq!(store.record(&i, 0).await.unwrap(), refused(Refusal::Halted));
+        store.set_halt(None).await.unwrap();
+        assert!(store.all_orders().is_empty());
         assert!(matches!(
             store.record(&i, 0).await.unwrap(),
             RecordOutcome::Recorded(_)

@@ -183,6 +183,11 @@ struct Rig {
 fn rig() -> Rig {
     let clock = Arc::new(ManualClock::at(1_000_000));
     let store = Arc::new(InMemoryStore::default());
+    // The ledger records only a configured portfolio's intents.
+    store.put_portfolio(support::spec(
+        serde_json::json!({"BTC": "0.5", "USDT": "0.5"}),
+        serde_json::json!({}),
+    ));
     let queue = Arc::new(FlakyQueue {
         inner: InMemoryQueue::new(clock.clone(), 30_000),
         refuse: AtomicBool::new(false),
@@ -225,7 +230,7 @@ fn rig() -> Rig {
 
 /// A recorded sell of 0.01 BTC, leg `leg`, and its message.
 async fn recorded(r: &Rig, leg: u32) -> (OrderIntent, String) {
-    let portfolio = PortfolioId::new("p1").unwrap();
+    let portfolio = PortfolioId::new("p").unwrap();
     let cycle = CycleId::new("c1").unwrap();
     let symbol: Symbol = "BTC/USDT".parse().unwrap();
     let intent = OrderIntent {

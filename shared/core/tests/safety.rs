@@ -152,7 +152,10 @@ fn rig_following(spec: PortfolioSpec, venue: SimVenue, follow_up: FollowUp) -> R
     let accounts = Arc::new(FixedAccounts::single(venue.clone()));
     let scheduler = Scheduler::new(
         Ports {
-            store: StorePorts::on(store.clone()),
+            store: StorePorts {
+                ledger: ledger.clone(),
+                ..StorePorts::on(store.clone())
+            },
             exchanges: accounts.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
@@ -856,6 +859,89 @@ async fn a_paused_portfolio_is_planned_by_no_cycle_and_its_last_cycle_is_kept() 
         last.outcome,
         PortfolioOutcome::Planned { orders: 1, .. }
     ));
+}
+
+/// The operator's stops a running invocation can miss: it read the controls before them.
+#[derive(Debug, Clone, Copy)]
+enum LateStop {
+    Halt,
+    Pause,
+}
+
+impl LateStop {
+    async fn write(self, r: &Rig, on: bool) {
+        use driftline_core::control::DeploymentControls;
+        let s = stop("late");
+        match self {
+            Self::Halt => {
+                r.store.set_halt(on.then_some(&s)).await.unwrap();
+            }
+            Self::Pause => r
+                .store
+                .set_paused(&PortfolioId::new("p").unwrap(), on.then_some(s)),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stop_written_while_a_cycle_plans_leaves_nothing_of_it_recorded_queued_or_placed() {
+    for late in [LateStop::Halt, LateStop::Pause] {
+        let r = btc_rig();
+        // The cycle has read the controls and planned; it stops before its first record.
+        *r.ledger.record_leg.lock().unwrap() = Some(0);
+        let interleaved = async {
+            r.ledger.reached.notified().await;
+            late.write(&r, true).await;
+            r.ledger.resume.notify_one();
+        };
+        let (cycle, ()) = tokio::join!(r.tick(), interleaved);
+        let stopped = match (&cycle[0].outcome, late) {
+            (PortfolioOutcome::Halted { reason }, LateStop::Halt)
+            | (PortfolioOutcome::Paused { reason }, LateStop::Pause) => reason.clone(),
+            (other, _) => panic!("{late:?}: {other:?}"),
+        };
+        assert!(stopped.contains("nothing queued"), "{late:?}: {stopped}");
+        assert!(r.orders().await.is_empty(), "{late:?}: nothing recorded");
+        assert!(r.deliver().await.is_empty(), "{late:?}: nothing queued");
+        assert!(r.venue.placed().is_empty(), "{late:?}: nothing placed");
+        // Nothing is lost either: lifted, the stop leaves the cycle to be planned again.
+        late.write(&r, false).await;
+        r.clock.advance(PERIOD_MS);
+        assert_eq!(planned(&r.tick().await), 1, "{late:?}");
+        r.deliver().await;
+        assert_eq!(r.venue.placed().len(), 1, "{late:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stop_written_while_an_order_is_repriced_closes_its_leg_and_places_no_next() {
+    for late in [LateStop::Halt, LateStop::Pause] {
+        let r = btc_rig();
+        resting_sell_left_behind(&r).await;
+        r.venue
+            .set_book(support::market("BTC", dec!(59950), dec!(10), dec!(10)));
+        // The follow-up has found the portfolio running and cancelled the resting leg; it
+        // stops before it records the next one.
+        *r.ledger.record_leg.lock().unwrap() = Some(1);
+        let interleaved = async {
+            r.ledger.reached.notified().await;
+            late.write(&r, true).await;
+            r.ledger.resume.notify_one();
+        };
+        let (outcomes, ()) = tokio::join!(r.deliver(), interleaved);
+        let why = match late {
+            LateStop::Halt => "halted while re-pricing",
+            LateStop::Pause => "portfolio paused while re-pricing",
+        };
+        assert_eq!(outcomes, vec![MessageOutcome::Done(why)]);
+        let orders = r.orders().await;
+        assert_eq!(orders.len(), 1, "{late:?}: no next leg recorded");
+        assert_eq!(orders[0].status, OrderStatus::Cancelled, "{late:?}");
+        assert_eq!(r.venue.placed().len(), 1, "{late:?}: the first leg only");
+        late.write(&r, false).await;
+        assert!(r.drain(1_000).await.is_empty(), "{late:?}: nothing queued");
+        assert_eq!(r.venue.placed().len(), 1, "{late:?}");
+    }
 }
 
 fn cycle_reports(

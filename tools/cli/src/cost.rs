@@ -227,9 +227,11 @@ pub fn monthly_bill(
     let (order_rru, order_wru) = sum_units(&run.order_calls);
     // Each order is one item of its cycle's transaction (at twice a plain write's units) and
     // one claim transaction: the order's update (twice a write's units) and the checks of the
-    // kill switch and the breaker (a transactional read each: twice a read's units).
+    // kill switch and the breaker (a transactional read each: twice a read's units). The
+    // cycle's transaction checks the kill switch and the portfolio's pause too: counted per
+    // order, as if each order were recorded on its own (at most 4 RRU too many an order).
     let transactional_wru = dec!(2) + dec!(2);
-    let transactional_rru = dec!(2) * dec!(2);
+    let transactional_rru = dec!(2) * dec!(2) + dec!(2) * dec!(2);
     let rru = portfolio_cycles * cycle_rru + orders * (order_rru + transactional_rru);
     let wru = portfolio_cycles * cycle_wru + orders * (order_wru + transactional_wru);
     // The functions' own requests, and the event source mapping's delete of each batch it
@@ -330,10 +332,11 @@ mod tests {
             dec!(105120) * dec!(2) + dec!(15400) * dec!(6)
         );
         // RRU: 4 a cycle; an order 1 (half a read of the halt with the breaker, for its
-        // follow-up's batch) + 4 (the claim's checks of them).
+        // follow-up's batch) + 4 (the claim's checks of them) + 4 (its record's checks of the
+        // halt and the pause).
         assert_eq!(
             bill.lines[3].quantity,
-            dec!(105120) * dec!(4) + dec!(15400) * dec!(5)
+            dec!(105120) * dec!(4) + dec!(15400) * dec!(9)
         );
         // SQS: a send an order, a delete an invocation, the pollers.
         assert_eq!(

@@ -1,22 +1,26 @@
-//! The order ledger on the table: recording a cycle's intents (in transactions of a hundred),
-//! claiming, moving and filling an order by conditional updates whose conditions are the
-//! state machine of `driftline_core::orders`, and reading a portfolio's orders.
+//! The order ledger on the table: recording a cycle's intents (in transactions that also check
+//! the operator's stops), claiming, moving and filling an order by conditional updates whose
+//! conditions are the state machine of `driftline_core::orders`, and reading a portfolio's
+//! orders.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use driftline_core::orders::{
     claim_of_pending, classify_failed_claim, classify_failed_fill, fill_predecessors,
     fill_progress_key, Claim, ClaimOutcome, FillOutcome, FillProgress, OrderKey, OrderRecord,
-    RecordOutcome, Transition, TransitionOutcome, CLAIMABLE,
+    RecordOutcome, Refusal, Transition, TransitionOutcome, CLAIMABLE,
 };
-use driftline_core::ports::{record_each, ClearClaim, OrderLedger, StoreError};
+use driftline_core::ports::{ClearClaim, OrderLedger, StoreError};
 use driftline_core::{BreakerState, EpochMillis, OrderIntent, OrderStatus, PortfolioId};
 
 use super::order_item::{order_item, order_key, order_record};
 use super::{portfolio_pk, DynamoStore};
 use crate::controls::{breaker_key, halt_key};
 use crate::item::{dec, n, s, to_json, unavailable};
+use crate::portfolios::config_key;
 
 /// What a claim sets, in both claims: the change every order change makes (state, version,
 /// time; see `order_change`), then the claim's own.
@@ -99,56 +103,165 @@ impl DynamoStore {
         })
     }
 
-    /// Records `chunk` in one transaction: the records, or `None` when the transaction was
-    /// cancelled (a record already there, or a conflicting write).
+    /// Records `chunk` in one transaction that also checks the operator's stops (see
+    /// [`Self::stop_checks`]); retried, a little later, when it conflicted with another
+    /// transaction on one of its items (the kill switch is in every cycle's and claim's).
     async fn record_together(
         &self,
         chunk: &[OrderIntent],
         now: EpochMillis,
-    ) -> Result<Option<Vec<OrderRecord>>, StoreError> {
+    ) -> Result<Together, StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let portfolio = &chunk[0].portfolio_id;
+        if let Some(other) = chunk.iter().find(|i| &i.portfolio_id != portfolio) {
+            return Err(StoreError::InvalidInput {
+                field: "intent",
+                value: other.client_order_id.to_string(),
+                reason: "not of the same portfolio as the others recorded with it",
+            });
+        }
         let records: Vec<OrderRecord> = chunk
             .iter()
             .map(|i| OrderRecord::pending(i.clone(), now))
             .collect();
-        let mut puts = Vec::with_capacity(records.len());
+        let mut items = self.stop_checks(portfolio)?.to_vec();
         for record in &records {
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(order_item(record, None)?))
                 .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build()
-                .map_err(|e| StoreError::InvalidInput {
+                .map_err(|_| StoreError::InvalidInput {
                     field: "intent",
                     value: record.intent.client_order_id.to_string(),
-                    reason: if e.to_string().is_empty() {
-                        "not a complete put"
-                    } else {
-                        "not a complete put request"
-                    },
+                    reason: "not a complete put request",
                 })?;
-            puts.push(TransactWriteItem::builder().put(put).build());
+            items.push(TransactWriteItem::builder().put(put).build());
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(puts))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Some(records)),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(_))
-                ) =>
+        let backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_millis(20))
+            .with_max_times(3)
+            .with_jitter();
+        let send = || async {
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
             {
-                Ok(None)
+                Ok(_) => Ok(None),
+                Err(e) => match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        let reasons = c.cancellation_reasons();
+                        let code = |k: usize| reasons.get(k).and_then(|r| r.code());
+                        let failed = |k: usize| code(k) == Some("ConditionalCheckFailed");
+                        let existing = (0..chunk.len())
+                            .filter(|&k| failed(k + STOP_CHECKS))
+                            .map(|k| {
+                                let old = reasons[k + STOP_CHECKS].item().ok_or_else(|| {
+                                    unavailable("dynamodb", "TransactWriteItems(orders)", &e)
+                                })?;
+                                Ok((k, order_record(old)?))
+                            })
+                            .collect::<Result<Vec<_>, StoreError>>();
+                        let existing = match existing {
+                            Ok(existing) => existing,
+                            Err(e) => return Ok(Some(Together::Failed(e))),
+                        };
+                        Ok(Some(if !existing.is_empty() {
+                            Together::Existing(existing)
+                        } else if failed(0) {
+                            Together::Refused(Refusal::Halted)
+                        } else if failed(1) {
+                            Together::Refused(Refusal::PortfolioStopped)
+                        } else {
+                            // A conflict with another transaction: worth another try.
+                            return Err(Conflict(unavailable(
+                                "dynamodb",
+                                "TransactWriteItems(orders)",
+                                &e,
+                            )));
+                        }))
+                    }
+                    _ => Ok(Some(Together::Failed(unavailable(
+                        "dynamodb",
+                        "TransactWriteItems(orders)",
+                        &e,
+                    )))),
+                },
             }
-            Err(e) => Err(unavailable("dynamodb", "TransactWriteItems(orders)", e)),
-        }
+        };
+        use backon::Retryable;
+        let sent = send
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .await
+            .map_err(|Conflict(e)| e)?;
+        Ok(match sent {
+            None => Together::Recorded(records),
+            Some(Together::Failed(e)) => return Err(e),
+            Some(other) => other,
+        })
     }
+
+    /// The checks every `PENDING` write makes in its transaction, first: the kill switch not
+    /// set, and `portfolio` configured and not paused. An invocation that read the controls
+    /// (or the portfolio's configuration) before the operator wrote a stop records nothing
+    /// after it, so the console's look at the open orders, made after its write, sees every
+    /// order there will be.
+    fn stop_checks(
+        &self,
+        portfolio: &PortfolioId,
+    ) -> Result<[TransactWriteItem; STOP_CHECKS], StoreError> {
+        let check = |key, condition: &str, what: &'static str| {
+            ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .condition_expression(condition)
+                .build()
+                .map(|c| TransactWriteItem::builder().condition_check(c).build())
+                .map_err(|_| StoreError::InvalidInput {
+                    field: "portfolio",
+                    value: portfolio.to_string(),
+                    reason: what,
+                })
+        };
+        Ok([
+            check(
+                halt_key(),
+                "attribute_not_exists(halt)",
+                "not a complete halt check",
+            )?,
+            check(
+                config_key(portfolio.as_str()),
+                "attribute_exists(spec) AND attribute_not_exists(paused)",
+                "not a complete portfolio check",
+            )?,
+        ])
+    }
+}
+
+/// How many of a record transaction's items are [`DynamoStore::stop_checks`].
+const STOP_CHECKS: usize = 2;
+
+/// A record transaction cancelled by a conflict with another transaction.
+struct Conflict(StoreError);
+
+/// What one transaction of `PENDING` records came to.
+enum Together {
+    /// Every record written.
+    Recorded(Vec<OrderRecord>),
+    /// Nothing written: the operator's stop is in force.
+    Refused(Refusal),
+    /// Nothing written: these of the chunk (by index) were there already, as recorded then.
+    Existing(Vec<(usize, OrderRecord)>),
+    /// Nothing written, for a reason no retry helps.
+    Failed(StoreError),
 }
 
 /// Binds `#status IN (:prefix0, :prefix1, ...)` for `states`; `states` is never empty here.
@@ -173,49 +286,53 @@ impl OrderLedger for DynamoStore {
         intent: &OrderIntent,
         now: EpochMillis,
     ) -> Result<RecordOutcome, StoreError> {
-        use aws_sdk_dynamodb::operation::put_item::PutItemError;
-        let record = OrderRecord::pending(intent.clone(), now);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(order_item(&record, None)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(RecordOutcome::Recorded(record)),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(c)) => match c.item() {
-                    Some(old) => Ok(RecordOutcome::AlreadyRecorded(order_record(old)?)),
-                    None => Err(unavailable("dynamodb", "PutItem(order)", e)),
-                },
-                _ => Err(unavailable("dynamodb", "PutItem(order)", e)),
-            },
-        }
+        let mut outcomes = self.record_all(std::slice::from_ref(intent), now).await?;
+        Ok(outcomes.remove(0))
     }
 
-    /// A cycle's records in one transaction per hundred (DynamoDB's limit): one request, not
-    /// one per order, each put conditional as in `record`. A transaction is all or nothing, so
-    /// when a record already exists (a cycle run again) or another write conflicts, that chunk
-    /// is recorded one by one and every outcome is known exactly. A transactional write costs
-    /// two write units where a put costs one: a single intent is put on its own.
+    /// A cycle's records in one transaction per 98 (DynamoDB's limit of a hundred items, less
+    /// the two [`Self::stop_checks`]): one request, not one per order, each put conditional on
+    /// no record being there. A transaction is all or nothing: when some records were there
+    /// already (a cycle run again), their old records come back with the cancellation and the
+    /// rest is sent again, so every outcome is known exactly.
     async fn record_all(
         &self,
         intents: &[OrderIntent],
         now: EpochMillis,
     ) -> Result<Vec<RecordOutcome>, StoreError> {
         let mut outcomes = Vec::with_capacity(intents.len());
-        for chunk in intents.chunks(MAX_TRANSACTION_ITEMS) {
-            let together = match chunk {
-                [_] => None,
-                _ => self.record_together(chunk, now).await?,
-            };
-            match together {
-                Some(records) => outcomes.extend(records.into_iter().map(RecordOutcome::Recorded)),
-                None => outcomes.extend(record_each(self, chunk, now).await?),
+        for chunk in intents.chunks(MAX_TRANSACTION_ITEMS - STOP_CHECKS) {
+            let mut known: Vec<Option<RecordOutcome>> = vec![None; chunk.len()];
+            loop {
+                let (slots, left): (Vec<usize>, Vec<OrderIntent>) = known
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.is_none())
+                    .map(|(k, _)| (k, chunk[k].clone()))
+                    .unzip();
+                if left.is_empty() {
+                    break;
+                }
+                match self.record_together(&left, now).await? {
+                    Together::Recorded(records) => {
+                        for (k, r) in slots.into_iter().zip(records) {
+                            known[k] = Some(RecordOutcome::Recorded(r));
+                        }
+                    }
+                    Together::Refused(refusal) => {
+                        for k in slots {
+                            known[k] = Some(RecordOutcome::Refused(refusal));
+                        }
+                    }
+                    Together::Existing(old) => {
+                        for (j, r) in old {
+                            known[slots[j]] = Some(RecordOutcome::AlreadyRecorded(r));
+                        }
+                    }
+                    Together::Failed(e) => return Err(e),
+                }
             }
+            outcomes.extend(known.into_iter().flatten());
         }
         Ok(outcomes)
     }

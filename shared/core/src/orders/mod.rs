@@ -27,6 +27,7 @@ pub use record::{
     apply_claim, apply_fill, apply_transition, claim_allowed, claim_of_pending,
     classify_failed_claim, classify_failed_fill, fill_allowed, fill_predecessors,
     fill_progress_key, transition_allowed, Claim, ClaimOutcome, FillOutcome, FillProgress,
-    OrderKey, OrderRecord, OrderUpdate, RecordOutcome, Transition, TransitionOutcome, CLAIMABLE,
+    OrderKey, OrderRecord, OrderUpdate, RecordOutcome, Refusal, Transition, TransitionOutcome,
+    CLAIMABLE,
 };
 pub use tracker::{next_leg, OrderTracker, Repriced, TrackError};

@@ -82,11 +82,35 @@ impl OrderRecord {
     }
 }
 
-/// Outcome of recording an intent: the ledger never overwrites an order it already has.
+/// Outcome of recording an intent: the ledger never overwrites an order it already has, and
+/// records nothing new once the operator has stopped it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
     Recorded(OrderRecord),
     AlreadyRecorded(OrderRecord),
+    /// Not recorded: the ledger found, in the same write, the operator's stop in force. An
+    /// invocation that read the controls before a halt or a pause thus records nothing after
+    /// it, so the console's look at the open orders, made after its write, sees them all.
+    Refused(Refusal),
+}
+
+/// Why the ledger refused to record an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The deployment is halted (`driftline halt`).
+    Halted,
+    /// The intent's portfolio is paused (`driftline portfolio pause`) or no longer configured
+    /// (`driftline portfolio remove`).
+    PortfolioStopped,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Halted => "the deployment was halted",
+            Self::PortfolioStopped => "the portfolio was paused or removed",
+        })
+    }
 }
 
 /// A request to claim an order for execution.

@@ -15,8 +15,8 @@ use tracing::{info, warn};
 
 use crate::orders::{
     execution_quality, fills_cover, ledger_status, leg_quantity, report_change, tally_fees,
-    FillOutcome, IntentEnvelope, OrderRecord, OrderUpdate, RecordOutcome, ReportChange, Transition,
-    TransitionOutcome,
+    FillOutcome, IntentEnvelope, OrderRecord, OrderUpdate, RecordOutcome, Refusal, ReportChange,
+    Transition, TransitionOutcome,
 };
 use crate::ports::{
     Clock, Exchange, ExchangeError, IntentQueue, MarketFilterCache, MetricsSink, OrderLedger,
@@ -282,6 +282,16 @@ impl OrderTracker {
                 let next = next_leg(&intent, quantity, price, now);
                 match self.ledger.record(&next, now).await? {
                     RecordOutcome::Recorded(_) | RecordOutcome::AlreadyRecorded(_) => {}
+                    // The operator stopped it since the re-price began: this leg closes with
+                    // what filled, and no next leg is placed.
+                    RecordOutcome::Refused(refusal) => {
+                        warn!(%refusal, "remainder not re-priced");
+                        self.apply_report(ex, record, &report).await?;
+                        return Ok(Repriced::Nothing(match refusal {
+                            Refusal::Halted => "halted while re-pricing",
+                            Refusal::PortfolioStopped => "portfolio paused while re-pricing",
+                        }));
+                    }
                 }
                 match self
                     .queue

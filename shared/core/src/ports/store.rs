@@ -51,14 +51,16 @@ pub enum StoreError {
 /// cannot be read back. A lost race or an illegal move is an outcome, not an error.
 #[async_trait]
 pub trait OrderLedger: Send + Sync {
-    /// Records a new intent as `PENDING`; an existing record is returned untouched.
+    /// Records a new intent as `PENDING`, in the one write that also finds the deployment not
+    /// halted and the intent's portfolio configured and not paused
+    /// ([`RecordOutcome::Refused`] otherwise); an existing record is returned untouched.
     async fn record(
         &self,
         intent: &OrderIntent,
         now: EpochMillis,
     ) -> Result<RecordOutcome, StoreError>;
-    /// Records a cycle's intents as [`Self::record`] does each: one outcome per intent, in
-    /// order. Stores that write many items in one request override it.
+    /// Records a cycle's intents as [`Self::record`] does each, under the same checks: one
+    /// outcome per intent, in order. Stores that write many items in one request override it.
     async fn record_all(
         &self,
         intents: &[OrderIntent],

@@ -27,7 +27,7 @@ use super::FollowUp;
 use crate::config::{ConfigError, PortfolioSpec};
 use crate::control::{CycleRecord, Stop};
 use crate::notify::{ended_since, CycleReport, Notice};
-use crate::orders::{OrderRecord, OrderTracker, RecordOutcome, TrackError};
+use crate::orders::{OrderRecord, OrderTracker, RecordOutcome, Refusal, TrackError};
 use crate::ports::{
     Exchange, ExchangeError, Lease, LeaseOutcome, Ports, RecordedSnapshot, ShardQueue, StoreError,
     Venue,
@@ -467,7 +467,10 @@ impl Scheduler {
                 &open,
             )
             .await?;
-        let queued = self.record_and_queue(&plan.intents, now).await?;
+        let queued = match self.record_and_queue(&plan.intents, now).await? {
+            Ok(queued) => queued,
+            Err(refusal) => return Ok(refused(refusal)),
+        };
         self.keep_snapshot(id, &plan, &open, now).await?;
         for i in &plan.intents {
             info!(client_order_id = %i.client_order_id, symbol = %i.symbol, side = %i.side, quantity = %i.quantity, limit = %i.limit_price, "intent planned");
@@ -506,12 +509,15 @@ impl Scheduler {
     }
 
     /// Records the cycle's intents (an intent recorded before is sent again only while it is
-    /// still pending) and queues them; how many were queued.
+    /// still pending) and queues them; how many were queued. When the ledger refuses any
+    /// (the operator halted the deployment or paused the portfolio since this cycle read the
+    /// controls), nothing is queued: the records made before the stop are the console's to
+    /// find, and the cycle ends as the stop says.
     async fn record_and_queue(
         &self,
         intents: &[OrderIntent],
         now: EpochMillis,
-    ) -> Result<usize, CycleError> {
+    ) -> Result<Result<usize, Refusal>, CycleError> {
         let mut to_send: Vec<OrderIntent> = Vec::new();
         for outcome in self.ports.store.ledger.record_all(intents, now).await? {
             match outcome {
@@ -520,9 +526,10 @@ impl Scheduler {
                     to_send.push(r.intent);
                 }
                 RecordOutcome::AlreadyRecorded(_) => {}
+                RecordOutcome::Refused(refusal) => return Ok(Err(refusal)),
             }
         }
-        Ok(self.send(&to_send).await)
+        Ok(Ok(self.send(&to_send).await))
     }
 
     /// Keeps the cycle's snapshot with the orders open as it ends (for the next one's notice)
@@ -572,6 +579,17 @@ fn already_done(history: &[RecordedSnapshot], cycle: &CycleId) -> Option<Portfol
         });
     }
     None
+}
+
+/// The outcome of a cycle whose intents the ledger refused: nothing of it was queued, and its
+/// snapshot is not kept (the cycle did nothing).
+fn refused(refusal: Refusal) -> PortfolioOutcome {
+    warn!(%refusal, "the ledger refused the cycle's intents: nothing queued");
+    let reason = format!("{refusal} while the cycle ran: nothing queued");
+    match refusal {
+        Refusal::Halted => PortfolioOutcome::Halted { reason },
+        Refusal::PortfolioStopped => PortfolioOutcome::Paused { reason },
+    }
 }
 
 /// The trades the plan decided against, and why.
