@@ -408,10 +408,15 @@ async fn remove_is_refused_with_open_orders_and_cancel_open_cancels_them_with_th
          them first, or wait until they finish"
     );
     assert_eq!(out.stdout.matches(": PLACED").count(), 2, "{}", out.stdout);
-    assert!(stored(&w, "article").await.is_some());
+    assert!(out
+        .stdout
+        .starts_with("paused article while it is removed\n"));
+    assert!(out.stdout.ends_with("resumed article: not removed\n"));
+    let kept = stored(&w, "article").await.expect("not removed");
+    assert_eq!(kept.paused, None, "left as it was found");
 
     let out = console(&w, &["portfolio", "remove", "article", "--cancel-open"]).await;
-    let text = out.ok_where(|t| t.starts_with("paused article while its orders are cancelled\n"));
+    let text = out.ok_where(|t| t.starts_with("paused article while it is removed\n"));
     assert_eq!(
         text.matches("PLACED → CANCELLED on the exchange").count(),
         2,
@@ -419,7 +424,7 @@ async fn remove_is_refused_with_open_orders_and_cancel_open_cancels_them_with_th
     );
     assert!(
         text.ends_with(
-            "removed article (version 2); its orders and drift history stay until their TTL\n"
+            "removed article (version 4); its orders and drift history stay until their TTL\n"
         ),
         "{text}"
     );

@@ -569,6 +569,14 @@ async fn remove(target: &Target, id: &str, cancel_open: bool) -> Result<(), Cons
     let console = Console::connect(target, &Canceller::needs(scope)).await?;
     let store = console.store()?;
     let mut read = stored(&console, &id).await?;
+    // Paused first: from then on no cycle records an order for it (the ledger checks the pause
+    // in every record), so the look at its open orders below sees every order it will have.
+    let paused_here = read.paused.is_none();
+    if paused_here {
+        let stop = operator::stop(&console.sdk, "being removed").await;
+        read = set_paused(&console, &store, &id, Some(&stop), read).await?;
+        println!("paused {id} while it is removed");
+    }
     let open = store.open_orders(&id).await?;
     if !open.is_empty() && !cancel_open {
         for r in &open {
@@ -581,6 +589,11 @@ async fn remove(target: &Target, id: &str, cancel_open: bool) -> Result<(), Cons
                 r.status
             );
         }
+        if paused_here {
+            // Refused, the portfolio is left as it was found.
+            set_paused(&console, &store, &id, None, read).await?;
+            println!("resumed {id}: not removed");
+        }
         return Err(ConsoleError::Refused(format!(
             "portfolio {id} has {} open order(s) (above): remove it with --cancel-open to cancel \
              them first, or wait until they finish",
@@ -588,12 +601,6 @@ async fn remove(target: &Target, id: &str, cancel_open: bool) -> Result<(), Cons
         )));
     }
     if !open.is_empty() {
-        if read.paused.is_none() {
-            // No cycle may plan anything while its orders are being cancelled.
-            let stop = operator::stop(&console.sdk, "being removed").await;
-            read = set_paused(&console, &store, &id, Some(&stop), read).await?;
-            println!("paused {id} while its orders are cancelled");
-        }
         let canceller = Canceller::new(&console, Scope::Everything)?;
         let actions = canceller
             .cancel_open(&read, Scope::Everything, "portfolio removed")
