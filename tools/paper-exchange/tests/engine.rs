@@ -358,6 +358,36 @@ fn a_quote_budget_market_buy_spends_up_to_the_budget() {
     assert!(placed.order.cumulative_quote_qty <= dec!(150));
 }
 
+/// Wherever the fee is charged, a buy of 150 USDT spends at most 150 USDT in all: on Kraken
+/// and Coinbase the fee on top comes out of the amount, as Coinbase's `quote_size` does.
+#[rstest]
+#[case::binance_fee_from_the_coins(Dialect::Binance, dec!(1.498), dec!(149.9996), dec!(0))]
+#[case::kraken_fee_on_top(Dialect::Kraken, dec!(1.495), dec!(149.699), dec!(0.299398))]
+#[case::coinbase_fee_on_top(Dialect::Coinbase, dec!(1.495), dec!(149.699), dec!(0.299398))]
+fn a_quote_amount_market_buy_spends_the_amount_fee_included(
+    #[case] dialect: Dialect,
+    #[case] executed: Decimal,
+    #[case] cost: Decimal,
+    #[case] fee_in_quote: Decimal,
+) {
+    let cfg = paper_exchange::venues::in_dialect(common::venue_config(), dialect).unwrap();
+    let mut e = Engine::new(&cfg).unwrap();
+    let before = balance(&e, "alice", "USDT").0;
+    let order = NewOrder {
+        quantity: None,
+        quote_order_qty: Some(dec!(150)),
+        ..market(Side::Buy, dec!(1))
+    };
+    let placed = e.place_order("alice", order, NOW).unwrap();
+    assert_eq!(placed.order.status, VenueStatus::Filled);
+    assert_eq!(placed.order.executed_qty, executed);
+    assert_eq!(placed.order.cumulative_quote_qty.normalize(), cost);
+    let spent = before - balance(&e, "alice", "USDT").0;
+    assert_eq!(spent, cost + fee_in_quote);
+    assert!(spent <= dec!(150), "{spent}");
+    assert_eq!(balance(&e, "alice", "USDT").1, dec!(0), "nothing left held");
+}
+
 #[test]
 fn taken_depth_replenishes_on_ticks() {
     let cfg = common::venue_config_with(&[(

@@ -201,8 +201,17 @@ impl Engine {
             }
         }
         let limit = new.price.filter(|_| is_limit);
-        let (fills, book_exhausted) =
-            self.plan_taker(m, new.side, limit, new.quantity, new.quote_order_qty);
+        // A buy of an amount of the quote spends that amount in all. Where the venue charges a
+        // buy's fee in the quote on top (Coinbase's `quote_size`), the fee comes out of it: the
+        // trades get what is left after the taker fee, which they always pay.
+        let budget = new.quote_order_qty.map(|q| {
+            if new.side == Side::Buy && self.buy_fee_in_quote {
+                q / (Decimal::ONE + self.fees.taker)
+            } else {
+                q
+            }
+        });
+        let (fills, book_exhausted) = self.plan_taker(m, new.side, limit, new.quantity, budget);
         if new.order_type == OrderType::LimitMaker && !fills.is_empty() {
             return Err(EngineError::WouldTake);
         }
