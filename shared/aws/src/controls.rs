@@ -136,8 +136,7 @@ impl DeploymentControls for DynamoStore {
             None => op.update_expression("REMOVE halt"),
         }
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld);
-        let out = op
-            .send()
+        let out = crate::store::past_transactions(|| op.clone().send())
             .await
             .map_err(|e| unavailable("dynamodb", "UpdateItem(halt)", e))?;
         halt(out.attributes.as_ref())

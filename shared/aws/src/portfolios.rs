@@ -144,7 +144,7 @@ impl DynamoStore {
         expected: u64,
     ) -> Result<ConfigWrite, StoreError> {
         use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-        let result = self
+        let op = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -158,10 +158,8 @@ impl DynamoStore {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
-            .send()
-            .await;
-        match result {
+            );
+        match crate::store::past_transactions(|| op.clone().send()).await {
             Ok(out) => match out.attributes {
                 Some(old) => Ok(ConfigWrite::Written(stored(&old)?)),
                 None => Ok(ConfigWrite::Conflict(None)),

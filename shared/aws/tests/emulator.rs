@@ -1285,6 +1285,20 @@ async fn nothing_new_is_recorded_once_the_deployment_is_halted_or_the_portfolio_
         store.record(&stranger, 1_000).await.unwrap(),
         RecordOutcome::Refused(Refusal::PortfolioStopped)
     );
+    // One call records one portfolio's intents: its checks are that portfolio's.
+    let mixed = store
+        .record_all(&[first[0].clone(), stranger.clone()], 1_000)
+        .await;
+    assert!(
+        matches!(
+            &mixed,
+            Err(driftline_core::ports::StoreError::InvalidInput {
+                field: "intent",
+                ..
+            })
+        ),
+        "{mixed:?}"
+    );
 
     // Running, the cycle is recorded. Run again after a halt, what is there comes back as it
     // was and nothing new is written.

@@ -103,9 +103,10 @@ impl DynamoStore {
         })
     }
 
-    /// Records `chunk` in one transaction that also checks the operator's stops (see
-    /// [`Self::stop_checks`]); retried, a little later, when it conflicted with another
-    /// transaction on one of its items (the kill switch is in every cycle's and claim's).
+    /// Records `chunk` (of one portfolio) in one transaction that also checks the operator's
+    /// stops (see [`Self::stop_checks`]); retried, a little later, when it conflicted with
+    /// another transaction on one of its items (the kill switch is in every cycle's and
+    /// claim's) or was throttled.
     async fn record_together(
         &self,
         chunk: &[OrderIntent],
@@ -114,13 +115,6 @@ impl DynamoStore {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         let portfolio = &chunk[0].portfolio_id;
-        if let Some(other) = chunk.iter().find(|i| &i.portfolio_id != portfolio) {
-            return Err(StoreError::InvalidInput {
-                field: "intent",
-                value: other.client_order_id.to_string(),
-                reason: "not of the same portfolio as the others recorded with it",
-            });
-        }
         let records: Vec<OrderRecord> = chunk
             .iter()
             .map(|i| OrderRecord::pending(i.clone(), now))
@@ -142,63 +136,54 @@ impl DynamoStore {
                 })?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
-        let backoff = backon::ExponentialBuilder::default()
-            .with_min_delay(std::time::Duration::from_millis(20))
-            .with_max_times(3)
-            .with_jitter();
         let send = || async {
-            match self
+            let e = match self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
                 .await
             {
-                Ok(_) => Ok(None),
-                Err(e) => match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        let reasons = c.cancellation_reasons();
-                        let code = |k: usize| reasons.get(k).and_then(|r| r.code());
-                        let failed = |k: usize| code(k) == Some("ConditionalCheckFailed");
-                        let existing = (0..chunk.len())
-                            .filter(|&k| failed(k + STOP_CHECKS))
-                            .map(|k| {
-                                let old = reasons[k + STOP_CHECKS].item().ok_or_else(|| {
-                                    unavailable("dynamodb", "TransactWriteItems(orders)", &e)
-                                })?;
-                                Ok((k, order_record(old)?))
-                            })
-                            .collect::<Result<Vec<_>, StoreError>>();
-                        let existing = match existing {
-                            Ok(existing) => existing,
-                            Err(e) => return Ok(Some(Together::Failed(e))),
-                        };
-                        Ok(Some(if !existing.is_empty() {
-                            Together::Existing(existing)
-                        } else if failed(0) {
-                            Together::Refused(Refusal::Halted)
-                        } else if failed(1) {
-                            Together::Refused(Refusal::PortfolioStopped)
-                        } else {
-                            // A conflict with another transaction: worth another try.
-                            return Err(Conflict(unavailable(
-                                "dynamodb",
-                                "TransactWriteItems(orders)",
-                                &e,
-                            )));
-                        }))
-                    }
-                    _ => Ok(Some(Together::Failed(unavailable(
-                        "dynamodb",
-                        "TransactWriteItems(orders)",
-                        &e,
-                    )))),
-                },
-            }
+                Ok(_) => return Ok(None),
+                Err(e) => e,
+            };
+            let failure = || unavailable("dynamodb", "TransactWriteItems(orders)", &e);
+            let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                e.as_service_error()
+            else {
+                return Ok(Some(Together::Failed(failure())));
+            };
+            let reasons = c.cancellation_reasons();
+            let failed =
+                |k: usize| reasons.get(k).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            let existing = (0..chunk.len())
+                .filter(|&k| failed(k + STOP_CHECKS))
+                .map(|k| match reasons[k + STOP_CHECKS].item() {
+                    Some(old) => Ok((k, order_record(old)?)),
+                    None => Err(failure()),
+                })
+                .collect::<Result<Vec<_>, StoreError>>();
+            let transient = reasons.iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some(
+                        "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                    )
+                )
+            });
+            Ok(Some(match existing {
+                Err(e) => Together::Failed(e),
+                Ok(existing) if !existing.is_empty() => Together::Existing(existing),
+                Ok(_) if failed(0) => Together::Refused(Refusal::Halted),
+                Ok(_) if failed(1) => Together::Refused(Refusal::PortfolioStopped),
+                // Another transaction on one of its items, or throttled: worth another try.
+                Ok(_) if transient => return Err(Conflict(failure())),
+                Ok(_) => Together::Failed(failure()),
+            }))
         };
         use backon::Retryable;
         let sent = send
-            .retry(backoff)
+            .retry(super::conflict_backoff())
             .sleep(tokio::time::sleep)
             .await
             .map_err(|Conflict(e)| e)?;
@@ -300,8 +285,24 @@ impl OrderLedger for DynamoStore {
         intents: &[OrderIntent],
         now: EpochMillis,
     ) -> Result<Vec<RecordOutcome>, StoreError> {
+        if let Some(other) = intents
+            .iter()
+            .find(|i| i.portfolio_id != intents[0].portfolio_id)
+        {
+            return Err(StoreError::InvalidInput {
+                field: "intent",
+                value: other.client_order_id.to_string(),
+                reason: "not of the same portfolio as the others recorded with it",
+            });
+        }
         let mut outcomes = Vec::with_capacity(intents.len());
         for chunk in intents.chunks(MAX_TRANSACTION_ITEMS - STOP_CHECKS) {
+            // Once refused, the rest is too: nothing is sent that a stop lifted meanwhile
+            // would let through.
+            if let Some(&RecordOutcome::Refused(refusal)) = outcomes.last() {
+                outcomes.extend(chunk.iter().map(|_| RecordOutcome::Refused(refusal)));
+                continue;
+            }
             let mut known: Vec<Option<RecordOutcome>> = vec![None; chunk.len()];
             loop {
                 let (slots, left): (Vec<usize>, Vec<OrderIntent>) = known

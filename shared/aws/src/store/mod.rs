@@ -21,6 +21,34 @@ use driftline_core::PortfolioId;
 use crate::item::{s, unavailable, Item};
 use crate::table::{PK, SK};
 
+/// Sends a plain write again, a little later, while it meets a transaction in progress on its
+/// item (DynamoDB refuses it with `TransactionConflictException`, which the SDK does not
+/// retry): every record of an order and every claim checks the kill switch, and a record the
+/// portfolio's config, in a transaction, so the console's writes of those items can meet one.
+pub(crate) async fn past_transactions<T, E, R, F, Fut>(
+    send: F,
+) -> Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>>,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    use backon::Retryable;
+    send.retry(conflict_backoff())
+        .sleep(tokio::time::sleep)
+        .when(|e| e.code() == Some("TransactionConflictException"))
+        .await
+}
+
+/// How a write that met a transaction tries again: four times more within about half a second.
+pub(crate) fn conflict_backoff() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(20))
+        .with_max_times(4)
+        .with_jitter()
+}
+
 /// Every ledger port on one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -72,7 +100,7 @@ impl DynamoStore {
         op: UpdateItemFluentBuilder,
         operation: &'static str,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
-        match op.send().await {
+        match past_transactions(|| op.clone().send()).await {
             Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {

@@ -589,16 +589,32 @@ async fn remove(target: &Target, id: &str, cancel_open: bool) -> Result<(), Cons
                 r.status
             );
         }
-        if paused_here {
-            // Refused, the portfolio is left as it was found.
-            set_paused(&console, &store, &id, None, read).await?;
-            println!("resumed {id}: not removed");
-        }
-        return Err(ConsoleError::Refused(format!(
+        let why = format!(
             "portfolio {id} has {} open order(s) (above): remove it with --cancel-open to cancel \
              them first, or wait until they finish",
             open.len()
-        )));
+        );
+        if !paused_here {
+            return Err(ConsoleError::Refused(why));
+        }
+        // Refused, the portfolio is left as it was found: resumed on the version this command
+        // wrote, only if nobody changed it since (never over someone else's pause).
+        return Err(ConsoleError::Refused(
+            match store.set_paused(&id, None, read.version).await {
+                Ok(ConfigWrite::Written(_)) => {
+                    println!("resumed {id}: not removed");
+                    why
+                }
+                Ok(ConfigWrite::Conflict(_)) => format!(
+                    "{why}; it was changed by someone else while paused for the removal, so it \
+                     is left as they wrote it: see `driftline portfolio show {id}`"
+                ),
+                Err(e) => format!(
+                    "{why}; it is still paused by this command ({e}): `driftline portfolio \
+                     resume {id}` lifts the pause"
+                ),
+            },
+        ));
     }
     if !open.is_empty() {
         let canceller = Canceller::new(&console, Scope::Everything)?;
@@ -615,7 +631,14 @@ async fn remove(target: &Target, id: &str, cancel_open: bool) -> Result<(), Cons
             )));
         }
     }
-    match store.remove_portfolio(&id, read.version).await? {
+    let removed = store.remove_portfolio(&id, read.version).await;
+    let not_removed = |e: ConsoleError| {
+        ConsoleError::Refused(format!(
+            "{e}; {id} is not removed and may still be paused by this command: see `driftline \
+             portfolio show {id}`, then run the command again or `driftline portfolio resume {id}`"
+        ))
+    };
+    match removed.map_err(|e| not_removed(e.into()))? {
         ConfigWrite::Written(gone) => {
             println!(
                 "removed {id} (version {}); its orders and drift history stay until their TTL",
@@ -623,7 +646,7 @@ async fn remove(target: &Target, id: &str, cancel_open: bool) -> Result<(), Cons
             );
             Ok(())
         }
-        ConfigWrite::Conflict(now) => Err(stale(&id, read.version, now.as_ref())),
+        ConfigWrite::Conflict(now) => Err(not_removed(stale(&id, read.version, now.as_ref()))),
     }
 }
 

@@ -176,12 +176,12 @@ impl Executor {
         })
     }
 
-    /// Done once the follow-up of `record` (still open on the exchange) is queued.
-    /// Whether the portfolio is paused; a config that cannot be read counts as paused (the
-    /// order keeps resting and is looked at again at its next follow-up).
+    /// Whether the portfolio is paused; one no longer configured (removed), or whose config
+    /// cannot be read, counts as paused (the order keeps resting and is looked at again at its
+    /// next follow-up; the ledger would not record a next leg for it anyway).
     pub(super) async fn paused(&self, id: &PortfolioId) -> bool {
         match self.ports.store.configs.portfolio(id).await {
-            Ok(stored) => stored.is_some_and(|p| p.paused.is_some()),
+            Ok(stored) => stored.is_none_or(|p| p.paused.is_some()),
             Err(e) => {
                 warn!(error = %e, "portfolio config unreadable: not re-priced now");
                 true
@@ -189,6 +189,7 @@ impl Executor {
         }
     }
 
+    /// Done once the follow-up of `record` (still open on the exchange) is queued.
     pub(super) fn follow_up_of(&self, record: &OrderRecord, note: &'static str) -> Decided {
         Decided::Requeue {
             envelope: Box::new(IntentEnvelope::follow_up(record)),
