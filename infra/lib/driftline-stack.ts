@@ -137,9 +137,10 @@ export class DriftlineStack extends Stack {
       statements: [
         new iam.PolicyStatement({
           sid: 'Ledger',
-          // A cycle's records go in one TransactWriteItems; IAM governs its puts by PutItem.
-          // The halt and the breaker are read together, once an invocation: BatchGetItem.
-          actions: [...TABLE_ACTIONS],
+          // A cycle's records go in one TransactWriteItems; IAM governs its puts by PutItem and
+          // its checks of the halt and the portfolio's pause by ConditionCheckItem. The halt and
+          // the breaker are read together, once an invocation: BatchGetItem.
+          actions: [...TABLE_ACTIONS, 'dynamodb:ConditionCheckItem'],
           resources: [this.table.tableArn],
         }),
         new iam.PolicyStatement({
@@ -178,7 +179,8 @@ export class DriftlineStack extends Stack {
           sid: 'Ledger',
           // BatchGetItem: the halt and the breaker, read together once a batch. An intent's claim
           // is a TransactWriteItems of the claim (UpdateItem) and the checks of the halt and the
-          // breaker (ConditionCheckItem).
+          // breaker (ConditionCheckItem); a re-priced order's next leg, of its put (PutItem) and
+          // the checks of the halt and the portfolio's pause.
           actions: [
             'dynamodb:BatchGetItem',
             'dynamodb:ConditionCheckItem',

@@ -418,10 +418,20 @@ describe('least privilege', () => {
       Object.fromEntries(byResource),
       Object.fromEntries([
         // BatchGetItem: the halt and the breaker, read together once an invocation
-        // (shared/aws/src/controls.rs); without it every cycle fails on AccessDenied.
+        // (shared/aws/src/controls.rs); ConditionCheckItem: a cycle's records check the halt and
+        // the portfolio's pause (shared/aws/src/store/ledger.rs). Without either every cycle
+        // fails on AccessDenied (the emulator does not enforce IAM, so only this test says so).
         [
           JSON.stringify(tableArn),
-          ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+          [
+            'dynamodb:BatchGetItem',
+            'dynamodb:ConditionCheckItem',
+            'dynamodb:DeleteItem',
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+            'dynamodb:Query',
+            'dynamodb:UpdateItem',
+          ],
         ],
         [JSON.stringify(queueArn), ['sqs:SendMessage']],
         // Sending a tick's shards, and consuming them through the shards mapping; nothing on
