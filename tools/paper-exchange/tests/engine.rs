@@ -343,21 +343,6 @@ fn resting_orders_fill_in_price_then_time_priority() {
     );
 }
 
-#[test]
-fn a_quote_budget_market_buy_spends_up_to_the_budget() {
-    let mut e = engine();
-    let order = NewOrder {
-        quantity: None,
-        quote_order_qty: Some(dec!(150)),
-        ..market(Side::Buy, dec!(1))
-    };
-    let placed = e.place_order("alice", order, NOW).unwrap();
-    assert_eq!(placed.order.status, VenueStatus::Filled);
-    assert_eq!(placed.order.executed_qty, dec!(1.498));
-    assert_eq!(placed.order.cumulative_quote_qty, dec!(149.9996));
-    assert!(placed.order.cumulative_quote_qty <= dec!(150));
-}
-
 /// Wherever the fee is charged, a buy of 150 USDT spends at most 150 USDT in all: on Kraken
 /// and Coinbase the fee on top comes out of the amount, as Coinbase's `quote_size` does.
 #[rstest]
