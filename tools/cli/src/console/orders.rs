@@ -13,7 +13,7 @@ use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use driftline_core::orders::{execution_quality, OrderRecord};
 use driftline_core::ports::{ExchangeOrderId, OrderLedger, PortfolioConfigs};
-use driftline_core::{EpochMillis, PortfolioId};
+use driftline_core::{EpochMillis, OrderStatus, PortfolioId};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -282,6 +282,15 @@ pub fn render(orders: &[OrderView]) -> String {
         "last error",
     ]);
     let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
+    // A filled order's last wait (a thin book, say) is history, not an error: left out here,
+    // kept in the JSON and CSV as the ledger has it.
+    let error = |status: &str, e: &Option<String>| {
+        Cell::new(if status == OrderStatus::Filled.as_str() {
+            String::new()
+        } else {
+            e.clone().unwrap_or_default()
+        })
+    };
     for o in orders {
         let several = o.legs.len() > 1;
         table.add_row(vec![
@@ -299,7 +308,7 @@ pub fn render(orders: &[OrderView]) -> String {
             right(o.filled.average_price.map(|p| dp(p, 8)).unwrap_or_default()),
             right(format!("{} {}", o.fees_quote, o.quote)),
             right(bps(o.slippage_bps)),
-            Cell::new(o.last_error.clone().unwrap_or_default()),
+            error(o.status, &o.last_error),
         ]);
         if several {
             for l in &o.legs {
@@ -314,7 +323,7 @@ pub fn render(orders: &[OrderView]) -> String {
                     right(l.filled.average_price.map(|p| dp(p, 8)).unwrap_or_default()),
                     right(format!("{} {}", l.fees_quote, o.quote)),
                     right(bps(l.slippage_bps)),
-                    Cell::new(l.last_error.clone().unwrap_or_default()),
+                    error(l.status, &l.last_error),
                 ]);
             }
         }
@@ -421,7 +430,7 @@ pub fn run(target: &Target, args: &OrdersArgs) -> Result<(), ConsoleError> {
 mod tests {
     use super::*;
     use driftline_core::orders::next_leg;
-    use driftline_core::{ClientOrderId, CycleId, OrderIntent, OrderStatus, Price, Side, Symbol};
+    use driftline_core::{ClientOrderId, CycleId, OrderIntent, Price, Side, Symbol};
     use rust_decimal_macros::dec;
 
     fn intent(side: Side, symbol: &str, created_at_ms: EpochMillis) -> OrderIntent {
@@ -468,6 +477,28 @@ mod tests {
         r.cumulative_quote_qty = quote;
         r.fees_quote = fees;
         r
+    }
+
+    #[test]
+    fn the_table_shows_no_error_on_a_filled_order_and_the_data_keeps_it() {
+        let waited = |status, symbol| OrderRecord {
+            last_error: Some(format!("book too thin for {symbol}")),
+            ..filled(
+                OrderRecord::pending(intent(Side::Buy, symbol, 1_000), 1_000),
+                status,
+                dec!(2),
+                dec!(200),
+                dec!(0.2),
+            )
+        };
+        let orders = group(vec![
+            waited(OrderStatus::Filled, "BTC/USDT"),
+            waited(OrderStatus::Cancelled, "ETH/USDT"),
+        ]);
+        let table = render(&orders);
+        assert!(!table.contains("book too thin for BTC/USDT"), "{table}");
+        assert!(table.contains("book too thin for ETH/USDT"), "{table}");
+        assert!(csv(&orders).unwrap().contains("book too thin for BTC/USDT"));
     }
 
     #[test]
