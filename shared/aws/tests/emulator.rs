@@ -1243,15 +1243,22 @@ async fn nothing_new_is_recorded_once_the_deployment_is_halted_or_the_portfolio_
         }
     };
 
+    // One intent alone and a cycle of three: refused alike.
+    let assert_refused = |refusal: Refusal| {
+        let (store, first) = (store.clone(), first.clone());
+        async move {
+            assert_eq!(
+                store.record(&first[0], 1_000).await.unwrap(),
+                RecordOutcome::Refused(refusal)
+            );
+            assert_eq!(
+                store.record_all(&first, 1_000).await.unwrap(),
+                refused(refusal, 3)
+            );
+        }
+    };
     store.set_halt(Some(&stop)).await.unwrap();
-    assert_eq!(
-        store.record(&first[0], 1_000).await.unwrap(),
-        RecordOutcome::Refused(Refusal::Halted)
-    );
-    assert_eq!(
-        store.record_all(&first, 1_000).await.unwrap(),
-        refused(Refusal::Halted, 3)
-    );
+    assert_refused(Refusal::Halted).await;
     store.set_halt(None).await.unwrap();
 
     let v = version(&store).await;
@@ -1262,14 +1269,7 @@ async fn nothing_new_is_recorded_once_the_deployment_is_halted_or_the_portfolio_
     else {
         panic!("paused")
     };
-    assert_eq!(
-        store.record(&first[0], 1_000).await.unwrap(),
-        RecordOutcome::Refused(Refusal::PortfolioStopped)
-    );
-    assert_eq!(
-        store.record_all(&first, 1_000).await.unwrap(),
-        refused(Refusal::PortfolioStopped, 3)
-    );
+    assert_refused(Refusal::PortfolioStopped).await;
     let v = version(&store).await;
     let ConfigWrite::Written(_) = store.set_paused(&portfolio(), None, v).await.unwrap() else {
         panic!("resumed")

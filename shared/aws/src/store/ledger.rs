@@ -203,12 +203,8 @@ impl DynamoStore {
         &self,
         portfolio: &PortfolioId,
     ) -> Result<[TransactWriteItem; STOP_CHECKS], StoreError> {
-        let check = |key, condition: &str, what: &'static str| {
-            ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .condition_expression(condition)
-                .build()
+        let item = |check: Result<ConditionCheck, _>, what: &'static str| {
+            check
                 .map(|c| TransactWriteItem::builder().condition_check(c).build())
                 .map_err(|_| StoreError::InvalidInput {
                     field: "portfolio",
@@ -216,25 +212,32 @@ impl DynamoStore {
                     reason: what,
                 })
         };
+        let running = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(config_key(portfolio.as_str())))
+            .condition_expression("attribute_exists(spec) AND attribute_not_exists(paused)")
+            .build();
         Ok([
-            check(
-                halt_key(),
-                "attribute_not_exists(halt)",
-                "not a complete halt check",
-            )?,
-            check(
-                config_key(portfolio.as_str()),
-                "attribute_exists(spec) AND attribute_not_exists(paused)",
-                "not a complete portfolio check",
-            )?,
+            item(self.not_halted(), "not a complete halt check")?,
+            item(running, "not a complete portfolio check")?,
         ])
+    }
+
+    /// The check that the kill switch is not set, in a claim's transaction and every record's.
+    fn not_halted(&self) -> Result<ConditionCheck, aws_sdk_dynamodb::error::BuildError> {
+        ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(halt_key()))
+            .condition_expression("attribute_not_exists(halt)")
+            .build()
     }
 }
 
 /// How many of a record transaction's items are [`DynamoStore::stop_checks`].
 const STOP_CHECKS: usize = 2;
 
-/// A record transaction cancelled by a conflict with another transaction.
+/// A record transaction cancelled for a reason worth another try: a conflict with another
+/// transaction on one of its items, or throttling.
 struct Conflict(StoreError);
 
 /// What one transaction of `PENDING` records came to.
@@ -403,11 +406,8 @@ impl OrderLedger for DynamoStore {
             .expression_attribute_values(":intent", to_json(intent, "intent")?)
             .build()
             .map_err(invalid("not a complete claim"))?;
-        let not_halted = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(halt_key()))
-            .condition_expression("attribute_not_exists(halt)")
-            .build()
+        let not_halted = self
+            .not_halted()
             .map_err(invalid("not a complete halt check"))?;
         let breaker_clear = ConditionCheck::builder()
             .table_name(&self.table)
